@@ -1,0 +1,3 @@
+"""fromsource: build Python wheels from source under signed provenance."""
+
+__version__ = "0.1.0"

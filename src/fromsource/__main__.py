@@ -1,0 +1,3 @@
+from fromsource.cli import main
+
+main()

@@ -1,0 +1,519 @@
+"""Safe, streaming reading of sdists and wheels, and safe sdist extraction.
+
+Every sdist and wheel fromsource touches comes from an index or a user, so it is treated as
+hostile: a crafted archive must not write outside its target, exhaust memory or disk, hide a
+second archive behind the first (tar/zip polyglots), or smuggle a file past a RECORD check.
+All of that is decided here, in one small module, so the rest of the code can assume that a
+:class:`Member` is a plain, bounded, in-tree regular file.
+
+Every failure is an :class:`~fromsource.errors.ArchiveError` naming the archive and member;
+errors of tarfile, zipfile, zlib and friends never escape.
+"""
+
+from __future__ import annotations
+
+import base64
+import bz2
+import csv
+import hashlib
+import io
+import lzma
+import os
+import re
+import shutil
+import stat
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from fromsource.errors import ArchiveError
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "Member",
+    "archive_format",
+    "check_wheel_record",
+    "extract_sdist",
+    "iter_members",
+    "read_member",
+]
+
+_CHUNK = 1 << 16
+_MAX_LINK_HOPS = 40  # what Linux allows before ELOOP
+# Errors the standard library raises on corrupt input; all become ArchiveError.
+_CORRUPT = (
+    tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError,
+    EOFError, OSError, ValueError, NotImplementedError, RuntimeError, UnicodeError,
+)
+# Suffix -> (format, compression). Compression "" is an uncompressed tar.
+_SUFFIXES: dict[str, tuple[Literal["tar", "zip"], str]] = {
+    ".tar.gz": ("tar", "gz"), ".tgz": ("tar", "gz"), ".tar.bz2": ("tar", "bz2"),
+    ".tbz2": ("tar", "bz2"), ".tar.xz": ("tar", "xz"), ".txz": ("tar", "xz"),
+    ".tar": ("tar", ""), ".zip": ("zip", ""), ".whl": ("zip", ""),
+}
+_MAGIC = {"gz": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ\x00"}
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_SIGNATURES = ("RECORD", "RECORD.jws", "RECORD.p7s")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Upper bounds enforced while reading; sizes are counted decompressed bytes."""
+
+    max_members: int = 20_000
+    max_member_size: int = 256 * 1024 * 1024
+    max_total_size: int = 1024 * 1024 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One regular file of an archive: normalised relative posix path, content, mode bits."""
+
+    name: str
+    data: bytes
+    mode: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """Any archive entry after validation; ``data`` is set for files only."""
+
+    name: str
+    kind: Literal["file", "dir", "symlink", "hardlink"]
+    data: bytes = b""
+    mode: int = 0
+    target: str = ""  # link target as stored in the archive
+
+
+def _fail(path: Path, message: str, member: str | None = None) -> ArchiveError:
+    where = f"{path.name}: member {member!r}" if member is not None else path.name
+    return ArchiveError(f"{where}: {message}", hint="the archive is corrupt or hostile; "
+                        "fetch it again from a trusted source")
+
+
+def _normalise(archive: Path, raw: str, *, allow_root: bool = False) -> str:
+    """Reject names that could land outside the root; return the normalised posix name."""
+    if "\x00" in raw:
+        raise _fail(archive, "name contains a NUL byte", raw)
+    if "\\" in raw or _DRIVE.match(raw):
+        raise _fail(archive, "name contains a backslash or a drive letter", raw)
+    if raw.startswith("/"):
+        raise _fail(archive, "absolute path", raw)
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise _fail(archive, "path contains '..'", raw)
+    if not parts and not allow_root:
+        raise _fail(archive, "empty name", raw)
+    return "/".join(parts)
+
+
+def _detect(path: Path) -> tuple[Literal["tar", "zip"], str]:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+        zip_tail = zipfile.is_zipfile(path)
+    except OSError as exc:
+        raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
+    compression = next((c for c, magic in _MAGIC.items() if head.startswith(magic)), None)
+    if compression is None:
+        try:
+            tarfile.TarInfo.frombuf(head, "utf-8", "surrogateescape")
+            compression = ""
+        except tarfile.TarError:
+            pass
+    zip_head = head.startswith((b"PK\x03\x04", b"PK\x05\x06"))
+    if compression is not None and (zip_head or zip_tail):
+        raise _fail(path, "is both a tar and a zip archive (polyglot); refusing to guess "
+                    "which content is meant")
+    found: tuple[Literal["tar", "zip"], str]
+    if compression is not None:
+        found = ("tar", compression)
+    elif zip_head and zip_tail:
+        found = ("zip", "")
+    elif zip_tail:
+        raise _fail(path, "zip data does not start at the beginning of the file")
+    elif zip_head:
+        raise _fail(path, "zip has no end-of-central-directory record (truncated?)")
+    else:
+        raise _fail(path, "is neither a tar nor a zip archive")
+    name = path.name.lower()
+    expected = next((v for s, v in _SUFFIXES.items() if name.endswith(s)), None)
+    if expected is not None and expected != found:
+        def label(fmt: tuple[str, str]) -> str:
+            return f"{fmt[0]}.{fmt[1]}" if fmt[1] else fmt[0]
+        raise _fail(path, f"file name says {label(expected)} but the content is "
+                    f"{label(found)}")
+    return found
+
+
+def archive_format(path: Path) -> Literal["tar", "zip"]:
+    """Tell a tar from a zip by magic bytes, refusing polyglots and lying suffixes."""
+    return _detect(path)[0]
+
+
+class _Budget:
+    """Counts members and decompressed bytes against :class:`Limits`."""
+
+    def __init__(self, archive: Path, limits: Limits) -> None:
+        self.archive, self.limits = archive, limits
+        self.members = 0
+        self.total = 0
+
+    def count(self, name: str) -> None:
+        self.members += 1
+        if self.members > self.limits.max_members:
+            raise _fail(self.archive, f"more than {self.limits.max_members} members "
+                        "(member-count limit)", name)
+
+    def read(self, stream: IO[bytes], name: str, declared: int) -> bytes:
+        # The declared size is only a hint for failing early: we count what we decompress.
+        if declared > self.limits.max_member_size:
+            raise self._too_big(name)
+        chunks, size = [], 0
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            self.total += len(chunk)
+            if size > self.limits.max_member_size:
+                raise self._too_big(name)
+            if self.total > self.limits.max_total_size:
+                raise _fail(self.archive, f"archive expands beyond "
+                            f"{self.limits.max_total_size} bytes (total size limit)", name)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_big(self, name: str) -> ArchiveError:
+        return _fail(self.archive, f"expands beyond {self.limits.max_member_size} bytes "
+                     "(member size limit)", name)
+
+
+def _tar_entries(path: Path, handle: IO[bytes], compression: str,
+                 budget: _Budget) -> Iterator[_Entry]:
+    # Stream mode ("r|"): one pass, nothing seeks, members are not kept by us.
+    with tarfile.open(fileobj=handle, mode=f"r|{compression}") as tar:
+        for info in tar:
+            budget.count(info.name)
+            name = _normalise(path, info.name, allow_root=info.isdir())
+            if info.isdir():
+                yield _Entry(name, "dir")
+            elif info.issym() or info.islnk():
+                yield _Entry(name, "symlink" if info.issym() else "hardlink",
+                             target=info.linkname)
+            elif info.isreg() and not info.issparse():
+                extracted = tar.extractfile(info)
+                if extracted is None:  # pragma: no cover - isreg() guarantees a stream
+                    raise _fail(path, "has no data", name)
+                data = budget.read(extracted, name, info.size)
+                yield _Entry(name, "file", data, stat.S_IMODE(info.mode))
+            else:
+                kind = ("a device file" if info.ischr() or info.isblk() else
+                        "a fifo" if info.isfifo() else "sparse" if info.issparse()
+                        else f"of unsupported type {info.type!r}")
+                raise _fail(path, f"is {kind}; sdists may hold only files, "
+                            "directories and links", name)
+
+
+def _zip_entries(path: Path, handle: IO[bytes], budget: _Budget) -> Iterator[_Entry]:
+    with zipfile.ZipFile(handle) as archive:
+        infos = archive.infolist()
+        if len(infos) > budget.limits.max_members:
+            # The central directory is already parsed; refuse before reading any member.
+            budget.count(infos[budget.limits.max_members].orig_filename)
+        for info in infos:
+            raw = info.orig_filename  # ZipInfo.filename silently cuts at a NUL byte
+            budget.count(raw)
+            name = _normalise(path, raw, allow_root=raw.endswith("/"))
+            mode = info.external_attr >> 16
+            if raw.endswith("/") or stat.S_ISDIR(mode):
+                yield _Entry(name, "dir")
+                continue
+            if mode and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                kind = "a fifo" if stat.S_ISFIFO(mode) else "a device file or socket"
+                raise _fail(path, f"is {kind}; only files, directories and links are "
+                            "allowed", name)
+            with archive.open(info) as stream:
+                data = budget.read(stream, name, info.file_size)
+            if stat.S_ISLNK(mode):
+                yield _Entry(name, "symlink", target=data.decode("utf-8"))
+            else:
+                yield _Entry(name, "file", data, stat.S_IMODE(mode))
+
+
+class _Tree:
+    """The archive's names and links, to prove no link or path leaves the root."""
+
+    def __init__(self, archive: Path) -> None:
+        self.archive = archive
+        self.kinds: dict[str, str] = {}
+        self.symlinks: dict[str, str] = {}
+
+    def add(self, entry: _Entry) -> None:
+        if entry.name in self.kinds:
+            if entry.kind == "dir" == self.kinds[entry.name]:
+                return  # tar tools repeat directory entries harmlessly
+            raise _fail(self.archive, "appears more than once (duplicate member)",
+                        entry.name)
+        # A member below a symlink would be written through the link, wherever it points.
+        parts = entry.name.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent in self.symlinks:
+                raise _fail(self.archive, f"lies below the symlink {parent!r}", entry.name)
+        self.kinds[entry.name] = entry.kind
+        if entry.kind in ("symlink", "hardlink"):
+            target = entry.target
+            if not target or "\x00" in target or "\\" in target or _DRIVE.match(target):
+                raise _fail(self.archive, f"link target {target!r} is not a plain posix path",
+                            entry.name)
+            if target.startswith("/"):
+                raise _fail(self.archive, f"links to the absolute path {target!r}",
+                            entry.name)
+        if entry.kind == "symlink":
+            self.symlinks[entry.name] = entry.target
+            self.resolve(entry.name)  # lexical escapes fail at once, chains at finish()
+        elif entry.kind == "hardlink":
+            # tar hard link targets are archive paths of earlier regular files.
+            target = self.resolve_path([], entry.target, entry.name, 0)
+            if self.kinds.get(target) != "file":
+                raise _fail(self.archive, f"hard link target {entry.target!r} is not an "
+                            "earlier regular file of the archive", entry.name)
+
+    def resolve(self, link: str) -> str:
+        parent = link.split("/")[:-1]
+        return self.resolve_path(parent, self.symlinks[link], link, 0)
+
+    def resolve_path(self, base: list[str], target: str, link: str, hops: int) -> str:
+        """Resolve ``target`` from directory ``base`` through known symlinks, inside root."""
+        if hops > _MAX_LINK_HOPS:
+            raise _fail(self.archive, "symlink loop or chain too long", link)
+        stack = list(base)
+        for part in target.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not stack:
+                    raise _fail(self.archive, f"link target {target!r} escapes the "
+                                "archive root", link)
+                stack.pop()
+                continue
+            stack.append(part)
+            current = "/".join(stack)
+            if current in self.symlinks:
+                if target.startswith("/"):  # pragma: no cover - refused in add()
+                    raise _fail(self.archive, "absolute link", link)
+                stack = self.resolve_path(stack[:-1], self.symlinks[current], link,
+                                          hops + 1).split("/")
+                stack = [p for p in stack if p]
+        return "/".join(stack)
+
+    def finish(self) -> None:
+        # Links may point at links that come later in the archive: re-check whole chains.
+        for link in self.symlinks:
+            self.resolve(link)
+
+
+def _walk(path: Path, limits: Limits) -> Iterator[_Entry]:
+    """Every validated entry of the archive; raises ArchiveError on anything unsafe."""
+    fmt, compression = _detect(path)
+    budget, tree = _Budget(path, limits), _Tree(path)
+    current: str | None = None
+    try:
+        with path.open("rb") as handle:
+            entries = (_tar_entries(path, handle, compression, budget) if fmt == "tar"
+                       else _zip_entries(path, handle, budget))
+            for entry in entries:
+                current = entry.name
+                tree.add(entry)
+                yield entry
+            current = None
+            tree.finish()
+    except ArchiveError:
+        raise
+    except (*_CORRUPT, bz2.__dict__.get("error", OSError)) as exc:  # noqa: B030
+        raise _fail(path, f"cannot be read ({type(exc).__name__}: {exc}); "
+                    "it is corrupt or truncated", current) from exc
+
+
+def iter_members(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Member]:
+    """Yield the regular files of an sdist or wheel one by one, without touching disk.
+
+    Directories are skipped; links yield nothing but are checked not to escape.
+    """
+    for entry in _walk(path, limits):
+        if entry.kind == "file":
+            yield Member(entry.name, entry.data, entry.mode)
+
+
+def read_member(path: Path, name: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The content of one member; the whole archive is still validated."""
+    found: bytes | None = None
+    for member in iter_members(path, limits):
+        if member.name == name:
+            found = member.data
+    if found is None:
+        raise _fail(path, "is not in the archive (or is not a regular file)", name)
+    return found
+
+
+def extract_sdist(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
+    """Extract an sdist into ``dest`` (absent or empty) and return its single top directory.
+
+    The whole archive is validated before anything is written; tar extraction then also
+    goes through tarfile's PEP 706 ``data`` filter. On any error ``dest`` is removed.
+    """
+    if dest.exists() and (not dest.is_dir() or dest.is_symlink() or any(dest.iterdir())):
+        raise ArchiveError(f"cannot extract {path.name}: {dest} exists and is not an "
+                           "empty directory")
+    validated: dict[str, _Entry] = {}
+    for entry in _walk(path, limits):
+        # Keep file data only for zips; tar extraction re-reads the archive itself.
+        validated[entry.name] = entry if entry.kind != "file" or path.suffix != ".tar" \
+            else entry
+    tops = {name.split("/")[0] for name in validated if name}
+    if len(tops) != 1:
+        raise _fail(path, f"must hold exactly one top-level directory, found "
+                    f"{len(tops)}: {', '.join(sorted(tops)[:5]) or 'none'}")
+    top = tops.pop()
+    if validated.get(top) is not None and validated[top].kind != "dir":
+        raise _fail(path, "top-level entry is not a directory", top)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        root = dest.resolve()
+        if archive_format(path) == "tar":
+            _extract_tar(path, root, validated)
+        else:
+            _extract_zip(path, root, validated)
+        _check_extracted(path, root)
+    except BaseException as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        if isinstance(exc, ArchiveError):
+            raise
+        if isinstance(exc, _CORRUPT):
+            raise _fail(path, f"extraction failed ({type(exc).__name__}: {exc})") from exc
+        raise
+    return root / top
+
+
+def _extract_tar(path: Path, root: Path, validated: dict[str, _Entry]) -> None:
+    compression = _detect(path)[1]
+
+    def guard(info: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo | None:
+        # Extract only what the validation pass saw, in case the file changed since.
+        name = _normalise(path, info.name, allow_root=info.isdir())
+        seen = validated.get(name)
+        kind = ("dir" if info.isdir() else "symlink" if info.issym() else
+                "hardlink" if info.islnk() else "file")
+        if seen is None or seen.kind != kind or (kind == "file" and
+                                                  len(seen.data) != info.size):
+            raise _fail(path, "changed between validation and extraction", info.name)
+        return tarfile.data_filter(info, dest_path)
+
+    with tarfile.open(path, mode=f"r:{compression}") as tar:
+        tar.extractall(root, filter=guard)
+
+
+def _extract_zip(path: Path, root: Path, validated: dict[str, _Entry]) -> None:
+    links = []
+    for entry in validated.values():
+        target = root / entry.name
+        if entry.kind == "dir":
+            target.mkdir(parents=True, exist_ok=True)
+        elif entry.kind == "file":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # O_EXCL|O_NOFOLLOW: never write through anything already on disk.
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                         0o755 if entry.mode & 0o111 else 0o644)
+            with os.fdopen(fd, "wb") as out:
+                out.write(entry.data)
+        else:
+            links.append(entry)
+    for entry in links:  # only after all files, so no file is written through a link
+        target = root / entry.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if entry.kind == "symlink":
+            target.symlink_to(entry.target)
+        else:
+            os.link(root / entry.target, target)
+
+
+def _check_extracted(path: Path, root: Path) -> None:
+    """Belt and braces: every link on disk must resolve inside the extraction root."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            item = Path(dirpath, name)
+            if item.is_symlink() and not item.resolve().is_relative_to(root):
+                raise _fail(path, "symlink resolves outside the target after extraction",
+                            str(item.relative_to(root)))
+
+
+def check_wheel_record(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Check that a wheel's RECORD lists every file with its right sha256 and size.
+
+    Raises one ArchiveError listing every mismatch.
+    """
+    if archive_format(path) != "zip":
+        raise _fail(path, "a wheel must be a zip archive")
+    files: dict[str, bytes] = {}
+    problems: list[str] = []
+    for entry in _walk(path, limits):
+        if entry.kind == "file":
+            files[entry.name] = entry.data
+        elif entry.kind != "dir":
+            problems.append(f"{entry.name}: wheels cannot hold links")
+    records = [n for n in files if re.fullmatch(r"[^/]+\.dist-info/RECORD", n)]
+    if len(records) != 1:
+        raise _fail(path, f"must hold exactly one *.dist-info/RECORD, found {len(records)}")
+    record = records[0]
+    dist_info = record.rsplit("/", 1)[0]
+    exempt = {f"{dist_info}/{s}" for s in _SIGNATURES}
+    listed: dict[str, tuple[str, str]] = {}
+    try:
+        rows = list(csv.reader(io.StringIO(files[record].decode("utf-8"))))
+    except (UnicodeError, csv.Error) as exc:
+        raise _fail(path, f"RECORD cannot be parsed: {exc}", record) from exc
+    for number, row in enumerate(rows, 1):
+        if not row:
+            continue
+        if len(row) != 3:
+            problems.append(f"RECORD line {number}: expected 3 fields, got {len(row)}")
+            continue
+        try:
+            name = _normalise(path, row[0])
+        except ArchiveError as exc:
+            problems.append(f"RECORD line {number}: {exc}")
+            continue
+        if name in listed:
+            problems.append(f"{name}: listed twice in RECORD")
+        listed[name] = (row[1], row[2])
+    for name, data in files.items():
+        if name in exempt:
+            continue
+        if name not in listed:
+            problems.append(f"{name}: not listed in RECORD")
+            continue
+        hash_field, size_field = listed[name]
+        algorithm, _, value = hash_field.partition("=")
+        if algorithm != "sha256":
+            problems.append(f"{name}: RECORD hash {hash_field!r} is not a sha256")
+        else:
+            actual = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            if value != actual.decode():
+                problems.append(f"{name}: sha256 mismatch (RECORD {value}, "
+                                f"content {actual.decode()})")
+        if size_field != str(len(data)):
+            problems.append(f"{name}: size mismatch (RECORD {size_field or 'empty'}, "
+                            f"content {len(data)})")
+    problems.extend(f"{name}: listed in RECORD but missing from the wheel"
+                    for name in listed if name not in files)
+    if problems:
+        raise ArchiveError(
+            f"{path.name}: RECORD does not match the content ({len(problems)} problem"
+            f"{'s' if len(problems) != 1 else ''}):\n  " + "\n  ".join(problems),
+            hint="the wheel was altered after it was built, or built incorrectly")

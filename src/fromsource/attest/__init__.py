@@ -1,0 +1,1 @@
+"""Attestations: keys, in-toto Statements, DSSE envelopes, SLSA provenance."""

@@ -1,0 +1,298 @@
+"""Build one sdist into a wheel and sign its SLSA provenance.
+
+The steps follow DESIGN.md "Building one package": safe extraction, ``[build-system]``,
+an isolated venv fed only with workspace wheels, PEP 517 hooks in a sandbox, then the
+attestation is written before the wheel so a wheel never appears without it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyproject_hooks
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import (
+    InvalidSdistFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from securesystemslib.signer import Signer
+
+from fromsource import __version__
+from fromsource.archives import check_wheel_record, extract_sdist
+from fromsource.attest import dsse
+from fromsource.attest.provenance import (
+    KIND_INTERPRETER,
+    KIND_SDIST,
+    KIND_WHEEL,
+    BuildRecord,
+    Dependency,
+)
+from fromsource.buildenv import ISOLATION_NONE, BuildEnv, detect_isolation, make_runner, scrubbed_environment
+from fromsource.errors import BuildError, InputError, MissingRequirementError
+from fromsource.wheelstore import Selected, WheelStore
+from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
+
+LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
+LEGACY_REQUIRES = ("setuptools>=40.8.0",)
+# Zip cannot store times before 1980; clamp so backends honouring SOURCE_DATE_EPOCH work.
+_ZIP_EPOCH = 315532800
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildSystem:
+    requires: tuple[Requirement, ...]
+    backend: str
+    backend_path: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class BuildSettings:
+    require_isolation: bool = False
+    hook_timeout: float | None = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    name: str
+    version: str
+    wheel: Path
+    wheel_sha256: str
+    attestation: Path
+    isolation: str
+    dependencies: tuple[Dependency, ...]
+    log: Path
+    seconds: float
+
+
+def sdist_identity(sdist: Path) -> tuple[str, str]:
+    try:
+        name, version = parse_sdist_filename(sdist.name)
+    except InvalidSdistFilename as exc:
+        raise InputError(
+            f"{sdist.name} is not an sdist file name (expected NAME-VERSION.tar.gz or .zip)"
+        ) from exc
+    return str(name), str(version)
+
+
+def read_build_system(source_root: Path) -> BuildSystem:
+    """``[build-system]`` of an unpacked sdist, with PEP 517's legacy default."""
+    pyproject = source_root / "pyproject.toml"
+    table: dict[str, Any] = {}
+    if pyproject.is_file():
+        try:
+            table = tomllib.loads(pyproject.read_text("utf-8")).get("build-system", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise BuildError(f"{pyproject.name} of the sdist is not valid TOML: {exc}") from exc
+    if "build-backend" not in table:
+        requires = table.get("requires", list(LEGACY_REQUIRES))
+        backend, backend_path = LEGACY_BACKEND, None
+    else:
+        requires = table.get("requires", [])
+        backend, backend_path = table["build-backend"], table.get("backend-path")
+    try:
+        parsed = tuple(Requirement(r) for r in requires)
+    except (InvalidRequirement, TypeError) as exc:
+        raise BuildError(f"invalid [build-system] requires: {exc}") from exc
+    return BuildSystem(parsed, backend, tuple(backend_path) if backend_path else None)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _source_date_epoch(root: Path) -> int:
+    """Newest mtime in the unpacked sdist: derived from the input, so rebuilds agree."""
+    newest = max((p.lstat().st_mtime for p in root.rglob("*")), default=_ZIP_EPOCH)
+    return max(int(newest), _ZIP_EPOCH)
+
+
+def _log_tail(log: Path, lines: int = 15) -> str:
+    try:
+        text = log.read_text("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
+
+
+class _Builder:
+    """One build's state; ``run`` does the steps in order."""
+
+    def __init__(self, sdist: Path, workspace: Workspace, signer: Signer, *,
+                 requirement: str | None, sdist_uri: str | None, settings: BuildSettings,
+                 progress: Progress) -> None:
+        self.sdist = sdist
+        self.workspace = workspace
+        self.signer = signer
+        self.settings = settings
+        self.progress = progress
+        self.name, self.version = sdist_identity(sdist)
+        self.requirement = requirement or f"{canonicalize_name(self.name)}=={self.version}"
+        self.sdist_uri = sdist_uri
+        self.dir = workspace.builds / f"{canonicalize_name(self.name)}-{self.version}"
+        self.log_path = self.dir / "build.log"
+
+    def run(self) -> BuildResult:
+        started, t0 = _now(), time.perf_counter()
+        isolation = detect_isolation()
+        if isolation == ISOLATION_NONE and self.settings.require_isolation:
+            raise BuildError(
+                "network isolation is required but unavailable on this machine",
+                hint="allow unprivileged user namespaces (unshare --net --map-root-user)",
+            )
+        sdist_sha = sha256_file(self.sdist)
+        for sub in ("src", "env", "out", "home", "tmp"):
+            shutil.rmtree(self.dir / sub, ignore_errors=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.progress(f"extracting {self.sdist.name}")
+        root = extract_sdist(self.sdist, self.dir / "src")
+        build_system = read_build_system(root)
+        store = WheelStore.scan(self.workspace.wheels)
+        who = f"{self.name} {self.version}"
+        chosen = store.closure(build_system.requires, edge="build-system",
+                               requested_by=f"{who} ([build-system] requires)")
+        env = BuildEnv.create(self.dir / "env")
+        for sub in ("home", "tmp", "out"):
+            (self.dir / sub).mkdir()
+        environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", _source_date_epoch(root))
+        installed: dict[str, Selected] = {}
+        with self.log_path.open("wb") as log:
+            self._install(env, chosen, installed)
+            hooks = pyproject_hooks.BuildBackendHookCaller(
+                str(root.absolute()), build_system.backend,
+                backend_path=list(build_system.backend_path) if build_system.backend_path else None,
+                runner=make_runner(log, isolation=isolation, env=environ,
+                                   timeout=self.settings.hook_timeout),
+                python_executable=str(env.python),
+            )
+            self.progress("get_requires_for_build_wheel")
+            extra = self._hook(lambda: hooks.get_requires_for_build_wheel(), "get_requires_for_build_wheel")
+            try:
+                extra_reqs = [Requirement(r) for r in extra]
+            except InvalidRequirement as exc:
+                raise BuildError(f"backend returned an invalid requirement: {exc}") from exc
+            chosen = store.closure(extra_reqs, edge="backend", chosen=chosen,
+                                   requested_by=f"{who} (backend get_requires_for_build_wheel)")
+            self._install(env, chosen, installed)
+            self.progress("build_wheel")
+            wheel_name = self._hook(lambda: hooks.build_wheel(str((self.dir / "out").absolute())),
+                                    "build_wheel")
+        built = self.dir / "out" / wheel_name
+        self._check_wheel(built)
+        return self._attest(built, sdist_sha, installed, isolation, started, t0)
+
+    def _install(self, env: BuildEnv, chosen: dict[str, Selected],
+                 installed: dict[str, Selected]) -> None:
+        for name, sel in sorted(chosen.items()):
+            if name not in installed:
+                self.progress(f"installing {sel.wheel.path.name}")
+                env.install(sel.wheel.path)
+                installed[name] = sel
+
+    def _hook(self, call: Callable[[], Any], hook: str) -> Any:
+        try:
+            return call()
+        except subprocess.CalledProcessError as exc:
+            raise BuildError(
+                f"{self.name} {self.version}: {hook} failed (exit {exc.returncode}); "
+                f"log: {self.log_path}\n{_log_tail(self.log_path)}"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise BuildError(f"{self.name} {self.version}: {hook} timed out; log: {self.log_path}") from exc
+        except pyproject_hooks.BackendUnavailable as exc:
+            raise MissingRequirementError(
+                f"{self.name} {self.version}: build backend {exc.backend_name!r} cannot be "
+                f"imported in the build environment; log: {self.log_path}",
+                hint="its wheel must be in the workspace and named in [build-system] requires",
+            ) from exc
+        except pyproject_hooks.HookMissing as exc:
+            raise BuildError(f"{self.name} {self.version}: backend lacks hook {exc.hook_name}") from exc
+
+    def _check_wheel(self, wheel: Path) -> None:
+        try:
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+        except Exception as exc:
+            raise BuildError(f"backend produced {wheel.name!r}, not a valid wheel name") from exc
+        if name != canonicalize_name(self.name) or str(version) != self.version:
+            raise BuildError(
+                f"backend built {wheel.name} from the sdist of {self.name} {self.version}"
+            )
+        check_wheel_record(wheel)
+
+    def _attest(self, built: Path, sdist_sha: str, installed: dict[str, Selected],
+                isolation: str, started: str, t0: float) -> BuildResult:
+        wheel_sha = sha256_file(built)
+        deps = tuple(
+            Dependency(
+                name=sel.wheel.path.name, sha256=sha256_file(sel.wheel.path), kind=KIND_WHEEL,
+                edge=sel.edge, seed=False,
+                attestation_sha256=self._attestation_digest(sel.wheel.path),
+            )
+            for _, sel in sorted(installed.items())
+        )
+        interpreter = Dependency(
+            name=f"python-{sys.version_info.major}.{sys.version_info.minor}."
+                 f"{sys.version_info.micro}",
+            sha256=sha256_file(Path(sys.executable).resolve()), kind=KIND_INTERPRETER,
+            extra={"implementation": sys.implementation.name},
+        )
+        record = BuildRecord(
+            wheel_name=built.name, wheel_sha256=wheel_sha, requirement=self.requirement,
+            sdist=Dependency(name=self.sdist.name, sha256=sdist_sha, kind=KIND_SDIST,
+                             uri=self.sdist_uri),
+            wheels=deps, interpreter=interpreter, isolation=isolation,
+            source_date_epoch=_source_date_epoch(self.dir / "src"),
+            builder_version=__version__, invocation_id=str(uuid.uuid4()),
+            started_on=started, finished_on=_now(), log_sha256=sha256_file(self.log_path),
+        )
+        envelope = dsse.sign(record.statement(), self.signer)
+        attestation = self.workspace.attestation_for(built.name)
+        # Attestation first, wheel second: a reader never finds a wheel without provenance.
+        atomic_write_bytes(attestation, envelope)
+        wheel_dest = self.workspace.wheels / built.name
+        atomic_copy(built, wheel_dest)
+        source_copy = self.workspace.sources / self.sdist.name
+        if not source_copy.exists():
+            atomic_copy(self.sdist, source_copy)
+        self.workspace.update_simple_index()
+        return BuildResult(
+            name=self.name, version=self.version, wheel=wheel_dest, wheel_sha256=wheel_sha,
+            attestation=attestation, isolation=isolation, dependencies=deps,
+            log=self.log_path, seconds=time.perf_counter() - t0,
+        )
+
+    def _attestation_digest(self, wheel: Path) -> str:
+        path = self.workspace.attestation_for(wheel.name)
+        if not path.is_file():
+            raise MissingRequirementError(
+                f"{wheel.name} is in the workspace without an attestation; only wheels "
+                "fromsource built may enter a build environment",
+                hint=f"remove it and build its sdist with fromsource build (looked for {path})",
+            )
+        return sha256_file(path)
+
+
+def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
+                requirement: str | None = None, sdist_uri: str | None = None,
+                settings: BuildSettings | None = None,
+                progress: Progress | None = None) -> BuildResult:
+    """Build ``sdist`` into a wheel in ``workspace`` and write its signed attestation."""
+    if not sdist.is_file():
+        raise InputError(f"sdist {sdist} does not exist or is not a file")
+    workspace.create()
+    builder = _Builder(sdist, workspace, signer, requirement=requirement, sdist_uri=sdist_uri,
+                       settings=settings or BuildSettings(), progress=progress or (lambda _m: None))
+    return builder.run()

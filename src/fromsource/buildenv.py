@@ -1,0 +1,133 @@
+"""An isolated build environment: a venv without pip, exact wheels, sandboxed hook calls.
+
+The venv gets wheels installed with ``installer`` straight from files (never from an
+index). PEP 517 hooks run through ``pyproject-hooks`` with a runner that scrubs the
+environment, sets ``SOURCE_DATE_EPOCH`` and, where the kernel allows it, cuts the network
+with ``unshare --net --map-root-user`` (bringing loopback up, which some backends need).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import venv
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.sources import WheelFile
+
+from fromsource.errors import BuildError
+
+ISOLATION_NET = "unshare-net"
+ISOLATION_NONE = "none"
+
+# Only these variables reach a build; everything else (tokens, credentials, proxies,
+# PIP_* settings, PYTHON* knobs) is dropped.
+_PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
+
+Runner = Callable[[Sequence[str], str | None, Mapping[str, str] | None], None]
+
+
+@functools.cache
+def detect_isolation() -> str:
+    """Return which network isolation this machine can give builds."""
+    if shutil.which("unshare") is None:
+        return ISOLATION_NONE
+    try:
+        result = subprocess.run(
+            ["unshare", "--net", "--map-root-user", "true"],
+            capture_output=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ISOLATION_NONE
+    return ISOLATION_NET if result.returncode == 0 else ISOLATION_NONE
+
+
+def _sandbox_prefix(isolation: str) -> list[str]:
+    if isolation == ISOLATION_NONE:
+        return []
+    # `ip link set lo up` is best effort: without iproute2 the build still runs, offline.
+    script = 'ip link set lo up 2>/dev/null; exec "$@"'
+    return ["unshare", "--net", "--map-root-user", "sh", "-c", script, "sh"]
+
+
+def scrubbed_environment(home: Path, tmp: Path, source_date_epoch: int) -> dict[str, str]:
+    env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(tmp),
+        SOURCE_DATE_EPOCH=str(source_date_epoch),
+        PYTHONHASHSEED="0",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONNOUSERSITE="1",
+    )
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class BuildEnv:
+    """A venv made for one build; ``python`` is absolute (hook runners change cwd)."""
+
+    root: Path
+    python: Path
+    scheme: Mapping[str, str]
+
+    @classmethod
+    def create(cls, root: Path) -> BuildEnv:
+        try:
+            venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(root)
+        except OSError as exc:
+            raise BuildError(f"cannot create build environment {root}: {exc}") from exc
+        python = (root / "bin" / "python").absolute()
+        # Ask the venv's own interpreter for its install scheme.
+        probe = subprocess.run(
+            [str(python), "-I", "-c",
+             "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"],
+            capture_output=True, text=True, check=False,
+        )
+        if probe.returncode != 0:
+            raise BuildError(f"build environment interpreter does not run: {probe.stderr.strip()}")
+        paths = json.loads(probe.stdout)
+        scheme = {key: paths[key] for key in ("purelib", "platlib", "headers", "scripts", "data")
+                  if key in paths}
+        scheme.setdefault("headers", str(root / "include"))
+        return cls(root=root, python=python, scheme=scheme)
+
+    def install(self, wheel: Path) -> None:
+        destination = SchemeDictionaryDestination(
+            dict(self.scheme), interpreter=str(self.python), script_kind="posix",
+        )
+        try:
+            with WheelFile.open(wheel) as source:
+                install(source, destination, additional_metadata={})
+        except Exception as exc:  # installer raises plain exceptions for bad wheels
+            raise BuildError(f"cannot install {wheel.name} into the build environment: {exc}") from exc
+
+
+def make_runner(
+    log: IO[bytes], *, isolation: str, env: Mapping[str, str], timeout: float | None = None,
+) -> Runner:
+    """A pyproject-hooks runner: sandboxed, scrubbed, output appended to ``log``."""
+
+    def runner(
+        cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None,
+    ) -> None:
+        full_env = dict(env)
+        if extra_environ:
+            full_env.update(extra_environ)
+        log.flush()
+        subprocess.run(
+            [*_sandbox_prefix(isolation), *cmd],
+            cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, check=True, timeout=timeout,
+        )
+
+    return runner

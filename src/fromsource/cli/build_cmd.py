@@ -1,0 +1,54 @@
+"""fromsource build: one sdist into an attested wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fromsource.cli._common import err, guarded, json_option, out, print_json, workspace_option
+
+
+@click.command()
+@click.argument("sdist", type=click.Path(dir_okay=False, path_type=Path))
+@workspace_option
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
+              help="ed25519 private key (PEM) to sign with. Default: WORKSPACE/keys/builder.key, "
+                   "generated on first use.")
+@click.option("--require-isolation", is_flag=True,
+              help="Fail instead of building with the network reachable when no sandbox exists.")
+@json_option
+@guarded
+def build(sdist: Path, workspace: Path, key: Path | None, require_isolation: bool,
+          as_json: bool) -> None:
+    """Build SDIST into a wheel with signed SLSA provenance.
+
+    Build requirements come only from wheels already in the workspace; the build runs in a
+    fresh venv without pip, offline when the kernel allows it.
+    """
+    from fromsource.build import BuildSettings, build_sdist
+    from fromsource.cli._signing import signer_for
+    from fromsource.workspace import Workspace
+
+    ws = Workspace(workspace).create()
+    signer = signer_for(ws, key)
+    with ws.lock(), err.status(f"building {sdist.name}") as status:
+        result = build_sdist(
+            sdist, ws, signer, settings=BuildSettings(require_isolation=require_isolation),
+            progress=lambda msg: status.update(f"{sdist.name}: {msg}"),
+        )
+    if as_json:
+        print_json({
+            "name": result.name, "version": result.version, "wheel": str(result.wheel),
+            "sha256": result.wheel_sha256, "attestation": str(result.attestation),
+            "isolation": result.isolation, "log": str(result.log),
+            "seconds": round(result.seconds, 3),
+            "buildEnvironment": [d.to_dict() for d in result.dependencies],
+        })
+        return
+    out.print(f"built {result.wheel.name} in {result.seconds:.2f}s (isolation: {result.isolation})")
+    out.print(f"  wheel:       {result.wheel}")
+    out.print(f"  sha256:      {result.wheel_sha256}")
+    out.print(f"  attestation: {result.attestation}")
+    for dep in result.dependencies:
+        out.print(f"  used {dep.name} ({dep.edge})")

@@ -1,0 +1,89 @@
+"""fromsource verify: check provenance chains of wheels."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.tree import Tree
+
+from fromsource.cli._common import guarded, json_option, out, print_json
+from fromsource.errors import EXIT_INVALID, InputError
+
+
+@click.command()
+@click.argument("wheels", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path),
+              help="Workspace whose wheels/ and attestations/ hold the chain.")
+@click.option("--attestations", "attestation_dirs", multiple=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Extra directory of *.intoto.jsonl files (repeatable).")
+@click.option("--trusted-key", "trusted_keys", multiple=True, required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Public key (PEM) whose signatures are trusted (repeatable).")
+@json_option
+@guarded
+def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: tuple[Path, ...],
+           trusted_keys: tuple[Path, ...], as_json: bool) -> None:
+    """Verify that each WHEEL has a valid signed chain of provenance back to sdists.
+
+    Exit 0 when every chain is valid, 1 when any is not (every reason is listed), 2 on bad
+    input.
+    """
+    from fromsource.attest.keys import load_public_key
+    from fromsource.verify import Locations, Verifier
+    from fromsource.workspace import Workspace
+
+    for wheel in wheels:
+        if not wheel.is_file():
+            raise InputError(f"wheel {wheel} does not exist")
+    keys = [load_public_key(k) for k in trusted_keys]
+    wheel_dirs, att_dirs = [], list(attestation_dirs)
+    if workspace is not None:
+        ws = Workspace(workspace)
+        if not ws.root.is_dir():
+            raise InputError(f"workspace {workspace} does not exist")
+        wheel_dirs.append(ws.wheels)
+        att_dirs.append(ws.attestations)
+    verifier = Verifier(keys, Locations(tuple(wheel_dirs), tuple(att_dirs)))
+    nodes = verifier.verify_wheels(wheels)
+    valid = all(n.ok for n in nodes)
+    if as_json:
+        print_json({"valid": valid, "wheels": [n.to_dict() for n in nodes],
+                    "problems": [p for n in nodes for p in n.all_problems()]})
+    else:
+        for node in nodes:
+            tree = Tree(_label(node))
+            _grow(tree, node)
+            out.print(tree)
+        if valid:
+            out.print(f"[green]valid[/]: {len(nodes)} wheel(s), every chain ends at sdists")
+        else:
+            out.print("[red]INVALID[/]:")
+            for node in nodes:
+                for problem in node.all_problems():
+                    out.print(f"  - {problem}", markup=False)
+    if not valid:
+        sys.exit(EXIT_INVALID)
+
+
+def _label(node: object) -> str:
+    from fromsource.verify import ChainNode
+
+    assert isinstance(node, ChainNode)
+    mark = "[green]✓[/]" if node.ok else "[red]✗[/]"
+    edge = f" [dim]({node.edge})[/]" if node.edge else ""
+    digest = (node.sha256 or "?")[:12]
+    keyids = f" signed by {', '.join(k[:12] for k in node.keyids)}" if node.keyids else ""
+    return f"{mark} {node.kind} {node.name}{edge} sha256:{digest}{keyids}"
+
+
+def _grow(tree: Tree, node: object) -> None:
+    from fromsource.verify import ChainNode
+
+    assert isinstance(node, ChainNode)
+    for problem in node.problems:
+        tree.add(f"[red]{problem}[/]")
+    for child in node.children:
+        _grow(tree.add(_label(child)), child)

@@ -1,0 +1,85 @@
+"""The one exception root and its fault domains.
+
+Every exception raised on purpose by fromsource derives from :class:`FromsourceError`.
+Each carries the exit code the CLI maps it to, so the library never has to know about
+processes or terminals.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INVALID = 1  # verification or policy failure, not-readable verdict
+EXIT_INPUT = 2  # usage or input error
+EXIT_BUILD = 3  # a build failed
+
+
+class FromsourceError(Exception):
+    """Root of every error fromsource raises on purpose."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(FromsourceError):
+    """A file, option or argument the user gave cannot be used."""
+
+
+class ArchiveError(InputError):
+    """An sdist or wheel is corrupt, hostile, or over a limit."""
+
+
+class KeyFileError(InputError):
+    """A key file cannot be read or is not a supported key."""
+
+
+class WorkspaceError(FromsourceError):
+    """The workspace is unusable (locked by another process, unwritable)."""
+
+
+class IndexError_(FromsourceError):  # noqa: N801 - avoid shadowing the builtin
+    """A package index could not serve what was asked (404, timeout, bad hash)."""
+
+
+class ResolutionError(FromsourceError):
+    """Requirements cannot be satisfied together."""
+
+    exit_code = EXIT_INVALID
+
+
+class BuildError(FromsourceError):
+    """A build could not run or its backend failed."""
+
+    exit_code = EXIT_BUILD
+
+
+class MissingRequirementError(BuildError):
+    """A build requirement has no wheel in the workspace."""
+
+
+class CycleError(FromsourceError):
+    """The build graph has a cycle that no admitted seed breaks."""
+
+    exit_code = EXIT_INVALID
+
+
+class VerificationError(FromsourceError):
+    """Provenance does not verify. ``reasons`` lists every problem found."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or [message]
+
+
+class PolicyError(FromsourceError):
+    """A policy file is invalid or a policy rule is violated."""
+
+    exit_code = EXIT_INVALID

@@ -1,0 +1,244 @@
+"""Verify a wheel's chain of signed provenance back to sdists.
+
+For each wheel: find its attestation envelopes, check one verifies against the trusted
+keys and states exactly this wheel (digest) as built by our buildType, then follow every
+wheel in ``resolvedDependencies`` the same way. Every problem is collected; nothing stops
+at the first. Traversal is memoised and cycle-safe, with limits on depth and size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Key
+
+from fromsource.attest import dsse
+from fromsource.attest.provenance import (
+    BUILD_TYPE,
+    EXTERNAL_PARAMETER_KEYS,
+    KIND_SDIST,
+    KIND_WHEEL,
+    SLSA_PROVENANCE,
+    STATEMENT_TYPE,
+)
+from fromsource.errors import VerificationError
+from fromsource.workspace import sha256_file
+
+MAX_DEPTH = 64
+MAX_NODES = 10_000
+
+
+@dataclass(slots=True)
+class ChainNode:
+    """One artifact in a provenance chain and what was found about it."""
+
+    name: str
+    kind: str  # wheel | sdist
+    sha256: str | None
+    attestation: str | None = None
+    keyids: tuple[str, ...] = ()
+    edge: str | None = None
+    problems: list[str] = field(default_factory=list)
+    children: list[ChainNode] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(child.ok for child in self.children)
+
+    def all_problems(self) -> list[str]:
+        found = [f"{self.name}: {p}" for p in self.problems]
+        for child in self.children:
+            found.extend(p for p in child.all_problems() if p not in found)
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "attestation": self.attestation,
+            "keyids": list(self.keyids),
+            "edge": self.edge,
+            "valid": self.ok,
+            "problems": list(self.problems),
+            "children": [c.to_dict() for c in self.children],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Locations:
+    """Where to look for wheels and attestations."""
+
+    wheel_dirs: tuple[Path, ...] = ()
+    attestation_dirs: tuple[Path, ...] = ()
+
+    def wheel(self, name: str, near: Path | None = None) -> Path | None:
+        dirs = ((near,) if near else ()) + self.wheel_dirs
+        return next((d / name for d in dirs if (d / name).is_file()), None)
+
+    def attestation_files(self, wheel: Path) -> list[Path]:
+        """Sidecar first (``X.whl.intoto.jsonl``), then the attestation directories."""
+        candidates = [wheel.parent / f"{wheel.name}.intoto.jsonl"]
+        candidates += [d / f"{wheel.name}.intoto.jsonl" for d in self.attestation_dirs]
+        seen: list[Path] = []
+        for path in candidates:
+            if path.is_file() and path.resolve() not in {s.resolve() for s in seen}:
+                seen.append(path)
+        return seen
+
+
+class Verifier:
+    def __init__(self, keys: Sequence[Key], locations: Locations, *, threshold: int = 1,
+                 max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
+        if not keys:
+            raise VerificationError("no trusted keys given")
+        self.keys = list(keys)
+        self.locations = locations
+        self.threshold = threshold
+        self.max_depth = max_depth
+        self.max_nodes = max_nodes
+        self._done: dict[tuple[str, str], ChainNode] = {}
+        self._active: set[tuple[str, str]] = set()
+        self._count = 0
+
+    def verify_wheels(self, wheels: Iterable[Path]) -> list[ChainNode]:
+        return [self.verify_wheel(w) for w in wheels]
+
+    def verify_wheel(self, wheel: Path, *, depth: int = 0, edge: str | None = None) -> ChainNode:
+        try:
+            digest = sha256_file(wheel)
+        except OSError as exc:
+            return ChainNode(wheel.name, KIND_WHEEL, None, edge=edge,
+                             problems=[f"cannot read wheel: {exc.strerror or exc}"])
+        key = (wheel.name, digest)
+        if key in self._done:
+            return self._done[key]
+        node = ChainNode(wheel.name, KIND_WHEEL, digest, edge=edge)
+        if key in self._active:
+            node.problems.append("provenance cycle: the wheel depends on itself")
+            return node
+        self._count += 1
+        if depth > self.max_depth or self._count > self.max_nodes:
+            node.problems.append(
+                f"provenance chain exceeds limits (depth {self.max_depth}, {self.max_nodes} artifacts)"
+            )
+            return node
+        self._active.add(key)
+        try:
+            statement = self._verified_statement(wheel, digest, node)
+            if statement is not None:
+                self._follow(statement, wheel, node, depth)
+        finally:
+            self._active.discard(key)
+        self._done[key] = node
+        return node
+
+    def _verified_statement(self, wheel: Path, digest: str, node: ChainNode) -> dict[str, Any] | None:
+        files = self.locations.attestation_files(wheel)
+        if not files:
+            node.problems.append("no attestation found (looked for a sidecar and in the workspace)")
+            return None
+        reasons: list[str] = []
+        for path in files:
+            try:
+                envelopes = dsse.parse_envelopes(path.read_bytes(), path.name)
+            except (OSError, VerificationError) as exc:
+                reasons.append(str(exc))
+                continue
+            for index, envelope in enumerate(envelopes, 1):
+                where = f"{path.name}#{index}"
+                try:
+                    verified = dsse.verify(envelope, self.keys, self.threshold)
+                except VerificationError as exc:
+                    reasons.append(f"{where}: {exc}")
+                    continue
+                problems = check_statement(verified.statement, wheel.name, digest)
+                if problems:
+                    reasons.extend(f"{where}: {p}" for p in problems)
+                    continue
+                node.attestation = str(path)
+                node.keyids = verified.keyids
+                return verified.statement
+        node.problems.extend(reasons or ["no valid attestation"])
+        return None
+
+    def _follow(self, statement: dict[str, Any], wheel: Path, node: ChainNode, depth: int) -> None:
+        deps = statement["predicate"]["buildDefinition"].get("resolvedDependencies", [])
+        if not isinstance(deps, list):
+            node.problems.append("resolvedDependencies is not a list")
+            return
+        for dep in deps:
+            if not isinstance(dep, dict):
+                node.problems.append("a resolvedDependencies entry is not an object")
+                continue
+            annotations = dep.get("annotations") or {}
+            kind = annotations.get("kind") if isinstance(annotations, dict) else None
+            name, sha = dep.get("name"), (dep.get("digest") or {}).get("sha256")
+            if not isinstance(name, str) or not isinstance(sha, str):
+                node.problems.append("a resolvedDependencies entry lacks name or sha256 digest")
+                continue
+            if kind == KIND_SDIST:
+                node.children.append(ChainNode(name, KIND_SDIST, sha))
+            elif kind == KIND_WHEEL:
+                node.children.append(self._dependency(name, sha, annotations, wheel, depth))
+
+    def _dependency(self, name: str, sha: str, annotations: dict[str, Any], parent: Path,
+                    depth: int) -> ChainNode:
+        edge = annotations.get("edge")
+        if "/" in name or "\\" in name or name.startswith("."):
+            return ChainNode(name, KIND_WHEEL, sha, edge=edge,
+                             problems=["dependency name is not a plain file name"])
+        path = self.locations.wheel(name, near=parent.parent)
+        if path is None:
+            return ChainNode(name, KIND_WHEEL, sha, edge=edge,
+                             problems=["dependency wheel not found in the workspace"])
+        child = self.verify_wheel(path, depth=depth + 1, edge=edge)
+        if child.sha256 != sha:
+            child = ChainNode(name, KIND_WHEEL, child.sha256, edge=edge, problems=[
+                f"sha256 is {child.sha256}, but the attestation that used it says {sha}"
+            ])
+            return child
+        expected = annotations.get("attestationSha256")
+        if child.attestation and expected and sha256_file(Path(child.attestation)) != expected:
+            child.problems.append(
+                "its attestation file differs from the one recorded when it was used"
+            )
+        return child
+
+
+def check_statement(statement: dict[str, Any], wheel_name: str, digest: str) -> list[str]:
+    """Every reason the statement does not attest this wheel's build; empty when it does."""
+    problems: list[str] = []
+    if statement.get("_type") != STATEMENT_TYPE:
+        problems.append(f"statement _type is {statement.get('_type')!r}, expected {STATEMENT_TYPE}")
+    if statement.get("predicateType") != SLSA_PROVENANCE:
+        problems.append(
+            f"predicateType is {statement.get('predicateType')!r}, expected {SLSA_PROVENANCE}"
+        )
+    subjects = statement.get("subject")
+    if not isinstance(subjects, list) or not subjects:
+        problems.append("statement has no subject")
+    else:
+        matching = [s for s in subjects if isinstance(s, dict) and s.get("name") == wheel_name]
+        if len(matching) != 1 or len(subjects) != 1:
+            problems.append(f"subject must name exactly {wheel_name}, once")
+        elif (matching[0].get("digest") or {}).get("sha256") != digest:
+            problems.append(f"subject digest does not match the wheel's sha256 {digest}")
+    predicate = statement.get("predicate")
+    definition = predicate.get("buildDefinition") if isinstance(predicate, dict) else None
+    if not isinstance(definition, dict):
+        problems.append("predicate has no buildDefinition")
+        return problems
+    if definition.get("buildType") != BUILD_TYPE:
+        problems.append(f"buildType {definition.get('buildType')!r} is not {BUILD_TYPE}")
+    external = definition.get("externalParameters")
+    if not isinstance(external, dict):
+        problems.append("externalParameters missing")
+    else:
+        unknown = sorted(set(external) - EXTERNAL_PARAMETER_KEYS)
+        if unknown:
+            problems.append(f"unknown externalParameters: {', '.join(unknown)}")
+    return problems

@@ -1,0 +1,139 @@
+"""Pick exact wheel files from the workspace to satisfy build requirements.
+
+No resolver and no index at build time: a requirement is met by a wheel already built
+into the workspace (highest compatible version that satisfies every specifier seen for
+that name), together with the install-closure of its ``Requires-Dist``.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag, sys_tags
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from fromsource.errors import ArchiveError, MissingRequirementError
+
+
+@dataclass(frozen=True, slots=True)
+class WheelInfo:
+    path: Path
+    name: NormalizedName
+    version: Version
+    tags: frozenset[Tag]
+    requires_dist: tuple[Requirement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """A wheel chosen for a build environment and the edge that pulled it in."""
+
+    wheel: WheelInfo
+    edge: str  # build-system | backend | install
+
+
+def read_wheel_info(path: Path) -> WheelInfo:
+    try:
+        name, version, _build, tags = parse_wheel_filename(path.name)
+    except InvalidWheelFilename as exc:
+        raise ArchiveError(f"{path.name} is not a valid wheel file name: {exc}") from exc
+    try:
+        with zipfile.ZipFile(path) as archive:
+            metadata_name = next(
+                n for n in archive.namelist()
+                if n.endswith(".dist-info/METADATA") and n.count("/") == 1
+            )
+            raw = archive.read(metadata_name).decode("utf-8", "replace")
+    except (OSError, zipfile.BadZipFile, StopIteration) as exc:
+        raise ArchiveError(f"cannot read METADATA of {path.name}: {exc}") from exc
+    headers = HeaderParser().parsestr(raw)
+    requires = []
+    for line in headers.get_all("Requires-Dist") or []:
+        try:
+            requires.append(Requirement(line))
+        except InvalidRequirement as exc:
+            raise ArchiveError(f"{path.name}: bad Requires-Dist {line!r}: {exc}") from exc
+    return WheelInfo(path, name, version, frozenset(tags), tuple(requires))
+
+
+class WheelStore:
+    """The wheels of one directory, indexed by project name."""
+
+    def __init__(self, wheels: Iterable[WheelInfo], *, tags: Iterable[Tag] | None = None,
+                 environment: Mapping[str, str] | None = None) -> None:
+        self._by_name: dict[str, list[WheelInfo]] = {}
+        for info in wheels:
+            self._by_name.setdefault(info.name, []).append(info)
+        self._tags = frozenset(tags if tags is not None else sys_tags())
+        self._environment = dict(environment or default_environment())
+
+    @classmethod
+    def scan(cls, directory: Path) -> WheelStore:
+        paths = sorted(directory.glob("*.whl")) if directory.is_dir() else []
+        return cls(read_wheel_info(p) for p in paths)
+
+    def closure(self, requirements: Iterable[Requirement], *, edge: str,
+                chosen: Mapping[str, Selected] | None = None,
+                requested_by: str = "the build") -> dict[str, Selected]:
+        """Extend ``chosen`` with wheels for ``requirements`` and their install-closure.
+
+        Raises :class:`MissingRequirementError` naming every requirement no wheel meets.
+        """
+        result = dict(chosen or {})
+        specifiers: dict[str, SpecifierSet] = {}
+        missing: list[str] = []
+        queue: list[tuple[Requirement, str, frozenset[str]]] = [
+            (req, edge, frozenset()) for req in requirements
+        ]
+        while queue:
+            req, req_edge, parent_extras = queue.pop(0)
+            if req.marker is not None and not self._marker_ok(req, parent_extras):
+                continue
+            name = canonicalize_name(req.name)
+            specifiers[name] = specifiers.get(name, SpecifierSet()) & req.specifier
+            current = result.get(name)
+            if current is not None:
+                if not specifiers[name].contains(current.wheel.version, prereleases=True):
+                    missing.append(f"{req} (conflicts with {current.wheel.path.name} already chosen)")
+                continue
+            wheel = self._best(name, specifiers[name])
+            if wheel is None:
+                missing.append(str(req))
+                continue
+            result[name] = Selected(wheel, req_edge)
+            extras = frozenset(canonicalize_name(e) for e in req.extras)
+            queue.extend((dep, "install", extras) for dep in wheel.requires_dist)
+        if missing:
+            raise MissingRequirementError(
+                f"{requested_by} needs {', '.join(missing)}, and no wheel in the workspace "
+                "provides it",
+                hint="build the missing requirement's sdist into this workspace first "
+                "(fromsource build SDIST --workspace DIR), then re-run",
+            )
+        return result
+
+    def _marker_ok(self, req: Requirement, extras: frozenset[str]) -> bool:
+        assert req.marker is not None
+        if not extras:
+            return req.marker.evaluate({**self._environment, "extra": ""})
+        return any(req.marker.evaluate({**self._environment, "extra": e}) for e in extras)
+
+    def _best(self, name: str, specifier: SpecifierSet) -> WheelInfo | None:
+        candidates = [
+            w for w in self._by_name.get(name, [])
+            if specifier.contains(w.version, prereleases=True) and w.tags & self._tags
+        ]
+        return max(candidates, key=lambda w: w.version, default=None)

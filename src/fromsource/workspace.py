@@ -1,0 +1,186 @@
+"""Workspace layout, atomic writes, locking and the static PEP 503 wheel index.
+
+A workspace is one directory holding a run's state::
+
+    sources/        sdists, cached by name
+    wheels/         built wheels, plus wheels/simple/ (PEP 503, installable by pip and uv)
+    seeds/          admitted seed wheels
+    attestations/   <artifact filename>.intoto.jsonl
+    builds/         <name>-<version>/ logs and unpacked trees
+    keys/           the builder key generated on first use
+    graph.json      the build graph of the last bootstrap
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import html
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from fromsource.errors import WorkspaceError
+
+DEFAULT_WORKSPACE = Path("fromsource-work")
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half.
+
+    Temp file in the same directory, fsync, rename, then fsync the directory.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_copy(src: Path, dest: Path) -> None:
+    """Copy a file into place atomically (same guarantees as :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(dest, src.read_bytes())
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """Paths of one workspace directory. Creating the object touches nothing on disk."""
+
+    root: Path
+
+    @property
+    def sources(self) -> Path:
+        return self.root / "sources"
+
+    @property
+    def wheels(self) -> Path:
+        return self.root / "wheels"
+
+    @property
+    def simple(self) -> Path:
+        return self.root / "wheels" / "simple"
+
+    @property
+    def seeds(self) -> Path:
+        return self.root / "seeds"
+
+    @property
+    def attestations(self) -> Path:
+        return self.root / "attestations"
+
+    @property
+    def builds(self) -> Path:
+        return self.root / "builds"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def graph_file(self) -> Path:
+        return self.root / "graph.json"
+
+    def create(self) -> Workspace:
+        """Make the directory tree; refuse a path that exists but is not a directory."""
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"workspace {self.root} exists and is not a directory")
+        try:
+            for path in (self.sources, self.wheels, self.simple, self.seeds,
+                         self.attestations, self.builds):
+                path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create workspace {self.root}: {exc}") from exc
+        return self
+
+    def attestation_for(self, artifact_name: str) -> Path:
+        return self.attestations / f"{artifact_name}.intoto.jsonl"
+
+    def wheel_files(self) -> list[Path]:
+        if not self.wheels.is_dir():
+            return []
+        return sorted(self.wheels.glob("*.whl"))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the workspace; fail at once if another run holds it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = (self.root / ".lock").open("a+")
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise WorkspaceError(
+                    f"workspace {self.root} is in use by another fromsource process",
+                    hint="wait for it to finish, or use another --workspace",
+                ) from exc
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+    def update_simple_index(self) -> None:
+        """Rewrite the PEP 503 index under wheels/simple/ from the wheels present.
+
+        Links carry ``#sha256=`` fragments so pip checks what it installs. Each page is
+        written atomically; a wheel is added to wheels/ before the index names it.
+        """
+        projects: dict[str, list[Path]] = {}
+        for wheel in self.wheel_files():
+            name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+            projects.setdefault(name, []).append(wheel)
+        for name, wheels in projects.items():
+            links = "\n".join(
+                f'    <a href="../../{html.escape(w.name)}#sha256={sha256_file(w)}">'
+                f"{html.escape(w.name)}</a><br/>"
+                for w in wheels
+            )
+            page = (
+                "<!DOCTYPE html>\n<html>\n  <head><meta name=\"pypi:repository-version\" "
+                f"content=\"1.0\"><title>Links for {html.escape(name)}</title></head>\n"
+                f"  <body>\n    <h1>Links for {html.escape(name)}</h1>\n{links}\n  </body>\n</html>\n"
+            )
+            atomic_write_bytes(self.simple / name / "index.html", page.encode())
+        root_links = "\n".join(
+            f'    <a href="{html.escape(n)}/">{html.escape(n)}</a><br/>' for n in sorted(projects)
+        )
+        root = (
+            "<!DOCTYPE html>\n<html>\n  <head><meta name=\"pypi:repository-version\" "
+            "content=\"1.0\"><title>Simple index</title></head>\n"
+            f"  <body>\n{root_links}\n  </body>\n</html>\n"
+        )
+        atomic_write_bytes(self.simple / "index.html", root.encode())
