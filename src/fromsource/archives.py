@@ -13,7 +13,6 @@ errors of tarfile, zipfile, zlib and friends never escape.
 from __future__ import annotations
 
 import base64
-import bz2
 import csv
 import hashlib
 import io
@@ -57,6 +56,11 @@ _SUFFIXES: dict[str, tuple[Literal["tar", "zip"], str]] = {
     ".tar": ("tar", ""), ".zip": ("zip", ""), ".whl": ("zip", ""),
 }
 _MAGIC = {"gz": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ\x00"}
+# tarfile modes per compression, spelled out so the type checker can follow them.
+_STREAM_MODES: dict[str, Literal["r|", "r|gz", "r|bz2", "r|xz"]] = {
+    "": "r|", "gz": "r|gz", "bz2": "r|bz2", "xz": "r|xz"}
+_READ_MODES: dict[str, Literal["r:", "r:gz", "r:bz2", "r:xz"]] = {
+    "": "r:", "gz": "r:gz", "bz2": "r:bz2", "xz": "r:xz"}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SIGNATURES = ("RECORD", "RECORD.jws", "RECORD.p7s")
 
@@ -91,6 +95,7 @@ class _Entry:
     data: bytes = b""
     mode: int = 0
     target: str = ""  # link target as stored in the archive
+    size: int = 0  # of data, kept when data itself is dropped
 
 
 def _fail(path: Path, message: str, member: str | None = None) -> ArchiveError:
@@ -197,7 +202,7 @@ class _Budget:
 def _tar_entries(path: Path, handle: IO[bytes], compression: str,
                  budget: _Budget) -> Iterator[_Entry]:
     # Stream mode ("r|"): one pass, nothing seeks, members are not kept by us.
-    with tarfile.open(fileobj=handle, mode=f"r|{compression}") as tar:
+    with tarfile.open(fileobj=handle, mode=_STREAM_MODES[compression]) as tar:
         for info in tar:
             budget.count(info.name)
             name = _normalise(path, info.name, allow_root=info.isdir())
@@ -211,7 +216,7 @@ def _tar_entries(path: Path, handle: IO[bytes], compression: str,
                 if extracted is None:  # pragma: no cover - isreg() guarantees a stream
                     raise _fail(path, "has no data", name)
                 data = budget.read(extracted, name, info.size)
-                yield _Entry(name, "file", data, stat.S_IMODE(info.mode))
+                yield _Entry(name, "file", data, stat.S_IMODE(info.mode), size=len(data))
             else:
                 kind = ("a device file" if info.ischr() or info.isblk() else
                         "a fifo" if info.isfifo() else "sparse" if info.issparse()
@@ -234,7 +239,8 @@ def _zip_entries(path: Path, handle: IO[bytes], budget: _Budget) -> Iterator[_En
             if raw.endswith("/") or stat.S_ISDIR(mode):
                 yield _Entry(name, "dir")
                 continue
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            # No file-type bits (common: tools write bare permissions) means a file.
+            if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
                 kind = "a fifo" if stat.S_ISFIFO(mode) else "a device file or socket"
                 raise _fail(path, f"is {kind}; only files, directories and links are "
                             "allowed", name)
@@ -243,7 +249,7 @@ def _zip_entries(path: Path, handle: IO[bytes], budget: _Budget) -> Iterator[_En
             if stat.S_ISLNK(mode):
                 yield _Entry(name, "symlink", target=data.decode("utf-8"))
             else:
-                yield _Entry(name, "file", data, stat.S_IMODE(mode))
+                yield _Entry(name, "file", data, stat.S_IMODE(mode), size=len(data))
 
 
 class _Tree:
@@ -252,65 +258,67 @@ class _Tree:
     def __init__(self, archive: Path) -> None:
         self.archive = archive
         self.kinds: dict[str, str] = {}
+        self.parents: set[str] = set()  # directories implied by deeper names
         self.symlinks: dict[str, str] = {}
 
     def add(self, entry: _Entry) -> None:
-        if entry.name in self.kinds:
-            if entry.kind == "dir" == self.kinds[entry.name]:
-                return  # tar tools repeat directory entries harmlessly
-            raise _fail(self.archive, "appears more than once (duplicate member)",
-                        entry.name)
-        # A member below a symlink would be written through the link, wherever it points.
-        parts = entry.name.split("/")
+        name, kind = entry.name, entry.kind
+        if name in self.kinds:
+            if kind == "dir" == self.kinds[name]:
+                return  # tar tools may repeat a directory entry; harmless
+            raise _fail(self.archive, "appears more than once (duplicate member)", name)
+        if kind != "dir" and name in self.parents:
+            raise _fail(self.archive, f"is a {kind} but other members lie below it", name)
+        # A member below a link or file would be written through it, wherever it points.
+        parts = name.split("/")
         for i in range(1, len(parts)):
             parent = "/".join(parts[:i])
-            if parent in self.symlinks:
-                raise _fail(self.archive, f"lies below the symlink {parent!r}", entry.name)
-        self.kinds[entry.name] = entry.kind
-        if entry.kind in ("symlink", "hardlink"):
-            target = entry.target
-            if not target or "\x00" in target or "\\" in target or _DRIVE.match(target):
-                raise _fail(self.archive, f"link target {target!r} is not a plain posix path",
-                            entry.name)
-            if target.startswith("/"):
-                raise _fail(self.archive, f"links to the absolute path {target!r}",
-                            entry.name)
-        if entry.kind == "symlink":
-            self.symlinks[entry.name] = entry.target
-            self.resolve(entry.name)  # lexical escapes fail at once, chains at finish()
-        elif entry.kind == "hardlink":
-            # tar hard link targets are archive paths of earlier regular files.
-            target = self.resolve_path([], entry.target, entry.name, 0)
-            if self.kinds.get(target) != "file":
-                raise _fail(self.archive, f"hard link target {entry.target!r} is not an "
-                            "earlier regular file of the archive", entry.name)
+            self.parents.add(parent)
+            if self.kinds.get(parent, "dir") != "dir":
+                raise _fail(self.archive, f"lies below the {self.kinds[parent]} {parent!r}",
+                            name)
+        self.kinds[name] = kind
+        target = entry.target
+        if kind in ("symlink", "hardlink") and (
+                not target or "\x00" in target or "\\" in target or _DRIVE.match(target)):
+            raise _fail(self.archive, f"link target {target!r} is not a plain posix path",
+                        name)
+        if kind in ("symlink", "hardlink") and target.startswith("/"):
+            raise _fail(self.archive, f"links to the absolute path {target!r}", name)
+        if kind == "symlink":
+            self.symlinks[name] = target
+            self.resolve(name)  # lexical escapes fail at once, chains again in finish()
+        elif kind == "hardlink":
+            # A tar hard link names an earlier regular file by its archive path.
+            parts = [p for p in target.split("/") if p not in ("", ".")]
+            if ".." in parts or self.kinds.get("/".join(parts)) != "file":
+                raise _fail(self.archive, f"hard link target {target!r} is not an earlier "
+                            "regular file of the archive", name)
 
     def resolve(self, link: str) -> str:
-        parent = link.split("/")[:-1]
-        return self.resolve_path(parent, self.symlinks[link], link, 0)
+        """Where ``link`` ends up, following chains; raise if it leaves the root."""
+        hops = [0]  # one budget per lookup, like the kernel's, so chains cannot explode
+        return self._resolve(link.split("/")[:-1], self.symlinks[link], link, hops)
 
-    def resolve_path(self, base: list[str], target: str, link: str, hops: int) -> str:
-        """Resolve ``target`` from directory ``base`` through known symlinks, inside root."""
-        if hops > _MAX_LINK_HOPS:
-            raise _fail(self.archive, "symlink loop or chain too long", link)
+    def _resolve(self, base: list[str], target: str, link: str, hops: list[int]) -> str:
         stack = list(base)
         for part in target.split("/"):
             if part in ("", "."):
                 continue
             if part == "..":
                 if not stack:
-                    raise _fail(self.archive, f"link target {target!r} escapes the "
-                                "archive root", link)
+                    raise _fail(self.archive, f"link target {self.symlinks[link]!r} escapes "
+                                "the archive root", link)
                 stack.pop()
                 continue
             stack.append(part)
             current = "/".join(stack)
             if current in self.symlinks:
-                if target.startswith("/"):  # pragma: no cover - refused in add()
-                    raise _fail(self.archive, "absolute link", link)
-                stack = self.resolve_path(stack[:-1], self.symlinks[current], link,
-                                          hops + 1).split("/")
-                stack = [p for p in stack if p]
+                hops[0] += 1
+                if hops[0] > _MAX_LINK_HOPS:
+                    raise _fail(self.archive, "symlink loop or chain too long", link)
+                resolved = self._resolve(stack[:-1], self.symlinks[current], link, hops)
+                stack = [p for p in resolved.split("/") if p]
         return "/".join(stack)
 
     def finish(self) -> None:
@@ -336,7 +344,7 @@ def _walk(path: Path, limits: Limits) -> Iterator[_Entry]:
             tree.finish()
     except ArchiveError:
         raise
-    except (*_CORRUPT, bz2.__dict__.get("error", OSError)) as exc:  # noqa: B030
+    except _CORRUPT as exc:
         raise _fail(path, f"cannot be read ({type(exc).__name__}: {exc}); "
                     "it is corrupt or truncated", current) from exc
 
@@ -368,59 +376,53 @@ def extract_sdist(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Pa
     The whole archive is validated before anything is written; tar extraction then also
     goes through tarfile's PEP 706 ``data`` filter. On any error ``dest`` is removed.
     """
-    if dest.exists() and (not dest.is_dir() or dest.is_symlink() or any(dest.iterdir())):
+    if dest.is_symlink() or (dest.exists() and (not dest.is_dir() or any(dest.iterdir()))):
         raise ArchiveError(f"cannot extract {path.name}: {dest} exists and is not an "
                            "empty directory")
-    validated: dict[str, _Entry] = {}
-    for entry in _walk(path, limits):
-        # Keep file data only for zips; tar extraction re-reads the archive itself.
-        validated[entry.name] = entry if entry.kind != "file" or path.suffix != ".tar" \
-            else entry
-    tops = {name.split("/")[0] for name in validated if name}
-    if len(tops) != 1:
-        raise _fail(path, f"must hold exactly one top-level directory, found "
-                    f"{len(tops)}: {', '.join(sorted(tops)[:5]) or 'none'}")
-    top = tops.pop()
-    if validated.get(top) is not None and validated[top].kind != "dir":
-        raise _fail(path, "top-level entry is not a directory", top)
     try:
+        fmt, compression = _detect(path)
+        validated: dict[str, _Entry] = {}
+        for entry in _walk(path, limits):
+            # tarfile re-reads the data itself, so do not hold it twice in memory.
+            validated[entry.name] = _Entry(entry.name, entry.kind, b"", entry.mode,
+                                           entry.target, entry.size) if fmt == "tar" else entry
+        tops = {name.split("/")[0] for name in validated if name}
+        if len(tops) != 1 or validated.get(top := tops.pop(), _Entry("", "dir")).kind != "dir":
+            raise _fail(path, "an sdist must hold exactly one top-level directory; found "
+                        f"{', '.join(sorted({n.split('/')[0] for n in validated if n})[:5])}")
         dest.mkdir(parents=True, exist_ok=True)
         root = dest.resolve()
-        if archive_format(path) == "tar":
-            _extract_tar(path, root, validated)
+        if fmt == "tar":
+            _extract_tar(path, compression, root, validated)
         else:
-            _extract_zip(path, root, validated)
+            _extract_zip(root, validated)
         _check_extracted(path, root)
     except BaseException as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        if isinstance(exc, ArchiveError):
+        if isinstance(exc, ArchiveError) or not isinstance(exc, _CORRUPT):
             raise
-        if isinstance(exc, _CORRUPT):
-            raise _fail(path, f"extraction failed ({type(exc).__name__}: {exc})") from exc
-        raise
+        raise _fail(path, f"extraction failed ({type(exc).__name__}: {exc})") from exc
     return root / top
 
 
-def _extract_tar(path: Path, root: Path, validated: dict[str, _Entry]) -> None:
-    compression = _detect(path)[1]
-
+def _extract_tar(path: Path, compression: str, root: Path,
+                 validated: dict[str, _Entry]) -> None:
     def guard(info: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo | None:
         # Extract only what the validation pass saw, in case the file changed since.
         name = _normalise(path, info.name, allow_root=info.isdir())
         seen = validated.get(name)
         kind = ("dir" if info.isdir() else "symlink" if info.issym() else
                 "hardlink" if info.islnk() else "file")
-        if seen is None or seen.kind != kind or (kind == "file" and
-                                                  len(seen.data) != info.size):
+        if seen is None or seen.kind != kind or seen.size != (info.size if kind == "file"
+                                                               else 0):
             raise _fail(path, "changed between validation and extraction", info.name)
         return tarfile.data_filter(info, dest_path)
 
-    with tarfile.open(path, mode=f"r:{compression}") as tar:
-        tar.extractall(root, filter=guard)
+    with tarfile.open(path, mode=_READ_MODES[compression]) as tar:
+        tar.extractall(root, filter=guard)  # noqa: S202 - guard ends in tarfile.data_filter
 
 
-def _extract_zip(path: Path, root: Path, validated: dict[str, _Entry]) -> None:
-    links = []
+def _extract_zip(root: Path, validated: dict[str, _Entry]) -> None:
     for entry in validated.values():
         target = root / entry.name
         if entry.kind == "dir":
@@ -432,15 +434,10 @@ def _extract_zip(path: Path, root: Path, validated: dict[str, _Entry]) -> None:
                          0o755 if entry.mode & 0o111 else 0o644)
             with os.fdopen(fd, "wb") as out:
                 out.write(entry.data)
-        else:
-            links.append(entry)
-    for entry in links:  # only after all files, so no file is written through a link
-        target = root / entry.name
-        target.parent.mkdir(parents=True, exist_ok=True)
+    for entry in validated.values():  # links last, so no file is written through one
         if entry.kind == "symlink":
-            target.symlink_to(entry.target)
-        else:
-            os.link(root / entry.target, target)
+            (root / entry.name).parent.mkdir(parents=True, exist_ok=True)
+            (root / entry.name).symlink_to(entry.target)
 
 
 def _check_extracted(path: Path, root: Path) -> None:

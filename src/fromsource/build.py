@@ -39,7 +39,13 @@ from fromsource.attest.provenance import (
     BuildRecord,
     Dependency,
 )
-from fromsource.buildenv import ISOLATION_NONE, BuildEnv, detect_isolation, make_runner, scrubbed_environment
+from fromsource.buildenv import (
+    ISOLATION_NONE,
+    BuildEnv,
+    detect_isolation,
+    make_runner,
+    scrubbed_environment,
+)
 from fromsource.errors import BuildError, InputError, MissingRequirementError
 from fromsource.wheelstore import Selected, WheelStore
 from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
@@ -168,7 +174,7 @@ class _Builder:
         for sub in ("home", "tmp", "out"):
             (self.dir / sub).mkdir()
         environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", _source_date_epoch(root))
-        installed: dict[str, Selected] = {}
+        installed: dict[str, Dependency] = {}
         with self.log_path.open("wb") as log:
             self._install(env, chosen, installed)
             hooks = pyproject_hooks.BuildBackendHookCaller(
@@ -179,7 +185,7 @@ class _Builder:
                 python_executable=str(env.python),
             )
             self.progress("get_requires_for_build_wheel")
-            extra = self._hook(lambda: hooks.get_requires_for_build_wheel(), "get_requires_for_build_wheel")
+            extra = self._hook(hooks.get_requires_for_build_wheel, "get_requires_for_build_wheel")
             try:
                 extra_reqs = [Requirement(r) for r in extra]
             except InvalidRequirement as exc:
@@ -195,12 +201,18 @@ class _Builder:
         return self._attest(built, sdist_sha, installed, isolation, started, t0)
 
     def _install(self, env: BuildEnv, chosen: dict[str, Selected],
-                 installed: dict[str, Selected]) -> None:
+                 installed: dict[str, Dependency]) -> None:
         for name, sel in sorted(chosen.items()):
-            if name not in installed:
-                self.progress(f"installing {sel.wheel.path.name}")
-                env.install(sel.wheel.path)
-                installed[name] = sel
+            if name in installed:
+                continue
+            # Record digests before installing: what is attested is what went in.
+            installed[name] = Dependency(
+                name=sel.wheel.path.name, sha256=sha256_file(sel.wheel.path), kind=KIND_WHEEL,
+                edge=sel.edge, seed=False,
+                attestation_sha256=self._attestation_digest(sel.wheel.path),
+            )
+            self.progress(f"installing {sel.wheel.path.name}")
+            env.install(sel.wheel.path)
 
     def _hook(self, call: Callable[[], Any], hook: str) -> Any:
         try:
@@ -232,17 +244,10 @@ class _Builder:
             )
         check_wheel_record(wheel)
 
-    def _attest(self, built: Path, sdist_sha: str, installed: dict[str, Selected],
+    def _attest(self, built: Path, sdist_sha: str, installed: dict[str, Dependency],
                 isolation: str, started: str, t0: float) -> BuildResult:
         wheel_sha = sha256_file(built)
-        deps = tuple(
-            Dependency(
-                name=sel.wheel.path.name, sha256=sha256_file(sel.wheel.path), kind=KIND_WHEEL,
-                edge=sel.edge, seed=False,
-                attestation_sha256=self._attestation_digest(sel.wheel.path),
-            )
-            for _, sel in sorted(installed.items())
-        )
+        deps = tuple(dep for _, dep in sorted(installed.items()))
         interpreter = Dependency(
             name=f"python-{sys.version_info.major}.{sys.version_info.minor}."
                  f"{sys.version_info.micro}",

@@ -14,10 +14,10 @@ import os
 import shutil
 import subprocess
 import venv
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from installer import install
 from installer.destinations import SchemeDictionaryDestination
@@ -32,7 +32,13 @@ ISOLATION_NONE = "none"
 # PIP_* settings, PYTHON* knobs) is dropped.
 _PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
 
-Runner = Callable[[Sequence[str], str | None, Mapping[str, str] | None], None]
+
+
+class Runner(Protocol):
+    """pyproject-hooks' SubprocessRunner shape."""
+
+    def __call__(self, cmd: Sequence[str], cwd: str | None = None,
+                 extra_environ: Mapping[str, str] | None = None) -> None: ...
 
 
 @functools.cache

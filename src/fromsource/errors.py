@@ -43,7 +43,7 @@ class WorkspaceError(FromsourceError):
     """The workspace is unusable (locked by another process, unwritable)."""
 
 
-class IndexError_(FromsourceError):  # noqa: N801 - avoid shadowing the builtin
+class IndexError_(FromsourceError):
     """A package index could not serve what was asked (404, timeout, bad hash)."""
 
 

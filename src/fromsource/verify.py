@@ -197,10 +197,9 @@ class Verifier:
                              problems=["dependency wheel not found in the workspace"])
         child = self.verify_wheel(path, depth=depth + 1, edge=edge)
         if child.sha256 != sha:
-            child = ChainNode(name, KIND_WHEEL, child.sha256, edge=edge, problems=[
+            return ChainNode(name, KIND_WHEEL, child.sha256, edge=edge, problems=[
                 f"sha256 is {child.sha256}, but the attestation that used it says {sha}"
             ])
-            return child
         expected = annotations.get("attestationSha256")
         if child.attestation and expected and sha256_file(Path(child.attestation)) != expected:
             child.problems.append(

@@ -78,7 +78,10 @@ class WheelStore:
         for info in wheels:
             self._by_name.setdefault(info.name, []).append(info)
         self._tags = frozenset(tags if tags is not None else sys_tags())
-        self._environment = dict(environment or default_environment())
+        self._environment: dict[str, str] = (
+            dict(environment) if environment is not None
+            else {key: str(value) for key, value in default_environment().items()}
+        )
 
     @classmethod
     def scan(cls, directory: Path) -> WheelStore:
@@ -100,7 +103,7 @@ class WheelStore:
         ]
         while queue:
             req, req_edge, parent_extras = queue.pop(0)
-            if req.marker is not None and not self._marker_ok(req, parent_extras):
+            if not self._marker_ok(req, parent_extras):
                 continue
             name = canonicalize_name(req.name)
             specifiers[name] = specifiers.get(name, SpecifierSet()) & req.specifier
@@ -126,10 +129,10 @@ class WheelStore:
         return result
 
     def _marker_ok(self, req: Requirement, extras: frozenset[str]) -> bool:
-        assert req.marker is not None
-        if not extras:
-            return req.marker.evaluate({**self._environment, "extra": ""})
-        return any(req.marker.evaluate({**self._environment, "extra": e}) for e in extras)
+        marker = req.marker
+        if marker is None:
+            return True
+        return any(marker.evaluate({**self._environment, "extra": e}) for e in extras or {""})
 
     def _best(self, name: str, specifier: SpecifierSet) -> WheelInfo | None:
         candidates = [

@@ -161,8 +161,8 @@ class Workspace:
         """
         projects: dict[str, list[Path]] = {}
         for wheel in self.wheel_files():
-            name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
-            projects.setdefault(name, []).append(wheel)
+            project = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+            projects.setdefault(project, []).append(wheel)
         for name, wheels in projects.items():
             links = "\n".join(
                 f'    <a href="../../{html.escape(w.name)}#sha256={sha256_file(w)}">'

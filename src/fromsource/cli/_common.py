@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from fromsource.errors import FromsourceError
 from fromsource.workspace import DEFAULT_WORKSPACE
@@ -31,9 +32,9 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except FromsourceError as exc:
-            err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {escape(exc.message)}")
             if exc.hint:
-                err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, highlight=False)
+                err.print(f"[yellow]hint:[/] {escape(exc.hint)}")
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             err.print("interrupted; the workspace holds only complete files, re-run to resume")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.tree import Tree
 
 from fromsource.cli._common import guarded, json_option, out, print_json
 from fromsource.errors import EXIT_INVALID, InputError
+
+if TYPE_CHECKING:
+    from fromsource.verify import ChainNode
 
 
 @click.command()
@@ -68,10 +72,7 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         sys.exit(EXIT_INVALID)
 
 
-def _label(node: object) -> str:
-    from fromsource.verify import ChainNode
-
-    assert isinstance(node, ChainNode)
+def _label(node: ChainNode) -> str:
     mark = "[green]✓[/]" if node.ok else "[red]✗[/]"
     edge = f" [dim]({node.edge})[/]" if node.edge else ""
     digest = (node.sha256 or "?")[:12]
@@ -79,10 +80,7 @@ def _label(node: object) -> str:
     return f"{mark} {node.kind} {node.name}{edge} sha256:{digest}{keyids}"
 
 
-def _grow(tree: Tree, node: object) -> None:
-    from fromsource.verify import ChainNode
-
-    assert isinstance(node, ChainNode)
+def _grow(tree: Tree, node: ChainNode) -> None:
     for problem in node.problems:
         tree.add(f"[red]{problem}[/]")
     for child in node.children:

@@ -1,0 +1,491 @@
+"""Where sdists come from: a simple-API index (PEP 691 JSON, PEP 503 HTML) or a directory.
+
+Only sdists are ever listed or fetched; wheels published on an index are never used for
+building. Every download is checked against the digest the index publishes, written
+atomically under its original filename, and re-verified when a cached copy is reused.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+import requests
+from packaging.utils import (
+    InvalidSdistFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+)
+from packaging.version import Version
+from pypi_simple import (
+    ACCEPT_JSON_PREFERRED,
+    PYPI_SIMPLE_ENDPOINT,
+    ProjectPage,
+    UnsupportedContentTypeError,
+    UnsupportedRepoVersionError,
+)
+
+from fromsource.errors import ArchiveError, IndexError_, InputError
+from fromsource.pkginfo import read_pkg_info
+from fromsource.workspace import sha256_file
+
+_CHUNK = 1 << 16
+
+
+class ProjectNotFoundError(IndexError_):
+    """The index has no page for the project (HTTP 404, or no sdist in a directory)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SdistCandidate:
+    """One sdist file an index offers."""
+
+    name: NormalizedName
+    version: Version
+    filename: str
+    url: str
+    sha256: str | None  # None only when the index publishes no sha256
+    requires_python: str | None = None
+    yanked: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version} ({self.filename})"
+
+
+class Index(Protocol):
+    """A source of sdists. Implementations: :class:`SimpleIndex`, :class:`LocalDirIndex`."""
+
+    def candidates(self, name: str) -> list[SdistCandidate]:
+        """Every sdist of ``name``; raises :class:`ProjectNotFoundError` if there is none."""
+        ...
+
+    def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
+        """The verified sdist at ``dest_dir / candidate.filename`` (reused when cached)."""
+        ...
+
+
+# ---------------------------------------------------------------------------- index URL
+
+
+def default_index_url(
+    environ: Mapping[str, str] | None = None, config_files: Sequence[Path] | None = None
+) -> str:
+    """The user's pip ``index-url`` (``PIP_INDEX_URL``, then pip.conf), else the public index.
+
+    pip's own precedence is followed without running pip: later files override earlier ones
+    and an ``[install]`` section overrides ``[global]``.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("PIP_INDEX_URL"):
+        return env["PIP_INDEX_URL"]
+    files = pip_config_files(env) if config_files is None else config_files
+    found: dict[str, str] = {}
+    for path in files:
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read pip configuration {path}: {exc}") from exc
+        for section in ("global", "install"):
+            if parser.has_section(section):
+                for key, value in parser.items(section):
+                    if key.replace("_", "-") == "index-url" and value.strip():
+                        found[section] = value.strip()
+    return found.get("install") or found.get("global") or PYPI_SIMPLE_ENDPOINT
+
+
+def pip_config_files(environ: Mapping[str, str]) -> list[Path]:
+    """pip's configuration files in load order (lowest precedence first)."""
+    if "PIP_CONFIG_FILE" in environ:
+        explicit = environ["PIP_CONFIG_FILE"]
+        return [] if explicit == os.devnull else [Path(explicit)]
+    home = Path(environ.get("HOME", "~")).expanduser()
+    files: list[Path] = []
+    xdg_dirs = environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    files += [Path(d) / "pip" / "pip.conf" for d in xdg_dirs.split(os.pathsep) if d]
+    files.append(Path("/etc/pip.conf"))
+    files.append(home / ".pip" / "pip.conf")
+    config_home = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    files.append(config_home / "pip" / "pip.conf")
+    if sys.platform == "darwin":
+        files.append(home / "Library" / "Application Support" / "pip" / "pip.conf")
+    files.append(Path(sys.prefix) / "pip.conf")
+    return [f for f in files if f.is_file()]
+
+
+# ------------------------------------------------------------------------- simple index
+
+
+class SimpleIndex:
+    """A PEP 691 (JSON) / PEP 503 (HTML) index, parsed by pypi-simple.
+
+    Connection errors, timeouts and 5xx answers are retried with exponential backoff.
+    Pass ``session`` to share connections; a session created here is closed by
+    :meth:`close` (or the ``with`` statement).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = (url or default_index_url()).rstrip("/") + "/"
+        self._own_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._timeout = timeout
+        self._retries = retries
+        self._backoff = backoff
+        self._sleep = sleep
+        self._pages: dict[NormalizedName, list[SdistCandidate]] = {}
+
+    def __enter__(self) -> SimpleIndex:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_session:
+            self._session.close()
+
+    def __repr__(self) -> str:
+        return f"SimpleIndex({self.url!r})"
+
+    def candidates(self, name: str) -> list[SdistCandidate]:
+        key = canonicalize_name(name)
+        if key not in self._pages:
+            url = f"{self.url}{key}/"
+            with self._get(url, accept=ACCEPT_JSON_PREFERRED) as response:
+                if response.status_code == 404:
+                    raise ProjectNotFoundError(f"project {key!r} not found on {self.url} (404)")
+                self._check_status(response, url)
+                try:
+                    page = ProjectPage.from_response(response, key)
+                except (UnsupportedContentTypeError, UnsupportedRepoVersionError,
+                        ValueError) as exc:
+                    raise IndexError_(f"{url} is not a usable simple-API page: {exc}") from exc
+            self._pages[key] = _sdists(key, page)
+        return list(self._pages[key])
+
+    def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
+        dest = _cache_path(candidate, dest_dir)
+        if _cached_ok(candidate, dest):
+            return dest
+        for attempt in _attempts(self._retries):
+            try:
+                with self._get(candidate.url, stream=True) as response:
+                    if response.status_code == 404:
+                        raise IndexError_(f"{candidate.filename}: {candidate.url} answered 404")
+                    self._check_status(response, candidate.url)
+                    _write_verified(candidate, response.iter_content(_CHUNK), dest)
+                return dest
+            except requests.RequestException as exc:  # broke off mid-body
+                if attempt.last:
+                    raise _transport_error(candidate.url, exc) from exc
+                self._sleep(self._backoff * 2**attempt.number)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def _get(
+        self, url: str, *, accept: str | None = None, stream: bool = False
+    ) -> Iterator[requests.Response]:
+        """GET with retries on connection errors, timeouts and 5xx; always closes."""
+        headers = {"Accept": accept} if accept else {}
+        for attempt in _attempts(self._retries):
+            try:
+                response = self._session.get(
+                    url, headers=headers, timeout=self._timeout, stream=stream
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt.last:
+                    raise _transport_error(url, exc) from exc
+            else:
+                if response.status_code < 500 or attempt.last:
+                    try:
+                        yield response
+                    finally:
+                        response.close()
+                    return
+                response.close()
+            self._sleep(self._backoff * 2**attempt.number)
+
+    @staticmethod
+    def _check_status(response: requests.Response, url: str) -> None:
+        if response.status_code >= 400:
+            raise IndexError_(
+                f"{url} answered HTTP {response.status_code} {response.reason}",
+                hint="check --index-url; 5xx answers were retried" if response.status_code >= 500
+                else "check --index-url and any credentials it needs",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    number: int
+    last: bool
+
+
+def _attempts(retries: int) -> Iterator[_Attempt]:
+    for number in range(retries + 1):
+        yield _Attempt(number, number == retries)
+
+
+def _transport_error(url: str, exc: requests.RequestException) -> IndexError_:
+    if isinstance(exc, requests.Timeout):
+        return IndexError_(f"timed out fetching {url}", hint="retry later or raise the timeout")
+    return IndexError_(f"cannot fetch {url}: {exc}", hint="check the network and --index-url")
+
+
+def _sdists(name: NormalizedName, page: ProjectPage) -> list[SdistCandidate]:
+    found = []
+    for package in page.packages:
+        if package.package_type != "sdist":
+            continue
+        parsed = _parse_sdist(package.filename)
+        if parsed is None or parsed[0] != name:
+            continue
+        found.append(
+            SdistCandidate(
+                name=name,
+                version=parsed[1],
+                filename=package.filename,
+                url=package.url,
+                sha256=package.digests.get("sha256"),
+                requires_python=package.requires_python,
+                yanked=package.is_yanked,
+            )
+        )
+    return found
+
+
+def _parse_sdist(filename: str) -> tuple[NormalizedName, Version] | None:
+    try:
+        return parse_sdist_filename(filename)
+    except InvalidSdistFilename:
+        return None
+
+
+# ---------------------------------------------------------------------- local directory
+
+
+class LocalDirIndex:
+    """A flat directory of sdists (``--find-links DIR``), for offline and frozen runs.
+
+    Digests are computed from the files; ``Requires-Python`` is read from each PKG-INFO.
+    """
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_dir():
+            raise InputError(f"--find-links {path}: not a directory")
+        self.path = path
+        self._cache: dict[NormalizedName, list[SdistCandidate]] = {}
+
+    def __repr__(self) -> str:
+        return f"LocalDirIndex({str(self.path)!r})"
+
+    def candidates(self, name: str) -> list[SdistCandidate]:
+        key = canonicalize_name(name)
+        if key not in self._cache:
+            found = [self._candidate(key, version, path)
+                     for path, (pname, version) in self._sdists() if pname == key]
+            if not found:
+                raise ProjectNotFoundError(f"no sdist of {key!r} in {self.path}")
+            self._cache[key] = found
+        return list(self._cache[key])
+
+    def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
+        source = self.path / candidate.filename
+        dest = _cache_path(candidate, dest_dir)
+        if _cached_ok(candidate, dest):
+            return dest
+        try:
+            with source.open("rb") as handle:
+                _write_verified(candidate, iter(lambda: handle.read(_CHUNK), b""), dest)
+        except FileNotFoundError as exc:
+            raise IndexError_(f"{source} disappeared from the --find-links directory") from exc
+        return dest
+
+    def _sdists(self) -> Iterator[tuple[Path, tuple[NormalizedName, Version]]]:
+        for path in sorted(self.path.iterdir()):
+            parsed = _parse_sdist(path.name)
+            if parsed is not None and path.is_file():
+                yield path, parsed
+
+    def _candidate(self, name: NormalizedName, version: Version, path: Path) -> SdistCandidate:
+        try:
+            info = read_pkg_info(path)
+        except ArchiveError:
+            info = None  # unreadable here: the build reports it with full context
+        return SdistCandidate(
+            name=name,
+            version=version,
+            filename=path.name,
+            url=path.resolve().as_uri(),
+            sha256=sha256_file(path),
+            requires_python=info.requires_python if info else None,
+        )
+
+
+# --------------------------------------------------------------------------- several
+
+
+class MultiIndex:
+    """Several indexes searched together; the first to list a filename serves it."""
+
+    def __init__(self, indexes: Iterable[Index]) -> None:
+        self.indexes = list(indexes)
+        self._origin: dict[SdistCandidate, Index] = {}
+
+    def __repr__(self) -> str:
+        return f"MultiIndex({self.indexes!r})"
+
+    def candidates(self, name: str) -> list[SdistCandidate]:
+        seen: set[str] = set()
+        found: list[SdistCandidate] = []
+        misses: list[str] = []
+        for index in self.indexes:
+            try:
+                listed = index.candidates(name)
+            except ProjectNotFoundError as exc:
+                misses.append(exc.message)
+                continue
+            for candidate in listed:
+                if candidate.filename not in seen:
+                    seen.add(candidate.filename)
+                    found.append(candidate)
+                    self._origin[candidate] = index
+        if not found and misses:
+            raise ProjectNotFoundError("; ".join(misses))
+        return found
+
+    def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
+        index = self._origin.get(candidate)
+        if index is None:
+            raise IndexError_(f"{candidate.filename} was not listed by any configured index")
+        return index.fetch(candidate, dest_dir)
+
+
+def open_index(
+    index_url: str | None = None, find_links: Sequence[Path] = (), *, no_index: bool = False
+) -> Index:
+    """The index a command's ``--index-url`` / ``--find-links`` / ``--no-index`` describe.
+
+    Local directories come first, so a frozen directory wins over the network. Release the
+    HTTP sessions with :func:`close_index`.
+    """
+    indexes: list[Index] = [LocalDirIndex(path) for path in find_links]
+    if not no_index:
+        indexes.append(SimpleIndex(index_url))
+    if not indexes:
+        raise InputError("--no-index needs at least one --find-links directory")
+    return indexes[0] if len(indexes) == 1 else MultiIndex(indexes)
+
+
+def close_index(index: Index) -> None:
+    """Close every HTTP session an index (or a :class:`MultiIndex`) holds."""
+    if isinstance(index, SimpleIndex):
+        index.close()
+    elif isinstance(index, MultiIndex):
+        for inner in index.indexes:
+            close_index(inner)
+
+
+def fetch_sdist(name: str, version: str, index_url: str | None, dest_dir: Path) -> Path:
+    """Fetch the sdist of exactly ``name==version`` (yanked allowed: it is pinned)."""
+    wanted = Version(version)
+    with SimpleIndex(index_url) as index:
+        listed = index.candidates(name)
+        matches = [c for c in listed if c.version == wanted]
+        if not matches:
+            versions = ", ".join(str(v) for v in sorted({c.version for c in listed})[-5:])
+            raise IndexError_(
+                f"{index.url} has no sdist of {name} {version}",
+                hint=f"sdists there: {versions}" if versions else "the project has no sdists",
+            )
+        return index.fetch(preferred_sdist(matches), dest_dir)
+
+
+def preferred_sdist(candidates: Sequence[SdistCandidate]) -> SdistCandidate:
+    """Among sdists of one version, the ``.tar.gz`` (PEP 625's format) over a ``.zip``."""
+    return min(candidates, key=lambda c: (not c.filename.endswith(".tar.gz"), c.filename))
+
+
+# ----------------------------------------------------------------- download and caching
+
+
+def _cache_path(candidate: SdistCandidate, dest_dir: Path) -> Path:
+    name = candidate.filename
+    # An index controls this name: refuse anything that would leave dest_dir.
+    if not name or name != Path(name).name or name.startswith("."):
+        raise IndexError_(f"refusing sdist filename {name!r} from {candidate.url}")
+    return dest_dir / name
+
+
+def _cached_ok(candidate: SdistCandidate, dest: Path) -> bool:
+    # Without a published digest nothing can vouch for a cached copy: fetch again.
+    return candidate.sha256 is not None and dest.is_file() and sha256_file(dest) == (
+        candidate.sha256.lower()
+    )
+
+
+def _write_verified(candidate: SdistCandidate, chunks: Iterable[bytes], dest: Path) -> None:
+    """Stream ``chunks`` to ``dest`` atomically, refusing them on a digest mismatch."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                digest.update(chunk)
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        got = digest.hexdigest()
+        if candidate.sha256 is not None and got != candidate.sha256.lower():
+            raise IndexError_(
+                f"hash mismatch for {candidate.filename} from {candidate.url}: "
+                f"the index publishes sha256 {candidate.sha256}, the download has {got}",
+                hint="the file changed after the index listed it, or something tampered with it",
+            )
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+__all__ = [
+    "PYPI_SIMPLE_ENDPOINT",
+    "Index",
+    "LocalDirIndex",
+    "MultiIndex",
+    "ProjectNotFoundError",
+    "SdistCandidate",
+    "SimpleIndex",
+    "close_index",
+    "default_index_url",
+    "fetch_sdist",
+    "open_index",
+    "pip_config_files",
+    "preferred_sdist",
+]

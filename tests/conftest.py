@@ -1,0 +1,59 @@
+"""Shared fixtures: real sdists from tests/data, fixture projects, built workspaces."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+PACKAGES = Path(__file__).parent / "packages"
+
+
+def make_sdist(project_dir: Path, dest_dir: Path, name: str, version: str) -> Path:
+    """Pack a fixture project directory as ``name-version.tar.gz`` (one top-level dir)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    sdist = dest_dir / f"{name}-{version}.tar.gz"
+    top = f"{name}-{version}"
+    with tarfile.open(sdist, "w:gz") as tar:
+        for path in sorted(project_dir.rglob("*")):
+            if "__pycache__" in path.parts or not path.is_file():
+                continue
+            data = path.read_bytes()
+            info = tarfile.TarInfo(f"{top}/{path.relative_to(project_dir).as_posix()}")
+            info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return sdist
+
+
+@pytest.fixture(scope="session")
+def keypair(tmp_path_factory: pytest.TempPathFactory):
+    from fromsource.attest.keys import generate_keypair
+
+    return generate_keypair(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="session")
+def built_workspace(tmp_path_factory: pytest.TempPathFactory, keypair) -> Path:
+    """flit-core then packaging, built from their real sdists: the two-link chain."""
+    from fromsource.attest.keys import load_signer
+    from fromsource.build import build_sdist
+    from fromsource.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("ws") / "work"
+    ws = Workspace(root)
+    signer = load_signer(keypair.private_path)
+    build_sdist(DATA / "flit_core-3.12.0.tar.gz", ws, signer)
+    build_sdist(DATA / "packaging-24.2.tar.gz", ws, signer)
+    return root
+
+
+@pytest.fixture
+def workspace_copy(built_workspace: Path, tmp_path: Path) -> Path:
+    """A private copy of the built workspace that a test may tamper with."""
+    dest = tmp_path / "work"
+    shutil.copytree(built_workspace, dest, ignore=shutil.ignore_patterns("builds"))
+    return dest
