@@ -171,8 +171,10 @@ class _Budget:
         self.archive, self.limits = archive, limits
         self.members = 0
         self.total = 0
+        self.current: str | None = None  # the member being read, for error messages
 
     def count(self, name: str) -> None:
+        self.current = name
         self.members += 1
         if self.members > self.limits.max_members:
             raise _fail(self.archive, f"more than {self.limits.max_members} members "
@@ -307,8 +309,9 @@ class _Tree:
                 continue
             if part == "..":
                 if not stack:
+                    via = " through a chain of symlinks" if hops[0] else ""
                     raise _fail(self.archive, f"link target {self.symlinks[link]!r} escapes "
-                                "the archive root", link)
+                                f"the archive root{via}", link)
                 stack.pop()
                 continue
             stack.append(part)
@@ -331,22 +334,20 @@ def _walk(path: Path, limits: Limits) -> Iterator[_Entry]:
     """Every validated entry of the archive; raises ArchiveError on anything unsafe."""
     fmt, compression = _detect(path)
     budget, tree = _Budget(path, limits), _Tree(path)
-    current: str | None = None
     try:
         with path.open("rb") as handle:
             entries = (_tar_entries(path, handle, compression, budget) if fmt == "tar"
                        else _zip_entries(path, handle, budget))
             for entry in entries:
-                current = entry.name
                 tree.add(entry)
                 yield entry
-            current = None
+            budget.current = None
             tree.finish()
     except ArchiveError:
         raise
     except _CORRUPT as exc:
         raise _fail(path, f"cannot be read ({type(exc).__name__}: {exc}); "
-                    "it is corrupt or truncated", current) from exc
+                    "it is corrupt or truncated", budget.current) from exc
 
 
 def iter_members(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Member]:

@@ -16,7 +16,7 @@ strongly connected component of that relation, a self-loop included.
 from __future__ import annotations
 
 import json
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +36,18 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True, slots=True, order=True)
 class Node:
-    """A resolved package. ``name`` is canonicalized on creation."""
+    """A resolved package, identified by canonical name and version.
+
+    ``display_name`` keeps the project's own spelling (``coherent.build``) for messages;
+    it takes no part in equality.
+    """
 
     name: str
     version: str
+    display_name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "display_name", self.display_name or self.name)
         object.__setattr__(self, "name", canonicalize_name(self.name))
 
     @property
@@ -49,7 +55,7 @@ class Node:
         return f"{self.name}=={self.version}"
 
     def __str__(self) -> str:
-        return f"{self.name} {self.version}"
+        return f"{self.display_name} {self.version}"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -195,13 +201,23 @@ class BuildGraph:
                 "the build graph has cycles:\n" + "\n".join(f"  {c}" for c in found),
                 hint="a cycle can only be broken with an admitted seed",
             )
-        needs = {n: self.needs_to_build(n) for n in self.nodes}
-        done: set[Node] = set()
+        # Kahn's algorithm in layers: a node joins the batch after its last need's batch.
+        waiting = {n: len(self.needs_to_build(n)) for n in self.nodes}
+        needed_by: dict[Node, list[Node]] = defaultdict(list)
+        for node in self.nodes:
+            for need in self.needs_to_build(node):
+                needed_by[need].append(node)
+        batch = sorted(n for n, count in waiting.items() if count == 0)
         batches: list[list[Node]] = []
-        while len(done) < len(needs):
-            batch = sorted(n for n, req in needs.items() if n not in done and req <= done)
+        while batch:
             batches.append(batch)
-            done.update(batch)
+            ready = []
+            for done in batch:
+                for node in needed_by[done]:
+                    waiting[node] -= 1
+                    if waiting[node] == 0:
+                        ready.append(node)
+            batch = sorted(ready)
         return batches
 
     # -- explanations --------------------------------------------------------------
@@ -239,7 +255,8 @@ class BuildGraph:
         style = {"build-system": "solid", "backend": "dashed", "install": "dotted"}
         lines = ["digraph build {", "  rankdir=LR;", "  node [shape=box];"]
         for node in sorted(self.nodes):
-            attrs = [f'label="{node.name}\\n{node.version}"']
+            label = f"{node.display_name}\\n{node.version}".replace('"', '\\"')
+            attrs = [f'label="{label}"']
             if node in in_cycle:
                 attrs.append("color=red")
             if node in self.roots:
@@ -261,8 +278,11 @@ class BuildGraph:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "roots": [n.id for n in self.roots],
-            "nodes": [{"id": n.id, "name": n.name, "version": n.version}
-                      for n in sorted(self.nodes)],
+            "nodes": [
+                {"id": n.id, "name": n.name, "display_name": n.display_name,
+                 "version": n.version}
+                for n in sorted(self.nodes)
+            ],
             "edges": [
                 {"from": e.source.id, "to": e.target.id, "kind": e.kind,
                  "requirement": e.requirement}
@@ -280,7 +300,9 @@ class BuildGraph:
                     f"(format={data.get('format')!r}, version={data.get('format_version')!r})"
                 )
             nodes = {
-                str(n["id"]): Node(str(n["name"]), str(n["version"])) for n in data["nodes"]
+                str(n["id"]): Node(str(n["name"]), str(n["version"]),
+                                   str(n.get("display_name") or n["name"]))
+                for n in data["nodes"]
             }
             edges = frozenset(
                 Edge(nodes[e["from"]], nodes[e["to"]], _edge_kind(e["kind"]),

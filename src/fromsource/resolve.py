@@ -40,11 +40,15 @@ MetadataSource = Callable[[SdistCandidate], Sequence[Requirement]]
 # ------------------------------------------------------------------------ environment
 
 
+def _current_markers() -> dict[str, str]:
+    return {key: str(value) for key, value in default_environment().items()}
+
+
 @dataclass(frozen=True, slots=True)
 class TargetEnvironment:
     """PEP 508 marker values of the interpreter the wheels are for."""
 
-    markers: Mapping[str, str] = field(default_factory=lambda: _current_markers())
+    markers: Mapping[str, str] = field(default_factory=_current_markers)
 
     @classmethod
     def current(cls, **overrides: str) -> TargetEnvironment:
@@ -75,10 +79,6 @@ class TargetEnvironment:
             return SpecifierSet(requires_python).contains(self.python_version, prereleases=True)
         except ValueError:
             return True  # an unparsable Requires-Python is ignored, as installers do
-
-
-def _current_markers() -> dict[str, str]:
-    return {key: str(value) for key, value in default_environment().items()}
 
 
 # ------------------------------------------------------------------------ constraints

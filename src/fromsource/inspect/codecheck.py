@@ -119,9 +119,7 @@ def _dotted(node: cst.BaseExpression) -> str | None:
 
 def _inert(node: cst.BaseExpression) -> bool:
     """True for expressions that only name or spell data: no calls, no lambdas."""
-    if isinstance(
-        node, cst.SimpleString | cst.ConcatenatedString | cst.Integer | cst.Float | cst.Imaginary
-    ):
+    if isinstance(node, cst.SimpleString | cst.ConcatenatedString | cst.Integer | cst.Float | cst.Imaginary):
         return True
     if isinstance(node, cst.Ellipsis):
         return True
@@ -132,13 +130,10 @@ def _inert(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.BinaryOperation):  # ``str | None`` in annotations
         return isinstance(node.operator, cst.BitOr) and _inert(node.left) and _inert(node.right)
     if isinstance(node, cst.Tuple | cst.List | cst.Set):
-        return all(
-            isinstance(el, cst.Element) and _inert(el.value) for el in node.elements
-        )
+        return all(isinstance(el, cst.Element) and _inert(el.value) for el in node.elements)
     if isinstance(node, cst.Dict):
         return all(
-            isinstance(el, cst.DictElement) and _inert(el.key) and _inert(el.value)
-            for el in node.elements
+            isinstance(el, cst.DictElement) and _inert(el.key) and _inert(el.value) for el in node.elements
         )
     if isinstance(node, cst.Subscript):
         return _inert(node.value) and all(
@@ -270,9 +265,7 @@ class _Finder(cst.CSTVisitor):
         name = _callee(node)
         if _builtin(name, _EXECUTORS):
             if any(_contains_decoding(arg.value, self.names) for arg in node.args):
-                self.found_at(
-                    node, "exec-decoded", f"{name}() of decoded or decompressed data"
-                )
+                self.found_at(node, "exec-decoded", f"{name}() of decoded or decompressed data")
         elif _builtin(name, _IMPORTERS) or name.endswith(".import_module"):
             if node.args and _computed(node.args[0].value):
                 self.found_at(node, "computed-import", f"{name}() of a computed module name")
@@ -298,11 +291,7 @@ class _Finder(cst.CSTVisitor):
         compact = "".join(text.split())
         runs = _ENCODED.findall(compact)
         longest_line = max((len(line.strip()) for line in text.splitlines()), default=0)
-        if (
-            len(runs) == 1
-            and len(runs[0]) == len(compact) >= LONG_ENCODED
-            and longest_line >= 40
-        ):
+        if len(runs) == 1 and len(runs[0]) == len(compact) >= LONG_ENCODED and longest_line >= 40:
             self.found_at(
                 node,
                 "long-encoded-literal",

@@ -39,9 +39,7 @@ def check_record(dist_info: str, members: Mapping[str, bytes]) -> list[Finding]:
         if not row:
             continue
         if len(row) != 3:
-            problems.append(
-                Finding(rule="record", path=record_path, line=number, message="not 3 fields")
-            )
+            problems.append(Finding(rule="record", path=record_path, line=number, message="not 3 fields"))
             continue
         path, hash_field, size_field = row
         if path in seen:
@@ -66,9 +64,7 @@ def check_record(dist_info: str, members: Mapping[str, bytes]) -> list[Finding]:
         else:
             actual = base64.urlsafe_b64encode(hashlib.new(algo, data).digest())
             if actual.rstrip(b"=").decode() != expected.rstrip("="):
-                problems.append(
-                    Finding(rule="record", path=path, message="hash differs from RECORD")
-                )
+                problems.append(Finding(rule="record", path=path, message="hash differs from RECORD"))
         if size_field and size_field != str(len(data)):
             problems.append(
                 Finding(
@@ -78,9 +74,7 @@ def check_record(dist_info: str, members: Mapping[str, bytes]) -> list[Finding]:
                 )
             )
     unlisted = {
-        name
-        for name in members
-        if name not in seen and name not in {f"{dist_info}/{s}" for s in _SIGNATURES}
+        name for name in members if name not in seen and name not in {f"{dist_info}/{s}" for s in _SIGNATURES}
     }
     problems.extend(
         Finding(rule="record", path=name, message="in the wheel but not listed in RECORD")
@@ -94,9 +88,7 @@ def _parse(data: bytes) -> RawMetadata:
     return raw
 
 
-def _requirements(
-    values: list[str], where: str, problems: list[Finding]
-) -> dict[Requirement, str]:
+def _requirements(values: list[str], where: str, problems: list[Finding]) -> dict[Requirement, str]:
     parsed: dict[Requirement, str] = {}
     for value in values:
         try:
@@ -124,9 +116,7 @@ def compare_metadata(
     wheel = _parse(metadata)
     sdist: RawMetadata = _parse(pkg_info) if pkg_info is not None else {}
     if pkg_info is None:
-        problems.append(
-            Finding(rule="metadata", path=pkg_info_path, message="the sdist has no PKG-INFO")
-        )
+        problems.append(Finding(rule="metadata", path=pkg_info_path, message="the sdist has no PKG-INFO"))
     name, version = wheel.get("name", ""), wheel.get("version", "")
     s_name, s_version = sdist.get("name", ""), sdist.get("version", "")
     if pkg_info is not None and canonicalize_name(name) != canonicalize_name(s_name):
@@ -165,9 +155,7 @@ def compare_metadata(
     added = tuple(sorted(text for req, text in ours.items() if req not in theirs))
     removed = tuple(sorted(text for req, text in theirs.items() if req not in ours))
     if added or removed:
-        detail = "; ".join(
-            [f"+ {t}" for t in added] + [f"- {t}" for t in removed]
-        )
+        detail = "; ".join([f"+ {t}" for t in added] + [f"- {t}" for t in removed])
         message = f"Requires-Dist differs from the sdist's PKG-INFO: {detail}"
         if authoritative:
             problems.append(Finding(rule="metadata", path=metadata_path, message=message))
