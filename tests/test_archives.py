@@ -322,7 +322,7 @@ def test_sizes_are_counted_not_declared() -> None:
     from fromsource.archives import _Budget  # the counter every reader goes through
 
     budget = _Budget(Path("x.zip"), SMALL)
-    with pytest.raises(ArchiveError, match="'m'.*member size limit"):
+    with pytest.raises(ArchiveError, match=r"'m'.*member size limit"):
         budget.read(io.BytesIO(bytes(2 << 20)), "m", declared=0)
 
 
@@ -436,7 +436,7 @@ def test_extract_into_existing_empty_dir(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("entries", "match"), [
-    ([E("a-1.0/x"), E("b-1.0/y")], "exactly one top-level directory; found a-1.0, b-1.0"),
+    ([E("a-1.0/x"), E("b-1.0/y")], "exactly one top-level directory; found: a-1.0, b-1.0"),
     ([E("README")], "exactly one top-level directory"),
     ([], "exactly one top-level directory"),
 ])
@@ -528,3 +528,11 @@ def test_check_wheel_record_refuses_tar(tmp_path: Path) -> None:
     archive = make_tar(tmp_path / "w-1.tar.gz", [E("w/a.py")])
     with pytest.raises(ArchiveError, match="must be a zip"):
         check_wheel_record(archive)
+
+
+def test_failed_extract_removes_parents_it_created(sandbox: Path) -> None:
+    archive = make_tar(sandbox / "in" / "evil-1.0.tar.gz", [E("pkg/x"), E("../evil")])
+    before = snapshot(sandbox)
+    with pytest.raises(ArchiveError, match=r"'\.\./evil'"):
+        extract_sdist(archive, sandbox / "work" / "new" / "deeper" / "dest")
+    assert snapshot(sandbox) == before

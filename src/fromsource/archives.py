@@ -13,6 +13,7 @@ errors of tarfile, zipfile, zlib and friends never escape.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import io
@@ -31,16 +32,8 @@ from typing import IO, Literal
 
 from fromsource.errors import ArchiveError
 
-__all__ = [
-    "DEFAULT_LIMITS",
-    "Limits",
-    "Member",
-    "archive_format",
-    "check_wheel_record",
-    "extract_sdist",
-    "iter_members",
-    "read_member",
-]
+__all__ = ["DEFAULT_LIMITS", "Limits", "Member", "archive_format", "check_wheel_record",
+           "extract_sdist", "iter_members", "read_member"]
 
 _CHUNK = 1 << 16
 _MAX_LINK_HOPS = 40  # what Linux allows before ELOOP
@@ -173,9 +166,9 @@ class _Budget:
         self.total = 0
         self.current: str | None = None  # the member being read, for error messages
 
-    def count(self, name: str) -> None:
+    def count(self, name: str, members: int = 1) -> None:
         self.current = name
-        self.members += 1
+        self.members += members
         if self.members > self.limits.max_members:
             raise _fail(self.archive, f"more than {self.limits.max_members} members "
                         "(member-count limit)", name)
@@ -232,7 +225,7 @@ def _zip_entries(path: Path, handle: IO[bytes], budget: _Budget) -> Iterator[_En
         infos = archive.infolist()
         if len(infos) > budget.limits.max_members:
             # The central directory is already parsed; refuse before reading any member.
-            budget.count(infos[budget.limits.max_members].orig_filename)
+            budget.count(infos[budget.limits.max_members].orig_filename, len(infos))
         for info in infos:
             raw = info.orig_filename  # ZipInfo.filename silently cuts at a NUL byte
             budget.count(raw)
@@ -375,11 +368,13 @@ def extract_sdist(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Pa
     """Extract an sdist into ``dest`` (absent or empty) and return its single top directory.
 
     The whole archive is validated before anything is written; tar extraction then also
-    goes through tarfile's PEP 706 ``data`` filter. On any error ``dest`` is removed.
+    goes through tarfile's PEP 706 ``data`` filter. On any error ``dest`` is removed, with
+    any parent directories this call created.
     """
     if dest.is_symlink() or (dest.exists() and (not dest.is_dir() or any(dest.iterdir()))):
         raise ArchiveError(f"cannot extract {path.name}: {dest} exists and is not an "
                            "empty directory")
+    created = [d for d in (dest, *dest.parents) if not d.exists()]
     try:
         fmt, compression = _detect(path)
         validated: dict[str, _Entry] = {}
@@ -387,10 +382,10 @@ def extract_sdist(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Pa
             # tarfile re-reads the data itself, so do not hold it twice in memory.
             validated[entry.name] = _Entry(entry.name, entry.kind, b"", entry.mode,
                                            entry.target, entry.size) if fmt == "tar" else entry
-        tops = {name.split("/")[0] for name in validated if name}
-        if len(tops) != 1 or validated.get(top := tops.pop(), _Entry("", "dir")).kind != "dir":
-            raise _fail(path, "an sdist must hold exactly one top-level directory; found "
-                        f"{', '.join(sorted({n.split('/')[0] for n in validated if n})[:5])}")
+        tops = sorted({name.split("/")[0] for name in validated if name})
+        if len(tops) != 1 or validated.get(tops[0], _Entry("", "dir")).kind != "dir":
+            raise _fail(path, "an sdist must hold exactly one top-level directory; found: "
+                        f"{', '.join(tops[:5]) or 'none'}")
         dest.mkdir(parents=True, exist_ok=True)
         root = dest.resolve()
         if fmt == "tar":
@@ -400,10 +395,13 @@ def extract_sdist(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Pa
         _check_extracted(path, root)
     except BaseException as exc:
         shutil.rmtree(dest, ignore_errors=True)
+        for parent in created[1:]:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
         if isinstance(exc, ArchiveError) or not isinstance(exc, _CORRUPT):
             raise
         raise _fail(path, f"extraction failed ({type(exc).__name__}: {exc})") from exc
-    return root / top
+    return root / tops[0]
 
 
 def _extract_tar(path: Path, compression: str, root: Path,

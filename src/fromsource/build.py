@@ -13,7 +13,8 @@ import sys
 import time
 import tomllib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,8 @@ class BuildResult:
     dependencies: tuple[Dependency, ...]
     log: Path
     seconds: float
+    # Wall seconds per phase: extract, environment, install, get_requires, build_wheel, attest.
+    timings: dict[str, float]
 
 
 def sdist_identity(sdist: Path) -> tuple[str, str]:
@@ -150,6 +153,15 @@ class _Builder:
         self.sdist_uri = sdist_uri
         self.dir = workspace.builds / f"{canonicalize_name(self.name)}-{self.version}"
         self.log_path = self.dir / "build.log"
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
     def run(self) -> BuildResult:
         started, t0 = _now(), time.perf_counter()
@@ -164,13 +176,15 @@ class _Builder:
             shutil.rmtree(self.dir / sub, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.progress(f"extracting {self.sdist.name}")
-        root = extract_sdist(self.sdist, self.dir / "src")
+        with self._phase("extract"):
+            root = extract_sdist(self.sdist, self.dir / "src")
         build_system = read_build_system(root)
         store = WheelStore.scan(self.workspace.wheels)
         who = f"{self.name} {self.version}"
         chosen = store.closure(build_system.requires, edge="build-system",
                                requested_by=f"{who} ([build-system] requires)")
-        env = BuildEnv.create(self.dir / "env")
+        with self._phase("environment"):
+            env = BuildEnv.create(self.dir / "env")
         for sub in ("home", "tmp", "out"):
             (self.dir / sub).mkdir()
         environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", _source_date_epoch(root))
@@ -185,7 +199,8 @@ class _Builder:
                 python_executable=str(env.python),
             )
             self.progress("get_requires_for_build_wheel")
-            extra = self._hook(hooks.get_requires_for_build_wheel, "get_requires_for_build_wheel")
+            with self._phase("get_requires"):
+                extra = self._hook(hooks.get_requires_for_build_wheel, "get_requires_for_build_wheel")
             try:
                 extra_reqs = [Requirement(r) for r in extra]
             except InvalidRequirement as exc:
@@ -194,11 +209,13 @@ class _Builder:
                                    requested_by=f"{who} (backend get_requires_for_build_wheel)")
             self._install(env, chosen, installed)
             self.progress("build_wheel")
-            wheel_name = self._hook(lambda: hooks.build_wheel(str((self.dir / "out").absolute())),
-                                    "build_wheel")
+            with self._phase("build_wheel"):
+                wheel_name = self._hook(
+                    lambda: hooks.build_wheel(str((self.dir / "out").absolute())), "build_wheel")
         built = self.dir / "out" / wheel_name
-        self._check_wheel(built)
-        return self._attest(built, sdist_sha, installed, isolation, started, t0)
+        with self._phase("attest"):
+            self._check_wheel(built)
+            return self._attest(built, sdist_sha, installed, isolation, started, t0)
 
     def _install(self, env: BuildEnv, chosen: dict[str, Selected],
                  installed: dict[str, Dependency]) -> None:
@@ -212,7 +229,8 @@ class _Builder:
                 attestation_sha256=self._attestation_digest(sel.wheel.path),
             )
             self.progress(f"installing {sel.wheel.path.name}")
-            env.install(sel.wheel.path)
+            with self._phase("install"):
+                env.install(sel.wheel.path)
 
     def _hook(self, call: Callable[[], Any], hook: str) -> Any:
         try:
@@ -276,7 +294,7 @@ class _Builder:
         return BuildResult(
             name=self.name, version=self.version, wheel=wheel_dest, wheel_sha256=wheel_sha,
             attestation=attestation, isolation=isolation, dependencies=deps,
-            log=self.log_path, seconds=time.perf_counter() - t0,
+            log=self.log_path, seconds=time.perf_counter() - t0, timings=self.timings,
         )
 
     def _attestation_digest(self, wheel: Path) -> str:

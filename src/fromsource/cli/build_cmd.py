@@ -43,6 +43,7 @@ def build(sdist: Path, workspace: Path, key: Path | None, require_isolation: boo
             "sha256": result.wheel_sha256, "attestation": str(result.attestation),
             "isolation": result.isolation, "log": str(result.log),
             "seconds": round(result.seconds, 3),
+            "timings": {k: round(v, 4) for k, v in result.timings.items()},
             "buildEnvironment": [d.to_dict() for d in result.dependencies],
         })
         return

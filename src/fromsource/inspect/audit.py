@@ -323,9 +323,7 @@ def _dangerous(
             )
 
 
-def audit(
-    wheel_name: str, wheel: Mapping[str, bytes], sdist_name: str, sdist: Mapping[str, bytes]
-) -> tuple[Report, MetadataResult]:
+def audit(wheel_name: str, wheel: Mapping[str, bytes], sdist_name: str, sdist: Mapping[str, bytes]) -> Report:
     """Classify, lint and check one wheel against its sdist (members already read)."""
     dist_info = find_dist_info(wheel_name, list(wheel))
     layout = WheelLayout(dist_info=dist_info, data_dir=dist_info[: -len(".dist-info")] + ".data")
@@ -351,7 +349,7 @@ def audit(
     reasons = tuple(dict.fromkeys(state.reasons))
     state.stats["wheel_members"] = len(wheel)
     state.stats["sdist_members"] = len(sdist)
-    report = Report(
+    return Report(
         wheel=wheel_name,
         wheel_sha256="",
         sdist=sdist_name,
@@ -365,7 +363,6 @@ def audit(
         metadata=meta,
         stats=dict(sorted(state.stats.items())),
     )
-    return report, meta
 
 
 def _check_filename(wheel_name: str, meta: MetadataResult, state: _State) -> None:
