@@ -39,6 +39,10 @@ class KeyFileError(InputError):
     """A key file cannot be read or is not a supported key."""
 
 
+class PolicyFileError(InputError):
+    """A policy file cannot be read or has errors (every one is listed)."""
+
+
 class WorkspaceError(FromsourceError):
     """The workspace is unusable (locked by another process, unwritable)."""
 

@@ -407,7 +407,7 @@ def _explain(
     causes: Collection[RequirementInformation[Requirement, Candidate]],
 ) -> str:
     names = sorted({canonicalize_name(c.requirement.name) for c in causes})
-    lines = [f"cannot resolve {', '.join(names)}: these requirements conflict:"]
+    lines = [f"cannot resolve {', '.join(names)}: no sdist satisfies all of:"]
     for chain in sorted({_chain(provider, c.requirement, c.parent) for c in causes}):
         lines.append(f"  {chain}")
     for name in names:

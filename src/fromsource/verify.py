@@ -24,6 +24,7 @@ from fromsource.attest.provenance import (
     SLSA_PROVENANCE,
     STATEMENT_TYPE,
 )
+from fromsource.buildenv import ISOLATION_NET
 from fromsource.errors import VerificationError
 from fromsource.workspace import sha256_file
 
@@ -92,12 +93,19 @@ class Locations:
 
 class Verifier:
     def __init__(self, keys: Sequence[Key], locations: Locations, *, threshold: int = 1,
+                 require_isolation: bool = False,
                  max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
         if not keys:
             raise VerificationError("no trusted keys given")
-        self.keys = list(keys)
+        # One key listed twice must not count twice towards the threshold.
+        self.keys = list({key.keyid: key for key in keys}.values())
+        if threshold > len(self.keys):
+            raise VerificationError(
+                f"threshold {threshold} exceeds the {len(self.keys)} distinct trusted key(s)"
+            )
         self.locations = locations
         self.threshold = threshold
+        self.require_isolation = require_isolation
         self.max_depth = max_depth
         self.max_nodes = max_nodes
         self._done: dict[tuple[str, str], ChainNode] = {}
@@ -155,7 +163,8 @@ class Verifier:
                 except VerificationError as exc:
                     reasons.append(f"{where}: {exc}")
                     continue
-                problems = check_statement(verified.statement, wheel.name, digest)
+                problems = check_statement(verified.statement, wheel.name, digest,
+                                           require_isolation=self.require_isolation)
                 if problems:
                     reasons.extend(f"{where}: {p}" for p in problems)
                     continue
@@ -208,7 +217,8 @@ class Verifier:
         return child
 
 
-def check_statement(statement: dict[str, Any], wheel_name: str, digest: str) -> list[str]:
+def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
+                    require_isolation: bool = False) -> list[str]:
     """Every reason the statement does not attest this wheel's build; empty when it does."""
     problems: list[str] = []
     if statement.get("_type") != STATEMENT_TYPE:
@@ -240,4 +250,8 @@ def check_statement(statement: dict[str, Any], wheel_name: str, digest: str) -> 
         unknown = sorted(set(external) - EXTERNAL_PARAMETER_KEYS)
         if unknown:
             problems.append(f"unknown externalParameters: {', '.join(unknown)}")
+    internal = definition.get("internalParameters")
+    isolation = internal.get("isolation") if isinstance(internal, dict) else None
+    if require_isolation and isolation != ISOLATION_NET:
+        problems.append(f"built with isolation {isolation!r}; the policy requires {ISOLATION_NET!r}")
     return problems

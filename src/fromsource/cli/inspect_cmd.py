@@ -142,14 +142,15 @@ def _render(reports: list[Report], *, verbose: bool) -> None:
     from fromsource.inspect.model import STATUSES
 
     table = Table(title="fromsource inspect")
-    table.add_column("wheel")
-    table.add_column("verdict")
-    for status in STATUSES:
-        table.add_column(status, justify="right")
+    table.add_column("wheel", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("files", overflow="fold")
+    table.add_column("reasons", justify="right")
     for r in reports:
         counts = r.counts()
         verdict = "[green]readable[/]" if r.readable else "[red]not-readable[/]"
-        table.add_row(r.wheel, verdict, *(str(counts[s]) for s in STATUSES))
+        files = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]) or "none"
+        table.add_row(escape(r.wheel), verdict, files, str(len(r.reasons)))
     out.print(table)
     for r in reports:
         if not (r.reasons or r.notes or verbose):

@@ -13,6 +13,8 @@ from fromsource.cli._common import guarded, json_option, out, print_json
 from fromsource.errors import EXIT_INVALID, InputError
 
 if TYPE_CHECKING:
+    from securesystemslib.signer import Key
+
     from fromsource.verify import ChainNode
 
 
@@ -23,26 +25,37 @@ if TYPE_CHECKING:
 @click.option("--attestations", "attestation_dirs", multiple=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Extra directory of *.intoto.jsonl files (repeatable).")
-@click.option("--trusted-key", "trusted_keys", multiple=True, required=True,
+@click.option("--trusted-key", "trusted_keys", multiple=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Public key (PEM) whose signatures are trusted (repeatable).")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Policy TOML: trusted builder keys, signature threshold, build rules, expiry.")
 @json_option
 @guarded
 def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: tuple[Path, ...],
-           trusted_keys: tuple[Path, ...], as_json: bool) -> None:
+           trusted_keys: tuple[Path, ...], policy_path: Path | None, as_json: bool) -> None:
     """Verify that each WHEEL has a valid signed chain of provenance back to sdists.
 
-    Exit 0 when every chain is valid, 1 when any is not (every reason is listed), 2 on bad
-    input.
+    Trusted keys come from --policy and/or --trusted-key. Exit 0 when every chain is valid,
+    1 when any is not or the policy has expired (every reason is listed), 2 on bad input.
     """
     from fromsource.attest.keys import load_public_key
+    from fromsource.policy import load_policy
     from fromsource.verify import Locations, Verifier
     from fromsource.workspace import Workspace
 
     for wheel in wheels:
         if not wheel.is_file():
             raise InputError(f"wheel {wheel} does not exist")
-    keys = [load_public_key(k) for k in trusted_keys]
+    if not trusted_keys and policy_path is None:
+        raise InputError("no trusted keys: pass --trusted-key PUB or --policy FILE")
+    keys: list[Key] = [load_public_key(k) for k in trusted_keys]
+    threshold, require_isolation = 1, False
+    if policy_path is not None:
+        policy = load_policy(policy_path)
+        policy.check_current()
+        keys.extend(policy.builder_keys)
+        threshold, require_isolation = policy.threshold, policy.require_isolation
     wheel_dirs, att_dirs = [], list(attestation_dirs)
     if workspace is not None:
         ws = Workspace(workspace)
@@ -50,7 +63,8 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
             raise InputError(f"workspace {workspace} does not exist")
         wheel_dirs.append(ws.wheels)
         att_dirs.append(ws.attestations)
-    verifier = Verifier(keys, Locations(tuple(wheel_dirs), tuple(att_dirs)))
+    verifier = Verifier(keys, Locations(tuple(wheel_dirs), tuple(att_dirs)),
+                        threshold=threshold, require_isolation=require_isolation)
     nodes = verifier.verify_wheels(wheels)
     valid = all(n.ok for n in nodes)
     if as_json:

@@ -12,10 +12,8 @@ Importing this module imports libcst (slow), so callers import it lazily.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
-
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from fromsource.inspect.model import (
     CHANGE_CODE,
@@ -24,6 +22,12 @@ from fromsource.inspect.model import (
     CHANGE_UNPARSABLE,
     Finding,
 )
+
+with warnings.catch_warnings():
+    # libcst 1.0 imports mypy_extensions.TypedDict, deprecated in recent mypy_extensions
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
 
 # Layout-only nodes: they never change what a module does.
 _LAYOUT = (

@@ -1,0 +1,171 @@
+"""Policies: TOML files naming trusted keys and the rules a chain must meet.
+
+Loading reports every error with its location (``[trust].builder_keys[1]: ...``), not
+the first. Evaluation helpers return lists of violations; the caller decides severity.
+
+    version = 1
+    expires = 2027-06-30T00:00:00Z      # optional; a policy past its expiry is refused
+
+    [trust]
+    builder_keys = ["keys/builder.pub"]   # paths relative to this file
+    reviewer_keys = []
+    threshold = 1                          # distinct trusted keys that must sign
+
+    [build]
+    require_isolation = true               # attestations must record network isolation
+
+    [seeds]
+    evidence = ["provenance", "review"]    # either kind of evidence admits a seed
+    allow = []                             # optional allow-list of project names
+    binary_digests = []                    # sha256 of binary seeds admitted by name
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from securesystemslib.signer import Key
+
+from fromsource.attest.keys import load_public_key
+from fromsource.errors import FromsourceError, PolicyError, PolicyFileError
+
+EVIDENCE_KINDS = frozenset({"provenance", "review"})
+_TOP_KEYS = {"version", "expires", "trust", "build", "seeds", "externals"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    source: str
+    builder_keys: tuple[Key, ...]
+    reviewer_keys: tuple[Key, ...] = ()
+    threshold: int = 1
+    expires: datetime | None = None
+    require_isolation: bool = False
+    seed_evidence: frozenset[str] = EVIDENCE_KINDS
+    seed_allow: frozenset[str] | None = None
+    binary_seed_digests: frozenset[str] = frozenset()
+    externals: dict[str, str] = field(default_factory=dict)  # sha256 -> file name
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """True from the ``expires`` instant on: a policy is valid strictly before it."""
+        if self.expires is None:
+            return False
+        return (now or datetime.now(UTC)) >= self.expires
+
+    def check_current(self, now: datetime | None = None) -> None:
+        if self.expired(now):
+            assert self.expires is not None  # noqa: S101 - expired() implies it
+            raise PolicyError(
+                f"policy {self.source} expired at {self.expires.isoformat()}",
+                hint="renew the policy (a new expires date, reviewed keys) before relying on it",
+            )
+
+
+class _Errors:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{where}: {message}")
+
+
+def _table(data: dict[str, Any], name: str, errors: _Errors, allowed: set[str]) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        errors.add(f"[{name}]", "must be a table")
+        return {}
+    for key in sorted(set(value) - allowed):
+        errors.add(f"[{name}].{key}", "unknown key")
+    return value
+
+
+def _str_list(table: dict[str, Any], key: str, where: str, errors: _Errors) -> list[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        errors.add(f"{where}.{key}", "must be a list of strings")
+        return []
+    return value
+
+
+def _keys(paths: list[str], base: Path, where: str, errors: _Errors) -> tuple[Key, ...]:
+    keys = []
+    for index, raw in enumerate(paths):
+        try:
+            keys.append(load_public_key((base / raw) if not Path(raw).is_absolute() else Path(raw)))
+        except FromsourceError as exc:
+            errors.add(f"{where}[{index}]", str(exc))
+    return tuple(keys)
+
+
+def load_policy(path: Path) -> Policy:
+    """Parse and check a policy file; raise :class:`PolicyError` listing every error."""
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise PolicyFileError(f"cannot read policy {path}: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyFileError(f"policy {path} is not valid TOML: {exc}") from exc
+    errors = _Errors(str(path))
+    for key in sorted(set(data) - _TOP_KEYS):
+        errors.add(key, "unknown key")
+    if data.get("version") != 1:
+        errors.add("version", "must be 1")
+    expires = data.get("expires")
+    if expires is not None and (not isinstance(expires, datetime) or expires.tzinfo is None):
+        errors.add("expires", "must be a TOML offset date-time, e.g. 2027-06-30T00:00:00Z")
+        expires = None
+    trust = _table(data, "trust", errors, {"builder_keys", "reviewer_keys", "threshold"})
+    build = _table(data, "build", errors, {"require_isolation"})
+    seeds = _table(data, "seeds", errors, {"evidence", "allow", "binary_digests"})
+    externals = _table(data, "externals", errors, {"wheels"})
+    base = path.parent
+    builder_keys = _keys(_str_list(trust, "builder_keys", "[trust]", errors), base,
+                         "[trust].builder_keys", errors)
+    reviewer_keys = _keys(_str_list(trust, "reviewer_keys", "[trust]", errors), base,
+                          "[trust].reviewer_keys", errors)
+    threshold = trust.get("threshold", 1)
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
+        errors.add("[trust].threshold", "must be an integer >= 1")
+        threshold = 1
+    elif builder_keys and threshold > len({k.keyid for k in builder_keys}):
+        errors.add("[trust].threshold", f"{threshold} exceeds the number of distinct builder keys")
+    require_isolation = build.get("require_isolation", False)
+    if not isinstance(require_isolation, bool):
+        errors.add("[build].require_isolation", "must be true or false")
+        require_isolation = False
+    evidence = set(_str_list(seeds, "evidence", "[seeds]", errors) or EVIDENCE_KINDS)
+    for bad in sorted(evidence - EVIDENCE_KINDS):
+        errors.add("[seeds].evidence", f"unknown evidence kind {bad!r} (use provenance, review)")
+    allow = _str_list(seeds, "allow", "[seeds]", errors) if "allow" in seeds else None
+    digests = _str_list(seeds, "binary_digests", "[seeds]", errors)
+    for digest in digests:
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            errors.add("[seeds].binary_digests", f"{digest!r} is not a lowercase sha256 hex digest")
+    external_map: dict[str, str] = {}
+    wheels = externals.get("wheels", [])
+    if not isinstance(wheels, list):
+        errors.add("[externals].wheels", "must be an array of tables")
+        wheels = []
+    for index, entry in enumerate(wheels):
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) \
+                or not isinstance(entry.get("file"), str):
+            errors.add(f"[externals].wheels[{index}]", "needs string keys file and sha256")
+            continue
+        external_map[entry["sha256"]] = entry["file"]
+    if errors.items:
+        raise PolicyFileError(
+            f"policy {path} has {len(errors.items)} error(s):\n  " + "\n  ".join(errors.items)
+        )
+    return Policy(
+        source=str(path), builder_keys=builder_keys, reviewer_keys=reviewer_keys,
+        threshold=threshold, expires=expires, require_isolation=require_isolation,
+        seed_evidence=frozenset(evidence),
+        seed_allow=frozenset(canonicalize_name(n) for n in allow) if allow is not None else None,
+        binary_seed_digests=frozenset(digests), externals=external_map,
+    )
