@@ -180,7 +180,7 @@ def test_load_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read build graph"):
         load(tmp_path / "graph.json")
     (tmp_path / "graph.json").write_text(json.dumps({"format": "other"}))
-    with pytest.raises(InputError, match="not a fromsource.graph v1 document"):
+    with pytest.raises(InputError, match=r"not a fromsource\.graph v1 document"):
         load(tmp_path / "graph.json")
     doc = diamond().to_json()
     doc["edges"][0]["kind"] = "runtime"

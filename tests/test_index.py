@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
-from tinyindex import Release, make_sdist, serve, sha256
 
 from fromsource.errors import IndexError_, InputError
 from fromsource.index import (
@@ -18,6 +17,7 @@ from fromsource.index import (
     fetch_sdist,
     open_index,
 )
+from tinyindex import Release, make_sdist, serve, sha256
 
 
 def no_sleep(_: float) -> None:
@@ -83,7 +83,7 @@ def test_local_dir_hash_mismatch(tmp_path: Path) -> None:
     src.write_bytes(b"changed after listing")
     dest = tmp_path / "sources"
 
-    with pytest.raises(IndexError_, match="hash mismatch for demo-1.0.tar.gz"):
+    with pytest.raises(IndexError_, match=r"hash mismatch for demo-1\.0\.tar\.gz"):
         index.fetch(candidate, dest)
     assert list(dest.iterdir()) == []  # nothing half-written or unverified left behind
 
@@ -144,7 +144,7 @@ def test_simple_index_hash_mismatch(tmp_path: Path) -> None:
     with serve({"demo": [Release(sdist, "0" * 64)]}, "html") as server, \
             SimpleIndex(server.url + "simple/") as index:
         candidate = index.candidates("demo")[0]
-        with pytest.raises(IndexError_, match="hash mismatch.*publishes sha256 0000"):
+        with pytest.raises(IndexError_, match=r"hash mismatch.*publishes sha256 0000"):
             index.fetch(candidate, tmp_path / "sources")
     assert list((tmp_path / "sources").iterdir()) == []
 
@@ -201,7 +201,7 @@ def test_fetch_sdist_picks_the_exact_version(tmp_path: Path) -> None:
     with serve({"demo": releases}) as server:
         got = fetch_sdist("demo", "1.0", server.url + "simple/", tmp_path / "out")
         assert got == tmp_path / "out" / "demo-1.0.tar.gz"  # yanked, but pinned exactly
-        with pytest.raises(IndexError_, match="no sdist of demo 3.0") as info:
+        with pytest.raises(IndexError_, match=r"no sdist of demo 3\.0") as info:
             fetch_sdist("demo", "3.0", server.url + "simple/", tmp_path / "out")
         assert info.value.hint == "sdists there: 1.0, 2.0"
 
@@ -210,7 +210,7 @@ def test_refuses_filenames_that_escape(tmp_path: Path) -> None:
     sdist = make_sdist(tmp_path / "files", "demo", "1.0")
     index = LocalDirIndex(tmp_path / "files")
     candidate = index.candidates("demo")[0]
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
     hostile = replace(candidate, filename="../demo-1.0.tar.gz")
     with pytest.raises(IndexError_, match="refusing sdist filename"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from inspect_helpers import pairs, read_wheel, tampered
 
 from fromsource.inspect import READABLE, Report, inspect_wheel
 from fromsource.inspect.model import (
@@ -21,6 +20,7 @@ from fromsource.inspect.model import (
     OPAQUE,
     RELOCATED,
 )
+from inspect_helpers import pairs, read_wheel, tampered
 
 PAIRS = pairs()
 PURE = sorted(n for n in PAIRS if n not in {"markupsafe", "charset-normalizer"})
@@ -55,7 +55,8 @@ def test_pure_python_pairs_are_readable(name: str) -> None:
     assert report.reasons == ()
     assert report.metadata.problems == ()
     assert all(f.status in {IDENTICAL, RELOCATED} for f in report.files)
-    assert report.wheel_sha256 and report.sdist_sha256
+    assert report.wheel_sha256
+    assert report.sdist_sha256
 
 
 @pytest.mark.parametrize(
@@ -138,9 +139,7 @@ def test_added_shared_object_is_compiled(tmp_path: Path) -> None:
 
     report = run_tampered(tmp_path, "tomli", change)
     assert not report.readable
-    assert report.reasons == (
-        "tomli/_speedups.cpython-311-x86_64-linux-gnu.so: compiled (ELF executable)",
-    )
+    assert report.reasons == ("tomli/_speedups.cpython-311-x86_64-linux-gnu.so: compiled (ELF executable)",)
 
 
 def test_elf_bytes_are_compiled_whatever_the_name(tmp_path: Path) -> None:
@@ -163,8 +162,7 @@ def test_extra_requires_dist_is_a_metadata_difference(tmp_path: Path) -> None:
     assert not report.readable
     assert report.metadata.requires_dist_added == ("evil-helper>=1",)
     assert report.reasons == (
-        "tomli-2.2.1.dist-info/METADATA: Requires-Dist differs from the sdist's PKG-INFO: "
-        "+ evil-helper>=1",
+        "tomli-2.2.1.dist-info/METADATA: Requires-Dist differs from the sdist's PKG-INFO: + evil-helper>=1",
     )
 
 
@@ -180,15 +178,47 @@ def test_generated_module_running_os_system(tmp_path: Path) -> None:
 
 
 def test_record_hash_mismatch(tmp_path: Path) -> None:
+    wrong = "sha256=" + "A" * 43
+
+    def change(files: dict[str, bytes]) -> None:
+        name = "tomli-2.2.1.dist-info/RECORD"
+        lines = files[name].decode().splitlines()
+        lines = [
+            f"tomli/_re.py,{wrong},{line.rsplit(',', 1)[1]}" if line.startswith("tomli/_re.py,") else line
+            for line in lines
+        ]
+        files[name] = ("\n".join(lines) + "\n").encode()
+
+    report = run_tampered(tmp_path, "tomli", change, update_record=False)
+    assert not report.readable
+    assert report.reasons == ("tomli/_re.py: hash differs from RECORD",)
+    assert by_path(report)["tomli/_re.py"].status == IDENTICAL  # type: ignore[attr-defined]
+
+
+def test_changed_file_with_stale_record(tmp_path: Path) -> None:
     def change(files: dict[str, bytes]) -> None:
         files["tomli/_types.py"] += b"# trailing comment\n"
 
     report = run_tampered(tmp_path, "tomli", change, update_record=False)
     assert not report.readable
-    assert "tomli/_types.py: hash differs from RECORD" in report.reasons
-    assert "tomli/_types.py: size 130 differs from RECORD's 126" in report.reasons
+    assert report.reasons == (
+        "tomli/_types.py: hash differs from RECORD",
+        "tomli/_types.py: size 273 differs from RECORD's 254",
+    )
     # the change itself is only a comment: readable on its own
     assert by_path(report)["tomli/_types.py"].change == CHANGE_FORMATTING  # type: ignore[attr-defined]
+
+
+def test_unlisted_and_missing_record_entries(tmp_path: Path) -> None:
+    def change(files: dict[str, bytes]) -> None:
+        name = "tomli-2.2.1.dist-info/RECORD"
+        files[name] = files[name].replace(b"tomli/_re.py,", b"tomli/_gone.py,")
+
+    report = run_tampered(tmp_path, "tomli", change, update_record=False)
+    assert set(report.reasons) == {
+        "tomli/_gone.py: listed in RECORD but not in the wheel",
+        "tomli/_re.py: in the wheel but not listed in RECORD",
+    }
 
 
 def test_generated_literal_only_version_module_stays_readable(tmp_path: Path) -> None:

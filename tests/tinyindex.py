@@ -113,7 +113,7 @@ def serve(projects: dict[str, list[Release]], fmt: str = "json") -> Iterator[Fak
     files = {r.path.name: r.path for releases in projects.values() for r in releases}
 
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:

@@ -234,7 +234,8 @@ class BuildGraph:
         paths: list[tuple[Edge, ...]] = [() for t in targets if t in self.roots]
         for target in targets:
             for edge in self.in_edges(target):
-                if edge.source in reach:
+                # a self-loop pulls nothing in; it shows up in cycles() instead
+                if edge.source in reach and edge.source != target:
                     paths.append((*reach[edge.source], edge))
         return sorted(set(paths), key=lambda p: (len(p), p))
 

@@ -1,13 +1,11 @@
 """Read an sdist's ``PKG-INFO`` without extracting the archive.
 
-Only the one regular-file member ``<top>/PKG-INFO`` is read, with a size cap, so a hostile
-archive cannot write anything or exhaust memory here. Extraction is ``archives.py``'s job.
+Reading goes through :mod:`fromsource.archives` (its checks and limits apply) and stops at
+``<top>/PKG-INFO``, so resolution never writes an sdist's files to disk.
 """
 
 from __future__ import annotations
 
-import tarfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -15,9 +13,9 @@ from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
+from fromsource.archives import iter_members
 from fromsource.errors import ArchiveError
 
-_MAX_PKG_INFO = 4 << 20  # real PKG-INFO files (long descriptions included) stay far below
 # Metadata 2.2 (PEP 643) is the first version where fields not marked Dynamic are final.
 _STATIC_SINCE = Version("2.2")
 
@@ -66,35 +64,12 @@ def read_pkg_info(sdist: Path) -> PkgInfo | None:
 
 def _is_pkg_info(name: str) -> bool:
     parts = PurePosixPath(name).parts
-    return len(parts) == 2 and parts[1] == "PKG-INFO" and parts[0] not in ("..", "/")
+    return len(parts) == 2 and parts[1] == "PKG-INFO"
 
 
 def _read_member(sdist: Path) -> bytes | None:
-    try:
-        if sdist.name.endswith(".zip"):
-            return _read_zip_member(sdist)
-        return _read_tar_member(sdist)
-    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        raise ArchiveError(f"cannot read {sdist.name}: {exc}") from exc
-
-
-def _read_tar_member(sdist: Path) -> bytes | None:
-    with tarfile.open(sdist, "r:*") as tar:
-        for member in tar:
-            if _is_pkg_info(member.name) and member.isfile():
-                if member.size > _MAX_PKG_INFO:
-                    raise ArchiveError(f"{sdist.name}: PKG-INFO is larger than {_MAX_PKG_INFO}")
-                handle = tar.extractfile(member)
-                return handle.read() if handle is not None else None
-    return None
-
-
-def _read_zip_member(sdist: Path) -> bytes | None:
-    with zipfile.ZipFile(sdist) as archive:
-        for info in archive.infolist():
-            if _is_pkg_info(info.filename) and not info.is_dir():
-                if info.file_size > _MAX_PKG_INFO:
-                    raise ArchiveError(f"{sdist.name}: PKG-INFO is larger than {_MAX_PKG_INFO}")
-                with archive.open(info) as handle:
-                    return handle.read(_MAX_PKG_INFO + 1)[:_MAX_PKG_INFO]
+    # Stop at the first match: the rest of the archive is validated when it is extracted.
+    for member in iter_members(sdist):  # abandoned early: CPython closes the generator
+        if _is_pkg_info(member.name):
+            return member.data
     return None

@@ -9,7 +9,7 @@ at the first. Traversal is memoised and cycle-safe, with limits on depth and siz
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -175,17 +175,16 @@ class Verifier:
         return None
 
     def _follow(self, statement: dict[str, Any], wheel: Path, node: ChainNode, depth: int) -> None:
-        deps = statement["predicate"]["buildDefinition"].get("resolvedDependencies", [])
-        if not isinstance(deps, list):
-            node.problems.append("resolvedDependencies is not a list")
-            return
+        deps = _get(statement, "predicate", "buildDefinition", "resolvedDependencies") or []
         for dep in deps:
             if not isinstance(dep, dict):
                 node.problems.append("a resolvedDependencies entry is not an object")
                 continue
-            annotations = dep.get("annotations") or {}
-            kind = annotations.get("kind") if isinstance(annotations, dict) else None
-            name, sha = dep.get("name"), (dep.get("digest") or {}).get("sha256")
+            annotations = dep.get("annotations")
+            if not isinstance(annotations, dict):
+                annotations = {}
+            kind = annotations.get("kind")
+            name, sha = dep.get("name"), _get(dep, "digest", "sha256")
             if not isinstance(name, str) or not isinstance(sha, str):
                 node.problems.append("a resolvedDependencies entry lacks name or sha256 digest")
                 continue
@@ -194,32 +193,51 @@ class Verifier:
             elif kind == KIND_WHEEL:
                 node.children.append(self._dependency(name, sha, annotations, wheel, depth))
 
-    def _dependency(self, name: str, sha: str, annotations: dict[str, Any], parent: Path,
+    def _dependency(self, name: str, sha: str, annotations: dict[str, Any], dependent: Path,
                     depth: int) -> ChainNode:
         edge = annotations.get("edge")
+        edge = edge if isinstance(edge, str) else None
         if "/" in name or "\\" in name or name.startswith("."):
             return ChainNode(name, KIND_WHEEL, sha, edge=edge,
                              problems=["dependency name is not a plain file name"])
-        path = self.locations.wheel(name, near=parent.parent)
+        path = self.locations.wheel(name, near=dependent.parent)
         if path is None:
             return ChainNode(name, KIND_WHEEL, sha, edge=edge,
                              problems=["dependency wheel not found in the workspace"])
         child = self.verify_wheel(path, depth=depth + 1, edge=edge)
+        if child.edge != edge:  # memoised from another dependent: label it for this one
+            child = replace(child, edge=edge)
         if child.sha256 != sha:
             return ChainNode(name, KIND_WHEEL, child.sha256, edge=edge, problems=[
                 f"sha256 is {child.sha256}, but the attestation that used it says {sha}"
             ])
         expected = annotations.get("attestationSha256")
-        if child.attestation and expected and sha256_file(Path(child.attestation)) != expected:
-            child.problems.append(
-                "its attestation file differs from the one recorded when it was used"
-            )
-        return child
+        problem = None
+        if not isinstance(expected, str):
+            problem = "the attestation that used it records no attestationSha256 for it"
+        elif child.attestation and sha256_file(Path(child.attestation)) != expected:
+            problem = "its attestation file differs from the one recorded when it was used"
+        if problem is None:
+            return child
+        # Nodes are shared between dependents: report on a copy, not the memoised node.
+        return replace(child, edge=edge, problems=[*child.problems, problem])
+
+
+def _get(data: Any, *path: str) -> Any:
+    """``data[path[0]][path[1]]...`` or None when any step is missing or not an object."""
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
                     require_isolation: bool = False) -> list[str]:
-    """Every reason the statement does not attest this wheel's build; empty when it does."""
+    """Every reason the statement does not attest this wheel's build; empty when it does.
+
+    Attacker-controlled JSON: every field is type-checked before use.
+    """
     problems: list[str] = []
     if statement.get("_type") != STATEMENT_TYPE:
         problems.append(f"statement _type is {statement.get('_type')!r}, expected {STATEMENT_TYPE}")
@@ -231,13 +249,12 @@ def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
     if not isinstance(subjects, list) or not subjects:
         problems.append("statement has no subject")
     else:
-        matching = [s for s in subjects if isinstance(s, dict) and s.get("name") == wheel_name]
+        matching = [s for s in subjects if _get(s, "name") == wheel_name]
         if len(matching) != 1 or len(subjects) != 1:
             problems.append(f"subject must name exactly {wheel_name}, once")
-        elif (matching[0].get("digest") or {}).get("sha256") != digest:
+        elif _get(matching[0], "digest", "sha256") != digest:
             problems.append(f"subject digest does not match the wheel's sha256 {digest}")
-    predicate = statement.get("predicate")
-    definition = predicate.get("buildDefinition") if isinstance(predicate, dict) else None
+    definition = _get(statement, "predicate", "buildDefinition")
     if not isinstance(definition, dict):
         problems.append("predicate has no buildDefinition")
         return problems
@@ -250,8 +267,9 @@ def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
         unknown = sorted(set(external) - EXTERNAL_PARAMETER_KEYS)
         if unknown:
             problems.append(f"unknown externalParameters: {', '.join(unknown)}")
-    internal = definition.get("internalParameters")
-    isolation = internal.get("isolation") if isinstance(internal, dict) else None
+    isolation = _get(definition, "internalParameters", "isolation")
     if require_isolation and isolation != ISOLATION_NET:
         problems.append(f"built with isolation {isolation!r}; the policy requires {ISOLATION_NET!r}")
+    if not isinstance(definition.get("resolvedDependencies", []), list):
+        problems.append("resolvedDependencies is not a list")
     return problems

@@ -1,0 +1,119 @@
+"""``fromsource inspect`` through click: exit codes, --json, --report, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fromsource.cli import main
+from inspect_helpers import pairs, tampered
+
+PAIRS = pairs()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["inspect", *args])
+    return result.exit_code, result.output
+
+
+def test_readable_exits_0() -> None:
+    wheel, sdist = PAIRS["tomli"]
+    code, output = invoke(str(wheel), "--sdist", str(sdist))
+    assert code == 0, output
+    assert "readable" in output
+
+
+def test_not_readable_exits_1_and_names_the_object() -> None:
+    wheel, sdist = PAIRS["markupsafe"]
+    code, output = invoke(str(wheel), "--sdist", str(sdist))
+    assert code == 1
+    assert "_speedups.cpython-311-x86_64-linux-gnu.so" in output
+
+
+def test_several_wheels_json() -> None:
+    args = []
+    for name in ("six", "coherent.build", "charset-normalizer"):
+        wheel, sdist = PAIRS[name]
+        args += [str(wheel), "--sdist", str(sdist)]
+    code, output = invoke(*args, "--json")
+    assert code == 1
+    data = json.loads(output)
+    assert data["verdict"] == "not-readable"
+    verdicts = {r["wheel"].split("-")[0]: r["verdict"] for r in data["reports"]}
+    assert verdicts == {
+        "six": "readable",
+        "coherent_build": "readable",
+        "charset_normalizer": "not-readable",
+    }
+
+
+def test_report_directory(tmp_path: Path) -> None:
+    wheel, sdist = PAIRS["tomli"]
+
+    def change(files: dict[str, bytes]) -> None:
+        files["tomli/_re.py"] += b"import os\n"
+
+    bad = tampered(wheel, tmp_path / "w", change)
+    code, _output = invoke(str(bad), "--sdist", str(sdist), "--report", str(tmp_path / "r"))
+    assert code == 1
+    root = tmp_path / "r" / "tomli-2.2.1-py3-none-any"
+    assert json.loads((root / "report.json").read_text())["verdict"] == "not-readable"
+    diff = (root / "diffs" / "tomli" / "_re.py.diff").read_text()
+    assert "+import os" in diff
+    assert "not-readable" in (root / "summary.txt").read_text()
+
+
+def test_index_url_uses_fetch_sdist(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fromsource.index
+
+    wheel, sdist = PAIRS["idna"]
+    asked = []
+
+    def fake(name: str, version: str, index_url: str, dest_dir: Path) -> Path:
+        asked.append((name, version, index_url))
+        return sdist
+
+    monkeypatch.setattr(fromsource.index, "fetch_sdist", fake)
+    code, output = invoke(str(wheel), "--index-url", "http://index.invalid/simple")
+    assert code == 0, output
+    assert asked == [("idna", "3.10", "http://index.invalid/simple")]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["missing.whl", "--sdist", "missing.tar.gz"],
+        ["{wheel}"],  # no --sdist and no --index-url
+        ["{not_archive}", "--sdist", "{sdist}"],
+        ["{wheel}", "--sdist", "{not_archive_sdist}"],
+        ["{not_a_wheel_name}", "--sdist", "{sdist}"],
+    ],
+)
+def test_bad_input_exits_2(tmp_path: Path, args: list[str]) -> None:
+    wheel, sdist = PAIRS["tomli"]
+    not_archive = tmp_path / "tomli-2.2.1-py3-none-any.whl"
+    not_archive.write_text("not a zip\n")
+    not_archive_sdist = tmp_path / "tomli-2.2.1.tar.gz"
+    not_archive_sdist.write_text("not a tar\n")
+    not_a_wheel_name = tmp_path / "tomli.zip"
+    not_a_wheel_name.write_bytes(wheel.read_bytes())
+    values = {
+        "wheel": wheel,
+        "sdist": sdist,
+        "not_archive": not_archive,
+        "not_archive_sdist": not_archive_sdist,
+        "not_a_wheel_name": not_a_wheel_name,
+    }
+    code, output = invoke(*(a.format(**values) for a in args))
+    assert code == 2, output
+    assert "error:" in output
+
+
+def test_unmatched_sdist_for_several_wheels_exits_2() -> None:
+    (w1, s1), (w2, _s2) = PAIRS["six"], PAIRS["idna"]
+    code, output = invoke(str(w1), str(w2), "--sdist", str(s1))
+    assert code == 2
+    assert "idna" in output

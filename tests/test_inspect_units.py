@@ -1,0 +1,226 @@
+"""Unit tests of inspect's pure parts: kinds, libcst classification, lint, metadata."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from fromsource.inspect import codecheck, lint
+from fromsource.inspect.classify import SdistIndex, executable_format, kind_of, strip_top
+from fromsource.inspect.metadata import check_record, compare_metadata, entry_points
+from fromsource.inspect.model import (
+    CHANGE_CODE,
+    CHANGE_FORMATTING,
+    CHANGE_LITERALS,
+    CHANGE_UNPARSABLE,
+    KIND_COMPILED,
+    KIND_DATA,
+    KIND_PYTHON,
+    KIND_TEXT,
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "kind"),
+    [
+        ("a/b.py", b"x = 1\n", KIND_PYTHON),
+        ("bin/tool", b"#!/usr/bin/env python3\nprint()\n", KIND_PYTHON),
+        ("a/README", "héllo\n".encode(), KIND_TEXT),
+        ("a/x.bin", b"\x00\x01", KIND_DATA),
+        ("a/zone", b"TZif2\x00\x00", KIND_DATA),
+        ("a/x.so", b"anything", KIND_COMPILED),
+        ("a/x.pyc", b"\xa7\r\r\n", KIND_COMPILED),
+        ("a/innocent.txt", b"\x7fELF\x02\x01", KIND_COMPILED),
+        ("a/m", b"\xcf\xfa\xed\xfe" + b"\x00" * 8, KIND_COMPILED),
+    ],
+)
+def test_kind_of(path: str, data: bytes, kind: str) -> None:
+    assert kind_of(path, data)[0] == kind
+
+
+def test_pe_needs_its_header() -> None:
+    stub = bytearray(b"MZ" + b"\x00" * 0x80)
+    assert executable_format(bytes(stub)) is None
+    stub[0x3C:0x40] = (0x40).to_bytes(4, "little")
+    stub[0x40:0x44] = b"PE\x00\x00"
+    assert executable_format(bytes(stub)) == "PE"
+    assert executable_format(b"MZ is a text file that starts oddly\n") is None
+
+
+def test_strip_top_and_counterparts() -> None:
+    top, names = strip_top(["p-1/src/p/a.py", "p-1/PKG-INFO"])
+    assert top == "p-1"
+    assert set(names) == {"src/p/a.py", "PKG-INFO"}
+    index = SdistIndex({"src/p/a.py": b"1", "tests/p/a.py": b"2", "p/a.py.orig": b"3"})
+    assert index.counterparts("p/a.py") == ["src/p/a.py", "tests/p/a.py"]
+    assert index.counterparts("a.py") == ["src/p/a.py", "tests/p/a.py"]
+    assert index.counterparts("q/a.py") == []
+
+
+def test_learnt_relocation_finds_moved_counterparts() -> None:
+    index = SdistIndex({"backend.py": b"1", "discovery.py": b"2", "compat/py311.py": b"3"})
+    index.learn_relocations(
+        [("ns/pkg/backend.py", "backend.py"), ("ns/pkg/compat/py311.py", "compat/py311.py")]
+    )
+    assert index.moved_counterpart("ns/pkg/discovery.py") == "discovery.py"
+    assert index.moved_counterpart("other/discovery.py") is None
+
+
+# ------------------------------------------------------------------ libcst
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "change"),
+    [
+        (b"x = 1\n", b"x = 1  # why\n", CHANGE_FORMATTING),
+        (b"f(a, b)\n", b"f(\n    a,\n    b,\n)\n", CHANGE_FORMATTING),
+        (b"s = 'a'\n", b's = "a"\n', CHANGE_FORMATTING),
+        (b"s = 'ab'\n", b"s = 'a' 'b'\n", CHANGE_FORMATTING),
+        (b'"""Doc."""\nx = 1\n', b'"""Other doc."""\nx = 1\n', CHANGE_LITERALS),
+        (b"v = '1.0'\n", b"v = '1.1'\n", CHANGE_LITERALS),
+        (b"x = 1\n", b"x = 2\n", CHANGE_LITERALS),
+        (b"x = (1)\n", b"x = (1,)\n", CHANGE_CODE),
+        (b"x = f(1)\n", b"x = g(1)\n", CHANGE_CODE),
+        (b"import os\n", b"import os\nos.system('id')\n", CHANGE_CODE),
+        (b"x = 1\n", b"def (:\n", CHANGE_UNPARSABLE),
+    ],
+)
+def test_classify_change(old: bytes, new: bytes, change: str) -> None:
+    assert codecheck.classify_change(old, new) == change
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (b'__version__ = "1.2.3"\n', True),
+        (b'"""Doc."""\n__version__ = version = "1.2.3"\n__version_tuple__ = (1, 2, 3, "dev0")\n', True),
+        (b"from __future__ import annotations\nx: tuple[int, ...] = (1, -2, 3.0)\nd = {'a': [1]}\n", True),
+        (b"if TYPE_CHECKING:\n    from typing import Tuple\nelse:\n    T = object\n", True),
+        (b"import os\n", False),
+        (b"x = os.getenv('X')\n", False),
+        (b"def f():\n    pass\n", False),
+        (b"if DEBUG:\n    x = 1\n", False),
+        (b"x = [i for i in range(3)]\n", False),
+        (b"x = (lambda: 1)\n", False),
+        (b"def (:\n", None),
+    ],
+)
+def test_is_literal_only(source: bytes, expected: bool | None) -> None:
+    assert codecheck.is_literal_only(source) is expected
+
+
+def _rules(source: bytes) -> list[str]:
+    return [f.rule for f in codecheck.deep_lint("m.py", source)]
+
+
+def test_deep_lint_finds_hidden_code() -> None:
+    assert _rules(b"import base64\nexec(base64.b64decode(b'eA=='))\n") == ["exec-decoded"]
+    assert _rules(b"import zlib\ncode = zlib.decompress(b'x')\neval(code)\n") == ["exec-decoded"]
+    assert _rules(b"exec(''.join(chr(c) for c in [112]))\n") == ["exec-decoded"]
+    assert _rules(b"import marshal\nexec(marshal.loads(b''))\n") == ["exec-decoded", "marshal"]
+    assert _rules(b"__import__('o' + 's')\n") == ["computed-import"]
+    assert _rules(b"__import__(bytes.fromhex('6f73').decode())\n") == ["computed-import"]
+    assert _rules(b"import importlib\nimportlib.import_module('so'[::-1])\n") == ["computed-import"]
+
+
+def test_deep_lint_leaves_ordinary_code_alone() -> None:
+    assert _rules(b"__import__(name)\n__import__('six.moves.' + item)\n") == []
+    assert _rules(b"exec('x = 1')\nexec(compile(src, path, 'exec'))\n") == []
+    assert _rules(b"import re\nP = re.compile('a+')\n") == []
+    assert _rules(b"def f(:\n") == ["does-not-parse"]
+
+
+def test_long_encoded_literals() -> None:
+    blob = base64.b64encode(bytes(range(256)) * 4).decode()
+    one = f'X = "{blob}"\n'.encode()
+    assert lint.suspect(one)
+    assert _rules(one) == ["long-encoded-literal"]
+    lines = "".join(f'    "{blob[i : i + 76]}"\n' for i in range(0, len(blob), 76))
+    split = f"X = (\n{lines})\n".encode()
+    assert lint.suspect(split)
+    assert _rules(split) == ["long-encoded-literal"]
+    words = ("\n".join(f"word{i}" for i in range(400))).encode()
+    assert _rules(b'W = """' + words + b'"""\n') == []  # a word list is not an encoding
+
+
+def test_prefilter_is_quiet_on_ordinary_code() -> None:
+    assert not lint.suspect(b"import re\nP = re.compile('x')\nclass A:\n    def eval(self): ...\n")
+    assert not lint.suspect(b"obj.eval(x)\n")
+    assert lint.suspect(b"eval(x)\n")
+    assert lint.suspect(b"import marshal\n")
+
+
+def test_lint_module_reports_syntax_errors_without_libcst() -> None:
+    findings, parsed = lint.lint_module("m.py", b"def f(:\n")
+    assert [f.rule for f in findings] == ["does-not-parse"]
+    assert not parsed
+    assert lint.lint_module("m.py", b"x = '\\d'\n") == ([], False)  # invalid escape: a warning only
+
+
+# ------------------------------------------------------------------ metadata
+
+PKG_INFO = b"Metadata-Version: 2.2\nName: requests\nVersion: 2.32.3\n"
+
+
+def test_requires_dist_compared_as_requirements() -> None:
+    sdist = PKG_INFO + (
+        b'Requires-Dist: charset_normalizer<4,>=2\nRequires-Dist: PySocks!=1.5.7,>=1.5.6; extra == "socks"\n'
+    )
+    wheel = (
+        b"Metadata-Version: 2.1\nName: requests\nVersion: 2.32.3\n"
+        b"Requires-Dist: charset-normalizer <4,>=2\n"
+        b"Requires-Dist: PySocks >=1.5.6,!=1.5.7 ; extra == 'socks'\n"
+    )
+    result = compare_metadata(wheel, sdist, metadata_path="M", pkg_info_path="P")
+    assert result.problems == ()
+    assert result.requires_dist_added == result.requires_dist_removed == ()
+
+
+def test_requires_dist_difference_is_a_problem_when_authoritative() -> None:
+    wheel = PKG_INFO + b"Requires-Dist: evil\n"
+    result = compare_metadata(wheel, PKG_INFO, metadata_path="M", pkg_info_path="P")
+    assert [p.message for p in result.problems] == ["Requires-Dist differs from the sdist's PKG-INFO: + evil"]
+
+
+@pytest.mark.parametrize(
+    ("pkg_info", "note"),
+    [
+        (PKG_INFO.replace(b"2.2", b"2.1"), "before 2.2"),
+        (PKG_INFO + b"Dynamic: Requires-Dist\n", "Dynamic"),
+    ],
+)
+def test_requires_dist_not_authoritative_is_a_note(pkg_info: bytes, note: str) -> None:
+    result = compare_metadata(
+        PKG_INFO + b"Requires-Dist: extra-thing\n", pkg_info, metadata_path="M", pkg_info_path="P"
+    )
+    assert result.problems == ()
+    assert not result.requires_dist_authoritative
+    assert any(note in n for n in result.notes)
+    assert any("extra-thing" in n for n in result.notes)
+
+
+def test_name_and_version_must_match() -> None:
+    wheel = b"Metadata-Version: 2.2\nName: Requests\nVersion: 2.32.3.0\n"
+    assert compare_metadata(wheel, PKG_INFO, metadata_path="M", pkg_info_path="P").problems == ()
+    other = b"Metadata-Version: 2.2\nName: requestz\nVersion: 2.32.4\n"
+    problems = compare_metadata(other, PKG_INFO, metadata_path="M", pkg_info_path="P").problems
+    assert len(problems) == 2
+
+
+def test_record_rejects_weak_or_missing_hashes() -> None:
+    members = {
+        "d.dist-info/RECORD": b"a.py,md5=abc,1\nb.py,,1\nd.dist-info/RECORD,,\n",
+        "a.py": b"x",
+        "b.py": b"y",
+    }
+    messages = sorted(f.message for f in check_record("d.dist-info", members))
+    assert messages == ["RECORD gives no hash", "RECORD hash 'md5' is not accepted"]
+
+
+def test_entry_points_parse() -> None:
+    points = entry_points(b"[console_scripts]\na = pkg.cli:main [extra]\n[x]\nb = mod\n")
+    assert [(p.group, p.name, p.module) for p in points] == [
+        ("console_scripts", "a", "pkg.cli"),
+        ("x", "b", "mod"),
+    ]

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fromsource.cli import main
+from fromsource.errors import PolicyFileError
+from fromsource.policy import load_policy
+
+POLICIES = Path(__file__).parent.parent / "policies"
+
+
+def _policy(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_policies_load_once_the_workspace_key_exists(tmp_path: Path) -> None:
+    from fromsource.attest.keys import generate_keypair
+
+    root = tmp_path / "repo"
+    (root / "policies").mkdir(parents=True)
+    generate_keypair(root / "fromsource-work" / "keys")
+    for name in ("default.toml", "strict.toml"):
+        copy = root / "policies" / name
+        copy.write_text((POLICIES / name).read_text())
+        policy = load_policy(copy)
+        assert len(policy.builder_keys) == 1
+    assert load_policy(root / "policies" / "strict.toml").require_isolation
+
+
+def test_every_error_is_reported_with_its_location(tmp_path: Path) -> None:
+    path = _policy(tmp_path, """
+version = 2
+expires = 2027-01-01
+colour = "blue"
+[trust]
+builder_keys = ["missing.pub", 3]
+threshold = 0
+[build]
+require_isolation = "yes"
+[seeds]
+evidence = ["vibes"]
+binary_digests = ["abc"]
+""")
+    with pytest.raises(PolicyFileError) as info:
+        load_policy(path)
+    message = str(info.value)
+    for fragment in ("version: must be 1", "expires: must be a TOML offset date-time", "colour: unknown key",
+                     "[trust].builder_keys: must be a list of strings", "[trust].threshold: must be an integer",
+                     "[build].require_isolation", "unknown evidence kind 'vibes'", "not a lowercase sha256"):
+        assert fragment in message, fragment
+
+
+def test_key_errors_name_the_entry(tmp_path: Path) -> None:
+    path = _policy(tmp_path, 'version = 1\n[trust]\nbuilder_keys = ["nope.pub"]\n')
+    with pytest.raises(PolicyFileError, match=r"\[trust\].builder_keys\[0\]: cannot read public key"):
+        load_policy(path)
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    with pytest.raises(PolicyFileError, match="not valid TOML"):
+        load_policy(_policy(tmp_path, "version = = 1"))
+
+
+def _verify_with(policy: Path, ws: Path, *extra: str):
+    return CliRunner().invoke(main, ["verify", str(ws / "wheels" / "packaging-24.2-py3-none-any.whl"),
+                                     "-w", str(ws), "--policy", str(policy), *extra])
+
+
+def test_verify_with_policy(built_workspace: Path, keypair, tmp_path: Path) -> None:
+    good = _policy(tmp_path, f'version = 1\n[trust]\nbuilder_keys = ["{keypair.public_path}"]\n')
+    result = _verify_with(good, built_workspace, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["valid"]
+
+
+def test_verify_with_expired_policy_exits_1(built_workspace: Path, keypair, tmp_path: Path) -> None:
+    expired = _policy(tmp_path, f'version = 1\nexpires = 2020-01-01T00:00:00Z\n[trust]\nbuilder_keys = ["{keypair.public_path}"]\n')
+    result = _verify_with(expired, built_workspace)
+    assert result.exit_code == 1
+    assert "expired" in result.output
+
+
+def test_verify_with_broken_policy_exits_2(built_workspace: Path, tmp_path: Path) -> None:
+    result = _verify_with(_policy(tmp_path, "version = 9\n"), built_workspace)
+    assert result.exit_code == 2
+    assert "version: must be 1" in result.output
+
+
+def test_verify_needs_some_trust(built_workspace: Path) -> None:
+    result = CliRunner().invoke(main, ["verify", str(built_workspace / "wheels" / "packaging-24.2-py3-none-any.whl")])
+    assert result.exit_code == 2
+    assert "no trusted keys" in result.output
