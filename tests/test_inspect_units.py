@@ -147,15 +147,19 @@ def test_long_encoded_literals() -> None:
 def test_prefilter_is_quiet_on_ordinary_code() -> None:
     assert not lint.suspect(b"import re\nP = re.compile('x')\nclass A:\n    def eval(self): ...\n")
     assert not lint.suspect(b"obj.eval(x)\n")
-    assert lint.suspect(b"eval(x)\n")
+    assert not lint.suspect(b"eval(x)\n")  # nothing decoded anywhere: libcst not needed
+    assert lint.suspect(b"eval(x.decode())\n")
+    assert lint.suspect(b"__import__('o' + 's')\n")
+    assert not lint.suspect(b"__import__('os')\n__import__(name)\nimport_module(mod.name, x)\n")
     assert lint.suspect(b"import marshal\n")
 
 
 def test_lint_module_reports_syntax_errors_without_libcst() -> None:
-    findings, parsed = lint.lint_module("m.py", b"def f(:\n")
+    findings, parsed = lint.lint_module("m.py", b"def f(:\n", parse_check=True)
     assert [f.rule for f in findings] == ["does-not-parse"]
     assert not parsed
-    assert lint.lint_module("m.py", b"x = '\\d'\n") == ([], False)  # invalid escape: a warning only
+    assert lint.lint_module("m.py", b"x = '\\d'\n", parse_check=True) == ([], False)
+    assert lint.lint_module("m.py", b"def f(:\n") == ([], False)  # nothing suspect: not parsed
 
 
 # ------------------------------------------------------------------ metadata

@@ -237,6 +237,8 @@ class SdistProvider(AbstractProvider[Requirement, Candidate, str]):
         incompatibilities: Mapping[str, Iterator[Candidate]],
     ) -> list[Candidate]:
         wanted = list(requirements[identifier])
+        if not wanted:
+            return []
         name = canonicalize_name(wanted[0].name)
         extras = frozenset(canonicalize_name(e) for e in wanted[0].extras)
         excluded = {c.version for c in incompatibilities[identifier]}

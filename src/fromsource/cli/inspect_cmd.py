@@ -93,6 +93,11 @@ def _fetch(wanted: tuple[str, str], index_url: str, tmp: Path) -> Path:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write report.json, summary.txt, per-file diffs (and diffoscope HTML) here.",
 )
+@click.option(
+    "--parse-all",
+    is_flag=True,
+    help="Also compile every module to report each one that does not parse (slower).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="List every file, not only the problems.")
 @json_option
 @guarded
@@ -101,6 +106,7 @@ def inspect(
     sdists: tuple[Path, ...],
     index_url: str | None,
     report_dir: Path | None,
+    parse_all: bool,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -113,7 +119,7 @@ def inspect(
 
     with tempfile.TemporaryDirectory(prefix="fromsource-inspect-") as tmp:
         pairs = _pair(wheels, sdists, index_url, Path(tmp))
-        reports = [inspect_wheel(wheel, sdist) for wheel, sdist in pairs]
+        reports = [inspect_wheel(w, s, parse_all=parse_all) for w, s in pairs]
         written = []
         if report_dir is not None:
             from fromsource.inspect.report import write_report

@@ -54,11 +54,11 @@ def read_archive(path: Path) -> dict[str, bytes]:
     return {member.name: member.data for member in iter_members(path)}
 
 
-def inspect_wheel(wheel: Path, sdist: Path) -> Report:
-    """Inspect one wheel against its sdist."""
+def inspect_wheel(wheel: Path, sdist: Path, *, parse_all: bool = False) -> Report:
+    """Inspect one wheel against its sdist (``parse_all``: compile every module too)."""
     if not wheel.name.endswith(".whl"):
         raise InputError(f"{wheel}: not a wheel (the name does not end in .whl)")
     wheel_files = read_archive(wheel)
     sdist_files = read_archive(sdist)
-    report = audit(wheel.name, wheel_files, sdist.name, sdist_files)
+    report = audit(wheel.name, wheel_files, sdist.name, sdist_files, parse_all=parse_all)
     return dataclasses.replace(report, wheel_sha256=_sha256_file(wheel), sdist_sha256=_sha256_file(sdist))

@@ -239,24 +239,22 @@ def _classify(wheel: Mapping[str, bytes], layout: WheelLayout, index: SdistIndex
             state.notes.append(f"{result.path}: opaque data, byte-identical to {result.sdist_path}")
 
 
-def _lint(wheel: Mapping[str, bytes], index: SdistIndex, state: _State) -> None:
+def _lint(wheel: Mapping[str, bytes], index: SdistIndex, state: _State, *, parse_all: bool) -> None:
     covered: set[str] = set()
+    jobs: list[tuple[str, bytes, bool, bool]] = []
     for result in state.files.values():
         if result.sdist_path and result.status in (IDENTICAL, RELOCATED):
             covered.add(result.sdist_path)
         if result.kind != KIND_PYTHON:
             continue
-        data = wheel[result.path]
-        state.count("python_files")
-        if result.status in (MODIFIED, GENERATED) and result.change != CHANGE_UNPARSABLE:
-            from fromsource.inspect import codecheck
-
+        deep = result.status in (MODIFIED, GENERATED) and result.change != CHANGE_UNPARSABLE
+        jobs.append((result.path, wheel[result.path], deep, parse_all))
+    state.count("python_files", len(jobs))
+    results = lint.lint_many(jobs)
+    for path, *_rest in jobs:
+        findings, parsed = results[path]
+        if parsed:
             state.count("libcst_parsed")
-            findings = codecheck.deep_lint(result.path, data)
-        else:
-            findings, parsed = lint.lint_module(result.path, data)
-            if parsed:
-                state.count("libcst_parsed")
         state.lint.extend(findings)
         state.reasons.extend(f"{f}" for f in findings)
     for path, data in index.files.items():
@@ -323,7 +321,14 @@ def _dangerous(
             )
 
 
-def audit(wheel_name: str, wheel: Mapping[str, bytes], sdist_name: str, sdist: Mapping[str, bytes]) -> Report:
+def audit(
+    wheel_name: str,
+    wheel: Mapping[str, bytes],
+    sdist_name: str,
+    sdist: Mapping[str, bytes],
+    *,
+    parse_all: bool = False,
+) -> Report:
     """Classify, lint and check one wheel against its sdist (members already read)."""
     dist_info = find_dist_info(wheel_name, list(wheel))
     layout = WheelLayout(dist_info=dist_info, data_dir=dist_info[: -len(".dist-info")] + ".data")
@@ -343,7 +348,7 @@ def audit(wheel_name: str, wheel: Mapping[str, bytes], sdist_name: str, sdist: M
     _check_filename(wheel_name, meta, state)
     state.reasons.extend(str(p) for p in meta.problems)
     state.notes.extend(meta.notes)
-    _lint(wheel, index, state)
+    _lint(wheel, index, state, parse_all=parse_all)
     project = meta.sdist_name or meta.name or wheel_name.split("-", 1)[0]
     _dangerous(wheel, dist_info, index, project, state)
     reasons = tuple(dict.fromkeys(state.reasons))

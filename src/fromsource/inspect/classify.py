@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ _MACHO = (
     b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe",
     b"\xca\xfe\xba\xbe", b"\xbe\xba\xfe\xca",
 )  # fmt: skip
-_TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
+# Control bytes that text does not hold (tab, newlines, form feed and ESC are allowed).
+_BINARY_CONTROLS = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 
 
 def sha256(data: bytes) -> str:
@@ -42,13 +44,13 @@ def executable_format(data: bytes) -> str | None:
 
 def is_text(data: bytes) -> bool:
     """UTF-8 (or plain ASCII) without NUL or unusual control characters."""
-    if b"\x00" in data:
+    if _BINARY_CONTROLS.search(data):
         return False
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return not any(ord(c) < 32 and ord(c) not in _TEXT_CONTROLS for c in text)
+    return True
 
 
 def kind_of(path: str, data: bytes) -> tuple[str, str | None]:

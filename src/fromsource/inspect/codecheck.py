@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from fromsource.inspect.model import (
     CHANGE_CODE,
@@ -242,39 +243,64 @@ def _builtin(name: str, names: frozenset[str]) -> bool:
     return name in names or (name.startswith("builtins.") and name[9:] in names)
 
 
-class _DecodedNames(cst.CSTVisitor):
-    """Names bound to the result of a decoding call anywhere in the module."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if _contains_decoding(node.value, frozenset()):
-            for target in node.targets:
-                if isinstance(target.target, cst.Name):
-                    self.names.add(target.target.value)
+@dataclass
+class _ExecCall:
+    node: cst.Call
+    name: str
+    decoded: bool = False  # a decoding call inside its arguments
+    names: set[str] = field(default_factory=set)  # names its arguments read
 
 
 class _Finder(cst.CSTVisitor):
-    def __init__(self, names: frozenset[str]) -> None:
+    """One pass: executors and what feeds them, importers, marshal, long literals."""
+
+    def __init__(self) -> None:
         super().__init__()
-        self.names = names
         self.found: list[tuple[cst.CSTNode, str, str]] = []
+        self.executors: list[_ExecCall] = []
+        self.decoded_names: set[str] = set()  # bound to a decoding call's result
+        self._open: list[_ExecCall] = []
+        self._targets: list[list[str]] = []
 
     def found_at(self, node: cst.CSTNode, rule: str, message: str) -> None:
         self.found.append((node, rule, message))
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._targets.append([t.target.value for t in node.targets if isinstance(t.target, cst.Name)])
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        self._targets.pop()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        for call in self._open:
+            call.names.add(node.value)
+
     def visit_Call(self, node: cst.Call) -> None:
         name = _callee(node)
+        if name.rsplit(".", 1)[-1] in _DECODERS:
+            for call in self._open:
+                call.decoded = True
+            for targets in self._targets:
+                self.decoded_names.update(targets)
         if _builtin(name, _EXECUTORS):
-            if any(_contains_decoding(arg.value, self.names) for arg in node.args):
-                self.found_at(node, "exec-decoded", f"{name}() of decoded or decompressed data")
+            call = _ExecCall(node, name)
+            self.executors.append(call)
+            self._open.append(call)
         elif _builtin(name, _IMPORTERS) or name.endswith(".import_module"):
             if node.args and _computed(node.args[0].value):
                 self.found_at(node, "computed-import", f"{name}() of a computed module name")
         elif name in {"marshal.loads", "marshal.load"}:
             self.found_at(node, "marshal", f"{name}() turns bytes into code objects")
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        if self._open and self._open[-1].node is original_node:
+            self._open.pop()
+
+    def finish(self) -> None:
+        for call in self.executors:
+            # the callee's own name ("exec") is not an argument
+            if call.decoded or (call.names - {call.name}) & self.decoded_names:
+                self.found_at(call.node, "exec-decoded", f"{call.name}() of decoded or decompressed data")
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         self._check_string(node)
@@ -283,6 +309,8 @@ class _Finder(cst.CSTVisitor):
         return self._check_string(node)
 
     def _check_string(self, node: cst.SimpleString | cst.ConcatenatedString) -> bool:
+        if isinstance(node, cst.SimpleString) and len(node.value) < LONG_ENCODED:
+            return True  # too short to matter: skip the costly evaluation
         try:
             value = node.evaluated_value
         except (ValueError, SyntaxError):  # odd escapes; nothing to measure
@@ -303,24 +331,6 @@ class _Finder(cst.CSTVisitor):
             )
             return False  # do not report its parts again
         return True
-
-
-def _contains_decoding(node: cst.CSTNode, names: frozenset[str]) -> bool:
-    class _Look(cst.CSTVisitor):
-        hit = False
-
-        def visit_Call(self, call: cst.Call) -> None:
-            last = _callee(call).rsplit(".", 1)[-1]
-            if last in _DECODERS:
-                self.hit = True
-
-        def visit_Name(self, name: cst.Name) -> None:
-            if name.value in names:
-                self.hit = True
-
-    look = _Look()
-    node.visit(look)
-    return look.hit
 
 
 def _computed(node: cst.BaseExpression) -> bool:
@@ -354,16 +364,15 @@ def deep_lint(path: str, source: bytes) -> list[Finding]:
     module = parse(source)
     if module is None:
         return [Finding(rule="does-not-parse", path=path, message="libcst cannot parse it")]
-    decoded = _DecodedNames()
-    module.visit(decoded)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    finder = _Finder(frozenset(decoded.names))
-    wrapper.visit(finder)
+    finder = _Finder()
+    module.visit(finder)
+    finder.finish()
     if not finder.found:
         return []
-    positions = wrapper.resolve(PositionProvider)
+    # positions only when there is something to report (the nodes are the same objects)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     findings = []
     for node, rule, message in finder.found:
         line = positions[node].start.line if node in positions else None
         findings.append(Finding(rule=rule, path=path, line=line, message=message))
-    return findings
+    return sorted(findings, key=lambda f: (f.line or 0, f.rule))
