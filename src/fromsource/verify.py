@@ -8,6 +8,7 @@ at the first. Traversal is memoised and cycle-safe, with limits on depth and siz
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,9 +33,13 @@ MAX_DEPTH = 64
 MAX_NODES = 10_000
 
 
-@dataclass(slots=True)
+@dataclass
 class ChainNode:
-    """One artifact in a provenance chain and what was found about it."""
+    """One artifact in a provenance chain and what was found about it.
+
+    Chains are DAGs (one wheel is often in many build environments): nodes are shared, and
+    every walk below visits each node once, so reports stay linear in the chain's size.
+    """
 
     name: str
     kind: str  # wheel | sdist
@@ -46,26 +51,40 @@ class ChainNode:
     children: list[ChainNode] = field(default_factory=list)
 
     @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.name, self.sha256)
+
+    @functools.cached_property
     def ok(self) -> bool:
+        # Children are complete before their parent is, so caching is safe.
         return not self.problems and all(child.ok for child in self.children)
 
     def all_problems(self) -> list[str]:
-        found = [f"{self.name}: {p}" for p in self.problems]
-        for child in self.children:
-            found.extend(p for p in child.all_problems() if p not in found)
+        found: list[str] = []
+        seen: set[int] = set()
+        stack: list[ChainNode] = [self]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            found.extend(f"{node.name}: {p}" for p in node.problems if f"{node.name}: {p}" not in found)
+            stack.extend(reversed(node.children))
         return found
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, _shown: set[tuple[str, str | None]] | None = None) -> dict[str, Any]:
+        """JSON shape; a wheel already shown earlier appears as ``{"ref": true}`` without children."""
+        shown = set() if _shown is None else _shown
+        out: dict[str, Any] = {
+            "name": self.name, "kind": self.kind, "sha256": self.sha256, "edge": self.edge,
+            "valid": self.ok, "problems": list(self.problems),
+        }
+        if self.kind == KIND_WHEEL and self.key in shown and not self.problems:
+            return {**out, "ref": True}
+        shown.add(self.key)
         return {
-            "name": self.name,
-            "kind": self.kind,
-            "sha256": self.sha256,
-            "attestation": self.attestation,
-            "keyids": list(self.keyids),
-            "edge": self.edge,
-            "valid": self.ok,
-            "problems": list(self.problems),
-            "children": [c.to_dict() for c in self.children],
+            **out, "ref": False, "attestation": self.attestation, "keyids": list(self.keyids),
+            "children": [c.to_dict(shown) for c in self.children],
         }
 
 

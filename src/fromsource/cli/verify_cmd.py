@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich.markup import escape
 from rich.tree import Tree
 
 from fromsource.cli._common import guarded, json_option, out, print_json
@@ -71,9 +72,10 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         print_json({"valid": valid, "wheels": [n.to_dict() for n in nodes],
                     "problems": [p for n in nodes for p in n.all_problems()]})
     else:
+        shown: set[tuple[str, str | None]] = set()
         for node in nodes:
             tree = Tree(_label(node))
-            _grow(tree, node)
+            _grow(tree, node, shown)
             out.print(tree)
         if valid:
             out.print(f"[green]valid[/]: {len(nodes)} wheel(s), every chain ends at sdists")
@@ -91,11 +93,16 @@ def _label(node: ChainNode) -> str:
     edge = f" [dim]({node.edge})[/]" if node.edge else ""
     digest = (node.sha256 or "?")[:12]
     keyids = f" signed by {', '.join(k[:12] for k in node.keyids)}" if node.keyids else ""
-    return f"{mark} {node.kind} {node.name}{edge} sha256:{digest}{keyids}"
+    return f"{mark} {node.kind} {escape(node.name)}{edge} sha256:{digest}{keyids}"
 
 
-def _grow(tree: Tree, node: ChainNode) -> None:
+def _grow(tree: Tree, node: ChainNode, shown: set[tuple[str, str | None]]) -> None:
+    """Add ``node``'s subtree once; a wheel met again is a one-line reference."""
+    shown.add(node.key)
     for problem in node.problems:
-        tree.add(f"[red]{problem}[/]")
+        tree.add(f"[red]{escape(problem)}[/]")
     for child in node.children:
-        _grow(tree.add(_label(child)), child)
+        if child.kind == "wheel" and child.key in shown and not child.problems:
+            tree.add(_label(child) + " [dim](see above)[/]")
+        else:
+            _grow(tree.add(_label(child)), child, shown)
