@@ -1,0 +1,177 @@
+"""fromsource seed: admit, list and show seeds."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from fromsource.cli._common import guarded, json_option, out, print_json, workspace_option
+from fromsource.errors import EXIT_INVALID, InputError
+
+policy_option = click.option(
+    "--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="Policy TOML: trusted builder and reviewer keys, seed rules, expiry.",
+)
+
+
+@click.group()
+def seed() -> None:
+    """Seeds: attested wheels that may break a build cycle, and only that."""
+
+
+@seed.command("admit")
+@click.argument("wheel", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sdist", type=click.Path(dir_okay=False, path_type=Path),
+              help="The wheel's sdist: inspect the pair and sign a seed review.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
+              help="Reviewer's ed25519 private key (PEM), with --sdist.")
+@click.option("--provenance", is_flag=True,
+              help="Admit a wheel fromsource built earlier, through its build provenance "
+                   "(needs --policy naming the builder key).")
+@click.option("--attestations", "attestation_dirs", multiple=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where to find the wheel's provenance, with --provenance (repeatable).")
+@policy_option
+@workspace_option
+@json_option
+@guarded
+def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
+          attestation_dirs: tuple[Path, ...], policy_path: Path | None, workspace: Path,
+          as_json: bool) -> None:
+    """Admit WHEEL as a seed, by review (--sdist and --key) or by provenance (--provenance).
+
+    A review runs inspect: a not-readable wheel is refused unless the policy lists its sha256
+    in [seeds].binary_digests. Exit 0 admitted, 1 refused, 2 bad input.
+    """
+    from fromsource.attest.keys import load_signer
+    from fromsource.policy import load_policy
+    from fromsource.seeds import SeedStore, admit_by_provenance, admit_by_review
+    from fromsource.workspace import Workspace
+
+    if not wheel.is_file():
+        raise InputError(f"wheel {wheel} does not exist")
+    if provenance == (sdist is not None):
+        raise InputError("give either --sdist SDIST --key KEY (review) or --provenance")
+    policy = load_policy(policy_path) if policy_path else None
+    ws = Workspace(workspace).create()
+    store = SeedStore(ws)
+    with ws.lock():
+        if sdist is not None:
+            if key is None:
+                raise InputError("--sdist needs --key REVIEWER_KEY to sign the review")
+            if not sdist.is_file():
+                raise InputError(f"sdist {sdist} does not exist")
+            result = admit_by_review(wheel, sdist, load_signer(key), store, policy=policy)
+        else:
+            if policy is None:
+                raise InputError("--provenance needs --policy naming the trusted builder keys")
+            dirs = [*attestation_dirs, ws.attestations]
+            files = [wheel.parent / f"{wheel.name}.intoto.jsonl",
+                     *(d / f"{wheel.name}.intoto.jsonl" for d in dirs)]
+            result = admit_by_provenance(wheel, [f for f in files if f.is_file()], store, policy)
+    if as_json:
+        print_json({"seed": str(result.seed), "sha256": result.sha256, "evidence": result.kind,
+                    "detail": result.detail, "reasons": list(result.reasons)})
+        return
+    out.print(f"admitted {wheel.name} as a seed ({result.kind}: {result.detail})")
+    out.print(f"  seed:   {result.seed}")
+    out.print(f"  sha256: {result.sha256}")
+    for reason in result.reasons:
+        out.print(f"  note: not readable because {escape(reason)}")
+
+
+def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
+    from fromsource.seeds import claimed_predicate_type, check_seed
+    from fromsource.workspace import sha256_file
+
+    evidence_file = store.evidence_file(wheel.name)
+    kinds = []
+    if evidence_file.is_file():
+        kinds = [claimed_predicate_type(line) for line in evidence_file.read_bytes().splitlines() if line.strip()]
+    info: dict[str, Any] = {"wheel": wheel.name, "sha256": sha256_file(wheel),
+                            "evidence": [k for k in kinds if k]}
+    if policy is not None:
+        info["check"] = check_seed(wheel, policy, [evidence_file]).to_dict()
+    report = store.report_file(wheel.name)
+    if report.is_file():
+        data = json.loads(report.read_bytes())
+        info["review"] = {"sdist": data.get("sdist"), "verdict": data.get("verdict"),
+                          "counts": data.get("counts"), "reasons": data.get("reasons")}
+    return info
+
+
+@seed.command("list")
+@policy_option
+@workspace_option
+@json_option
+@guarded
+def list_(policy_path: Path | None, workspace: Path, as_json: bool) -> None:
+    """List the workspace's seeds; with --policy, whether the policy accepts each."""
+    from fromsource.policy import load_policy
+    from fromsource.seeds import SeedStore
+    from fromsource.workspace import Workspace
+
+    policy = load_policy(policy_path) if policy_path else None
+    store = SeedStore(Workspace(workspace))
+    seeds = [_summary(store, w, policy) for w in store.wheels()]
+    if as_json:
+        print_json({"seeds": seeds})
+        return
+    if not seeds:
+        out.print("no seeds in this workspace")
+        return
+    table = Table("seed", "sha256", "evidence", *(["accepted"] if policy else []))
+    for s in seeds:
+        kinds = ", ".join(k.rsplit("/", 2)[-2] for k in s["evidence"]) or "-"
+        row = [s["wheel"], s["sha256"][:16], kinds]
+        if policy:
+            row.append("yes" if s["check"]["accepted"] else "[red]no[/]")
+        table.add_row(*row)
+    out.print(table)
+
+
+@seed.command("show")
+@click.argument("name")
+@policy_option
+@workspace_option
+@json_option
+@guarded
+def show(name: str, policy_path: Path | None, workspace: Path, as_json: bool) -> None:
+    """Show the seeds of project NAME: evidence, review verdict, and the policy's decision."""
+    from fromsource.policy import load_policy
+    from fromsource.seeds import SeedStore
+    from fromsource.workspace import Workspace
+
+    policy = load_policy(policy_path) if policy_path else None
+    store = SeedStore(Workspace(workspace))
+    wheels = store.for_project(name)
+    if not wheels:
+        raise InputError(f"no seed for {name} in {workspace}/seeds")
+    seeds = [_summary(store, w, policy) for w in wheels]
+    if as_json:
+        print_json({"seeds": seeds})
+    else:
+        for s in seeds:
+            out.print(f"[bold]{s['wheel']}[/] sha256:{s['sha256']}")
+            for kind in s["evidence"]:
+                out.print(f"  evidence: {kind}")
+            review = s.get("review")
+            if review:
+                out.print(f"  review: {review['verdict']} against {review['sdist']}; files: "
+                          + ", ".join(f"{k} {v}" for k, v in (review["counts"] or {}).items() if v))
+                for reason in review["reasons"] or []:
+                    out.print(f"    reason: {escape(reason)}")
+            check = s.get("check")
+            if check:
+                verdict = "[green]accepted[/]" if check["accepted"] else "[red]refused[/]"
+                out.print(f"  policy: {verdict}")
+                for problem in check["problems"]:
+                    out.print(f"    - {escape(problem)}")
+    if policy is not None and not all(s["check"]["accepted"] for s in seeds):
+        sys.exit(EXIT_INVALID)

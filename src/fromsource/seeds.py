@@ -1,0 +1,302 @@
+"""Seeds: wheels that may stand in for a from-source build inside one build cycle.
+
+A seed lives in the workspace's ``seeds/`` with its evidence beside it::
+
+    seeds/<wheel>                  the wheel, exactly as admitted
+    seeds/<wheel>.intoto.jsonl     its evidence envelopes: a seed review and/or build provenance
+    seeds/<wheel>.inspect.json     the inspect report a review was based on
+
+Evidence is checked against a policy each time a seed is used, never only at admission: a
+seed whose reviewer is no longer trusted, or whose bytes changed, stops being admissible.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from securesystemslib.signer import Key, Signer
+
+from fromsource import __version__
+from fromsource.attest import dsse
+from fromsource.attest.provenance import SLSA_PROVENANCE
+from fromsource.attest.seed_review import ADMIT_BINARY, ADMIT_READABLE, SEED_REVIEW, review_statement
+from fromsource.errors import InputError, PolicyError, VerificationError
+from fromsource.policy import Policy
+from fromsource.verify import check_statement
+from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
+
+EVIDENCE_REVIEW = "review"
+EVIDENCE_PROVENANCE = "provenance"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    kind: str  # review | provenance
+    keyids: tuple[str, ...]
+    detail: str  # review: readable | binary-by-digest; provenance: the builder id
+    source: str  # file#envelope
+
+
+@dataclass(frozen=True, slots=True)
+class SeedCheck:
+    """What a policy makes of one seed: the evidence it accepts and every problem found."""
+
+    wheel: str
+    sha256: str
+    evidence: tuple[Evidence, ...]
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def accepted(self) -> bool:
+        return bool(self.evidence) and not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "wheel": self.wheel, "sha256": self.sha256, "accepted": self.accepted,
+            "evidence": [{"kind": e.kind, "keyids": list(e.keyids), "detail": e.detail,
+                          "source": e.source} for e in self.evidence],
+            "problems": list(self.problems),
+        }
+
+
+class SeedStore:
+    """The ``seeds/`` directory of a workspace."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.dir = workspace.seeds
+
+    def wheels(self) -> list[Path]:
+        return sorted(self.dir.glob("*.whl")) if self.dir.is_dir() else []
+
+    def for_project(self, name: str) -> list[Path]:
+        wanted = canonicalize_name(name)
+        return [w for w in self.wheels() if parse_wheel_filename(w.name)[0] == wanted]
+
+    def evidence_file(self, wheel_name: str) -> Path:
+        return self.dir / f"{wheel_name}.intoto.jsonl"
+
+    def report_file(self, wheel_name: str) -> Path:
+        return self.dir / f"{wheel_name}.inspect.json"
+
+    def add(self, wheel: Path, envelopes: list[bytes], report: bytes | None = None) -> Path:
+        """Store the wheel with its evidence; evidence first, so no seed appears without it."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        evidence = self.evidence_file(wheel.name)
+        lines = evidence.read_bytes().splitlines(keepends=True) if evidence.exists() else []
+        lines += [e for e in envelopes if e not in lines]
+        if report is not None:
+            atomic_write_bytes(self.report_file(wheel.name), report)
+        atomic_write_bytes(evidence, b"".join(lines))
+        dest = self.dir / wheel.name
+        if dest.exists() and sha256_file(dest) != sha256_file(wheel):
+            raise InputError(
+                f"a different {wheel.name} is already a seed; remove seeds/{wheel.name} first"
+            )
+        atomic_copy(wheel, dest)
+        return dest
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    seed: Path
+    sha256: str
+    kind: str
+    detail: str
+    reasons: tuple[str, ...] = ()
+
+
+def admit_by_review(wheel: Path, sdist: Path, signer: Signer, store: SeedStore, *,
+                    policy: Policy | None = None,
+                    inspect: Callable[[Path, Path], Any] | None = None) -> Admission:
+    """Inspect ``wheel`` against ``sdist``, sign a seed review, store the seed.
+
+    A not-readable wheel is refused unless the policy names its sha256 in
+    ``[seeds].binary_digests``.
+    """
+    if policy is not None:
+        policy.check_current()
+        _check_allowed(wheel.name, policy)
+    if inspect is None:
+        from fromsource.inspect import inspect_wheel
+
+        inspect = inspect_wheel
+    report = inspect(wheel, sdist)
+    digest = report.wheel_sha256
+    if report.readable:
+        admission = ADMIT_READABLE
+    elif policy is not None and digest in policy.binary_seed_digests:
+        admission = ADMIT_BINARY
+    else:
+        raise PolicyError(
+            f"{wheel.name} is not readable from {sdist.name}; refused as a seed:\n  - "
+            + "\n  - ".join(report.reasons),
+            hint=f"a binary seed is admitted only when the policy lists its sha256 {digest} "
+                 "in [seeds].binary_digests",
+        )
+    report_bytes = dsse.canonical_json(report.to_dict())
+    statement = review_statement(
+        wheel_name=wheel.name, wheel_sha256=digest, sdist_name=sdist.name,
+        sdist_sha256=report.sdist_sha256, verdict=report.verdict, admission=admission,
+        counts=report.counts(), reasons=list(report.reasons), notes=list(report.notes),
+        report_name=store.report_file(wheel.name).name,
+        report_sha256=_sha256_bytes(report_bytes), tool_version=__version__, reviewed_on=_now(),
+    )
+    seed = store.add(wheel, [dsse.sign(statement, signer)], report_bytes)
+    return Admission(seed, digest, EVIDENCE_REVIEW, admission, tuple(report.reasons))
+
+
+def admit_by_provenance(wheel: Path, attestations: list[Path], store: SeedStore,
+                        policy: Policy) -> Admission:
+    """Admit a wheel built earlier by a trusted builder, through its build provenance."""
+    policy.check_current()
+    _check_allowed(wheel.name, policy)
+    digest = sha256_file(wheel)
+    problems: list[str] = []
+    for path in attestations:
+        for index, line in enumerate(_envelope_lines(path), 1):
+            found = _provenance_evidence(line, f"{path.name}#{index}", wheel.name, digest, policy,
+                                         problems)
+            if found is not None:
+                seed = store.add(wheel, [line])
+                return Admission(seed, digest, EVIDENCE_PROVENANCE, found.detail)
+    raise PolicyError(
+        f"{wheel.name} has no build provenance from a trusted builder; refused as a seed"
+        + ("".join(f"\n  - {p}" for p in problems) if problems else " (no attestation found)"),
+        hint="admit it with a review instead: fromsource seed admit WHEEL --sdist SDIST --key KEY",
+    )
+
+
+def check_seed(wheel: Path, policy: Policy, evidence_files: list[Path] | None = None,
+               now: datetime | None = None) -> SeedCheck:
+    """Which of a seed's evidence ``policy`` accepts, and every reason it rejects the rest."""
+    digest = sha256_file(wheel)
+    problems: list[str] = []
+    if policy.expired(now):
+        problems.append(f"policy {policy.source} has expired")
+    try:
+        _check_allowed(wheel.name, policy)
+    except PolicyError as exc:
+        problems.append(exc.message)
+    files = evidence_files if evidence_files is not None else [
+        wheel.parent / f"{wheel.name}.intoto.jsonl"
+    ]
+    accepted: list[Evidence] = []
+    rejected: list[str] = []
+    for path in files:
+        if not path.is_file():
+            continue
+        for index, line in enumerate(_envelope_lines(path), 1):
+            where = f"{path.name}#{index}"
+            found = (_review_evidence(line, where, wheel.name, digest, policy, rejected)
+                     or _provenance_evidence(line, where, wheel.name, digest, policy, rejected))
+            if found is not None and found.kind in policy.seed_evidence:
+                accepted.append(found)
+            elif found is not None:
+                rejected.append(f"{where}: {found.kind} evidence is not accepted by the policy")
+    if not accepted:
+        problems.extend(rejected or ["no evidence found"])
+    return SeedCheck(wheel.name, digest, tuple(accepted), tuple(problems))
+
+
+def _check_allowed(wheel_name: str, policy: Policy) -> None:
+    name = parse_wheel_filename(wheel_name)[0]
+    if policy.seed_allow is not None and name not in policy.seed_allow:
+        raise PolicyError(f"{name} is not in the policy's [seeds].allow list")
+
+
+def _envelope_lines(path: Path) -> list[bytes]:
+    try:
+        return [line + b"\n" for line in path.read_bytes().splitlines() if line.strip()]
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _verified(line: bytes, where: str, keys: tuple[Key, ...], threshold: int,
+              rejected: list[str]) -> dsse.VerifiedStatement | None:
+    if not keys:
+        return None
+    try:
+        (envelope,) = dsse.parse_envelopes(line, where)
+        return dsse.verify(envelope, keys, min(threshold, len({k.keyid for k in keys})))
+    except VerificationError as exc:
+        rejected.append(f"{where}: {exc.message}")
+        return None
+
+
+def _subject_matches(statement: dict[str, Any], wheel_name: str, digest: str) -> str | None:
+    subjects = statement.get("subject")
+    if not isinstance(subjects, list) or len(subjects) != 1 or not isinstance(subjects[0], dict):
+        return "statement must have exactly one subject"
+    if subjects[0].get("name") != wheel_name:
+        return f"statement is about {subjects[0].get('name')!r}, not {wheel_name}"
+    if (subjects[0].get("digest") or {}).get("sha256") != digest:
+        return "the seed file's sha256 differs from the digest that was attested"
+    return None
+
+
+def _review_evidence(line: bytes, where: str, wheel_name: str, digest: str, policy: Policy,
+                     rejected: list[str]) -> Evidence | None:
+    if claimed_predicate_type(line) != SEED_REVIEW:
+        return None
+    verified = _verified(line, where, policy.reviewer_keys, 1, rejected)
+    if verified is None:
+        if not policy.reviewer_keys:
+            rejected.append(f"{where}: the policy trusts no reviewer keys")
+        return None
+    statement = verified.statement
+    mismatch = _subject_matches(statement, wheel_name, digest)
+    if mismatch:
+        rejected.append(f"{where}: {mismatch}")
+        return None
+    predicate = statement.get("predicate") if isinstance(statement.get("predicate"), dict) else {}
+    admission = predicate.get("admission") if isinstance(predicate, dict) else None
+    if admission == ADMIT_BINARY and digest not in policy.binary_seed_digests:
+        rejected.append(f"{where}: a binary seed, and the policy does not name its sha256 {digest}")
+        return None
+    if admission not in {ADMIT_READABLE, ADMIT_BINARY}:
+        rejected.append(f"{where}: review has no valid admission")
+        return None
+    return Evidence(EVIDENCE_REVIEW, verified.keyids, str(admission), where)
+
+
+def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, policy: Policy,
+                         rejected: list[str]) -> Evidence | None:
+    if claimed_predicate_type(line) != SLSA_PROVENANCE:
+        return None
+    verified = _verified(line, where, policy.builder_keys, policy.threshold, rejected)
+    if verified is None:
+        return None
+    problems = check_statement(verified.statement, wheel_name, digest,
+                               require_isolation=policy.require_isolation)
+    if problems:
+        rejected.extend(f"{where}: {p}" for p in problems)
+        return None
+    builder = verified.statement["predicate"].get("runDetails", {}).get("builder", {}).get("id", "?")
+    return Evidence(EVIDENCE_PROVENANCE, verified.keyids, str(builder), where)
+
+
+def claimed_predicate_type(line: bytes) -> str | None:
+    """The predicateType an envelope claims, read without trusting it (routing only)."""
+    try:
+        payload = json.loads(base64.b64decode(json.loads(line)["payload"]))
+        value = payload.get("predicateType") if isinstance(payload, dict) else None
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
