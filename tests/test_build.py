@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from conftest import DATA, PACKAGES, make_sdist
 from fromsource.attest.keys import load_signer
-from fromsource.attest.provenance import BUILD_TYPE, SLSA_PROVENANCE, STATEMENT_TYPE
+from fromsource.attest.provenance import BUILD_TYPE, ISOLATION_NET, SLSA_PROVENANCE, STATEMENT_TYPE
 from fromsource.build import build_sdist, read_build_system
-from fromsource.buildenv import ISOLATION_NET, detect_isolation
+from fromsource.buildenv import detect_isolation
 from fromsource.cli import main
 from fromsource.errors import BuildError, MissingRequirementError
 from fromsource.workspace import Workspace, sha256_file
@@ -59,7 +59,8 @@ def test_packaging_attestation_records_the_chain(built_workspace: Path) -> None:
 def test_flit_core_builds_itself_with_no_build_dependencies(built_workspace: Path) -> None:
     ws = Workspace(built_workspace)
     statement = _statement(ws.attestation_for("flit_core-3.12.0-py3-none-any.whl"))
-    kinds = [d["annotations"]["kind"] for d in statement["predicate"]["buildDefinition"]["resolvedDependencies"]]
+    deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    kinds = [d["annotations"]["kind"] for d in deps]
     assert kinds == ["sdist", "interpreter"]
 
 

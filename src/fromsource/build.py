@@ -34,6 +34,7 @@ from fromsource import __version__
 from fromsource.archives import check_wheel_record, extract_sdist
 from fromsource.attest import dsse
 from fromsource.attest.provenance import (
+    ISOLATION_NONE,
     KIND_INTERPRETER,
     KIND_SDIST,
     KIND_WHEEL,
@@ -41,7 +42,6 @@ from fromsource.attest.provenance import (
     Dependency,
 )
 from fromsource.buildenv import (
-    ISOLATION_NONE,
     BuildEnv,
     detect_isolation,
     make_runner,

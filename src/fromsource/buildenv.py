@@ -23,10 +23,8 @@ from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
+from fromsource.attest.provenance import ISOLATION_NET, ISOLATION_NONE
 from fromsource.errors import BuildError
-
-ISOLATION_NET = "unshare-net"
-ISOLATION_NONE = "none"
 
 # Only these variables reach a build; everything else (tokens, credentials, proxies,
 # PIP_* settings, PYTHON* knobs) is dropped.

@@ -27,11 +27,11 @@ from securesystemslib.signer import Key, Signer
 
 from fromsource import __version__
 from fromsource.attest import dsse
+from fromsource.attest.checks import check_statement
 from fromsource.attest.provenance import SLSA_PROVENANCE
 from fromsource.attest.seed_review import ADMIT_BINARY, ADMIT_READABLE, SEED_REVIEW, review_statement
 from fromsource.errors import InputError, PolicyError, VerificationError
 from fromsource.policy import Policy
-from fromsource.verify import check_statement
 from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
 
 EVIDENCE_REVIEW = "review"

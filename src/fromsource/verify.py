@@ -17,15 +17,8 @@ from typing import Any
 from securesystemslib.signer import Key
 
 from fromsource.attest import dsse
-from fromsource.attest.provenance import (
-    BUILD_TYPE,
-    EXTERNAL_PARAMETER_KEYS,
-    KIND_SDIST,
-    KIND_WHEEL,
-    SLSA_PROVENANCE,
-    STATEMENT_TYPE,
-)
-from fromsource.buildenv import ISOLATION_NET
+from fromsource.attest.checks import check_statement, get_path
+from fromsource.attest.provenance import KIND_SDIST, KIND_WHEEL
 from fromsource.errors import VerificationError
 from fromsource.workspace import sha256_file
 
@@ -194,7 +187,7 @@ class Verifier:
         return None
 
     def _follow(self, statement: dict[str, Any], wheel: Path, node: ChainNode, depth: int) -> None:
-        deps = _get(statement, "predicate", "buildDefinition", "resolvedDependencies") or []
+        deps = get_path(statement, "predicate", "buildDefinition", "resolvedDependencies") or []
         for dep in deps:
             if not isinstance(dep, dict):
                 node.problems.append("a resolvedDependencies entry is not an object")
@@ -203,7 +196,7 @@ class Verifier:
             if not isinstance(annotations, dict):
                 annotations = {}
             kind = annotations.get("kind")
-            name, sha = dep.get("name"), _get(dep, "digest", "sha256")
+            name, sha = dep.get("name"), get_path(dep, "digest", "sha256")
             if not isinstance(name, str) or not isinstance(sha, str):
                 node.problems.append("a resolvedDependencies entry lacks name or sha256 digest")
                 continue
@@ -240,55 +233,3 @@ class Verifier:
             return child
         # Nodes are shared between dependents: report on a copy, not the memoised node.
         return replace(child, edge=edge, problems=[*child.problems, problem])
-
-
-def _get(data: Any, *path: str) -> Any:
-    """``data[path[0]][path[1]]...`` or None when any step is missing or not an object."""
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
-                    require_isolation: bool = False) -> list[str]:
-    """Every reason the statement does not attest this wheel's build; empty when it does.
-
-    Attacker-controlled JSON: every field is type-checked before use.
-    """
-    problems: list[str] = []
-    if statement.get("_type") != STATEMENT_TYPE:
-        problems.append(f"statement _type is {statement.get('_type')!r}, expected {STATEMENT_TYPE}")
-    if statement.get("predicateType") != SLSA_PROVENANCE:
-        problems.append(
-            f"predicateType is {statement.get('predicateType')!r}, expected {SLSA_PROVENANCE}"
-        )
-    subjects = statement.get("subject")
-    if not isinstance(subjects, list) or not subjects:
-        problems.append("statement has no subject")
-    else:
-        matching = [s for s in subjects if _get(s, "name") == wheel_name]
-        if len(matching) != 1 or len(subjects) != 1:
-            problems.append(f"subject must name exactly {wheel_name}, once")
-        elif _get(matching[0], "digest", "sha256") != digest:
-            problems.append(f"subject digest does not match the wheel's sha256 {digest}")
-    definition = _get(statement, "predicate", "buildDefinition")
-    if not isinstance(definition, dict):
-        problems.append("predicate has no buildDefinition")
-        return problems
-    if definition.get("buildType") != BUILD_TYPE:
-        problems.append(f"buildType {definition.get('buildType')!r} is not {BUILD_TYPE}")
-    external = definition.get("externalParameters")
-    if not isinstance(external, dict):
-        problems.append("externalParameters missing")
-    else:
-        unknown = sorted(set(external) - EXTERNAL_PARAMETER_KEYS)
-        if unknown:
-            problems.append(f"unknown externalParameters: {', '.join(unknown)}")
-    isolation = _get(definition, "internalParameters", "isolation")
-    if require_isolation and isolation != ISOLATION_NET:
-        problems.append(f"built with isolation {isolation!r}; the policy requires {ISOLATION_NET!r}")
-    if not isinstance(definition.get("resolvedDependencies", []), list):
-        problems.append("resolvedDependencies is not a list")
-    return problems

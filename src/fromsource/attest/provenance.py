@@ -18,6 +18,10 @@ BUILDER_ID = "https://fromsource.dev/builders/local/v1"
 # change a build without the verifier noticing).
 EXTERNAL_PARAMETER_KEYS = frozenset({"requirement", "sdist"})
 
+# internalParameters.isolation values.
+ISOLATION_NET = "unshare-net"
+ISOLATION_NONE = "none"
+
 # Annotation values of resolvedDependencies entries.
 KIND_SDIST = "sdist"
 KIND_WHEEL = "wheel"

@@ -87,13 +87,14 @@ def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
 
 
 def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
-    from fromsource.seeds import claimed_predicate_type, check_seed
+    from fromsource.seeds import check_seed, claimed_predicate_type
     from fromsource.workspace import sha256_file
 
     evidence_file = store.evidence_file(wheel.name)
     kinds = []
     if evidence_file.is_file():
-        kinds = [claimed_predicate_type(line) for line in evidence_file.read_bytes().splitlines() if line.strip()]
+        lines = evidence_file.read_bytes().splitlines()
+        kinds = [claimed_predicate_type(line) for line in lines if line.strip()]
     info: dict[str, Any] = {"wheel": wheel.name, "sha256": sha256_file(wheel),
                             "evidence": [k for k in kinds if k]}
     if policy is not None:

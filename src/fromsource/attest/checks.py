@@ -1,0 +1,69 @@
+"""Checks of a provenance statement's content, shared by verify and seed admission.
+
+Statements are attacker-controlled JSON until proven otherwise: every field is type-checked
+before use, and every problem is returned rather than the first raised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fromsource.attest.provenance import (
+    BUILD_TYPE,
+    EXTERNAL_PARAMETER_KEYS,
+    ISOLATION_NET,
+    SLSA_PROVENANCE,
+    STATEMENT_TYPE,
+)
+
+
+def get_path(data: Any, *path: str) -> Any:
+    """``data[path[0]][path[1]]...`` or None when any step is missing or not an object."""
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
+                    require_isolation: bool = False) -> list[str]:
+    """Every reason the statement does not attest this wheel's build; empty when it does.
+
+    Attacker-controlled JSON: every field is type-checked before use.
+    """
+    problems: list[str] = []
+    if statement.get("_type") != STATEMENT_TYPE:
+        problems.append(f"statement _type is {statement.get('_type')!r}, expected {STATEMENT_TYPE}")
+    if statement.get("predicateType") != SLSA_PROVENANCE:
+        problems.append(
+            f"predicateType is {statement.get('predicateType')!r}, expected {SLSA_PROVENANCE}"
+        )
+    subjects = statement.get("subject")
+    if not isinstance(subjects, list) or not subjects:
+        problems.append("statement has no subject")
+    else:
+        matching = [s for s in subjects if get_path(s, "name") == wheel_name]
+        if len(matching) != 1 or len(subjects) != 1:
+            problems.append(f"subject must name exactly {wheel_name}, once")
+        elif get_path(matching[0], "digest", "sha256") != digest:
+            problems.append(f"subject digest does not match the wheel's sha256 {digest}")
+    definition = get_path(statement, "predicate", "buildDefinition")
+    if not isinstance(definition, dict):
+        problems.append("predicate has no buildDefinition")
+        return problems
+    if definition.get("buildType") != BUILD_TYPE:
+        problems.append(f"buildType {definition.get('buildType')!r} is not {BUILD_TYPE}")
+    external = definition.get("externalParameters")
+    if not isinstance(external, dict):
+        problems.append("externalParameters missing")
+    else:
+        unknown = sorted(set(external) - EXTERNAL_PARAMETER_KEYS)
+        if unknown:
+            problems.append(f"unknown externalParameters: {', '.join(unknown)}")
+    isolation = get_path(definition, "internalParameters", "isolation")
+    if require_isolation and isolation != ISOLATION_NET:
+        problems.append(f"built with isolation {isolation!r}; the policy requires {ISOLATION_NET!r}")
+    if not isinstance(definition.get("resolvedDependencies", []), list):
+        problems.append("resolvedDependencies is not a list")
+    return problems
