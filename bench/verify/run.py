@@ -31,7 +31,7 @@ from fromsource.verify import Locations, Verifier
 from fromsource.workspace import Workspace, sha256_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _report import write_section  # noqa: E402
+from _report import write_section
 
 
 def generate(root: Path, count: int) -> tuple[Workspace, Path]:

@@ -13,9 +13,9 @@ import sys
 import time
 import tomllib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,13 @@ from fromsource.buildenv import (
     make_runner,
     scrubbed_environment,
 )
-from fromsource.errors import BuildError, InputError, MissingRequirementError
-from fromsource.wheelstore import Selected, WheelStore
+from fromsource.errors import (
+    BackendRequirementsMissing,
+    BuildError,
+    InputError,
+    MissingRequirementError,
+)
+from fromsource.wheelstore import Selected, WheelStore, read_wheel_info
 from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
 
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
@@ -73,6 +78,15 @@ class BuildSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EnvWheel:
+    """One exact wheel for a build environment, named by path and expected digest."""
+
+    path: Path
+    sha256: str
+    edge: str  # build-system | backend | install
+
+
+@dataclass(frozen=True, slots=True)
 class BuildResult:
     name: str
     version: str
@@ -85,6 +99,8 @@ class BuildResult:
     seconds: float
     # Wall seconds per phase: extract, environment, install, get_requires, build_wheel, attest.
     timings: dict[str, float]
+    # What get_requires_for_build_wheel returned (the backend edges of the build graph).
+    backend_requires: tuple[str, ...] = ()
 
 
 def sdist_identity(sdist: Path) -> tuple[str, str]:
@@ -142,7 +158,8 @@ class _Builder:
 
     def __init__(self, sdist: Path, workspace: Workspace, signer: Signer, *,
                  requirement: str | None, sdist_uri: str | None, settings: BuildSettings,
-                 progress: Progress) -> None:
+                 progress: Progress, env_wheels: Sequence[EnvWheel] | None = None,
+                 update_index: bool = True) -> None:
         self.sdist = sdist
         self.workspace = workspace
         self.signer = signer
@@ -154,6 +171,8 @@ class _Builder:
         self.dir = workspace.builds / f"{canonicalize_name(self.name)}-{self.version}"
         self.log_path = self.dir / "build.log"
         self.timings: dict[str, float] = {}
+        self.env_wheels = tuple(env_wheels) if env_wheels is not None else None
+        self.update_index = update_index
 
     @contextmanager
     def _phase(self, name: str) -> Iterator[None]:
@@ -179,10 +198,13 @@ class _Builder:
         with self._phase("extract"):
             root = extract_sdist(self.sdist, self.dir / "src")
         build_system = read_build_system(root)
-        store = WheelStore.scan(self.workspace.wheels)
         who = f"{self.name} {self.version}"
-        chosen = store.closure(build_system.requires, edge="build-system",
-                               requested_by=f"{who} ([build-system] requires)")
+        if self.env_wheels is not None:
+            store, chosen = self._exact_environment(self.env_wheels)
+        else:
+            store = WheelStore.scan(self.workspace.wheels)
+            chosen = store.closure(build_system.requires, edge="build-system",
+                                   requested_by=f"{who} ([build-system] requires)")
         with self._phase("environment"):
             env = BuildEnv.create(self.dir / "env")
         for sub in ("home", "tmp", "out"):
@@ -205,8 +227,14 @@ class _Builder:
                 extra_reqs = [Requirement(r) for r in extra]
             except InvalidRequirement as exc:
                 raise BuildError(f"backend returned an invalid requirement: {exc}") from exc
-            chosen = store.closure(extra_reqs, edge="backend", chosen=chosen,
-                                   requested_by=f"{who} (backend get_requires_for_build_wheel)")
+            try:
+                chosen = store.closure(extra_reqs, edge="backend", chosen=chosen,
+                                       requested_by=f"{who} (backend get_requires_for_build_wheel)")
+            except MissingRequirementError as exc:
+                if self.env_wheels is None:
+                    raise
+                raise BackendRequirementsMissing(
+                    exc.message, tuple(str(r) for r in extra), hint=exc.hint) from exc
             self._install(env, chosen, installed)
             self.progress("build_wheel")
             with self._phase("build_wheel"):
@@ -215,7 +243,26 @@ class _Builder:
         built = self.dir / "out" / wheel_name
         with self._phase("attest"):
             self._check_wheel(built)
-            return self._attest(built, sdist_sha, installed, isolation, started, t0)
+            result = self._attest(built, sdist_sha, installed, isolation, started, t0)
+        return replace(result, backend_requires=tuple(str(r) for r in extra_reqs))
+
+    def _exact_environment(
+        self, env_wheels: tuple[EnvWheel, ...]
+    ) -> tuple[WheelStore, dict[str, Selected]]:
+        """Every given wheel, digest-checked, chosen with the edge the caller assigned.
+
+        The caller (bootstrap's planner) resolved the environment; nothing is scanned.
+        """
+        chosen: dict[str, Selected] = {}
+        for wheel in env_wheels:
+            if not wheel.path.is_file() or sha256_file(wheel.path) != wheel.sha256:
+                raise BuildError(
+                    f"{self.name} {self.version}: build-environment wheel {wheel.path.name} is "
+                    f"missing or does not have sha256 {wheel.sha256}"
+                )
+            info = read_wheel_info(wheel.path)
+            chosen[info.name] = Selected(info, wheel.edge)
+        return WheelStore(sel.wheel for sel in chosen.values()), chosen
 
     def _install(self, env: BuildEnv, chosen: dict[str, Selected],
                  installed: dict[str, Dependency]) -> None:
@@ -290,7 +337,8 @@ class _Builder:
         source_copy = self.workspace.sources / self.sdist.name
         if not source_copy.exists():
             atomic_copy(self.sdist, source_copy)
-        self.workspace.update_simple_index()
+        if self.update_index:  # bootstrap's parallel builds leave this to the one planner
+            self.workspace.update_simple_index()
         return BuildResult(
             name=self.name, version=self.version, wheel=wheel_dest, wheel_sha256=wheel_sha,
             attestation=attestation, isolation=isolation, dependencies=deps,
@@ -311,11 +359,20 @@ class _Builder:
 def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
                 requirement: str | None = None, sdist_uri: str | None = None,
                 settings: BuildSettings | None = None,
-                progress: Progress | None = None) -> BuildResult:
-    """Build ``sdist`` into a wheel in ``workspace`` and write its signed attestation."""
+                progress: Progress | None = None,
+                env_wheels: Sequence[EnvWheel] | None = None,
+                update_index: bool = True) -> BuildResult:
+    """Build ``sdist`` into a wheel in ``workspace`` and write its signed attestation.
+
+    By default the build environment is picked from the workspace's wheels. With
+    ``env_wheels`` it is exactly those wheels (digests checked), which makes the build a
+    function of its declared inputs; if the backend then asks for more than they provide,
+    :class:`~fromsource.errors.BackendRequirementsMissing` says what it asked for.
+    """
     if not sdist.is_file():
         raise InputError(f"sdist {sdist} does not exist or is not a file")
     workspace.create()
     builder = _Builder(sdist, workspace, signer, requirement=requirement, sdist_uri=sdist_uri,
-                       settings=settings or BuildSettings(), progress=progress or (lambda _m: None))
+                       settings=settings or BuildSettings(), progress=progress or (lambda _m: None),
+                       env_wheels=env_wheels, update_index=update_index)
     return builder.run()

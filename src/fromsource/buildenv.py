@@ -54,12 +54,26 @@ def detect_isolation() -> str:
     return ISOLATION_NET if result.returncode == 0 else ISOLATION_NONE
 
 
+@functools.cache
+def _die_with_parent() -> list[str]:
+    """``setpriv --pdeathsig KILL`` where available: a hook never outlives its builder.
+
+    Bootstrap's resume story relies on it: when a run is killed, no orphaned backend keeps
+    writing into the build directory the next run reuses.
+    """
+    return ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+
+
 def _sandbox_prefix(isolation: str) -> list[str]:
     if isolation == ISOLATION_NONE:
-        return []
+        return _die_with_parent()
     # `ip link set lo up` is best effort: without iproute2 the build still runs, offline.
+    # --kill-child passes the parent-death signal on to the sandboxed hook process.
     script = 'ip link set lo up 2>/dev/null; exec "$@"'
-    return ["unshare", "--net", "--map-root-user", "sh", "-c", script, "sh"]
+    unshare = ["unshare", "--net", "--map-root-user"]
+    if _die_with_parent():
+        unshare = [*_die_with_parent(), "unshare", "--kill-child", "--net", "--map-root-user"]
+    return [*unshare, "sh", "-c", script, "sh"]
 
 
 def scrubbed_environment(home: Path, tmp: Path, source_date_epoch: int) -> dict[str, str]:

@@ -67,6 +67,19 @@ class MissingRequirementError(BuildError):
     """A build requirement has no wheel in the workspace."""
 
 
+class BackendRequirementsMissing(MissingRequirementError):
+    """``get_requires_for_build_wheel`` asked for wheels the given environment lacks.
+
+    ``requirements`` is everything the hook returned, so a caller (bootstrap) can resolve
+    them, build what is missing and retry with a larger environment.
+    """
+
+    def __init__(self, message: str, requirements: tuple[str, ...], *,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.requirements = requirements
+
+
 class CycleError(FromsourceError):
     """The build graph has a cycle that no admitted seed breaks."""
 

@@ -20,8 +20,12 @@ from fromsource.attest import dsse
 from fromsource.attest.checks import check_statement, get_path
 from fromsource.attest.provenance import KIND_SDIST, KIND_WHEEL
 from fromsource.errors import VerificationError
+from fromsource.policy import Policy
+from fromsource.seeds import check_seed
 from fromsource.workspace import sha256_file
 
+KIND_SEED = "seed"
+KIND_EXTERNAL = "external"
 MAX_DEPTH = 64
 MAX_NODES = 10_000
 
@@ -42,6 +46,7 @@ class ChainNode:
     edge: str | None = None
     problems: list[str] = field(default_factory=list)
     children: list[ChainNode] = field(default_factory=list)
+    evidence: tuple[str, ...] = ()  # seeds and externals: what the policy accepted
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -70,7 +75,7 @@ class ChainNode:
         shown = set() if _shown is None else _shown
         out: dict[str, Any] = {
             "name": self.name, "kind": self.kind, "sha256": self.sha256, "edge": self.edge,
-            "valid": self.ok, "problems": list(self.problems),
+            "valid": self.ok, "problems": list(self.problems), "evidence": list(self.evidence),
         }
         if self.kind == KIND_WHEEL and self.key in shown and not self.problems:
             return {**out, "ref": True}
@@ -87,10 +92,22 @@ class Locations:
 
     wheel_dirs: tuple[Path, ...] = ()
     attestation_dirs: tuple[Path, ...] = ()
+    seed_dirs: tuple[Path, ...] = ()
 
-    def wheel(self, name: str, near: Path | None = None) -> Path | None:
-        dirs = ((near,) if near else ()) + self.wheel_dirs
-        return next((d / name for d in dirs if (d / name).is_file()), None)
+    def wheel(self, name: str, near: Path | None = None, sha256: str | None = None,
+              *, seeds: bool = False) -> Path | None:
+        """The file called ``name``; with ``sha256``, preferably the one with that digest.
+
+        Stage-1 and stage-2 builds of one package share a file name, so the digest decides.
+        Without a digest match the first file found is returned, for a precise mismatch error.
+        """
+        dirs = self.seed_dirs if seeds else ((near,) if near else ()) + self.wheel_dirs
+        found = [d / name for d in dirs if (d / name).is_file()]
+        if sha256 is not None:
+            match = next((f for f in found if sha256_file(f) == sha256), None)
+            if match is not None:
+                return match
+        return found[0] if found else None
 
     def attestation_files(self, wheel: Path) -> list[Path]:
         """Sidecar first (``X.whl.intoto.jsonl``), then the attestation directories."""
@@ -105,7 +122,7 @@ class Locations:
 
 class Verifier:
     def __init__(self, keys: Sequence[Key], locations: Locations, *, threshold: int = 1,
-                 require_isolation: bool = False,
+                 require_isolation: bool = False, policy: Policy | None = None,
                  max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
         if not keys:
             raise VerificationError("no trusted keys given")
@@ -118,6 +135,7 @@ class Verifier:
         self.locations = locations
         self.threshold = threshold
         self.require_isolation = require_isolation
+        self.policy = policy
         self.max_depth = max_depth
         self.max_nodes = max_nodes
         self._done: dict[tuple[str, str], ChainNode] = {}
@@ -212,7 +230,12 @@ class Verifier:
         if "/" in name or "\\" in name or name.startswith("."):
             return ChainNode(name, KIND_WHEEL, sha, edge=edge,
                              problems=["dependency name is not a plain file name"])
-        path = self.locations.wheel(name, near=dependent.parent)
+        if annotations.get("seed") is True:
+            return self._seed(name, sha, edge)
+        if self.policy is not None and sha in self.policy.externals:
+            return ChainNode(name, KIND_EXTERNAL, sha, edge=edge,
+                             evidence=(f"named by sha256 in {self.policy.source}",))
+        path = self.locations.wheel(name, near=dependent.parent, sha256=sha)
         if path is None:
             return ChainNode(name, KIND_WHEEL, sha, edge=edge,
                              problems=["dependency wheel not found in the workspace"])
@@ -233,3 +256,27 @@ class Verifier:
             return child
         # Nodes are shared between dependents: report on a copy, not the memoised node.
         return replace(child, edge=edge, problems=[*child.problems, problem])
+
+    def _seed(self, name: str, sha: str, edge: str | None) -> ChainNode:
+        """A seed ends a chain only when the policy accepts its evidence.
+
+        Looked up in seeds/ only: a stage-1 wheel of the same name next to the dependent
+        must never pass for the seed.
+        """
+        path = self.locations.wheel(name, sha256=sha, seeds=True)
+        node = ChainNode(name, KIND_SEED, sha, edge=edge)
+        if path is None:
+            node.problems.append("seed not found in the workspace's seeds/")
+            return node
+        actual = sha256_file(path)
+        if actual != sha:
+            node.problems.append(
+                f"seed file's sha256 is {actual}, but the attestation that used it says {sha}"
+            )
+        elif self.policy is None:
+            node.problems.append("a seed: pass --policy to decide whether its evidence is accepted")
+        else:
+            check = check_seed(path, self.policy, [path.parent / f"{name}.intoto.jsonl"])
+            node.problems.extend(check.problems)
+            node.evidence = tuple(f"{e.kind}: {e.detail} ({e.source})" for e in check.evidence)
+        return node

@@ -97,6 +97,11 @@ class Workspace:
         return self.root / "seeds"
 
     @property
+    def stage1(self) -> Path:
+        """Stage-1 wheels of seeded cycles, each with its attestation as a sidecar."""
+        return self.root / "stage1"
+
+    @property
     def attestations(self) -> Path:
         return self.root / "attestations"
 

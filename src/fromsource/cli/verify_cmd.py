@@ -51,21 +51,22 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
     if not trusted_keys and policy_path is None:
         raise InputError("no trusted keys: pass --trusted-key PUB or --policy FILE")
     keys: list[Key] = [load_public_key(k) for k in trusted_keys]
-    threshold, require_isolation = 1, False
+    threshold, require_isolation, policy = 1, False, None
     if policy_path is not None:
         policy = load_policy(policy_path)
         policy.check_current()
         keys.extend(policy.builder_keys)
         threshold, require_isolation = policy.threshold, policy.require_isolation
-    wheel_dirs, att_dirs = [], list(attestation_dirs)
+    wheel_dirs, att_dirs, seed_dirs = [], list(attestation_dirs), []
     if workspace is not None:
         ws = Workspace(workspace)
         if not ws.root.is_dir():
             raise InputError(f"workspace {workspace} does not exist")
-        wheel_dirs.append(ws.wheels)
+        wheel_dirs += [ws.wheels, ws.stage1]
         att_dirs.append(ws.attestations)
-    verifier = Verifier(keys, Locations(tuple(wheel_dirs), tuple(att_dirs)),
-                        threshold=threshold, require_isolation=require_isolation)
+        seed_dirs.append(ws.seeds)
+    verifier = Verifier(keys, Locations(tuple(wheel_dirs), tuple(att_dirs), tuple(seed_dirs)),
+                        threshold=threshold, require_isolation=require_isolation, policy=policy)
     nodes = verifier.verify_wheels(wheels)
     valid = all(n.ok for n in nodes)
     if as_json:
@@ -78,7 +79,9 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
             _grow(tree, node, shown)
             out.print(tree)
         if valid:
-            out.print(f"[green]valid[/]: {len(nodes)} wheel(s), every chain ends at sdists")
+            leaves = _trust_base(nodes)
+            out.print(f"[green]valid[/]: {len(nodes)} wheel(s); every chain ends at sdists"
+                      + (f", and the trust base: {', '.join(leaves)}" if leaves else ""))
         else:
             out.print("[red]INVALID[/]:")
             for node in nodes:
@@ -88,12 +91,29 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         sys.exit(EXIT_INVALID)
 
 
+def _trust_base(nodes: list[ChainNode]) -> list[str]:
+    """Seeds and externals the chains rest on (what must be trusted beyond sdists)."""
+    found: dict[str, str] = {}
+    seen: set[int] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.kind in {"seed", "external"}:
+            found[node.name] = f"{node.kind} {node.name}"
+        stack.extend(node.children)
+    return sorted(found.values())
+
+
 def _label(node: ChainNode) -> str:
     mark = "[green]✓[/]" if node.ok else "[red]✗[/]"
     edge = f" [dim]({node.edge})[/]" if node.edge else ""
     digest = (node.sha256 or "?")[:12]
     keyids = f" signed by {', '.join(k[:12] for k in node.keyids)}" if node.keyids else ""
-    return f"{mark} {node.kind} {escape(node.name)}{edge} sha256:{digest}{keyids}"
+    evidence = f" [cyan]evidence: {escape('; '.join(node.evidence))}[/]" if node.evidence else ""
+    return f"{mark} {node.kind} {escape(node.name)}{edge} sha256:{digest}{keyids}{evidence}"
 
 
 def _grow(tree: Tree, node: ChainNode, shown: set[tuple[str, str | None]]) -> None:

@@ -1,0 +1,636 @@
+"""CycloneDX 1.6 SBOM of a workspace: what was shipped and how each piece was made.
+
+Components (wheels, sdists, seeds, interpreters), their hashes and purls, the metadata and
+the runtime ``dependencies`` graph are built with cyclonedx-python-lib. ``formulation``,
+which that library does not model, is added to its JSON output: one workflow for the
+workspace, one task per attested build (inputs: the sdist and every build-environment wheel;
+output: the wheel and its attestation), so a reader holding only the SBOM can follow any
+shipped wheel back to sdists and seeds. Field meanings are in docs/how-to/sbom.md.
+
+Everything is read from the workspace's attestation payloads; nothing here verifies
+signatures (the CLI runs :class:`fromsource.verify.Verifier` first when given keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cyclonedx.model import (
+    ExternalReference,
+    ExternalReferenceType,
+    HashAlgorithm,
+    HashType,
+    Property,
+    XsUri,
+)
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
+from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.tags import sys_tags
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+from fromsource import __version__
+from fromsource.archives import iter_members
+from fromsource.attest import dsse
+from fromsource.attest.provenance import (
+    BUILD_TYPE,
+    KIND_INTERPRETER,
+    KIND_SDIST,
+    KIND_WHEEL,
+    SLSA_PROVENANCE,
+    STATEMENT_TYPE,
+)
+from fromsource.errors import FromsourceError, InputError
+from fromsource.wheelstore import WheelInfo, read_wheel_info
+from fromsource.workspace import Workspace, sha256_file
+
+SBOM_PREDICATE = "https://cyclonedx.org/bom"
+_LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
+_P = "fromsource:"  # property namespace
+
+
+class SbomError(InputError):
+    """The workspace cannot be described: every problem is listed in ``reasons``."""
+
+    def __init__(self, message: str, reasons: Sequence[str]) -> None:
+        super().__init__(message + "".join(f"\n  - {r}" for r in reasons))
+        self.reasons = list(reasons)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Artifact:
+    """A file known by name and sha256 (the pair an attestation states)."""
+
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnvWheel:
+    artifact: Artifact
+    edge: str
+    seed: bool
+    attestation_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStep:
+    """One attested build as its provenance states it."""
+
+    wheel: Artifact
+    attestation: Path
+    attestation_sha256: str
+    sdist: Artifact
+    sdist_uri: str | None
+    requirement: str
+    env: tuple[EnvWheel, ...]
+    interpreter: Artifact | None
+    implementation: str | None
+    isolation: str
+    source_date_epoch: int | None
+    invocation_id: str
+    started_on: str | None
+    finished_on: str | None
+    log_sha256: str | None
+
+
+@dataclass
+class Sbom:
+    """The SBOM document and what it is about."""
+
+    document: dict[str, Any]
+    subjects: list[Artifact]  # the shipped wheels
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(self.document, indent=2, ensure_ascii=False) + "\n"
+
+    def statement(self) -> dict[str, Any]:
+        """The SBOM as an in-toto Statement v1 about the shipped wheels."""
+        return {
+            "_type": STATEMENT_TYPE,
+            "subject": [{"name": a.name, "digest": {"sha256": a.sha256}} for a in self.subjects],
+            "predicateType": SBOM_PREDICATE,
+            "predicate": self.document,
+        }
+
+
+# ---------------------------------------------------------------- reading the workspace
+
+
+class _Collector:
+    """Reads wheels, attestations, sources and seeds; records every problem, not the first."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+        self.builds: dict[Artifact, BuildStep] = {}
+        self.seeds: dict[Artifact, list[tuple[Path, str]]] = {}  # -> evidence (file, kind)
+        self.files: dict[Artifact, Path] = {}  # artifacts whose file is at hand
+        self._seed_files = {Artifact(p.name, sha256_file(p)): p
+                            for p in sorted(workspace.seeds.glob("*.whl"))} if workspace.seeds.is_dir() else {}
+
+    def explain(self, roots: Iterable[Artifact]) -> None:
+        """Follow provenance from ``roots`` down to sdists and seeds."""
+        queue, seen = list(roots), set()
+        while queue:
+            wheel = queue.pop()
+            if wheel in seen:
+                continue
+            seen.add(wheel)
+            if wheel in self._seed_files:
+                self._add_seed(wheel)
+                continue
+            build = self._read_build(wheel)
+            if build is None:
+                continue
+            self.builds[wheel] = build
+            for dep in build.env:
+                if dep.seed:
+                    self._add_seed(dep.artifact)
+                    seen.add(dep.artifact)
+                else:
+                    queue.append(dep.artifact)
+                    self._check_recorded(build, dep)
+
+    def _read_build(self, wheel: Artifact) -> BuildStep | None:
+        path = self.ws.attestation_for(wheel.name)
+        if not path.is_file():
+            self.problems.append(f"{wheel.name} has no attestation ({path} is missing)")
+            return None
+        try:
+            data = path.read_bytes()
+            envelopes = dsse.parse_envelopes(data, str(path))
+        except (OSError, FromsourceError) as exc:
+            self.problems.append(f"cannot read attestation {path}: {exc}")
+            return None
+        for envelope in envelopes:
+            statement = _payload(envelope.payload)
+            if statement is not None and _states(statement, wheel):
+                try:
+                    return _build_step(wheel, path, hashlib.sha256(data).hexdigest(), statement)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    self.problems.append(f"{path}: provenance of {wheel.name} is malformed ({exc!r})")
+                    return None
+        self.problems.append(
+            f"{path} holds no build provenance for {wheel.name} with sha256 {wheel.sha256}"
+        )
+        return None
+
+    def _check_recorded(self, build: BuildStep, dep: EnvWheel) -> None:
+        # The build pinned its dependency's attestation; a replaced file is worth knowing.
+        path = self.ws.attestation_for(dep.artifact.name)
+        if dep.attestation_sha256 and path.is_file() and sha256_file(path) != dep.attestation_sha256:
+            self.warnings.append(
+                f"{build.wheel.name} was built with {dep.artifact.name} whose attestation has "
+                f"changed since (recorded sha256 {dep.attestation_sha256[:12]}…)"
+            )
+
+    def _add_seed(self, seed: Artifact) -> None:
+        if seed in self.seeds:
+            return
+        evidence: list[tuple[Path, str]] = []
+        candidates = [self.ws.seeds / f"{seed.name}.intoto.jsonl", self.ws.attestation_for(seed.name)]
+        for path in candidates:
+            if not path.is_file():
+                continue
+            try:
+                envelopes = dsse.parse_envelopes(path.read_bytes(), str(path))
+            except (OSError, FromsourceError) as exc:
+                self.problems.append(f"cannot read seed evidence {path}: {exc}")
+                continue
+            for envelope in envelopes:
+                statement = _payload(envelope.payload)
+                if statement is not None and _names(statement, seed):
+                    evidence.append((path, str(statement.get("predicateType"))))
+        self.seeds[seed] = evidence
+        if seed in self._seed_files:
+            self.files[seed] = self._seed_files[seed]
+
+    def sdist_file(self, sdist: Artifact) -> Path | None:
+        path = self.ws.sources / sdist.name
+        if not path.is_file():
+            self.warnings.append(f"sdist {sdist.name} is not in {self.ws.sources}")
+            return None
+        if sha256_file(path) != sdist.sha256:
+            self.warnings.append(f"{path} differs from the sdist its provenance names")
+            return None
+        return path
+
+
+def _payload(raw: bytes) -> dict[str, Any] | None:
+    try:
+        statement = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return statement if isinstance(statement, dict) else None
+
+
+def _names(statement: dict[str, Any], wheel: Artifact) -> bool:
+    subjects = statement.get("subject")
+    return isinstance(subjects, list) and any(
+        isinstance(s, dict) and s.get("name") == wheel.name
+        and isinstance(s.get("digest"), dict) and s["digest"].get("sha256") == wheel.sha256
+        for s in subjects
+    )
+
+
+def _states(statement: dict[str, Any], wheel: Artifact) -> bool:
+    predicate = statement.get("predicate")
+    return (
+        statement.get("predicateType") == SLSA_PROVENANCE
+        and isinstance(predicate, dict)
+        and predicate.get("buildDefinition", {}).get("buildType") == BUILD_TYPE
+        and _names(statement, wheel)
+    )
+
+
+def _build_step(wheel: Artifact, path: Path, digest: str, statement: dict[str, Any]) -> BuildStep:
+    definition = statement["predicate"]["buildDefinition"]
+    run = statement["predicate"].get("runDetails", {})
+    meta = run.get("metadata", {})
+    sdist_param = definition["externalParameters"]["sdist"]
+    sdist = Artifact(sdist_param["name"], sdist_param["digest"]["sha256"])
+    env: list[EnvWheel] = []
+    interpreter, implementation = None, None
+    for dep in definition["resolvedDependencies"]:
+        notes = dep.get("annotations", {})
+        artifact = Artifact(dep["name"], dep["digest"]["sha256"])
+        if notes.get("kind") == KIND_WHEEL:
+            env.append(EnvWheel(artifact, str(notes.get("edge")), notes.get("seed") is True,
+                                notes.get("attestationSha256")))
+        elif notes.get("kind") == KIND_INTERPRETER:
+            interpreter, implementation = artifact, notes.get("implementation")
+        elif notes.get("kind") == KIND_SDIST and artifact != sdist:
+            raise ValueError(f"resolvedDependencies sdist {artifact.name} is not externalParameters.sdist")
+    logs = [b for b in run.get("byproducts", []) if b.get("name") == "build.log"]
+    internal = definition.get("internalParameters", {})
+    return BuildStep(
+        wheel=wheel, attestation=path, attestation_sha256=digest, sdist=sdist,
+        sdist_uri=sdist_param.get("uri"), requirement=str(definition["externalParameters"]["requirement"]),
+        env=tuple(sorted(env, key=lambda e: e.artifact)), interpreter=interpreter,
+        implementation=implementation, isolation=str(internal.get("isolation")),
+        source_date_epoch=internal.get("sourceDateEpoch"),
+        invocation_id=str(meta.get("invocationId") or digest),
+        started_on=meta.get("startedOn"), finished_on=meta.get("finishedOn"),
+        log_sha256=logs[0]["digest"]["sha256"] if logs else None,
+    )
+
+
+def read_backend(sdist: Path) -> str:
+    """The PEP 517 backend named by the sdist's ``pyproject.toml`` (PEP 517's default if none)."""
+    for member in iter_members(sdist):  # stops at the file; extraction is not needed
+        parts = PurePosixPath(member.name).parts
+        if len(parts) == 2 and parts[1] == "pyproject.toml":
+            try:
+                table = tomllib.loads(member.data.decode("utf-8")).get("build-system", {})
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                return _LEGACY_BACKEND
+            return str(table.get("build-backend", _LEGACY_BACKEND))
+    return _LEGACY_BACKEND
+
+
+# ---------------------------------------------------------------- runtime dependencies
+
+
+def runtime_graph(roots: Sequence[WheelInfo], available: Sequence[WheelInfo],
+                  environment: Mapping[str, str] | None = None,
+                  ) -> tuple[dict[Path, set[Path]], dict[Path, set[str]]]:
+    """Requires-Dist of ``roots`` and their closure, resolved against ``available``.
+
+    Markers are evaluated for this interpreter, with the extras each wheel was asked for.
+    Returns (edges by wheel path, requirements no available wheel meets).
+    """
+    env = dict(environment) if environment is not None else {
+        k: str(v) for k, v in default_environment().items()}
+    tags = frozenset(sys_tags())
+    by_name: dict[str, list[WheelInfo]] = {}
+    for info in available:
+        by_name.setdefault(info.name, []).append(info)
+    by_path = {info.path: info for info in [*available, *roots]}
+    edges: dict[Path, set[Path]] = {}
+    unresolved: dict[Path, set[str]] = {}
+    queue = [(info.path, frozenset[str]()) for info in roots]
+    seen: set[tuple[Path, frozenset[str]]] = set()
+    while queue:
+        state = queue.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        path, extras = state
+        edges.setdefault(path, set())
+        for req in by_path[path].requires_dist:
+            if req.marker is not None and not any(
+                    req.marker.evaluate({**env, "extra": e}) for e in {"", *extras}):
+                continue
+            target = _best(req, by_name, tags)
+            if target is None:
+                unresolved.setdefault(path, set()).add(str(req))
+                continue
+            edges[path].add(target.path)
+            queue.append((target.path, frozenset(canonicalize_name(e) for e in req.extras)))
+    return edges, unresolved
+
+
+def _best(req: Requirement, by_name: Mapping[str, list[WheelInfo]], tags: frozenset[Any]) -> WheelInfo | None:
+    fits = [w for w in by_name.get(canonicalize_name(req.name), [])
+            if req.specifier.contains(w.version, prereleases=True) and w.tags & tags]
+    return max(fits, key=lambda w: (w.version, w.path.name), default=None)
+
+
+# ---------------------------------------------------------------- the document
+
+
+@dataclass(frozen=True, slots=True)
+class SbomOptions:
+    relative_to: Path  # directory the SBOM is written to: attestation URLs are relative to it
+    reproducible: bool = False
+    source_date_epoch: int | None = None  # with reproducible; default: newest build's
+
+
+def build_sbom(workspace: Workspace, wheels: Sequence[Path], options: SbomOptions) -> Sbom:
+    """Describe ``wheels`` (default: every wheel in the workspace) and how they were built."""
+    if not workspace.root.is_dir():
+        raise InputError(f"workspace {workspace.root} does not exist",
+                         hint="pass --workspace DIR of a workspace that fromsource built into")
+    for wheel in wheels:
+        if not wheel.is_file() or not wheel.name.endswith(".whl"):
+            raise InputError(f"{wheel} is not a wheel file")
+    present = workspace.wheel_files()
+    requested = list(wheels) or present
+    if not requested:
+        raise InputError(f"no wheels in {workspace.wheels}",
+                         hint="build or bootstrap into this workspace first, or name WHEEL files")
+    infos = {p.resolve(): read_wheel_info(p) for p in [*present, *requested]}
+    roots = [infos[p.resolve()] for p in requested]
+    edges, unresolved = runtime_graph(roots, list(infos.values()))
+    shipped_paths = sorted(edges, key=lambda p: p.name)
+
+    collector = _Collector(workspace)
+    shipped = []
+    for path in shipped_paths:
+        artifact = Artifact(path.name, sha256_file(path))
+        collector.files[artifact] = path
+        shipped.append(artifact)
+    collector.explain(shipped)
+    if collector.problems:
+        raise SbomError("cannot follow the provenance of every wheel:", collector.problems)
+    for info in infos.values():  # build-environment wheels still in the workspace
+        artifact = Artifact(info.path.name, sha256_file(info.path))
+        collector.files.setdefault(artifact, info.path)
+    return _Document(collector, shipped, edges, unresolved, options).render()
+
+
+class _Document:
+    """Turns collected facts into the CycloneDX JSON."""
+
+    def __init__(self, facts: _Collector, shipped: list[Artifact], edges: dict[Path, set[Path]],
+                 unresolved: dict[Path, set[str]], options: SbomOptions) -> None:
+        self.facts, self.shipped, self.options = facts, shipped, options
+        self.edges, self.unresolved = edges, unresolved
+        self.refs: dict[Artifact, str] = {}
+        self.components: dict[Artifact, Component] = {}
+
+    def render(self) -> Sbom:
+        self._assign_refs()
+        for artifact in sorted(self.refs):
+            self.components[artifact] = self._component(artifact)
+        bom = Bom(components=self.components.values(), metadata=BomMetaData(
+            tools=[], lifecycles=[PredefinedLifecycle(LifecyclePhase.BUILD)],
+            timestamp=datetime.now(UTC),
+            properties=[Property(name=f"{_P}workspace", value=self.facts.ws.root.name)],
+        ))
+        bom.metadata.tools.components.add(Component(
+            type=ComponentType.APPLICATION, name="fromsource", version=__version__,
+            bom_ref="tool:fromsource"))
+        by_path = {path: artifact for artifact, path in self.facts.files.items()}
+        for path, targets in self.edges.items():
+            bom.register_dependency(self.components[by_path[path]],
+                                    [self.components[by_path[t]] for t in sorted(targets)])
+        document: dict[str, Any] = json.loads(JsonV1Dot6(bom).output_as_string())
+        document["formulation"] = [self._formula()]
+        if self.options.reproducible:
+            self._fix_identity(document)
+        return Sbom(document, list(self.shipped), list(self.facts.warnings))
+
+    # -- components
+
+    def _assign_refs(self) -> None:
+        artifacts: set[Artifact] = set(self.shipped) | set(self.facts.seeds)
+        for build in self.facts.builds.values():
+            artifacts |= {build.wheel, build.sdist, *(e.artifact for e in build.env)}
+            if build.interpreter is not None:
+                artifacts.add(build.interpreter)
+        base = {a: _base_ref(a) for a in artifacts}
+        counts: dict[str, int] = {}
+        for ref in base.values():
+            counts[ref] = counts.get(ref, 0) + 1
+        # A name is unique in a workspace unless a file was replaced; only then add the digest.
+        self.refs = {a: ref if counts[ref] == 1 else f"{ref}#sha256={a.sha256}" for a, ref in base.items()}
+
+    def _component(self, artifact: Artifact) -> Component:
+        props = {"kind": _kind(artifact), "shipped": str(artifact in self.shipped).lower()}
+        refs: list[ExternalReference] = []
+        seed = artifact in self.facts.seeds
+        if seed:
+            props["seed"] = "true"
+            for evidence, kind in self.facts.seeds[artifact]:
+                refs.append(self._attestation_ref(evidence, f"seed evidence: {kind}"))
+        build = self.facts.builds.get(artifact)
+        if build is not None:
+            refs.append(self._attestation_ref(build.attestation, f"build provenance: {SLSA_PROVENANCE}"))
+            props["built-by-task"] = _task_ref(self.refs[artifact])
+        path = self.facts.files.get(artifact)
+        if path is not None:
+            refs.append(ExternalReference(type=ExternalReferenceType.DISTRIBUTION,
+                                          url=XsUri(self._url(path)), hashes=[_sha(artifact.sha256)]))
+        properties = [Property(name=_P + k, value=v) for k, v in props.items()]
+        if seed:
+            properties += [Property(name=f"{_P}seed-evidence", value=f"{kind} {self._url(evidence)}")
+                           for evidence, kind in self.facts.seeds[artifact]] or [
+                Property(name=f"{_P}seed-evidence", value="none found")]
+        properties += [Property(name=f"{_P}unresolved-requirement", value=r)
+                       for r in sorted(self.unresolved.get(path or Path(), ()))]
+        name, version, ctype, purl = _identity(artifact)
+        return Component(type=ctype, name=name, version=version, bom_ref=self.refs[artifact],
+                         purl=purl, hashes=[_sha(artifact.sha256)], external_references=refs,
+                         properties=properties)
+
+    def _attestation_ref(self, path: Path, comment: str) -> ExternalReference:
+        return ExternalReference(type=ExternalReferenceType.ATTESTATION, url=XsUri(self._url(path)),
+                                 comment=comment, hashes=[_sha(sha256_file(path))])
+
+    def _url(self, path: Path) -> str:
+        # Relative to the SBOM's directory, so the SBOM and workspace can move together.
+        return Path(os.path.relpath(path.resolve(), self.options.relative_to.resolve())).as_posix()
+
+    # -- formulation
+
+    def _formula(self) -> dict[str, Any]:
+        builds = sorted(self.facts.builds.values(), key=lambda b: b.wheel)
+        producer = {b.wheel: _task_ref(self.refs[b.wheel]) for b in builds}
+        tasks, task_deps = [], []
+        for build in builds:
+            tasks.append(self._task(build))
+            needs = sorted({producer[e.artifact] for e in build.env if e.artifact in producer})
+            task_deps.append({"ref": producer[build.wheel], "dependsOn": needs})
+        uid = uuid.uuid5(uuid.NAMESPACE_URL, "fromsource:" + ",".join(b.invocation_id for b in builds))
+        workflow: dict[str, Any] = {
+            "bom-ref": "workflow:fromsource", "uid": f"urn:uuid:{uid}",
+            "name": f"fromsource builds in workspace {self.facts.ws.root.name}",
+            "description": "Every wheel built from its sdist by fromsource, one task per build; "
+                           "taskDependencies say which build used which built wheel.",
+            "taskTypes": ["build"], "tasks": tasks, "taskDependencies": task_deps,
+        }
+        graph = self.facts.ws.graph_file
+        if graph.is_file():
+            workflow["properties"] = [{"name": f"{_P}build-graph",
+                                       "value": f"{self._url(graph)} sha256:{sha256_file(graph)}"}]
+        return {"bom-ref": "formula:fromsource", "workflows": [workflow]}
+
+    def _task(self, build: BuildStep) -> dict[str, Any]:
+        ref = self.refs[build.wheel]
+        inputs: list[dict[str, Any]] = [{"resource": {"ref": self.refs[build.sdist]},
+                                         "properties": [_prop("input", "sdist")]}]
+        for env in build.env:
+            props = [_prop("edge", env.edge), _prop("seed", str(env.seed).lower())]
+            if env.attestation_sha256:
+                props.append(_prop("recorded-attestation-sha256", env.attestation_sha256))
+            inputs.append({"resource": {"ref": self.refs[env.artifact]}, "properties": props})
+        outputs: list[dict[str, Any]] = [
+            {"type": "artifact", "resource": {"ref": ref}},
+            {"type": "attestation", "resource": {"externalReference": {
+                "type": "attestation", "url": self._url(build.attestation),
+                "hashes": [{"alg": "SHA-256", "content": build.attestation_sha256}]}}},
+        ]
+        sdist_file = self.facts.sdist_file(build.sdist)
+        step_props = [_prop("requirement", build.requirement), _prop("isolation", build.isolation)]
+        if sdist_file is not None:
+            step_props.append(_prop("build-backend", read_backend(sdist_file)))
+        if build.source_date_epoch is not None:
+            step_props.append(_prop("source-date-epoch", str(build.source_date_epoch)))
+        task: dict[str, Any] = {
+            "bom-ref": _task_ref(ref), "uid": build.invocation_id,
+            "name": f"build {build.wheel.name}", "taskTypes": ["build"],
+            "inputs": inputs, "outputs": outputs,
+            "steps": [{
+                "name": "fromsource build",
+                "description": "PEP 517 get_requires_for_build_wheel and build_wheel in a fresh "
+                               "venv holding only the input wheels",
+                "commands": [{"executed": f"fromsource build sources/{build.sdist.name}"}],
+                "properties": step_props,
+            }],
+        }
+        if build.interpreter is not None:
+            task["resourceReferences"] = [{"ref": self.refs[build.interpreter]}]
+        if build.started_on:
+            task["timeStart"] = build.started_on
+        if build.finished_on:
+            task["timeEnd"] = build.finished_on
+        if build.log_sha256:
+            task["properties"] = [_prop("build-log-sha256", build.log_sha256)]
+        return task
+
+    def _fix_identity(self, document: dict[str, Any]) -> None:
+        epoch = self.options.source_date_epoch
+        if epoch is None:
+            epoch = max((b.source_date_epoch or 0 for b in self.facts.builds.values()), default=0)
+        document["metadata"]["timestamp"] = datetime.fromtimestamp(epoch, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        document.pop("serialNumber", None)
+        digest = hashlib.sha256(dsse.canonical_json(document)).hexdigest()
+        # Named by content: the same workspace gives the same serial number.
+        document["serialNumber"] = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'fromsource:' + digest)}"
+
+
+def _kind(artifact: Artifact) -> str:
+    if artifact.name.endswith(".whl"):
+        return KIND_WHEEL
+    if artifact.name.endswith((".tar.gz", ".zip")):
+        return KIND_SDIST
+    return KIND_INTERPRETER
+
+
+def _identity(artifact: Artifact) -> tuple[str, str | None, ComponentType, PackageURL | None]:
+    kind = _kind(artifact)
+    if kind == KIND_INTERPRETER:  # e.g. python-3.11.7
+        name, _, version = artifact.name.rpartition("-")
+        return name or artifact.name, version or None, ComponentType.APPLICATION, None
+    if kind == KIND_WHEEL:
+        project, version, _, _ = parse_wheel_filename(artifact.name)
+        ctype = ComponentType.LIBRARY
+    else:
+        project, version = parse_sdist_filename(artifact.name)
+        ctype = ComponentType.FILE
+    purl = PackageURL(type="pypi", name=str(project), version=str(version),
+                      qualifiers={"file_name": artifact.name})
+    return str(project), str(version), ctype, purl
+
+
+def _base_ref(artifact: Artifact) -> str:
+    purl = _identity(artifact)[3]
+    return purl.to_string() if purl is not None else f"interpreter:{artifact.name}"
+
+
+def _task_ref(component_ref: str) -> str:
+    return f"build:{component_ref}"
+
+
+def _sha(digest: str) -> HashType:
+    return HashType(alg=HashAlgorithm.SHA_256, content=digest)
+
+
+def _prop(name: str, value: str) -> dict[str, str]:
+    return {"name": _P + name, "value": value}
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate(text: str) -> list[str]:
+    """Every problem of an SBOM: CycloneDX 1.6 JSON schema errors, then dangling references."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text, all_errors=True)
+    found = []
+    for error in errors or ():
+        where = "/".join(str(p) for p in error.data.absolute_path) or "(document)"
+        found.append(f"{where}: {error.data.message}")
+    if found:
+        return found
+    # The schema cannot tell whether a "ref" names a bom-ref in the document; check that too.
+    document = json.loads(text)
+    defined, used = set(), set()
+    _walk_refs(document, defined, used)
+    return [f"reference {ref!r} names no bom-ref in the document" for ref in sorted(used - defined)]
+
+
+def _walk_refs(node: Any, defined: set[str], used: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "bom-ref" and isinstance(value, str):
+                defined.add(value)
+            elif key == "ref" and isinstance(value, str):
+                used.add(value)
+            elif key == "dependsOn" and isinstance(value, list):
+                used.update(v for v in value if isinstance(v, str))
+            else:
+                _walk_refs(value, defined, used)
+    elif isinstance(node, list):
+        for item in node:
+            _walk_refs(item, defined, used)
