@@ -60,6 +60,8 @@ from fromsource.workspace import Workspace, sha256_file
 SBOM_PREDICATE = "https://cyclonedx.org/bom"
 _LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 _P = "fromsource:"  # property namespace
+_TOP_KEYS = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
+             "components", "dependencies", "formulation")
 
 
 class SbomError(InputError):
@@ -425,7 +427,9 @@ class _Document:
         document["formulation"] = [self._formula()]
         if self.options.reproducible:
             self._fix_identity(document)
-        return Sbom(document, list(self.shipped), list(self.facts.warnings))
+        # The conventional key order, so the file reads (and diffs) like other CycloneDX files.
+        ordered = {k: document.pop(k) for k in _TOP_KEYS if k in document}
+        return Sbom({**ordered, **document}, list(self.shipped), list(self.facts.warnings))
 
     # -- components
 
@@ -487,7 +491,7 @@ class _Document:
         for build in builds:
             tasks.append(self._task(build))
             needs = sorted({producer[e.artifact] for e in build.env if e.artifact in producer})
-            task_deps.append({"ref": producer[build.wheel], "dependsOn": needs})
+            task_deps.append({"ref": producer[build.wheel], **({"dependsOn": needs} if needs else {})})
         uid = uuid.uuid5(uuid.NAMESPACE_URL, "fromsource:" + ",".join(b.invocation_id for b in builds))
         workflow: dict[str, Any] = {
             "bom-ref": "workflow:fromsource", "uid": f"urn:uuid:{uid}",

@@ -1,0 +1,145 @@
+"""Where builds run: the executor interface and a local process pool.
+
+A build is a self-contained function of its :class:`BuildRequest` (sdist path and digest,
+the exact build-environment wheels with their digests, settings, signing key path) and
+returns a :class:`BuildOutcome` (wheel and attestation, or what went wrong). The planner in
+:mod:`fromsource.bootstrap` only submits requests and reads outcomes, so an executor on
+another engine can replace :class:`LocalExecutor` without touching it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import multiprocessing
+import os
+import signal
+import sys
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from securesystemslib.signer import CryptoSigner
+
+from fromsource.attest.keys import load_signer
+from fromsource.build import BuildSettings, EnvWheel, build_sdist
+from fromsource.errors import BackendRequirementsMissing, FromsourceError
+from fromsource.workspace import Workspace, sha256_file
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildRequest:
+    """Everything one build depends on; picklable, so it can cross process boundaries."""
+
+    name: str
+    version: str
+    sdist: Path
+    sdist_sha256: str
+    sdist_uri: str | None
+    requirement: str
+    env: tuple[EnvWheel, ...]
+    workspace: Path
+    settings: BuildSettings
+    key: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildOutcome:
+    """What a build produced. ``needs`` is set when the backend asked for more wheels."""
+
+    wheel: Path | None = None
+    wheel_sha256: str | None = None
+    attestation: Path | None = None
+    log: Path | None = None
+    seconds: float = 0.0
+    backend_requires: tuple[str, ...] = ()
+    needs: tuple[str, ...] | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.wheel is not None
+
+
+@functools.cache
+def _signer(key: Path) -> CryptoSigner:
+    return load_signer(key)
+
+
+def run_build(request: BuildRequest) -> BuildOutcome:
+    """Build one request; never raises for a build problem (outcomes must pickle)."""
+    workspace = Workspace(request.workspace)
+    log = workspace.builds / f"{request.name}-{request.version}" / "build.log"
+    try:
+        if sha256_file(request.sdist) != request.sdist_sha256:
+            return BuildOutcome(log=log, error=f"{request.sdist.name} does not have sha256 "
+                                               f"{request.sdist_sha256}")
+        result = build_sdist(
+            request.sdist, workspace, _signer(request.key), requirement=request.requirement,
+            sdist_uri=request.sdist_uri, settings=request.settings, env_wheels=request.env,
+            update_index=False,
+        )
+    except BackendRequirementsMissing as exc:
+        return BuildOutcome(log=log, needs=exc.requirements, error=exc.message)
+    except FromsourceError as exc:
+        return BuildOutcome(log=log, error=exc.message)
+    except Exception as exc:  # a bug or an OS error: report it as this build's failure
+        return BuildOutcome(log=log, error=f"{type(exc).__name__}: {exc}")
+    return BuildOutcome(
+        wheel=result.wheel, wheel_sha256=result.wheel_sha256, attestation=result.attestation,
+        log=result.log, seconds=result.seconds, backend_requires=result.backend_requires,
+        timings=dict(result.timings),
+    )
+
+
+class Executor(Protocol):
+    """Runs :func:`run_build`-equivalent work and hands back futures of outcomes."""
+
+    def submit(self, request: BuildRequest) -> Future[BuildOutcome]: ...
+
+    def shutdown(self) -> None:
+        """Cancel what has not started, wait for what has."""
+        ...
+
+
+class InlineExecutor:
+    """Builds in the calling thread, one at a time (tests, debugging, ``-j 1``)."""
+
+    def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
+        future: Future[BuildOutcome] = Future()
+        future.set_result(run_build(request))
+        return future
+
+    def shutdown(self) -> None:
+        return None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _worker_init(parent: int) -> None:
+    # A worker must not outlive a killed planner (it would write into the workspace the
+    # next run owns); the hooks it starts die with it (see buildenv._die_with_parent).
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+class LocalExecutor:
+    """A pool of ``jobs`` worker processes on this machine (spawned: no inherited threads)."""
+
+    def __init__(self, jobs: int) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init, initargs=(os.getpid(),),
+        )
+
+    def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
+        return self._pool.submit(run_build, request)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
