@@ -13,12 +13,13 @@ import sys
 import time
 import tomllib
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyproject_hooks
 from packaging.requirements import InvalidRequirement, Requirement
@@ -116,12 +117,17 @@ def sdist_identity(sdist: Path) -> tuple[str, str]:
 def read_build_system(source_root: Path) -> BuildSystem:
     """``[build-system]`` of an unpacked sdist, with PEP 517's legacy default."""
     pyproject = source_root / "pyproject.toml"
+    return parse_build_system(pyproject.read_bytes() if pyproject.is_file() else None)
+
+
+def parse_build_system(pyproject: bytes | None) -> BuildSystem:
+    """``[build-system]`` from ``pyproject.toml`` bytes (``None``: the sdist has none)."""
     table: dict[str, Any] = {}
-    if pyproject.is_file():
+    if pyproject is not None:
         try:
-            table = tomllib.loads(pyproject.read_text("utf-8")).get("build-system", {})
+            table = tomllib.loads(pyproject.decode("utf-8")).get("build-system", {})
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise BuildError(f"{pyproject.name} of the sdist is not valid TOML: {exc}") from exc
+            raise BuildError(f"pyproject.toml of the sdist is not valid TOML: {exc}") from exc
     if "build-backend" not in table:
         requires = table.get("requires", list(LEGACY_REQUIRES))
         backend, backend_path = LEGACY_BACKEND, None
@@ -173,6 +179,7 @@ class _Builder:
         self.timings: dict[str, float] = {}
         self.env_wheels = tuple(env_wheels) if env_wheels is not None else None
         self.update_index = update_index
+        self._log: IO[bytes] | None = None  # the open build log while hooks run
 
     @contextmanager
     def _phase(self, name: str) -> Iterator[None]:
@@ -212,6 +219,7 @@ class _Builder:
         environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", _source_date_epoch(root))
         installed: dict[str, Dependency] = {}
         with self.log_path.open("wb") as log:
+            self._log = log
             self._install(env, chosen, installed)
             hooks = pyproject_hooks.BuildBackendHookCaller(
                 str(root.absolute()), build_system.backend,
@@ -281,7 +289,16 @@ class _Builder:
 
     def _hook(self, call: Callable[[], Any], hook: str) -> Any:
         try:
-            return call()
+            # pyproject-hooks re-raises the backend's warnings in this process; they belong
+            # in the build log, not on our stderr.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = call()
+            if caught and self._log is not None:
+                self._log.writelines(f"{w.filename}:{w.lineno}: {w.category.__name__}: "
+                                     f"{w.message}\n".encode() for w in caught)
+                self._log.flush()
+            return result
         except subprocess.CalledProcessError as exc:
             raise BuildError(
                 f"{self.name} {self.version}: {hook} failed (exit {exc.returncode}); "

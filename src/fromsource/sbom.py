@@ -136,25 +136,31 @@ class Sbom:
 class _Collector:
     """Reads wheels, attestations, sources and seeds; records every problem, not the first."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, externals: Mapping[str, str]) -> None:
         self.ws = workspace
+        self.externals_allowed = externals
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.builds: dict[Artifact, BuildStep] = {}
         self.seeds: dict[Artifact, list[tuple[Path, str]]] = {}  # -> evidence (file, kind)
+        self.externals: dict[Artifact, str] = {}  # -> why it is admitted
         self.files: dict[Artifact, Path] = {}  # artifacts whose file is at hand
-        self._seed_files = {Artifact(p.name, sha256_file(p)): p
-                            for p in sorted(workspace.seeds.glob("*.whl"))} if workspace.seeds.is_dir() else {}
+        self._seed_files = {Artifact(p.name, sha256_file(p)): p for p in _wheels_in(workspace.seeds)}
 
     def explain(self, roots: Iterable[Artifact]) -> None:
-        """Follow provenance from ``roots`` down to sdists and seeds."""
+        """Follow provenance from ``roots`` down to sdists, seeds and externals."""
         queue, seen = list(roots), set()
         while queue:
             wheel = queue.pop()
             if wheel in seen:
                 continue
             seen.add(wheel)
-            if wheel in self._seed_files:
+            if wheel.sha256 in self.externals_allowed:
+                self.externals[wheel] = self.externals_allowed[wheel.sha256]
+                continue
+            # A seeds/ file stands for itself only where no build attests it; an attested
+            # build of the same bytes is the stronger claim and is followed instead.
+            if wheel in self._seed_files and not self._attestation_paths(wheel):
                 self._add_seed(wheel)
                 continue
             build = self._read_build(wheel)
@@ -167,40 +173,51 @@ class _Collector:
                     seen.add(dep.artifact)
                 else:
                     queue.append(dep.artifact)
-                    self._check_recorded(build, dep)
+        for build in self.builds.values():
+            for dep in build.env:
+                used = self.builds.get(dep.artifact)
+                # The build pinned its dependency's attestation; a replaced file is worth knowing.
+                if used and dep.attestation_sha256 and used.attestation_sha256 != dep.attestation_sha256:
+                    self.warnings.append(
+                        f"{build.wheel.name} was built with {dep.artifact.name} whose attestation "
+                        f"has changed since (recorded sha256 {dep.attestation_sha256[:12]}…)")
+
+    def _attestation_paths(self, wheel: Artifact) -> list[Path]:
+        # Sidecar first (stage1/ keeps its attestations beside the wheels), then attestations/.
+        name = f"{wheel.name}.intoto.jsonl"
+        near = self.files.get(wheel)
+        dirs = [near.parent] if near is not None else []
+        dirs += [self.ws.stage1, self.ws.attestations]
+        found: list[Path] = []
+        for path in (d / name for d in dirs):
+            if path.is_file() and path.resolve() not in {f.resolve() for f in found}:
+                found.append(path)
+        return found
 
     def _read_build(self, wheel: Artifact) -> BuildStep | None:
-        path = self.ws.attestation_for(wheel.name)
-        if not path.is_file():
-            self.problems.append(f"{wheel.name} has no attestation ({path} is missing)")
+        paths = self._attestation_paths(wheel)
+        if not paths:
+            self.problems.append(f"{wheel.name} has no attestation "
+                                 f"({self.ws.attestation_for(wheel.name)} is missing)")
             return None
-        try:
-            data = path.read_bytes()
-            envelopes = dsse.parse_envelopes(data, str(path))
-        except (OSError, FromsourceError) as exc:
-            self.problems.append(f"cannot read attestation {path}: {exc}")
-            return None
-        for envelope in envelopes:
-            statement = _payload(envelope.payload)
-            if statement is not None and _states(statement, wheel):
-                try:
-                    return _build_step(wheel, path, hashlib.sha256(data).hexdigest(), statement)
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                    self.problems.append(f"{path}: provenance of {wheel.name} is malformed ({exc!r})")
-                    return None
-        self.problems.append(
-            f"{path} holds no build provenance for {wheel.name} with sha256 {wheel.sha256}"
-        )
+        for path in paths:
+            try:
+                data = path.read_bytes()
+                envelopes = dsse.parse_envelopes(data, str(path))
+            except (OSError, FromsourceError) as exc:
+                self.problems.append(f"cannot read attestation {path}: {exc}")
+                return None
+            for envelope in envelopes:
+                statement = _payload(envelope.payload)
+                if statement is not None and _states(statement, wheel):
+                    try:
+                        return _build_step(wheel, path, hashlib.sha256(data).hexdigest(), statement)
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        self.problems.append(f"{path}: provenance of {wheel.name} is malformed ({exc!r})")
+                        return None
+        self.problems.append(f"{', '.join(map(str, paths))} holds no build provenance for "
+                             f"{wheel.name} with sha256 {wheel.sha256}")
         return None
-
-    def _check_recorded(self, build: BuildStep, dep: EnvWheel) -> None:
-        # The build pinned its dependency's attestation; a replaced file is worth knowing.
-        path = self.ws.attestation_for(dep.artifact.name)
-        if dep.attestation_sha256 and path.is_file() and sha256_file(path) != dep.attestation_sha256:
-            self.warnings.append(
-                f"{build.wheel.name} was built with {dep.artifact.name} whose attestation has "
-                f"changed since (recorded sha256 {dep.attestation_sha256[:12]}…)"
-            )
 
     def _add_seed(self, seed: Artifact) -> None:
         if seed in self.seeds:
@@ -232,6 +249,10 @@ class _Collector:
             self.warnings.append(f"{path} differs from the sdist its provenance names")
             return None
         return path
+
+
+def _wheels_in(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.whl")) if directory.is_dir() else []
 
 
 def _payload(raw: bytes) -> dict[str, Any] | None:
@@ -279,6 +300,9 @@ def _build_step(wheel: Artifact, path: Path, digest: str, statement: dict[str, A
             interpreter, implementation = artifact, notes.get("implementation")
         elif notes.get("kind") == KIND_SDIST and artifact != sdist:
             raise ValueError(f"resolvedDependencies sdist {artifact.name} is not externalParameters.sdist")
+    parse_sdist_filename(sdist.name)  # names become purls: reject what is not a file name
+    for dep in env:
+        parse_wheel_filename(dep.artifact.name)
     logs = [b for b in run.get("byproducts", []) if b.get("name") == "build.log"]
     internal = definition.get("internalParameters", {})
     return BuildStep(
@@ -362,6 +386,8 @@ class SbomOptions:
     relative_to: Path  # directory the SBOM is written to: attestation URLs are relative to it
     reproducible: bool = False
     source_date_epoch: int | None = None  # with reproducible; default: newest build's
+    # Wheels a policy admits without a from-source build: sha256 -> the evidence, in words.
+    externals: Mapping[str, str] = field(default_factory=dict)
 
 
 def build_sbom(workspace: Workspace, wheels: Sequence[Path], options: SbomOptions) -> Sbom:
@@ -379,22 +405,25 @@ def build_sbom(workspace: Workspace, wheels: Sequence[Path], options: SbomOption
                          hint="build or bootstrap into this workspace first, or name WHEEL files")
     infos = {p.resolve(): read_wheel_info(p) for p in [*present, *requested]}
     roots = [infos[p.resolve()] for p in requested]
-    edges, unresolved = runtime_graph(roots, list(infos.values()))
-    shipped_paths = sorted(edges, key=lambda p: p.name)
-
-    collector = _Collector(workspace)
-    shipped = []
-    for path in shipped_paths:
-        artifact = Artifact(path.name, sha256_file(path))
-        collector.files[artifact] = path
-        shipped.append(artifact)
+    # What ships: the named wheels and what installing them pulls in.
+    shipped_paths = sorted(runtime_graph(roots, list(infos.values()))[0], key=lambda p: p.name)
+    collector = _Collector(workspace, options.externals)
+    by_artifact = {Artifact(info.path.name, sha256_file(info.path)): info for info in infos.values()}
+    # Stage-1 wheels are never shipped, but builds may name them: keep their files at hand.
+    collector.files.update((Artifact(p.name, sha256_file(p)), p) for p in _wheels_in(workspace.stage1))
+    collector.files.update((a, info.path) for a, info in by_artifact.items())
+    shipped = [a for a, info in by_artifact.items() if info.path in shipped_paths]
     collector.explain(shipped)
     if collector.problems:
         raise SbomError("cannot follow the provenance of every wheel:", collector.problems)
-    for info in infos.values():  # build-environment wheels still in the workspace
-        artifact = Artifact(info.path.name, sha256_file(info.path))
-        collector.files.setdefault(artifact, info.path)
-    return _Document(collector, shipped, edges, unresolved, options).render()
+    # Runtime edges of every wheel described (shipped or build-only) whose file is at hand:
+    # CycloneDX reads a component without dependsOn as having no dependencies.
+    described = set(shipped) | {e.artifact for b in collector.builds.values() for e in b.env}
+    edges, unresolved = runtime_graph([i for a, i in by_artifact.items() if a in described],
+                                      list(infos.values()))
+    collector.warnings += [f"{path.name} requires {req}, which no wheel here provides"
+                           for path in shipped_paths for req in sorted(unresolved.get(path, ()))]
+    return _Document(collector, sorted(shipped), edges, unresolved, options).render()
 
 
 class _Document:
@@ -419,10 +448,10 @@ class _Document:
         bom.metadata.tools.components.add(Component(
             type=ComponentType.APPLICATION, name="fromsource", version=__version__,
             bom_ref="tool:fromsource"))
-        by_path = {path: artifact for artifact, path in self.facts.files.items()}
+        by_path = {path: self.components[a] for a, path in self.facts.files.items() if a in self.components}
         for path, targets in self.edges.items():
-            bom.register_dependency(self.components[by_path[path]],
-                                    [self.components[by_path[t]] for t in sorted(targets)])
+            if path in by_path:
+                bom.register_dependency(by_path[path], [by_path[t] for t in sorted(targets) if t in by_path])
         document: dict[str, Any] = json.loads(JsonV1Dot6(bom).output_as_string())
         document["formulation"] = [self._formula()]
         if self.options.reproducible:
@@ -434,7 +463,7 @@ class _Document:
     # -- components
 
     def _assign_refs(self) -> None:
-        artifacts: set[Artifact] = set(self.shipped) | set(self.facts.seeds)
+        artifacts: set[Artifact] = set(self.shipped) | set(self.facts.seeds) | set(self.facts.externals)
         for build in self.facts.builds.values():
             artifacts |= {build.wheel, build.sdist, *(e.artifact for e in build.env)}
             if build.interpreter is not None:
@@ -454,6 +483,9 @@ class _Document:
             props["seed"] = "true"
             for evidence, kind in self.facts.seeds[artifact]:
                 refs.append(self._attestation_ref(evidence, f"seed evidence: {kind}"))
+        if artifact in self.facts.externals:
+            props["external"] = "true"
+            props["external-evidence"] = self.facts.externals[artifact]
         build = self.facts.builds.get(artifact)
         if build is not None:
             refs.append(self._attestation_ref(build.attestation, f"build provenance: {SLSA_PROVENANCE}"))
@@ -575,14 +607,14 @@ def _identity(artifact: Artifact) -> tuple[str, str | None, ComponentType, Packa
         name, _, version = artifact.name.rpartition("-")
         return name or artifact.name, version or None, ComponentType.APPLICATION, None
     if kind == KIND_WHEEL:
-        project, version, _, _ = parse_wheel_filename(artifact.name)
+        project, parsed, _, _ = parse_wheel_filename(artifact.name)
         ctype = ComponentType.LIBRARY
     else:
-        project, version = parse_sdist_filename(artifact.name)
+        project, parsed = parse_sdist_filename(artifact.name)
         ctype = ComponentType.FILE
-    purl = PackageURL(type="pypi", name=str(project), version=str(version),
+    purl = PackageURL(type="pypi", name=str(project), version=str(parsed),
                       qualifiers={"file_name": artifact.name})
-    return str(project), str(version), ctype, purl
+    return str(project), str(parsed), ctype, purl
 
 
 def _base_ref(artifact: Artifact) -> str:
@@ -607,10 +639,15 @@ def _prop(name: str, value: str) -> dict[str, str]:
 
 def validate(text: str) -> list[str]:
     """Every problem of an SBOM: CycloneDX 1.6 JSON schema errors, then dangling references."""
+    from cyclonedx.exception import MissingOptionalDependencyException
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
 
-    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text, all_errors=True)
+    try:
+        errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text, all_errors=True)
+    except MissingOptionalDependencyException as exc:
+        raise InputError(f"cannot validate: {exc}",
+                         hint="install cyclonedx-python-lib[json-validation]") from exc
     found = []
     for error in errors or ():
         where = "/".join(str(p) for p in error.data.absolute_path) or "(document)"
@@ -619,7 +656,8 @@ def validate(text: str) -> list[str]:
         return found
     # The schema cannot tell whether a "ref" names a bom-ref in the document; check that too.
     document = json.loads(text)
-    defined, used = set(), set()
+    defined: set[str] = set()
+    used: set[str] = set()
     _walk_refs(document, defined, used)
     return [f"reference {ref!r} names no bom-ref in the document" for ref in sorted(used - defined)]
 

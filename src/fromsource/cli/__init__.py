@@ -21,6 +21,7 @@ _COMMANDS = {
     "inspect": "fromsource.cli.inspect_cmd:inspect",
     "bootstrap": "fromsource.cli.bootstrap_cmd:bootstrap",
     "graph": "fromsource.cli.graph_cmd:graph",
+    "sbom": "fromsource.cli.sbom_cmd:sbom",
     "seed": "fromsource.cli.seed_cmd:seed",
 }
 

@@ -1,76 +1,223 @@
-"""The readability lint: a cheap pre-filter over every module, libcst only where it points.
+"""The readability lint: a cheap pre-filter over every module, ``ast`` only where it points.
 
-Every ``.py`` is scanned with substring tests and a few regular expressions for the spellings
-that hidden code needs (``exec``/``eval``/``compile``, ``__import__``, ``import_module``,
-``marshal``, long runs of base64-like characters). Only the files the scan flags are parsed
-with libcst (:mod:`fromsource.inspect.codecheck`), which decides whether the spelling really
-is hidden code; a file libcst cannot parse is a finding. Hidden code needs one of those
-spellings in the bytes, so a file the scan passes cannot hide code whether it parses or not;
-``parse_check`` (``--parse-all``) also compiles every module with the running interpreter to
-report every file that does not parse.
+Every module is scanned, at C speed, for what hidden code needs (:func:`suspect`); only the
+modules it flags are parsed (:mod:`fromsource.inspect.codecheck`), which decides whether the
+spelling really is hidden code. The pre-filter is sound for what the parser checks: when it
+passes a module, :func:`fromsource.inspect.codecheck.deep_lint` would find nothing there
+(tests/test_inspect_units.py holds it to that on every corpus module and on hostile
+spellings). A module the pre-filter passes and Python cannot parse cannot run either;
+``parse_check`` (``--parse-all``) compiles every module with the running interpreter to
+report each one that does not parse.
+
+What the pre-filter looks at is the text the interpreter reads: decoded per the module's
+coding cookie (a ``utf-7`` module spells ``exec`` as ``+AGUAeABlAGM-``), and NFKC-normalised
+as the tokenizer normalises names (``ｅｘｅｃ`` is ``exec``).
+
+- exec of decoded data: a builtin ``exec``/``eval``/``compile``/``execfile`` call (also
+  ``builtins.exec``) whose logical line holds a decoder call after it, or whose logical
+  line names a variable that is assigned on a logical line holding a decoder call (the
+  parser's rule, with whole logical lines instead of exact call extents);
+- ``__import__``/``import_module`` whose first argument is not a plain literal or name;
+- ``marshal``;
+- a run of 1,000 base64/hex characters, or 16+ lines that look like a split base64 literal.
 """
 
 from __future__ import annotations
 
+import bisect
+import codecs
 import os
 import re
 import warnings
 
 from fromsource.inspect.model import Finding
 
-# Fast substring tests first (C speed over every file); the regular expressions below
-# only run on the files that contain one of these words.
-_WORDS = (b"exec", b"eval", b"compile", b"__import__", b"import_module", b"marshal")
-# A builtin executor called (not ``re.compile(``, ``obj.eval(``, ``def eval(``).
-_EXECUTOR = re.compile(rb"(?<![\w.])(?<!def )(?:exec|eval|compile|execfile)\s*\(\s*([A-Za-z_]\w*)?")
-WINDOW = 300  # bytes after ``exec(`` or ``name =`` where a decoder call must appear
-# What feeds it hidden code: the decoders libcst's check looks for (codecheck._DECODERS).
-_DECODER = re.compile(
-    rb"(?:b(?:64|32|16|85)decode|a85decode|decodebytes|decodestring|decompress|unhexlify"
-    rb"|a2b_\w+|fromhex|\bloads?|\.decode|\bchr|\bbytes|\bbytearray|\.join|\breversed"
-    rb"|\.translate)\s*\("
-)
-# An importer whose argument is not a plain literal or a passed-through name.
+# A call's name and its opening parenthesis may be apart: ``exec (``, ``(exec)(``,
+# ``exec \<newline> (``, or a comment inside brackets.
+_GAP = r"(?:[\s\\)]|#[^\n]*)*\("
+# One search per word: a literal prefix lets the regex engine skip ahead at C speed.
+_EXECUTORS = tuple((word, re.compile(word + _GAP)) for word in ("exec", "eval", "compile", "execfile"))
+_DECODER_NAMES = (
+    "b64decode", "b32decode", "b16decode", "b85decode", "a85decode", "urlsafe_b64decode",
+    "standard_b64decode", "decodebytes", "decodestring", "decompress", "loads", "load",
+    "unhexlify", "a2b_base64", "a2b_hex", "a2b_uu", "fromhex", "decode", "chr", "bytes",
+    "bytearray", "join", "reversed", "translate",
+)  # fmt: skip  (codecheck.DECODERS, as called names)
+_DECODER = re.compile(r"(?<!\w)(?:" + "|".join(sorted(_DECODER_NAMES, key=len, reverse=True)) + r")" + _GAP)
+# A name bound by ``name =``, ``(name) =``, ``name := ...`` or ``name: T = ...``.
+_BINDING = re.compile(r"(?<![\w.])([^\W\d]\w*)(?:[\s\\)]|#[^\n]*)*(?::[^=\n;]*)?=(?!=)")
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
+# An importer whose argument is not a plain literal, a passed-through name, or nothing.
 _IMPORTER = re.compile(
-    rb"(?:__import__|import_module)\s*\(\s*(?![rRbBuU]?['\"][\w.]*['\"]\s*[,)]|[\w.]+\s*[,)])"
+    r"(?:__import__|import_module)" + _GAP + r"\s*+(?![rRbBuU]?['\"][\w.]*['\"]\s*[,)]|[\w.]+\s*[,)]|\))"
 )
-_MARSHAL = re.compile(rb"\bmarshal\b")
-# The look-behind starts a match only at the start of a run, which keeps the scan linear.
-_LONG_RUN = re.compile(rb"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{1000}")
+_MARSHAL = re.compile(r"\bmarshal\b")
+_WORDS = ("exec", "eval", "compile", "__import__", "import_module", "marshal")
+# Long literals, on the raw bytes: base64/hex alphabet -> "a", anything else -> ".".
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-"
+_RUNS = bytes(ord("a") if byte in _ALPHABET else ord(".") for byte in range(256))
+LONG_RUN = 1000
 # One line of a literal split over many lines: "TWFu...(60+ chars)",
 _ENCODED_LINE = re.compile(
     rb"^[ \t]*[bBuUrR]?['\"]?[A-Za-z0-9+/=]{60,}+['\"]?[ \t]*[,)\\]?[ \t]*$", re.MULTILINE
 )
-LONG_LINE = 1000
 SPLIT_LINES = 16
+_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
+# The lexer of logical lines: strings, comments, brackets, line ends.
+_TOKEN = re.compile(r"""[rRbBuUfF]{0,2}(?:'''|\"\"\"|'|")|#|\\\r?\n|[()\[\]{};\n]""")
+_STRING_END = {
+    "'''": re.compile(r"[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''", re.DOTALL),
+    '"""': re.compile(r'[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""', re.DOTALL),
+    "'": re.compile(r"[^'\\\n]*(?:\\.[^'\\\n]*)*'", re.DOTALL),
+    '"': re.compile(r'[^"\\\n]*(?:\\.[^"\\\n]*)*"', re.DOTALL),
+}
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
 
 
-def _feeds_executor(source: bytes) -> bool:
-    """An executor call with a decoder call just after it, or fed a name bound near one."""
-    for call in _EXECUTOR.finditer(source):
-        if _DECODER.search(source, call.end(), call.end() + WINDOW):
+def code_text(source: bytes) -> str | None:
+    """The text the interpreter reads, or None when it cannot be decoded (then parse it)."""
+    encoding = "utf-8"
+    first = source.find(b"\n")
+    second = source.find(b"\n", first + 1) if first >= 0 else -1
+    head = source if second < 0 else source[:second]
+    if b"coding" in head:
+        for line in head.split(b"\n"):
+            found = _COOKIE.match(line)
+            if found:
+                encoding = found.group(1).decode()
+                break
+            if line.strip() and not line.lstrip().startswith(b"#"):
+                break
+    try:
+        if codecs.lookup(encoding).name != "utf-8":
+            return _normalise(source.decode(encoding))
+        if source.isascii():
+            return source.decode("ascii")
+        return _normalise(source.decode("utf-8-sig"))
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def _normalise(text: str) -> str:
+    import unicodedata
+
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
+def logical_lines(text: str) -> list[int]:
+    """Start offsets of the logical lines (a statement, or a compound statement's header).
+
+    Brackets, strings (f-strings included: their code is inside them) and comments are
+    followed; a backslash at the end of a line continues it. Broken code gets some split,
+    and a module that does not parse cannot run.
+    """
+    starts = [0]
+    depth = 0
+    pos = 0
+    search = _TOKEN.search
+    while (token := search(text, pos)) is not None:
+        value = token.group()
+        pos = token.end()
+        last = value[-1]
+        if last in "'\"":
+            end = _STRING_END[value.lstrip("rRbBuUfF")].match(text, pos)
+            if end is None:  # unterminated: not Python; the rest of the line is the string
+                newline = text.find("\n", pos)
+                pos = len(text) if newline < 0 else newline
+            else:
+                pos = end.end()
+        elif value == "#":
+            newline = text.find("\n", pos)
+            pos = len(text) if newline < 0 else newline
+        elif last in _OPEN:
+            depth += 1
+        elif last in _CLOSE:
+            depth = max(depth - 1, 0)
+        elif value in ("\n", ";") and depth == 0:
+            starts.append(pos)
+    return starts
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _before(text: str, offset: int) -> int:
+    """The offset of the last character before ``offset`` that is not blank."""
+    i = offset - 1
+    while i >= 0 and text[i] in " \t\\\n\r\f":
+        i -= 1
+    return i
+
+
+def _executor_calls(text: str) -> list[int]:
+    """Offsets of builtin executor calls (not ``re.compile(``, ``obj.eval(``, ``def eval(``)."""
+    found = []
+    for word, pattern in _EXECUTORS:
+        for call in pattern.finditer(text):
+            start, end = call.start(), call.start() + len(word)
+            if (start and _word_char(text[start - 1])) or (end < len(text) and _word_char(text[end])):
+                continue  # "myexec(", "evaluate("
+            i = _before(text, start)
+            if i >= 0 and text[i] == ".":
+                j = _before(text, i)
+                if not (text.endswith("builtins", 0, j + 1) and (j < 8 or not _word_char(text[j - 8]))):
+                    continue  # a method: re.compile(, obj.eval(
+            elif text.endswith("def", 0, i + 1) and (i < 3 or not _word_char(text[i - 3])):
+                continue  # a definition, not a call
+            found.append(start)
+    return found
+
+
+def feeds_executor(text: str) -> bool:
+    """An executor call whose logical line decodes, or names a variable bound to decoded data."""
+    calls = _executor_calls(text)
+    if not calls:
+        return False
+    decoders = [m.start() for m in _DECODER.finditer(text)]
+    if not decoders:
+        return False
+    starts = logical_lines(text)
+
+    def line_of(offset: int) -> tuple[int, int]:
+        i = bisect.bisect_right(starts, offset) - 1
+        return starts[i], starts[i + 1] if i + 1 < len(starts) else len(text)
+
+    decoding_lines = {line_of(offset) for offset in decoders}
+    bound: set[str] = set()
+    for start, end in decoding_lines:
+        bound.update(m.group(1) for m in _BINDING.finditer(text, start, end))
+    for call in calls:
+        start, end = line_of(call)
+        if any(call < d < end for d in decoders):
             return True
-        name = call.group(1)
-        if name:
-            bind = re.compile(rb"(?<![\w.])" + re.escape(name) + rb"\s*=(?!=)")
-            for found in bind.finditer(source):
-                if _DECODER.search(source, found.end(), found.end() + WINDOW):
-                    return True
+        if bound and bound & set(_IDENTIFIER.findall(text, start, end)):
+            return True
     return False
+
+
+def _long_literal(source: bytes) -> bool:
+    if len(source) < LONG_RUN:
+        return False
+    runs = source.translate(_RUNS)
+    if b"a" * LONG_RUN in runs:
+        return True
+    if runs.count(b"a" * 60) < SPLIT_LINES:  # each split line holds a run of 60
+        return False
+    return any(n >= SPLIT_LINES for n, _ in enumerate(_ENCODED_LINE.finditer(source), 1))
 
 
 def suspect(source: bytes) -> bool:
     """Cheap: does the module spell anything hidden code would need?"""
-    if any(word in source for word in _WORDS):
-        if _feeds_executor(source):
+    text = code_text(source)
+    if text is None:
+        return True  # the parser decides
+    if any(word in text for word in _WORDS):
+        if feeds_executor(text):
             return True
-        if _IMPORTER.search(source) or _MARSHAL.search(source):
+        if _IMPORTER.search(text) or _MARSHAL.search(text):
             return True
-    if len(source) < LONG_LINE:
-        return False
-    if _LONG_RUN.search(source):
-        return True
-    return any(n >= SPLIT_LINES for n, _ in enumerate(_ENCODED_LINE.finditer(source), 1))
+    return _long_literal(source)
 
 
 def syntax_error(path: str, source: bytes) -> Finding | None:
@@ -92,24 +239,24 @@ def syntax_error(path: str, source: bytes) -> Finding | None:
 
 
 def lint_module(path: str, source: bytes, *, parse_check: bool = False) -> tuple[list[Finding], bool]:
-    """Findings for one module, and whether libcst was needed."""
+    """Findings for one module, and whether it was parsed."""
     if parse_check:
         broken = syntax_error(path, source)
         if broken is not None:
             return [broken], False
     if not suspect(source):
         return [], False
-    from fromsource.inspect import codecheck  # libcst: only now
+    from fromsource.inspect import codecheck
 
     return codecheck.deep_lint(path, source), True
 
 
-PARALLEL_FROM = 200  # modules; below this a process pool costs more than it saves
+PARALLEL_FROM = 200  # modules to compile; below this a process pool costs more than it saves
 
 
 def _lint_job(job: tuple[str, bytes, bool, bool]) -> tuple[str, list[Finding], bool]:
     path, source, deep, parse_check = job
-    if deep:  # modified or generated: always parsed with libcst
+    if deep:  # modified or generated: always parsed
         from fromsource.inspect import codecheck
 
         return path, codecheck.deep_lint(path, source), True
@@ -118,9 +265,14 @@ def _lint_job(job: tuple[str, bytes, bool, bool]) -> tuple[str, list[Finding], b
 
 
 def lint_many(jobs: list[tuple[str, bytes, bool, bool]]) -> dict[str, tuple[list[Finding], bool]]:
-    """Lint ``(path, source, deep, parse_check)`` jobs, over a process pool when many."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) < PARALLEL_FROM or workers < 2:
+    """Lint ``(path, source, deep, parse_check)`` jobs.
+
+    The pre-filter is cheaper than shipping the sources to other processes, so a process
+    pool is used only to compile many modules (``--parse-all``).
+    """
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
+    compiling = sum(1 for job in jobs if job[3])
+    if compiling < PARALLEL_FROM or workers < 2:
         return {path: (found, parsed) for path, found, parsed in map(_lint_job, jobs)}
     from concurrent.futures import ProcessPoolExecutor
 

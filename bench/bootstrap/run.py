@@ -1,0 +1,239 @@
+"""Benchmark: `fromsource bootstrap` against fromager on one frozen local index.
+
+The requests==2.32.3 closure (19 sdists, fetched once into --sdists and then frozen) is served
+as a PEP 503 index on 127.0.0.1. Both tools bootstrap requests==2.32.3 from it with 2 jobs,
+as whole processes, in the same run; wall time and peak memory (the sum of RSS over the
+process tree, sampled every 50 ms) are recorded, then a no-op re-run of fromsource.
+
+fromager is installed with pip into its own venv (--fromager-venv). It reads sdists from a
+hard-coded default index URL (``fromager.resolver.PYPI_SERVER_URL``); a two-line wrapper
+points that at the local server, which is what per-package ``sdist_server_url`` settings
+would do for every package.
+
+    python bench/bootstrap/run.py [--sdists DIR] [--fromager-venv DIR] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _report import write_section
+
+# The closure as first bootstrapped (docs/bootstrap.md); two setuptools versions because
+# charset-normalizer asks for setuptools<84.1.
+CLOSURE = [
+    "calver==2025.10.20", "certifi==2026.10.18", "charset-normalizer==3.5.2",
+    "flit-core==4.2.0", "hatch-vcs==0.5.0", "hatchling==1.33.0", "idna==3.20",
+    "packaging==26.3", "pathspec==1.1.1", "pluggy==1.7.0", "poetry-core==2.5.0",
+    "requests==2.32.3", "setuptools==84.0.0", "setuptools==84.2.1", "setuptools-scm==10.3.4",
+    "tomlkit==0.15.2", "trove-classifiers==2026.9.21.13", "urllib3==2.8.0",
+    "vcs-versioning==2.6.0",
+]
+TARGET = "requests==2.32.3"
+JOBS = 2
+
+
+def freeze(sdists: Path) -> list[Path]:
+    """Fetch the closure's sdists once (from the default index); afterwards they are reused."""
+    from fromsource.index import fetch_sdist
+
+    sdists.mkdir(parents=True, exist_ok=True)
+    files = []
+    for pin in CLOSURE:
+        name, version = pin.split("==")
+        stem = f"{name.replace('-', '_')}-{version}"
+        found = [p for p in sdists.iterdir() if p.name.lower().startswith(stem.lower() + ".")]
+        files.append(found[0] if found else fetch_sdist(name, version, None, sdists))
+    return files
+
+
+@contextmanager
+def serve(sdists: Path) -> Iterator[str]:
+    """A static PEP 503 index of ``sdists`` on 127.0.0.1 (files under /files/)."""
+    from packaging.utils import canonicalize_name, parse_sdist_filename
+
+    root = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    (root / "files").mkdir()
+    projects: dict[str, list[Path]] = {}
+    for sdist in sorted(sdists.glob("*.tar.gz")):
+        (root / "files" / sdist.name).symlink_to(sdist.resolve())
+        projects.setdefault(canonicalize_name(parse_sdist_filename(sdist.name)[0]), []).append(sdist)
+    for name, files in projects.items():
+        links = "".join(
+            f'<a href="../../files/{html.escape(f.name)}#sha256='
+            f'{hashlib.sha256(f.read_bytes()).hexdigest()}">{html.escape(f.name)}</a><br/>\n'
+            for f in files
+        )
+        (root / "simple" / name).mkdir(parents=True)
+        (root / "simple" / name / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+    (root / "simple" / "index.html").write_text("<html><body>" + "".join(
+        f'<a href="{n}/">{n}</a><br/>' for n in sorted(projects)) + "</body></html>")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _tree_rss(pid: int) -> int:
+    """Sum of VmRSS (bytes) over ``pid`` and its descendants, from /proc."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += next(int(line.split()[1]) * 1024 for line in status.splitlines()
+                          if line.startswith("VmRSS:"))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
+def measured(cmd: list[str], env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> tuple[float, int, subprocess.CompletedProcess[str]]:
+    """Wall seconds and peak process-tree RSS of a whole command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=cwd)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def run_fromsource(url: str, tmp: Path) -> dict[str, float | int | str]:
+    ws = tmp / "fromsource-ws"
+    cmd = ["fromsource", "bootstrap", TARGET, "--index-url", url, "-w", str(ws), "-j", str(JOBS),
+           "--json"]
+    wall, peak, result = measured(cmd)
+    if result.returncode != 0:
+        raise SystemExit(f"fromsource failed:\n{result.stderr[-3000:]}")
+    noop_wall, noop_peak, again = measured(cmd)
+    if again.returncode != 0 or '"built": 0' not in again.stdout:
+        raise SystemExit(f"fromsource no-op re-run rebuilt something:\n{again.stdout[-2000:]}")
+    wheels = len(list((ws / "wheels").glob("*.whl")))
+    return {"wall": wall, "peak": peak, "noop_wall": noop_wall, "noop_peak": noop_peak,
+            "wheels": wheels}
+
+
+def run_fromager(url: str, tmp: Path, venv: Path) -> dict[str, float | int | str]:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "fromager"], check=True)
+    version = subprocess.run([str(venv / "bin" / "fromager"), "--version"], capture_output=True,
+                             text=True, check=True).stdout.strip().rsplit(" ", 1)[-1]
+    wrapper = tmp / "fromager_local.py"
+    wrapper.write_text(
+        "import sys\nimport fromager.resolver\n"
+        f"fromager.resolver.PYPI_SERVER_URL = {url!r}\n"
+        "from fromager.__main__ import invoke_main\nsys.argv[0] = 'fromager'\ninvoke_main()\n"
+    )
+    work = tmp / "fromager"
+    work.mkdir()
+    # Same inputs as fromsource: the venv's bin first (uv), no pip configuration, no proxy.
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+           "PIP_CONFIG_FILE": os.devnull, "UV_INDEX_URL": url, "PIP_INDEX_URL": url}
+    cmd = [str(python), str(wrapper), "--sdists-repo", str(work / "sdists-repo"),
+           "--wheels-repo", str(work / "wheels-repo"), "--work-dir", str(work / "work-dir"),
+           "-j", str(JOBS), "bootstrap-parallel", "-m", str(JOBS), TARGET]
+    wall, peak, result = measured(cmd, env=env, cwd=work)
+    if result.returncode != 0:
+        return {"error": (result.stderr or result.stdout)[-1500:], "version": version}
+    # wheels-repo keeps each wheel under downloads/ and simple/: count distinct files.
+    wheels = len({w.name for w in (work / "wheels-repo").rglob("*.whl")})
+    return {"wall": wall, "peak": peak, "wheels": wheels, "version": version}
+
+
+def render(ours: dict[str, float | int | str], theirs: dict[str, float | int | str]) -> str:
+    mib = 1024 * 1024
+    lines = [
+        "## bootstrap: `fromsource bootstrap` vs fromager",
+        "",
+        f"One run on {platform.machine()} with {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}. Produced by `python bench/bootstrap/run.py`. "
+        f"`{TARGET}` from a frozen local index of its closure's {len(CLOSURE)} sdists served on "
+        f"127.0.0.1, whole processes, {JOBS} jobs each; fromsource with attestations signed. "
+        "Peak memory = the largest sum of RSS over the process tree (50 ms samples). Targets: "
+        "fromsource at most 0.8x fromager's wall time; no-op re-run under 2 s.",
+        "",
+        "| tool | wheels | wall (s) | peak memory (MiB) | ratio to fromager |",
+        "|---|---|---|---|---|",
+    ]
+    ratio = ""
+    if "error" not in theirs:
+        ratio = f"{float(ours['wall']) / float(theirs['wall']):.2f}"
+    lines.append(f"| fromsource bootstrap | {ours['wheels']} | {float(ours['wall']):.1f} | "
+                 f"{int(ours['peak']) / mib:.0f} | {ratio} |")
+    if "error" in theirs:
+        lines.append(f"| fromager {theirs['version']} | failed | | | |")
+    else:
+        lines.append(f"| fromager {theirs['version']} (`bootstrap-parallel -m {JOBS}`, `-j {JOBS}`) "
+                     f"| {theirs['wheels']} | {float(theirs['wall']):.1f} | "
+                     f"{int(theirs['peak']) / mib:.0f} | 1.00 |")
+    lines.append(f"| fromsource no-op re-run | {ours['wheels']} reused | "
+                 f"{float(ours['noop_wall']):.2f} | {int(ours['noop_peak']) / mib:.0f} | |")
+    if "error" in theirs:
+        lines += ["", "fromager did not finish offline against the local index; its last output:",
+                  "", "```", str(theirs["error"]).strip(), "```"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sdists", type=Path,
+                        default=Path(tempfile.gettempdir()) / "fromsource-bench-sdists")
+    parser.add_argument("--fromager-venv", type=Path,
+                        default=Path(tempfile.gettempdir()) / "fromager-venv")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    freeze(args.sdists)
+    with tempfile.TemporaryDirectory() as tmp_name, serve(args.sdists) as url:
+        tmp = Path(tmp_name)
+        ours = run_fromsource(url, tmp)
+        theirs = run_fromager(url, tmp, args.fromager_venv)
+    markdown = render(ours, theirs)
+    print(markdown)
+    if not args.no_write:
+        write_section("bootstrap", markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,642 @@
+"""Bootstrap: resolve a requirement's whole build graph and build all of it from source.
+
+The planner interleaves discovery with building, because some edges are only known once
+other packages are built:
+
+- the top-level install set and every package's ``[build-system]`` environment are resolved
+  separately (build isolation), from static sdist metadata where it is authoritative;
+- an sdist whose ``Requires-Dist`` is dynamic is built first and its wheel's METADATA read
+  (the resolution that needed it is retried then);
+- backend requirements (``get_requires_for_build_wheel``) are known once a package's
+  build-system environment is built: its first build attempt runs the hook in that
+  environment and, if the backend asks for more, the planner resolves and builds that and
+  retries with the larger environment.
+
+Cycles of needs-to-build are checked before anything in them could be built, every time the
+graph grows. Builds go through an :class:`~fromsource.executor.Executor`; the planner itself
+is single-threaded, never prints, and reports progress through a :class:`Reporter`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from fromsource.archives import iter_members
+from fromsource.attest.keys import load_signer
+from fromsource.build import BuildSettings, BuildSystem, EnvWheel, parse_build_system
+from fromsource.buildenv import detect_isolation
+from fromsource.errors import CycleError, FromsourceError
+from fromsource.executor import BuildOutcome, BuildRequest, Executor, LocalExecutor
+from fromsource.graph import BuildGraph, EdgeKind, GraphBuilder, Node, dump
+from fromsource.incremental import (
+    DigestCache,
+    Fingerprint,
+    find_reusable,
+    load_backend_requires,
+    remove_stale_temp_files,
+    save_backend_requires,
+)
+from fromsource.index import Index, SdistCandidate
+from fromsource.pkginfo import read_pkg_info
+from fromsource.resolve import Resolution, ResolvedPackage, SdistMetadata, TargetEnvironment, resolve
+from fromsource.wheelstore import read_wheel_info
+from fromsource.workspace import Workspace
+
+Status = Literal["built", "reused", "failed", "skipped", "cancelled"]
+_DONE = ("built", "reused")
+_DEAD = ("failed", "skipped", "cancelled")
+_LOG_TAIL_LINES = 15
+
+
+# ------------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PackageReport:
+    """How one (name, version) of the graph ended."""
+
+    name: str
+    version: str
+    status: Status
+    wheel: Path | None = None
+    attestation: Path | None = None
+    log: Path | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    log_tail: str = ""
+    blocked_by: tuple[str, ...] = ()  # for "skipped": the failed packages it needed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "version": self.version, "status": self.status,
+            "wheel": str(self.wheel) if self.wheel else None,
+            "attestation": str(self.attestation) if self.attestation else None,
+            "log": str(self.log) if self.log else None,
+            "seconds": round(self.seconds, 3), "error": self.error,
+            "log_tail": self.log_tail, "blocked_by": list(self.blocked_by),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BootstrapSummary:
+    requirements: tuple[str, ...]
+    roots: tuple[str, ...]  # node ids (name==version) of the top-level install set
+    packages: tuple[PackageReport, ...]
+    graph_file: Path
+    seconds: float
+    jobs: int
+
+    def with_status(self, status: Status) -> list[PackageReport]:
+        return [p for p in self.packages if p.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return all(p.status in _DONE for p in self.packages)
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {s: len(self.with_status(s))
+                  for s in ("built", "reused", "failed", "skipped", "cancelled")}
+        return {
+            "format": "fromsource.bootstrap-summary", "format_version": 1,
+            "ok": self.ok, "requirements": list(self.requirements), "roots": list(self.roots),
+            "jobs": self.jobs, "seconds": round(self.seconds, 3), "counts": counts,
+            "graph": str(self.graph_file),
+            "packages": [p.to_dict() for p in self.packages],
+        }
+
+
+class Reporter:
+    """Progress callbacks; the default does nothing. The CLI renders them."""
+
+    def discovering(self, message: str) -> None:
+        """Discovery is doing something that may take a moment (resolving, fetching)."""
+
+    def planned(self, total: int) -> None:
+        """The number of packages known to need a wheel changed."""
+
+    def started(self, name: str, version: str) -> None:
+        """A build was handed to the executor."""
+
+    def finished(self, report: PackageReport) -> None:
+        """A package reached its final status."""
+
+
+# ------------------------------------------------------------------------ planner state
+
+
+class _PendingMetadata(Exception):
+    """A resolution needs the runtime dependencies of an sdist that must be built first."""
+
+    def __init__(self, candidate: SdistCandidate) -> None:
+        super().__init__(str(candidate))
+        self.candidate = candidate
+
+
+TaskKind = Literal["top", "build-system", "backend"]
+
+
+@dataclass(eq=False)
+class _Task:
+    """One environment to resolve; ``blocked_on`` is a package whose metadata it awaits."""
+
+    kind: TaskKind
+    owner: Node | None
+    blocked_on: Node | None = None
+
+
+@dataclass(eq=False)
+class _Package:
+    """Mutable planner state of one node (internal; reports are frozen)."""
+
+    node: Node
+    sdist: SdistCandidate
+    path: Path
+    sha256: str
+    build_system: BuildSystem
+    bs_env: Resolution | None = None
+    backend: tuple[Requirement, ...] | None = None  # None: the hook has not been asked yet
+    full_env: Resolution | None = None
+    status: Status | Literal["waiting", "running"] = "waiting"
+    wheel: Path | None = None
+    wheel_sha256: str | None = None
+    report: PackageReport | None = None
+    started: float = field(default=0.0)
+    # The environment last found not reusable (so a full pool does not re-check it).
+    stale_env: tuple[EnvWheel, ...] | None = None
+
+
+def _parse_all(texts: Iterable[str], who: str) -> tuple[Requirement, ...]:
+    try:
+        return tuple(Requirement(t) for t in texts)
+    except InvalidRequirement as exc:
+        raise FromsourceError(f"{who}: invalid requirement: {exc}") from exc
+
+
+def _log_tail(log: Path | None) -> str:
+    if log is None:
+        return ""
+    try:
+        return "\n".join(log.read_text("utf-8", "replace").splitlines()[-_LOG_TAIL_LINES:])
+    except OSError:
+        return ""
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------------------ the planner
+
+
+class _Planner:
+    def __init__(self, requirements: Sequence[str], *, workspace: Workspace, index: Index,
+                 key: Path, constraints: Sequence[Requirement], jobs: int, keep_going: bool,
+                 settings: BuildSettings, environment: TargetEnvironment,
+                 executor: Executor, reporter: Reporter) -> None:
+        self.requirements = tuple(requirements)
+        self.ws = workspace
+        self.index = index
+        self.key = key.absolute()
+        self.keys = [load_signer(key).public_key]
+        self.constraints = tuple(constraints)
+        self.jobs = jobs
+        self.keep_going = keep_going
+        self.settings = settings
+        self.environment = environment
+        self.executor = executor
+        self.reporter = reporter
+        self.fingerprint = Fingerprint.current(detect_isolation())
+        self.digest = DigestCache()
+        self.metadata = SdistMetadata(index, workspace.sources, metadata_for=self._metadata_for)
+        self.graph = GraphBuilder()
+        self.graph_version = 0
+        self.checked_version = -1
+        self.provisional: set[tuple[Node, Node]] = set()
+        self.packages: dict[Node, _Package] = {}
+        self.tasks: list[_Task] = []
+        self.tasks_added = 0
+        self._add_task(_Task("top", None))
+        self.resolved: dict[tuple[tuple[str, ...], tuple[str, ...]], Resolution] = {}
+        self.running: dict[Future[BuildOutcome], _Package] = {}
+        self.stopping = False
+        self.roots: tuple[Node, ...] = ()
+
+    # -- main loop -----------------------------------------------------------------
+
+    def run(self) -> tuple[PackageReport, ...]:
+        try:
+            while True:
+                progressed = self._discover()
+                self._check_cycles()
+                progressed = self._schedule() or progressed
+                if progressed:
+                    continue
+                if not self.running:
+                    break
+                self._collect()
+            self._check_stuck()
+        finally:
+            self.executor.shutdown()
+            self._dump()
+        self.ws.update_simple_index()
+        return self._reports()
+
+    # -- discovery -----------------------------------------------------------------
+
+    def _discover(self) -> bool:
+        progressed = False
+        changed = True
+        while changed:
+            changed = False
+            added = self.tasks_added
+            for task in list(self.tasks):
+                if task.blocked_on is not None:
+                    blocker = self.packages[task.blocked_on]
+                    if blocker.status in _DEAD and task.owner is not None:
+                        self._skip(self.packages[task.owner], [blocker])
+                        self.tasks.remove(task)
+                        changed = True
+                    if blocker.status not in _DONE:
+                        continue
+                    task.blocked_on = None
+                if task.owner is not None and self.packages[task.owner].status in _DEAD:
+                    self.tasks.remove(task)
+                    continue
+                result = self._resolve_task(task)
+                if isinstance(result, SdistCandidate):
+                    node = self._ensure_node(result)
+                    task.blocked_on = node
+                    if task.owner is not None:
+                        self.provisional.add((task.owner, node))
+                        self.graph_version += 1
+                    changed = changed or self.packages[node].status in _DONE
+                    continue
+                self.tasks.remove(task)
+                self._apply(task, result)
+                changed = True
+            changed = changed or self.tasks_added != added
+            progressed = progressed or changed
+        return progressed
+
+    def _owner(self, task: _Task) -> _Package:
+        if task.owner is None:
+            raise AssertionError(f"a {task.kind} task without an owner")
+        return self.packages[task.owner]
+
+    def _add_task(self, task: _Task) -> None:
+        self.tasks.append(task)
+        self.tasks_added += 1
+
+    def _resolve_task(self, task: _Task) -> Resolution | SdistCandidate:
+        pins: tuple[Requirement, ...] = ()
+        if task.kind == "top":
+            self.reporter.discovering("resolving " + " ".join(self.requirements))
+            wanted: Sequence[Requirement | str] = self.requirements
+        else:
+            package = self._owner(task)
+            wanted = package.build_system.requires
+            if task.kind == "backend" and package.bs_env is not None:
+                wanted = (*package.build_system.requires, *(package.backend or ()))
+                # The hook ran with these versions; the build must keep them.
+                pins = tuple(Requirement(f"{p.name}=={p.version}")
+                             for p in package.bs_env.packages.values())
+            self.reporter.discovering(f"resolving the build environment of {package.node}")
+        key = (tuple(sorted(map(str, wanted))), tuple(sorted(map(str, pins))))
+        if key in self.resolved:
+            return self.resolved[key]
+        try:
+            result = resolve(wanted, index=self.index, metadata=self.metadata,
+                             constraints=(*self.constraints, *pins), environment=self.environment)
+        except _PendingMetadata as pending:
+            return pending.candidate
+        self.resolved[key] = result
+        return result
+
+    def _metadata_for(self, candidate: SdistCandidate) -> list[Requirement]:
+        """Runtime requirements of an sdist whose PKG-INFO is not authoritative."""
+        node = Node(candidate.name, str(candidate.version))
+        package = self.packages.get(node)
+        if package is not None and package.wheel is not None:
+            return list(read_wheel_info(package.wheel).requires_dist)
+        raise _PendingMetadata(candidate)
+
+    def _apply(self, task: _Task, result: Resolution) -> None:
+        nodes = {name: self._ensure_node(p.sdist) for name, p in result.packages.items()}
+        for name, package in result.packages.items():
+            for requirement in package.requires:
+                target = nodes.get(canonicalize_name(requirement.name))
+                if target is not None and target != nodes[name]:
+                    self._edge(nodes[name], target, "install", str(requirement))
+        if task.kind == "top":
+            self.roots = tuple(nodes[n] for n in result.roots if n in nodes)
+            for root in self.roots:
+                self.graph.add_root(root)
+            return
+        owner = self._owner(task)
+        self.provisional = {(s, t) for s, t in self.provisional if s != owner.node}
+        if task.kind == "build-system":
+            owner.bs_env = result
+            self._edges_to(owner, owner.build_system.requires, nodes, "build-system")
+            hinted = load_backend_requires(self.ws, owner.node.name, owner.node.version,
+                                           owner.sha256)
+            if hinted is not None:
+                self._learn_backend(owner, hinted)
+        else:
+            owner.full_env = result
+            self._edges_to(owner, owner.backend or (), nodes, "backend")
+
+    def _learn_backend(self, owner: _Package, texts: Sequence[str]) -> None:
+        owner.backend = _parse_all(texts, f"{owner.node} backend get_requires_for_build_wheel")
+        owner.full_env = None
+        if self._wanted(owner.backend):
+            self._add_task(_Task("backend", owner.node))
+
+    def _wanted(self, requirements: Iterable[Requirement]) -> list[Requirement]:
+        return [r for r in requirements if self.environment.evaluate(r.marker)]
+
+    def _edges_to(self, owner: _Package, requirements: Iterable[Requirement],
+                  nodes: dict[NormalizedName, Node], kind: EdgeKind) -> None:
+        for requirement in self._wanted(requirements):
+            target = nodes.get(canonicalize_name(requirement.name))
+            if target is not None:
+                self._edge(owner.node, target, kind, str(requirement))
+
+    def _edge(self, source: Node, target: Node, kind: EdgeKind, requirement: str) -> None:
+        self.graph.add_edge(source, target, kind, requirement)
+        self.graph_version += 1
+
+    def _ensure_node(self, sdist: SdistCandidate) -> Node:
+        probe = Node(sdist.name, str(sdist.version))
+        if probe in self.packages:
+            return self.packages[probe].node
+        self.reporter.discovering(f"reading {sdist.filename}")
+        path = self.index.fetch(sdist, self.ws.sources)
+        display, pyproject = _sdist_facts(path)
+        try:
+            build_system = parse_build_system(pyproject)
+        except FromsourceError as exc:
+            raise FromsourceError(f"{sdist.filename}: {exc.message}") from exc
+        node = Node(sdist.name, str(sdist.version), display or sdist.name)
+        self.packages[node] = _Package(node, sdist, path, self.digest(path), build_system)
+        self.graph.add_node(node)
+        self.graph_version += 1
+        self._add_task(_Task("build-system", node))
+        self.reporter.planned(len(self.packages))
+        return node
+
+    # -- cycles --------------------------------------------------------------------
+
+    def _current_graph(self, provisional: bool) -> BuildGraph:
+        if not provisional or not self.provisional:
+            return self.graph.build()
+        copy = GraphBuilder()
+        built = self.graph.build()
+        for node in built.nodes:
+            copy.add_node(node)
+        for edge in built.edges:
+            copy.add_edge(edge.source, edge.target, edge.kind, edge.requirement)
+        for source, target in self.provisional:
+            # The owner's build environment is being resolved and needs target built.
+            copy.add_edge(source, target, "build-system", "(runtime metadata needed)")
+        return copy.build()
+
+    def _check_cycles(self) -> None:
+        if self.checked_version == self.graph_version:
+            return
+        self.checked_version = self.graph_version
+        cycles = self._current_graph(provisional=True).cycles()
+        if cycles:
+            self.stopping = True
+            raise CycleError(
+                "the build graph has cycles, so nothing in them can be built from source:\n"
+                + "\n".join(f"  {c.cycle_path()}" for c in cycles),
+                hint="a cycle can only be broken with an admitted seed; or pin versions that "
+                     "do not cycle with --constraint",
+            )
+
+    def _check_stuck(self) -> None:
+        """After the loop: anything still waiting must be explained, never dropped."""
+        if self.stopping:
+            return
+        waiting = [p for p in self.packages.values() if p.status == "waiting"]
+        stuck_tasks = [t for t in self.tasks
+                       if t.blocked_on is None or self.packages[t.blocked_on].status not in _DEAD]
+        if waiting or stuck_tasks:
+            # Unreachable if the cycle check is complete; say so rather than lose packages.
+            names = ", ".join(sorted(str(p.node) for p in waiting)) or "the top-level resolution"
+            raise CycleError(f"no progress possible for {names}: they wait on each other")
+
+    # -- scheduling ----------------------------------------------------------------
+
+    def _environment_of(self, package: _Package) -> Resolution | None:
+        if package.bs_env is None:
+            return None
+        if package.backend is None or not self._wanted(package.backend):
+            return package.bs_env
+        return package.full_env
+
+    def _schedule(self) -> bool:
+        progressed = False
+        for package in sorted(self.packages.values(), key=lambda p: p.node):
+            if package.status != "waiting":
+                continue
+            env = self._environment_of(package)
+            if env is None:
+                continue
+            deps = [self.packages[self._node_of(p)] for p in env.packages.values()]
+            dead = [d for d in deps if d.status in _DEAD]
+            if dead:
+                self._skip(package, dead)
+                progressed = True
+                continue
+            if self.stopping or any(d.status not in _DONE for d in deps):
+                continue
+            wheels = self._env_wheels(package, env)
+            reusable = None
+            if package.stale_env != wheels:
+                reusable = find_reusable(
+                    self.ws, package.node.name, package.node.version,
+                    sdist_sha256=package.sha256, env=wheels, fingerprint=self.fingerprint,
+                    keys=self.keys, digest=self.digest,
+                )
+                package.stale_env = wheels
+            if reusable is not None:
+                package.wheel, package.wheel_sha256 = reusable.wheel, reusable.sha256
+                self._finish(package, PackageReport(
+                    name=package.node.display_name, version=package.node.version,
+                    status="reused", wheel=reusable.wheel, attestation=reusable.attestation))
+                progressed = True
+                continue
+            if len(self.running) >= self.jobs:
+                continue
+            self._submit(package, wheels)
+            progressed = True
+        return progressed
+
+    def _node_of(self, package: ResolvedPackage) -> Node:
+        return self.packages[Node(package.name, str(package.version))].node
+
+    def _env_wheels(self, package: _Package, env: Resolution) -> tuple[EnvWheel, ...]:
+        bs_names = {canonicalize_name(r.name) for r in self._wanted(package.build_system.requires)}
+        backend_names = {canonicalize_name(r.name) for r in self._wanted(package.backend or ())}
+        wheels = []
+        for name, resolved in sorted(env.packages.items()):
+            dep = self.packages[self._node_of(resolved)]
+            if dep.wheel is None or dep.wheel_sha256 is None:
+                raise AssertionError(f"{dep.node} is not built yet")
+            edge = ("build-system" if name in bs_names
+                    else "backend" if name in backend_names else "install")
+            wheels.append(EnvWheel(dep.wheel, dep.wheel_sha256, edge))
+        return tuple(wheels)
+
+    def _submit(self, package: _Package, wheels: tuple[EnvWheel, ...]) -> None:
+        node = package.node
+        request = BuildRequest(
+            name=node.name, version=node.version, sdist=package.path.absolute(),
+            sdist_sha256=package.sha256, sdist_uri=package.sdist.url,
+            requirement=f"{node.name}=={node.version}", env=wheels,
+            workspace=self.ws.root.absolute(), settings=self.settings, key=self.key,
+        )
+        package.status = "running"
+        package.started = time.perf_counter()
+        self.reporter.started(node.display_name, node.version)
+        self.running[self.executor.submit(request)] = package
+
+    def _collect(self) -> None:
+        done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+        for future in sorted(done, key=lambda f: self.running[f].node):
+            package = self.running.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the executor itself broke (a worker died, say)
+                outcome = BuildOutcome(error=f"the executor failed: {type(exc).__name__}: {exc}")
+            self._outcome(package, outcome)
+
+    def _outcome(self, package: _Package, outcome: BuildOutcome) -> None:
+        node = package.node
+        if outcome.needs is not None:
+            save_backend_requires(self.ws, node.name, node.version, package.sha256, outcome.needs)
+            package.status = "waiting"
+            self._learn_backend(package, outcome.needs)
+            return
+        if not outcome.ok:
+            self._finish(package, PackageReport(
+                name=node.display_name, version=node.version, status="failed", log=outcome.log,
+                seconds=time.perf_counter() - package.started,
+                error=(outcome.error or "build failed").splitlines()[0],
+                log_tail=_log_tail(outcome.log)))
+            if not self.keep_going:
+                self.stopping = True
+            return
+        if outcome.wheel is None or outcome.attestation is None or outcome.wheel_sha256 is None:
+            raise AssertionError("a successful build outcome without its files")
+        self.digest.forget(outcome.wheel)
+        self.digest.forget(outcome.attestation)
+        package.wheel, package.wheel_sha256 = outcome.wheel, outcome.wheel_sha256
+        save_backend_requires(self.ws, node.name, node.version, package.sha256,
+                              outcome.backend_requires)
+        env = self._environment_of(package)
+        if outcome.backend_requires and env is not None:
+            nodes = {name: self._node_of(p) for name, p in env.packages.items()}
+            backend = _parse_all(outcome.backend_requires, f"{node} backend")
+            self._edges_to(package, backend, nodes, "backend")
+        self._finish(package, PackageReport(
+            name=node.display_name, version=node.version, status="built", wheel=outcome.wheel,
+            attestation=outcome.attestation, log=outcome.log, seconds=outcome.seconds))
+
+    def _skip(self, package: _Package, dead: Sequence[_Package]) -> None:
+        self._finish(package, PackageReport(
+            name=package.node.display_name, version=package.node.version, status="skipped",
+            error="a package its build needs did not build",
+            blocked_by=tuple(sorted({str(d.node) for d in dead}))))
+
+    def _finish(self, package: _Package, report: PackageReport) -> None:
+        package.status = report.status
+        package.report = report
+        self.reporter.finished(report)
+
+    # -- results -------------------------------------------------------------------
+
+    def _reports(self) -> tuple[PackageReport, ...]:
+        reports = []
+        for package in sorted(self.packages.values(), key=lambda p: p.node):
+            if package.report is None:
+                package.report = PackageReport(
+                    name=package.node.display_name, version=package.node.version,
+                    status="cancelled", error="not built: the run stopped after a failure")
+            reports.append(package.report)
+        return tuple(reports)
+
+    def _dump(self) -> None:
+        dump(self.graph.build(), self.ws.graph_file)
+
+
+def _sdist_facts(sdist: Path) -> tuple[str | None, bytes | None]:
+    """The project's own spelling (PKG-INFO ``Name``) and ``pyproject.toml``, in one pass."""
+    pyproject: bytes | None = None
+    has_pkg_info = False
+    for member in iter_members(sdist):
+        parts = PurePosixPath(member.name).parts
+        if len(parts) != 2:
+            continue
+        if parts[1] == "pyproject.toml":
+            pyproject = member.data
+        elif parts[1] == "PKG-INFO":
+            has_pkg_info = True
+        if pyproject is not None and has_pkg_info:
+            break
+    info = read_pkg_info(sdist) if has_pkg_info else None
+    return (info.name if info else None), pyproject
+
+
+def bootstrap(
+    requirements: Sequence[str],
+    *,
+    workspace: Workspace,
+    index: Index,
+    key: Path,
+    constraints: Sequence[Requirement] = (),
+    jobs: int | None = None,
+    keep_going: bool = False,
+    settings: BuildSettings | None = None,
+    environment: TargetEnvironment | None = None,
+    executor: Executor | None = None,
+    reporter: Reporter | None = None,
+) -> BootstrapSummary:
+    """Build ``requirements`` and their whole build closure from source into ``workspace``.
+
+    Holds the workspace lock for the whole run. Raises :class:`CycleError` (a cycle, before
+    anything in it is built), :class:`~fromsource.errors.ResolutionError` (a conflict, with
+    the chain of requirements) or other :class:`FromsourceError` for bad input; build
+    failures do not raise, they are in the summary.
+    """
+    start = time.perf_counter()
+    jobs = jobs or default_jobs()
+    workspace.create()
+    with workspace.lock():
+        remove_stale_temp_files(workspace)
+        planner = _Planner(
+            requirements, workspace=workspace, index=index, key=key,
+            constraints=constraints, jobs=jobs, keep_going=keep_going,
+            settings=settings or BuildSettings(),
+            environment=environment or TargetEnvironment.current(),
+            executor=executor or LocalExecutor(jobs), reporter=reporter or Reporter(),
+        )
+        reports = planner.run()
+    return BootstrapSummary(
+        requirements=tuple(requirements), roots=tuple(n.id for n in planner.roots),
+        packages=reports, graph_file=workspace.graph_file,
+        seconds=time.perf_counter() - start, jobs=jobs,
+    )

@@ -1,0 +1,147 @@
+"""``fromsource bootstrap``: build requirements and their whole build closure from source."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from fromsource.bootstrap import BootstrapSummary, PackageReport, Reporter
+from fromsource.bootstrap import bootstrap as run_bootstrap
+from fromsource.cli._common import err, guarded, json_option, out, print_json, workspace_option
+from fromsource.errors import EXIT_BUILD
+
+
+class _ProgressReporter(Reporter):
+    """done/total and the builds running, on stderr; one line per finished build."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self.progress = progress
+        self.task = task
+        self.running: list[str] = []
+        self.done = 0
+
+    def _show(self, note: str = "") -> None:
+        running = ", ".join(self.running[:4]) + (" ..." if len(self.running) > 4 else "")
+        text = f"building {running}" if running else note
+        self.progress.update(self.task, completed=self.done, description=escape(text))
+
+    def discovering(self, message: str) -> None:
+        self._show(message)
+
+    def planned(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def started(self, name: str, version: str) -> None:
+        self.running.append(f"{name} {version}")
+        self._show()
+
+    def finished(self, report: PackageReport) -> None:
+        label = f"{report.name} {report.version}"
+        if label in self.running:
+            self.running.remove(label)
+        self.done += 1
+        if report.status == "built":
+            self.progress.console.print(f"[green]built[/] {escape(label)} ({report.seconds:.1f}s)")
+        elif report.status == "failed":
+            self.progress.console.print(f"[red]failed[/] {escape(label)}")
+        self._show()
+
+
+@click.command()
+@click.argument("requirements", nargs=-1, required=True)
+@workspace_option
+@click.option("--index-url", metavar="URL",
+              help="Simple-API index for sdists. Default: pip's index-url setting, else the "
+                   "public Python package index.")
+@click.option("--find-links", "find_links", multiple=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Directory of sdists searched before the index (repeatable).")
+@click.option("--no-index", is_flag=True, help="Use only --find-links directories.")
+@click.option("--constraint", "-c", "constraint_files", multiple=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Constraints file (name<spec> per line) for every environment (repeatable).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Builds in parallel. Default: the number of usable cores.")
+@click.option("--keep-going", is_flag=True,
+              help="Keep building what does not depend on a failed build.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
+              help="ed25519 private key (PEM) to sign with. Default: WORKSPACE/keys/builder.key, "
+                   "generated on first use.")
+@click.option("--require-isolation", is_flag=True,
+              help="Fail builds instead of running them with the network reachable.")
+@json_option
+@guarded
+def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | None,
+              find_links: tuple[Path, ...], no_index: bool, constraint_files: tuple[Path, ...],
+              jobs: int | None, keep_going: bool, key: Path | None, require_isolation: bool,
+              as_json: bool) -> None:
+    """Resolve REQUIREMENTS and build them and everything their builds need from source.
+
+    Exit 0 when every package was built or reused, 3 when a build failed, 1 on a cycle or a
+    resolution conflict, 2 on bad input. A re-run reuses every wheel whose sdist, build
+    environment and settings are unchanged.
+    """
+    from fromsource.attest.keys import PRIVATE_KEY_NAME
+    from fromsource.build import BuildSettings
+    from fromsource.cli._signing import signer_for
+    from fromsource.index import close_index, open_index
+    from fromsource.resolve import load_constraints
+    from fromsource.workspace import Workspace
+
+    ws = Workspace(workspace).create()
+    signer_for(ws, key)  # generates the workspace key on first use, and says so
+    key_path = key if key is not None else ws.keys / PRIVATE_KEY_NAME
+    constraints = [c for path in constraint_files for c in load_constraints(path)]
+    index = open_index(index_url, find_links, no_index=no_index)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, transient=True)
+    try:
+        with progress:
+            task = progress.add_task("resolving", total=None)
+            reporter = _ProgressReporter(progress, task)
+            summary = run_bootstrap(
+                list(requirements), workspace=ws, index=index, key=key_path,
+                constraints=constraints, jobs=jobs, keep_going=keep_going,
+                settings=BuildSettings(require_isolation=require_isolation), reporter=reporter,
+            )
+    finally:
+        close_index(index)
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        _print_summary(summary)
+    if not summary.ok:
+        sys.exit(EXIT_BUILD)
+
+
+def _print_summary(summary: BootstrapSummary) -> None:
+    built, reused = summary.with_status("built"), summary.with_status("reused")
+    failed, skipped = summary.with_status("failed"), summary.with_status("skipped")
+    cancelled = summary.with_status("cancelled")
+    out.print(f"{len(built)} built, {len(reused)} reused, {len(failed)} failed, "
+              f"{len(skipped)} skipped, {len(cancelled)} not started "
+              f"in {summary.seconds:.1f}s (jobs: {summary.jobs})")
+    for report in failed:
+        out.print(f"[bold red]failed[/] {escape(report.name)} {escape(report.version)}: "
+                  f"{escape(report.error or '')}")
+        if report.log:
+            out.print(f"  log: {escape(str(report.log))}")
+        for line in report.log_tail.splitlines():
+            out.print(f"  | {escape(line)}")
+    for report in skipped:
+        out.print(f"[yellow]skipped[/] {escape(report.name)} {escape(report.version)}: needs "
+                  f"{escape(', '.join(report.blocked_by))}")
+    for report in cancelled:
+        out.print(f"[dim]not started[/] {escape(report.name)} {escape(report.version)}")
+    out.print(f"graph: {escape(str(summary.graph_file))}")

@@ -1,0 +1,171 @@
+"""Resume and incremental builds: what a previous run left that this one may reuse.
+
+A wheel is reused when its attestation (signed by the key of this run) states the same sdist
+digest, exactly the same build-environment wheels (name, digest and attestation digest), the
+same interpreter, isolation and fromsource version as the build this run would do. Anything
+else is rebuilt. Files are only ever replaced atomically, so a killed run leaves whole old
+files or whole new ones, plus hidden temp files that :func:`remove_stale_temp_files` clears.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from securesystemslib.signer import Key
+
+from fromsource import __version__
+from fromsource.attest import dsse
+from fromsource.build import EnvWheel
+from fromsource.errors import FromsourceError
+from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The settings a build's output depends on besides its sdist and environment."""
+
+    isolation: str
+    interpreter_sha256: str
+    builder_version: str = __version__
+
+    @classmethod
+    def current(cls, isolation: str) -> Fingerprint:
+        return cls(isolation, _interpreter_digest())
+
+
+def _interpreter_digest() -> str:
+    return sha256_file(Path(sys.executable).resolve())
+
+
+class DigestCache:
+    """sha256 of workspace files, computed once per run (a no-op re-run must be quick)."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        if path not in self._known:
+            self._known[path] = sha256_file(path)
+        return self._known[path]
+
+    def forget(self, path: Path) -> None:
+        self._known.pop(path, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Reusable:
+    wheel: Path
+    sha256: str
+    attestation: Path
+
+
+def find_reusable(
+    workspace: Workspace, name: str, version: str, *, sdist_sha256: str,
+    env: Sequence[EnvWheel], fingerprint: Fingerprint, keys: Sequence[Key], digest: DigestCache,
+) -> Reusable | None:
+    """A wheel of ``name`` ``version`` in the workspace built from exactly these inputs."""
+    wanted_env = {
+        (w.path.name, w.sha256, digest(workspace.attestation_for(w.path.name))) for w in env
+    }
+    key = canonicalize_name(name)
+    for wheel in workspace.wheel_files():
+        try:
+            wname, wversion, _, _ = parse_wheel_filename(wheel.name)
+        except ValueError:
+            continue
+        if wname != key or str(wversion) != version:
+            continue
+        attestation = workspace.attestation_for(wheel.name)
+        statement = _statement(attestation, keys)
+        if statement is None:
+            continue
+        wheel_sha = digest(wheel)
+        if _matches(statement, wheel.name, wheel_sha, sdist_sha256, wanted_env, fingerprint):
+            return Reusable(wheel, wheel_sha, attestation)
+    return None
+
+
+def _statement(path: Path, keys: Sequence[Key]) -> dict[str, Any] | None:
+    try:
+        envelopes = dsse.parse_envelopes(path.read_bytes(), path.name)
+        return dsse.verify(envelopes[0], keys).statement
+    except (OSError, FromsourceError):
+        return None
+
+
+def _matches(statement: dict[str, Any], wheel_name: str, wheel_sha: str, sdist_sha: str,
+             env: set[tuple[str, str, str]], fingerprint: Fingerprint) -> bool:
+    try:
+        subject = statement["subject"][0]
+        definition = statement["predicate"]["buildDefinition"]
+        deps = definition["resolvedDependencies"]
+        used = {
+            (d["name"], d["digest"]["sha256"], d["annotations"]["attestationSha256"])
+            for d in deps if d["annotations"]["kind"] == "wheel"
+        }
+        interpreter = next(d for d in deps if d["annotations"]["kind"] == "interpreter")
+        return (
+            subject["name"] == wheel_name
+            and subject["digest"]["sha256"] == wheel_sha
+            and definition["externalParameters"]["sdist"]["digest"]["sha256"] == sdist_sha
+            and used == env
+            and interpreter["digest"]["sha256"] == fingerprint.interpreter_sha256
+            and definition["internalParameters"]["isolation"] == fingerprint.isolation
+            and statement["predicate"]["runDetails"]["builder"]["version"]["fromsource"]
+            == fingerprint.builder_version
+        )
+    except (KeyError, IndexError, TypeError, StopIteration):
+        return False
+
+
+# --------------------------------------------------------------- discovery cache
+
+
+def _backend_file(workspace: Workspace, name: str, version: str) -> Path:
+    return workspace.builds / f"{canonicalize_name(name)}-{version}" / "backend-requires.json"
+
+
+def load_backend_requires(workspace: Workspace, name: str, version: str,
+                          sdist_sha256: str) -> tuple[str, ...] | None:
+    """What the backend asked for last time from this very sdist, if recorded.
+
+    Only a hint: the build checks the hook's answer again and says if it asks for more.
+    """
+    try:
+        data = json.loads(_backend_file(workspace, name, version).read_text("utf-8"))
+        if data["sdist_sha256"] == sdist_sha256:
+            return tuple(str(r) for r in data["requires"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def save_backend_requires(workspace: Workspace, name: str, version: str, sdist_sha256: str,
+                          requires: Sequence[str]) -> None:
+    doc = {"sdist_sha256": sdist_sha256, "requires": list(requires)}
+    atomic_write_bytes(_backend_file(workspace, name, version),
+                       json.dumps(doc, indent=2).encode() + b"\n")
+
+
+def remove_stale_temp_files(workspace: Workspace) -> int:
+    """Delete temp files a killed run left (``.<name>.*.tmp`` / ``.part``); call under the lock."""
+    removed = 0
+    # Not rglob over builds/: it holds whole unpacked trees and venvs.
+    places = [(workspace.root, ""), (workspace.wheels, ""), (workspace.attestations, ""),
+              (workspace.sources, ""), (workspace.simple, "**/"), (workspace.builds, "*/")]
+    for directory, prefix in places:
+        if not directory.is_dir():
+            continue
+        for pattern in (".*.tmp", ".*.part"):
+            for path in directory.glob(prefix + pattern):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+    return removed

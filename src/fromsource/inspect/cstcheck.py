@@ -1,0 +1,375 @@
+"""The libcst fallback of :mod:`fromsource.inspect.codecheck`.
+
+The checks run on the standard library's ``ast``; a module the running interpreter cannot
+parse (newer syntax than this Python, say) gets a second chance here, with libcst's own
+grammar. Importing this module imports libcst (slow), so callers import it lazily, and only
+for such modules.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from fromsource.inspect.model import (
+    CHANGE_CODE,
+    CHANGE_FORMATTING,
+    CHANGE_LITERALS,
+    CHANGE_UNPARSABLE,
+    Finding,
+)
+
+with warnings.catch_warnings():
+    # libcst 1.0 imports mypy_extensions.TypedDict, deprecated in recent mypy_extensions
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+# Layout-only nodes: they never change what a module does.
+_LAYOUT = (
+    cst.SimpleWhitespace,
+    cst.ParenthesizedWhitespace,
+    cst.Newline,
+    cst.TrailingWhitespace,
+    cst.EmptyLine,
+    cst.Comment,
+    cst.LeftParen,
+    cst.RightParen,
+    cst.LeftSquareBracket,
+    cst.RightSquareBracket,
+    cst.LeftCurlyBrace,
+    cst.RightCurlyBrace,
+    cst.Comma,
+    cst.Semicolon,
+    cst.Colon,
+    cst.AssignEqual,
+)
+_LITERAL = "<literal>"
+
+
+class _Signature(cst.CSTVisitor):
+    """Flatten a tree into node types and leaf values, layout left out."""
+
+    def __init__(self, *, keep_literals: bool) -> None:
+        super().__init__()
+        self.keep_literals = keep_literals
+        self.items: list[str] = []
+
+    def _literal(self, kind: str, value: object) -> bool:
+        self.items.append(kind)
+        self.items.append(repr(value) if self.keep_literals else _LITERAL)
+        return False
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, _LAYOUT):
+            return False
+        if isinstance(node, cst.ConcatenatedString | cst.SimpleString):
+            value = node.evaluated_value  # quote style and implicit concatenation are layout
+            if value is not None:
+                return self._literal("str", value)
+        if isinstance(node, cst.Integer | cst.Float | cst.Imaginary):
+            return self._literal("num", node.evaluated_value)
+        if isinstance(node, cst.FormattedStringText):
+            return self._literal("fstr", node.value)
+        self.items.append(type(node).__name__)
+        if isinstance(node, cst.Name):
+            self.items.append(node.value)
+        return True
+
+
+def _signature(module: cst.Module, *, keep_literals: bool) -> list[str]:
+    visitor = _Signature(keep_literals=keep_literals)
+    module.visit(visitor)
+    return visitor.items
+
+
+def parse(source: bytes) -> cst.Module | None:
+    """The module, or None when libcst cannot parse it."""
+    try:
+        return cst.parse_module(source)
+    except (cst.ParserSyntaxError, UnicodeDecodeError, SyntaxError, ValueError):
+        return None
+
+
+def classify_change(old: bytes, new: bytes) -> str:
+    """How ``new`` differs from ``old``: formatting/comments, literal values, or code."""
+    old_tree, new_tree = parse(old), parse(new)
+    if old_tree is None or new_tree is None:
+        return CHANGE_UNPARSABLE
+    if _signature(old_tree, keep_literals=True) == _signature(new_tree, keep_literals=True):
+        return CHANGE_FORMATTING
+    if _signature(old_tree, keep_literals=False) == _signature(new_tree, keep_literals=False):
+        return CHANGE_LITERALS
+    return CHANGE_CODE
+
+
+# ---------------------------------------------------------------- literal-only modules
+
+_TYPING_MODULES = frozenset({"typing", "__future__"})
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _inert(node: cst.BaseExpression) -> bool:
+    """True for expressions that only name or spell data: no calls, no lambdas."""
+    if isinstance(node, cst.SimpleString | cst.ConcatenatedString | cst.Integer | cst.Float | cst.Imaginary):
+        return True
+    if isinstance(node, cst.Ellipsis):
+        return True
+    if isinstance(node, cst.Name | cst.Attribute):
+        return _dotted(node) is not None
+    if isinstance(node, cst.UnaryOperation):
+        return isinstance(node.operator, cst.Minus | cst.Plus) and _inert(node.expression)
+    if isinstance(node, cst.BinaryOperation):  # ``str | None`` in annotations
+        return isinstance(node.operator, cst.BitOr) and _inert(node.left) and _inert(node.right)
+    if isinstance(node, cst.Tuple | cst.List | cst.Set):
+        return all(isinstance(el, cst.Element) and _inert(el.value) for el in node.elements)
+    if isinstance(node, cst.Dict):
+        return all(
+            isinstance(el, cst.DictElement) and _inert(el.key) and _inert(el.value) for el in node.elements
+        )
+    if isinstance(node, cst.Subscript):
+        return _inert(node.value) and all(
+            isinstance(s.slice, cst.Index) and _inert(s.slice.value) for s in node.slice
+        )
+    return False
+
+
+def _inert_target(node: cst.BaseAssignTargetExpression) -> bool:
+    if isinstance(node, cst.Name):
+        return True
+    if isinstance(node, cst.Tuple | cst.List):
+        return all(
+            isinstance(el, cst.Element)
+            and isinstance(el.value, cst.Name | cst.Tuple | cst.List)
+            and _inert_target(el.value)
+            for el in node.elements
+        )
+    return False
+
+
+def _inert_small(stmt: cst.BaseSmallStatement) -> bool:
+    if isinstance(stmt, cst.Pass):
+        return True
+    if isinstance(stmt, cst.Expr):  # a docstring
+        return isinstance(stmt.value, cst.SimpleString | cst.ConcatenatedString)
+    if isinstance(stmt, cst.Assign):
+        return all(_inert_target(t.target) for t in stmt.targets) and _inert(stmt.value)
+    if isinstance(stmt, cst.AnnAssign):
+        return (
+            isinstance(stmt.target, cst.Name)
+            and _inert(stmt.annotation.annotation)
+            and (stmt.value is None or _inert(stmt.value))
+        )
+    if isinstance(stmt, cst.ImportFrom):
+        module = _dotted(stmt.module) if stmt.module is not None else None
+        return not stmt.relative and module in _TYPING_MODULES
+    if isinstance(stmt, cst.Import):
+        return all(_dotted(alias.name) in _TYPING_MODULES for alias in stmt.names)
+    return False
+
+
+def _inert_block(body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement]) -> bool:
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            if not all(_inert_small(s) for s in stmt.body):
+                return False
+        elif isinstance(stmt, cst.If):
+            if not _inert_if(stmt):
+                return False
+        elif isinstance(stmt, cst.BaseSmallStatement):
+            if not _inert_small(stmt):
+                return False
+        else:
+            return False
+    return True
+
+
+def _inert_if(stmt: cst.If) -> bool:
+    # Only ``if TYPE_CHECKING:`` (setuptools-scm's version template) is allowed.
+    if _dotted(stmt.test) not in {"TYPE_CHECKING", "typing.TYPE_CHECKING"}:
+        return False
+    if not _inert_block(stmt.body.body):
+        return False
+    orelse = stmt.orelse
+    if orelse is None:
+        return True
+    if isinstance(orelse, cst.If):
+        return _inert_if(orelse)
+    return _inert_block(orelse.body.body)
+
+
+def is_literal_only(source: bytes) -> bool | None:
+    """Whether a module only binds literal data (None when it does not parse)."""
+    module = parse(source)
+    if module is None:
+        return None
+    return _inert_block(module.body)
+
+
+# ---------------------------------------------------------------- hidden code
+
+LONG_ENCODED = 1000  # characters of base64/hex alphabet in one literal
+_ENCODED = re.compile(r"[A-Za-z0-9+/=_-]+")
+_DECODERS = frozenset(
+    {
+        "b64decode", "b32decode", "b16decode", "b85decode", "a85decode", "urlsafe_b64decode",
+        "standard_b64decode", "decodebytes", "decodestring", "decompress", "loads", "load",
+        "unhexlify", "a2b_base64", "a2b_hex", "a2b_uu", "fromhex", "decode", "chr", "bytes",
+        "bytearray", "join", "reversed", "translate",
+    }
+)  # fmt: skip
+_EXECUTORS = frozenset({"exec", "eval", "compile", "execfile"})
+_IMPORTERS = frozenset({"__import__", "importlib.import_module", "import_module"})
+
+
+def _callee(node: cst.Call) -> str:
+    return _dotted(node.func) or ""
+
+
+def _builtin(name: str, names: frozenset[str]) -> bool:
+    return name in names or (name.startswith("builtins.") and name[9:] in names)
+
+
+@dataclass
+class _ExecCall:
+    node: cst.Call
+    name: str
+    decoded: bool = False  # a decoding call inside its arguments
+    names: set[str] = field(default_factory=set)  # names its arguments read
+
+
+class _Finder(cst.CSTVisitor):
+    """One pass: executors and what feeds them, importers, marshal, long literals."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[cst.CSTNode, str, str]] = []
+        self.executors: list[_ExecCall] = []
+        self.decoded_names: set[str] = set()  # bound to a decoding call's result
+        self._open: list[_ExecCall] = []
+        self._targets: list[list[str]] = []
+
+    def found_at(self, node: cst.CSTNode, rule: str, message: str) -> None:
+        self.found.append((node, rule, message))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._targets.append([t.target.value for t in node.targets if isinstance(t.target, cst.Name)])
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        self._targets.pop()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        for call in self._open:
+            call.names.add(node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name = _callee(node)
+        if name.rsplit(".", 1)[-1] in _DECODERS:
+            for call in self._open:
+                call.decoded = True
+            for targets in self._targets:
+                self.decoded_names.update(targets)
+        if _builtin(name, _EXECUTORS):
+            call = _ExecCall(node, name)
+            self.executors.append(call)
+            self._open.append(call)
+        elif _builtin(name, _IMPORTERS) or name.endswith(".import_module"):
+            if node.args and _computed(node.args[0].value):
+                self.found_at(node, "computed-import", f"{name}() of a computed module name")
+        elif name in {"marshal.loads", "marshal.load"}:
+            self.found_at(node, "marshal", f"{name}() turns bytes into code objects")
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        if self._open and self._open[-1].node is original_node:
+            self._open.pop()
+
+    def finish(self) -> None:
+        for call in self.executors:
+            # the callee's own name ("exec") is not an argument
+            if call.decoded or (call.names - {call.name}) & self.decoded_names:
+                self.found_at(call.node, "exec-decoded", f"{call.name}() of decoded or decompressed data")
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self._check_string(node)
+
+    def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> bool:
+        return self._check_string(node)
+
+    def _check_string(self, node: cst.SimpleString | cst.ConcatenatedString) -> bool:
+        if isinstance(node, cst.SimpleString) and len(node.value) < LONG_ENCODED:
+            return True  # too short to matter: skip the costly evaluation
+        try:
+            value = node.evaluated_value
+        except (ValueError, SyntaxError):  # odd escapes; nothing to measure
+            return True
+        if value is None:
+            return True
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        if len(text) < LONG_ENCODED:
+            return True
+        compact = "".join(text.split())
+        runs = _ENCODED.findall(compact)
+        longest_line = max((len(line.strip()) for line in text.splitlines()), default=0)
+        if len(runs) == 1 and len(runs[0]) == len(compact) >= LONG_ENCODED and longest_line >= 40:
+            self.found_at(
+                node,
+                "long-encoded-literal",
+                f"string literal of {len(compact)} base64/hex-like characters",
+            )
+            return False  # do not report its parts again
+        return True
+
+
+def _computed(node: cst.BaseExpression) -> bool:
+    """A module name spelt so a reader cannot see it: built by calls, or from literals only.
+
+    Passing a name through (``__import__(name)``) or prefixing one (``"pkg." + name``) is
+    ordinary plugin loading and not flagged.
+    """
+
+    class _Look(cst.CSTVisitor):
+        calls = 0
+        names = 0
+
+        def visit_Call(self, call: cst.Call) -> None:
+            self.calls += 1
+
+        def visit_Name(self, name: cst.Name) -> None:
+            self.names += 1
+
+    if isinstance(node, cst.SimpleString | cst.Name | cst.Attribute):
+        return False
+    look = _Look()
+    node.visit(look)
+    if look.calls:
+        return True
+    return look.names == 0  # "o" + "s", "so"[::-1]: a literal in disguise
+
+
+def deep_lint(path: str, source: bytes) -> list[Finding]:
+    """Findings of hidden code in one module (one finding if it does not parse)."""
+    module = parse(source)
+    if module is None:
+        return [Finding(rule="does-not-parse", path=path, message="libcst cannot parse it")]
+    finder = _Finder()
+    module.visit(finder)
+    finder.finish()
+    if not finder.found:
+        return []
+    # positions only when there is something to report (the nodes are the same objects)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    findings = []
+    for node, rule, message in finder.found:
+        line = positions[node].start.line if node in positions else None
+        findings.append(Finding(rule=rule, path=path, line=line, message=message))
+    return sorted(findings, key=lambda f: (f.line or 0, f.rule))

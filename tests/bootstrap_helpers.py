@@ -1,0 +1,83 @@
+"""Fixture projects for bootstrap tests: tiny sdists with the in-tree ``tinybackend``."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from fromsource.verify import Locations, Verifier
+
+TINY_BACKEND = Path(__file__).parent / "packages" / "tiny" / "tinybackend.py"
+
+
+def module_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", re.sub(r"\[.*|[<>=!~;].*", "", name).strip()).lower()
+
+
+def project(
+    index: Path,
+    name: str,
+    version: str = "1.0",
+    *,
+    requires: Sequence[str] = (),
+    build: Sequence[str] = (),
+    backend: Sequence[str] = (),
+    extras: Sequence[str] = (),
+    static: bool = True,
+    fail: bool = False,
+    sleep: float = 0,
+) -> Path:
+    """Write ``name-version.tar.gz`` into ``index``.
+
+    ``build`` is ``[build-system].requires`` (each must be importable during the build),
+    ``backend`` what ``get_requires_for_build_wheel`` returns, ``requires`` the runtime
+    Requires-Dist; ``static=False`` leaves PKG-INFO without authoritative Requires-Dist.
+    """
+    index.mkdir(parents=True, exist_ok=True)
+    stem = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}"
+    config = {
+        "name": name, "version": version, "requires": list(requires), "extras": list(extras),
+        "backend_requires": list(backend), "fail": fail, "sleep": sleep,
+        "imports": [module_name(r) for r in [*build, *backend] if ";" not in r],
+    }
+    pkg_info = [f"Metadata-Version: {'2.2' if static else '2.1'}", f"Name: {name}",
+                f"Version: {version}"]
+    pkg_info += [f"Provides-Extra: {e}" for e in extras]
+    pkg_info += [f"Requires-Dist: {r}" for r in requires] if static else []
+    pyproject = (
+        "[build-system]\n"
+        f"requires = {json.dumps(list(build))}\n"
+        'build-backend = "tinybackend"\n'
+        'backend-path = ["."]\n'
+    )
+    files = {
+        "PKG-INFO": "\n".join(pkg_info) + "\n",
+        "pyproject.toml": pyproject,
+        "tiny.json": json.dumps(config, indent=1),
+        "tinybackend.py": TINY_BACKEND.read_text(),
+    }
+    path = index / f"{stem}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for member, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{stem}/{member}")
+            info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def verify_all(workspace: Path) -> list[str]:
+    """Every wheel in the workspace checked by the real verifier; returns the problems."""
+    from fromsource.attest.keys import load_public_key
+
+    key = load_public_key(workspace / "keys" / "builder.pub")
+    verifier = Verifier([key], Locations((workspace / "wheels",), (workspace / "attestations",)))
+    problems = []
+    wheels = sorted((workspace / "wheels").glob("*.whl"))
+    for node in verifier.verify_wheels(wheels):
+        problems += node.all_problems()
+    return problems

@@ -1,0 +1,62 @@
+"""An in-tree PEP 517 backend for bootstrap's fixture projects (needs nothing installed).
+
+``tiny.json`` next to it says what to build: name, version, Requires-Dist lines, extras,
+what ``get_requires_for_build_wheel`` returns, modules that must be importable (the build
+requirements, proving the environment holds them), a delay, or a failure.
+"""
+
+import base64
+import hashlib
+import importlib
+import json
+import os
+import re
+import sys
+import time
+import zipfile
+
+
+def _config():
+    with open("tiny.json", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return list(_config().get("backend_requires", []))
+
+
+def _record_line(path, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    config = _config()
+    for module in config.get("imports", []):
+        importlib.import_module(module)  # fails the build if the environment lacks it
+    if config.get("sleep"):
+        time.sleep(config["sleep"])
+    if config.get("fail"):
+        print("tinybackend: failing on purpose", file=sys.stderr)
+        raise SystemExit(1)
+    name, version = config["name"], config["version"]
+    stem = re.sub(r"[-_.]+", "_", name).lower()
+    dist_info = f"{stem}-{version}.dist-info"
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    metadata += [f"Provides-Extra: {extra}" for extra in config.get("extras", [])]
+    metadata += [f"Requires-Dist: {line}" for line in config.get("requires", [])]
+    files = {
+        f"{stem}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tinybackend\nRoot-Is-Purelib: true\n"
+                              b"Tag: py3-none-any\n",
+    }
+    record = "\n".join(_record_line(p, d) for p, d in files.items()) + f"\n{dist_info}/RECORD,,\n"
+    files[f"{dist_info}/RECORD"] = record.encode()
+    filename = f"{stem}-{version}-py3-none-any.whl"
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
+    stamp = time.gmtime(max(epoch, 315532800))[:6]
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(zipfile.ZipInfo(path, date_time=stamp), data)
+    return filename
