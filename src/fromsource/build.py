@@ -85,6 +85,15 @@ class EnvWheel:
     path: Path
     sha256: str
     edge: str  # build-system | backend | install
+    seed: bool = False  # a seed standing in for a from-source build inside its cycle
+    external: bool = False  # a pre-built wheel the policy names by digest; no provenance
+
+
+def attestation_of(wheel: Path, workspace: Workspace) -> Path:
+    """Where a wheel's own attestation lives: a sidecar ``X.whl.intoto.jsonl`` beside it
+    (seeds, stage-1 wheels, release directories), else the workspace's attestations/."""
+    sidecar = wheel.parent / f"{wheel.name}.intoto.jsonl"
+    return sidecar if sidecar.is_file() else workspace.attestation_for(wheel.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +174,7 @@ class _Builder:
     def __init__(self, sdist: Path, workspace: Workspace, signer: Signer, *,
                  requirement: str | None, sdist_uri: str | None, settings: BuildSettings,
                  progress: Progress, env_wheels: Sequence[EnvWheel] | None = None,
-                 update_index: bool = True) -> None:
+                 update_index: bool = True, output_dir: Path | None = None) -> None:
         self.sdist = sdist
         self.workspace = workspace
         self.signer = signer
@@ -174,7 +183,11 @@ class _Builder:
         self.name, self.version = sdist_identity(sdist)
         self.requirement = requirement or f"{canonicalize_name(self.name)}=={self.version}"
         self.sdist_uri = sdist_uri
-        self.dir = workspace.builds / f"{canonicalize_name(self.name)}-{self.version}"
+        # Stage-1 builds (output_dir set) keep their own build directory and log.
+        stage = "-stage1" if output_dir is not None else ""
+        self.dir = workspace.builds / f"{canonicalize_name(self.name)}-{self.version}{stage}"
+        self.output_dir = output_dir
+        self._flags: dict[Path, EnvWheel] = {}
         self.log_path = self.dir / "build.log"
         self.timings: dict[str, float] = {}
         self.env_wheels = tuple(env_wheels) if env_wheels is not None else None
@@ -270,6 +283,7 @@ class _Builder:
                 )
             info = read_wheel_info(wheel.path)
             chosen[info.name] = Selected(info, wheel.edge)
+            self._flags[wheel.path] = wheel
         return WheelStore(sel.wheel for sel in chosen.values()), chosen
 
     def _install(self, env: BuildEnv, chosen: dict[str, Selected],
@@ -278,10 +292,13 @@ class _Builder:
             if name in installed:
                 continue
             # Record digests before installing: what is attested is what went in.
+            flags = self._flags.get(sel.wheel.path)
+            external = flags is not None and flags.external
             installed[name] = Dependency(
                 name=sel.wheel.path.name, sha256=sha256_file(sel.wheel.path), kind=KIND_WHEEL,
-                edge=sel.edge, seed=False,
-                attestation_sha256=self._attestation_digest(sel.wheel.path),
+                edge=sel.edge, seed=flags is not None and flags.seed,
+                attestation_sha256=None if external else self._attestation_digest(sel.wheel.path),
+                extra={"external": True} if external else {},
             )
             self.progress(f"installing {sel.wheel.path.name}")
             with self._phase("install"):
@@ -346,15 +363,19 @@ class _Builder:
             started_on=started, finished_on=_now(), log_sha256=sha256_file(self.log_path),
         )
         envelope = dsse.sign(record.statement(), self.signer)
-        attestation = self.workspace.attestation_for(built.name)
+        if self.output_dir is not None:  # stage 1: wheel with a sidecar, outside wheels/
+            attestation = self.output_dir / f"{built.name}.intoto.jsonl"
+            wheel_dest = self.output_dir / built.name
+        else:
+            attestation = self.workspace.attestation_for(built.name)
+            wheel_dest = self.workspace.wheels / built.name
         # Attestation first, wheel second: a reader never finds a wheel without provenance.
         atomic_write_bytes(attestation, envelope)
-        wheel_dest = self.workspace.wheels / built.name
         atomic_copy(built, wheel_dest)
         source_copy = self.workspace.sources / self.sdist.name
         if not source_copy.exists():
             atomic_copy(self.sdist, source_copy)
-        if self.update_index:  # bootstrap's parallel builds leave this to the one planner
+        if self.update_index and self.output_dir is None:  # bootstrap's planner does it once
             self.workspace.update_simple_index()
         return BuildResult(
             name=self.name, version=self.version, wheel=wheel_dest, wheel_sha256=wheel_sha,
@@ -363,7 +384,7 @@ class _Builder:
         )
 
     def _attestation_digest(self, wheel: Path) -> str:
-        path = self.workspace.attestation_for(wheel.name)
+        path = attestation_of(wheel, self.workspace)
         if not path.is_file():
             raise MissingRequirementError(
                 f"{wheel.name} is in the workspace without an attestation; only wheels "
@@ -378,18 +399,20 @@ def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
                 settings: BuildSettings | None = None,
                 progress: Progress | None = None,
                 env_wheels: Sequence[EnvWheel] | None = None,
-                update_index: bool = True) -> BuildResult:
+                update_index: bool = True, output_dir: Path | None = None) -> BuildResult:
     """Build ``sdist`` into a wheel in ``workspace`` and write its signed attestation.
 
     By default the build environment is picked from the workspace's wheels. With
     ``env_wheels`` it is exactly those wheels (digests checked), which makes the build a
     function of its declared inputs; if the backend then asks for more than they provide,
     :class:`~fromsource.errors.BackendRequirementsMissing` says what it asked for.
+    With ``output_dir`` (stage 1 of a seeded cycle) the wheel and its attestation, as a
+    sidecar, go there instead of wheels/ and attestations/.
     """
     if not sdist.is_file():
         raise InputError(f"sdist {sdist} does not exist or is not a file")
     workspace.create()
     builder = _Builder(sdist, workspace, signer, requirement=requirement, sdist_uri=sdist_uri,
                        settings=settings or BuildSettings(), progress=progress or (lambda _m: None),
-                       env_wheels=env_wheels, update_index=update_index)
+                       env_wheels=env_wheels, update_index=update_index, output_dir=output_dir)
     return builder.run()

@@ -42,6 +42,7 @@ class BuildRequest:
     workspace: Path
     settings: BuildSettings
     key: Path
+    stage1: bool = False  # a seeded cycle's first stage: output to stage1/, not wheels/
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,7 +72,8 @@ def _signer(key: Path) -> CryptoSigner:
 def run_build(request: BuildRequest) -> BuildOutcome:
     """Build one request; never raises for a build problem (outcomes must pickle)."""
     workspace = Workspace(request.workspace)
-    log = workspace.builds / f"{request.name}-{request.version}" / "build.log"
+    stage = "-stage1" if request.stage1 else ""
+    log = workspace.builds / f"{request.name}-{request.version}{stage}" / "build.log"
     try:
         if sha256_file(request.sdist) != request.sdist_sha256:
             return BuildOutcome(log=log, error=f"{request.sdist.name} does not have sha256 "
@@ -79,7 +81,7 @@ def run_build(request: BuildRequest) -> BuildOutcome:
         result = build_sdist(
             request.sdist, workspace, _signer(request.key), requirement=request.requirement,
             sdist_uri=request.sdist_uri, settings=request.settings, env_wheels=request.env,
-            update_index=False,
+            update_index=False, output_dir=workspace.stage1 if request.stage1 else None,
         )
     except BackendRequirementsMissing as exc:
         return BuildOutcome(log=log, needs=exc.requirements, error=exc.message)

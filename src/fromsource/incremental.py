@@ -22,7 +22,7 @@ from securesystemslib.signer import Key
 
 from fromsource import __version__
 from fromsource.attest import dsse
-from fromsource.build import EnvWheel
+from fromsource.build import EnvWheel, attestation_of
 from fromsource.errors import FromsourceError
 from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
 
@@ -69,20 +69,24 @@ class Reusable:
 def find_reusable(
     workspace: Workspace, name: str, version: str, *, sdist_sha256: str,
     env: Sequence[EnvWheel], fingerprint: Fingerprint, keys: Sequence[Key], digest: DigestCache,
+    directory: Path | None = None,
 ) -> Reusable | None:
-    """A wheel of ``name`` ``version`` in the workspace built from exactly these inputs."""
+    """A wheel of ``name`` ``version`` built from exactly these inputs, in wheels/ or in
+    ``directory`` (stage1/, whose wheels carry sidecar attestations)."""
     wanted_env = {
-        (w.path.name, w.sha256, digest(workspace.attestation_for(w.path.name))) for w in env
+        (w.path.name, w.sha256, None if w.external else digest(attestation_of(w.path, workspace)))
+        for w in env
     }
     key = canonicalize_name(name)
-    for wheel in workspace.wheel_files():
+    files = sorted(directory.glob("*.whl")) if directory is not None else workspace.wheel_files()
+    for wheel in files:
         try:
             wname, wversion, _, _ = parse_wheel_filename(wheel.name)
         except ValueError:
             continue
         if wname != key or str(wversion) != version:
             continue
-        attestation = workspace.attestation_for(wheel.name)
+        attestation = attestation_of(wheel, workspace)
         statement = _statement(attestation, keys)
         if statement is None:
             continue
@@ -101,7 +105,7 @@ def _statement(path: Path, keys: Sequence[Key]) -> dict[str, Any] | None:
 
 
 def _matches(statement: dict[str, Any], wheel_name: str, wheel_sha: str, sdist_sha: str,
-             env: set[tuple[str, str, str]], fingerprint: Fingerprint) -> bool:
+             env: set[tuple[str, str, str | None]], fingerprint: Fingerprint) -> bool:
     try:
         subject = statement["subject"][0]
         definition = statement["predicate"]["buildDefinition"]
