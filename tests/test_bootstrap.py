@@ -142,8 +142,8 @@ def test_keep_going_builds_independent_packages_and_skips_dependents(tmp_path: P
     assert reports["bad"]["log"].endswith("builds/bad-1.0/build.log")
     assert "failing on purpose" in reports["bad"]["log_tail"]
     assert reports["needy"]["blocked_by"] == ["bad 1.0"]
-    assert summary(result)["counts"] == {"built": 1, "reused": 0, "failed": 1, "skipped": 2,
-                                         "cancelled": 0}
+    assert summary(result)["counts"] == {"built": 1, "reused": 0, "external": 0, "failed": 1,
+                                         "skipped": 2, "cancelled": 0}
     assert verify_all(ws) == []
 
 

@@ -23,17 +23,26 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 
+from fromsource import __version__
 from fromsource.archives import iter_members
+from fromsource.attest import dsse
+from fromsource.attest.equivalence import ROLE_SEED, ROLE_STAGE1, equivalence_statement
 from fromsource.attest.keys import load_signer
 from fromsource.build import BuildSettings, BuildSystem, EnvWheel, parse_build_system
 from fromsource.buildenv import detect_isolation
+from fromsource.compare import compare_wheels
 from fromsource.errors import CycleError, FromsourceError
 from fromsource.executor import BuildOutcome, BuildRequest, Executor, LocalExecutor
 from fromsource.graph import BuildGraph, EdgeKind, GraphBuilder, Node, dump
@@ -47,12 +56,15 @@ from fromsource.incremental import (
 )
 from fromsource.index import Index, SdistCandidate
 from fromsource.pkginfo import read_pkg_info
+from fromsource.policy import Policy
 from fromsource.resolve import Resolution, ResolvedPackage, SdistMetadata, TargetEnvironment, resolve
+from fromsource.seedplan import plan_seeds
+from fromsource.seeds import SeedCheck, SeedStore, check_seed
 from fromsource.wheelstore import read_wheel_info
-from fromsource.workspace import Workspace
+from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
 
-Status = Literal["built", "reused", "failed", "skipped", "cancelled"]
-_DONE = ("built", "reused")
+Status = Literal["built", "reused", "external", "failed", "skipped", "cancelled"]
+_DONE = ("built", "reused", "external")
 _DEAD = ("failed", "skipped", "cancelled")
 _LOG_TAIL_LINES = 15
 
@@ -74,10 +86,17 @@ class PackageReport:
     error: str | None = None
     log_tail: str = ""
     blocked_by: tuple[str, ...] = ()  # for "skipped": the failed packages it needed
+    # Seeded cycles: the seed standing in for this package, and the stage-2 verdicts.
+    seed: str | None = None
+    stage1_wheel: Path | None = None
+    stage1_equivalent: bool | None = None
+    seed_equivalent: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "version": self.version, "status": self.status,
+            "seed": self.seed, "stage1_wheel": str(self.stage1_wheel) if self.stage1_wheel else None,
+            "stage1_equivalent": self.stage1_equivalent, "seed_equivalent": self.seed_equivalent,
             "wheel": str(self.wheel) if self.wheel else None,
             "attestation": str(self.attestation) if self.attestation else None,
             "log": str(self.log) if self.log else None,
@@ -94,6 +113,10 @@ class BootstrapSummary:
     graph_file: Path
     seconds: float
     jobs: int
+    # The trust base: seeds and externals the run rested on ({kind, name, wheel, sha256, evidence}).
+    trust_base: tuple[dict[str, Any], ...] = ()
+    # Admitted seeds the run did not use, each with the reason (a seed no cycle needs is refused).
+    seeds_refused: tuple[dict[str, str], ...] = ()
 
     def with_status(self, status: Status) -> list[PackageReport]:
         return [p for p in self.packages if p.status == status]
@@ -104,12 +127,13 @@ class BootstrapSummary:
 
     def to_dict(self) -> dict[str, Any]:
         counts = {s: len(self.with_status(s))
-                  for s in ("built", "reused", "failed", "skipped", "cancelled")}
+                  for s in ("built", "reused", "external", "failed", "skipped", "cancelled")}
         return {
             "format": "fromsource.bootstrap-summary", "format_version": 1,
             "ok": self.ok, "requirements": list(self.requirements), "roots": list(self.roots),
             "jobs": self.jobs, "seconds": round(self.seconds, 3), "counts": counts,
             "graph": str(self.graph_file),
+            "trust_base": list(self.trust_base), "seeds_refused": list(self.seeds_refused),
             "packages": [p.to_dict() for p in self.packages],
         }
 
@@ -172,6 +196,10 @@ class _Package:
     started: float = field(default=0.0)
     # The environment last found not reusable (so a full pool does not re-check it).
     stale_env: tuple[EnvWheel, ...] | None = None
+    # Seeded cycles: the stage-1 wheel (built with seeds), and which stage is running.
+    stage1_wheel: Path | None = None
+    stage1_sha256: str | None = None
+    running_stage1: bool = False
 
 
 def _parse_all(texts: Iterable[str], who: str) -> tuple[Requirement, ...]:
@@ -204,8 +232,13 @@ class _Planner:
     def __init__(self, requirements: Sequence[str], *, workspace: Workspace, index: Index,
                  key: Path, constraints: Sequence[Requirement], jobs: int, keep_going: bool,
                  settings: BuildSettings, environment: TargetEnvironment,
-                 executor: Executor, reporter: Reporter) -> None:
+                 executor: Executor, reporter: Reporter, policy: Policy | None = None) -> None:
         self.requirements = tuple(requirements)
+        self.policy = policy
+        self.seed_store = SeedStore(workspace)
+        self.seed_checks: dict[Node, tuple[Path | None, list[SeedCheck]]] = {}
+        self.seeded: dict[Node, frozenset[Node]] = {}  # seed -> members of the cycles it serves
+        self.cycle_of: dict[Node, frozenset[Node]] = {}  # member -> its seeded cycle
         self.ws = workspace
         self.index = index
         self.key = key.absolute()
@@ -330,7 +363,55 @@ class _Planner:
         package = self.packages.get(node)
         if package is not None and package.wheel is not None:
             return list(read_wheel_info(package.wheel).requires_dist)
+        seed = self._accepted_seed(node)
+        if seed is not None:  # reviewed metadata: inspect compared it with the sdist's
+            return list(read_wheel_info(seed).requires_dist)
         raise _PendingMetadata(candidate)
+
+    # -- seeds and externals -------------------------------------------------------
+
+    def _accepted_seed(self, node: Node) -> Path | None:
+        """The admitted seed of exactly this version that the policy accepts, if any."""
+        if node not in self.seed_checks:
+            found: Path | None = None
+            checks: list[SeedCheck] = []
+            for wheel in self.seed_store.for_project(node.name):
+                if str(read_wheel_info(wheel).version) != node.version:
+                    continue
+                if self.policy is None:
+                    checks.append(SeedCheck(wheel.name, sha256_file(wheel), (),
+                                            ("no --policy given to decide on its evidence",)))
+                    continue
+                check = check_seed(wheel, self.policy, [self.seed_store.evidence_file(wheel.name)])
+                checks.append(check)
+                if check.accepted and found is None:
+                    found = wheel
+            self.seed_checks[node] = (found, checks)
+        return self.seed_checks[node][0]
+
+    def _external(self, package: _Package) -> tuple[Path, str] | None:
+        """A pre-built wheel the policy names by digest for exactly this package."""
+        if self.policy is None:
+            return None
+        for digest, filename in sorted(self.policy.externals.items()):
+            try:
+                info = parse_wheel_filename(filename)
+            except InvalidWheelFilename:
+                continue
+            if info[0] != canonicalize_name(package.node.name) or str(info[1]) != package.node.version:
+                continue
+            path = self.ws.externals / filename
+            if not path.is_file():
+                raise FromsourceError(
+                    f"the policy names external {filename} for {package.node}, but "
+                    f"{path} does not exist",
+                    hint=f"download that wheel into {self.ws.externals}/ (its sha256 must be {digest})",
+                )
+            if self.digest(path) != digest:
+                raise FromsourceError(
+                    f"{path} does not have the sha256 the policy names ({digest}); refusing it")
+            return path, digest
+        return None
 
     def _apply(self, task: _Task, result: Resolution) -> None:
         nodes = {name: self._ensure_node(p.sdist) for name, p in result.packages.items()}
@@ -413,18 +494,48 @@ class _Planner:
         return copy.build()
 
     def _check_cycles(self) -> None:
+        """Break every cycle with the fewest accepted seeds, or stop with what would."""
         if self.checked_version == self.graph_version:
             return
         self.checked_version = self.graph_version
-        cycles = self._current_graph(provisional=True).cycles()
-        if cycles:
+        graph = self._current_graph(provisional=True)
+        cycles = graph.cycles()
+        if not cycles:
+            return
+        in_cycles = {n for c in cycles for n in c.members}
+        available = {n for n in in_cycles if self._accepted_seed(n) is not None}
+        plan = plan_seeds(graph, available, self.seeded)
+        for seed, members in plan.seeded.items():
+            self.seeded[seed] = members
+            for member in members:
+                self.cycle_of[member] = self.cycle_of.get(member, frozenset()) | members
+        if plan.unbroken:
             self.stopping = True
-            raise CycleError(
-                "the build graph has cycles, so nothing in them can be built from source:\n"
-                + "\n".join(f"  {c.cycle_path()}" for c in cycles),
-                hint="a cycle can only be broken with an admitted seed; or pin versions that "
-                     "do not cycle with --constraint",
-            )
+            raise CycleError(self._cycle_message(plan.unbroken), hint=self._cycle_hint())
+
+    def _cycle_message(self, unbroken: Sequence[tuple[Any, tuple[Node, ...]]]) -> str:
+        lines = ["the build graph has cycles that no accepted seed breaks, so nothing in them "
+                 "can be built from source:"]
+        for cycle, needed in unbroken:
+            lines.append(f"  {cycle.cycle_path()}")
+            names = " and ".join(str(n) for n in needed)
+            lines.append(f"    a seed of {names} would break it; review and admit one:")
+            for node in needed:
+                package = self.packages[node]
+                wheel = f"{node.name.replace('-', '_').replace('.', '_')}-{node.version}-py3-none-any.whl"
+                lines.append(
+                    f"      fromsource seed admit {wheel} --sdist {package.path} "
+                    f"--key REVIEWER_KEY --workspace {self.ws.root}"
+                )
+                for check in self.seed_checks.get(node, (None, []))[1]:
+                    for problem in check.problems:
+                        lines.append(f"      (seed {check.wheel} refused: {problem})")
+        return "\n".join(lines)
+
+    def _cycle_hint(self) -> str:
+        return ("get the published wheel of that version (pip download --no-deps --only-binary "
+                ":all: NAME==VERSION), admit it with the command above, then re-run with --policy "
+                "naming the reviewer's public key in [trust].reviewer_keys")
 
     def _check_stuck(self) -> None:
         """After the loop: anything still waiting must be explained, never dropped."""
@@ -452,67 +563,135 @@ class _Planner:
         for package in sorted(self.packages.values(), key=lambda p: p.node):
             if package.status != "waiting":
                 continue
+            external = self._external(package)
+            if external is not None:
+                package.wheel, package.wheel_sha256 = external
+                self._finish(package, PackageReport(
+                    name=package.node.display_name, version=package.node.version,
+                    status="external", wheel=external[0]))
+                progressed = True
+                continue
             env = self._environment_of(package)
             if env is None:
                 continue
+            stage1 = package.node in self.cycle_of and package.stage1_wheel is None
             deps = [self.packages[self._node_of(p)] for p in env.packages.values()]
             dead = [d for d in deps if d.status in _DEAD]
             if dead:
                 self._skip(package, dead)
                 progressed = True
                 continue
-            if self.stopping or any(d.status not in _DONE for d in deps):
+            if self.stopping or not all(self._ready(d, package, stage1) for d in deps):
                 continue
-            wheels = self._env_wheels(package, env)
+            wheels = self._env_wheels(package, env, stage1)
             reusable = None
             if package.stale_env != wheels:
                 reusable = find_reusable(
                     self.ws, package.node.name, package.node.version,
                     sdist_sha256=package.sha256, env=wheels, fingerprint=self.fingerprint,
                     keys=self.keys, digest=self.digest,
+                    directory=self.ws.stage1 if stage1 else None,
                 )
                 package.stale_env = wheels
             if reusable is not None:
-                package.wheel, package.wheel_sha256 = reusable.wheel, reusable.sha256
-                self._finish(package, PackageReport(
-                    name=package.node.display_name, version=package.node.version,
-                    status="reused", wheel=reusable.wheel, attestation=reusable.attestation))
+                if stage1:
+                    package.stage1_wheel, package.stage1_sha256 = reusable.wheel, reusable.sha256
+                else:
+                    package.wheel, package.wheel_sha256 = reusable.wheel, reusable.sha256
+                    self._finish(package, self._final_report(package, PackageReport(
+                        name=package.node.display_name, version=package.node.version,
+                        status="reused", wheel=reusable.wheel, attestation=reusable.attestation)))
                 progressed = True
                 continue
             if len(self.running) >= self.jobs:
                 continue
-            self._submit(package, wheels)
+            self._submit(package, wheels, stage1)
             progressed = True
         return progressed
+
+    def _seed_for(self, dep: _Package, package: _Package) -> bool:
+        """Whether ``dep``'s seed stands in for it in ``package``'s build environment."""
+        return package.node in self.seeded.get(dep.node, frozenset())
+
+    def _ready(self, dep: _Package, package: _Package, stage1: bool) -> bool:
+        members = self.cycle_of.get(package.node, frozenset())
+        if stage1 and self._seed_for(dep, package):
+            return True
+        if dep.node in members:  # inside a seeded cycle, stages use stage-1 wheels
+            return dep.stage1_wheel is not None
+        return dep.status in _DONE
 
     def _node_of(self, package: ResolvedPackage) -> Node:
         return self.packages[Node(package.name, str(package.version))].node
 
-    def _env_wheels(self, package: _Package, env: Resolution) -> tuple[EnvWheel, ...]:
+    def _env_wheels(self, package: _Package, env: Resolution,
+                    stage1: bool = False) -> tuple[EnvWheel, ...]:
         bs_names = {canonicalize_name(r.name) for r in self._wanted(package.build_system.requires)}
         backend_names = {canonicalize_name(r.name) for r in self._wanted(package.backend or ())}
+        members = self.cycle_of.get(package.node, frozenset())
         wheels = []
         for name, resolved in sorted(env.packages.items()):
             dep = self.packages[self._node_of(resolved)]
-            if dep.wheel is None or dep.wheel_sha256 is None:
-                raise AssertionError(f"{dep.node} is not built yet")
             edge = ("build-system" if name in bs_names
                     else "backend" if name in backend_names else "install")
-            wheels.append(EnvWheel(dep.wheel, dep.wheel_sha256, edge))
+            if stage1 and self._seed_for(dep, package):
+                seed = self._accepted_seed(dep.node)
+                if seed is None:
+                    raise AssertionError(f"{dep.node} was seeded without an accepted seed")
+                wheels.append(EnvWheel(seed, self.digest(seed), edge, seed=True))
+            elif dep.node in members:
+                if dep.stage1_wheel is None or dep.stage1_sha256 is None:
+                    raise AssertionError(f"{dep.node} has no stage-1 wheel yet")
+                wheels.append(EnvWheel(dep.stage1_wheel, dep.stage1_sha256, edge))
+            else:
+                if dep.wheel is None or dep.wheel_sha256 is None:
+                    raise AssertionError(f"{dep.node} is not built yet")
+                wheels.append(EnvWheel(dep.wheel, dep.wheel_sha256, edge,
+                                       external=dep.status == "external"))
         return tuple(wheels)
 
-    def _submit(self, package: _Package, wheels: tuple[EnvWheel, ...]) -> None:
+    def _submit(self, package: _Package, wheels: tuple[EnvWheel, ...], stage1: bool) -> None:
         node = package.node
         request = BuildRequest(
             name=node.name, version=node.version, sdist=package.path.absolute(),
             sdist_sha256=package.sha256, sdist_uri=package.sdist.url,
             requirement=f"{node.name}=={node.version}", env=wheels,
             workspace=self.ws.root.absolute(), settings=self.settings, key=self.key,
+            stage1=stage1,
         )
         package.status = "running"
+        package.running_stage1 = stage1
         package.started = time.perf_counter()
-        self.reporter.started(node.display_name, node.version)
+        self.reporter.started(node.display_name + (" (stage 1)" if stage1 else ""), node.version)
         self.running[self.executor.submit(request)] = package
+
+    def _final_report(self, package: _Package, report: PackageReport) -> PackageReport:
+        """For a member of a seeded cycle: compare with stage 1 and the seed, attest both."""
+        if package.node not in self.cycle_of or package.wheel is None:
+            return report
+        if package.stage1_wheel is None or package.wheel_sha256 is None:
+            raise AssertionError(f"{package.node} finished stage 2 without a stage-1 wheel")
+        signer = load_signer(self.key)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        lines = []
+        stage1 = compare_wheels(package.stage1_wheel, package.wheel)
+        lines.append(dsse.sign(equivalence_statement(
+            stage1, rebuild_sha256=package.wheel_sha256, reference_sha256=self.digest(package.stage1_wheel),
+            role=ROLE_STAGE1, tool_version=__version__, compared_on=now), signer))
+        seed = self._accepted_seed(package.node) if package.node in self.seeded else None
+        seed_equivalent = None
+        if seed is not None:
+            against_seed = compare_wheels(seed, package.wheel)
+            seed_equivalent = against_seed.equivalent
+            lines.append(dsse.sign(equivalence_statement(
+                against_seed, rebuild_sha256=package.wheel_sha256,
+                reference_sha256=self.digest(seed), role=ROLE_SEED, tool_version=__version__,
+                compared_on=now), signer))
+        atomic_write_bytes(self.ws.attestations / f"{package.wheel.name}.rebuild.intoto.jsonl",
+                           b"".join(lines))
+        return replace(report, seed=seed.name if seed is not None else None,
+                       stage1_wheel=package.stage1_wheel, stage1_equivalent=stage1.equivalent,
+                       seed_equivalent=seed_equivalent)
 
     def _collect(self) -> None:
         done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
@@ -544,7 +723,6 @@ class _Planner:
             raise AssertionError("a successful build outcome without its files")
         self.digest.forget(outcome.wheel)
         self.digest.forget(outcome.attestation)
-        package.wheel, package.wheel_sha256 = outcome.wheel, outcome.wheel_sha256
         save_backend_requires(self.ws, node.name, node.version, package.sha256,
                               outcome.backend_requires)
         env = self._environment_of(package)
@@ -552,9 +730,15 @@ class _Planner:
             nodes = {name: self._node_of(p) for name, p in env.packages.items()}
             backend = _parse_all(outcome.backend_requires, f"{node} backend")
             self._edges_to(package, backend, nodes, "backend")
-        self._finish(package, PackageReport(
+        if package.running_stage1:  # stage 2 follows once the whole cycle has a stage 1
+            package.stage1_wheel, package.stage1_sha256 = outcome.wheel, outcome.wheel_sha256
+            package.status = "waiting"
+            self.reporter.discovering(f"{node}: stage 1 built with seeds; stage 2 next")
+            return
+        package.wheel, package.wheel_sha256 = outcome.wheel, outcome.wheel_sha256
+        self._finish(package, self._final_report(package, PackageReport(
             name=node.display_name, version=node.version, status="built", wheel=outcome.wheel,
-            attestation=outcome.attestation, log=outcome.log, seconds=outcome.seconds))
+            attestation=outcome.attestation, log=outcome.log, seconds=outcome.seconds)))
 
     def _skip(self, package: _Package, dead: Sequence[_Package]) -> None:
         self._finish(package, PackageReport(
@@ -578,6 +762,33 @@ class _Planner:
                     status="cancelled", error="not built: the run stopped after a failure")
             reports.append(package.report)
         return tuple(reports)
+
+    def trust_base(self) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, str], ...]]:
+        """Seeds and externals this run rested on; and admitted seeds it refused to use."""
+        base: list[dict[str, Any]] = []
+        for node in sorted(self.seeded):
+            seed = self._accepted_seed(node)
+            checks = self.seed_checks.get(node, (None, []))[1]
+            evidence = [f"{e.kind}: {e.detail}" for c in checks if seed and c.wheel == seed.name
+                        for e in c.evidence]
+            base.append({"kind": "seed", "name": str(node), "wheel": seed.name if seed else None,
+                         "sha256": self.digest(seed) if seed else None, "evidence": evidence,
+                         "cycle": sorted(str(m) for m in self.seeded[node])})
+        source = self.policy.source if self.policy else "the policy"
+        for package in sorted(self.packages.values(), key=lambda p: p.node):
+            if package.status == "external" and package.wheel is not None:
+                base.append({"kind": "external", "name": str(package.node),
+                             "wheel": package.wheel.name, "sha256": package.wheel_sha256,
+                             "evidence": [f"named by sha256 in {source}"]})
+        refused = []
+        for wheel in self.seed_store.wheels():
+            info = read_wheel_info(wheel)
+            node = Node(info.name, str(info.version))
+            if node in self.packages and node not in self.seeded:
+                refused.append({"seed": wheel.name,
+                                "reason": f"{node} is in no build cycle; a seed is only used "
+                                          "where a cycle forces it"})
+        return tuple(base), tuple(refused)
 
     def _dump(self) -> None:
         dump(self.graph.build(), self.ws.graph_file)
@@ -614,10 +825,14 @@ def bootstrap(
     environment: TargetEnvironment | None = None,
     executor: Executor | None = None,
     reporter: Reporter | None = None,
+    policy: Policy | None = None,
 ) -> BootstrapSummary:
     """Build ``requirements`` and their whole build closure from source into ``workspace``.
 
-    Holds the workspace lock for the whole run. Raises :class:`CycleError` (a cycle, before
+    Cycles are broken with the fewest admitted seeds ``policy`` accepts; members of a seeded
+    cycle are built twice (stage 1 with seeds into stage1/, stage 2 from stage-1 wheels only
+    into wheels/) and compared. Holds the workspace lock for the whole run.
+    Raises :class:`CycleError` (a cycle no accepted seed breaks, before
     anything in it is built), :class:`~fromsource.errors.ResolutionError` (a conflict, with
     the chain of requirements) or other :class:`FromsourceError` for bad input; build
     failures do not raise, they are in the summary.
@@ -633,10 +848,13 @@ def bootstrap(
             settings=settings or BuildSettings(),
             environment=environment or TargetEnvironment.current(),
             executor=executor or LocalExecutor(jobs), reporter=reporter or Reporter(),
+            policy=policy,
         )
         reports = planner.run()
+    trust_base, refused = planner.trust_base()
     return BootstrapSummary(
         requirements=tuple(requirements), roots=tuple(n.id for n in planner.roots),
         packages=reports, graph_file=workspace.graph_file,
         seconds=time.perf_counter() - start, jobs=jobs,
+        trust_base=trust_base, seeds_refused=refused,
     )

@@ -1,8 +1,14 @@
 """Where sdists come from: a simple-API index (PEP 691 JSON, PEP 503 HTML) or a directory.
 
-Only sdists are ever listed or fetched; wheels published on an index are never used for
-building. Every download is checked against the digest the index publishes, written
-atomically under its original filename, and re-verified when a cached copy is reused.
+Sdists are what gets built. Published wheels are listed and fetched only for *externals*:
+wheels that cannot be built where the bootstrap runs and that a policy names by exact
+sha256 (``[externals] wheels = [{ file = ..., sha256 = ... }]``). :func:`best_wheel` picks
+the wheel of a version this interpreter would install and :func:`external_policy_line`
+renders the policy entry that would admit it; nothing here decides that a wheel may be used.
+
+Every download is checked against the digest the index publishes (or the digest the caller
+expects), written atomically under its original filename, and re-verified when a cached
+copy is reused.
 """
 
 from __future__ import annotations
@@ -11,23 +17,29 @@ import configparser
 import contextlib
 import hashlib
 import os
+import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
 import requests
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag, sys_tags
 from packaging.utils import (
+    BuildTag,
     InvalidSdistFilename,
+    InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
+    parse_wheel_filename,
 )
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 from pypi_simple import (
     ACCEPT_JSON_PREFERRED,
     PYPI_SIMPLE_ENDPOINT,
@@ -41,6 +53,7 @@ from fromsource.pkginfo import read_pkg_info
 from fromsource.workspace import sha256_file
 
 _CHUNK = 1 << 16
+_PUBLISHED = "the index publishes"
 
 
 class ProjectNotFoundError(IndexError_):
@@ -63,8 +76,35 @@ class SdistCandidate:
         return f"{self.name} {self.version} ({self.filename})"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WheelCandidate:
+    """One published wheel file an index offers (a possible *external*, never a build)."""
+
+    name: NormalizedName
+    version: Version
+    filename: str
+    url: str
+    sha256: str | None  # None only when the index publishes no sha256
+    tags: frozenset[Tag]
+    build_tag: BuildTag = ()
+    requires_python: str | None = None
+    yanked: bool = False
+    provenance_url: str | None = None  # PEP 740 provenance the index links, if any
+
+    @property
+    def pure(self) -> bool:
+        """True when every tag is ``*-none-any`` (no compiled code for one platform)."""
+        return all(t.abi == "none" and t.platform == "any" for t in self.tags)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version} ({self.filename})"
+
+
 class Index(Protocol):
-    """A source of sdists. Implementations: :class:`SimpleIndex`, :class:`LocalDirIndex`."""
+    """A source of sdists (and, for externals, wheels).
+
+    Implementations: :class:`SimpleIndex`, :class:`LocalDirIndex`, :class:`MultiIndex`.
+    """
 
     def candidates(self, name: str) -> list[SdistCandidate]:
         """Every sdist of ``name``; raises :class:`ProjectNotFoundError` if there is none."""
@@ -72,6 +112,23 @@ class Index(Protocol):
 
     def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
         """The verified sdist at ``dest_dir / candidate.filename`` (reused when cached)."""
+        ...
+
+    def wheel_candidates(self, name: str) -> list[WheelCandidate]:
+        """Every published wheel of ``name`` (possibly none).
+
+        Raises :class:`ProjectNotFoundError` only when the index has no page for the project.
+        """
+        ...
+
+    def fetch_wheel(
+        self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
+    ) -> Path:
+        """The verified wheel at ``dest_dir / candidate.filename`` (reused when cached).
+
+        With ``expected_sha256`` (a policy's digest) the file must have exactly that digest,
+        and a different digest published by the index is refused before downloading.
+        """
         ...
 
 
@@ -152,7 +209,7 @@ class SimpleIndex:
         self._retries = retries
         self._backoff = backoff
         self._sleep = sleep
-        self._pages: dict[NormalizedName, list[SdistCandidate]] = {}
+        self._pages: dict[NormalizedName, _Listing] = {}
 
     def __enter__(self) -> SimpleIndex:
         return self
@@ -171,6 +228,12 @@ class SimpleIndex:
         return f"SimpleIndex({self.url!r})"
 
     def candidates(self, name: str) -> list[SdistCandidate]:
+        return list(self._listing(name).sdists)
+
+    def wheel_candidates(self, name: str) -> list[WheelCandidate]:
+        return list(self._listing(name).wheels)
+
+    def _listing(self, name: str) -> _Listing:
         key = canonicalize_name(name)
         if key not in self._pages:
             url = f"{self.url}{key}/"
@@ -183,10 +246,20 @@ class SimpleIndex:
                 except (UnsupportedContentTypeError, UnsupportedRepoVersionError,
                         ValueError) as exc:
                     raise IndexError_(f"{url} is not a usable simple-API page: {exc}") from exc
-            self._pages[key] = _sdists(key, page)
-        return list(self._pages[key])
+            self._pages[key] = _Listing(_sdists(key, page), _wheels(key, page))
+        return self._pages[key]
 
     def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
+        return self._download(candidate, dest_dir)
+
+    def fetch_wheel(
+        self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
+    ) -> Path:
+        return self._download(_expecting(candidate, expected_sha256), dest_dir,
+                              claim=_claim(expected_sha256))
+
+    def _download(self, candidate: _Fetchable, dest_dir: Path, *, claim: str = _PUBLISHED
+                  ) -> Path:
         dest = _cache_path(candidate, dest_dir)
         if _cached_ok(candidate, dest):
             return dest
@@ -196,7 +269,7 @@ class SimpleIndex:
                     if response.status_code == 404:
                         raise IndexError_(f"{candidate.filename}: {candidate.url} answered 404")
                     self._check_status(response, candidate.url)
-                    _write_verified(candidate, response.iter_content(_CHUNK), dest)
+                    _write_verified(candidate, response.iter_content(_CHUNK), dest, claim)
                 return dest
             except requests.RequestException as exc:  # broke off mid-body
                 if attempt.last:
@@ -255,6 +328,12 @@ def _transport_error(url: str, exc: requests.RequestException) -> IndexError_:
     return IndexError_(f"cannot fetch {url}: {exc}", hint="check the network and --index-url")
 
 
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    sdists: list[SdistCandidate]
+    wheels: list[WheelCandidate]
+
+
 def _sdists(name: NormalizedName, page: ProjectPage) -> list[SdistCandidate]:
     found = []
     for package in page.packages:
@@ -277,6 +356,36 @@ def _sdists(name: NormalizedName, page: ProjectPage) -> list[SdistCandidate]:
     return found
 
 
+def _wheels(name: NormalizedName, page: ProjectPage) -> list[WheelCandidate]:
+    found = []
+    for package in page.packages:
+        if package.package_type != "wheel":
+            continue
+        candidate = _wheel_candidate(
+            package.filename, package.url, package.digests.get("sha256"),
+            requires_python=package.requires_python, yanked=package.is_yanked,
+            provenance_url=package.provenance_url,
+        )
+        if candidate is not None and candidate.name == name:
+            found.append(candidate)
+    return found
+
+
+def _wheel_candidate(
+    filename: str, url: str, sha256: str | None, *, requires_python: str | None = None,
+    yanked: bool = False, provenance_url: str | None = None,
+) -> WheelCandidate | None:
+    try:
+        name, version, build_tag, tags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return None
+    return WheelCandidate(
+        name=name, version=version, filename=filename, url=url,
+        sha256=sha256.lower() if sha256 else None, tags=tags, build_tag=build_tag,
+        requires_python=requires_python, yanked=yanked, provenance_url=provenance_url,
+    )
+
+
 def _parse_sdist(filename: str) -> tuple[NormalizedName, Version] | None:
     try:
         return parse_sdist_filename(filename)
@@ -290,7 +399,9 @@ def _parse_sdist(filename: str) -> tuple[NormalizedName, Version] | None:
 class LocalDirIndex:
     """A flat directory of sdists (``--find-links DIR``), for offline and frozen runs.
 
-    Digests are computed from the files; ``Requires-Python`` is read from each PKG-INFO.
+    Digests are computed from the files; ``Requires-Python`` is read from each PKG-INFO
+    (sdists only: a wheel's is not read). ``*.whl`` files are listed by
+    :meth:`wheel_candidates` only.
     """
 
     def __init__(self, path: Path) -> None:
@@ -298,6 +409,7 @@ class LocalDirIndex:
             raise InputError(f"--find-links {path}: not a directory")
         self.path = path
         self._cache: dict[NormalizedName, list[SdistCandidate]] = {}
+        self._wheel_cache: dict[NormalizedName, list[WheelCandidate]] = {}
 
     def __repr__(self) -> str:
         return f"LocalDirIndex({str(self.path)!r})"
@@ -312,14 +424,36 @@ class LocalDirIndex:
             self._cache[key] = found
         return list(self._cache[key])
 
+    def wheel_candidates(self, name: str) -> list[WheelCandidate]:
+        key = canonicalize_name(name)
+        if key not in self._wheel_cache:
+            found = []
+            for path in sorted(self.path.glob("*.whl")):
+                if not path.is_file():
+                    continue
+                candidate = _wheel_candidate(path.name, path.resolve().as_uri(), None)
+                if candidate is not None and candidate.name == key:
+                    found.append(replace(candidate, sha256=sha256_file(path)))
+            self._wheel_cache[key] = found
+        return list(self._wheel_cache[key])
+
     def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
-        source = self.path / candidate.filename
+        return self._copy(candidate, dest_dir)
+
+    def fetch_wheel(
+        self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
+    ) -> Path:
+        return self._copy(_expecting(candidate, expected_sha256), dest_dir,
+                          claim=_claim(expected_sha256))
+
+    def _copy(self, candidate: _Fetchable, dest_dir: Path, *, claim: str = _PUBLISHED) -> Path:
         dest = _cache_path(candidate, dest_dir)
+        source = self.path / dest.name
         if _cached_ok(candidate, dest):
             return dest
         try:
             with source.open("rb") as handle:
-                _write_verified(candidate, iter(lambda: handle.read(_CHUNK), b""), dest)
+                _write_verified(candidate, iter(lambda: handle.read(_CHUNK), b""), dest, claim)
         except FileNotFoundError as exc:
             raise IndexError_(f"{source} disappeared from the --find-links directory") from exc
         return dest
@@ -354,6 +488,7 @@ class MultiIndex:
     def __init__(self, indexes: Iterable[Index]) -> None:
         self.indexes = list(indexes)
         self._origin: dict[SdistCandidate, Index] = {}
+        self._wheel_origin: dict[WheelCandidate, Index] = {}
 
     def __repr__(self) -> str:
         return f"MultiIndex({self.indexes!r})"
@@ -382,6 +517,33 @@ class MultiIndex:
         if index is None:
             raise IndexError_(f"{candidate.filename} was not listed by any configured index")
         return index.fetch(candidate, dest_dir)
+
+    def wheel_candidates(self, name: str) -> list[WheelCandidate]:
+        seen: set[str] = set()
+        found: list[WheelCandidate] = []
+        misses: list[str] = []
+        for index in self.indexes:
+            try:
+                listed = index.wheel_candidates(name)
+            except ProjectNotFoundError as exc:
+                misses.append(exc.message)
+                continue
+            for candidate in listed:
+                if candidate.filename not in seen:
+                    seen.add(candidate.filename)
+                    found.append(candidate)
+                    self._wheel_origin[candidate] = index
+        if len(misses) == len(self.indexes) and misses:
+            raise ProjectNotFoundError("; ".join(misses))
+        return found
+
+    def fetch_wheel(
+        self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
+    ) -> Path:
+        index = self._wheel_origin.get(candidate)
+        if index is None:
+            raise IndexError_(f"{candidate.filename} was not listed by any configured index")
+        return index.fetch_wheel(candidate, dest_dir, expected_sha256=expected_sha256)
 
 
 def open_index(
@@ -429,25 +591,126 @@ def preferred_sdist(candidates: Sequence[SdistCandidate]) -> SdistCandidate:
     return min(candidates, key=lambda c: (not c.filename.endswith(".tar.gz"), c.filename))
 
 
+# ------------------------------------------------------------------- published wheels
+
+
+def best_wheel(
+    candidates: Iterable[WheelCandidate],
+    version: Version | str,
+    tags: Iterable[Tag] | None = None,
+    *,
+    python_version: str | None = None,
+) -> WheelCandidate | None:
+    """The wheel of ``version`` an installer would pick here, or None if none is compatible.
+
+    ``tags`` are the supported tags, most specific first (default: this interpreter's
+    ``packaging.tags.sys_tags()``); a wheel ranks by its most specific supported tag, then
+    by its build tag (higher first). Wheels whose ``Requires-Python`` excludes
+    ``python_version`` (default: this interpreter's) are skipped; a yanked wheel is taken
+    only when no other fits, as a pinned version may use one.
+    """
+    wanted = Version(version) if isinstance(version, str) else version
+    priority: dict[Tag, int] = {}
+    for tag in sys_tags() if tags is None else tags:
+        priority.setdefault(tag, len(priority))
+    python = Version(python_version or platform.python_version())
+
+    def rank(candidate: WheelCandidate) -> tuple[bool, int, tuple[int, ...], str]:
+        best = min(priority[t] for t in candidate.tags if t in priority)
+        build = candidate.build_tag[0] if candidate.build_tag else -1
+        return (candidate.yanked, best, (-build,), candidate.filename)
+
+    fitting = [
+        c for c in candidates
+        if c.version == wanted and any(t in priority for t in c.tags)
+        and _python_fits(c.requires_python, python)
+    ]
+    return min(fitting, key=rank) if fitting else None
+
+
+def _python_fits(requires_python: str | None, python: Version) -> bool:
+    if not requires_python:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True  # as pip does: an unparsable Requires-Python does not exclude
+
+
+def external_policy_line(candidate: WheelCandidate, sha256: str | None = None) -> str:
+    """The inline TOML table that admits ``candidate`` as an external, e.g.
+
+    ``{ file = "pkg-1.0-cp39-abi3-manylinux_2_34_x86_64.whl", sha256 = "..." }``, an entry of
+    ``wheels`` in a policy's ``[externals]`` table. ``sha256`` (of the fetched file) is needed
+    when the index publishes none.
+    """
+    digest = (sha256 or candidate.sha256 or "").lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"{candidate.filename}: no sha256 known; fetch the wheel to compute it")
+    return f"{{ file = {_toml_string(candidate.filename)}, sha256 = {_toml_string(digest)} }}"
+
+
+def external_policy_block(lines: Iterable[str]) -> str:
+    """A policy fragment holding :func:`external_policy_line` entries, ready to paste."""
+    body = "".join(f"  {line},\n" for line in lines)
+    return f"[externals]\nwheels = [\n{body}]\n"
+
+
+def _toml_string(text: str) -> str:
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def _expecting(candidate: WheelCandidate, expected: str | None) -> WheelCandidate:
+    """``candidate`` to be checked against ``expected`` (a policy's digest) when given."""
+    if expected is None:
+        return candidate
+    expected = expected.lower()
+    if candidate.sha256 is not None and candidate.sha256.lower() != expected:
+        raise IndexError_(
+            f"{candidate.filename}: expected sha256 {expected}, but {candidate.url} is "
+            f"published with sha256 {candidate.sha256}",
+            hint="the policy names another file than the index serves under this name",
+        )
+    return replace(candidate, sha256=expected)
+
+
 # ----------------------------------------------------------------- download and caching
 
 
-def _cache_path(candidate: SdistCandidate, dest_dir: Path) -> Path:
+def _claim(expected_sha256: str | None) -> str:
+    return _PUBLISHED if expected_sha256 is None else "the caller expects"
+
+_Fetchable = SdistCandidate | WheelCandidate
+
+
+def _cache_path(candidate: _Fetchable, dest_dir: Path) -> Path:
     name = candidate.filename
     # An index controls this name: refuse anything that would leave dest_dir.
     if not name or name != Path(name).name or name.startswith("."):
-        raise IndexError_(f"refusing sdist filename {name!r} from {candidate.url}")
+        kind = "sdist" if isinstance(candidate, SdistCandidate) else "wheel"
+        raise IndexError_(f"refusing {kind} filename {name!r} from {candidate.url}")
     return dest_dir / name
 
 
-def _cached_ok(candidate: SdistCandidate, dest: Path) -> bool:
+def _cached_ok(candidate: _Fetchable, dest: Path) -> bool:
     # Without a published digest nothing can vouch for a cached copy: fetch again.
     return candidate.sha256 is not None and dest.is_file() and sha256_file(dest) == (
         candidate.sha256.lower()
     )
 
 
-def _write_verified(candidate: SdistCandidate, chunks: Iterable[bytes], dest: Path) -> None:
+def _write_verified(
+    candidate: _Fetchable, chunks: Iterable[bytes], dest: Path, claim: str = _PUBLISHED
+) -> None:
     """Stream ``chunks`` to ``dest`` atomically, refusing them on a digest mismatch."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -463,7 +726,7 @@ def _write_verified(candidate: SdistCandidate, chunks: Iterable[bytes], dest: Pa
         if candidate.sha256 is not None and got != candidate.sha256.lower():
             raise IndexError_(
                 f"hash mismatch for {candidate.filename} from {candidate.url}: "
-                f"the index publishes sha256 {candidate.sha256}, the download has {got}",
+                f"{claim} sha256 {candidate.sha256}, the download has {got}",
                 hint="the file changed after the index listed it, or something tampered with it",
             )
         os.chmod(tmp, 0o644)
@@ -482,8 +745,12 @@ __all__ = [
     "ProjectNotFoundError",
     "SdistCandidate",
     "SimpleIndex",
+    "WheelCandidate",
+    "best_wheel",
     "close_index",
     "default_index_url",
+    "external_policy_block",
+    "external_policy_line",
     "fetch_sdist",
     "open_index",
     "pip_config_files",

@@ -49,8 +49,9 @@ class ChainNode:
     evidence: tuple[str, ...] = ()  # seeds and externals: what the policy accepted
 
     @property
-    def key(self) -> tuple[str, str | None]:
-        return (self.name, self.sha256)
+    def key(self) -> tuple[str, str | None, str | None]:
+        # The attestation tells apart a stage-2 wheel and its byte-identical stage-1 twin.
+        return (self.name, self.sha256, self.attestation)
 
     @functools.cached_property
     def ok(self) -> bool:
@@ -70,7 +71,7 @@ class ChainNode:
             stack.extend(reversed(node.children))
         return found
 
-    def to_dict(self, _shown: set[tuple[str, str | None]] | None = None) -> dict[str, Any]:
+    def to_dict(self, _shown: set[tuple[str, str | None, str | None]] | None = None) -> dict[str, Any]:
         """JSON shape; a wheel already shown earlier appears as ``{"ref": true}`` without children."""
         shown = set() if _shown is None else _shown
         out: dict[str, Any] = {
@@ -95,18 +96,31 @@ class Locations:
     seed_dirs: tuple[Path, ...] = ()
 
     def wheel(self, name: str, near: Path | None = None, sha256: str | None = None,
-              *, seeds: bool = False) -> Path | None:
-        """The file called ``name``; with ``sha256``, preferably the one with that digest.
+              *, seeds: bool = False, exclude: Path | None = None,
+              attestation_sha256: str | None = None) -> Path | None:
+        """The file called ``name``; with ``sha256``, preferably the one with that digest,
+        and among those the one whose attestation has ``attestation_sha256``.
 
-        Stage-1 and stage-2 builds of one package share a file name, so the digest decides.
+        Stage-1 and stage-2 builds of one package share a file name and can be byte for
+        byte the same; what tells them apart is the attestation recorded when one was used.
         Without a digest match the first file found is returned, for a precise mismatch error.
         """
         dirs = self.seed_dirs if seeds else ((near,) if near else ()) + self.wheel_dirs
-        found = [d / name for d in dirs if (d / name).is_file()]
+        found: list[Path] = []
+        for path in (d / name for d in dirs):
+            if path.is_file() and path.resolve() not in {f.resolve() for f in found} and (
+                exclude is None or path.resolve() != exclude.resolve()  # never its own dependency
+            ):
+                found.append(path)
         if sha256 is not None:
-            match = next((f for f in found if sha256_file(f) == sha256), None)
-            if match is not None:
-                return match
+            matching = [f for f in found if sha256_file(f) == sha256]
+            if attestation_sha256 is not None:
+                for candidate in matching:
+                    files = self.attestation_files(candidate)
+                    if files and sha256_file(files[0]) == attestation_sha256:
+                        return candidate
+            if matching:
+                return matching[0]
         return found[0] if found else None
 
     def attestation_files(self, wheel: Path) -> list[Path]:
@@ -151,7 +165,7 @@ class Verifier:
         except OSError as exc:
             return ChainNode(wheel.name, KIND_WHEEL, None, edge=edge,
                              problems=[f"cannot read wheel: {exc.strerror or exc}"])
-        key = (wheel.name, digest)
+        key = (str(wheel.resolve()), digest)  # by file: stage-1 and stage-2 twins are distinct
         if key in self._done:
             return self._done[key]
         node = ChainNode(wheel.name, KIND_WHEEL, digest, edge=edge)
@@ -235,7 +249,9 @@ class Verifier:
         if self.policy is not None and sha in self.policy.externals:
             return ChainNode(name, KIND_EXTERNAL, sha, edge=edge,
                              evidence=(f"named by sha256 in {self.policy.source}",))
-        path = self.locations.wheel(name, near=dependent.parent, sha256=sha)
+        recorded = annotations.get("attestationSha256")
+        path = self.locations.wheel(name, near=dependent.parent, sha256=sha, exclude=dependent,
+                                    attestation_sha256=recorded if isinstance(recorded, str) else None)
         if path is None:
             return ChainNode(name, KIND_WHEEL, sha, edge=edge,
                              problems=["dependency wheel not found in the workspace"])
@@ -246,7 +262,7 @@ class Verifier:
             return ChainNode(name, KIND_WHEEL, child.sha256, edge=edge, problems=[
                 f"sha256 is {child.sha256}, but the attestation that used it says {sha}"
             ])
-        expected = annotations.get("attestationSha256")
+        expected = recorded
         problem = None
         if not isinstance(expected, str):
             problem = "the attestation that used it records no attestationSha256 for it"

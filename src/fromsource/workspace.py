@@ -102,6 +102,11 @@ class Workspace:
         return self.root / "stage1"
 
     @property
+    def externals(self) -> Path:
+        """Pre-built wheels the policy names by sha256 (see docs/policy.md)."""
+        return self.root / "externals"
+
+    @property
     def attestations(self) -> Path:
         return self.root / "attestations"
 

@@ -51,7 +51,7 @@ class _ProgressReporter(Reporter):
         if label in self.running:
             self.running.remove(label)
         self.done += 1
-        if report.status == "built":
+        if report.status in ("built", "external"):
             self.progress.console.print(f"[green]built[/] {escape(label)} ({report.seconds:.1f}s)")
         elif report.status == "failed":
             self.progress.console.print(f"[red]failed[/] {escape(label)}")
@@ -80,22 +80,30 @@ class _ProgressReporter(Reporter):
                    "generated on first use.")
 @click.option("--require-isolation", is_flag=True,
               help="Fail builds instead of running them with the network reachable.")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Policy TOML deciding which admitted seeds may break cycles and which "
+                   "pre-built externals may be used.")
 @json_option
 @guarded
 def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | None,
               find_links: tuple[Path, ...], no_index: bool, constraint_files: tuple[Path, ...],
               jobs: int | None, keep_going: bool, key: Path | None, require_isolation: bool,
-              as_json: bool) -> None:
+              policy_path: Path | None, as_json: bool) -> None:
     """Resolve REQUIREMENTS and build them and everything their builds need from source.
 
     Exit 0 when every package was built or reused, 3 when a build failed, 1 on a cycle or a
     resolution conflict, 2 on bad input. A re-run reuses every wheel whose sdist, build
     environment and settings are unchanged.
+
+    A build cycle is broken only by admitted seeds that --policy accepts (fromsource seed
+    admit); the cycle's packages are then built twice, with seeds and from stage-1 wheels
+    only, and compared. Wheels the policy names under [externals] are used, not built.
     """
     from fromsource.attest.keys import PRIVATE_KEY_NAME
     from fromsource.build import BuildSettings
     from fromsource.cli._signing import signer_for
     from fromsource.index import close_index, open_index
+    from fromsource.policy import load_policy
     from fromsource.resolve import load_constraints
     from fromsource.workspace import Workspace
 
@@ -103,6 +111,9 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
     signer_for(ws, key)  # generates the workspace key on first use, and says so
     key_path = key if key is not None else ws.keys / PRIVATE_KEY_NAME
     constraints = [c for path in constraint_files for c in load_constraints(path)]
+    policy = load_policy(policy_path) if policy_path else None
+    if policy is not None:
+        policy.check_current()
     index = open_index(index_url, find_links, no_index=no_index)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, transient=True)
@@ -114,6 +125,7 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
                 list(requirements), workspace=ws, index=index, key=key_path,
                 constraints=constraints, jobs=jobs, keep_going=keep_going,
                 settings=BuildSettings(require_isolation=require_isolation), reporter=reporter,
+                policy=policy,
             )
     finally:
         close_index(index)
@@ -144,4 +156,21 @@ def _print_summary(summary: BootstrapSummary) -> None:
                   f"{escape(', '.join(report.blocked_by))}")
     for report in cancelled:
         out.print(f"[dim]not started[/] {escape(report.name)} {escape(report.version)}")
+    for report in summary.packages:
+        if report.stage1_equivalent is None:
+            continue
+        verdict = "equivalent" if report.stage1_equivalent else "[red]DIFFERENT[/]"
+        line = f"stage 2 {escape(report.name)} {escape(report.version)}: {verdict} to stage 1"
+        if report.seed is not None:
+            seed = "reproduces" if report.seed_equivalent else "[yellow]does not reproduce[/]"
+            line += f"; the seed {escape(report.seed)} {seed} from source"
+        out.print(line)
+    seeds = [t for t in summary.trust_base if t["kind"] == "seed"]
+    externals = [t for t in summary.trust_base if t["kind"] == "external"]
+    out.print(f"trust base: {len(seeds)} seed(s), {len(externals)} external(s)")
+    for item in summary.trust_base:
+        evidence = "; ".join(item["evidence"]) or "-"
+        out.print(f"  {item['kind']} {escape(str(item['wheel']))} ({escape(evidence)})")
+    for refused in summary.seeds_refused:
+        out.print(f"[yellow]seed refused[/] {escape(refused['seed'])}: {escape(refused['reason'])}")
     out.print(f"graph: {escape(str(summary.graph_file))}")

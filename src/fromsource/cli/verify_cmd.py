@@ -73,7 +73,7 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         print_json({"valid": valid, "wheels": [n.to_dict() for n in nodes],
                     "problems": [p for n in nodes for p in n.all_problems()]})
     else:
-        shown: set[tuple[str, str | None]] = set()
+        shown: set[tuple[str, str | None, str | None]] = set()
         for node in nodes:
             tree = Tree(_label(node))
             _grow(tree, node, shown)
@@ -116,7 +116,7 @@ def _label(node: ChainNode) -> str:
     return f"{mark} {node.kind} {escape(node.name)}{edge} sha256:{digest}{keyids}{evidence}"
 
 
-def _grow(tree: Tree, node: ChainNode, shown: set[tuple[str, str | None]]) -> None:
+def _grow(tree: Tree, node: ChainNode, shown: set[tuple[str, str | None, str | None]]) -> None:
     """Add ``node``'s subtree once; a wheel met again is a one-line reference."""
     shown.add(node.key)
     for problem in node.problems:
