@@ -50,6 +50,7 @@ def _published_wheel(sdist: Path, out: Path) -> Path:
     (root,) = work.iterdir()
     config = json.loads((root / "tiny.json").read_text())
     config["imports"] = []  # the maintainer's environment has the backend already
+    config["fail"] = False  # ...and the toolchain this machine lacks
     (root / "tiny.json").write_text(json.dumps(config))
     name = subprocess.run(
         [sys.executable, "-c", f"import tinybackend; print(tinybackend.build_wheel({str(out)!r}))"],
@@ -206,3 +207,37 @@ def test_seed_for_a_package_in_no_cycle_is_refused(self_cycle, reviewer, tmp_pat
     assert "in no build cycle" in refused["reason"]
     dep = next(p for p in summary["packages"] if p["name"] == "dep")
     assert dep["status"] == "built" and dep["seed"] is None  # built from source, seed unused
+
+
+def test_external_named_by_digest_replaces_a_build_that_cannot_run_here(tmp_path: Path, reviewer) -> None:
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "app", build=["rusty"])
+    rusty = project(index, "rusty", fail=True)  # stands for a Rust extension without its crates
+    published = _published_wheel(rusty, tmp_path / "published")
+    published.rename(index / published.name)  # the index serves the published wheel too
+
+    first = _bootstrap(index, ws, "app", "--keep-going")
+    assert first.exit_code == 3
+    summary = json.loads(first.stdout)
+    (suggestion,) = summary["externals_suggested"]
+    assert suggestion["package"] == "rusty 1.0"
+    assert published.name in suggestion["line"]
+
+    policy = _policy(tmp_path / "policy.toml", ws, reviewer.public_path)
+    policy.write_text(policy.read_text() + f"[externals]\nwheels = [{suggestion['line']}]\n")
+    result = _bootstrap(index, ws, "app", "--policy", str(policy))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    statuses = {p["name"]: p["status"] for p in summary["packages"]}
+    assert statuses == {"app": "built", "rusty": "external"}
+    (external,) = summary["trust_base"]
+    assert external["kind"] == "external" and external["wheel"] == published.name
+    assert (ws / "externals" / published.name).is_file()  # fetched, digest checked
+
+    app = next((ws / "wheels").glob("app-*.whl"))
+    ok = _verify(ws, app, "--policy", str(policy), "--json")
+    assert ok.exit_code == 0, ok.output
+    (leaf,) = [c for c in json.loads(ok.stdout)["wheels"][0]["children"] if c["kind"] == "external"]
+    assert leaf["name"] == published.name
+    without = _verify(ws, app, "--trusted-key", str(ws / "keys" / "builder.pub"))
+    assert without.exit_code == 1  # an external is trusted only where a policy names it

@@ -34,6 +34,7 @@ from packaging.utils import (
     canonicalize_name,
     parse_wheel_filename,
 )
+from packaging.version import Version
 
 from fromsource import __version__
 from fromsource.archives import iter_members
@@ -54,7 +55,7 @@ from fromsource.incremental import (
     remove_stale_temp_files,
     save_backend_requires,
 )
-from fromsource.index import Index, SdistCandidate
+from fromsource.index import Index, SdistCandidate, best_wheel, external_policy_line
 from fromsource.pkginfo import read_pkg_info
 from fromsource.policy import Policy
 from fromsource.resolve import Resolution, ResolvedPackage, SdistMetadata, TargetEnvironment, resolve
@@ -117,6 +118,9 @@ class BootstrapSummary:
     trust_base: tuple[dict[str, Any], ...] = ()
     # Admitted seeds the run did not use, each with the reason (a seed no cycle needs is refused).
     seeds_refused: tuple[dict[str, str], ...] = ()
+    # For packages that failed or were skipped: the policy lines that would admit the
+    # published wheel instead, as an external ({package, line}).
+    externals_suggested: tuple[dict[str, str], ...] = ()
 
     def with_status(self, status: Status) -> list[PackageReport]:
         return [p for p in self.packages if p.status == status]
@@ -134,6 +138,7 @@ class BootstrapSummary:
             "jobs": self.jobs, "seconds": round(self.seconds, 3), "counts": counts,
             "graph": str(self.graph_file),
             "trust_base": list(self.trust_base), "seeds_refused": list(self.seeds_refused),
+            "externals_suggested": list(self.externals_suggested),
             "packages": [p.to_dict() for p in self.packages],
         }
 
@@ -389,8 +394,12 @@ class _Planner:
             self.seed_checks[node] = (found, checks)
         return self.seed_checks[node][0]
 
-    def _external(self, package: _Package) -> tuple[Path, str] | None:
-        """A pre-built wheel the policy names by digest for exactly this package."""
+    def _external(self, node: Node) -> tuple[Path, str] | None:
+        """A pre-built wheel the policy names by digest for exactly this package.
+
+        Taken from WORKSPACE/externals/ or, when absent there, fetched from the index with
+        the policy's digest checked before and after the download.
+        """
         if self.policy is None:
             return None
         for digest, filename in sorted(self.policy.externals.items()):
@@ -398,15 +407,21 @@ class _Planner:
                 info = parse_wheel_filename(filename)
             except InvalidWheelFilename:
                 continue
-            if info[0] != canonicalize_name(package.node.name) or str(info[1]) != package.node.version:
+            if info[0] != canonicalize_name(node.name) or str(info[1]) != node.version:
                 continue
             path = self.ws.externals / filename
             if not path.is_file():
-                raise FromsourceError(
-                    f"the policy names external {filename} for {package.node}, but "
-                    f"{path} does not exist",
-                    hint=f"download that wheel into {self.ws.externals}/ (its sha256 must be {digest})",
-                )
+                self.reporter.discovering(f"fetching external {filename}")
+                published = [c for c in self.index.wheel_candidates(node.name)
+                             if c.filename == filename]
+                if not published:
+                    raise FromsourceError(
+                        f"the policy names external {filename} for {node}, but it is neither in "
+                        f"{self.ws.externals}/ nor on the index",
+                        hint=f"put that wheel into {self.ws.externals}/ (its sha256 must be {digest})",
+                    )
+                path = self.index.fetch_wheel(published[0], self.ws.externals,
+                                              expected_sha256=digest)
             if self.digest(path) != digest:
                 raise FromsourceError(
                     f"{path} does not have the sha256 the policy names ({digest}); refusing it")
@@ -470,10 +485,18 @@ class _Planner:
         except FromsourceError as exc:
             raise FromsourceError(f"{sdist.filename}: {exc.message}") from exc
         node = Node(sdist.name, str(sdist.version), display or sdist.name)
-        self.packages[node] = _Package(node, sdist, path, self.digest(path), build_system)
+        package = _Package(node, sdist, path, self.digest(path), build_system)
+        self.packages[node] = package
         self.graph.add_node(node)
         self.graph_version += 1
-        self._add_task(_Task("build-system", node))
+        external = self._external(node)
+        if external is not None:  # used, not built: its build requirements are not needed
+            package.wheel, package.wheel_sha256 = external
+            self._finish(package, PackageReport(
+                name=node.display_name, version=node.version, status="external",
+                wheel=external[0]))
+        else:
+            self._add_task(_Task("build-system", node))
         self.reporter.planned(len(self.packages))
         return node
 
@@ -562,14 +585,6 @@ class _Planner:
         progressed = False
         for package in sorted(self.packages.values(), key=lambda p: p.node):
             if package.status != "waiting":
-                continue
-            external = self._external(package)
-            if external is not None:
-                package.wheel, package.wheel_sha256 = external
-                self._finish(package, PackageReport(
-                    name=package.node.display_name, version=package.node.version,
-                    status="external", wheel=external[0]))
-                progressed = True
                 continue
             env = self._environment_of(package)
             if env is None:
@@ -790,6 +805,22 @@ class _Planner:
                                           "where a cycle forces it"})
         return tuple(base), tuple(refused)
 
+    def externals_suggested(self) -> tuple[dict[str, str], ...]:
+        """Policy lines admitting published wheels for what failed or was skipped here."""
+        suggested = []
+        for package in sorted(self.packages.values(), key=lambda p: p.node):
+            if package.status not in ("failed", "skipped"):
+                continue
+            try:
+                candidates = self.index.wheel_candidates(package.node.name)
+            except FromsourceError:
+                continue
+            wheel = best_wheel(candidates, Version(package.node.version))
+            if wheel is not None and wheel.sha256:
+                suggested.append({"package": str(package.node),
+                                  "line": external_policy_line(wheel)})
+        return tuple(suggested)
+
     def _dump(self) -> None:
         dump(self.graph.build(), self.ws.graph_file)
 
@@ -852,9 +883,11 @@ def bootstrap(
         )
         reports = planner.run()
     trust_base, refused = planner.trust_base()
+    suggested = planner.externals_suggested() if not all(
+        r.status in _DONE for r in reports) else ()
     return BootstrapSummary(
         requirements=tuple(requirements), roots=tuple(n.id for n in planner.roots),
         packages=reports, graph_file=workspace.graph_file,
         seconds=time.perf_counter() - start, jobs=jobs,
-        trust_base=trust_base, seeds_refused=refused,
+        trust_base=trust_base, seeds_refused=refused, externals_suggested=suggested,
     )

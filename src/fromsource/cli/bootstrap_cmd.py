@@ -173,4 +173,11 @@ def _print_summary(summary: BootstrapSummary) -> None:
         out.print(f"  {item['kind']} {escape(str(item['wheel']))} ({escape(evidence)})")
     for refused in summary.seeds_refused:
         out.print(f"[yellow]seed refused[/] {escape(refused['seed'])}: {escape(refused['reason'])}")
+    if summary.externals_suggested:
+        out.print("published wheels exist for what did not build; to use them as externals "
+                  "(trust-base leaves, named by digest), add to the policy:")
+        out.print("[externals]\nwheels = [", markup=False)
+        for item in summary.externals_suggested:
+            out.print(f"  {item['line']},  # {item['package']}", markup=False)
+        out.print("]", markup=False)
     out.print(f"graph: {escape(str(summary.graph_file))}")
