@@ -196,7 +196,7 @@ def test_expired_policy_is_refused(self_cycle, reviewer, tmp_path: Path) -> None
 
 
 def test_seed_for_a_package_in_no_cycle_is_refused(self_cycle, reviewer, tmp_path: Path) -> None:
-    index, ws, sdist = self_cycle
+    index, ws, _sdist = self_cycle
     dep_sdist = index / "dep-1.0.tar.gz"
     assert _admit(_published_wheel(dep_sdist, tmp_path / "dep"), dep_sdist, reviewer.private_path, ws).exit_code == 0
     result = _refusal(self_cycle, reviewer, tmp_path)

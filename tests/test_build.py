@@ -112,6 +112,8 @@ def test_sandbox_has_no_network_no_secrets_and_a_source_date(tmp_path: Path, key
         probe = json.loads(wheel.read("probe/sandbox.json"))
     assert not {"GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "PIP_INDEX_URL"} & set(probe["env"])
     assert probe["source_date_epoch"] == "1700000000"
+    # tools a build-env wheel installs (uv-build's binary, say) are on PATH, as under pip
+    assert probe["path0"].endswith("/env/bin")
     if detect_isolation() == ISOLATION_NET:
         assert probe["interfaces"] == ["lo"]
     assert result.isolation == detect_isolation()

@@ -806,7 +806,7 @@ class _Planner:
         return tuple(base), tuple(refused)
 
     def externals_suggested(self) -> tuple[dict[str, str], ...]:
-        """Policy lines admitting published wheels for what failed or was skipped here."""
+        """Policy lines admitting published compiled wheels for what failed or was skipped."""
         suggested = []
         for package in sorted(self.packages.values(), key=lambda p: p.node):
             if package.status not in ("failed", "skipped"):
@@ -816,7 +816,9 @@ class _Planner:
             except FromsourceError:
                 continue
             wheel = best_wheel(candidates, Version(package.node.version))
-            if wheel is not None and wheel.sha256:
+            # Pure-Python packages can be built here once what blocks them is solved;
+            # externals are for compiled code whose toolchain or crates are out of reach.
+            if wheel is not None and wheel.sha256 and not wheel.pure:
                 suggested.append({"package": str(package.node),
                                   "line": external_policy_line(wheel)})
         return tuple(suggested)

@@ -229,7 +229,8 @@ class _Builder:
             env = BuildEnv.create(self.dir / "env")
         for sub in ("home", "tmp", "out"):
             (self.dir / sub).mkdir()
-        environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", _source_date_epoch(root))
+        environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", _source_date_epoch(root),
+                                       scripts=Path(env.scheme["scripts"]))
         installed: dict[str, Dependency] = {}
         with self.log_path.open("wb") as log:
             self._log = log

@@ -76,9 +76,14 @@ def _sandbox_prefix(isolation: str) -> list[str]:
     return [*unshare, "sh", "-c", script, "sh"]
 
 
-def scrubbed_environment(home: Path, tmp: Path, source_date_epoch: int) -> dict[str, str]:
+def scrubbed_environment(home: Path, tmp: Path, source_date_epoch: int,
+                         scripts: Path | None = None) -> dict[str, str]:
     env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
     env.setdefault("PATH", os.defpath)
+    if scripts is not None:
+        # Backends run tools installed by their own wheels (uv-build looks its binary up
+        # on PATH), as they would under pip or pypa/build.
+        env["PATH"] = f"{scripts}{os.pathsep}{env['PATH']}"
     env.update(
         HOME=str(home),
         TMPDIR=str(tmp),

@@ -398,8 +398,10 @@ def build_sbom(workspace: Workspace, wheels: Sequence[Path], options: SbomOption
     for wheel in wheels:
         if not wheel.is_file() or not wheel.name.endswith(".whl"):
             raise InputError(f"{wheel} is not a wheel file")
-    present = workspace.wheel_files()
-    requested = list(wheels) or present
+    built = workspace.wheel_files()
+    requested = list(wheels) or built
+    # Externals (policy-named pre-built wheels) satisfy runtime requirements too.
+    present = [*built, *_wheels_in(workspace.externals)]
     if not requested:
         raise InputError(f"no wheels in {workspace.wheels}",
                          hint="build or bootstrap into this workspace first, or name WHEEL files")

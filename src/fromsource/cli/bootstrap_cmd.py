@@ -141,7 +141,8 @@ def _print_summary(summary: BootstrapSummary) -> None:
     built, reused = summary.with_status("built"), summary.with_status("reused")
     failed, skipped = summary.with_status("failed"), summary.with_status("skipped")
     cancelled = summary.with_status("cancelled")
-    out.print(f"{len(built)} built, {len(reused)} reused, {len(failed)} failed, "
+    externals = summary.with_status("external")
+    out.print(f"{len(built)} built, {len(reused)} reused, {len(externals)} external, {len(failed)} failed, "
               f"{len(skipped)} skipped, {len(cancelled)} not started "
               f"in {summary.seconds:.1f}s (jobs: {summary.jobs})")
     for report in failed:

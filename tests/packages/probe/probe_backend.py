@@ -28,6 +28,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         interfaces = sorted(line.split(":")[0].strip() for line in dev.readlines()[2:])
     probe = {
         "env": sorted(os.environ),
+        "path0": os.environ.get("PATH", "").split(os.pathsep)[0],
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
         "interfaces": interfaces,
     }
