@@ -13,6 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from packaging.tags import sys_tags
 from click.testing import CliRunner, Result
 
 from bootstrap_helpers import project
@@ -213,8 +214,10 @@ def test_external_named_by_digest_replaces_a_build_that_cannot_run_here(tmp_path
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "app", build=["rusty"])
     rusty = project(index, "rusty", fail=True)  # stands for a Rust extension without its crates
-    published = _published_wheel(rusty, tmp_path / "published")
-    published.rename(index / published.name)  # the index serves the published wheel too
+    built = _published_wheel(rusty, tmp_path / "published")
+    # Published as a compiled wheel would be (externals are suggested for compiled code only).
+    tag = next(str(t) for t in sys_tags() if t.platform != "any")
+    published = built.rename(index / built.name.replace("py3-none-any", tag))
 
     first = _bootstrap(index, ws, "app", "--keep-going")
     assert first.exit_code == 3
