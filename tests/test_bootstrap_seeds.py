@@ -13,8 +13,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from packaging.tags import sys_tags
 from click.testing import CliRunner, Result
+from packaging.tags import sys_tags
 
 from bootstrap_helpers import project
 from fromsource.attest.keys import generate_keypair
