@@ -27,7 +27,7 @@ def read_wheel(path: Path) -> dict[str, bytes]:
 
 
 def dist_info(files: dict[str, bytes]) -> str:
-    return next(n.split("/")[0] for n in files if n.endswith(".dist-info/METADATA"))
+    return next(n.split("/")[0] for n in files if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
 
 
 def record_for(files: dict[str, bytes]) -> bytes:

@@ -117,3 +117,79 @@ def test_unmatched_sdist_for_several_wheels_exits_2() -> None:
     code, output = invoke(str(w1), str(w2), "--sdist", str(s1))
     assert code == 2
     assert "idna" in output
+
+
+# ------------------------------------------------------------------ --rebuild
+
+
+def _old_pkg_info_sdist(sdist: Path, dest: Path) -> Path:
+    """A copy of ``sdist`` whose PKG-INFO says Metadata-Version 2.1 (not authoritative)."""
+    import io
+    import tarfile
+
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / sdist.name
+    with tarfile.open(sdist) as src, tarfile.open(out, "w:gz") as dst:
+        for info in src.getmembers():
+            data = src.extractfile(info).read() if info.isfile() else None  # type: ignore[union-attr]
+            if data is not None and info.name.count("/") == 1 and info.name.endswith("/PKG-INFO"):
+                data = data.replace(b"Metadata-Version: 2.4", b"Metadata-Version: 2.1", 1)
+                info.size = len(data)
+            dst.addfile(info, io.BytesIO(data) if data is not None else None)
+    return out
+
+
+def test_rebuild_settles_a_non_authoritative_pkg_info(tmp_path: Path) -> None:
+    wheel, sdist = PAIRS["flit-core"]
+    old = _old_pkg_info_sdist(sdist, tmp_path / "s")
+
+    def change(files: dict[str, bytes]) -> None:
+        name = "flit_core-3.12.0.dist-info/METADATA"
+        files[name] = files[name].replace(
+            b"Requires-Python: >=3.6\n", b"Requires-Python: >=3.6\nRequires-Dist: evil-helper>=1\n"
+        )
+
+    bad = tampered(wheel, tmp_path / "w", change)
+    # without --rebuild: a note only (PKG-INFO is Metadata 2.1)
+    code, output = invoke(str(bad), "--sdist", str(old), "--json")
+    assert code == 0, output
+    meta = json.loads(output)["reports"][0]["metadata"]
+    assert (meta["requires_dist_authoritative"], meta["rebuilt"]) == (False, None)
+    # with --rebuild: flit_core builds itself with no requirements, in a temporary workspace
+    code, output = invoke(str(bad), "--sdist", str(old), "--rebuild", "--json")
+    assert code == 1, output
+    report = json.loads(output)["reports"][0]
+    assert report["metadata"]["rebuilt"] == "differs"
+    assert report["reasons"] == [
+        "flit_core-3.12.0.dist-info/METADATA: Requires-Dist differs from the wheel built from the "
+        "sdist: + evil-helper>=1"
+    ]
+    # the genuine wheel agrees with its rebuild
+    code, output = invoke(str(wheel), "--sdist", str(old), "--rebuild", "--json")
+    assert code == 0, output
+    report = json.loads(output)["reports"][0]
+    assert report["metadata"]["rebuilt"] == "same"
+    assert any(n.startswith("rebuild: the sdist was built") for n in report["notes"])
+
+
+def test_rebuild_is_skipped_when_pkg_info_is_authoritative(tmp_path: Path) -> None:
+    wheel, sdist = PAIRS["flit-core"]  # Metadata-Version 2.4: nothing to settle, nothing built
+    code, output = invoke(str(wheel), "--sdist", str(sdist), "--rebuild", "--json")
+    assert code == 0, output
+    assert json.loads(output)["reports"][0]["metadata"]["rebuilt"] is None
+
+
+def test_rebuild_without_build_requirements_fails_clearly(tmp_path: Path) -> None:
+    wheel, sdist = PAIRS["six"]  # Metadata 2.1; needs setuptools, which no workspace offers
+    code, output = invoke(str(wheel), "--sdist", str(sdist), "--rebuild", "--workspace", str(tmp_path / "ws"))
+    assert code == 3, output
+    assert "setuptools" in output
+    assert "no wheel in the workspace" in output
+    assert "Traceback" not in output
+
+
+def test_workspace_needs_rebuild(tmp_path: Path) -> None:
+    wheel, sdist = PAIRS["tomli"]
+    code, output = invoke(str(wheel), "--sdist", str(sdist), "--workspace", str(tmp_path))
+    assert code == 2
+    assert "--rebuild" in output

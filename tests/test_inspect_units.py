@@ -228,3 +228,90 @@ def test_entry_points_parse() -> None:
         ("console_scripts", "a", "pkg.cli"),
         ("x", "b", "mod"),
     ]
+
+
+# ------------------------------------------------------------------ pre-filter soundness
+
+_PADDING = "'" + "p" * 400 + "'"
+HOSTILE = [
+    b"from codecs import decode\nexec(decode(s, 'rot13'))\n",  # a bare decoder
+    f"import zlib\nexec({_PADDING} + zlib.decompress(blob).decode())\n".encode(),  # far away
+    f"import zlib\ncode = {_PADDING} + zlib.decompress(blob).decode()\nexec(code)\n".encode(),
+    "import base64\n\uff45\uff58\uff45\uff43(base64.b64decode(b'eA=='))\n".encode(),  # NFKC: exec
+    b"import base64\nbuiltins.exec(base64.b64decode(b'eA=='))\n",
+    b"import base64\n(exec)(base64.b64decode(b'eA=='))\n",
+    b"import base64\nexec \\\n  (base64.b64decode(b'eA=='))\n",
+    b"import base64\nexec(  # run it\n    base64.b64decode(b'eA=='))\n",
+    b"import zlib\n(code) = zlib.decompress(b'x')\nexec(code)\n",
+    b"import zlib\nif (code := zlib.decompress(b'x')):\n    exec(code)\n",
+    b"import zlib\nclass A:\n    code = zlib.decompress(b'x')\nexec(A.code)\n",
+    b"import zlib\nx = f\"{exec(zlib.decompress(b'x'))}\"\n",
+    b"import marshal\nexec(marshal.loads(b''))\n",
+]
+
+
+@pytest.mark.parametrize("source", HOSTILE)
+def test_prefilter_flags_what_the_parser_finds(source: bytes) -> None:
+    assert codecheck.deep_lint("m.py", source), source
+    assert lint.suspect(source), source
+
+
+def test_coding_cookie_is_honoured() -> None:
+    source = b"# coding: utf-7\nimport base64\n+AGUAeABlAGM-(base64.b64decode(b'eA=='))\n"
+    assert b"exec" not in source  # the bytes do not spell it
+    assert lint.suspect(source)
+    assert _rules(source) == ["exec-decoded"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"exec(code, ns)\nx = ', '.join(names)\n",  # a decoder, but not on exec's line
+        b"x = import_module(\n    'numpy')\n",
+        b'"""Uses __import__() to import."""\n',
+        b"evaluate(x.decode())\nobj.exec(y.decode())\ndef eval(s):\n    return s.decode()\n",
+    ],
+)
+def test_prefilter_leaves_innocent_code_alone(source: bytes) -> None:
+    assert not lint.suspect(source)
+
+
+def test_prefilter_is_sound_on_every_corpus_module() -> None:
+    from fromsource.inspect import read_archive
+    from inspect_helpers import pairs
+
+    for wheel, sdist in pairs().values():
+        for archive in (wheel, sdist):
+            for name, data in read_archive(archive).items():
+                if name.endswith(".py") and codecheck.deep_lint(name, data):
+                    assert lint.suspect(data), name
+
+
+def test_libcst_is_only_a_fallback() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom fromsource.inspect import codecheck, lint\n"
+        "codecheck.deep_lint('m.py', b'exec(base64.b64decode(x))\\n')\n"
+        "codecheck.classify_change(b'x = 1\\n', b'x = 2\\n')\n"
+        "codecheck.is_literal_only(b'x = 1\\n')\n"
+        "lint.suspect(b'x = 1\\n')\n"
+        "assert 'libcst' not in sys.modules\n"
+        "codecheck.deep_lint('m.py', b'type X = int\\n')  # 3.12 syntax: libcst's grammar\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "change"),
+    [
+        (b"x = 1; y = 2\n", b"x = 1\ny = 2\n", CHANGE_FORMATTING),
+        (b"if a: b()\n", b"if a:\n    b()\n", CHANGE_FORMATTING),
+        (b"x = True\n", b"x = False\n", CHANGE_CODE),
+        (b"x = 1\n", b"x = '1'\n", CHANGE_CODE),
+        (b"x = 0x10\n", b"x = 16\n", CHANGE_FORMATTING),
+    ],
+)
+def test_classify_change_follows_the_interpreter(old: bytes, new: bytes, change: str) -> None:
+    assert codecheck.classify_change(old, new) == change

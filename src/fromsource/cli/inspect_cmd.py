@@ -98,6 +98,18 @@ def _fetch(wanted: tuple[str, str], index_url: str, tmp: Path) -> Path:
     is_flag=True,
     help="Also compile every module to report each one that does not parse (slower).",
 )
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="When PKG-INFO is not authoritative for Requires-Dist, build the sdist and compare "
+    "the METADATA it produces.",
+)
+@click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --rebuild: a workspace whose wheels/ provide the build requirements.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="List every file, not only the problems.")
 @json_option
 @guarded
@@ -107,6 +119,8 @@ def inspect(
     index_url: str | None,
     report_dir: Path | None,
     parse_all: bool,
+    rebuild: bool,
+    workspace: Path | None,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -119,7 +133,11 @@ def inspect(
 
     with tempfile.TemporaryDirectory(prefix="fromsource-inspect-") as tmp:
         pairs = _pair(wheels, sdists, index_url, Path(tmp))
-        reports = [inspect_wheel(w, s, parse_all=parse_all) for w, s in pairs]
+        if workspace is not None and not rebuild:
+            raise InputError("--workspace is only used with --rebuild", hint="add --rebuild")
+        reports = [
+            inspect_wheel(w, s, parse_all=parse_all, rebuild=rebuild, workspace=workspace) for w, s in pairs
+        ]
         written = []
         if report_dir is not None:
             from fromsource.inspect.report import write_report

@@ -3,7 +3,7 @@
 ``inspect_wheel(wheel, sdist)`` reads both archives (streaming, in memory, through
 :mod:`fromsource.archives`), classifies every wheel member, lints every module, checks the
 metadata and returns a :class:`Report` whose ``verdict`` is ``readable`` or
-``not-readable`` with every reason. Nothing here prints or exits; libcst is imported only
+``not-readable`` with every reason. Nothing here prints or exits; modules are parsed only
 when a file needs it.
 """
 
@@ -54,11 +54,47 @@ def read_archive(path: Path) -> dict[str, bytes]:
     return {member.name: member.data for member in iter_members(path)}
 
 
-def inspect_wheel(wheel: Path, sdist: Path, *, parse_all: bool = False) -> Report:
-    """Inspect one wheel against its sdist (``parse_all``: compile every module too)."""
+def _read_and_hash(path: Path) -> tuple[dict[str, bytes], str]:
+    return read_archive(path), _sha256_file(path)
+
+
+def inspect_wheel(
+    wheel: Path,
+    sdist: Path,
+    *,
+    parse_all: bool = False,
+    rebuild: bool = False,
+    workspace: Path | None = None,
+) -> Report:
+    """Inspect one wheel against its sdist.
+
+    ``parse_all``: compile every module too. ``rebuild``: when PKG-INFO is not
+    authoritative for Requires-Dist, build the sdist (build requirements from
+    ``workspace``'s wheels) and compare the METADATA it produces.
+    """
     if not wheel.name.endswith(".whl"):
         raise InputError(f"{wheel}: not a wheel (the name does not end in .whl)")
-    wheel_files = read_archive(wheel)
-    sdist_files = read_archive(sdist)
-    report = audit(wheel.name, wheel_files, sdist.name, sdist_files, parse_all=parse_all)
-    return dataclasses.replace(report, wheel_sha256=_sha256_file(wheel), sdist_sha256=_sha256_file(sdist))
+    # zlib and hashlib release the GIL: the wheel is read while the sdist is
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        wheel_job = pool.submit(_read_and_hash, wheel)
+        try:
+            sdist_files, sdist_sha256 = _read_and_hash(sdist)
+        finally:
+            wheel_files, wheel_sha256 = wheel_job.result()
+
+    def rebuilt() -> bytes:
+        from fromsource.inspect.rebuild import built_metadata
+
+        return built_metadata(sdist, workspace)
+
+    report = audit(
+        wheel.name,
+        wheel_files,
+        sdist.name,
+        sdist_files,
+        parse_all=parse_all,
+        rebuild=rebuilt if rebuild else None,
+    )
+    return dataclasses.replace(report, wheel_sha256=wheel_sha256, sdist_sha256=sdist_sha256)

@@ -1,8 +1,8 @@
 """The pure core of ``inspect``: wheel members and sdist members in, a :class:`Report` out.
 
 No I/O here: :func:`fromsource.inspect.inspect_wheel` reads the archives and calls
-:func:`audit`. libcst is imported only when a modified, generated or suspicious module needs
-it.
+:func:`audit`. Modules are parsed (``ast``; libcst only for syntax the interpreter does not
+know) only when a modified, generated or suspicious module needs it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import configparser
 import dataclasses
 import difflib
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from packaging.utils import canonicalize_name
@@ -27,7 +27,7 @@ from fromsource.inspect.classify import (
     strip_top,
     top_level_name,
 )
-from fromsource.inspect.metadata import check_record, compare_metadata, entry_points
+from fromsource.inspect.metadata import check_record, compare_metadata, compare_rebuilt, entry_points
 from fromsource.inspect.model import (
     CHANGE_CODE,
     CHANGE_CODE_MODULE,
@@ -144,9 +144,9 @@ def _modified(p: _Pending, counterpart: str, index: SdistIndex, state: _State) -
         return _result(p, OPAQUE, sdist_path=counterpart, change=CHANGE_CODE)
     diff = _diff(old, p.data, counterpart, p.path)
     if p.kind == KIND_PYTHON:
-        from fromsource.inspect import codecheck  # libcst: only for changed modules
+        from fromsource.inspect import codecheck  # parsed: only changed modules
 
-        state.count("libcst_parsed", 2)
+        state.count("parsed", 2)
         change = codecheck.classify_change(old, p.data)
     elif _decode(old).split() == _decode(p.data).split():
         change = CHANGE_WHITESPACE
@@ -156,7 +156,7 @@ def _modified(p: _Pending, counterpart: str, index: SdistIndex, state: _State) -
     if change in (CHANGE_FORMATTING, CHANGE_LITERALS, CHANGE_WHITESPACE):
         state.notes.append(f"{where}: modified, {change}")
     elif change == CHANGE_UNPARSABLE:
-        state.reasons.append(f"{where}: modified, and libcst cannot parse one side")
+        state.reasons.append(f"{where}: modified, and one side does not parse")
     elif change == CHANGE_TEXT:
         state.reasons.append(f"{where}: modified text, not the sdist's bytes")
     else:
@@ -169,13 +169,13 @@ def _generated(p: _Pending, state: _State) -> FileResult:
         state.reasons.append(f"{p.path}: opaque data absent from the sdist")
         return _result(p, OPAQUE)
     if p.kind == KIND_PYTHON:
-        from fromsource.inspect import codecheck  # libcst: only for generated modules
+        from fromsource.inspect import codecheck  # parsed: only generated modules
 
-        state.count("libcst_parsed")
+        state.count("parsed")
         literal_only = codecheck.is_literal_only(p.data)
         if literal_only is None:
             change = CHANGE_UNPARSABLE
-            state.reasons.append(f"{p.path}: generated module that libcst cannot parse")
+            state.reasons.append(f"{p.path}: generated module that does not parse")
         elif literal_only:
             change = CHANGE_LITERAL_MODULE
             state.notes.append(f"{p.path}: generated, literal-only module")
@@ -254,7 +254,7 @@ def _lint(wheel: Mapping[str, bytes], index: SdistIndex, state: _State, *, parse
     for path, *_rest in jobs:
         findings, parsed = results[path]
         if parsed:
-            state.count("libcst_parsed")
+            state.count("parsed")
         state.lint.extend(findings)
         state.reasons.extend(f"{f}" for f in findings)
     for path, data in index.files.items():
@@ -263,7 +263,7 @@ def _lint(wheel: Mapping[str, bytes], index: SdistIndex, state: _State, *, parse
         state.count("sdist_only_suspects")
         from fromsource.inspect import codecheck
 
-        state.count("libcst_parsed")
+        state.count("parsed")
         for finding in codecheck.deep_lint(path, data):
             if finding.rule != "does-not-parse":  # test fixtures may be broken on purpose
                 state.notes.append(f"sdist only (not in the wheel): {finding}")
@@ -328,8 +328,13 @@ def audit(
     sdist: Mapping[str, bytes],
     *,
     parse_all: bool = False,
+    rebuild: Callable[[], bytes] | None = None,
 ) -> Report:
-    """Classify, lint and check one wheel against its sdist (members already read)."""
+    """Classify, lint and check one wheel against its sdist (members already read).
+
+    ``rebuild`` returns the METADATA of a wheel built from the sdist; it is called only
+    when PKG-INFO is not authoritative for Requires-Dist, and settles it.
+    """
     dist_info = find_dist_info(wheel_name, list(wheel))
     layout = WheelLayout(dist_info=dist_info, data_dir=dist_info[: -len(".dist-info")] + ".data")
     top, _names = strip_top(sdist)
@@ -343,6 +348,16 @@ def audit(
         metadata_path=f"{dist_info}/METADATA",
         pkg_info_path=f"{prefix}PKG-INFO",
     )
+    if rebuild is not None and not meta.requires_dist_authoritative:
+        problems, note = compare_rebuilt(
+            wheel[f"{dist_info}/METADATA"], rebuild(), metadata_path=f"{dist_info}/METADATA"
+        )
+        meta = dataclasses.replace(
+            meta,
+            rebuilt="differs" if problems else "same",
+            problems=(*meta.problems, *problems),
+            notes=(*meta.notes, note),
+        )
     record = check_record(dist_info, wheel)
     meta = dataclasses.replace(meta, problems=(*meta.problems, *record))
     _check_filename(wheel_name, meta, state)

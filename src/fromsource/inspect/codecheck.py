@@ -12,7 +12,7 @@ pre-filter (:mod:`fromsource.inspect.lint`) flags.
 ``ast`` is what the interpreter itself builds, so its answers are the interpreter's: two
 modules with equal trees differ only in layout (whitespace, comments, parentheses, quote
 style, line breaks, string concatenation), and names are NFKC-normalised as the interpreter
-does (``ｅｘｅｃ`` is ``exec``). A module the running interpreter cannot parse (syntax newer
+does (fullwidth ``exec`` is ``exec``). A module the running interpreter cannot parse (syntax newer
 than it, or no Python at all) gets a second chance with libcst
 (:mod:`fromsource.inspect.cstcheck`), which is imported only then.
 """
@@ -212,9 +212,7 @@ def _names(node: ast.AST) -> Iterator[str]:
             yield sub.id
         elif isinstance(sub, ast.Attribute):
             yield sub.attr
-        elif isinstance(sub, ast.keyword) and sub.arg is not None:
-            yield sub.arg
-        elif isinstance(sub, ast.arg):
+        elif isinstance(sub, ast.keyword | ast.arg) and sub.arg is not None:
             yield sub.arg
 
 
@@ -244,9 +242,7 @@ def _single_string(node: ast.Constant, lines: list[str]) -> bool:
 
     try:
         tokens = [
-            t
-            for t in tokenize.generate_tokens(io.StringIO(segment).readline)
-            if t.type == tokenize.STRING
+            t for t in tokenize.generate_tokens(io.StringIO(segment).readline) if t.type == tokenize.STRING
         ]
     except (tokenize.TokenError, SyntaxError):
         return False
@@ -296,9 +292,10 @@ class _Finder:
         decoded_names: set[str] = set()
         skip: set[int] = set()  # the text parts of f-strings are not literals of their own
         for node in ast.walk(module):
-            if isinstance(node, ast.Assign):
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr):
                 if any(_is_decoder(sub) for sub in ast.walk(node)):
-                    decoded_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    decoded_names.update(t.id for t in targets if isinstance(t, ast.Name))
             elif isinstance(node, ast.Call):
                 self._call(node, executors)
             elif isinstance(node, ast.JoinedStr):
@@ -327,7 +324,11 @@ class _Finder:
         if not isinstance(value, str | bytes) or len(value) < LONG_ENCODED:
             return
         if self._encoded(value):
-            self.at(node, "long-encoded-literal", f"string literal of {len(_compact(value))} base64/hex-like characters")
+            self.at(
+                node,
+                "long-encoded-literal",
+                f"string literal of {len(_compact(value))} base64/hex-like characters",
+            )
             return
         # "prose: " "TWFu...": implicit concatenation hides a long encoded part
         segment = _segment(node, self.lines)
@@ -335,7 +336,11 @@ class _Finder:
             return
         for part in _string_parts(segment):
             if len(part) >= LONG_ENCODED and self._encoded(part):
-                self.at(node, "long-encoded-literal", f"string literal of {len(_compact(part))} base64/hex-like characters")
+                self.at(
+                    node,
+                    "long-encoded-literal",
+                    f"string literal of {len(_compact(part))} base64/hex-like characters",
+                )
                 return
 
     @staticmethod
@@ -382,7 +387,9 @@ def deep_lint(path: str, source: bytes) -> list[Finding]:
         return cstcheck.deep_lint(path, source)
     finder = _Finder(lines=_source_lines(source))
     finder.run(module)
-    findings = [Finding(rule=rule, path=path, line=line, message=message) for line, rule, message in finder.found]
+    findings = [
+        Finding(rule=rule, path=path, line=line, message=message) for line, rule, message in finder.found
+    ]
     return sorted(findings, key=lambda f: (f.line or 0, f.rule))
 
 

@@ -11,7 +11,7 @@ report each one that does not parse.
 
 What the pre-filter looks at is the text the interpreter reads: decoded per the module's
 coding cookie (a ``utf-7`` module spells ``exec`` as ``+AGUAeABlAGM-``), and NFKC-normalised
-as the tokenizer normalises names (``ｅｘｅｃ`` is ``exec``).
+as the tokenizer normalises names (fullwidth ``exec`` is ``exec``).
 
 - exec of decoded data: a builtin ``exec``/``eval``/``compile``/``execfile`` call (also
   ``builtins.exec``) whose logical line holds a decoder call after it, or whose logical
@@ -34,25 +34,46 @@ from fromsource.inspect.model import Finding
 
 # A call's name and its opening parenthesis may be apart: ``exec (``, ``(exec)(``,
 # ``exec \<newline> (``, or a comment inside brackets.
-_GAP = r"(?:[\s\\)]|#[^\n]*)*\("
+_GAP = r"(?:[\s\\)]++|#[^\n]*+)*+\("  # possessive: no backtracking, linear time
 # One search per word: a literal prefix lets the regex engine skip ahead at C speed.
 _EXECUTORS = tuple((word, re.compile(word + _GAP)) for word in ("exec", "eval", "compile", "execfile"))
 _DECODER_NAMES = (
-    "b64decode", "b32decode", "b16decode", "b85decode", "a85decode", "urlsafe_b64decode",
-    "standard_b64decode", "decodebytes", "decodestring", "decompress", "loads", "load",
-    "unhexlify", "a2b_base64", "a2b_hex", "a2b_uu", "fromhex", "decode", "chr", "bytes",
-    "bytearray", "join", "reversed", "translate",
+    "b64decode",
+    "b32decode",
+    "b16decode",
+    "b85decode",
+    "a85decode",
+    "urlsafe_b64decode",
+    "standard_b64decode",
+    "decodebytes",
+    "decodestring",
+    "decompress",
+    "loads",
+    "load",
+    "unhexlify",
+    "a2b_base64",
+    "a2b_hex",
+    "a2b_uu",
+    "fromhex",
+    "decode",
+    "chr",
+    "bytes",
+    "bytearray",
+    "join",
+    "reversed",
+    "translate",
 )  # fmt: skip  (codecheck.DECODERS, as called names)
 _DECODER = re.compile(r"(?<!\w)(?:" + "|".join(sorted(_DECODER_NAMES, key=len, reverse=True)) + r")" + _GAP)
 # A name bound by ``name =``, ``(name) =``, ``name := ...`` or ``name: T = ...``.
-_BINDING = re.compile(r"(?<![\w.])([^\W\d]\w*)(?:[\s\\)]|#[^\n]*)*(?::[^=\n;]*)?=(?!=)")
+_BINDING = re.compile(r"(?<![\w.])([^\W\d]\w*+)(?:[\s\\)]++|#[^\n]*+)*+(?::[^=\n;]*+)?=(?!=)")
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 # An importer whose argument is not a plain literal, a passed-through name, or nothing.
-_IMPORTER = re.compile(
-    r"(?:__import__|import_module)" + _GAP + r"\s*+(?![rRbBuU]?['\"][\w.]*['\"]\s*[,)]|[\w.]+\s*[,)]|\))"
+_IMPORTERS = tuple(
+    (word, re.compile(word + _GAP + r"\s*+(?![rRbBuU]?['\"][\w.]*['\"]\s*[,)]|[\w.]+\s*[,)]|\))"))
+    for word in ("__import__", "import_module")
 )
-_MARSHAL = re.compile(r"\bmarshal\b")
-_WORDS = ("exec", "eval", "compile", "__import__", "import_module", "marshal")
+_MARSHAL = re.compile(r"(?<!\w)marshal(?!\w)")
+_EXECUTOR_WORDS = ("exec", "eval", "compile")
 # Long literals, on the raw bytes: base64/hex alphabet -> "a", anything else -> ".".
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-"
 _RUNS = bytes(ord("a") if byte in _ALPHABET else ord(".") for byte in range(256))
@@ -212,11 +233,12 @@ def suspect(source: bytes) -> bool:
     text = code_text(source)
     if text is None:
         return True  # the parser decides
-    if any(word in text for word in _WORDS):
-        if feeds_executor(text):
-            return True
-        if _IMPORTER.search(text) or _MARSHAL.search(text):
-            return True
+    if any(word in text for word in _EXECUTOR_WORDS) and feeds_executor(text):
+        return True
+    if any(word in text and pattern.search(text) for word, pattern in _IMPORTERS):
+        return True
+    if "marshal" in text and _MARSHAL.search(text):
+        return True
     return _long_literal(source)
 
 
@@ -270,7 +292,9 @@ def lint_many(jobs: list[tuple[str, bytes, bool, bool]]) -> dict[str, tuple[list
     The pre-filter is cheaper than shipping the sources to other processes, so a process
     pool is used only to compile many modules (``--parse-all``).
     """
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
+    workers = min(
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8
+    )
     compiling = sum(1 for job in jobs if job[3])
     if compiling < PARALLEL_FROM or workers < 2:
         return {path: (found, parsed) for path, found, parsed in map(_lint_job, jobs)}

@@ -176,6 +176,36 @@ def compare_metadata(
     )
 
 
+def compare_rebuilt(metadata: bytes, rebuilt: bytes, *, metadata_path: str) -> tuple[list[Finding], str]:
+    """The wheel's METADATA against the METADATA of a wheel built from the sdist.
+
+    Name, version and Requires-Dist (as parsed requirements); returns the problems and a
+    note saying what the rebuild settled.
+    """
+    problems: list[Finding] = []
+    wheel, built = _parse(metadata), _parse(rebuilt)
+    where = "the wheel built from the sdist"
+    if canonicalize_name(wheel.get("name", "")) != canonicalize_name(built.get("name", "")):
+        message = f"Name {wheel.get('name', '')!r} differs from {where}'s {built.get('name', '')!r}"
+        problems.append(Finding(rule="metadata", path=metadata_path, message=message))
+    if not _same_version(wheel.get("version", ""), built.get("version", "")):
+        message = f"Version {wheel.get('version', '')!r} differs from {where}'s {built.get('version', '')!r}"
+        problems.append(Finding(rule="metadata", path=metadata_path, message=message))
+    ours = _requirements(wheel.get("requires_dist", []), metadata_path, problems)
+    theirs = _requirements(built.get("requires_dist", []), f"{where}'s METADATA", problems)
+    added = sorted(text for req, text in ours.items() if req not in theirs)
+    removed = sorted(text for req, text in theirs.items() if req not in ours)
+    if added or removed:
+        detail = "; ".join([f"+ {t}" for t in added] + [f"- {t}" for t in removed])
+        message = f"Requires-Dist differs from {where}: {detail}"
+        problems.append(Finding(rule="metadata", path=metadata_path, message=message))
+    if problems:
+        return problems, "rebuild: the sdist was built; its METADATA differs from the wheel's"
+    return problems, (
+        "rebuild: the sdist was built; its METADATA has the wheel's name, version and Requires-Dist"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class EntryPoint:
     group: str

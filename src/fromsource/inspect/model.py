@@ -95,6 +95,7 @@ class MetadataResult:
     requires_dist_added: tuple[str, ...] = ()  # in the wheel, not in the sdist
     requires_dist_removed: tuple[str, ...] = ()  # in the sdist, not in the wheel
     requires_dist_authoritative: bool = True
+    rebuilt: str | None = None  # --rebuild: "same" or "differs"; None when not rebuilt
     problems: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -109,6 +110,7 @@ class MetadataResult:
             "requires_dist_added": list(self.requires_dist_added),
             "requires_dist_removed": list(self.requires_dist_removed),
             "requires_dist_authoritative": self.requires_dist_authoritative,
+            "rebuilt": self.rebuilt,
             "problems": [p.to_dict() for p in self.problems],
             "notes": list(self.notes),
         }
