@@ -167,8 +167,8 @@ def _print_summary(summary: BootstrapSummary) -> None:
             line += f"; the seed {escape(report.seed)} {seed} from source"
         out.print(line)
     seeds = [t for t in summary.trust_base if t["kind"] == "seed"]
-    externals = [t for t in summary.trust_base if t["kind"] == "external"]
-    out.print(f"trust base: {len(seeds)} seed(s), {len(externals)} external(s)")
+    leaves = [t for t in summary.trust_base if t["kind"] == "external"]
+    out.print(f"trust base: {len(seeds)} seed(s), {len(leaves)} external(s)")
     for item in summary.trust_base:
         evidence = "; ".join(item["evidence"]) or "-"
         out.print(f"  {item['kind']} {escape(str(item['wheel']))} ({escape(evidence)})")
