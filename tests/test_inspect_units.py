@@ -315,3 +315,18 @@ def test_libcst_is_only_a_fallback() -> None:
 )
 def test_classify_change_follows_the_interpreter(old: bytes, new: bytes, change: str) -> None:
     assert codecheck.classify_change(old, new) == change
+
+
+def test_forked_prefilter_gives_the_same_report(monkeypatch) -> None:
+    """Large sdists take the parallel path (pre-filter in a forked process): same verdict."""
+    from pathlib import Path
+
+    import fromsource.inspect as inspect_pkg
+
+    data = Path(__file__).parent / "data"
+    wheel, sdist = data / "six-1.17.0-py2.py3-none-any.whl", data / "six-1.17.0.tar.gz"
+    sequential = inspect_pkg.inspect_wheel(wheel, sdist).to_dict()
+    monkeypatch.setattr(inspect_pkg, "PARALLEL_SDIST_BYTES", 0)
+    *_rest, prefilter = inspect_pkg._read_pair(wheel, sdist)
+    assert set(prefilter) == {"six.py"}  # an answer for every module of the wheel
+    assert inspect_pkg.inspect_wheel(wheel, sdist).to_dict() == sequential

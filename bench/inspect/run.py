@@ -44,16 +44,16 @@ no longer imports libcst on any of these pairs: modules are parsed with the stan
 library's `ast` (libcst stays only for syntax the running interpreter cannot parse), and
 the pre-filter flags 8 of sympy's 1,518 modules (was 18) while catching more hidden-code
 spellings (bare decoders, padded calls, `builtins.exec`, coding cookies, NFKC names). On
-sympy (one in-process run, quiet machine): ~0.05 s start-up and imports, ~0.33 s reading
-both archives (the wheel in a thread while the sdist streams; tar header parsing and zip
-member handling in `fromsource.archives` hold the GIL, so the overlap is partial), ~0.08 s
-classifying and hashing, ~0.20 s for the pre-filter over 26 MB of modules, ~0.04 s parsing
-the 8 flagged modules. The >= 5x target on sympy is not met (about 4x on this 2-CPU
-machine; the previous
-run's 1.75x was measured where the cgroup allowed one CPU). Small pairs: the process start-up
+sympy (in-process, quiet machine): ~0.05 s start-up and imports, ~0.28 s reading both
+archives, while a forked process runs the pre-filter over the wheel's 26 MB of modules
+(~0.20 s, only its yes/no answers cross back; used for sdists over 1 MiB), then ~0.15 s
+classifying, hashing and parsing the 8 flagged modules: 0.48 s in-process against 0.64 s
+without the fork. The >= 5x target on sympy is met in this run; diffoscope's own time on
+sympy varied between runs on this machine (3.3 s to 5.3 s), and at its fastest the ratio is
+about 5x. Small pairs: the process start-up
 (interpreter ~0.08 s, the CLI's shared imports ~0.05 s) is a floor fromsource cannot go
 below, so six (one aligned file, diffoscope 0.1 s) and coherent.build (nothing aligned)
-stay slower than diffoscope; every other pair is now faster. Timings on this machine vary
+stay slower than diffoscope; every other pair is faster. Timings on this machine vary
 by ~20% between runs (other jobs share it)."""
 
 

@@ -10,7 +10,7 @@ when a file needs it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import multiprocessing
 from pathlib import Path
 
 from fromsource.errors import InputError
@@ -23,6 +23,7 @@ from fromsource.inspect.model import (
     MetadataResult,
     Report,
 )
+from fromsource.workspace import sha256_file
 
 __all__ = [
     "NOT_READABLE",
@@ -37,14 +38,6 @@ __all__ = [
 ]
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_archive(path: Path) -> dict[str, bytes]:
     """Every regular file of an sdist or wheel, by member name (archives.py checks safety)."""
     from fromsource.archives import iter_members
@@ -55,7 +48,41 @@ def read_archive(path: Path) -> dict[str, bytes]:
 
 
 def _read_and_hash(path: Path) -> tuple[dict[str, bytes], str]:
-    return read_archive(path), _sha256_file(path)
+    return read_archive(path), sha256_file(path)
+
+
+# Above this size of sdist, the lint pre-filter runs over the wheel's modules in a forked
+# process while this one reads both archives; only its small answer crosses back. Below it,
+# a fork costs more than it saves.
+PARALLEL_SDIST_BYTES = 1 << 20
+
+
+def _prefilter(wheel: Path) -> dict[str, bool]:
+    from fromsource.inspect import lint
+
+    files = read_archive(wheel)
+    return {name: lint.suspect(data) for name, data in files.items() if name.endswith(".py")}
+
+
+def _read_pair(wheel: Path, sdist: Path) -> tuple[
+    dict[str, bytes], str, dict[str, bytes], str, dict[str, bool]
+]:
+    if not sdist.is_file():
+        raise InputError(f"{sdist}: no such file")
+    if sdist.stat().st_size < PARALLEL_SDIST_BYTES or "fork" not in multiprocessing.get_all_start_methods():
+        sdist_files, sdist_sha256 = _read_and_hash(sdist)
+        wheel_files, wheel_sha256 = _read_and_hash(wheel)
+        return sdist_files, sdist_sha256, wheel_files, wheel_sha256, {}
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+        prefilter_job = pool.submit(_prefilter, wheel)
+        try:
+            wheel_files, wheel_sha256 = _read_and_hash(wheel)
+            sdist_files, sdist_sha256 = _read_and_hash(sdist)
+        finally:
+            prefilter = prefilter_job.result()
+    return sdist_files, sdist_sha256, wheel_files, wheel_sha256, prefilter
 
 
 def inspect_wheel(
@@ -74,15 +101,7 @@ def inspect_wheel(
     """
     if not wheel.name.endswith(".whl"):
         raise InputError(f"{wheel}: not a wheel (the name does not end in .whl)")
-    # zlib and hashlib release the GIL: the wheel is read while the sdist is
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        wheel_job = pool.submit(_read_and_hash, wheel)
-        try:
-            sdist_files, sdist_sha256 = _read_and_hash(sdist)
-        finally:
-            wheel_files, wheel_sha256 = wheel_job.result()
+    sdist_files, sdist_sha256, wheel_files, wheel_sha256, prefilter = _read_pair(wheel, sdist)
 
     def rebuilt() -> bytes:
         from fromsource.inspect.rebuild import built_metadata
@@ -96,5 +115,6 @@ def inspect_wheel(
         sdist_files,
         parse_all=parse_all,
         rebuild=rebuilt if rebuild else None,
+        prefilter=prefilter,
     )
     return dataclasses.replace(report, wheel_sha256=wheel_sha256, sdist_sha256=sdist_sha256)

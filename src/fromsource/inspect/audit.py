@@ -239,16 +239,17 @@ def _classify(wheel: Mapping[str, bytes], layout: WheelLayout, index: SdistIndex
             state.notes.append(f"{result.path}: opaque data, byte-identical to {result.sdist_path}")
 
 
-def _lint(wheel: Mapping[str, bytes], index: SdistIndex, state: _State, *, parse_all: bool) -> None:
+def _lint(wheel: Mapping[str, bytes], index: SdistIndex, state: _State, *, parse_all: bool,
+          prefilter: Mapping[str, bool]) -> None:
     covered: set[str] = set()
-    jobs: list[tuple[str, bytes, bool, bool]] = []
+    jobs: list[lint.Job] = []
     for result in state.files.values():
         if result.sdist_path and result.status in (IDENTICAL, RELOCATED):
             covered.add(result.sdist_path)
         if result.kind != KIND_PYTHON:
             continue
         deep = result.status in (MODIFIED, GENERATED) and result.change != CHANGE_UNPARSABLE
-        jobs.append((result.path, wheel[result.path], deep, parse_all))
+        jobs.append((result.path, wheel[result.path], deep, parse_all, prefilter.get(result.path)))
     state.count("python_files", len(jobs))
     results = lint.lint_many(jobs)
     for path, *_rest in jobs:
@@ -329,6 +330,7 @@ def audit(
     *,
     parse_all: bool = False,
     rebuild: Callable[[], bytes] | None = None,
+    prefilter: Mapping[str, bool] | None = None,
 ) -> Report:
     """Classify, lint and check one wheel against its sdist (members already read).
 
@@ -363,7 +365,7 @@ def audit(
     _check_filename(wheel_name, meta, state)
     state.reasons.extend(str(p) for p in meta.problems)
     state.notes.extend(meta.notes)
-    _lint(wheel, index, state, parse_all=parse_all)
+    _lint(wheel, index, state, parse_all=parse_all, prefilter=prefilter or {})
     project = meta.sdist_name or meta.name or wheel_name.split("-", 1)[0]
     _dangerous(wheel, dist_info, index, project, state)
     reasons = tuple(dict.fromkeys(state.reasons))

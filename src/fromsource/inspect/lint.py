@@ -260,13 +260,15 @@ def syntax_error(path: str, source: bytes) -> Finding | None:
     return None
 
 
-def lint_module(path: str, source: bytes, *, parse_check: bool = False) -> tuple[list[Finding], bool]:
-    """Findings for one module, and whether it was parsed."""
+def lint_module(path: str, source: bytes, *, parse_check: bool = False,
+                suspected: bool | None = None) -> tuple[list[Finding], bool]:
+    """Findings for one module, and whether it was parsed (``suspected``: the pre-filter's
+    answer when already known)."""
     if parse_check:
         broken = syntax_error(path, source)
         if broken is not None:
             return [broken], False
-    if not suspect(source):
+    if not (suspect(source) if suspected is None else suspected):
         return [], False
     from fromsource.inspect import codecheck
 
@@ -276,18 +278,21 @@ def lint_module(path: str, source: bytes, *, parse_check: bool = False) -> tuple
 PARALLEL_FROM = 200  # modules to compile; below this a process pool costs more than it saves
 
 
-def _lint_job(job: tuple[str, bytes, bool, bool]) -> tuple[str, list[Finding], bool]:
-    path, source, deep, parse_check = job
+Job = tuple[str, bytes, bool, bool, bool | None]  # path, source, deep, parse_check, suspected
+
+
+def _lint_job(job: Job) -> tuple[str, list[Finding], bool]:
+    path, source, deep, parse_check, suspected = job
     if deep:  # modified or generated: always parsed
         from fromsource.inspect import codecheck
 
         return path, codecheck.deep_lint(path, source), True
-    findings, parsed = lint_module(path, source, parse_check=parse_check)
+    findings, parsed = lint_module(path, source, parse_check=parse_check, suspected=suspected)
     return path, findings, parsed
 
 
-def lint_many(jobs: list[tuple[str, bytes, bool, bool]]) -> dict[str, tuple[list[Finding], bool]]:
-    """Lint ``(path, source, deep, parse_check)`` jobs.
+def lint_many(jobs: list[Job]) -> dict[str, tuple[list[Finding], bool]]:
+    """Lint ``(path, source, deep, parse_check, suspected)`` jobs.
 
     The pre-filter is cheaper than shipping the sources to other processes, so a process
     pool is used only to compile many modules (``--parse-all``).
