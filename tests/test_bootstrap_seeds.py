@@ -134,6 +134,24 @@ def test_self_cycle_end_to_end(self_cycle, reviewer, tmp_path: Path) -> None:
     assert no_policy.exit_code == 1
     assert "pass --policy" in no_policy.output
 
+    # 6. The SBOM has both builds of the byte-identical twins: stage 2 depends on stage 1,
+    #    whose inputs hold the seed.
+    bom = tmp_path / "bom.cdx.json"
+    sbom = CliRunner().invoke(main, ["sbom", "-w", str(ws), "-o", str(bom), "--validate",
+                                     "--policy", str(policy)])
+    assert sbom.exit_code == 0, sbom.output
+    workflow = json.loads(bom.read_text())["formulation"][0]["workflows"][0]
+    tasks = {t["bom-ref"]: t for t in workflow["tasks"]}
+    coherent_tasks = [r for r in tasks if "coherent_build-0.19.1-py3-none-any.whl" in r]
+    assert len(coherent_tasks) == 2
+    depends = {d["ref"]: d.get("dependsOn", []) for d in workflow["taskDependencies"]}
+    (stage2,) = [r for r in coherent_tasks if "@" not in r.rsplit("#", 1)[-1]]
+    (stage1,) = [r for r in depends[stage2] if r in coherent_tasks]
+    components = {c["bom-ref"]: c for c in json.loads(bom.read_text())["components"]}
+    seed_inputs = [i["resource"]["ref"] for i in tasks[stage1]["inputs"]
+                   if {"name": "fromsource:seed", "value": "true"} in components.get(i["resource"]["ref"], {}).get("properties", [])]
+    assert len(seed_inputs) == 1
+
     # 5. A re-run with nothing changed reuses both stages.
     again = _bootstrap(index, ws, "coherent.build", "--policy", str(policy))
     assert again.exit_code == 0, again.output

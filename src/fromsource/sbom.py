@@ -141,7 +141,10 @@ class _Collector:
         self.externals_allowed = externals
         self.problems: list[str] = []
         self.warnings: list[str] = []
-        self.builds: dict[Artifact, BuildStep] = {}
+        # Keyed by the attestation file's sha256: a stage-2 wheel and its byte-identical stage-1
+        # twin are one component but two builds. ``primary``: the build a component shows.
+        self.builds: dict[str, BuildStep] = {}
+        self.primary: dict[Artifact, str] = {}
         self.seeds: dict[Artifact, list[tuple[Path, str]]] = {}  # -> evidence (file, kind)
         self.externals: dict[Artifact, str] = {}  # -> why it is admitted
         self.files: dict[Artifact, Path] = {}  # artifacts whose file is at hand
@@ -149,12 +152,13 @@ class _Collector:
 
     def explain(self, roots: Iterable[Artifact]) -> None:
         """Follow provenance from ``roots`` down to sdists, seeds and externals."""
-        queue, seen = list(roots), set()
+        queue: list[tuple[Artifact, str | None]] = [(r, None) for r in roots]
+        seen: set[tuple[Artifact, str | None]] = set()
         while queue:
-            wheel = queue.pop()
-            if wheel in seen:
+            wheel, recorded = queue.pop()
+            if (wheel, recorded) in seen:
                 continue
-            seen.add(wheel)
+            seen.add((wheel, recorded))
             if wheel.sha256 in self.externals_allowed:
                 self.externals[wheel] = self.externals_allowed[wheel.sha256]
                 continue
@@ -163,39 +167,51 @@ class _Collector:
             if wheel in self._seed_files and not self._attestation_paths(wheel):
                 self._add_seed(wheel)
                 continue
-            build = self._read_build(wheel)
+            build = self._read_build(wheel, recorded)
             if build is None:
                 continue
-            self.builds[wheel] = build
+            self.primary.setdefault(wheel, build.attestation_sha256)
+            if build.attestation_sha256 in self.builds:
+                continue
+            self.builds[build.attestation_sha256] = build
             for dep in build.env:
                 if dep.seed:
                     self._add_seed(dep.artifact)
-                    seen.add(dep.artifact)
                 else:
-                    queue.append(dep.artifact)
+                    queue.append((dep.artifact, dep.attestation_sha256))
         for build in self.builds.values():
             for dep in build.env:
-                used = self.builds.get(dep.artifact)
                 # The build pinned its dependency's attestation; a replaced file is worth knowing.
-                if used and dep.attestation_sha256 and used.attestation_sha256 != dep.attestation_sha256:
+                if (dep.attestation_sha256 and dep.artifact in self.primary
+                        and dep.attestation_sha256 not in self.builds):
                     self.warnings.append(
                         f"{build.wheel.name} was built with {dep.artifact.name} whose attestation "
                         f"has changed since (recorded sha256 {dep.attestation_sha256[:12]}…)")
 
+    def producer(self, artifact: Artifact, recorded: str | None = None) -> BuildStep | None:
+        """The build that made ``artifact``: the one whose attestation was recorded, if known."""
+        if recorded is not None and recorded in self.builds:
+            return self.builds[recorded]
+        key = self.primary.get(artifact)
+        return self.builds[key] if key is not None else None
+
     def _attestation_paths(self, wheel: Artifact) -> list[Path]:
-        # Sidecar first (stage1/ keeps its attestations beside the wheels), then attestations/.
+        # Sidecar first, then attestations/ (final builds), then stage1/ (stage-1 builds keep
+        # theirs beside the wheels); a statement about other bytes is skipped when read.
         name = f"{wheel.name}.intoto.jsonl"
         near = self.files.get(wheel)
         dirs = [near.parent] if near is not None else []
-        dirs += [self.ws.stage1, self.ws.attestations]
+        dirs += [self.ws.attestations, self.ws.stage1]
         found: list[Path] = []
         for path in (d / name for d in dirs):
             if path.is_file() and path.resolve() not in {f.resolve() for f in found}:
                 found.append(path)
         return found
 
-    def _read_build(self, wheel: Artifact) -> BuildStep | None:
+    def _read_build(self, wheel: Artifact, recorded: str | None = None) -> BuildStep | None:
         paths = self._attestation_paths(wheel)
+        if recorded is not None:  # the attestation a dependent recorded comes first
+            paths.sort(key=lambda p: sha256_file(p) != recorded)
         if not paths:
             self.problems.append(f"{wheel.name} has no attestation "
                                  f"({self.ws.attestation_for(wheel.name)} is missing)")
@@ -488,10 +504,10 @@ class _Document:
         if artifact in self.facts.externals:
             props["external"] = "true"
             props["external-evidence"] = self.facts.externals[artifact]
-        build = self.facts.builds.get(artifact)
+        build = self.facts.producer(artifact)
         if build is not None:
             refs.append(self._attestation_ref(build.attestation, f"build provenance: {SLSA_PROVENANCE}"))
-            props["built-by-task"] = _task_ref(self.refs[artifact])
+            props["built-by-task"] = self._task_ref(build)
         path = self.facts.files.get(artifact)
         if path is not None:
             refs.append(ExternalReference(type=ExternalReferenceType.DISTRIBUTION,
@@ -519,13 +535,13 @@ class _Document:
     # -- formulation
 
     def _formula(self) -> dict[str, Any]:
-        builds = sorted(self.facts.builds.values(), key=lambda b: b.wheel)
-        producer = {b.wheel: _task_ref(self.refs[b.wheel]) for b in builds}
+        builds = sorted(self.facts.builds.values(), key=lambda b: (b.wheel, b.invocation_id))
         tasks, task_deps = [], []
         for build in builds:
             tasks.append(self._task(build))
-            needs = sorted({producer[e.artifact] for e in build.env if e.artifact in producer})
-            task_deps.append({"ref": producer[build.wheel], **({"dependsOn": needs} if needs else {})})
+            needs = sorted({self._task_ref(made) for e in build.env
+                            if (made := self.facts.producer(e.artifact, e.attestation_sha256))})
+            task_deps.append({"ref": self._task_ref(build), **({"dependsOn": needs} if needs else {})})
         uid = uuid.uuid5(uuid.NAMESPACE_URL, "fromsource:" + ",".join(b.invocation_id for b in builds))
         workflow: dict[str, Any] = {
             "bom-ref": "workflow:fromsource", "uid": f"urn:uuid:{uid}",
@@ -539,6 +555,12 @@ class _Document:
             workflow["properties"] = [{"name": f"{_P}build-graph",
                                        "value": f"{self._url(graph)} sha256:{sha256_file(graph)}"}]
         return {"bom-ref": "formula:fromsource", "workflows": [workflow]}
+
+    def _task_ref(self, build: BuildStep) -> str:
+        """``build:<component>``; a second build of the same bytes (a stage-1 twin) adds its id."""
+        ref = _task_ref(self.refs[build.wheel])
+        primary = self.facts.primary.get(build.wheel)
+        return ref if primary == build.attestation_sha256 else f"{ref}@{build.invocation_id}"
 
     def _task(self, build: BuildStep) -> dict[str, Any]:
         ref = self.refs[build.wheel]
@@ -562,7 +584,7 @@ class _Document:
         if build.source_date_epoch is not None:
             step_props.append(_prop("source-date-epoch", str(build.source_date_epoch)))
         task: dict[str, Any] = {
-            "bom-ref": _task_ref(ref), "uid": build.invocation_id,
+            "bom-ref": self._task_ref(build), "uid": build.invocation_id,
             "name": f"build {build.wheel.name}", "taskTypes": ["build"],
             "inputs": inputs, "outputs": outputs,
             "steps": [{
