@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import requests
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -494,23 +494,8 @@ class MultiIndex:
         return f"MultiIndex({self.indexes!r})"
 
     def candidates(self, name: str) -> list[SdistCandidate]:
-        seen: set[str] = set()
-        found: list[SdistCandidate] = []
-        misses: list[str] = []
-        for index in self.indexes:
-            try:
-                listed = index.candidates(name)
-            except ProjectNotFoundError as exc:
-                misses.append(exc.message)
-                continue
-            for candidate in listed:
-                if candidate.filename not in seen:
-                    seen.add(candidate.filename)
-                    found.append(candidate)
-                    self._origin[candidate] = index
-        if not found and misses:
-            raise ProjectNotFoundError("; ".join(misses))
-        return found
+        # No sdist anywhere and some index said "not found": that is the error to show.
+        return _merge(self.indexes, lambda i: i.candidates(name), self._origin, strict=False)
 
     def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
         index = self._origin.get(candidate)
@@ -519,23 +504,9 @@ class MultiIndex:
         return index.fetch(candidate, dest_dir)
 
     def wheel_candidates(self, name: str) -> list[WheelCandidate]:
-        seen: set[str] = set()
-        found: list[WheelCandidate] = []
-        misses: list[str] = []
-        for index in self.indexes:
-            try:
-                listed = index.wheel_candidates(name)
-            except ProjectNotFoundError as exc:
-                misses.append(exc.message)
-                continue
-            for candidate in listed:
-                if candidate.filename not in seen:
-                    seen.add(candidate.filename)
-                    found.append(candidate)
-                    self._wheel_origin[candidate] = index
-        if len(misses) == len(self.indexes) and misses:
-            raise ProjectNotFoundError("; ".join(misses))
-        return found
+        # A local directory of sdists lists no wheels: only every index missing is an error.
+        return _merge(self.indexes, lambda i: i.wheel_candidates(name), self._wheel_origin,
+                      strict=True)
 
     def fetch_wheel(
         self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
@@ -592,6 +563,33 @@ def preferred_sdist(candidates: Sequence[SdistCandidate]) -> SdistCandidate:
 
 
 # ------------------------------------------------------------------- published wheels
+
+
+_C = TypeVar("_C", SdistCandidate, WheelCandidate)
+
+
+def _merge(indexes: Sequence[Index], listing: Callable[[Index], list[_C]],
+           origin: dict[_C, Index], *, strict: bool) -> list[_C]:
+    """Candidates of every index, first listing of a file name wins; ``origin`` records which
+    index to fetch each from. A miss raises when every index missed (``strict``) or when
+    nothing was found and some index missed."""
+    seen: set[str] = set()
+    found: list[_C] = []
+    misses: list[str] = []
+    for index in indexes:
+        try:
+            listed = listing(index)
+        except ProjectNotFoundError as exc:
+            misses.append(exc.message)
+            continue
+        for candidate in listed:
+            if candidate.filename not in seen:
+                seen.add(candidate.filename)
+                found.append(candidate)
+                origin[candidate] = index
+    if misses and (len(misses) == len(indexes) if strict else not found):
+        raise ProjectNotFoundError("; ".join(misses))
+    return found
 
 
 def best_wheel(

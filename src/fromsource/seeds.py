@@ -27,7 +27,7 @@ from securesystemslib.signer import Key, Signer
 
 from fromsource import __version__
 from fromsource.attest import dsse
-from fromsource.attest.checks import check_statement
+from fromsource.attest.checks import check_statement, get_path
 from fromsource.attest.provenance import SLSA_PROVENANCE
 from fromsource.attest.seed_review import ADMIT_BINARY, ADMIT_READABLE, SEED_REVIEW, review_statement
 from fromsource.errors import InputError, PolicyError, VerificationError
@@ -261,8 +261,7 @@ def _review_evidence(line: bytes, where: str, wheel_name: str, digest: str, poli
     if mismatch:
         rejected.append(f"{where}: {mismatch}")
         return None
-    predicate = statement.get("predicate") if isinstance(statement.get("predicate"), dict) else {}
-    admission = predicate.get("admission") if isinstance(predicate, dict) else None
+    admission = get_path(statement, "predicate", "admission")
     if admission == ADMIT_BINARY and digest not in policy.binary_seed_digests:
         rejected.append(f"{where}: a binary seed, and the policy does not name its sha256 {digest}")
         return None
