@@ -281,3 +281,21 @@ def test_library_reports_progress_without_printing(tmp_path: Path, capfd) -> Non
     assert result.ok
     assert seen == [("started", "tool"), ("built", "tool"), ("started", "app"), ("built", "app")]
     assert capfd.readouterr() == ("", "")
+
+
+def test_unresolvable_build_environment_fails_only_its_package_with_keep_going(tmp_path: Path) -> None:
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "app", build=["not-on-the-index"])
+    project(index, "needy", build=["app"])
+    project(index, "fine")
+
+    stopped = bootstrap(index, ws, "app", "fine")
+    assert stopped.exit_code == 1  # without --keep-going the resolution error ends the run
+    assert "not-on-the-index" in stopped.stderr
+
+    result = bootstrap(index, ws, "app", "fine", "needy", "--keep-going")
+    assert result.exit_code == 3, result.output
+    assert statuses(result) == {"app 1.0": "failed", "fine 1.0": "built", "needy 1.0": "skipped"}
+    app = next(p for p in summary(result)["packages"] if p["name"] == "app")
+    assert "build environment cannot be resolved" in app["error"]
+    assert "not-on-the-index" in app["error"] + app["log_tail"]

@@ -44,7 +44,7 @@ from fromsource.attest.keys import load_signer
 from fromsource.build import BuildSettings, BuildSystem, EnvWheel, parse_build_system
 from fromsource.buildenv import detect_isolation
 from fromsource.compare import compare_wheels
-from fromsource.errors import CycleError, FromsourceError
+from fromsource.errors import CycleError, FromsourceError, IndexError_, ResolutionError
 from fromsource.executor import BuildOutcome, BuildRequest, Executor, LocalExecutor
 from fromsource.graph import BuildGraph, EdgeKind, GraphBuilder, Node, dump
 from fromsource.incremental import (
@@ -312,7 +312,16 @@ class _Planner:
                 if task.owner is not None and self.packages[task.owner].status in _DEAD:
                     self.tasks.remove(task)
                     continue
-                result = self._resolve_task(task)
+                try:
+                    result = self._resolve_task(task)
+                except (ResolutionError, IndexError_) as exc:
+                    if task.owner is None or not self.keep_going:
+                        raise
+                    # Only this package's build environment is unsatisfiable: fail it alone.
+                    self.tasks.remove(task)
+                    self._fail(self.packages[task.owner], exc.message)
+                    changed = True
+                    continue
                 if isinstance(result, SdistCandidate):
                     node = self._ensure_node(result)
                     task.blocked_on = node
@@ -754,6 +763,12 @@ class _Planner:
         self._finish(package, self._final_report(package, PackageReport(
             name=node.display_name, version=node.version, status="built", wheel=outcome.wheel,
             attestation=outcome.attestation, log=outcome.log, seconds=outcome.seconds)))
+
+    def _fail(self, package: _Package, error: str) -> None:
+        self._finish(package, PackageReport(
+            name=package.node.display_name, version=package.node.version, status="failed",
+            error=f"its build environment cannot be resolved: {error.splitlines()[0]}",
+            log_tail="\n".join(error.splitlines()[1:])))
 
     def _skip(self, package: _Package, dead: Sequence[_Package]) -> None:
         self._finish(package, PackageReport(
