@@ -33,7 +33,7 @@ from fromsource.inspect.model import (
 )
 
 LONG_ENCODED = 1000  # characters of base64/hex alphabet in one literal
-_ENCODED = re.compile(r"[A-Za-z0-9+/=_-]+")
+ENCODED = re.compile(r"[A-Za-z0-9+/=_-]+")
 # What feeds an executor hidden code: the last part of a called name (``base64.b64decode``).
 DECODERS = frozenset(
     {
@@ -201,7 +201,8 @@ def is_literal_only(source: bytes) -> bool | None:
 # ---------------------------------------------------------------- hidden code
 
 
-def _builtin(name: str, names: frozenset[str]) -> bool:
+def is_builtin(name: str, names: frozenset[str]) -> bool:
+    """``name`` is one of ``names``, also when spelled ``builtins.<name>``."""
     return name in names or (name.startswith("builtins.") and name[9:] in names)
 
 
@@ -310,9 +311,9 @@ class _Finder:
 
     def _call(self, node: ast.Call, executors: list[tuple[ast.Call, str]]) -> None:
         name = dotted(node.func) or ""
-        if _builtin(name, EXECUTORS):
+        if is_builtin(name, EXECUTORS):
             executors.append((node, name))
-        elif _builtin(name, IMPORTERS) or name.endswith(".import_module"):
+        elif is_builtin(name, IMPORTERS) or name.endswith(".import_module"):
             first = _first_argument(node)
             if first is not None and _computed(first, self.lines):
                 self.at(node, "computed-import", f"{name}() of a computed module name")
@@ -349,7 +350,7 @@ class _Finder:
         compact = _compact(text)
         if len(compact) < LONG_ENCODED:
             return False
-        runs = _ENCODED.findall(compact)
+        runs = ENCODED.findall(compact)
         longest_line = max((len(line.strip()) for line in text.splitlines()), default=0)
         return len(runs) == 1 and len(runs[0]) == len(compact) and longest_line >= 40
 

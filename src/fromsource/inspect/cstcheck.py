@@ -8,11 +8,18 @@ for such modules.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from fromsource.inspect.codecheck import (
+    DECODERS,
+    ENCODED,
+    EXECUTORS,
+    IMPORTERS,
+    LONG_ENCODED,
+    is_builtin,
+)
 from fromsource.inspect.model import (
     CHANGE_CODE,
     CHANGE_FORMATTING,
@@ -218,26 +225,11 @@ def is_literal_only(source: bytes) -> bool | None:
 
 # ---------------------------------------------------------------- hidden code
 
-LONG_ENCODED = 1000  # characters of base64/hex alphabet in one literal
-_ENCODED = re.compile(r"[A-Za-z0-9+/=_-]+")
-_DECODERS = frozenset(
-    {
-        "b64decode", "b32decode", "b16decode", "b85decode", "a85decode", "urlsafe_b64decode",
-        "standard_b64decode", "decodebytes", "decodestring", "decompress", "loads", "load",
-        "unhexlify", "a2b_base64", "a2b_hex", "a2b_uu", "fromhex", "decode", "chr", "bytes",
-        "bytearray", "join", "reversed", "translate",
-    }
-)  # fmt: skip
-_EXECUTORS = frozenset({"exec", "eval", "compile", "execfile"})
-_IMPORTERS = frozenset({"__import__", "importlib.import_module", "import_module"})
+# The rule vocabulary is codecheck's: one definition for both parsers.
 
 
 def _callee(node: cst.Call) -> str:
     return _dotted(node.func) or ""
-
-
-def _builtin(name: str, names: frozenset[str]) -> bool:
-    return name in names or (name.startswith("builtins.") and name[9:] in names)
 
 
 @dataclass
@@ -274,16 +266,16 @@ class _Finder(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         name = _callee(node)
-        if name.rsplit(".", 1)[-1] in _DECODERS:
+        if name.rsplit(".", 1)[-1] in DECODERS:
             for call in self._open:
                 call.decoded = True
             for targets in self._targets:
                 self.decoded_names.update(targets)
-        if _builtin(name, _EXECUTORS):
+        if is_builtin(name, EXECUTORS):
             call = _ExecCall(node, name)
             self.executors.append(call)
             self._open.append(call)
-        elif _builtin(name, _IMPORTERS) or name.endswith(".import_module"):
+        elif is_builtin(name, IMPORTERS) or name.endswith(".import_module"):
             if node.args and _computed(node.args[0].value):
                 self.found_at(node, "computed-import", f"{name}() of a computed module name")
         elif name in {"marshal.loads", "marshal.load"}:
@@ -318,7 +310,7 @@ class _Finder(cst.CSTVisitor):
         if len(text) < LONG_ENCODED:
             return True
         compact = "".join(text.split())
-        runs = _ENCODED.findall(compact)
+        runs = ENCODED.findall(compact)
         longest_line = max((len(line.strip()) for line in text.splitlines()), default=0)
         if len(runs) == 1 and len(runs[0]) == len(compact) >= LONG_ENCODED and longest_line >= 40:
             self.found_at(
