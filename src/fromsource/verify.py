@@ -9,7 +9,7 @@ at the first. Traversal is memoised and cycle-safe, with limits on depth and siz
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,8 @@ class Locations:
 
     def wheel(self, name: str, near: Path | None = None, sha256: str | None = None,
               *, seeds: bool = False, exclude: Path | None = None,
-              attestation_sha256: str | None = None) -> Path | None:
+              attestation_sha256: str | None = None,
+              digest: Callable[[Path], str] = sha256_file) -> Path | None:
         """The file called ``name``; with ``sha256``, preferably the one with that digest,
         and among those the one whose attestation has ``attestation_sha256``.
 
@@ -113,11 +114,11 @@ class Locations:
             ):
                 found.append(path)
         if sha256 is not None:
-            matching = [f for f in found if sha256_file(f) == sha256]
+            matching = [f for f in found if digest(f) == sha256]
             if attestation_sha256 is not None:
                 for candidate in matching:
                     files = self.attestation_files(candidate)
-                    if files and sha256_file(files[0]) == attestation_sha256:
+                    if files and digest(files[0]) == attestation_sha256:
                         return candidate
             if matching:
                 return matching[0]
@@ -153,15 +154,23 @@ class Verifier:
         self.max_depth = max_depth
         self.max_nodes = max_nodes
         self._done: dict[tuple[str, str], ChainNode] = {}
+        # A wheel sits in many build environments; hash each file once per verification.
+        self._digests: dict[Path, str] = {}
         self._active: set[tuple[str, str]] = set()
         self._count = 0
+
+    def _digest(self, path: Path) -> str:
+        key = path.resolve()
+        if key not in self._digests:
+            self._digests[key] = sha256_file(path)
+        return self._digests[key]
 
     def verify_wheels(self, wheels: Iterable[Path]) -> list[ChainNode]:
         return [self.verify_wheel(w) for w in wheels]
 
     def verify_wheel(self, wheel: Path, *, depth: int = 0, edge: str | None = None) -> ChainNode:
         try:
-            digest = sha256_file(wheel)
+            digest = self._digest(wheel)
         except OSError as exc:
             return ChainNode(wheel.name, KIND_WHEEL, None, edge=edge,
                              problems=[f"cannot read wheel: {exc.strerror or exc}"])
@@ -251,7 +260,8 @@ class Verifier:
                              evidence=(f"named by sha256 in {self.policy.source}",))
         recorded = annotations.get("attestationSha256")
         path = self.locations.wheel(name, near=dependent.parent, sha256=sha, exclude=dependent,
-                                    attestation_sha256=recorded if isinstance(recorded, str) else None)
+                                    attestation_sha256=recorded if isinstance(recorded, str) else None,
+                                    digest=self._digest)
         if path is None:
             return ChainNode(name, KIND_WHEEL, sha, edge=edge,
                              problems=["dependency wheel not found in the workspace"])
@@ -266,7 +276,7 @@ class Verifier:
         problem = None
         if not isinstance(expected, str):
             problem = "the attestation that used it records no attestationSha256 for it"
-        elif child.attestation and sha256_file(Path(child.attestation)) != expected:
+        elif child.attestation and self._digest(Path(child.attestation)) != expected:
             problem = "its attestation file differs from the one recorded when it was used"
         if problem is None:
             return child
@@ -279,12 +289,12 @@ class Verifier:
         Looked up in seeds/ only: a stage-1 wheel of the same name next to the dependent
         must never pass for the seed.
         """
-        path = self.locations.wheel(name, sha256=sha, seeds=True)
+        path = self.locations.wheel(name, sha256=sha, seeds=True, digest=self._digest)
         node = ChainNode(name, KIND_SEED, sha, edge=edge)
         if path is None:
             node.problems.append("seed not found in the workspace's seeds/")
             return node
-        actual = sha256_file(path)
+        actual = self._digest(path)
         if actual != sha:
             node.problems.append(
                 f"seed file's sha256 is {actual}, but the attestation that used it says {sha}"
