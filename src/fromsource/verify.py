@@ -9,6 +9,7 @@ at the first. Traversal is memoised and cycle-safe, with limits on depth and siz
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -109,8 +110,8 @@ class Locations:
         dirs = self.seed_dirs if seeds else ((near,) if near else ()) + self.wheel_dirs
         found: list[Path] = []
         for path in (d / name for d in dirs):
-            if path.is_file() and path.resolve() not in {f.resolve() for f in found} and (
-                exclude is None or path.resolve() != exclude.resolve()  # never its own dependency
+            if path.is_file() and _same_file_key(path) not in {_same_file_key(f) for f in found} and (
+                exclude is None or _same_file_key(path) != _same_file_key(exclude)  # not its own dep
             ):
                 found.append(path)
         if sha256 is not None:
@@ -130,7 +131,7 @@ class Locations:
         candidates += [d / f"{wheel.name}.intoto.jsonl" for d in self.attestation_dirs]
         seen: list[Path] = []
         for path in candidates:
-            if path.is_file() and path.resolve() not in {s.resolve() for s in seen}:
+            if path.is_file() and _same_file_key(path) not in {_same_file_key(s) for s in seen}:
                 seen.append(path)
         return seen
 
@@ -160,10 +161,9 @@ class Verifier:
         self._count = 0
 
     def _digest(self, path: Path) -> str:
-        key = path.resolve()
-        if key not in self._digests:
-            self._digests[key] = sha256_file(path)
-        return self._digests[key]
+        if path not in self._digests:
+            self._digests[path] = sha256_file(path)
+        return self._digests[path]
 
     def verify_wheels(self, wheels: Iterable[Path]) -> list[ChainNode]:
         return [self.verify_wheel(w) for w in wheels]
@@ -174,7 +174,7 @@ class Verifier:
         except OSError as exc:
             return ChainNode(wheel.name, KIND_WHEEL, None, edge=edge,
                              problems=[f"cannot read wheel: {exc.strerror or exc}"])
-        key = (str(wheel.resolve()), digest)  # by file: stage-1 and stage-2 twins are distinct
+        key = (_same_file_key(wheel), digest)  # by file: stage-1 and stage-2 twins are distinct
         if key in self._done:
             return self._done[key]
         node = ChainNode(wheel.name, KIND_WHEEL, digest, edge=edge)
@@ -306,3 +306,9 @@ class Verifier:
             node.problems.extend(check.problems)
             node.evidence = tuple(f"{e.kind}: {e.detail} ({e.source})" for e in check.evidence)
         return node
+
+
+def _same_file_key(path: Path) -> str:
+    """Identity of a file for de-duplication: absolute and normalised, without the syscalls of
+    ``resolve()`` (verification looks files up thousands of times)."""
+    return os.path.abspath(path)
