@@ -295,8 +295,10 @@ class _Builder:
             # Record digests before installing: what is attested is what went in.
             flags = self._flags.get(sel.wheel.path)
             external = flags is not None and flags.external
+            # An exact environment's digests were checked against the files just before.
+            digest = flags.sha256 if flags is not None else sha256_file(sel.wheel.path)
             installed[name] = Dependency(
-                name=sel.wheel.path.name, sha256=sha256_file(sel.wheel.path), kind=KIND_WHEEL,
+                name=sel.wheel.path.name, sha256=digest, kind=KIND_WHEEL,
                 edge=sel.edge, seed=flags is not None and flags.seed,
                 attestation_sha256=None if external else self._attestation_digest(sel.wheel.path),
                 extra={"external": True} if external else {},
