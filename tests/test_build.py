@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DATA, PACKAGES, make_sdist
+from fromsource import sandbox
 from fromsource.attest.keys import load_signer
-from fromsource.attest.provenance import BUILD_TYPE, ISOLATION_NET, SLSA_PROVENANCE, STATEMENT_TYPE
+from fromsource.attest.provenance import BUILD_TYPE, NETWORK_ISOLATED, SLSA_PROVENANCE, STATEMENT_TYPE
 from fromsource.build import build_sdist, read_build_system
-from fromsource.buildenv import detect_isolation
 from fromsource.cli import main
 from fromsource.errors import BuildError, MissingRequirementError
 from fromsource.workspace import Workspace, sha256_file
@@ -51,7 +51,7 @@ def test_packaging_attestation_records_the_chain(built_workspace: Path) -> None:
     assert flit_dep["annotations"]["edge"] == "build-system"
     assert flit_dep["annotations"]["attestationSha256"] == sha256_file(ws.attestation_for(flit.name))
     assert any(d["annotations"]["kind"] == "interpreter" for d in deps.values())
-    assert definition["internalParameters"]["isolation"] == detect_isolation()
+    assert definition["internalParameters"]["isolation"] == sandbox.probe().level
     log_digest = statement["predicate"]["runDetails"]["byproducts"][0]["digest"]["sha256"]
     assert log_digest == sha256_file(built_workspace / "builds" / "packaging-24.2" / "build.log")
 
@@ -114,9 +114,9 @@ def test_sandbox_has_no_network_no_secrets_and_a_source_date(tmp_path: Path, key
     assert probe["source_date_epoch"] == "1700000000"
     # tools a build-env wheel installs (uv-build's binary, say) are on PATH, as under pip
     assert probe["path0"].endswith("/env/bin")
-    if detect_isolation() == ISOLATION_NET:
+    if sandbox.probe().level in NETWORK_ISOLATED:
         assert probe["interfaces"] == ["lo"]
-    assert result.isolation == detect_isolation()
+    assert result.isolation == sandbox.probe().level
 
 
 def test_failing_backend_reports_the_log(tmp_path: Path, keypair) -> None:

@@ -214,11 +214,40 @@ def test_hostile_case_through_the_cli_exits_1_without_traceback(ctx: Ctx, case) 
     assert json.loads(result.stdout)["valid"] is False
 
 
+def _isolation(level: str, *, keep_sandbox: bool = False) -> Callable[[dict], None]:
+    def edit(statement: dict) -> None:
+        internal = _definition(statement)["internalParameters"]
+        internal["isolation"] = level
+        if not keep_sandbox:
+            internal.pop("sandbox", None)
+    return edit
+
+
 def test_isolation_rule(ctx: Ctx) -> None:
-    ctx.edit(lambda s: _definition(s)["internalParameters"].update(isolation="none"))
+    ctx.edit(_isolation("none"))
     assert _verify(ctx).ok
     node = _verify(ctx, require_isolation=True)
-    assert any("requires 'unshare-net'" in p for p in node.all_problems())
+    assert any("requires network isolation" in p for p in node.all_problems())
+
+
+def test_sandbox_rule(ctx: Ctx) -> None:
+    built_under_bwrap = _definition(ctx.statement())["internalParameters"]["isolation"] == "bwrap"
+    assert _verify(ctx, require_sandbox=True).ok is built_under_bwrap
+    ctx.edit(_isolation("unshare-net"))
+    assert _verify(ctx, require_isolation=True).ok
+    node = _verify(ctx, require_sandbox=True)
+    assert any("requires the filesystem sandbox ('bwrap')" in p for p in node.all_problems())
+
+
+@pytest.mark.parametrize("edit", [_isolation("none", keep_sandbox=True),
+                                  _isolation("bwrap", keep_sandbox=False)],
+                         ids=["sandbox-without-bwrap", "bwrap-without-sandbox"])
+def test_isolation_claims_must_agree(ctx: Ctx, edit: Callable[[dict], None]) -> None:
+    if _definition(ctx.statement())["internalParameters"].get("isolation") != "bwrap":
+        pytest.skip("the workspace was not built under bwrap here")
+    ctx.edit(edit)
+    problems = _verify(ctx).all_problems()
+    assert any("internalParameters.sandbox" in p for p in problems), problems
 
 
 def test_depth_limit(ctx: Ctx) -> None:

@@ -42,7 +42,6 @@ from fromsource.attest import dsse
 from fromsource.attest.equivalence import ROLE_SEED, ROLE_STAGE1, equivalence_statement
 from fromsource.attest.keys import load_signer
 from fromsource.build import BuildSettings, BuildSystem, EnvWheel, parse_build_system
-from fromsource.buildenv import detect_isolation
 from fromsource.compare import compare_wheels
 from fromsource.errors import CycleError, FromsourceError, IndexError_, ResolutionError
 from fromsource.executor import BuildOutcome, BuildRequest, Executor, LocalExecutor
@@ -59,6 +58,7 @@ from fromsource.index import Index, SdistCandidate, best_wheel, external_policy_
 from fromsource.pkginfo import read_pkg_info
 from fromsource.policy import Policy
 from fromsource.resolve import Resolution, ResolvedPackage, SdistMetadata, TargetEnvironment, resolve
+from fromsource.sandbox import choose_level
 from fromsource.seedplan import plan_seeds
 from fromsource.seeds import SeedCheck, SeedStore, check_seed
 from fromsource.wheelstore import read_wheel_info
@@ -121,6 +121,8 @@ class BootstrapSummary:
     # For packages that failed or were skipped: the policy lines that would admit the
     # published wheel instead, as an external ({package, line}).
     externals_suggested: tuple[dict[str, str], ...] = ()
+    # The sandbox level builds ran under (bwrap, unshare-net, none).
+    isolation: str = ""
 
     def with_status(self, status: Status) -> list[PackageReport]:
         return [p for p in self.packages if p.status == status]
@@ -136,7 +138,7 @@ class BootstrapSummary:
             "format": "fromsource.bootstrap-summary", "format_version": 1,
             "ok": self.ok, "requirements": list(self.requirements), "roots": list(self.roots),
             "jobs": self.jobs, "seconds": round(self.seconds, 3), "counts": counts,
-            "graph": str(self.graph_file),
+            "graph": str(self.graph_file), "isolation": self.isolation,
             "trust_base": list(self.trust_base), "seeds_refused": list(self.seeds_refused),
             "externals_suggested": list(self.externals_suggested),
             "packages": [p.to_dict() for p in self.packages],
@@ -255,7 +257,9 @@ class _Planner:
         self.environment = environment
         self.executor = executor
         self.reporter = reporter
-        self.fingerprint = Fingerprint.current(detect_isolation())
+        # The sandbox level is part of what a build depends on; unavailable: stop before work.
+        self.fingerprint = Fingerprint.current(choose_level(
+            settings.sandbox, require_network_isolation=settings.require_isolation).level)
         self.digest = DigestCache()
         self.metadata = SdistMetadata(index, workspace.sources, metadata_for=self._metadata_for)
         self.graph = GraphBuilder()
@@ -907,4 +911,5 @@ def bootstrap(
         packages=reports, graph_file=workspace.graph_file,
         seconds=time.perf_counter() - start, jobs=jobs,
         trust_base=trust_base, seeds_refused=refused, externals_suggested=suggested,
+        isolation=planner.fingerprint.isolation,
     )

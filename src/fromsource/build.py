@@ -35,25 +35,20 @@ from fromsource import __version__
 from fromsource.archives import check_wheel_record, extract_sdist
 from fromsource.attest import dsse
 from fromsource.attest.provenance import (
-    ISOLATION_NONE,
     KIND_INTERPRETER,
     KIND_SDIST,
     KIND_WHEEL,
     BuildRecord,
     Dependency,
 )
-from fromsource.buildenv import (
-    BuildEnv,
-    detect_isolation,
-    make_runner,
-    scrubbed_environment,
-)
+from fromsource.buildenv import BuildEnv, make_runner, scrubbed_environment
 from fromsource.errors import (
     BackendRequirementsMissing,
     BuildError,
     InputError,
     MissingRequirementError,
 )
+from fromsource.sandbox import BuildSandbox, SandboxMode, choose_level, not_isolated
 from fromsource.wheelstore import Selected, WheelStore, read_wheel_info
 from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
 
@@ -74,7 +69,8 @@ class BuildSystem:
 
 @dataclass(frozen=True, slots=True)
 class BuildSettings:
-    require_isolation: bool = False
+    require_isolation: bool = False  # refuse to build with the network reachable
+    sandbox: SandboxMode = "auto"  # the filesystem sandbox: see fromsource.sandbox
     hook_timeout: float | None = 3600.0
 
 
@@ -111,6 +107,8 @@ class BuildResult:
     timings: dict[str, float]
     # What get_requires_for_build_wheel returned (the backend edges of the build graph).
     backend_requires: tuple[str, ...] = ()
+    # What the build was not isolated from (empty under bwrap): the CLI warns with it.
+    not_isolated: str = ""
 
 
 def sdist_identity(sdist: Path) -> tuple[str, str]:
@@ -193,6 +191,7 @@ class _Builder:
         self.env_wheels = tuple(env_wheels) if env_wheels is not None else None
         self.update_index = update_index
         self._log: IO[bytes] | None = None  # the open build log while hooks run
+        self.source_date_epoch = _ZIP_EPOCH
 
     @contextmanager
     def _phase(self, name: str) -> Iterator[None]:
@@ -204,14 +203,10 @@ class _Builder:
 
     def run(self) -> BuildResult:
         started, t0 = _now(), time.perf_counter()
-        isolation = detect_isolation()
-        if isolation == ISOLATION_NONE and self.settings.require_isolation:
-            raise BuildError(
-                "network isolation is required but unavailable on this machine",
-                hint="allow unprivileged user namespaces (unshare --net --map-root-user)",
-            )
+        capability = choose_level(self.settings.sandbox,
+                                  require_network_isolation=self.settings.require_isolation)
         sdist_sha = sha256_file(self.sdist)
-        for sub in ("src", "env", "out", "home", "tmp"):
+        for sub in ("src", "env", "out", "home", "tmp", "sandbox-etc"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.progress(f"extracting {self.sdist.name}")
@@ -229,8 +224,15 @@ class _Builder:
             env = BuildEnv.create(self.dir / "env")
         for sub in ("home", "tmp", "out"):
             (self.dir / sub).mkdir()
-        environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", _source_date_epoch(root),
+        # Taken before any hook runs: a backend cannot move it, and rebuilds agree on it.
+        self.source_date_epoch = _source_date_epoch(root)
+        environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", self.source_date_epoch,
                                        scripts=Path(env.scheme["scripts"]))
+        sandbox = BuildSandbox.for_build(
+            capability, env=env.root,
+            writable=[self.dir / sub for sub in ("src", "out", "home", "tmp")],
+            etc_dir=self.dir / "sandbox-etc",
+        )
         installed: dict[str, Dependency] = {}
         with self.log_path.open("wb") as log:
             self._log = log
@@ -238,7 +240,7 @@ class _Builder:
             hooks = pyproject_hooks.BuildBackendHookCaller(
                 str(root.absolute()), build_system.backend,
                 backend_path=list(build_system.backend_path) if build_system.backend_path else None,
-                runner=make_runner(log, isolation=isolation, env=environ,
+                runner=make_runner(log, sandbox=sandbox, env=environ,
                                    timeout=self.settings.hook_timeout),
                 python_executable=str(env.python),
             )
@@ -262,11 +264,26 @@ class _Builder:
             with self._phase("build_wheel"):
                 wheel_name = self._hook(
                     lambda: hooks.build_wheel(str((self.dir / "out").absolute())), "build_wheel")
-        built = self.dir / "out" / wheel_name
+        # The hooks have exited: nothing but this build could write out/, and the name and
+        # file are checked before anything reads them (a link could point anywhere).
+        built = self._output_wheel(wheel_name)
         with self._phase("attest"):
             self._check_wheel(built)
-            result = self._attest(built, sdist_sha, installed, isolation, started, t0)
-        return replace(result, backend_requires=tuple(str(r) for r in extra_reqs))
+            result = self._attest(built, sdist_sha, installed, sandbox, started, t0)
+        return replace(result, backend_requires=tuple(str(r) for r in extra_reqs),
+                       not_isolated=not_isolated(sandbox.level))
+
+    def _output_wheel(self, wheel_name: object) -> Path:
+        out = self.dir / "out"
+        if not isinstance(wheel_name, str) or wheel_name in ("", ".", "..") \
+                or "/" in wheel_name or "\\" in wheel_name or "\0" in wheel_name:
+            raise BuildError(f"{self.name} {self.version}: build_wheel returned {wheel_name!r}, "
+                             "not a file name in its output directory")
+        built = out / wheel_name
+        if not built.is_file() or built.is_symlink():
+            raise BuildError(f"{self.name} {self.version}: build_wheel named {wheel_name!r}, which "
+                             "is not a regular file in its output directory")
+        return built
 
     def _exact_environment(
         self, env_wheels: tuple[EnvWheel, ...]
@@ -347,7 +364,7 @@ class _Builder:
         check_wheel_record(wheel)
 
     def _attest(self, built: Path, sdist_sha: str, installed: dict[str, Dependency],
-                isolation: str, started: str, t0: float) -> BuildResult:
+                sandbox: BuildSandbox, started: str, t0: float) -> BuildResult:
         wheel_sha = sha256_file(built)
         deps = tuple(dep for _, dep in sorted(installed.items()))
         interpreter = Dependency(
@@ -360,8 +377,8 @@ class _Builder:
             wheel_name=built.name, wheel_sha256=wheel_sha, requirement=self.requirement,
             sdist=Dependency(name=self.sdist.name, sha256=sdist_sha, kind=KIND_SDIST,
                              uri=self.sdist_uri),
-            wheels=deps, interpreter=interpreter, isolation=isolation,
-            source_date_epoch=_source_date_epoch(self.dir / "src"),
+            wheels=deps, interpreter=interpreter, isolation=sandbox.level,
+            sandbox=sandbox.describe(), source_date_epoch=self.source_date_epoch,
             builder_version=__version__, invocation_id=str(uuid.uuid4()),
             started_on=started, finished_on=_now(), log_sha256=sha256_file(self.log_path),
         )
@@ -382,7 +399,7 @@ class _Builder:
             self.workspace.update_simple_index()
         return BuildResult(
             name=self.name, version=self.version, wheel=wheel_dest, wheel_sha256=wheel_sha,
-            attestation=attestation, isolation=isolation, dependencies=deps,
+            attestation=attestation, isolation=sandbox.level, dependencies=deps,
             log=self.log_path, seconds=time.perf_counter() - t0, timings=self.timings,
         )
 

@@ -2,16 +2,14 @@
 
 The venv gets wheels installed with ``installer`` straight from files (never from an
 index). PEP 517 hooks run through ``pyproject-hooks`` with a runner that scrubs the
-environment, sets ``SOURCE_DATE_EPOCH`` and, where the kernel allows it, cuts the network
-with ``unshare --net --map-root-user`` (bringing loopback up, which some backends need).
+environment, sets ``SOURCE_DATE_EPOCH`` and confines each call with the build's
+:class:`~fromsource.sandbox.BuildSandbox` (bubblewrap, or a recorded weaker level).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import shutil
 import subprocess
 import venv
 from collections.abc import Mapping, Sequence
@@ -23,8 +21,8 @@ from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
-from fromsource.attest.provenance import ISOLATION_NET, ISOLATION_NONE
 from fromsource.errors import BuildError
+from fromsource.sandbox import BuildSandbox, run_confined
 
 # Only these variables reach a build; everything else (tokens, credentials, proxies,
 # PIP_* settings, PYTHON* knobs) is dropped.
@@ -37,43 +35,6 @@ class Runner(Protocol):
 
     def __call__(self, cmd: Sequence[str], cwd: str | None = None,
                  extra_environ: Mapping[str, str] | None = None) -> None: ...
-
-
-@functools.cache
-def detect_isolation() -> str:
-    """Return which network isolation this machine can give builds."""
-    if shutil.which("unshare") is None:
-        return ISOLATION_NONE
-    try:
-        result = subprocess.run(
-            ["unshare", "--net", "--map-root-user", "true"],
-            capture_output=True, timeout=10, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ISOLATION_NONE
-    return ISOLATION_NET if result.returncode == 0 else ISOLATION_NONE
-
-
-@functools.cache
-def _die_with_parent() -> list[str]:
-    """``setpriv --pdeathsig KILL`` where available: a hook never outlives its builder.
-
-    Bootstrap's resume story relies on it: when a run is killed, no orphaned backend keeps
-    writing into the build directory the next run reuses.
-    """
-    return ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
-
-
-def _sandbox_prefix(isolation: str) -> list[str]:
-    if isolation == ISOLATION_NONE:
-        return _die_with_parent()
-    # `ip link set lo up` is best effort: without iproute2 the build still runs, offline.
-    # --kill-child passes the parent-death signal on to the sandboxed hook process.
-    script = 'ip link set lo up 2>/dev/null; exec "$@"'
-    unshare = ["unshare", "--net", "--map-root-user"]
-    if _die_with_parent():
-        unshare = [*_die_with_parent(), "unshare", "--kill-child", "--net", "--map-root-user"]
-    return [*unshare, "sh", "-c", script, "sh"]
 
 
 def scrubbed_environment(home: Path, tmp: Path, source_date_epoch: int,
@@ -136,9 +97,9 @@ class BuildEnv:
 
 
 def make_runner(
-    log: IO[bytes], *, isolation: str, env: Mapping[str, str], timeout: float | None = None,
+    log: IO[bytes], *, sandbox: BuildSandbox, env: Mapping[str, str], timeout: float | None = None,
 ) -> Runner:
-    """A pyproject-hooks runner: sandboxed, scrubbed, output appended to ``log``."""
+    """A pyproject-hooks runner: confined by ``sandbox``, scrubbed, output appended to ``log``."""
 
     def runner(
         cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None,
@@ -147,10 +108,6 @@ def make_runner(
         if extra_environ:
             full_env.update(extra_environ)
         log.flush()
-        subprocess.run(
-            [*_sandbox_prefix(isolation), *cmd],
-            cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, check=True, timeout=timeout,
-        )
+        run_confined(sandbox, cmd, cwd=cwd, env=full_env, stdout=log, timeout=timeout)
 
     return runner

@@ -63,6 +63,10 @@ class BuildError(FromsourceError):
     exit_code = EXIT_BUILD
 
 
+class SandboxUnavailable(BuildError):
+    """The build sandbox a build must run in cannot be had on this machine."""
+
+
 class MissingRequirementError(BuildError):
     """A build requirement has no wheel in the workspace."""
 

@@ -123,7 +123,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _worker_init(parent: int) -> None:
     # A worker must not outlive a killed planner (it would write into the workspace the
-    # next run owns); the hooks it starts die with it (see buildenv._die_with_parent).
+    # next run owns); the hooks it starts die with it (bwrap --die-with-parent, or setpriv:
+    # see fromsource.sandbox).
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -13,6 +13,7 @@ the first. Evaluation helpers return lists of violations; the caller decides sev
 
     [build]
     require_isolation = true               # attestations must record network isolation
+    require_sandbox = true                 # ... and the bubblewrap filesystem sandbox
 
     [seeds]
     evidence = ["provenance", "review"]    # either kind of evidence admits a seed
@@ -46,6 +47,7 @@ class Policy:
     threshold: int = 1
     expires: datetime | None = None
     require_isolation: bool = False
+    require_sandbox: bool = False
     seed_evidence: frozenset[str] = EVIDENCE_KINDS
     seed_allow: frozenset[str] | None = None
     binary_seed_digests: frozenset[str] = frozenset()
@@ -93,6 +95,14 @@ def _str_list(table: dict[str, Any], key: str, where: str, errors: _Errors) -> l
     return value
 
 
+def _bool(table: dict[str, Any], key: str, where: str, errors: _Errors) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        errors.add(f"{where}.{key}", "must be true or false")
+        return False
+    return value
+
+
 def _keys(paths: list[str], base: Path, where: str, errors: _Errors) -> tuple[Key, ...]:
     keys = []
     for index, raw in enumerate(paths):
@@ -121,7 +131,7 @@ def load_policy(path: Path) -> Policy:
         errors.add("expires", "must be a TOML offset date-time, e.g. 2027-06-30T00:00:00Z")
         expires = None
     trust = _table(data, "trust", errors, {"builder_keys", "reviewer_keys", "threshold"})
-    build = _table(data, "build", errors, {"require_isolation"})
+    build = _table(data, "build", errors, {"require_isolation", "require_sandbox"})
     seeds = _table(data, "seeds", errors, {"evidence", "allow", "binary_digests"})
     externals = _table(data, "externals", errors, {"wheels"})
     base = path.parent
@@ -135,10 +145,8 @@ def load_policy(path: Path) -> Policy:
         threshold = 1
     elif builder_keys and threshold > len({k.keyid for k in builder_keys}):
         errors.add("[trust].threshold", f"{threshold} exceeds the number of distinct builder keys")
-    require_isolation = build.get("require_isolation", False)
-    if not isinstance(require_isolation, bool):
-        errors.add("[build].require_isolation", "must be true or false")
-        require_isolation = False
+    require_isolation = _bool(build, "require_isolation", "[build]", errors)
+    require_sandbox = _bool(build, "require_sandbox", "[build]", errors)
     evidence = set(_str_list(seeds, "evidence", "[seeds]", errors) or EVIDENCE_KINDS)
     for bad in sorted(evidence - EVIDENCE_KINDS):
         errors.add("[seeds].evidence", f"unknown evidence kind {bad!r} (use provenance, review)")
@@ -165,6 +173,7 @@ def load_policy(path: Path) -> Policy:
     return Policy(
         source=str(path), builder_keys=builder_keys, reviewer_keys=reviewer_keys,
         threshold=threshold, expires=expires, require_isolation=require_isolation,
+        require_sandbox=require_sandbox,
         seed_evidence=frozenset(evidence),
         seed_allow=frozenset(canonicalize_name(n) for n in allow) if allow is not None else None,
         binary_seed_digests=frozenset(digests), externals=external_map,

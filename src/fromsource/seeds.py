@@ -279,7 +279,8 @@ def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, 
     if verified is None:
         return None
     problems = check_statement(verified.statement, wheel_name, digest,
-                               require_isolation=policy.require_isolation)
+                               require_isolation=policy.require_isolation,
+                               require_sandbox=policy.require_sandbox)
     if problems:
         rejected.extend(f"{where}: {p}" for p in problems)
         return None

@@ -138,7 +138,8 @@ class Locations:
 
 class Verifier:
     def __init__(self, keys: Sequence[Key], locations: Locations, *, threshold: int = 1,
-                 require_isolation: bool = False, policy: Policy | None = None,
+                 require_isolation: bool = False, require_sandbox: bool = False,
+                 policy: Policy | None = None,
                  max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
         if not keys:
             raise VerificationError("no trusted keys given")
@@ -151,6 +152,7 @@ class Verifier:
         self.locations = locations
         self.threshold = threshold
         self.require_isolation = require_isolation
+        self.require_sandbox = require_sandbox
         self.policy = policy
         self.max_depth = max_depth
         self.max_nodes = max_nodes
@@ -217,7 +219,8 @@ class Verifier:
                     reasons.append(f"{where}: {exc}")
                     continue
                 problems = check_statement(verified.statement, wheel.name, digest,
-                                           require_isolation=self.require_isolation)
+                                           require_isolation=self.require_isolation,
+                                           require_sandbox=self.require_sandbox)
                 if problems:
                     reasons.extend(f"{where}: {p}" for p in problems)
                     continue

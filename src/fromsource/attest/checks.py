@@ -11,7 +11,8 @@ from typing import Any
 from fromsource.attest.provenance import (
     BUILD_TYPE,
     EXTERNAL_PARAMETER_KEYS,
-    ISOLATION_NET,
+    ISOLATION_BWRAP,
+    NETWORK_ISOLATED,
     SLSA_PROVENANCE,
     STATEMENT_TYPE,
 )
@@ -27,7 +28,7 @@ def get_path(data: Any, *path: str) -> Any:
 
 
 def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
-                    require_isolation: bool = False) -> list[str]:
+                    require_isolation: bool = False, require_sandbox: bool = False) -> list[str]:
     """Every reason the statement does not attest this wheel's build; empty when it does.
 
     Attacker-controlled JSON: every field is type-checked before use.
@@ -61,9 +62,34 @@ def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
         unknown = sorted(set(external) - EXTERNAL_PARAMETER_KEYS)
         if unknown:
             problems.append(f"unknown externalParameters: {', '.join(unknown)}")
-    isolation = get_path(definition, "internalParameters", "isolation")
-    if require_isolation and isolation != ISOLATION_NET:
-        problems.append(f"built with isolation {isolation!r}; the policy requires {ISOLATION_NET!r}")
+    problems += check_isolation(get_path(definition, "internalParameters"),
+                                require_isolation=require_isolation, require_sandbox=require_sandbox)
     if not isinstance(definition.get("resolvedDependencies", []), list):
         problems.append("resolvedDependencies is not a list")
+    return problems
+
+
+def check_isolation(internal: Any, *, require_isolation: bool, require_sandbox: bool) -> list[str]:
+    """What is wrong with the recorded isolation for the policy's ``[build]`` rules.
+
+    A ``bwrap`` level must come with the sandbox description it claims (tool and roots); the
+    network rule accepts any level that cut the network, the sandbox rule only ``bwrap``.
+    """
+    isolation = get_path(internal, "isolation")
+    sandbox = get_path(internal, "sandbox")
+    problems: list[str] = []
+    if isolation == ISOLATION_BWRAP:
+        if not isinstance(sandbox, dict) or sandbox.get("tool") != "bwrap" or not all(
+                isinstance(sandbox.get(k), list) and all(isinstance(p, str) for p in sandbox[k])
+                for k in ("readOnly", "readWrite", "namespaces")):
+            problems.append("isolation is bwrap but internalParameters.sandbox does not describe "
+                            "a bwrap sandbox (tool, readOnly, readWrite, namespaces)")
+    elif sandbox is not None:
+        problems.append(f"internalParameters.sandbox is present with isolation {isolation!r}")
+    if require_sandbox and isolation != ISOLATION_BWRAP:
+        problems.append(f"built with isolation {isolation!r}; the policy requires the "
+                        f"filesystem sandbox ({ISOLATION_BWRAP!r})")
+    elif require_isolation and isolation not in NETWORK_ISOLATED:
+        problems.append(f"built with isolation {isolation!r}; the policy requires network "
+                        f"isolation ({', '.join(sorted(NETWORK_ISOLATED))})")
     return problems

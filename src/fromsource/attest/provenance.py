@@ -18,9 +18,14 @@ BUILDER_ID = "https://fromsource.dev/builders/local/v1"
 # change a build without the verifier noticing).
 EXTERNAL_PARAMETER_KEYS = frozenset({"requirement", "sdist"})
 
-# internalParameters.isolation values.
+# internalParameters.isolation values, strongest first: bubblewrap (filesystem, network,
+# PID, IPC and UTS isolation; internalParameters.sandbox lists the roots), network only, none.
+ISOLATION_BWRAP = "bwrap"
 ISOLATION_NET = "unshare-net"
 ISOLATION_NONE = "none"
+ISOLATION_LEVELS = (ISOLATION_BWRAP, ISOLATION_NET, ISOLATION_NONE)
+# Levels that cut the network (what [build].require_isolation asks for).
+NETWORK_ISOLATED = frozenset({ISOLATION_BWRAP, ISOLATION_NET})
 
 # Annotation values of resolvedDependencies entries.
 KIND_SDIST = "sdist"
@@ -69,11 +74,20 @@ class BuildRecord:
     interpreter: Dependency
     isolation: str
     source_date_epoch: int
+    sandbox: dict[str, Any] | None = None  # internalParameters.sandbox, for bwrap
     builder_version: str
     invocation_id: str
     started_on: str
     finished_on: str
     log_sha256: str
+
+    def _internal_parameters(self) -> dict[str, Any]:
+        internal: dict[str, Any] = {
+            "isolation": self.isolation, "sourceDateEpoch": self.source_date_epoch,
+        }
+        if self.sandbox is not None:
+            internal["sandbox"] = self.sandbox
+        return internal
 
     def statement(self) -> dict[str, Any]:
         sdist = {"name": self.sdist.name, "digest": {"sha256": self.sdist.sha256}}
@@ -87,10 +101,7 @@ class BuildRecord:
                 "buildDefinition": {
                     "buildType": BUILD_TYPE,
                     "externalParameters": {"requirement": self.requirement, "sdist": sdist},
-                    "internalParameters": {
-                        "isolation": self.isolation,
-                        "sourceDateEpoch": self.source_date_epoch,
-                    },
+                    "internalParameters": self._internal_parameters(),
                     "resolvedDependencies": [
                         self.sdist.to_dict(),
                         *(w.to_dict() for w in self.wheels),

@@ -56,3 +56,16 @@ workspace_option = click.option(
     help="Workspace directory holding sources, wheels, attestations and keys.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+sandbox_option = click.option(
+    "--sandbox", type=click.Choice(["auto", "required", "off"]), default="auto", show_default=True,
+    help="Filesystem sandbox (bubblewrap) around every build hook. auto: use it where installed "
+         "(installed but not working is an error); required: refuse to build without it; off: "
+         "network isolation only, the build can read your files (debugging).",
+)
+
+
+def warn_not_isolated(what: str) -> None:
+    """Say, once, what builds ran without isolation from (empty: nothing to say)."""
+    if what:
+        err.print(f"[yellow]warning:[/] builds were not isolated from {escape(what)}; "
+                  "install bubblewrap to sandbox them (fromsource doctor)")

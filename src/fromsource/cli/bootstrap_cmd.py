@@ -18,8 +18,18 @@ from rich.progress import (
 
 from fromsource.bootstrap import BootstrapSummary, PackageReport, Reporter
 from fromsource.bootstrap import bootstrap as run_bootstrap
-from fromsource.cli._common import err, guarded, json_option, out, print_json, workspace_option
+from fromsource.cli._common import (
+    err,
+    guarded,
+    json_option,
+    out,
+    print_json,
+    sandbox_option,
+    warn_not_isolated,
+    workspace_option,
+)
 from fromsource.errors import EXIT_BUILD
+from fromsource.sandbox import SandboxMode, not_isolated
 
 
 class _ProgressReporter(Reporter):
@@ -81,14 +91,15 @@ class _ProgressReporter(Reporter):
 @click.option("--require-isolation", is_flag=True,
               help="Fail builds instead of running them with the network reachable.")
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Policy TOML deciding which admitted seeds may break cycles and which "
-                   "pre-built externals may be used.")
+              help="Policy TOML deciding which admitted seeds may break cycles, which "
+                   "pre-built externals may be used, and whether builds need the sandbox.")
+@sandbox_option
 @json_option
 @guarded
 def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | None,
               find_links: tuple[Path, ...], no_index: bool, constraint_files: tuple[Path, ...],
               jobs: int | None, keep_going: bool, key: Path | None, require_isolation: bool,
-              policy_path: Path | None, as_json: bool) -> None:
+              policy_path: Path | None, sandbox: SandboxMode, as_json: bool) -> None:
     """Resolve REQUIREMENTS and build them and everything their builds need from source.
 
     Exit 0 when every package was built or reused, 3 when a build failed, 1 on a cycle or a
@@ -114,6 +125,9 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
     policy = load_policy(policy_path) if policy_path else None
     if policy is not None:
         policy.check_current()
+        if policy.require_sandbox:
+            sandbox = "required"
+        require_isolation = require_isolation or policy.require_isolation
     index = open_index(index_url, find_links, no_index=no_index)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, transient=True)
@@ -124,11 +138,13 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
             summary = run_bootstrap(
                 list(requirements), workspace=ws, index=index, key=key_path,
                 constraints=constraints, jobs=jobs, keep_going=keep_going,
-                settings=BuildSettings(require_isolation=require_isolation), reporter=reporter,
+                settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox),
+                reporter=reporter,
                 policy=policy,
             )
     finally:
         close_index(index)
+    warn_not_isolated(not_isolated(summary.isolation))
     if as_json:
         print_json(summary.to_dict())
     else:

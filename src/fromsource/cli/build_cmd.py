@@ -6,7 +6,17 @@ from pathlib import Path
 
 import click
 
-from fromsource.cli._common import err, guarded, json_option, out, print_json, workspace_option
+from fromsource.cli._common import (
+    err,
+    guarded,
+    json_option,
+    out,
+    print_json,
+    sandbox_option,
+    warn_not_isolated,
+    workspace_option,
+)
+from fromsource.sandbox import SandboxMode
 
 
 @click.command()
@@ -17,14 +27,15 @@ from fromsource.cli._common import err, guarded, json_option, out, print_json, w
                    "generated on first use.")
 @click.option("--require-isolation", is_flag=True,
               help="Fail instead of building with the network reachable when no sandbox exists.")
+@sandbox_option
 @json_option
 @guarded
 def build(sdist: Path, workspace: Path, key: Path | None, require_isolation: bool,
-          as_json: bool) -> None:
+          sandbox: SandboxMode, as_json: bool) -> None:
     """Build SDIST into a wheel with signed SLSA provenance.
 
     Build requirements come only from wheels already in the workspace; the build runs in a
-    fresh venv without pip, offline when the kernel allows it.
+    fresh venv without pip, offline, and under bubblewrap it sees only its own directories.
     """
     from fromsource.build import BuildSettings, build_sdist
     from fromsource.cli._signing import signer_for
@@ -34,9 +45,11 @@ def build(sdist: Path, workspace: Path, key: Path | None, require_isolation: boo
     signer = signer_for(ws, key)
     with ws.lock(), err.status(f"building {sdist.name}") as status:
         result = build_sdist(
-            sdist, ws, signer, settings=BuildSettings(require_isolation=require_isolation),
+            sdist, ws, signer,
+            settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox),
             progress=lambda msg: status.update(f"{sdist.name}: {msg}"),
         )
+    warn_not_isolated(result.not_isolated)
     if as_json:
         print_json({
             "name": result.name, "version": result.version, "wheel": str(result.wheel),

@@ -119,7 +119,8 @@ def _verify_chains(ws: Workspace, wheels: list[Path], trusted_keys: tuple[Path, 
         keys.extend(policy.builder_keys)
         threshold, require_isolation = policy.threshold, policy.require_isolation
     verifier = Verifier(keys, Locations((ws.wheels, ws.stage1), (ws.attestations,), (ws.seeds,)),
-                        threshold=threshold, require_isolation=require_isolation, policy=policy)
+                        threshold=threshold, require_isolation=require_isolation,
+                        require_sandbox=policy is not None and policy.require_sandbox, policy=policy)
     problems = [p for node in verifier.verify_wheels(wheels) for p in node.all_problems()]
     if problems:
         err.print("[red]INVALID[/]: provenance does not verify; no SBOM written")

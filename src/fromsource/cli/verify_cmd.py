@@ -66,7 +66,8 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         att_dirs.append(ws.attestations)
         seed_dirs.append(ws.seeds)
     verifier = Verifier(keys, Locations(tuple(wheel_dirs), tuple(att_dirs), tuple(seed_dirs)),
-                        threshold=threshold, require_isolation=require_isolation, policy=policy)
+                        threshold=threshold, require_isolation=require_isolation,
+                        require_sandbox=policy is not None and policy.require_sandbox, policy=policy)
     nodes = verifier.verify_wheels(wheels)
     valid = all(n.ok for n in nodes)
     if as_json:

@@ -1,0 +1,175 @@
+"""The build sandbox, tried by a hostile backend that hunts for keys and tampers.
+
+Each probe of ``tests/packages/hostile`` is asserted on its own, so a regression names what
+leaked. The same probes run with the filesystem sandbox off and must then see the leak:
+the tests can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bootstrap_helpers import project, verify_all
+from conftest import PACKAGES, make_sdist
+from fromsource import sandbox
+from fromsource.attest.provenance import ISOLATION_BWRAP
+from fromsource.cli import main
+
+MARKER = "written-by-the-hostile-build"
+SECRETS = {"GITHUB_TOKEN": "ghp_planted-token", "AWS_SECRET_ACCESS_KEY": "planted-aws-secret"}
+
+# CI installs bubblewrap (.ci/run): there a missing sandbox fails these tests, never skips them.
+requires_bwrap = pytest.mark.skipif(
+    sandbox.probe().level != ISOLATION_BWRAP and not os.environ.get("CI"),
+    reason=f"no working bubblewrap here: {sandbox.probe().reason}",
+)
+
+
+@pytest.fixture
+def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+    """Secrets an attacker would hunt: an ssh key in HOME, tokens in the environment, a
+    file in the host's /tmp, and another workspace's signing key."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    ssh_key = home / ".ssh" / "id_ed25519"
+    ssh_key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nplanted-ssh\n-----END OPENSSH PRIVATE KEY-----\n")
+    monkeypatch.setenv("HOME", str(home))
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    other = tmp_path / "other-ws" / "keys"
+    other.mkdir(parents=True)
+    (other / "builder.key").write_text("-----BEGIN PRIVATE KEY-----\nplanted-other\n-----END PRIVATE KEY-----\n")
+    with tempfile.NamedTemporaryFile(dir="/tmp", prefix="fromsource-planted-") as host_tmp:
+        yield {"ssh_key": ssh_key, "host_tmp": Path(host_tmp.name)}
+
+
+def hostile_sdist(tmp_path: Path, ws: Path, *, search_roots: list[str]) -> Path:
+    project_dir = tmp_path / "hostile-project"
+    shutil.copytree(PACKAGES / "hostile", project_dir)
+    targets = {
+        # cwd of a hook is WS/builds/hostile-1.0/src/hostile-1.0
+        "relative_key": "../../../../keys/builder.key",
+        "absolute_key": str(ws / "keys" / "builder.key"),
+        "ssh_key": str(tmp_path / "home" / ".ssh" / "id_ed25519"),
+        "search_roots": search_roots,
+        "search_limit": 200_000,
+        "write": [str(ws / "wheels" / "planted.txt"), str(ws / "attestations" / "planted.txt"),
+                  str(ws / "builds" / "victim-1.0" / "out" / "planted.txt"),
+                  str(tmp_path / "planted-outside.txt")],
+    }
+    (project_dir / "targets.json").write_text(json.dumps(targets))
+    return make_sdist(project_dir, tmp_path / "sdists", "hostile", "1.0")
+
+
+def found_in(wheel: Path) -> dict:
+    with zipfile.ZipFile(wheel) as archive:
+        return json.loads(archive.read("hostile/found.json"))
+
+
+def wheel_text(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        return "".join(archive.read(n).decode("utf-8", "replace") for n in archive.namelist())
+
+
+def marked_files(root: Path, own_build: Path) -> list[Path]:
+    """Files outside the hostile build's own directory that it managed to write."""
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink() and own_build not in path.parents:
+            try:
+                if f"{MARKER} (".encode() in path.read_bytes():  # as written, not as in the source
+                    hits.append(path)
+            except OSError:
+                continue
+    return hits
+
+
+def assert_nothing_leaked(found: dict, wheel: Path, tmp_path: Path, ws: Path,
+                          planted: dict[str, Path]) -> None:
+    # What is visible at all is installed software (CPython ships test certificates); never
+    # a key of the user's, of this workspace or of another one.
+    visible = set(found["key_search"])
+    assert not [p for p in visible if Path(p).is_relative_to(tmp_path)], "a planted key was visible"
+    assert not [p for p in visible if not p.startswith(("/usr/", *sandbox.interpreter_roots()))]
+    assert not [p for p in visible if Path(p).is_relative_to(Path.home())
+                and not p.startswith(sandbox.interpreter_roots())]
+    assert not [p for p in visible if p.startswith(sandbox.hidden_site_packages())], \
+        "the base interpreter's site-packages was visible"
+    assert "planted" not in json.dumps(found["key_search"])
+    assert found["relative_key"].startswith("error:"), "workspace key read through ../"
+    assert found["absolute_key"].startswith("error:"), "workspace key read by its path"
+    assert found["ssh_key"].startswith("error:"), "the user's ssh key was readable"
+    assert found["home_ssh_key"].startswith("error:"), "~/.ssh was readable"
+    assert planted["host_tmp"].name not in found["host_tmp"], "the host's /tmp was visible"
+    # In its own PID namespace a build sees bwrap (its pid 1) and its own processes only.
+    own = [p for p in found["processes"]
+           if p.startswith(shutil.which("bwrap") or "bwrap") or "/builds/hostile-1.0/env/bin/python" in p]
+    assert own == found["processes"], "host processes were visible"
+    assert not set(SECRETS.values()) & set(found["environ"].values()), "secrets in the environment"
+    # A write may land in the sandbox's own throw-away /tmp; on the host nothing appears.
+    assert [p for p in found["writes"] if Path(p).exists()] == [], "a write reached the host"
+    shipped = wheel_text(wheel)
+    workspace_key = (ws / "keys" / "builder.key").read_text().splitlines()[1]
+    for secret in ("planted-ssh", "planted-other", workspace_key, *SECRETS.values()):
+        assert secret not in shipped, "a secret was shipped in the wheel"
+    assert marked_files(tmp_path, ws / "builds" / "hostile-1.0") == []
+
+
+@requires_bwrap
+def test_hostile_build_under_bwrap_reaches_nothing(tmp_path: Path, planted: dict[str, Path]) -> None:
+    ws = tmp_path / "ws"
+    sdist = hostile_sdist(tmp_path, ws, search_roots=["/"])
+    result = CliRunner().invoke(main, ["build", str(sdist), "-w", str(ws), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["isolation"] == ISOLATION_BWRAP
+    wheel = Path(report["wheel"])
+    assert_nothing_leaked(found_in(wheel), wheel, tmp_path, ws, planted)
+    assert (ws / "keys" / "builder.key").read_text().startswith("-----BEGIN")
+
+
+def test_the_same_probes_see_the_leak_with_the_sandbox_off(tmp_path: Path,
+                                                           planted: dict[str, Path]) -> None:
+    ws = tmp_path / "ws"
+    sdist = hostile_sdist(tmp_path, ws, search_roots=[str(tmp_path)])
+    result = CliRunner().invoke(main, ["build", str(sdist), "-w", str(ws), "--sandbox", "off",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["isolation"] != ISOLATION_BWRAP
+    assert "not isolated" in result.stderr
+    found = found_in(Path(report["wheel"]))
+    assert "PRIVATE KEY" in found["relative_key"]
+    assert "PRIVATE KEY" in found["ssh_key"]
+    assert str(tmp_path / "other-ws" / "keys" / "builder.key") in found["key_search"]
+    assert found["writes"][str(ws / "wheels" / "planted.txt")] == "written"
+    assert ws / "wheels" / "planted.txt" in marked_files(tmp_path, ws / "builds" / "hostile-1.0")
+    with pytest.raises(AssertionError):
+        assert_nothing_leaked(found, Path(report["wheel"]), tmp_path, ws, planted)
+
+
+@requires_bwrap
+def test_parallel_bootstrap_keeps_the_neighbour_and_the_workspace_intact(
+        tmp_path: Path, planted: dict[str, Path]) -> None:
+    ws, index = tmp_path / "ws", tmp_path / "index"
+    hostile = hostile_sdist(tmp_path, ws, search_roots=["/"])
+    index.mkdir()
+    shutil.copy(hostile, index / hostile.name)
+    project(index, "victim")
+    result = CliRunner().invoke(main, ["bootstrap", "hostile", "victim", "--find-links", str(index),
+                                       "--no-index", "-w", str(ws), "-j", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    wheel = ws / "wheels" / "hostile-1.0-py3-none-any.whl"
+    assert_nothing_leaked(found_in(wheel), wheel, tmp_path, ws, planted)
+    assert verify_all(ws) == []
+    victim = ws / "wheels" / "victim-1.0-py3-none-any.whl"
+    assert "victim/__init__.py" in zipfile.ZipFile(victim).namelist()
