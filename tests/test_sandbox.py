@@ -7,9 +7,12 @@ the tests can fail.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -173,3 +176,73 @@ def test_parallel_bootstrap_keeps_the_neighbour_and_the_workspace_intact(
     assert verify_all(ws) == []
     victim = ws / "wheels" / "victim-1.0-py3-none-any.whl"
     assert "victim/__init__.py" in zipfile.ZipFile(victim).namelist()
+
+
+def _path_without_bwrap(tmp_path: Path) -> str:
+    """A PATH holding the tools builds use, but no bwrap: a machine without bubblewrap."""
+    bin_dir = tmp_path / "bin-without-bwrap"
+    bin_dir.mkdir()
+    for tool in ("unshare", "setpriv", "sh", "ip"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    return str(bin_dir)
+
+
+def _run_cli(args: list[str], path: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": path}
+    return subprocess.run([sys.executable, "-m", "fromsource", *args], capture_output=True,
+                          text=True, env=env, check=False, timeout=120)
+
+
+def test_without_bubblewrap_required_is_a_clear_error_and_auto_warns(tmp_path: Path) -> None:
+    path = _path_without_bwrap(tmp_path)
+    sdist = make_sdist(PACKAGES / "probe", tmp_path / "src", "probe", "1.0")
+    ws = tmp_path / "ws"
+    required = _run_cli(["build", str(sdist), "-w", str(ws), "--sandbox", "required"], path)
+    assert required.returncode == 3, required.stderr
+    assert "the build sandbox is required but unavailable: bubblewrap (bwrap) is not installed" \
+        in required.stderr
+    assert "apt-get install bubblewrap" in required.stderr
+    assert "Traceback" not in required.stderr
+    assert not list((ws / "wheels").glob("*.whl"))
+    auto = _run_cli(["build", str(sdist), "-w", str(ws), "--json"], path)
+    assert auto.returncode == 0, auto.stderr
+    assert json.loads(auto.stdout)["isolation"] != ISOLATION_BWRAP
+    assert "builds were not isolated from" in auto.stderr
+    doctor = _run_cli(["doctor", "--json"], path)
+    assert doctor.returncode == 1
+    report = json.loads(doctor.stdout)
+    assert report["bwrap"]["works"] is False
+    assert "not installed" in report["bwrap"]["reason"]
+
+
+@requires_bwrap
+def test_doctor_reports_bubblewrap() -> None:
+    result = CliRunner().invoke(main, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "build sandbox: bwrap" in result.stdout
+    assert sandbox.interpreter_roots()[0] in result.stdout
+
+
+@requires_bwrap
+def test_provenance_records_exactly_what_the_build_could_reach(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    sdist = make_sdist(PACKAGES / "probe", tmp_path / "src", "probe", "1.0")
+    result = CliRunner().invoke(main, ["build", str(sdist), "-w", str(ws), "--json"])
+    assert result.exit_code == 0, result.output
+    attestation = Path(json.loads(result.stdout)["attestation"])
+    statement = json.loads(base64.b64decode(json.loads(attestation.read_text())["payload"]))
+    internal = statement["predicate"]["buildDefinition"]["internalParameters"]
+    assert internal["isolation"] == ISOLATION_BWRAP
+    recorded = internal["sandbox"]
+    assert recorded["tool"] == "bwrap"
+    assert set(recorded["namespaces"]) >= {"user", "net", "pid", "ipc", "uts"}
+    build_dir = ws / "builds" / "probe-1.0"
+    writable = [Path(p) for p in recorded["readWrite"] if p.startswith("/")]
+    assert sorted(writable) == sorted(build_dir / sub for sub in ("home", "out", "src", "tmp"))
+    assert str(build_dir / "env") in recorded["readOnly"]
+    roots = [Path(r) for r in [*recorded["readOnly"], *recorded["readWrite"]] if r.startswith("/")]
+    for private in (ws / "keys", ws / "wheels", ws / "attestations", ws / "sources", Path.home()):
+        assert not [r for r in roots if private.is_relative_to(r)], private
+    assert "/etc/shadow" not in recorded["readOnly"] and "/etc" not in recorded["readOnly"]

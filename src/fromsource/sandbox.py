@@ -126,6 +126,24 @@ def choose_level(mode: SandboxMode, *, require_network_isolation: bool = False) 
     return found
 
 
+def diagnose() -> dict[str, Any]:
+    """What ``fromsource doctor`` reports: the level builds get here and why, and the view."""
+    found = probe()
+    system = [p for p in (*_SYSTEM_DIRS, *_ETC_FILES) if os.path.lexists(p)]
+    return {
+        "level": found.level,
+        "bwrap": {"path": found.bwrap or shutil.which("bwrap"), "version": found.bwrap_version,
+                  "works": found.level == ISOLATION_BWRAP, "reason": found.reason},
+        "network_isolation": found.level != ISOLATION_NONE,
+        "not_isolated_from": not_isolated(found.level),
+        "read_only": [*system, *interpreter_roots(), "<build environment>"],
+        "hidden": list(hidden_site_packages()),
+        "read_write": ["<build>/src", "<build>/out", "<build>/home", "<build>/tmp"],
+        "namespaces": list(NAMESPACES),
+        "hint": "" if found.level == ISOLATION_BWRAP else install_hint(),
+    }
+
+
 def not_isolated(level: str) -> str:
     """What a build at ``level`` is not isolated from; empty for bwrap."""
     return _NOT_ISOLATED.get(level, "")

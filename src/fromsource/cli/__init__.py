@@ -23,6 +23,7 @@ _COMMANDS = {
     "graph": "fromsource.cli.graph_cmd:graph",
     "sbom": "fromsource.cli.sbom_cmd:sbom",
     "seed": "fromsource.cli.seed_cmd:seed",
+    "doctor": "fromsource.cli.doctor_cmd:doctor",
 }
 
 

@@ -1,0 +1,44 @@
+"""``fromsource doctor``: which build sandbox this machine gives, and why not a better one."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.markup import escape
+
+from fromsource.cli._common import guarded, json_option, out, print_json
+from fromsource.errors import EXIT_INVALID
+
+
+@click.command()
+@json_option
+@guarded
+def doctor(as_json: bool) -> None:
+    """Report the build sandbox available here.
+
+    Exit 0 when builds run under bubblewrap (filesystem, network, PID, IPC and UTS
+    isolation), 1 when they would get less, with what is missing and how to install it.
+    """
+    from fromsource.sandbox import diagnose
+
+    report = diagnose()
+    if as_json:
+        print_json(report)
+    else:
+        bwrap = report["bwrap"]
+        level = report["level"]
+        style = "green" if bwrap["works"] else "yellow"
+        out.print(f"build sandbox: [{style}]{escape(level)}[/]")
+        if bwrap["works"]:
+            out.print(f"  bwrap {escape(str(bwrap['version']))} at {escape(str(bwrap['path']))}")
+            out.print(f"  namespaces: {', '.join(report['namespaces'])}")
+            out.print("  read-only:  " + escape(", ".join(report["read_only"])))
+            out.print("  hidden:     " + escape(", ".join(report["hidden"]) or "-"))
+            out.print("  read-write: " + escape(", ".join(report["read_write"])))
+        else:
+            out.print(f"  bubblewrap: {escape(bwrap['reason'])}")
+            out.print(f"  builds are not isolated from {escape(report['not_isolated_from'])}")
+            out.print(f"[yellow]hint:[/] {escape(report['hint'])}")
+    if not report["bwrap"]["works"]:
+        sys.exit(EXIT_INVALID)
