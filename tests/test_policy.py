@@ -30,7 +30,10 @@ def test_shipped_policies_load_once_the_workspace_key_exists(tmp_path: Path) -> 
         copy.write_text((POLICIES / name).read_text())
         policy = load_policy(copy)
         assert len(policy.builder_keys) == 1
-    assert load_policy(root / "policies" / "strict.toml").require_isolation
+    strict = load_policy(root / "policies" / "strict.toml")
+    assert strict.require_isolation
+    assert strict.require_sandbox
+    assert not load_policy(root / "policies" / "default.toml").require_sandbox
 
 
 def test_every_error_is_reported_with_its_location(tmp_path: Path) -> None:
@@ -43,6 +46,7 @@ builder_keys = ["missing.pub", 3]
 threshold = 0
 [build]
 require_isolation = "yes"
+require_sandbox = 1
 [seeds]
 evidence = ["vibes"]
 binary_digests = ["abc"]
@@ -52,7 +56,7 @@ binary_digests = ["abc"]
     message = str(info.value)
     for fragment in ("version: must be 1", "expires: must be a TOML offset date-time", "colour: unknown key",
                      "[trust].builder_keys: must be a list of strings", "[trust].threshold: must be an integer",
-                     "[build].require_isolation", "unknown evidence kind 'vibes'", "not a lowercase sha256"):
+                     "[build].require_isolation", "[build].require_sandbox: must be true or false", "unknown evidence kind 'vibes'", "not a lowercase sha256"):
         assert fragment in message, fragment
 
 

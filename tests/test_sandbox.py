@@ -210,6 +210,17 @@ def test_without_bubblewrap_required_is_a_clear_error_and_auto_warns(tmp_path: P
     assert auto.returncode == 0, auto.stderr
     assert json.loads(auto.stdout)["isolation"] != ISOLATION_BWRAP
     assert "builds were not isolated from" in auto.stderr
+    # A policy that requires the sandbox stops bootstrap before it resolves or builds anything.
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'version = 1\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
+                      "[build]\nrequire_sandbox = true\n")
+    index = tmp_path / "index"
+    project(index, "victim")
+    boot = _run_cli(["bootstrap", "victim", "--find-links", str(index), "--no-index", "-w",
+                     str(tmp_path / "ws2"), "--policy", str(policy)], path)
+    assert boot.returncode == 3, boot.stderr
+    assert "the build sandbox is required but unavailable" in boot.stderr
+    assert not (tmp_path / "ws2" / "builds").exists() or not any((tmp_path / "ws2" / "builds").iterdir())
     doctor = _run_cli(["doctor", "--json"], path)
     assert doctor.returncode == 1
     report = json.loads(doctor.stdout)
