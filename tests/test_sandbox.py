@@ -257,3 +257,39 @@ def test_provenance_records_exactly_what_the_build_could_reach(tmp_path: Path) -
     for private in (ws / "keys", ws / "wheels", ws / "attestations", ws / "sources", Path.home()):
         assert not [r for r in roots if private.is_relative_to(r)], private
     assert "/etc/shadow" not in recorded["readOnly"] and "/etc" not in recorded["readOnly"]
+
+
+_PROBE_BACKEND = (PACKAGES / "probe" / "probe_backend.py").read_text()
+
+
+def _returning(tmp_path: Path, tail: str) -> Path:
+    """The probe backend, with ``build_wheel`` post-processing its result by ``tail``."""
+    project = tmp_path / "returning"
+    shutil.copytree(PACKAGES / "probe", project)
+    (project / "probe_backend.py").write_text(
+        _PROBE_BACKEND.replace("def build_wheel(", "def _real_build_wheel(") + tail)
+    return make_sdist(project, tmp_path / "sdists", "probe", "1.0")
+
+
+@pytest.mark.parametrize(("tail", "accepted"), [
+    # coherent.build returns the full path into the output directory: the same file.
+    ("def build_wheel(d, c=None, m=None):\n    import os\n    return os.path.join(d, _real_build_wheel(d))\n", True),
+    ("def build_wheel(d, c=None, m=None):\n    return '../' + _real_build_wheel(d)\n", False),
+    ("def build_wheel(d, c=None, m=None):\n    return '/etc/passwd'\n", False),
+    # A link out of the output directory: outside the sandbox it would point at host files.
+    ("def build_wheel(d, c=None, m=None):\n    import os\n    name = _real_build_wheel(d)\n"
+     "    os.replace(os.path.join(d, name), os.path.join(d, 'real.zip'))\n"
+     "    os.symlink('/etc/hostname', os.path.join(d, name))\n    return name\n", False),
+], ids=["absolute-path-inside-out", "dot-dot", "absolute-elsewhere", "symlink"])
+def test_the_wheel_is_taken_only_as_a_regular_file_of_the_output_directory(
+        tmp_path: Path, tail: str, accepted: bool) -> None:
+    ws = tmp_path / "ws"
+    result = CliRunner().invoke(main, ["build", str(_returning(tmp_path, tail)), "-w", str(ws)])
+    if accepted:
+        assert result.exit_code == 0, result.output
+        assert (ws / "wheels" / "probe-1.0-py3-none-any.whl").is_file()
+    else:
+        assert result.exit_code == 3, result.output
+        assert "build_wheel" in result.stderr and "output directory" in result.stderr
+        assert "Traceback" not in result.output
+        assert not list((ws / "wheels").glob("*.whl"))

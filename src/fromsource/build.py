@@ -7,6 +7,7 @@ attestation is written before the wheel so a wheel never appears without it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -275,6 +276,11 @@ class _Builder:
 
     def _output_wheel(self, wheel_name: object) -> Path:
         out = self.dir / "out"
+        # PEP 517 asks for the basename; some backends (coherent.build) return the full path
+        # into the output directory, which names the same file.
+        if isinstance(wheel_name, str) and os.path.isabs(wheel_name) \
+                and Path(wheel_name).parent == out.absolute():
+            wheel_name = Path(wheel_name).name
         if not isinstance(wheel_name, str) or wheel_name in ("", ".", "..") \
                 or "/" in wheel_name or "\\" in wheel_name or "\0" in wheel_name:
             raise BuildError(f"{self.name} {self.version}: build_wheel returned {wheel_name!r}, "
