@@ -29,19 +29,21 @@ def project(
     extras: Sequence[str] = (),
     static: bool = True,
     fail: bool = False,
-    sleep: float = 0,
+    block: bool = False,
 ) -> Path:
     """Write ``name-version.tar.gz`` into ``index``.
 
     ``build`` is ``[build-system].requires`` (each must be importable during the build),
     ``backend`` what ``get_requires_for_build_wheel`` returns, ``requires`` the runtime
-    Requires-Dist; ``static=False`` leaves PKG-INFO without authoritative Requires-Dist.
+    Requires-Dist; ``static=False`` leaves PKG-INFO without authoritative Requires-Dist;
+    ``block=True`` makes ``build_wheel`` write ``blocked`` into its source tree and wait
+    there until it is killed (a test's way to stop a run mid-build without a race).
     """
     index.mkdir(parents=True, exist_ok=True)
     stem = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}"
     config = {
         "name": name, "version": version, "requires": list(requires), "extras": list(extras),
-        "backend_requires": list(backend), "fail": fail, "sleep": sleep,
+        "backend_requires": list(backend), "fail": fail, "block": block,
         "imports": [module_name(r) for r in [*build, *backend] if ";" not in r],
     }
     pkg_info = [f"Metadata-Version: {'2.2' if static else '2.1'}", f"Name: {name}",

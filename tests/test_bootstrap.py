@@ -225,23 +225,24 @@ def _wait_for(predicate, timeout: float = 60) -> None:
 def test_killed_run_resumes_and_the_lock_keeps_a_second_run_out(tmp_path: Path) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "app", build=["slow", "quick"])
-    project(index, "slow", sleep=2)
+    project(index, "slow", block=True)
     project(index, "quick")
     command = [sys.executable, "-m", "fromsource", "bootstrap", "app", "--find-links", str(index),
                "--no-index", "-w", str(ws), "-j", "2", "--json"]
 
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _wait_for((ws / "builds" / "slow-1.0" / "build.log").exists)
+        # slow's build_wheel says it is running, then waits until it is killed.
+        _wait_for((ws / "builds" / "slow-1.0" / "src" / "slow-1.0" / "blocked").exists)
         second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert second.returncode == 2
         assert "in use by another fromsource process" in second.stderr
         _wait_for((ws / "wheels" / "quick-1.0-py3-none-any.whl").exists)
-        time.sleep(0.5)  # mid-way through slow's build_wheel
     finally:
         first.send_signal(signal.SIGKILL)
         first.communicate()
     assert not (ws / "wheels" / "slow-1.0-py3-none-any.whl").exists()
+    project(index, "slow")  # the same release, now with a backend that finishes
 
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -154,8 +155,10 @@ def _now() -> str:
 
 
 def _source_date_epoch(root: Path) -> int:
-    """Newest mtime in the unpacked sdist: derived from the input, so rebuilds agree."""
-    newest = max((p.lstat().st_mtime for p in root.rglob("*")), default=_ZIP_EPOCH)
+    """Newest mtime of the unpacked sdist's regular files: derived from the input, so rebuilds
+    agree. Directories are left out: those the archive does not list get the extraction time."""
+    newest = max((st.st_mtime for st in (p.lstat() for p in root.rglob("*"))
+                  if stat.S_ISREG(st.st_mode)), default=_ZIP_EPOCH)
     return max(int(newest), _ZIP_EPOCH)
 
 

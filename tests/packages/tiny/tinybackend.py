@@ -2,7 +2,7 @@
 
 ``tiny.json`` next to it says what to build: name, version, Requires-Dist lines, extras,
 what ``get_requires_for_build_wheel`` returns, modules that must be importable (the build
-requirements, proving the environment holds them), a delay, or a failure.
+requirements, proving the environment holds them), blocking until killed, or a failure.
 """
 
 import base64
@@ -34,8 +34,12 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     config = _config()
     for module in config.get("imports", []):
         importlib.import_module(module)  # fails the build if the environment lacks it
-    if config.get("sleep"):
-        time.sleep(config["sleep"])
+    if config.get("block"):
+        # Mid-build until killed: the marker tells the test (outside the sandbox) we are here.
+        with open("blocked", "w", encoding="utf-8") as marker:
+            marker.write("blocked\n")
+        while True:
+            time.sleep(1)
     if config.get("fail"):
         print("tinybackend: failing on purpose", file=sys.stderr)
         raise SystemExit(1)
