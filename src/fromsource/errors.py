@@ -104,3 +104,17 @@ class PolicyError(FromsourceError):
     """A policy file is invalid or a policy rule is violated."""
 
     exit_code = EXIT_INVALID
+
+
+class EvidenceFileError(InputError):
+    """A publisher-evidence file (PEP 740 attestation, provenance object, sigstore bundle)
+    cannot be read: too large, not JSON, or not one of the accepted formats."""
+
+
+class TrustRootError(InputError):
+    """The pinned sigstore trusted root cannot be read, does not match its digest, or is not
+    a trusted root."""
+
+
+class EvidenceError(VerificationError):
+    """No publisher evidence verifies for a file; ``reasons`` says why for each candidate."""

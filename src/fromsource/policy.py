@@ -19,6 +19,13 @@ the first. Evaluation helpers return lists of violations; the caller decides sev
     evidence = ["provenance", "review"]    # either kind of evidence admits a seed
     allow = []                             # optional allow-list of project names
     binary_digests = []                    # sha256 of binary seeds admitted by name
+
+    [sigstore]                             # optional; default: the root inside sigstore
+    trusted_root = "roots/production.json" # the sigstore trusted root, pinned by digest
+    trusted_root_sha256 = "6494e2..."
+
+    [publishers]                           # project -> the publisher its sdists must come from
+    pypi-attestations = "github:trailofbits/pypi-attestations/release.yml"
 """
 
 from __future__ import annotations
@@ -33,10 +40,13 @@ from packaging.utils import canonicalize_name
 from securesystemslib.signer import Key
 
 from fromsource.attest.keys import load_public_key
+from fromsource.attest.publisher import PublisherSpec, parse_publisher
+from fromsource.attest.trustroot import TrustRootPin
 from fromsource.errors import FromsourceError, PolicyError, PolicyFileError
 
 EVIDENCE_KINDS = frozenset({"provenance", "review"})
-_TOP_KEYS = {"version", "expires", "trust", "build", "seeds", "externals"}
+_TOP_KEYS = {"version", "expires", "trust", "build", "seeds", "externals", "sigstore",
+             "publishers"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +62,8 @@ class Policy:
     seed_allow: frozenset[str] | None = None
     binary_seed_digests: frozenset[str] = frozenset()
     externals: dict[str, str] = field(default_factory=dict)  # sha256 -> file name
+    trusted_root: TrustRootPin | None = None  # None: the root inside the sigstore package
+    publishers: dict[str, PublisherSpec] = field(default_factory=dict)  # by canonical name
 
     def expired(self, now: datetime | None = None) -> bool:
         """True from the ``expires`` instant on: a policy is valid strictly before it."""
@@ -166,6 +178,8 @@ def load_policy(path: Path) -> Policy:
             errors.add(f"[externals].wheels[{index}]", "needs string keys file and sha256")
             continue
         external_map[entry["sha256"]] = entry["file"]
+    trusted_root = _sigstore_table(data, base, errors)
+    publishers = _publishers_table(data, errors)
     if errors.items:
         raise PolicyFileError(
             f"policy {path} has {len(errors.items)} error(s):\n  " + "\n  ".join(errors.items)
@@ -177,4 +191,41 @@ def load_policy(path: Path) -> Policy:
         seed_evidence=frozenset(evidence),
         seed_allow=frozenset(canonicalize_name(n) for n in allow) if allow is not None else None,
         binary_seed_digests=frozenset(digests), externals=external_map,
+        trusted_root=trusted_root, publishers=publishers,
     )
+
+
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _sigstore_table(data: dict[str, Any], base: Path, errors: _Errors) -> TrustRootPin | None:
+    table = _table(data, "sigstore", errors, {"trusted_root", "trusted_root_sha256"})
+    if not table:
+        return None
+    raw, digest = table.get("trusted_root"), table.get("trusted_root_sha256")
+    if not isinstance(raw, str) or not raw:
+        errors.add("[sigstore].trusted_root", "must be the path of a sigstore trusted root JSON")
+        return None
+    if not _is_sha256(digest):
+        errors.add("[sigstore].trusted_root_sha256", "must be the root's lowercase sha256 hex digest")
+        return None
+    path = Path(raw) if Path(raw).is_absolute() else base / raw
+    return TrustRootPin(path=path, sha256=str(digest), source=f"policy {base}")
+
+
+def _publishers_table(data: dict[str, Any], errors: _Errors) -> dict[str, PublisherSpec]:
+    table = data.get("publishers", {})
+    if not isinstance(table, dict):
+        errors.add("[publishers]", "must be a table of project = \"publisher spec\"")
+        return {}
+    found: dict[str, PublisherSpec] = {}
+    for project, spec in table.items():
+        if not isinstance(spec, str):
+            errors.add(f"[publishers].{project}", "must be a publisher spec string")
+            continue
+        try:
+            found[canonicalize_name(project)] = parse_publisher(spec)
+        except FromsourceError as exc:
+            errors.add(f"[publishers].{project}", exc.message)
+    return found

@@ -6,6 +6,7 @@ A workspace is one directory holding a run's state::
     wheels/         built wheels, plus wheels/simple/ (PEP 503, installable by pip and uv)
     seeds/          admitted seed wheels
     attestations/   <artifact filename>.intoto.jsonl
+    evidence/       <sha256 of a file>/<sha256 of the evidence>.json: publisher evidence
     builds/         <name>-<version>/ logs and unpacked trees
     keys/           the builder key generated on first use
     graph.json      the build graph of the last bootstrap
@@ -109,6 +110,11 @@ class Workspace:
     @property
     def attestations(self) -> Path:
         return self.root / "attestations"
+
+    @property
+    def evidence(self) -> Path:
+        """Publisher evidence (PEP 740, sigstore bundles) by the sha256 of the file it is for."""
+        return self.root / "evidence"
 
     @property
     def builds(self) -> Path:

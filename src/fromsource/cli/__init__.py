@@ -24,6 +24,7 @@ _COMMANDS = {
     "sbom": "fromsource.cli.sbom_cmd:sbom",
     "seed": "fromsource.cli.seed_cmd:seed",
     "doctor": "fromsource.cli.doctor_cmd:doctor",
+    "evidence": "fromsource.cli.evidence_cmd:evidence",
 }
 
 
