@@ -92,6 +92,10 @@ class SigstoreIdentity:
 Expected = PublisherSpec | SigstoreIdentity
 
 
+def _segments_ok(parts: list[str]) -> bool:
+    return all(_SEGMENT.match(p) and p not in {".", ".."} for p in parts)
+
+
 def parse_publisher(spec: str) -> PublisherSpec:
     """Parse ``KIND:...``; :class:`InputError` names what is wrong with the spec."""
     kind, sep, rest = spec.partition(":")
@@ -104,8 +108,7 @@ def parse_publisher(spec: str) -> PublisherSpec:
     if kind == "github":
         body, _, env = rest.partition("@")
         parts = body.split("/")
-        if len(parts) != 3 or not all(_SEGMENT.match(p) for p in parts) \
-                or not _WORKFLOW.match(parts[2]):
+        if len(parts) != 3 or not _segments_ok(parts) or not _WORKFLOW.match(parts[2]):
             raise InputError(f"publisher {spec!r}: expected github:OWNER/REPO/WORKFLOW.yml[@ENV]")
         if "@" in rest and not _SEGMENT.match(env):
             raise InputError(f"publisher {spec!r}: the environment after @ is empty or invalid")
@@ -119,8 +122,7 @@ def parse_publisher(spec: str) -> PublisherSpec:
         if not dslash:
             project, _, path = body.rpartition("/")
         parts, file_parts = project.split("/"), path.split("/")
-        if len(parts) < 2 or not all(_SEGMENT.match(p) and p not in {".", ".."}
-                                     for p in parts + file_parts) \
+        if len(parts) < 2 or not _segments_ok(parts + file_parts) \
                 or not _WORKFLOW.match(file_parts[-1]):
             raise InputError(f"publisher {spec!r}: expected gitlab:NAMESPACE/PROJECT/CI-FILE.yml "
                              "(or NAMESPACE/PROJECT//DIR/CI-FILE.yml)")
