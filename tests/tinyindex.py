@@ -64,6 +64,7 @@ class Release:
     published_sha256: str | None = None
     yanked: bool = False
     requires_python: str | None = None
+    provenance: Path | None = None  # a PEP 740 provenance object, linked from the JSON page
 
 
 @dataclass
@@ -91,6 +92,8 @@ def _page(server: FakeServer, project: str, base: str) -> tuple[str, bytes]:
             }
             if r.requires_python:
                 entry["requires-python"] = r.requires_python
+            if r.provenance is not None:
+                entry["provenance"] = f"{base}provenance/{r.path.name}"
             files.append(entry)
         doc = {"meta": {"api-version": "1.0"}, "name": project, "files": files}
         return "application/vnd.pypi.simple.v1+json", json.dumps(doc).encode()
@@ -111,6 +114,8 @@ def serve(projects: dict[str, list[Release]], fmt: str = "json") -> Iterator[Fak
     """Serve ``/simple/<project>/`` and ``/files/<name>`` on 127.0.0.1 in a thread."""
     state = FakeServer("", projects, fmt)
     files = {r.path.name: r.path for releases in projects.values() for r in releases}
+    provenance = {r.path.name: r.provenance for releases in projects.values() for r in releases
+                  if r.provenance is not None}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -130,6 +135,8 @@ def serve(projects: dict[str, list[Release]], fmt: str = "json") -> Iterator[Fak
                 self._send(200, ctype, body)
             elif len(parts) == 2 and parts[0] == "files" and parts[1] in files:
                 self._send(200, "application/octet-stream", files[parts[1]].read_bytes())
+            elif len(parts) == 2 and parts[0] == "provenance" and parts[1] in provenance:
+                self._send(200, "application/json", provenance[parts[1]].read_bytes())
             else:
                 self._send(404, "text/plain", b"not found")
 

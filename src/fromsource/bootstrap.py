@@ -57,6 +57,7 @@ from fromsource.incremental import (
 from fromsource.index import Index, SdistCandidate, best_wheel, external_policy_line
 from fromsource.pkginfo import read_pkg_info
 from fromsource.policy import Policy
+from fromsource.publishers import PublisherGate
 from fromsource.resolve import Resolution, ResolvedPackage, SdistMetadata, TargetEnvironment, resolve
 from fromsource.sandbox import choose_level
 from fromsource.seedplan import plan_seeds
@@ -207,6 +208,8 @@ class _Package:
     stage1_wheel: Path | None = None
     stage1_sha256: str | None = None
     running_stage1: bool = False
+    # What the policy's [publishers] check verified, recorded on the sdist's dependency entry.
+    sdist_annotations: dict[str, Any] = field(default_factory=dict)
 
 
 def _parse_all(texts: Iterable[str], who: str) -> tuple[Requirement, ...]:
@@ -239,9 +242,12 @@ class _Planner:
     def __init__(self, requirements: Sequence[str], *, workspace: Workspace, index: Index,
                  key: Path, constraints: Sequence[Requirement], jobs: int, keep_going: bool,
                  settings: BuildSettings, environment: TargetEnvironment,
-                 executor: Executor, reporter: Reporter, policy: Policy | None = None) -> None:
+                 executor: Executor, reporter: Reporter, policy: Policy | None = None,
+                 evidence_dirs: Sequence[Path] = ()) -> None:
         self.requirements = tuple(requirements)
         self.policy = policy
+        self.publishers = PublisherGate(policy, workspace, index, tuple(evidence_dirs)) \
+            if policy is not None and policy.publishers else None
         self.seed_store = SeedStore(workspace)
         self.seed_checks: dict[Node, tuple[Path | None, list[SeedCheck]]] = {}
         self.seeded: dict[Node, frozenset[Node]] = {}  # seed -> members of the cycles it serves
@@ -509,6 +515,9 @@ class _Planner:
                 name=node.display_name, version=node.version, status="external",
                 wheel=external[0]))
         else:
+            if self.publishers is not None:  # before anything of this sdist is built
+                package.sdist_annotations = self.publishers.check(
+                    node.name, sdist, path, package.sha256)
             self._add_task(_Task("build-system", node))
         self.reporter.planned(len(self.packages))
         return node
@@ -619,6 +628,7 @@ class _Planner:
                     sdist_sha256=package.sha256, env=wheels, fingerprint=self.fingerprint,
                     keys=self.keys, digest=self.digest,
                     directory=self.ws.stage1 if stage1 else None,
+                    sdist_annotations=package.sdist_annotations,
                 )
                 package.stale_env = wheels
             if reusable is not None:
@@ -685,7 +695,7 @@ class _Planner:
             sdist_sha256=package.sha256, sdist_uri=package.sdist.url,
             requirement=f"{node.name}=={node.version}", env=wheels,
             workspace=self.ws.root.absolute(), settings=self.settings, key=self.key,
-            stage1=stage1,
+            stage1=stage1, sdist_annotations=package.sdist_annotations,
         )
         package.status = "running"
         package.running_stage1 = stage1
@@ -878,6 +888,7 @@ def bootstrap(
     executor: Executor | None = None,
     reporter: Reporter | None = None,
     policy: Policy | None = None,
+    evidence_dirs: Sequence[Path] = (),
 ) -> BootstrapSummary:
     """Build ``requirements`` and their whole build closure from source into ``workspace``.
 
@@ -900,7 +911,7 @@ def bootstrap(
             settings=settings or BuildSettings(),
             environment=environment or TargetEnvironment.current(),
             executor=executor or LocalExecutor(jobs), reporter=reporter or Reporter(),
-            policy=policy,
+            policy=policy, evidence_dirs=evidence_dirs,
         )
         reports = planner.run()
     trust_base, refused = planner.trust_base()

@@ -16,7 +16,7 @@ import time
 import tomllib
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -176,8 +176,10 @@ class _Builder:
     def __init__(self, sdist: Path, workspace: Workspace, signer: Signer, *,
                  requirement: str | None, sdist_uri: str | None, settings: BuildSettings,
                  progress: Progress, env_wheels: Sequence[EnvWheel] | None = None,
-                 update_index: bool = True, output_dir: Path | None = None) -> None:
+                 update_index: bool = True, output_dir: Path | None = None,
+                 sdist_annotations: Mapping[str, Any] | None = None) -> None:
         self.sdist = sdist
+        self.sdist_annotations = dict(sdist_annotations or {})
         self.workspace = workspace
         self.signer = signer
         self.settings = settings
@@ -385,7 +387,7 @@ class _Builder:
         record = BuildRecord(
             wheel_name=built.name, wheel_sha256=wheel_sha, requirement=self.requirement,
             sdist=Dependency(name=self.sdist.name, sha256=sdist_sha, kind=KIND_SDIST,
-                             uri=self.sdist_uri),
+                             uri=self.sdist_uri, extra=self.sdist_annotations),
             wheels=deps, interpreter=interpreter, isolation=sandbox.level,
             sandbox=sandbox.describe(), source_date_epoch=self.source_date_epoch,
             builder_version=__version__, invocation_id=str(uuid.uuid4()),
@@ -428,7 +430,8 @@ def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
                 settings: BuildSettings | None = None,
                 progress: Progress | None = None,
                 env_wheels: Sequence[EnvWheel] | None = None,
-                update_index: bool = True, output_dir: Path | None = None) -> BuildResult:
+                update_index: bool = True, output_dir: Path | None = None,
+                sdist_annotations: Mapping[str, Any] | None = None) -> BuildResult:
     """Build ``sdist`` into a wheel in ``workspace`` and write its signed attestation.
 
     By default the build environment is picked from the workspace's wheels. With
@@ -443,5 +446,6 @@ def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
     workspace.create()
     builder = _Builder(sdist, workspace, signer, requirement=requirement, sdist_uri=sdist_uri,
                        settings=settings or BuildSettings(), progress=progress or (lambda _m: None),
-                       env_wheels=env_wheels, update_index=update_index, output_dir=output_dir)
+                       env_wheels=env_wheels, update_index=update_index, output_dir=output_dir,
+                       sdist_annotations=sdist_annotations)
     return builder.run()

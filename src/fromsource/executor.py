@@ -18,7 +18,7 @@ import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from securesystemslib.signer import CryptoSigner
 
@@ -43,6 +43,7 @@ class BuildRequest:
     settings: BuildSettings
     key: Path
     stage1: bool = False  # a seeded cycle's first stage: output to stage1/, not wheels/
+    sdist_annotations: dict[str, Any] = field(default_factory=dict)  # e.g. publisherEvidence
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +83,7 @@ def run_build(request: BuildRequest) -> BuildOutcome:
             request.sdist, workspace, _signer(request.key), requirement=request.requirement,
             sdist_uri=request.sdist_uri, settings=request.settings, env_wheels=request.env,
             update_index=False, output_dir=workspace.stage1 if request.stage1 else None,
+            sdist_annotations=request.sdist_annotations,
         )
     except BackendRequirementsMissing as exc:
         return BuildOutcome(log=log, needs=exc.requirements, error=exc.message)

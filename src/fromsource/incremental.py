@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ class Reusable:
 def find_reusable(
     workspace: Workspace, name: str, version: str, *, sdist_sha256: str,
     env: Sequence[EnvWheel], fingerprint: Fingerprint, keys: Sequence[Key], digest: DigestCache,
-    directory: Path | None = None,
+    directory: Path | None = None, sdist_annotations: Mapping[str, Any] | None = None,
 ) -> Reusable | None:
     """A wheel of ``name`` ``version`` built from exactly these inputs, in wheels/ or in
     ``directory`` (stage1/, whose wheels carry sidecar attestations)."""
@@ -91,7 +91,8 @@ def find_reusable(
         if statement is None:
             continue
         wheel_sha = digest(wheel)
-        if _matches(statement, wheel.name, wheel_sha, sdist_sha256, wanted_env, fingerprint):
+        if _matches(statement, wheel.name, wheel_sha, sdist_sha256, wanted_env, fingerprint,
+                    {"kind": "sdist", **(sdist_annotations or {})}):
             return Reusable(wheel, wheel_sha, attestation)
     return None
 
@@ -105,7 +106,8 @@ def _statement(path: Path, keys: Sequence[Key]) -> dict[str, Any] | None:
 
 
 def _matches(statement: dict[str, Any], wheel_name: str, wheel_sha: str, sdist_sha: str,
-             env: set[tuple[str, str, str | None]], fingerprint: Fingerprint) -> bool:
+             env: set[tuple[str, str, str | None]], fingerprint: Fingerprint,
+             sdist_annotations: dict[str, Any]) -> bool:
     try:
         subject = statement["subject"][0]
         definition = statement["predicate"]["buildDefinition"]
@@ -115,11 +117,14 @@ def _matches(statement: dict[str, Any], wheel_name: str, wheel_sha: str, sdist_s
             for d in deps if d["annotations"]["kind"] == "wheel"
         }
         interpreter = next(d for d in deps if d["annotations"]["kind"] == "interpreter")
+        # Publisher evidence verified this run must be the evidence the wheel records.
+        sdist = next(d for d in deps if d["annotations"]["kind"] == "sdist")
         return (
             subject["name"] == wheel_name
             and subject["digest"]["sha256"] == wheel_sha
             and definition["externalParameters"]["sdist"]["digest"]["sha256"] == sdist_sha
             and used == env
+            and sdist["annotations"] == sdist_annotations
             and interpreter["digest"]["sha256"] == fingerprint.interpreter_sha256
             and definition["internalParameters"]["isolation"] == fingerprint.isolation
             and statement["predicate"]["runDetails"]["builder"]["version"]["fromsource"]

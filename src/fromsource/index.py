@@ -71,6 +71,7 @@ class SdistCandidate:
     sha256: str | None  # None only when the index publishes no sha256
     requires_python: str | None = None
     yanked: bool = False
+    provenance_url: str | None = None  # PEP 740 provenance object the index links, if any
 
     def __str__(self) -> str:
         return f"{self.name} {self.version} ({self.filename})"
@@ -129,6 +130,11 @@ class Index(Protocol):
         With ``expected_sha256`` (a policy's digest) the file must have exactly that digest,
         and a different digest published by the index is refused before downloading.
         """
+        ...
+
+    def fetch_provenance(self, candidate: SdistCandidate, limit: int) -> bytes | None:
+        """The PEP 740 provenance object the index links for ``candidate`` (at most
+        ``limit`` bytes, else :class:`IndexError_`), or ``None`` when it links none."""
         ...
 
 
@@ -258,6 +264,21 @@ class SimpleIndex:
         return self._download(_expecting(candidate, expected_sha256), dest_dir,
                               claim=_claim(expected_sha256))
 
+    def fetch_provenance(self, candidate: SdistCandidate, limit: int) -> bytes | None:
+        url = candidate.provenance_url
+        if url is None:
+            return None
+        with self._get(url, accept="application/json", stream=True) as response:
+            if response.status_code == 404:
+                return None
+            self._check_status(response, url)
+            data = bytearray()
+            for chunk in response.iter_content(_CHUNK):
+                data += chunk
+                if len(data) > limit:
+                    raise IndexError_(f"{url}: provenance is larger than {limit} bytes")
+            return bytes(data)
+
     def _download(self, candidate: _Fetchable, dest_dir: Path, *, claim: str = _PUBLISHED
                   ) -> Path:
         dest = _cache_path(candidate, dest_dir)
@@ -351,6 +372,7 @@ def _sdists(name: NormalizedName, page: ProjectPage) -> list[SdistCandidate]:
                 sha256=package.digests.get("sha256"),
                 requires_python=package.requires_python,
                 yanked=package.is_yanked,
+                provenance_url=package.provenance_url,
             )
         )
     return found
@@ -446,6 +468,17 @@ class LocalDirIndex:
         return self._copy(_expecting(candidate, expected_sha256), dest_dir,
                           claim=_claim(expected_sha256))
 
+    def fetch_provenance(self, candidate: SdistCandidate, limit: int) -> bytes | None:
+        # A provenance object kept beside the sdist (<file>.provenance) plays the index's link.
+        source = self.path / f"{candidate.filename}.provenance"
+        if not source.is_file():
+            return None
+        with source.open("rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise IndexError_(f"{source}: provenance is larger than {limit} bytes")
+        return data
+
     def _copy(self, candidate: _Fetchable, dest_dir: Path, *, claim: str = _PUBLISHED) -> Path:
         dest = _cache_path(candidate, dest_dir)
         source = self.path / dest.name
@@ -515,6 +548,10 @@ class MultiIndex:
         if index is None:
             raise IndexError_(f"{candidate.filename} was not listed by any configured index")
         return index.fetch_wheel(candidate, dest_dir, expected_sha256=expected_sha256)
+
+    def fetch_provenance(self, candidate: SdistCandidate, limit: int) -> bytes | None:
+        index = self._origin.get(candidate)
+        return index.fetch_provenance(candidate, limit) if index is not None else None
 
 
 def open_index(

@@ -8,6 +8,7 @@ at the first. Traversal is memoised and cycle-safe, with limits on depth and siz
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -15,11 +16,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name, parse_sdist_filename
 from securesystemslib.signer import Key
 
 from fromsource.attest import dsse
 from fromsource.attest.checks import check_statement, get_path
 from fromsource.attest.provenance import KIND_SDIST, KIND_WHEEL
+from fromsource.attest.publisher_record import recheck
+from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
 from fromsource.errors import VerificationError
 from fromsource.policy import Policy
 from fromsource.seeds import check_seed
@@ -95,6 +99,7 @@ class Locations:
     wheel_dirs: tuple[Path, ...] = ()
     attestation_dirs: tuple[Path, ...] = ()
     seed_dirs: tuple[Path, ...] = ()
+    evidence_dirs: tuple[Path, ...] = ()  # publisher evidence stores (<sdist sha256>/...)
 
     def wheel(self, name: str, near: Path | None = None, sha256: str | None = None,
               *, seeds: bool = False, exclude: Path | None = None,
@@ -161,6 +166,7 @@ class Verifier:
         self._digests: dict[Path, str] = {}
         self._active: set[tuple[str, str]] = set()
         self._count = 0
+        self.trusted_root: PinnedRoot | None = None  # loaded when publisher evidence is met
 
     def _digest(self, path: Path) -> str:
         if path not in self._digests:
@@ -245,9 +251,24 @@ class Verifier:
                 node.problems.append("a resolvedDependencies entry lacks name or sha256 digest")
                 continue
             if kind == KIND_SDIST:
-                node.children.append(ChainNode(name, KIND_SDIST, sha))
+                node.children.append(self._sdist(name, sha, annotations))
             elif kind == KIND_WHEEL:
                 node.children.append(self._dependency(name, sha, annotations, wheel, depth))
+
+    def _sdist(self, name: str, sha: str, annotations: dict[str, Any]) -> ChainNode:
+        """An sdist ends a chain; publisher evidence recorded for it is re-checked offline."""
+        required = None
+        if self.policy is not None:
+            with contextlib.suppress(ValueError):
+                required = self.policy.publishers.get(canonicalize_name(parse_sdist_filename(name)[0]))
+        evidence, problems = recheck(name, sha, annotations, self.locations.evidence_dirs,
+                                     required, self._root)
+        return ChainNode(name, KIND_SDIST, sha, evidence=evidence, problems=problems)
+
+    def _root(self) -> PinnedRoot:
+        if self.trusted_root is None:
+            self.trusted_root = load_pinned_root(self.policy.trusted_root if self.policy else None)
+        return self.trusted_root
 
     def _dependency(self, name: str, sha: str, annotations: dict[str, Any], dependent: Path,
                     depth: int) -> ChainNode:

@@ -94,12 +94,18 @@ class _ProgressReporter(Reporter):
               help="Policy TOML deciding which admitted seeds may break cycles, which "
                    "pre-built externals may be used, and whether builds need the sandbox.")
 @sandbox_option
+@click.option("--evidence", "evidence_dirs", multiple=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Directory of publisher evidence (<sdist file><suffix>: .publish.attestation, "
+                   ".provenance, .sigstore...) for projects the policy's [publishers] names "
+                   "(repeatable).")
 @json_option
 @guarded
 def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | None,
               find_links: tuple[Path, ...], no_index: bool, constraint_files: tuple[Path, ...],
               jobs: int | None, keep_going: bool, key: Path | None, require_isolation: bool,
-              policy_path: Path | None, sandbox: SandboxMode, as_json: bool) -> None:
+              policy_path: Path | None, sandbox: SandboxMode, evidence_dirs: tuple[Path, ...],
+              as_json: bool) -> None:
     """Resolve REQUIREMENTS and build them and everything their builds need from source.
 
     Exit 0 when every package was built or reused, 3 when a build failed, 1 on a cycle or a
@@ -109,6 +115,8 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
     A build cycle is broken only by admitted seeds that --policy accepts (fromsource seed
     admit); the cycle's packages are then built twice, with seeds and from stage-1 wheels
     only, and compared. Wheels the policy names under [externals] are used, not built.
+    An sdist of a project the policy's [publishers] names is used only when its publisher
+    evidence (index provenance, --evidence, the workspace store) verifies.
     """
     from fromsource.attest.keys import PRIVATE_KEY_NAME
     from fromsource.build import BuildSettings
@@ -140,7 +148,7 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
                 constraints=constraints, jobs=jobs, keep_going=keep_going,
                 settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox),
                 reporter=reporter,
-                policy=policy,
+                policy=policy, evidence_dirs=evidence_dirs,
             )
     finally:
         close_index(index)

@@ -57,7 +57,7 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         policy.check_current()
         keys.extend(policy.builder_keys)
         threshold, require_isolation = policy.threshold, policy.require_isolation
-    wheel_dirs, att_dirs, seed_dirs = [], list(attestation_dirs), []
+    wheel_dirs, att_dirs, seed_dirs, evidence_dirs = [], list(attestation_dirs), [], []
     if workspace is not None:
         ws = Workspace(workspace)
         if not ws.root.is_dir():
@@ -65,20 +65,28 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         wheel_dirs += [ws.wheels, ws.stage1]
         att_dirs.append(ws.attestations)
         seed_dirs.append(ws.seeds)
-    verifier = Verifier(keys, Locations(tuple(wheel_dirs), tuple(att_dirs), tuple(seed_dirs)),
+        evidence_dirs.append(ws.evidence)
+    locations = Locations(tuple(wheel_dirs), tuple(att_dirs), tuple(seed_dirs), tuple(evidence_dirs))
+    verifier = Verifier(keys, locations,
                         threshold=threshold, require_isolation=require_isolation,
                         require_sandbox=policy is not None and policy.require_sandbox, policy=policy)
     nodes = verifier.verify_wheels(wheels)
     valid = all(n.ok for n in nodes)
     if as_json:
         print_json({"valid": valid, "wheels": [n.to_dict() for n in nodes],
-                    "problems": [p for n in nodes for p in n.all_problems()]})
+                    "problems": [p for n in nodes for p in n.all_problems()],
+                    "sigstoreTrustedRoot": verifier.trusted_root.describe()
+                    if verifier.trusted_root else None})
     else:
         shown: set[tuple[str, str | None, str | None]] = set()
         for node in nodes:
             tree = Tree(_label(node))
             _grow(tree, node, shown)
             out.print(tree)
+        if verifier.trusted_root is not None:
+            pinned = verifier.trusted_root
+            out.print(f"publisher evidence checked offline against the sigstore trusted root "
+                      f"{pinned.path} (sha256 {pinned.sha256}, {pinned.source})", markup=False)
         if valid:
             leaves = _trust_base(nodes)
             out.print(f"[green]valid[/]: {len(nodes)} wheel(s); every chain ends at sdists"

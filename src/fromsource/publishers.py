@@ -1,0 +1,97 @@
+"""Bootstrap's publisher requirement: an sdist the policy ties to a publisher is used only
+when publisher evidence for exactly that file verifies.
+
+Evidence is looked for in the workspace store first (earlier runs), then at the index's
+PEP 740 ``provenance`` link, then in ``--evidence DIR`` (``<sdist file name><suffix>``). The
+evidence that verified is kept in the workspace by digest, so later runs and ``verify`` need
+neither the index nor the directory. What was verified becomes the ``publisherEvidence``
+annotation of the sdist's dependency entry (docs/provenance.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fromsource.attest.evidence import (
+    BESIDE_SUFFIXES,
+    MAX_EVIDENCE_BYTES,
+    EvidenceFile,
+    find_evidence,
+    parse_evidence,
+    read_bounded,
+    store_evidence,
+    verify_distribution,
+)
+from fromsource.attest.publisher import PublisherSpec
+from fromsource.attest.publisher_record import annotation
+from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
+from fromsource.errors import EvidenceError, FromsourceError, PolicyError
+from fromsource.index import Index, SdistCandidate
+from fromsource.policy import Policy
+from fromsource.workspace import Workspace
+
+
+@dataclass
+class PublisherGate:
+    """Checks sdists against the policy's ``[publishers]``; one pinned root per run."""
+
+    policy: Policy
+    workspace: Workspace
+    index: Index
+    evidence_dirs: tuple[Path, ...] = ()
+    _root: PinnedRoot | None = field(default=None, init=False)
+
+    def required(self, project: str) -> PublisherSpec | None:
+        return self.policy.publishers.get(project)
+
+    def check(self, project: str, candidate: SdistCandidate, sdist: Path,
+              sha256: str) -> dict[str, Any]:
+        """The annotation for ``sdist``, or :class:`PolicyError` naming project, file, reason."""
+        spec = self.required(project)
+        if spec is None:
+            return {}
+        if self._root is None:
+            self._root = load_pinned_root(self.policy.trusted_root)
+        found: list[tuple[str, bytes]] = []  # (where, bytes) of every evidence file seen
+        problems: list[str] = []
+        paths = find_evidence(sdist, sha256, self.workspace.evidence)
+        paths += [p for d in self.evidence_dirs for s in BESIDE_SUFFIXES
+                  if (p := d / f"{sdist.name}{s}").is_file()]
+        for path in paths:
+            try:
+                found.append((str(path), read_bounded(path)))
+            except FromsourceError as exc:
+                problems.append(exc.message)
+        try:
+            served = self.index.fetch_provenance(candidate, MAX_EVIDENCE_BYTES)
+        except FromsourceError as exc:
+            problems.append(f"index provenance: {exc.message}")
+            served = None
+        if served is not None:
+            found.append((candidate.provenance_url or "index provenance", served))
+        files: list[EvidenceFile] = []
+        for where, data in found:
+            try:
+                kind, candidates = parse_evidence(data, where)
+            except FromsourceError as exc:
+                problems.append(exc.message)
+                continue
+            files.append(EvidenceFile(path=Path(where), sha256=hashlib.sha256(data).hexdigest(),
+                                      kind=kind, candidates=candidates))
+        try:
+            result = verify_distribution(sdist, files, spec, self._root, dist_sha256=sha256)
+        except EvidenceError as exc:
+            reasons = problems + (exc.reasons if files else [
+                "no publisher evidence: not in the workspace, the index links no PEP 740 "
+                "provenance, and no --evidence directory holds any"])
+            raise PolicyError(
+                f"{project}: {sdist.name} must be published by {spec} (policy "
+                f"{self.policy.source}), and no evidence verifies: " + "; ".join(reasons),
+                hint="pass --evidence DIR holding its PEP 740 attestation or provenance object",
+            ) from exc
+        verified = next(d for _, d in found if hashlib.sha256(d).hexdigest() == result.evidence_sha256)
+        store_evidence(self.workspace.evidence, sha256, verified)
+        return annotation(result, spec)

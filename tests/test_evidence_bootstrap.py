@@ -1,0 +1,170 @@
+"""Bootstrap's [publishers] requirement, end to end and offline.
+
+gitlab-oidc-project 0.0.3 is a real sdist with a real production PEP 740 publish attestation
+(../shared/sigstore-fixtures) and builds with flit-core only, so the whole path runs here:
+a local index on 127.0.0.1 links a PEP 740 provenance object for it (built by the test from
+the real attestation), bootstrap checks it before building, records it in the wheel's
+provenance, and verify re-checks it from the workspace store.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from fromsource.attest import dsse
+from fromsource.cli import main
+from tinyindex import Release, serve
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "sigstore-fixtures"
+PA = FIXTURES / "pypi-attestations"
+SDIST = PA / "gitlab_oidc_project-0.0.3.tar.gz"
+ATTESTATION = PA / "gitlab_oidc_project-0.0.3.tar.gz.publish.attestation"
+FLIT = Path(__file__).parent / "data" / "flit_core-3.12.0.tar.gz"
+PUBLISHER = "gitlab:facutuesca/gitlab-oidc-project/.gitlab-ci.yml"
+
+pytestmark = pytest.mark.skipif(
+    not SDIST.is_file(), reason="real sigstore fixtures live in ../shared/sigstore-fixtures, absent here")
+
+
+def provenance_object(tmp_path: Path) -> Path:
+    """The index's PEP 740 provenance object for the sdist, around its real attestation."""
+    doc = {"version": 1, "attestation_bundles": [{
+        "publisher": {"kind": "GitLab", "repository": "facutuesca/gitlab-oidc-project",
+                      "workflow_filepath": ".gitlab-ci.yml", "environment": None},
+        "attestations": [json.loads(ATTESTATION.read_bytes())],
+    }]}
+    path = tmp_path / "gitlab.provenance"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def policy(tmp_path: Path, publisher: str) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(f'version = 1\n[publishers]\ngitlab-oidc-project = "{publisher}"\n')
+    return path
+
+
+def bootstrap(ws: Path, *args: str | Path) -> Result:
+    return CliRunner().invoke(main, ["bootstrap", "gitlab-oidc-project==0.0.3", "-w", str(ws),
+                                     "-j", "1", "--json", *map(str, args)])
+
+
+def verify(ws: Path, *args: str | Path) -> Result:
+    wheel = ws / "wheels" / "gitlab_oidc_project-0.0.3-py3-none-any.whl"
+    key = ws / "keys" / "builder.pub"
+    return CliRunner().invoke(main, ["verify", str(wheel), "-w", str(ws), "--trusted-key", str(key),
+                                     *map(str, args)])
+
+
+def sdist_entry(ws: Path) -> dict:
+    envelope = dsse.parse_envelopes(
+        (ws / "attestations" / "gitlab_oidc_project-0.0.3-py3-none-any.whl.intoto.jsonl").read_bytes(), "x")[0]
+    statement = json.loads(envelope.payload)
+    deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    return next(d for d in deps if d["annotations"]["kind"] == "sdist")
+
+
+def test_index_provenance_is_verified_recorded_stored_and_rechecked(tmp_path: Path) -> None:
+    ws = tmp_path / "work"
+    releases = {"gitlab-oidc-project": [Release(SDIST, provenance=provenance_object(tmp_path))],
+                "flit-core": [Release(FLIT)]}
+    with serve(releases) as server:
+        result = bootstrap(ws, "--index-url", server.url + "simple/", "--policy",
+                           policy(tmp_path, PUBLISHER))
+        assert result.exit_code == 0, result.output
+        assert any(hit.startswith("/provenance/") for hit in server.hits)
+    entry = sdist_entry(ws)["annotations"]["publisherEvidence"]
+    assert entry["publisher"] == PUBLISHER
+    assert entry["attestationKind"] == "pep740-provenance"
+    assert entry["logIndex"] == int(json.loads(ATTESTATION.read_bytes())
+                                    ["verification_material"]["transparency_entries"][0]["logIndex"])
+    stored = ws / "evidence" / sdist_entry(ws)["digest"]["sha256"] / f"{entry['attestationSha256']}.json"
+    assert stored.is_file()
+
+    checked = verify(ws)
+    assert checked.exit_code == 0, checked.output
+    assert "evidence: publi" in checked.output  # the tree row (cropped to the test terminal)
+    assert "sigstore trusted root" in checked.output
+    report = json.loads(verify(ws, "--json").stdout)
+    sdist_node = next(c for c in report["wheels"][0]["children"] if c["kind"] == "sdist")
+    assert sdist_node["evidence"] == [f"published by {PUBLISHER} (log index {entry['logIndex']})"]
+    assert report["sigstoreTrustedRoot"]["source"] == "sigstore package"
+    # The policy's requirement is re-checked too: another publisher makes the chain invalid.
+    wrong = verify(ws, "--policy", policy(tmp_path, "gitlab:facutuesca/other/.gitlab-ci.yml"))
+    assert wrong.exit_code == 1
+    assert "the policy requires gitlab:facutuesca/other/.gitlab-ci.yml" in wrong.output
+
+    # A re-run needs neither the index's provenance nor --evidence: the store has it.
+    with serve({"gitlab-oidc-project": [Release(SDIST)], "flit-core": [Release(FLIT)]}) as server:
+        again = bootstrap(ws, "--index-url", server.url + "simple/", "--policy",
+                          policy(tmp_path, PUBLISHER))
+    assert again.exit_code == 0, again.output
+    assert {p["status"] for p in json.loads(again.stdout)["packages"]} == {"reused"}
+
+    # Tampered stored evidence fails verify offline.
+    data = json.loads(stored.read_bytes())
+    attestation = data["attestation_bundles"][0]["attestations"][0]
+    signature = bytearray(base64.b64decode(attestation["envelope"]["signature"]))
+    signature[5] ^= 1
+    attestation["envelope"]["signature"] = base64.b64encode(bytes(signature)).decode()
+    stored.write_text(json.dumps(data))
+    tampered = verify(ws)
+    assert tampered.exit_code == 1
+    assert "does not have sha256" in tampered.output
+    # ...and so does a missing one.
+    stored.unlink()
+    missing = verify(ws)
+    assert missing.exit_code == 1
+    assert "not in the workspace evidence store" in missing.output
+
+
+def test_evidence_dir_is_used_when_the_index_links_none(tmp_path: Path) -> None:
+    ws, evidence = tmp_path / "work", tmp_path / "evidence"
+    evidence.mkdir()
+    shutil.copyfile(ATTESTATION, evidence / ATTESTATION.name)
+    with serve({"gitlab-oidc-project": [Release(SDIST)], "flit-core": [Release(FLIT)]}) as server:
+        result = bootstrap(ws, "--index-url", server.url + "simple/", "--policy",
+                           policy(tmp_path, PUBLISHER), "--evidence", evidence)
+    assert result.exit_code == 0, result.output
+    assert sdist_entry(ws)["annotations"]["publisherEvidence"]["attestationKind"] == "pep740-attestation"
+    assert verify(ws).exit_code == 0
+
+
+@pytest.mark.parametrize(("publisher", "evidence", "words"), [
+    ("gitlab:facutuesca/another-project/.gitlab-ci.yml", True, "not by gitlab:facutuesca/another-project"),
+    (PUBLISHER, False, "no publisher evidence"),
+])
+def test_unverified_sdist_stops_before_building(tmp_path: Path, publisher: str, evidence: bool,
+                                                words: str) -> None:
+    ws = tmp_path / "work"
+    args: list[str | Path] = ["--policy", policy(tmp_path, publisher)]
+    if evidence:
+        (tmp_path / "ev").mkdir()
+        shutil.copyfile(ATTESTATION, tmp_path / "ev" / ATTESTATION.name)
+        args += ["--evidence", tmp_path / "ev"]
+    with serve({"gitlab-oidc-project": [Release(SDIST)], "flit-core": [Release(FLIT)]}) as server:
+        result = bootstrap(ws, "--index-url", server.url + "simple/", *args)
+    assert result.exit_code == 1, result.output
+    assert "gitlab-oidc-project: gitlab_oidc_project-0.0.3.tar.gz must be published by" in result.output
+    assert words in result.output
+    assert "Traceback" not in result.output
+    assert not list((ws / "wheels").glob("*.whl"))  # nothing was built
+    assert not (ws / "builds").exists() or not any((ws / "builds").iterdir())
+
+
+def test_evidence_for_another_file_from_the_index_stops(tmp_path: Path) -> None:
+    """The index links the pypi-attestations provenance for this sdist: a digest mismatch."""
+    ws = tmp_path / "work"
+    other = PA / "pypi_attestations-0.0.19.tar.gz.provenance"
+    with serve({"gitlab-oidc-project": [Release(SDIST, provenance=other)],
+                "flit-core": [Release(FLIT)]}) as server:
+        result = bootstrap(ws, "--index-url", server.url + "simple/", "--policy",
+                           policy(tmp_path, "github:trailofbits/pypi-attestations/release.yml"))
+    assert result.exit_code == 1, result.output
+    assert "attestation is for 'pypi_attestations-0.0.19.tar.gz'" in result.output
