@@ -95,6 +95,20 @@ def test_index_provenance_is_verified_recorded_stored_and_rechecked(tmp_path: Pa
     sdist_node = next(c for c in report["wheels"][0]["children"] if c["kind"] == "sdist")
     assert sdist_node["evidence"] == [f"published by {PUBLISHER} (log index {entry['logIndex']})"]
     assert report["sigstoreTrustedRoot"]["source"] == "sigstore package"
+    # The SBOM carries it on the sdist component: properties and the evidence with its hash.
+    sbom_file = tmp_path / "sbom.json"
+    made = CliRunner().invoke(main, ["sbom", "-w", str(ws), "-o", str(sbom_file), "--validate",
+                                     str(ws / "wheels" / "gitlab_oidc_project-0.0.3-py3-none-any.whl")])
+    assert made.exit_code == 0, made.output
+    component = next(c for c in json.loads(sbom_file.read_text())["components"]
+                     if c.get("purl", "").endswith("file_name=gitlab_oidc_project-0.0.3.tar.gz"))
+    props = {p["name"]: p["value"] for p in component["properties"]}
+    assert props["fromsource:publisher"] == PUBLISHER
+    assert props["fromsource:publisher-log-index"] == str(entry["logIndex"])
+    ref = next(r for r in component["externalReferences"] if r.get("comment", "").startswith("publisher evidence"))
+    assert ref["type"] == "attestation"
+    assert ref["hashes"][0]["content"] == entry["attestationSha256"]
+
     # The policy's requirement is re-checked too: another publisher makes the chain invalid.
     wrong = verify(ws, "--policy", policy(tmp_path, "gitlab:facutuesca/other/.gitlab-ci.yml"))
     assert wrong.exit_code == 1

@@ -53,6 +53,7 @@ from fromsource.attest.provenance import (
     SLSA_PROVENANCE,
     STATEMENT_TYPE,
 )
+from fromsource.attest.publisher_record import ANNOTATION
 from fromsource.errors import FromsourceError, InputError
 from fromsource.wheelstore import WheelInfo, read_wheel_info
 from fromsource.workspace import Workspace, sha256_file
@@ -107,6 +108,7 @@ class BuildStep:
     started_on: str | None
     finished_on: str | None
     log_sha256: str | None
+    sdist_publisher: dict[str, Any] | None = None  # the sdist entry's publisherEvidence
 
 
 @dataclass
@@ -305,7 +307,7 @@ def _build_step(wheel: Artifact, path: Path, digest: str, statement: dict[str, A
     sdist_param = definition["externalParameters"]["sdist"]
     sdist = Artifact(sdist_param["name"], sdist_param["digest"]["sha256"])
     env: list[EnvWheel] = []
-    interpreter, implementation = None, None
+    interpreter, implementation, publisher = None, None, None
     for dep in definition["resolvedDependencies"]:
         notes = dep.get("annotations", {})
         artifact = Artifact(dep["name"], dep["digest"]["sha256"])
@@ -316,6 +318,8 @@ def _build_step(wheel: Artifact, path: Path, digest: str, statement: dict[str, A
             interpreter, implementation = artifact, notes.get("implementation")
         elif notes.get("kind") == KIND_SDIST and artifact != sdist:
             raise ValueError(f"resolvedDependencies sdist {artifact.name} is not externalParameters.sdist")
+        elif notes.get("kind") == KIND_SDIST and isinstance(notes.get(ANNOTATION), dict):
+            publisher = notes[ANNOTATION]
     parse_sdist_filename(sdist.name)  # names become purls: reject what is not a file name
     for dep in env:
         parse_wheel_filename(dep.artifact.name)
@@ -330,6 +334,7 @@ def _build_step(wheel: Artifact, path: Path, digest: str, statement: dict[str, A
         invocation_id=str(meta.get("invocationId") or digest),
         started_on=meta.get("startedOn"), finished_on=meta.get("finishedOn"),
         log_sha256=logs[0]["digest"]["sha256"] if logs else None,
+        sdist_publisher=publisher,
     )
 
 
@@ -504,6 +509,19 @@ class _Document:
         if artifact in self.facts.externals:
             props["external"] = "true"
             props["external-evidence"] = self.facts.externals[artifact]
+        publisher = next((b.sdist_publisher for b in self.facts.builds.values()
+                          if b.sdist == artifact and b.sdist_publisher), None)
+        if publisher is not None:
+            props["publisher"] = str(publisher.get("publisher"))
+            props["publisher-log-index"] = str(publisher.get("logIndex"))
+            props["publisher-signer"] = str(publisher.get("signer"))
+            stored = self.facts.ws.evidence / artifact.sha256 / f"{publisher.get('attestationSha256')}.json"
+            if stored.is_file():
+                refs.append(self._attestation_ref(
+                    stored, f"publisher evidence: {publisher.get('attestationKind')}"))
+            else:
+                self.facts.warnings.append(f"publisher evidence for {artifact.name} is not in "
+                                           f"{self.facts.ws.evidence}")
         build = self.facts.producer(artifact)
         if build is not None:
             refs.append(self._attestation_ref(build.attestation, f"build provenance: {SLSA_PROVENANCE}"))
