@@ -89,11 +89,14 @@ def test_index_provenance_is_verified_recorded_stored_and_rechecked(tmp_path: Pa
 
     checked = verify(ws)
     assert checked.exit_code == 0, checked.output
-    assert "evidence: publi" in checked.output  # the tree row (cropped to the test terminal)
+    # The tree row (cropped to the 80 columns of the test terminal); the JSON below is whole.
+    assert f"sdist gitlab_oidc_project-0.0.3.tar.gz sha256:{sdist_entry(ws)['digest']['sha256'][:12]} publ" in checked.output
     assert "sigstore trusted root" in checked.output
     report = json.loads(verify(ws, "--json").stdout)
     sdist_node = next(c for c in report["wheels"][0]["children"] if c["kind"] == "sdist")
-    assert sdist_node["evidence"] == [f"published by {PUBLISHER} (log index {entry['logIndex']})"]
+    assert sdist_node["evidence"] == [
+        f"published by {PUBLISHER}",
+        f"log index {entry['logIndex']}, evidence sha256:{entry['attestationSha256'][:12]} (pep740-provenance)"]
     assert report["sigstoreTrustedRoot"]["source"] == "sigstore package"
     # The SBOM carries it on the sdist component: properties and the evidence with its hash.
     sbom_file = tmp_path / "sbom.json"

@@ -70,4 +70,6 @@ def recheck(name: str, sha256: str, annotations: Mapping[str, Any], evidence_dir
     if result.log_index != record["logIndex"]:
         problems.append(f"publisher evidence verifies at log index {result.log_index}, the "
                         f"provenance records {record['logIndex']}")
-    return (f"published by {spec} (log index {result.log_index})",), problems
+    return (f"published by {spec}",
+            f"log index {result.log_index}, evidence sha256:{digest[:12]} ({result.evidence_kind})"), \
+        problems

@@ -121,13 +121,19 @@ def _label(node: ChainNode) -> str:
     edge = f" [dim]({node.edge})[/]" if node.edge else ""
     digest = (node.sha256 or "?")[:12]
     keyids = f" signed by {', '.join(k[:12] for k in node.keyids)}" if node.keyids else ""
-    evidence = f" [cyan]evidence: {escape('; '.join(node.evidence))}[/]" if node.evidence else ""
+    if node.kind == "sdist":  # publisher evidence: the first line here, details as children
+        evidence = f" [cyan]{escape(node.evidence[0])}[/]" if node.evidence else ""
+    else:
+        evidence = f" [cyan]evidence: {escape('; '.join(node.evidence))}[/]" if node.evidence else ""
     return f"{mark} {node.kind} {escape(node.name)}{edge} sha256:{digest}{keyids}{evidence}"
 
 
 def _grow(tree: Tree, node: ChainNode, shown: set[tuple[str, str | None, str | None]]) -> None:
     """Add ``node``'s subtree once; a wheel met again is a one-line reference."""
     shown.add(node.key)
+    if node.kind == "sdist":
+        for detail in node.evidence[1:]:
+            tree.add(f"[dim]{escape(detail)}[/]")
     for problem in node.problems:
         tree.add(f"[red]{escape(problem)}[/]")
     for child in node.children:
