@@ -10,6 +10,7 @@ provenance, and verify re-checks it from the workspace store.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -185,3 +186,85 @@ def test_evidence_for_another_file_from_the_index_stops(tmp_path: Path) -> None:
                            policy(tmp_path, "github:trailofbits/pypi-attestations/release.yml"))
     assert result.exit_code == 1, result.output
     assert "attestation is for 'pypi_attestations-0.0.19.tar.gz'" in result.output
+
+
+# -- externals admitted by publisher -------------------------------------------------------
+
+RFC_WHEEL = FIXTURES / "sigstore-python" / "bundle_v3_github.whl"  # = rfc8785-0.1.2-py3-none-any.whl
+RFC_PUBLISHER = "github:trailofbits/rfc8785.py/release.yml"
+
+
+def _external_setup(tmp_path: Path, publisher: str, by_digest: bool = False) -> tuple[Path, Path, Path]:
+    from bootstrap_helpers import project
+
+    index, evidence = tmp_path / "index", tmp_path / "evidence"
+    project(index, "app", build=["rfc8785"])  # rfc8785 must be importable in app's build
+    project(index, "rfc8785", "0.1.2", fail=True)  # its sdist is never built: the external is used
+    wheel = index / "rfc8785-0.1.2-py3-none-any.whl"
+    shutil.copyfile(RFC_WHEEL, wheel)
+    evidence.mkdir()
+    shutil.copyfile(RFC_WHEEL.with_name(RFC_WHEEL.name + ".sigstore"), evidence / f"{wheel.name}.sigstore")
+    policy_file = tmp_path / "policy.toml"
+    if by_digest:  # beside a digest: both must hold
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        entry = f'file = "{wheel.name}"\nsha256 = "{digest}"\n'
+    else:  # instead of one: any release of rfc8785 its publisher publishes
+        entry = 'project = "rfc8785"\n'
+    policy_file.write_text(f'version = 1\n[[externals.wheels]]\n{entry}publisher = "{publisher}"\n')
+    return index, evidence, policy_file
+
+
+@pytest.mark.parametrize("by_digest", [False, True], ids=["instead-of-digest", "beside-digest"])
+def test_external_admitted_by_publisher(tmp_path: Path, by_digest: bool) -> None:
+    index, evidence, policy_file = _external_setup(tmp_path, RFC_PUBLISHER, by_digest)
+    ws = tmp_path / "work"
+    result = CliRunner().invoke(main, ["bootstrap", "app", "--find-links", str(index), "--no-index",
+                                       "-w", str(ws), "-j", "1", "--json", "--policy", str(policy_file),
+                                       "--evidence", str(evidence)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert {p["name"]: p["status"] for p in summary["packages"]} == {"app": "built", "rfc8785": "external"}
+    (leaf,) = summary["trust_base"]
+    assert leaf["evidence"][-1] == f"published by {RFC_PUBLISHER} (verified; policy {policy_file})"
+    assert (f"named by sha256 in {policy_file}" in leaf["evidence"]) is by_digest
+
+    app = next((ws / "wheels").glob("app-*.whl"))
+    key = ws / "keys" / "builder.pub"
+    checked = CliRunner().invoke(main, ["verify", str(app), "-w", str(ws), "--trusted-key", str(key),
+                                        "--policy", str(policy_file), "--json"])
+    assert checked.exit_code == 0, checked.output
+    (external,) = [c for c in json.loads(checked.stdout)["wheels"][0]["children"] if c["kind"] == "external"]
+    assert f"published by {RFC_PUBLISHER}" in external["evidence"]
+    # Without its evidence in the store, the external no longer stands.
+    shutil.rmtree(ws / "evidence")
+    gone = CliRunner().invoke(main, ["verify", str(app), "-w", str(ws), "--trusted-key", str(key),
+                                     "--policy", str(policy_file)])
+    assert gone.exit_code == 1
+    assert "no publisher evidence found" in gone.output
+
+
+def test_external_from_another_publisher_stops_the_run(tmp_path: Path) -> None:
+    index, evidence, policy_file = _external_setup(tmp_path, "github:trailofbits/rfc8785.py/other.yml")
+    ws = tmp_path / "work"
+    result = CliRunner().invoke(main, ["bootstrap", "app", "--find-links", str(index), "--no-index",
+                                       "-w", str(ws), "-j", "1", "--policy", str(policy_file),
+                                       "--evidence", str(evidence)])
+    assert result.exit_code == 1, result.output
+    assert "rfc8785: rfc8785-0.1.2-py3-none-any.whl must be published by" in result.output
+    assert not list((ws / "wheels").glob("*.whl"))
+
+
+def test_policy_rejects_bad_external_entries(tmp_path: Path) -> None:
+    from fromsource.errors import PolicyFileError
+    from fromsource.policy import load_policy
+
+    bad = tmp_path / "p.toml"
+    bad.write_text('version = 1\n[[externals.wheels]]\nproject = "x"\npublisher = "nope:y"\n'
+                   '[[externals.wheels]]\nproject = "x"\nfile = "x-1-py3-none-any.whl"\npublisher = "google:a@b.c"\n'
+                   '[[externals.wheels]]\nfile = "x-1-py3-none-any.whl"\nsha256 = "zz"\n')
+    with pytest.raises(PolicyFileError) as info:
+        load_policy(bad)
+    text = str(info.value)
+    assert "unknown publisher kind 'nope'" in text
+    assert "takes no file or sha256" in text
+    assert "must be a lowercase sha256" in text

@@ -54,7 +54,13 @@ from fromsource.incremental import (
     remove_stale_temp_files,
     save_backend_requires,
 )
-from fromsource.index import Index, SdistCandidate, best_wheel, external_policy_line
+from fromsource.index import (
+    Index,
+    SdistCandidate,
+    WheelCandidate,
+    best_wheel,
+    external_policy_line,
+)
 from fromsource.pkginfo import read_pkg_info
 from fromsource.policy import Policy
 from fromsource.publishers import PublisherGate
@@ -247,7 +253,8 @@ class _Planner:
         self.requirements = tuple(requirements)
         self.policy = policy
         self.publishers = PublisherGate(policy, workspace, index, tuple(evidence_dirs)) \
-            if policy is not None and policy.publishers else None
+            if policy is not None and (policy.publishers or policy.external_publishers
+                                       or policy.externals_by_publisher) else None
         self.seed_store = SeedStore(workspace)
         self.seed_checks: dict[Node, tuple[Path | None, list[SeedCheck]]] = {}
         self.seeded: dict[Node, frozenset[Node]] = {}  # seed -> members of the cycles it serves
@@ -444,8 +451,32 @@ class _Planner:
             if self.digest(path) != digest:
                 raise FromsourceError(
                     f"{path} does not have the sha256 the policy names ({digest}); refusing it")
+            spec = self.policy.external_publishers.get(digest)
+            if spec is not None and self.publishers is not None:  # digest and publisher
+                self.publishers.verify_file(node.name, self._published_wheel(node, filename),
+                                            path, digest, spec)
             return path, digest
-        return None
+        spec = self.policy.externals_by_publisher.get(canonicalize_name(node.name))
+        if spec is None or self.publishers is None:
+            return None
+        # Any wheel of this release its publisher published: new releases need no policy edit.
+        self.reporter.discovering(f"fetching external {node} published by {spec}")
+        candidate = best_wheel(self.index.wheel_candidates(node.name), Version(node.version))
+        if candidate is None:
+            raise FromsourceError(f"the policy admits {node} as an external published by {spec}, "
+                                  "but the index has no wheel of it for this environment")
+        path = self.index.fetch_wheel(candidate, self.ws.externals)
+        digest = self.digest(path)
+        self.publishers.verify_file(node.name, candidate, path, digest, spec)
+        return path, digest
+
+    def _published_wheel(self, node: Node, filename: str) -> WheelCandidate | None:
+        """The index's entry for an external wheel, for its provenance link (if reachable)."""
+        try:
+            return next((c for c in self.index.wheel_candidates(node.name)
+                         if c.filename == filename), None)
+        except FromsourceError:
+            return None
 
     def _apply(self, task: _Task, result: Resolution) -> None:
         nodes = {name: self._ensure_node(p.sdist) for name, p in result.packages.items()}
@@ -515,7 +546,8 @@ class _Planner:
                 name=node.display_name, version=node.version, status="external",
                 wheel=external[0]))
         else:
-            if self.publishers is not None:  # before anything of this sdist is built
+            if self.publishers is not None and self.publishers.required(node.name):
+                # before anything of this sdist is built
                 package.sdist_annotations = self.publishers.check(
                     node.name, sdist, path, package.sha256)
             self._add_task(_Task("build-system", node))
@@ -823,7 +855,7 @@ class _Planner:
             if package.status == "external" and package.wheel is not None:
                 base.append({"kind": "external", "name": str(package.node),
                              "wheel": package.wheel.name, "sha256": package.wheel_sha256,
-                             "evidence": [f"named by sha256 in {source}"]})
+                             "evidence": self._external_evidence(package, source)})
         refused = []
         for wheel in self.seed_store.wheels():
             info = read_wheel_info(wheel)
@@ -833,6 +865,17 @@ class _Planner:
                                 "reason": f"{node} is in no build cycle; a seed is only used "
                                           "where a cycle forces it"})
         return tuple(base), tuple(refused)
+
+    def _external_evidence(self, package: _Package, source: str) -> list[str]:
+        assert self.policy is not None  # noqa: S101 - externals exist only under a policy
+        evidence = []
+        if package.wheel_sha256 in self.policy.externals:
+            evidence.append(f"named by sha256 in {source}")
+        spec = (self.policy.external_publishers.get(package.wheel_sha256 or "")
+                or self.policy.externals_by_publisher.get(canonicalize_name(package.node.name)))
+        if spec is not None:
+            evidence.append(f"published by {spec} (verified; policy {source})")
+        return evidence
 
     def externals_suggested(self) -> tuple[dict[str, str], ...]:
         """Policy lines admitting published compiled wheels for what failed or was skipped."""

@@ -132,7 +132,8 @@ class Index(Protocol):
         """
         ...
 
-    def fetch_provenance(self, candidate: SdistCandidate, limit: int) -> bytes | None:
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
+                         limit: int) -> bytes | None:
         """The PEP 740 provenance object the index links for ``candidate`` (at most
         ``limit`` bytes, else :class:`IndexError_`), or ``None`` when it links none."""
         ...
@@ -264,7 +265,8 @@ class SimpleIndex:
         return self._download(_expecting(candidate, expected_sha256), dest_dir,
                               claim=_claim(expected_sha256))
 
-    def fetch_provenance(self, candidate: SdistCandidate, limit: int) -> bytes | None:
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
+                         limit: int) -> bytes | None:
         url = candidate.provenance_url
         if url is None:
             return None
@@ -468,8 +470,9 @@ class LocalDirIndex:
         return self._copy(_expecting(candidate, expected_sha256), dest_dir,
                           claim=_claim(expected_sha256))
 
-    def fetch_provenance(self, candidate: SdistCandidate, limit: int) -> bytes | None:
-        # A provenance object kept beside the sdist (<file>.provenance) plays the index's link.
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
+                         limit: int) -> bytes | None:
+        # A provenance object kept beside the file (<file>.provenance) plays the index's link.
         source = self.path / f"{candidate.filename}.provenance"
         if not source.is_file():
             return None
@@ -549,8 +552,10 @@ class MultiIndex:
             raise IndexError_(f"{candidate.filename} was not listed by any configured index")
         return index.fetch_wheel(candidate, dest_dir, expected_sha256=expected_sha256)
 
-    def fetch_provenance(self, candidate: SdistCandidate, limit: int) -> bytes | None:
-        index = self._origin.get(candidate)
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
+                         limit: int) -> bytes | None:
+        index = (self._origin.get(candidate) if isinstance(candidate, SdistCandidate)
+                 else self._wheel_origin.get(candidate))
         return index.fetch_provenance(candidate, limit) if index is not None else None
 
 

@@ -64,6 +64,10 @@ class Policy:
     externals: dict[str, str] = field(default_factory=dict)  # sha256 -> file name
     trusted_root: TrustRootPin | None = None  # None: the root inside the sigstore package
     publishers: dict[str, PublisherSpec] = field(default_factory=dict)  # by canonical name
+    # [[externals.wheels]] with a publisher: beside a sha256 (both must hold), keyed by digest;
+    # instead of one ({project, publisher}: any release it publishes), keyed by project.
+    external_publishers: dict[str, PublisherSpec] = field(default_factory=dict)
+    externals_by_publisher: dict[str, PublisherSpec] = field(default_factory=dict)
 
     def expired(self, now: datetime | None = None) -> bool:
         """True from the ``expires`` instant on: a policy is valid strictly before it."""
@@ -172,12 +176,43 @@ def load_policy(path: Path) -> Policy:
     if not isinstance(wheels, list):
         errors.add("[externals].wheels", "must be an array of tables")
         wheels = []
+    external_publishers: dict[str, PublisherSpec] = {}
+    by_publisher: dict[str, PublisherSpec] = {}
     for index, entry in enumerate(wheels):
-        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) \
-                or not isinstance(entry.get("file"), str):
-            errors.add(f"[externals].wheels[{index}]", "needs string keys file and sha256")
+        where = f"[externals].wheels[{index}]"
+        if not isinstance(entry, dict):
+            errors.add(where, "must be a table")
+            continue
+        for key in sorted(set(entry) - {"file", "sha256", "publisher", "project"}):
+            errors.add(f"{where}.{key}", "unknown key")
+        spec = None
+        if "publisher" in entry:
+            try:
+                spec = parse_publisher(entry["publisher"]) if isinstance(entry["publisher"], str) \
+                    else None
+            except FromsourceError as exc:
+                errors.add(f"{where}.publisher", exc.message)
+                continue
+            if spec is None:
+                errors.add(f"{where}.publisher", "must be a publisher spec string")
+                continue
+        if "project" in entry:
+            if spec is None or not isinstance(entry["project"], str) or "file" in entry \
+                    or "sha256" in entry:
+                errors.add(where, "{project, publisher} admits any wheel its publisher publishes; "
+                                  "it takes no file or sha256")
+                continue
+            by_publisher[canonicalize_name(entry["project"])] = spec
+            continue
+        if not isinstance(entry.get("sha256"), str) or not isinstance(entry.get("file"), str):
+            errors.add(where, "needs string keys file and sha256 (or project and publisher)")
+            continue
+        if not _is_sha256(entry["sha256"]):
+            errors.add(f"{where}.sha256", "must be a lowercase sha256 hex digest")
             continue
         external_map[entry["sha256"]] = entry["file"]
+        if spec is not None:
+            external_publishers[entry["sha256"]] = spec
     trusted_root = _sigstore_table(data, base, errors)
     publishers = _publishers_table(data, errors)
     if errors.items:
@@ -192,6 +227,7 @@ def load_policy(path: Path) -> Policy:
         seed_allow=frozenset(canonicalize_name(n) for n in allow) if allow is not None else None,
         binary_seed_digests=frozenset(digests), externals=external_map,
         trusted_root=trusted_root, publishers=publishers,
+        external_publishers=external_publishers, externals_by_publisher=by_publisher,
     )
 
 

@@ -19,6 +19,7 @@ from fromsource.attest.evidence import (
     BESIDE_SUFFIXES,
     MAX_EVIDENCE_BYTES,
     EvidenceFile,
+    VerifiedEvidence,
     find_evidence,
     parse_evidence,
     read_bounded,
@@ -29,7 +30,7 @@ from fromsource.attest.publisher import PublisherSpec
 from fromsource.attest.publisher_record import annotation
 from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
 from fromsource.errors import EvidenceError, FromsourceError, PolicyError
-from fromsource.index import Index, SdistCandidate
+from fromsource.index import Index, SdistCandidate, WheelCandidate
 from fromsource.policy import Policy
 from fromsource.workspace import Workspace
 
@@ -53,25 +54,32 @@ class PublisherGate:
         spec = self.required(project)
         if spec is None:
             return {}
+        return annotation(self.verify_file(project, candidate, sdist, sha256, spec), spec)
+
+    def verify_file(self, project: str, candidate: SdistCandidate | WheelCandidate | None,
+                    dist: Path, sha256: str, spec: PublisherSpec) -> VerifiedEvidence:
+        """Evidence that ``dist`` comes from ``spec`` (sdists and external wheels alike)."""
         if self._root is None:
             self._root = load_pinned_root(self.policy.trusted_root)
         found: list[tuple[str, bytes]] = []  # (where, bytes) of every evidence file seen
         problems: list[str] = []
-        paths = find_evidence(sdist, sha256, self.workspace.evidence)
+        paths = find_evidence(dist, sha256, self.workspace.evidence)
         paths += [p for d in self.evidence_dirs for s in BESIDE_SUFFIXES
-                  if (p := d / f"{sdist.name}{s}").is_file()]
+                  if (p := d / f"{dist.name}{s}").is_file()]
         for path in paths:
             try:
                 found.append((str(path), read_bounded(path)))
             except FromsourceError as exc:
                 problems.append(exc.message)
-        try:
-            served = self.index.fetch_provenance(candidate, MAX_EVIDENCE_BYTES)
-        except FromsourceError as exc:
-            problems.append(f"index provenance: {exc.message}")
-            served = None
+        served = None
+        if candidate is not None:
+            try:
+                served = self.index.fetch_provenance(candidate, MAX_EVIDENCE_BYTES)
+            except FromsourceError as exc:
+                problems.append(f"index provenance: {exc.message}")
         if served is not None:
-            found.append((candidate.provenance_url or "index provenance", served))
+            found.append((candidate.provenance_url if candidate and candidate.provenance_url
+                          else "index provenance", served))
         files: list[EvidenceFile] = []
         for where, data in found:
             try:
@@ -82,16 +90,16 @@ class PublisherGate:
             files.append(EvidenceFile(path=Path(where), sha256=hashlib.sha256(data).hexdigest(),
                                       kind=kind, candidates=candidates))
         try:
-            result = verify_distribution(sdist, files, spec, self._root, dist_sha256=sha256)
+            result = verify_distribution(dist, files, spec, self._root, dist_sha256=sha256)
         except EvidenceError as exc:
             reasons = problems + (exc.reasons if files else [
                 "no publisher evidence: not in the workspace, the index links no PEP 740 "
                 "provenance, and no --evidence directory holds any"])
             raise PolicyError(
-                f"{project}: {sdist.name} must be published by {spec} (policy "
+                f"{project}: {dist.name} must be published by {spec} (policy "
                 f"{self.policy.source}), and no evidence verifies: " + "; ".join(reasons),
                 hint="pass --evidence DIR holding its PEP 740 attestation or provenance object",
             ) from exc
         verified = next(d for _, d in found if hashlib.sha256(d).hexdigest() == result.evidence_sha256)
         store_evidence(self.workspace.evidence, sha256, verified)
-        return annotation(result, spec)
+        return result

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name, parse_sdist_filename
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from securesystemslib.signer import Key
 
 from fromsource.attest import dsse
 from fromsource.attest.checks import check_statement, get_path
 from fromsource.attest.provenance import KIND_SDIST, KIND_WHEEL
-from fromsource.attest.publisher_record import recheck
+from fromsource.attest.publisher_record import check_stored, recheck
 from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
 from fromsource.errors import VerificationError
 from fromsource.policy import Policy
@@ -265,6 +265,26 @@ class Verifier:
                                      required, self._root)
         return ChainNode(name, KIND_SDIST, sha, evidence=evidence, problems=problems)
 
+    def _external(self, name: str, sha: str, edge: str | None) -> ChainNode | None:
+        """A wheel the policy admits by digest and/or publisher: a trust-base leaf."""
+        if self.policy is None:
+            return None
+        try:
+            project = canonicalize_name(parse_wheel_filename(name)[0])
+        except ValueError:
+            project = None
+        by_digest = sha in self.policy.externals
+        spec = self.policy.external_publishers.get(sha) or (
+            self.policy.externals_by_publisher.get(project) if project else None)
+        if not by_digest and spec is None:
+            return None
+        evidence: tuple[str, ...] = (f"named by sha256 in {self.policy.source}",) if by_digest else ()
+        problems: list[str] = []
+        if spec is not None:
+            found, problems = check_stored(name, sha, spec, self.locations.evidence_dirs, self._root)
+            evidence += found
+        return ChainNode(name, KIND_EXTERNAL, sha, edge=edge, evidence=evidence, problems=problems)
+
     def _root(self) -> PinnedRoot:
         if self.trusted_root is None:
             self.trusted_root = load_pinned_root(self.policy.trusted_root if self.policy else None)
@@ -279,9 +299,9 @@ class Verifier:
                              problems=["dependency name is not a plain file name"])
         if annotations.get("seed") is True:
             return self._seed(name, sha, edge)
-        if self.policy is not None and sha in self.policy.externals:
-            return ChainNode(name, KIND_EXTERNAL, sha, edge=edge,
-                             evidence=(f"named by sha256 in {self.policy.source}",))
+        external = self._external(name, sha, edge)
+        if external is not None:
+            return external
         recorded = annotations.get("attestationSha256")
         path = self.locations.wheel(name, near=dependent.parent, sha256=sha, exclude=dependent,
                                     attestation_sha256=recorded if isinstance(recorded, str) else None,

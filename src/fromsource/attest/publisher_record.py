@@ -11,7 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fromsource.attest.evidence import VerifiedEvidence, read_evidence, verify_distribution
+from fromsource.attest.evidence import (
+    VerifiedEvidence,
+    find_evidence,
+    read_evidence,
+    verify_distribution,
+)
 from fromsource.attest.publisher import PublisherSpec, parse_publisher
 from fromsource.attest.trustroot import PinnedRoot
 from fromsource.errors import EvidenceError, FromsourceError
@@ -73,3 +78,25 @@ def recheck(name: str, sha256: str, annotations: Mapping[str, Any], evidence_dir
     return (f"published by {spec}",
             f"log index {result.log_index}, evidence sha256:{digest[:12]} ({result.evidence_kind})"), \
         problems
+
+
+def check_stored(name: str, sha256: str, spec: PublisherSpec, evidence_dirs: Sequence[Path],
+                 root: Callable[[], PinnedRoot]) -> tuple[tuple[str, ...], list[str]]:
+    """(evidence, problems): does any stored evidence for ``sha256`` show ``spec`` published
+    ``name``? For externals admitted by publisher, whose entries carry no annotation."""
+    files, problems = [], []
+    for directory in evidence_dirs:
+        for path in find_evidence(Path(name), sha256, directory):
+            try:
+                files.append(read_evidence(path))
+            except FromsourceError as exc:
+                problems.append(exc.message)
+    try:
+        result = verify_distribution(Path(name), files, spec, root(), dist_sha256=sha256)
+    except EvidenceError as exc:
+        return (), [*problems, *(f"publisher evidence: {r}" for r in exc.reasons)]
+    except FromsourceError as exc:
+        return (), [*problems, f"publisher evidence: {exc.message}"]
+    return (f"published by {spec}", f"log index {result.log_index}, evidence sha256:"
+            f"{result.evidence_sha256[:12]} ({result.evidence_kind})"), []
+

@@ -65,7 +65,7 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
 
         policy = load_policy(policy_path)
         policy.check_current()
-    externals = dict.fromkeys(policy.externals, f"named by sha256 in {policy.source}") if policy else {}
+    externals = _externals(ws, policy) if policy else {}
     result = build_sbom(ws, list(wheels), SbomOptions(
         relative_to=output.absolute().parent, reproducible=reproducible, source_date_epoch=epoch,
         externals=externals))
@@ -107,6 +107,28 @@ def _source_date_epoch() -> int | None:
         raise InputError(f"SOURCE_DATE_EPOCH={raw!r} is not an integer") from exc
 
 
+def _externals(ws: Workspace, policy: Policy) -> dict[str, str]:
+    """sha256 -> why the policy admits it: by digest, and wheels in externals/ it admits by
+    publisher (whose evidence verify checks before any SBOM is written)."""
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
+    from fromsource.workspace import sha256_file
+
+    found = dict.fromkeys(policy.externals, f"named by sha256 in {policy.source}")
+    for sha, spec in policy.external_publishers.items():
+        found[sha] = f"named by sha256 and published by {spec} in {policy.source}"
+    if policy.externals_by_publisher and ws.externals.is_dir():
+        for wheel in sorted(ws.externals.glob("*.whl")):
+            try:
+                project = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+            except ValueError:
+                continue
+            admitted = policy.externals_by_publisher.get(project)
+            if admitted is not None:
+                found.setdefault(sha256_file(wheel), f"published by {admitted} in {policy.source}")
+    return found
+
+
 def _verify_chains(ws: Workspace, wheels: list[Path], trusted_keys: tuple[Path, ...],
                    policy: Policy | None) -> None:
     """Refuse to describe chains that do not verify: same checks as ``fromsource verify``."""
@@ -118,7 +140,8 @@ def _verify_chains(ws: Workspace, wheels: list[Path], trusted_keys: tuple[Path, 
     if policy is not None:
         keys.extend(policy.builder_keys)
         threshold, require_isolation = policy.threshold, policy.require_isolation
-    verifier = Verifier(keys, Locations((ws.wheels, ws.stage1), (ws.attestations,), (ws.seeds,)),
+    verifier = Verifier(keys, Locations((ws.wheels, ws.stage1), (ws.attestations,), (ws.seeds,),
+                                        (ws.evidence,)),
                         threshold=threshold, require_isolation=require_isolation,
                         require_sandbox=policy is not None and policy.require_sandbox, policy=policy)
     problems = [p for node in verifier.verify_wheels(wheels) for p in node.all_problems()]
