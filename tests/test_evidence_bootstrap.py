@@ -268,3 +268,23 @@ def test_policy_rejects_bad_external_entries(tmp_path: Path) -> None:
     assert "unknown publisher kind 'nope'" in text
     assert "takes no file or sha256" in text
     assert "must be a lowercase sha256" in text
+
+
+def test_seed_publisher_evidence_is_reported_not_admitting(tmp_path: Path) -> None:
+    from fromsource.policy import load_policy
+    from fromsource.seeds import check_seed
+
+    seed = tmp_path / "seeds" / "rfc8785-0.1.2-py3-none-any.whl"
+    seed.parent.mkdir()
+    shutil.copyfile(RFC_WHEEL, seed)
+    shutil.copyfile(RFC_WHEEL.with_name(RFC_WHEEL.name + ".sigstore"), seed.with_name(seed.name + ".sigstore"))
+    good, wrong = tmp_path / "good.toml", tmp_path / "wrong.toml"
+    good.write_text(f'version = 1\n[publishers]\nrfc8785 = "{RFC_PUBLISHER}"\n')
+    wrong.write_text('version = 1\n[publishers]\nrfc8785 = "github:trailofbits/other/release.yml"\n')
+    check = check_seed(seed, load_policy(good))
+    bundle = json.loads(RFC_WHEEL.with_name(RFC_WHEEL.name + ".sigstore").read_bytes())
+    log_index = int(bundle["verificationMaterial"]["tlogEntries"][0]["logIndex"])
+    assert check.publisher == (f"published by {RFC_PUBLISHER} (sigstore-bundle, log index {log_index})",)
+    assert not check.accepted  # publisher evidence alone admits no seed
+    refused = check_seed(seed, load_policy(wrong))
+    assert refused.publisher[0].startswith("not published by github:trailofbits/other/release.yml")

@@ -54,6 +54,9 @@ class SeedCheck:
     sha256: str
     evidence: tuple[Evidence, ...]
     problems: tuple[str, ...] = field(default=())
+    # Publisher evidence beside the seed, checked for the policy's [publishers] entry of its
+    # project: reported beside review and provenance evidence, never what admits a seed.
+    publisher: tuple[str, ...] = field(default=())
 
     @property
     def accepted(self) -> bool:
@@ -64,7 +67,7 @@ class SeedCheck:
             "wheel": self.wheel, "sha256": self.sha256, "accepted": self.accepted,
             "evidence": [{"kind": e.kind, "keyids": list(e.keyids), "detail": e.detail,
                           "source": e.source} for e in self.evidence],
-            "problems": list(self.problems),
+            "problems": list(self.problems), "publisher": list(self.publisher),
         }
 
 
@@ -208,7 +211,29 @@ def check_seed(wheel: Path, policy: Policy, evidence_files: list[Path] | None = 
                 rejected.append(f"{where}: {found.kind} evidence is not accepted by the policy")
     if not accepted:
         problems.extend(rejected or ["no evidence found"])
-    return SeedCheck(wheel.name, digest, tuple(accepted), tuple(problems))
+    return SeedCheck(wheel.name, digest, tuple(accepted), tuple(problems),
+                     publisher=_publisher_evidence(wheel, digest, policy))
+
+
+def _publisher_evidence(wheel: Path, digest: str, policy: Policy) -> tuple[str, ...]:
+    """What publisher evidence beside the seed (``<wheel>.publish.attestation``...) shows."""
+    from fromsource.attest.evidence import find_evidence, read_evidence, verify_distribution
+    from fromsource.attest.trustroot import load_pinned_root
+    from fromsource.errors import EvidenceError, FromsourceError
+
+    spec = policy.publishers.get(parse_wheel_filename(wheel.name)[0])
+    paths = find_evidence(wheel, digest, None)
+    if spec is None or not paths:
+        return ()
+    try:
+        files = [read_evidence(path) for path in paths]
+        result = verify_distribution(wheel, files, spec, load_pinned_root(policy.trusted_root),
+                                     dist_sha256=digest)
+    except EvidenceError as exc:
+        return (f"not published by {spec}: " + "; ".join(exc.reasons),)
+    except FromsourceError as exc:
+        return (f"publisher evidence unusable: {exc.message}",)
+    return (f"published by {spec} ({result.evidence_kind}, log index {result.log_index})",)
 
 
 def _check_allowed(wheel_name: str, policy: Policy) -> None:

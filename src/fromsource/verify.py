@@ -348,7 +348,8 @@ class Verifier:
         else:
             check = check_seed(path, self.policy, [path.parent / f"{name}.intoto.jsonl"])
             node.problems.extend(check.problems)
-            node.evidence = tuple(f"{e.kind}: {e.detail} ({e.source})" for e in check.evidence)
+            node.evidence = tuple(f"{e.kind}: {e.detail} ({e.source})" for e in check.evidence) \
+                + check.publisher
         return node
 
 

@@ -174,5 +174,7 @@ def show(name: str, policy_path: Path | None, workspace: Path, as_json: bool) ->
                 out.print(f"  policy: {verdict}")
                 for problem in check["problems"]:
                     out.print(f"    - {escape(problem)}")
+                for line in check.get("publisher", []):
+                    out.print(f"  publisher evidence: {escape(line)}")
     if policy is not None and not all(s["check"]["accepted"] for s in seeds):
         sys.exit(EXIT_INVALID)
