@@ -119,9 +119,10 @@ def test_index_provenance_is_verified_recorded_stored_and_rechecked(tmp_path: Pa
     assert "the policy requires gitlab:facutuesca/other/.gitlab-ci.yml" in wrong.output
 
     # A re-run needs neither the index's provenance nor --evidence: the store has it.
-    with serve({"gitlab-oidc-project": [Release(SDIST)], "flit-core": [Release(FLIT)]}) as server:
+    with serve(releases) as server:
         again = bootstrap(ws, "--index-url", server.url + "simple/", "--policy",
                           policy(tmp_path, PUBLISHER))
+        assert not any(hit.startswith("/provenance/") for hit in server.hits)
     assert again.exit_code == 0, again.output
     assert {p["status"] for p in json.loads(again.stdout)["packages"]} == {"reused"}
 
