@@ -443,3 +443,41 @@ def test_verification_opens_no_socket_and_touches_no_cache(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr.decode()
     assert json.loads(result.stdout)["valid"] is True
     assert list(home.iterdir()) == []  # no TUF cache copied, nothing written
+
+
+def _json_paths(node, prefix=()):  # type: ignore[no-untyped-def]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _json_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _json_paths(value, (*prefix, index))
+    if prefix:
+        yield prefix
+
+
+@needs_fixtures
+def test_every_field_of_a_real_attestation_removed_or_retyped_is_one_clean_failure(tmp_path: Path) -> None:
+    """Hostile input: each field deleted or given a wrong value; exit 1 or 2, no traceback."""
+    import copy
+
+    original = json.loads(PUBLISH.read_bytes())
+    bad = tmp_path / "mutated.attestation"
+    cases = 0
+    for path in list(_json_paths(original)):
+        for value in (None, "x", 12345, "delete"):
+            doc = copy.deepcopy(original)
+            parent = doc
+            for key in path[:-1]:
+                parent = parent[key]
+            if value == "delete":
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = value
+            bad.write_text(json.dumps(doc))
+            result = CliRunner().invoke(main, ["evidence", "verify", str(SDIST), "--publisher", GH,
+                                               "--attestation", str(bad)])
+            assert result.exit_code in (1, 2), (path, value, result.output)
+            assert result.exception is None or isinstance(result.exception, SystemExit), (path, value)
+            cases += 1
+    assert cases > 40
