@@ -1,12 +1,11 @@
-"""Bootstrap's publisher requirement: an sdist the policy ties to a publisher is used only
-when publisher evidence for exactly that file verifies.
+"""Bootstrap's publisher requirement: an sdist (or external wheel) the policy ties to a
+publisher is used only when publisher evidence for exactly that file verifies.
 
 Evidence is looked for in the workspace store first (earlier runs; alone, so a re-run needs
 no index), then in ``--evidence DIR`` (``<file name><suffix>``) and at the index's PEP 740
-``provenance`` link. The
-evidence that verified is kept in the workspace by digest, so later runs and ``verify`` need
-neither the index nor the directory. What was verified becomes the ``publisherEvidence``
-annotation of the sdist's dependency entry (docs/provenance.md).
+``provenance`` link. The evidence that verified is kept in the workspace by digest, so later
+runs and ``verify`` need neither the index nor the directory. For an sdist, what was verified
+becomes the ``publisherEvidence`` annotation of its dependency entry (docs/provenance.md).
 """
 
 from __future__ import annotations
