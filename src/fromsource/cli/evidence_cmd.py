@@ -44,7 +44,6 @@ def verify(dist: Path, publisher_spec: str | None, identity: str | None, issuer:
     from fromsource.attest.evidence import find_evidence, read_evidence, verify_distribution
     from fromsource.attest.publisher import Expected, SigstoreIdentity, parse_publisher
     from fromsource.attest.trustroot import load_pinned_root
-    from fromsource.policy import load_policy
     from fromsource.workspace import Workspace, sha256_file
 
     expected: Expected
@@ -61,6 +60,8 @@ def verify(dist: Path, publisher_spec: str | None, identity: str | None, issuer:
         raise InputError(f"{dist} does not exist")
     pin = None
     if policy_path is not None:
+        from fromsource.policy import load_policy  # securesystemslib: only when needed
+
         policy = load_policy(policy_path)
         policy.check_current()
         pin = policy.trusted_root
