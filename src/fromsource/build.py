@@ -13,7 +13,6 @@ import stat
 import subprocess
 import sys
 import time
-import tomllib
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -51,6 +50,7 @@ from fromsource.errors import (
     MissingRequirementError,
 )
 from fromsource.sandbox import BuildSandbox, SandboxMode, choose_level, not_isolated
+from fromsource.untrusted import load_toml
 from fromsource.wheelstore import Selected, WheelStore, read_wheel_info
 from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
 
@@ -134,9 +134,13 @@ def parse_build_system(pyproject: bytes | None) -> BuildSystem:
     table: dict[str, Any] = {}
     if pyproject is not None:
         try:
-            table = tomllib.loads(pyproject.decode("utf-8")).get("build-system", {})
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise BuildError(f"pyproject.toml of the sdist is not valid TOML: {exc}") from exc
+            text = pyproject.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BuildError(f"pyproject.toml of the sdist is not UTF-8: {exc}") from exc
+        table = load_toml(text, source="pyproject.toml of the sdist", error=BuildError).get(
+            "build-system", {})
+        if not isinstance(table, dict):
+            raise BuildError("[build-system] of the sdist's pyproject.toml is not a table")
     if "build-backend" not in table:
         requires = table.get("requires", list(LEGACY_REQUIRES))
         backend, backend_path = LEGACY_BACKEND, None

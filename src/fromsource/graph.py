@@ -25,6 +25,7 @@ from typing import Any, Literal, get_args
 from packaging.utils import canonicalize_name
 
 from fromsource.errors import CycleError, InputError
+from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
 from fromsource.workspace import atomic_write_bytes
 
 EdgeKind = Literal["build-system", "backend", "install"]
@@ -396,14 +397,12 @@ def _tarjan(successors: Mapping[Node, Iterable[Node]]) -> Iterator[list[Node]]:
 
 def load(path: Path) -> BuildGraph:
     """Read ``graph.json``."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
+    if not path.exists():
         raise InputError(
             f"no build graph at {path}", hint="run `fromsource bootstrap` in this workspace first"
-        ) from exc
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read build graph {path}: {exc}") from exc
+        )
+    data = load_json(read_file(path, limit=MAX_SMALL_FILE_BYTES, what="build graph"),
+                     source=f"build graph {path}")
     return BuildGraph.from_json(data)
 
 

@@ -24,6 +24,7 @@ from fromsource import __version__
 from fromsource.attest import dsse
 from fromsource.build import EnvWheel, attestation_of
 from fromsource.errors import FromsourceError
+from fromsource.untrusted import MAX_ATTESTATION_BYTES, MAX_SMALL_FILE_BYTES, load_json, read_file
 from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
 
 
@@ -99,7 +100,8 @@ def find_reusable(
 
 def _statement(path: Path, keys: Sequence[Key]) -> dict[str, Any] | None:
     try:
-        envelopes = dsse.parse_envelopes(path.read_bytes(), path.name)
+        envelopes = dsse.parse_envelopes(
+            read_file(path, limit=MAX_ATTESTATION_BYTES, what="attestation"), path.name)
         return dsse.verify(envelopes[0], keys).statement
     except (OSError, FromsourceError):
         return None
@@ -148,10 +150,12 @@ def load_backend_requires(workspace: Workspace, name: str, version: str,
     Only a hint: the build checks the hook's answer again and says if it asks for more.
     """
     try:
-        data = json.loads(_backend_file(workspace, name, version).read_text("utf-8"))
+        path = _backend_file(workspace, name, version)
+        data = load_json(read_file(path, limit=MAX_SMALL_FILE_BYTES, what="backend requirements"),
+                         source=str(path))
         if data["sdist_sha256"] == sdist_sha256:
             return tuple(str(r) for r in data["requires"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (FromsourceError, KeyError, TypeError):
         pass
     return None
 

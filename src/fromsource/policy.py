@@ -30,7 +30,6 @@ the first. Evaluation helpers return lists of violations; the caller decides sev
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +42,7 @@ from fromsource.attest.keys import load_public_key
 from fromsource.attest.publisher import PublisherSpec, parse_publisher
 from fromsource.attest.trustroot import TrustRootPin
 from fromsource.errors import FromsourceError, PolicyError, PolicyFileError
+from fromsource.untrusted import MAX_POLICY_BYTES, load_toml, read_file
 
 EVIDENCE_KINDS = frozenset({"provenance", "review"})
 _TOP_KEYS = {"version", "expires", "trust", "build", "seeds", "externals", "sigstore",
@@ -131,12 +131,12 @@ def _keys(paths: list[str], base: Path, where: str, errors: _Errors) -> tuple[Ke
 
 def load_policy(path: Path) -> Policy:
     """Parse and check a policy file; raise :class:`PolicyError` listing every error."""
+    raw = read_file(path, limit=MAX_POLICY_BYTES, what="policy", error=PolicyFileError)
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise PolicyFileError(f"cannot read policy {path}: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyFileError(f"policy {path} is not valid TOML: {exc}") from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyFileError(f"policy {path} is not UTF-8: {exc}") from exc
+    data = load_toml(text, source=f"policy {path}", error=PolicyFileError)
     errors = _Errors(str(path))
     for key in sorted(set(data) - _TOP_KEYS):
         errors.add(key, "unknown key")

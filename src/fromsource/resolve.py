@@ -29,6 +29,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from fromsource.errors import InputError, ResolutionError
 from fromsource.index import Index, ProjectNotFoundError, SdistCandidate, preferred_sdist
 from fromsource.pkginfo import read_pkg_info
+from fromsource.untrusted import MAX_SMALL_FILE_BYTES, read_file
 
 if TYPE_CHECKING:
     from resolvelib.providers import Preference
@@ -107,9 +108,9 @@ def parse_constraints(text: str, source: str = "constraints") -> list[Requiremen
 def load_constraints(path: Path) -> list[Requirement]:
     """Read ``--constraint FILE``."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read constraints file {path}: {exc}") from exc
+        text = read_file(path, limit=MAX_SMALL_FILE_BYTES, what="constraints file").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"constraints file {path} is not UTF-8: {exc}") from exc
     return parse_constraints(text, str(path))
 
 

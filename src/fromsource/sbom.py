@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tomllib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from fromsource.attest.provenance import (
 )
 from fromsource.attest.publisher_record import ANNOTATION
 from fromsource.errors import FromsourceError, InputError
+from fromsource.untrusted import MAX_ATTESTATION_BYTES, MAX_EVIDENCE_BYTES, load_json, load_toml, read_file
 from fromsource.wheelstore import WheelInfo, read_wheel_info
 from fromsource.workspace import Workspace, sha256_file
 
@@ -220,7 +220,7 @@ class _Collector:
             return None
         for path in paths:
             try:
-                data = path.read_bytes()
+                data = read_file(path, limit=MAX_ATTESTATION_BYTES, what="attestation")
                 envelopes = dsse.parse_envelopes(data, str(path))
             except (OSError, FromsourceError) as exc:
                 self.problems.append(f"cannot read attestation {path}: {exc}")
@@ -246,7 +246,8 @@ class _Collector:
             if not path.is_file():
                 continue
             try:
-                envelopes = dsse.parse_envelopes(path.read_bytes(), str(path))
+                envelopes = dsse.parse_envelopes(
+                    read_file(path, limit=MAX_EVIDENCE_BYTES, what="seed evidence"), str(path))
             except (OSError, FromsourceError) as exc:
                 self.problems.append(f"cannot read seed evidence {path}: {exc}")
                 continue
@@ -275,8 +276,8 @@ def _wheels_in(directory: Path) -> list[Path]:
 
 def _payload(raw: bytes) -> dict[str, Any] | None:
     try:
-        statement = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        statement = load_json(raw, source="payload")
+    except FromsourceError:
         return None
     return statement if isinstance(statement, dict) else None
 
@@ -344,10 +345,12 @@ def read_backend(sdist: Path) -> str:
         parts = PurePosixPath(member.name).parts
         if len(parts) == 2 and parts[1] == "pyproject.toml":
             try:
-                table = tomllib.loads(member.data.decode("utf-8")).get("build-system", {})
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                table = load_toml(member.data.decode("utf-8"), source=member.name).get(
+                    "build-system", {})
+            except (FromsourceError, UnicodeDecodeError):
                 return _LEGACY_BACKEND
-            return str(table.get("build-backend", _LEGACY_BACKEND))
+            return str(table.get("build-backend", _LEGACY_BACKEND)) if isinstance(
+                table, dict) else _LEGACY_BACKEND
     return _LEGACY_BACKEND
 
 

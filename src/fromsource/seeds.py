@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,8 +29,9 @@ from fromsource.attest import dsse
 from fromsource.attest.checks import check_statement, get_path
 from fromsource.attest.provenance import SLSA_PROVENANCE
 from fromsource.attest.seed_review import ADMIT_BINARY, ADMIT_READABLE, SEED_REVIEW, review_statement
-from fromsource.errors import InputError, PolicyError, VerificationError
+from fromsource.errors import FromsourceError, InputError, PolicyError, VerificationError
 from fromsource.policy import Policy
+from fromsource.untrusted import MAX_EVIDENCE_BYTES, load_json, read_file
 from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
 
 EVIDENCE_REVIEW = "review"
@@ -94,7 +94,8 @@ class SeedStore:
         """Store the wheel with its evidence; evidence first, so no seed appears without it."""
         self.dir.mkdir(parents=True, exist_ok=True)
         evidence = self.evidence_file(wheel.name)
-        lines = evidence.read_bytes().splitlines(keepends=True) if evidence.exists() else []
+        lines = read_file(evidence, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines(
+            keepends=True) if evidence.exists() else []
         lines += [e for e in envelopes if e not in lines]
         if report is not None:
             atomic_write_bytes(self.report_file(wheel.name), report)
@@ -243,10 +244,8 @@ def _check_allowed(wheel_name: str, policy: Policy) -> None:
 
 
 def _envelope_lines(path: Path) -> list[bytes]:
-    try:
-        return [line + b"\n" for line in path.read_bytes().splitlines() if line.strip()]
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    data = read_file(path, limit=MAX_EVIDENCE_BYTES, what="evidence file")
+    return [line + b"\n" for line in data.splitlines() if line.strip()]
 
 
 def _verified(line: bytes, where: str, keys: tuple[Key, ...], threshold: int,
@@ -316,9 +315,10 @@ def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, 
 def claimed_predicate_type(line: bytes) -> str | None:
     """The predicateType an envelope claims, read without trusting it (routing only)."""
     try:
-        payload = json.loads(base64.b64decode(json.loads(line)["payload"]))
+        envelope = load_json(line, source="envelope")
+        payload = load_json(base64.b64decode(envelope["payload"]), source="payload")
         value = payload.get("predicateType") if isinstance(payload, dict) else None
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (FromsourceError, ValueError, KeyError, TypeError, binascii.Error):
         return None
     return value if isinstance(value, str) else None
 

@@ -27,6 +27,7 @@ from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
 from fromsource.errors import VerificationError
 from fromsource.policy import Policy
 from fromsource.seeds import check_seed
+from fromsource.untrusted import MAX_ATTESTATION_BYTES, read_file
 from fromsource.workspace import sha256_file
 
 KIND_SEED = "seed"
@@ -213,7 +214,9 @@ class Verifier:
         reasons: list[str] = []
         for path in files:
             try:
-                envelopes = dsse.parse_envelopes(path.read_bytes(), path.name)
+                envelopes = dsse.parse_envelopes(
+                    read_file(path, limit=MAX_ATTESTATION_BYTES, what="attestation",
+                              error=VerificationError), path.name)
             except (OSError, VerificationError) as exc:
                 reasons.append(str(exc))
                 continue

@@ -18,9 +18,10 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.signer import Key, Signer
 
 from fromsource.errors import VerificationError
+from fromsource.untrusted import MAX_ATTESTATION_BYTES, load_json
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
-MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
+MAX_ENVELOPE_BYTES = MAX_ATTESTATION_BYTES
 
 
 def canonical_json(data: Any) -> bytes:
@@ -53,11 +54,12 @@ def parse_envelopes(data: bytes, source: str) -> list[Envelope]:
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
+            raw = load_json(line, source="the line", error=VerificationError)
             if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
             envelopes.append(Envelope.from_dict(raw))
-        except (ValueError, TypeError, KeyError, binascii.Error, AttributeError) as exc:
+        except (VerificationError, ValueError, TypeError, KeyError, binascii.Error,
+                AttributeError) as exc:
             raise VerificationError(f"{source}:{lineno}: not a DSSE envelope ({exc})") from exc
     if not envelopes:
         raise VerificationError(f"{source}: holds no envelope")
@@ -74,10 +76,7 @@ def verify(envelope: Envelope, keys: Sequence[Key], threshold: int = 1) -> Verif
         accepted = envelope.verify(list(keys), threshold)
     except (sslib_exceptions.VerificationError, ValueError) as exc:
         raise VerificationError(f"signature not valid for any trusted key ({exc})") from exc
-    try:
-        statement = json.loads(envelope.payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VerificationError(f"signed payload is not JSON ({exc})") from exc
+    statement = load_json(envelope.payload, source="signed payload", error=VerificationError)
     if not isinstance(statement, dict):
         raise VerificationError("signed payload is not a JSON object")
     return VerifiedStatement(statement, envelope.payload, tuple(sorted(accepted)))

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from fromsource.errors import KeyFileError
+from fromsource.untrusted import MAX_KEY_BYTES, read_file
 from fromsource.workspace import atomic_write_bytes
 
 PRIVATE_KEY_NAME = "builder.key"
@@ -81,7 +82,4 @@ def load_public_key(path: Path) -> SSlibKey:
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise KeyFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    return read_file(path, limit=MAX_KEY_BYTES, what=what, error=KeyFileError)

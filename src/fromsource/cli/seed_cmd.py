@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from fromsource.cli._common import guarded, json_option, out, print_json, workspace_option
 from fromsource.errors import EXIT_INVALID, InputError
+from fromsource.untrusted import MAX_EVIDENCE_BYTES, MAX_SMALL_FILE_BYTES, load_json, read_file
 
 policy_option = click.option(
     "--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -93,7 +93,7 @@ def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
     evidence_file = store.evidence_file(wheel.name)
     kinds = []
     if evidence_file.is_file():
-        lines = evidence_file.read_bytes().splitlines()
+        lines = read_file(evidence_file, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines()
         kinds = [claimed_predicate_type(line) for line in lines if line.strip()]
     info: dict[str, Any] = {"wheel": wheel.name, "sha256": sha256_file(wheel),
                             "evidence": [k for k in kinds if k]}
@@ -101,7 +101,10 @@ def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
         info["check"] = check_seed(wheel, policy, [evidence_file]).to_dict()
     report = store.report_file(wheel.name)
     if report.is_file():
-        data = json.loads(report.read_bytes())
+        data = load_json(read_file(report, limit=MAX_SMALL_FILE_BYTES, what="review report"),
+                         source=str(report))
+        if not isinstance(data, dict):
+            raise InputError(f"{report}: not a JSON object")
         info["review"] = {"sdist": data.get("sdist"), "verdict": data.get("verdict"),
                           "counts": data.get("counts"), "reasons": data.get("reasons")}
     return info

@@ -1,0 +1,137 @@
+"""The one way fromsource reads a file it does not control: bounded, regular, shallow.
+
+Keys, policies, attestations, seed evidence, review reports, graphs and constraint files all
+come from a user, a workspace or a download, so any of them may be a FIFO that never
+delivers, a device that never ends (``/dev/zero``), a file of gigabytes, or JSON/TOML nested
+deeply enough to exhaust the interpreter's recursion limit. :func:`read_file` opens regular
+files only, without blocking, and reads at most ``limit + 1`` bytes; :func:`load_json` and
+:func:`load_toml` parse with a nesting limit. Every failure is the caller's
+:class:`~fromsource.errors.FromsourceError` subclass (an input error unless told otherwise)
+with a message naming the file and the limit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from fromsource.errors import FromsourceError, InputError
+
+__all__ = [
+    "MAX_ATTESTATION_BYTES", "MAX_DEPTH", "MAX_EVIDENCE_BYTES", "MAX_KEY_BYTES",
+    "MAX_POLICY_BYTES", "MAX_SMALL_FILE_BYTES", "check_depth", "load_json", "load_toml",
+    "read_file",
+]
+
+MAX_KEY_BYTES = 64 * 1024  # an ed25519 PEM is ~120 bytes
+MAX_POLICY_BYTES = 4 * 1024 * 1024
+MAX_ATTESTATION_BYTES = 16 * 1024 * 1024  # one .intoto.jsonl file
+MAX_EVIDENCE_BYTES = 64 * 1024 * 1024  # a seed's evidence file: many envelopes
+MAX_SMALL_FILE_BYTES = 64 * 1024 * 1024  # graph.json, reports, constraints
+# Statements are about 6 levels deep and policies 3; 64 leaves room and stays far from
+# the interpreter's recursion limit in any code that walks the value afterwards.
+MAX_DEPTH = 64
+
+_CHUNK = 1 << 16
+
+
+def read_file(path: Path, *, limit: int, what: str,
+              error: type[FromsourceError] = InputError) -> bytes:
+    """The bytes of the regular file ``path``, refusing anything else and anything over ``limit``.
+
+    A FIFO, socket or device fails at once: the open does not block (``O_NONBLOCK``) and the
+    type is checked on the open descriptor, so the answer cannot change between check and
+    read. At most ``limit + 1`` bytes are read, whatever size the file claims.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _hinted(error(f"{what} {path} is {_kind(mode)}, not a regular file"),
+                          "pass the path of an ordinary file")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            try:
+                chunk = os.read(fd, min(_CHUNK, limit + 1 - size))
+            except OSError as exc:
+                if exc.errno == errno.EAGAIN:  # pragma: no cover - regular files do not block
+                    continue
+                raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise _hinted(error(f"{what} {path} is larger than the {limit}-byte limit"),
+                          "a real file of this kind is far smaller; check the path")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _hinted(exc: FromsourceError, hint: str) -> FromsourceError:
+    exc.hint = hint  # not every subclass takes hint= (VerificationError collects reasons)
+    return exc
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+def check_depth(value: Any, *, source: str, max_depth: int = MAX_DEPTH,
+                error: type[FromsourceError] = InputError) -> None:
+    """Refuse ``value`` when lists/dicts nest deeper than ``max_depth`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (item.values() if isinstance(item, dict)
+                    else item if isinstance(item, list) else None)
+        if children is None:
+            continue
+        if depth > max_depth:
+            raise error(f"{source}: nested deeper than {max_depth} levels (nesting limit)")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def load_json(data: bytes | str, *, source: str, max_depth: int = MAX_DEPTH,
+              error: type[FromsourceError] = InputError) -> Any:
+    """Parse JSON from an untrusted source; any failure, including depth, is ``error``."""
+    try:
+        value = json.loads(data)
+    except RecursionError as exc:
+        raise error(f"{source}: nested too deeply to parse (nesting limit {max_depth})") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise error(f"{source} is not JSON ({exc})") from exc
+    check_depth(value, source=source, max_depth=max_depth, error=error)
+    return value
+
+
+def load_toml(text: str, *, source: str, max_depth: int = MAX_DEPTH,
+              error: type[FromsourceError] = InputError) -> dict[str, Any]:
+    """Parse TOML from an untrusted source; any failure, including depth, is ``error``."""
+    try:
+        value = tomllib.loads(text)
+    except RecursionError as exc:
+        raise error(f"{source}: nested too deeply to parse (nesting limit {max_depth})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{source} is not valid TOML: {exc}") from exc
+    check_depth(value, source=source, max_depth=max_depth, error=error)
+    return value
