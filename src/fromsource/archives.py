@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import IO, Literal
 
 from fromsource.errors import ArchiveError
+from fromsource.ziplayout import ZipLayoutError, check_layout
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Member", "archive_format", "check_wheel_record",
-           "extract_sdist", "iter_members", "read_member"]
+           "check_zip", "extract_sdist", "iter_members", "open_zip", "read_member"]
 
 _CHUNK = 1 << 16
 _MAX_LINK_HOPS = 40  # what Linux allows before ELOOP
@@ -220,7 +221,17 @@ def _tar_entries(path: Path, handle: IO[bytes], compression: str,
                             "directories and links", name)
 
 
+def _check_layout(path: Path, handle: IO[bytes], limits: Limits) -> None:
+    try:
+        check_layout(handle, max_entries=limits.max_members)
+    except ZipLayoutError as exc:
+        raise _fail(path, str(exc)) from exc
+    finally:
+        handle.seek(0)
+
+
 def _zip_entries(path: Path, handle: IO[bytes], budget: _Budget) -> Iterator[_Entry]:
+    _check_layout(path, handle, budget.limits)
     with zipfile.ZipFile(handle) as archive:
         infos = archive.infolist()
         if len(infos) > budget.limits.max_members:
@@ -341,6 +352,34 @@ def _walk(path: Path, limits: Limits) -> Iterator[_Entry]:
     except _CORRUPT as exc:
         raise _fail(path, f"cannot be read ({type(exc).__name__}: {exc}); "
                     "it is corrupt or truncated", budget.current) from exc
+
+
+@contextlib.contextmanager
+def open_zip(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[zipfile.ZipFile]:
+    """A :class:`zipfile.ZipFile` of a wheel whose layout has one reading only.
+
+    For readers that need a few members of a large wheel (METADATA) without decompressing
+    the rest: the headers are checked as :func:`iter_members` checks them, member names and
+    sizes are left to the caller.
+    """
+    if archive_format(path) != "zip":
+        raise _fail(path, "a wheel must be a zip archive")
+    try:
+        with path.open("rb") as handle:
+            _check_layout(path, handle, limits)
+            with zipfile.ZipFile(handle) as archive:
+                yield archive
+    except ArchiveError:
+        raise
+    except _CORRUPT as exc:
+        raise _fail(path, f"cannot be read ({type(exc).__name__}: {exc}); "
+                    "it is corrupt or truncated") from exc
+
+
+def check_zip(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse a wheel whose zip layout could be read two ways (see :mod:`fromsource.ziplayout`)."""
+    with open_zip(path, limits):
+        pass
 
 
 def iter_members(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Member]:

@@ -21,6 +21,7 @@ from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
+from fromsource.archives import check_zip
 from fromsource.errors import BuildError
 from fromsource.sandbox import BuildSandbox, run_confined
 
@@ -89,6 +90,7 @@ class BuildEnv:
         destination = SchemeDictionaryDestination(
             dict(self.scheme), interpreter=str(self.python), script_kind="posix",
         )
+        check_zip(wheel)  # installer reads through zipfile: the layout must have one reading
         try:
             with WheelFile.open(wheel) as source:
                 install(source, destination, additional_metadata={})

@@ -25,7 +25,10 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from fromsource.archives import open_zip
 from fromsource.errors import ArchiveError, MissingRequirementError
+
+_MAX_METADATA_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +54,14 @@ def read_wheel_info(path: Path) -> WheelInfo:
     except InvalidWheelFilename as exc:
         raise ArchiveError(f"{path.name} is not a valid wheel file name: {exc}") from exc
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_zip(path) as archive:
             metadata_name = next(
                 n for n in archive.namelist()
                 if n.endswith(".dist-info/METADATA") and n.count("/") == 1
             )
+            if archive.getinfo(metadata_name).file_size > _MAX_METADATA_BYTES:
+                raise ArchiveError(f"{path.name}: METADATA is larger than "
+                                   f"{_MAX_METADATA_BYTES} bytes")
             raw = archive.read(metadata_name).decode("utf-8", "replace")
     except (OSError, zipfile.BadZipFile, StopIteration) as exc:
         raise ArchiveError(f"cannot read METADATA of {path.name}: {exc}") from exc

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
+from fromsource.archives import open_zip
 from fromsource.errors import BuildError
 
 
@@ -61,7 +61,7 @@ def built_metadata(sdist: Path, workspace: Path | None = None) -> bytes:
         root = Path(tmp) / "workspace"
         _seed(root, workspace)
         result = build_sdist(sdist, Workspace(root), signer, update_index=False, output_dir=Path(tmp))
-        with zipfile.ZipFile(result.wheel) as built:
+        with open_zip(result.wheel) as built:
             names = [n for n in built.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
             if len(names) != 1:
                 raise BuildError(f"{result.wheel.name}: the built wheel has no single METADATA")
