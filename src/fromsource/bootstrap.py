@@ -725,6 +725,7 @@ class _Planner:
         request = BuildRequest(
             name=node.name, version=node.version, sdist=package.path.absolute(),
             sdist_sha256=package.sha256, sdist_uri=package.sdist.url,
+            sdist_unverified=package.sdist.unverified,
             requirement=f"{node.name}=={node.version}", env=wheels,
             workspace=self.ws.root.absolute(), settings=self.settings, key=self.key,
             stage1=stage1, sdist_annotations=package.sdist_annotations,

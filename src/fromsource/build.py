@@ -39,6 +39,7 @@ from fromsource.attest.provenance import (
     KIND_INTERPRETER,
     KIND_SDIST,
     KIND_WHEEL,
+    UNVERIFIED,
     BuildRecord,
     Dependency,
 )
@@ -179,6 +180,7 @@ class _Builder:
 
     def __init__(self, sdist: Path, workspace: Workspace, signer: Signer, *,
                  requirement: str | None, sdist_uri: str | None, settings: BuildSettings,
+                 sdist_unverified: str | None = None,
                  progress: Progress, env_wheels: Sequence[EnvWheel] | None = None,
                  update_index: bool = True, output_dir: Path | None = None,
                  sdist_annotations: Mapping[str, Any] | None = None) -> None:
@@ -191,6 +193,7 @@ class _Builder:
         self.name, self.version = sdist_identity(sdist)
         self.requirement = requirement or f"{canonicalize_name(self.name)}=={self.version}"
         self.sdist_uri = sdist_uri
+        self.sdist_unverified = sdist_unverified
         # Stage-1 builds (output_dir set) keep their own build directory and log.
         stage = "-stage1" if output_dir is not None else ""
         self.dir = workspace.builds / f"{canonicalize_name(self.name)}-{self.version}{stage}"
@@ -391,7 +394,10 @@ class _Builder:
         record = BuildRecord(
             wheel_name=built.name, wheel_sha256=wheel_sha, requirement=self.requirement,
             sdist=Dependency(name=self.sdist.name, sha256=sdist_sha, kind=KIND_SDIST,
-                             uri=self.sdist_uri, extra=self.sdist_annotations),
+                             uri=self.sdist_uri, extra={
+                                 **self.sdist_annotations,
+                                 **({UNVERIFIED: self.sdist_unverified}
+                                    if self.sdist_unverified else {})}),
             wheels=deps, interpreter=interpreter, isolation=sandbox.level,
             sandbox=sandbox.describe(), source_date_epoch=self.source_date_epoch,
             builder_version=__version__, invocation_id=str(uuid.uuid4()),
@@ -431,6 +437,7 @@ class _Builder:
 
 def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
                 requirement: str | None = None, sdist_uri: str | None = None,
+                sdist_unverified: str | None = None,
                 settings: BuildSettings | None = None,
                 progress: Progress | None = None,
                 env_wheels: Sequence[EnvWheel] | None = None,
@@ -443,13 +450,15 @@ def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
     function of its declared inputs; if the backend then asks for more than they provide,
     :class:`~fromsource.errors.BackendRequirementsMissing` says what it asked for.
     With ``output_dir`` (stage 1 of a seeded cycle) the wheel and its attestation, as a
-    sidecar, go there instead of wheels/ and attestations/.
+    sidecar, go there instead of wheels/ and attestations/. ``sdist_unverified`` (why
+    nothing vouched for a fetched sdist's bytes) is recorded on the sdist dependency.
     """
     if not sdist.is_file():
         raise InputError(f"sdist {sdist} does not exist or is not a file")
     workspace.create()
     builder = _Builder(sdist, workspace, signer, requirement=requirement, sdist_uri=sdist_uri,
-                       settings=settings or BuildSettings(), progress=progress or (lambda _m: None),
+                       sdist_unverified=sdist_unverified, settings=settings or BuildSettings(),
+                       progress=progress or (lambda _m: None),
                        env_wheels=env_wheels, update_index=update_index, output_dir=output_dir,
                        sdist_annotations=sdist_annotations)
     return builder.run()

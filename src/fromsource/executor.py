@@ -37,6 +37,7 @@ class BuildRequest:
     sdist: Path
     sdist_sha256: str
     sdist_uri: str | None
+    sdist_unverified: str | None = None  # why nothing vouched for the fetched sdist
     requirement: str
     env: tuple[EnvWheel, ...]
     workspace: Path
@@ -81,7 +82,8 @@ def run_build(request: BuildRequest) -> BuildOutcome:
                                                f"{request.sdist_sha256}")
         result = build_sdist(
             request.sdist, workspace, _signer(request.key), requirement=request.requirement,
-            sdist_uri=request.sdist_uri, settings=request.settings, env_wheels=request.env,
+            sdist_uri=request.sdist_uri, sdist_unverified=request.sdist_unverified,
+            settings=request.settings, env_wheels=request.env,
             update_index=False, output_dir=workspace.stage1 if request.stage1 else None,
             sdist_annotations=request.sdist_annotations,
         )

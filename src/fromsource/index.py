@@ -44,12 +44,20 @@ from pypi_simple import (
     ACCEPT_JSON_PREFERRED,
     PYPI_SIMPLE_ENDPOINT,
     ProjectPage,
-    UnsupportedContentTypeError,
     UnsupportedRepoVersionError,
 )
 
 from fromsource.errors import ArchiveError, IndexError_, InputError
+from fromsource.fetch import (
+    DEFAULT_RULES,
+    BrokenTransferError,
+    Fetcher,
+    FetchRules,
+    check_status,
+    insecure_reason,
+)
 from fromsource.pkginfo import read_pkg_info
+from fromsource.untrusted import load_json
 from fromsource.workspace import sha256_file
 
 _CHUNK = 1 << 16
@@ -72,6 +80,7 @@ class SdistCandidate:
     requires_python: str | None = None
     yanked: bool = False
     provenance_url: str | None = None  # PEP 740 provenance object the index links, if any
+    unverified: str | None = None  # why nothing vouches for the bytes (no sha256, plain http)
 
     def __str__(self) -> str:
         return f"{self.name} {self.version} ({self.filename})"
@@ -91,6 +100,7 @@ class WheelCandidate:
     requires_python: str | None = None
     yanked: bool = False
     provenance_url: str | None = None  # PEP 740 provenance the index links, if any
+    unverified: str | None = None  # why nothing vouches for the bytes (no sha256, plain http)
 
     @property
     def pure(self) -> bool:
@@ -208,11 +218,14 @@ class SimpleIndex:
         retries: int = 3,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        rules: FetchRules = DEFAULT_RULES,
     ) -> None:
         self.url = (url or default_index_url()).rstrip("/") + "/"
         self._own_session = session is None
         self._session = session if session is not None else requests.Session()
-        self._timeout = timeout
+        self.rules = rules
+        self._fetcher = Fetcher(self._session, rules, timeout=timeout, retries=retries,
+                                backoff=backoff, sleep=sleep)
         self._retries = retries
         self._backoff = backoff
         self._sleep = sleep
@@ -244,16 +257,19 @@ class SimpleIndex:
         key = canonicalize_name(name)
         if key not in self._pages:
             url = f"{self.url}{key}/"
-            with self._get(url, accept=ACCEPT_JSON_PREFERRED) as response:
+            with self._fetcher.open(url, accept=ACCEPT_JSON_PREFERRED) as response:
                 if response.status_code == 404:
                     raise ProjectNotFoundError(f"project {key!r} not found on {self.url} (404)")
-                self._check_status(response, url)
-                try:
-                    page = ProjectPage.from_response(response, key)
-                except (UnsupportedContentTypeError, UnsupportedRepoVersionError,
-                        ValueError) as exc:
-                    raise IndexError_(f"{url} is not a usable simple-API page: {exc}") from exc
-            self._pages[key] = _Listing(_sdists(key, page), _wheels(key, page))
+                check_status(response, url)
+                body = b"".join(self._fetcher.chunks(
+                    response, limit=self.rules.max_page_bytes, what="index page"))
+                page = _parse_page(response, body, key, url)
+            if len(page.packages) > self.rules.max_files_per_page:
+                raise IndexError_(f"{url} lists {len(page.packages)} files (limit "
+                                  f"{self.rules.max_files_per_page} files per page)")
+            unverified = insecure_reason(url)
+            self._pages[key] = _Listing(_sdists(key, page, unverified),
+                                        _wheels(key, page, unverified))
         return self._pages[key]
 
     def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
@@ -270,68 +286,39 @@ class SimpleIndex:
         url = candidate.provenance_url
         if url is None:
             return None
-        with self._get(url, accept="application/json", stream=True) as response:
+        with self._fetcher.open(url, accept="application/json") as response:
             if response.status_code == 404:
                 return None
-            self._check_status(response, url)
-            data = bytearray()
-            for chunk in response.iter_content(_CHUNK):
-                data += chunk
-                if len(data) > limit:
-                    raise IndexError_(f"{url}: provenance is larger than {limit} bytes")
-            return bytes(data)
+            check_status(response, url)
+            return b"".join(self._fetcher.chunks(response, limit=limit, what="provenance"))
 
     def _download(self, candidate: _Fetchable, dest_dir: Path, *, claim: str = _PUBLISHED
                   ) -> Path:
         dest = _cache_path(candidate, dest_dir)
+        if candidate.unverified is not None and not self.rules.allow_unverified:
+            raise IndexError_(
+                f"refusing {candidate.filename}: its integrity cannot be checked "
+                f"({candidate.unverified})",
+                hint="use an index that publishes sha256 digests over https, or pass "
+                "--allow-unverified-sources (the provenance then records it)",
+            )
         if _cached_ok(candidate, dest):
             return dest
         for attempt in _attempts(self._retries):
             try:
-                with self._get(candidate.url, stream=True) as response:
+                with self._fetcher.open(candidate.url) as response:
                     if response.status_code == 404:
                         raise IndexError_(f"{candidate.filename}: {candidate.url} answered 404")
-                    self._check_status(response, candidate.url)
-                    _write_verified(candidate, response.iter_content(_CHUNK), dest, claim)
+                    check_status(response, candidate.url)
+                    chunks = self._fetcher.chunks(response, limit=self.rules.max_download_bytes,
+                                                  what="download")
+                    _write_verified(candidate, chunks, dest, claim)
                 return dest
-            except requests.RequestException as exc:  # broke off mid-body
+            except BrokenTransferError:  # broke off mid-body: retry; anything else is final
                 if attempt.last:
-                    raise _transport_error(candidate.url, exc) from exc
+                    raise
                 self._sleep(self._backoff * 2**attempt.number)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    @contextlib.contextmanager
-    def _get(
-        self, url: str, *, accept: str | None = None, stream: bool = False
-    ) -> Iterator[requests.Response]:
-        """GET with retries on connection errors, timeouts and 5xx; always closes."""
-        headers = {"Accept": accept} if accept else {}
-        for attempt in _attempts(self._retries):
-            try:
-                response = self._session.get(
-                    url, headers=headers, timeout=self._timeout, stream=stream
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt.last:
-                    raise _transport_error(url, exc) from exc
-            else:
-                if response.status_code < 500 or attempt.last:
-                    try:
-                        yield response
-                    finally:
-                        response.close()
-                    return
-                response.close()
-            self._sleep(self._backoff * 2**attempt.number)
-
-    @staticmethod
-    def _check_status(response: requests.Response, url: str) -> None:
-        if response.status_code >= 400:
-            raise IndexError_(
-                f"{url} answered HTTP {response.status_code} {response.reason}",
-                hint="check --index-url; 5xx answers were retried" if response.status_code >= 500
-                else "check --index-url and any credentials it needs",
-            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,19 +332,44 @@ def _attempts(retries: int) -> Iterator[_Attempt]:
         yield _Attempt(number, number == retries)
 
 
-def _transport_error(url: str, exc: requests.RequestException) -> IndexError_:
-    if isinstance(exc, requests.Timeout):
-        return IndexError_(f"timed out fetching {url}", hint="retry later or raise the timeout")
-    return IndexError_(f"cannot fetch {url}: {exc}", hint="check the network and --index-url")
-
-
 @dataclass(frozen=True, slots=True)
 class _Listing:
     sdists: list[SdistCandidate]
     wheels: list[WheelCandidate]
 
 
-def _sdists(name: NormalizedName, page: ProjectPage) -> list[SdistCandidate]:
+def _parse_page(response: requests.Response, body: bytes, project: str, url: str
+                ) -> ProjectPage:
+    """pypi-simple's reading of a page whose bytes were read (bounded) by the fetcher."""
+    content_type = response.headers.get("Content-Type", "text/html")
+    kind, _, params = content_type.partition(";")
+    kind = kind.strip().lower()
+    charset = next((p.split("=", 1)[1].strip().strip('"') for p in params.split(";")
+                    if p.strip().lower().startswith("charset=")), None)
+    try:
+        if kind == "application/vnd.pypi.simple.v1+json":
+            data = load_json(body, source=url, error=IndexError_)
+            page = ProjectPage.from_json_data(data, response.url)
+        elif kind in ("application/vnd.pypi.simple.v1+html", "text/html"):
+            page = ProjectPage.from_html(project=project, html=body, base_url=response.url,
+                                         from_encoding=charset)
+        else:
+            raise IndexError_(f"{url} answered with content type {content_type!r}, "
+                              "not a simple-API page")
+    except (UnsupportedRepoVersionError, ValueError, TypeError, KeyError, AttributeError,
+            RecursionError) as exc:
+        raise IndexError_(f"{url} is not a usable simple-API page: {exc}") from exc
+    return page
+
+
+def _unverified(page_reason: str | None, url: str, sha256: str | None) -> str | None:
+    reasons = [r for r in (page_reason and f"index page {page_reason}", insecure_reason(url),
+                           None if sha256 else "the index publishes no sha256 for it") if r]
+    return "; ".join(dict.fromkeys(reasons)) or None
+
+
+def _sdists(name: NormalizedName, page: ProjectPage, page_reason: str | None = None
+            ) -> list[SdistCandidate]:
     found = []
     for package in page.packages:
         if package.package_type != "sdist":
@@ -375,12 +387,14 @@ def _sdists(name: NormalizedName, page: ProjectPage) -> list[SdistCandidate]:
                 requires_python=package.requires_python,
                 yanked=package.is_yanked,
                 provenance_url=package.provenance_url,
+                unverified=_unverified(page_reason, package.url, package.digests.get("sha256")),
             )
         )
     return found
 
 
-def _wheels(name: NormalizedName, page: ProjectPage) -> list[WheelCandidate]:
+def _wheels(name: NormalizedName, page: ProjectPage, page_reason: str | None = None
+            ) -> list[WheelCandidate]:
     found = []
     for package in page.packages:
         if package.package_type != "wheel":
@@ -391,7 +405,8 @@ def _wheels(name: NormalizedName, page: ProjectPage) -> list[WheelCandidate]:
             provenance_url=package.provenance_url,
         )
         if candidate is not None and candidate.name == name:
-            found.append(candidate)
+            found.append(replace(candidate, unverified=_unverified(
+                page_reason, candidate.url, candidate.sha256)))
     return found
 
 
@@ -560,7 +575,8 @@ class MultiIndex:
 
 
 def open_index(
-    index_url: str | None = None, find_links: Sequence[Path] = (), *, no_index: bool = False
+    index_url: str | None = None, find_links: Sequence[Path] = (), *, no_index: bool = False,
+    rules: FetchRules = DEFAULT_RULES,
 ) -> Index:
     """The index a command's ``--index-url`` / ``--find-links`` / ``--no-index`` describe.
 
@@ -569,7 +585,7 @@ def open_index(
     """
     indexes: list[Index] = [LocalDirIndex(path) for path in find_links]
     if not no_index:
-        indexes.append(SimpleIndex(index_url))
+        indexes.append(SimpleIndex(index_url, rules=rules))
     if not indexes:
         raise InputError("--no-index needs at least one --find-links directory")
     return indexes[0] if len(indexes) == 1 else MultiIndex(indexes)
@@ -584,10 +600,11 @@ def close_index(index: Index) -> None:
             close_index(inner)
 
 
-def fetch_sdist(name: str, version: str, index_url: str | None, dest_dir: Path) -> Path:
+def fetch_sdist(name: str, version: str, index_url: str | None, dest_dir: Path, *,
+                rules: FetchRules = DEFAULT_RULES) -> Path:
     """Fetch the sdist of exactly ``name==version`` (yanked allowed: it is pinned)."""
     wanted = Version(version)
-    with SimpleIndex(index_url) as index:
+    with SimpleIndex(index_url, rules=rules) as index:
         listed = index.candidates(name)
         matches = [c for c in listed if c.version == wanted]
         if not matches:
@@ -720,7 +737,7 @@ def _expecting(candidate: WheelCandidate, expected: str | None) -> WheelCandidat
             f"published with sha256 {candidate.sha256}",
             hint="the policy names another file than the index serves under this name",
         )
-    return replace(candidate, sha256=expected)
+    return replace(candidate, sha256=expected, unverified=None)  # the caller's digest vouches
 
 
 # ----------------------------------------------------------------- download and caching

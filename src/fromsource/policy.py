@@ -14,6 +14,7 @@ the first. Evaluation helpers return lists of violations; the caller decides sev
     [build]
     require_isolation = true               # attestations must record network isolation
     require_sandbox = true                 # ... and the bubblewrap filesystem sandbox
+    allow_unverified_sources = false       # sdists no sha256/https vouched for (default: refused)
 
     [seeds]
     evidence = ["provenance", "review"]    # either kind of evidence admits a seed
@@ -58,6 +59,7 @@ class Policy:
     expires: datetime | None = None
     require_isolation: bool = False
     require_sandbox: bool = False
+    allow_unverified_sources: bool = False  # fetch and accept sources nothing vouched for
     seed_evidence: frozenset[str] = EVIDENCE_KINDS
     seed_allow: frozenset[str] | None = None
     binary_seed_digests: frozenset[str] = frozenset()
@@ -147,7 +149,8 @@ def load_policy(path: Path) -> Policy:
         errors.add("expires", "must be a TOML offset date-time, e.g. 2027-06-30T00:00:00Z")
         expires = None
     trust = _table(data, "trust", errors, {"builder_keys", "reviewer_keys", "threshold"})
-    build = _table(data, "build", errors, {"require_isolation", "require_sandbox"})
+    build = _table(data, "build", errors, {"require_isolation", "require_sandbox",
+                                           "allow_unverified_sources"})
     seeds = _table(data, "seeds", errors, {"evidence", "allow", "binary_digests"})
     externals = _table(data, "externals", errors, {"wheels"})
     base = path.parent
@@ -163,6 +166,7 @@ def load_policy(path: Path) -> Policy:
         errors.add("[trust].threshold", f"{threshold} exceeds the number of distinct builder keys")
     require_isolation = _bool(build, "require_isolation", "[build]", errors)
     require_sandbox = _bool(build, "require_sandbox", "[build]", errors)
+    allow_unverified = _bool(build, "allow_unverified_sources", "[build]", errors)
     evidence = set(_str_list(seeds, "evidence", "[seeds]", errors) or EVIDENCE_KINDS)
     for bad in sorted(evidence - EVIDENCE_KINDS):
         errors.add("[seeds].evidence", f"unknown evidence kind {bad!r} (use provenance, review)")
@@ -223,6 +227,7 @@ def load_policy(path: Path) -> Policy:
         source=str(path), builder_keys=builder_keys, reviewer_keys=reviewer_keys,
         threshold=threshold, expires=expires, require_isolation=require_isolation,
         require_sandbox=require_sandbox,
+        allow_unverified_sources=allow_unverified,
         seed_evidence=frozenset(evidence),
         seed_allow=frozenset(canonicalize_name(n) for n in allow) if allow is not None else None,
         binary_seed_digests=frozenset(digests), externals=external_map,

@@ -304,7 +304,8 @@ def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, 
         return None
     problems = check_statement(verified.statement, wheel_name, digest,
                                require_isolation=policy.require_isolation,
-                               require_sandbox=policy.require_sandbox)
+                               require_sandbox=policy.require_sandbox,
+                               allow_unverified_sources=policy.allow_unverified_sources)
     if problems:
         rejected.extend(f"{where}: {p}" for p in problems)
         return None

@@ -145,7 +145,7 @@ class Locations:
 class Verifier:
     def __init__(self, keys: Sequence[Key], locations: Locations, *, threshold: int = 1,
                  require_isolation: bool = False, require_sandbox: bool = False,
-                 policy: Policy | None = None,
+                 policy: Policy | None = None, allow_unverified_sources: bool = False,
                  max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
         if not keys:
             raise VerificationError("no trusted keys given")
@@ -159,6 +159,8 @@ class Verifier:
         self.threshold = threshold
         self.require_isolation = require_isolation
         self.require_sandbox = require_sandbox
+        self.allow_unverified_sources = allow_unverified_sources or (
+            policy is not None and policy.allow_unverified_sources)
         self.policy = policy
         self.max_depth = max_depth
         self.max_nodes = max_nodes
@@ -227,9 +229,11 @@ class Verifier:
                 except VerificationError as exc:
                     reasons.append(f"{where}: {exc}")
                     continue
-                problems = check_statement(verified.statement, wheel.name, digest,
-                                           require_isolation=self.require_isolation,
-                                           require_sandbox=self.require_sandbox)
+                problems = check_statement(
+                    verified.statement, wheel.name, digest,
+                    require_isolation=self.require_isolation,
+                    require_sandbox=self.require_sandbox,
+                    allow_unverified_sources=self.allow_unverified_sources)
                 if problems:
                     reasons.extend(f"{where}: {p}" for p in problems)
                     continue

@@ -12,9 +12,11 @@ from fromsource.attest.provenance import (
     BUILD_TYPE,
     EXTERNAL_PARAMETER_KEYS,
     ISOLATION_BWRAP,
+    KIND_SDIST,
     NETWORK_ISOLATED,
     SLSA_PROVENANCE,
     STATEMENT_TYPE,
+    UNVERIFIED,
 )
 
 
@@ -28,7 +30,8 @@ def get_path(data: Any, *path: str) -> Any:
 
 
 def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
-                    require_isolation: bool = False, require_sandbox: bool = False) -> list[str]:
+                    require_isolation: bool = False, require_sandbox: bool = False,
+                    allow_unverified_sources: bool = False) -> list[str]:
     """Every reason the statement does not attest this wheel's build; empty when it does.
 
     Attacker-controlled JSON: every field is type-checked before use.
@@ -64,8 +67,17 @@ def check_statement(statement: dict[str, Any], wheel_name: str, digest: str, *,
             problems.append(f"unknown externalParameters: {', '.join(unknown)}")
     problems += check_isolation(get_path(definition, "internalParameters"),
                                 require_isolation=require_isolation, require_sandbox=require_sandbox)
-    if not isinstance(definition.get("resolvedDependencies", []), list):
+    dependencies = definition.get("resolvedDependencies", [])
+    if not isinstance(dependencies, list):
         problems.append("resolvedDependencies is not a list")
+    elif not allow_unverified_sources:
+        for dep in dependencies:
+            reason = get_path(dep, "annotations", UNVERIFIED)
+            if get_path(dep, "annotations", "kind") == KIND_SDIST and reason is not None:
+                problems.append(
+                    f"sdist {get_path(dep, 'name')!r} was built without an integrity check "
+                    f"({reason}); the policy does not allow unverified sources "
+                    "([build].allow_unverified_sources)")
     return problems
 
 

@@ -31,6 +31,9 @@ NETWORK_ISOLATED = frozenset({ISOLATION_BWRAP, ISOLATION_NET})
 KIND_SDIST = "sdist"
 KIND_WHEEL = "wheel"
 KIND_INTERPRETER = "interpreter"
+# Annotation on the sdist dependency when nothing vouched for the fetched bytes (the index
+# published no sha256, or it came over plain http); its value says why. See docs/security.md.
+UNVERIFIED = "unverified"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -69,3 +69,56 @@ def warn_not_isolated(what: str) -> None:
     if what:
         err.print(f"[yellow]warning:[/] builds were not isolated from {escape(what)}; "
                   "install bubblewrap to sandbox them (fromsource doctor)")
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """A byte count: ``1048576``, ``64K``, ``32M``, ``2G``."""
+    if value is None:
+        return None
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in _UNITS else ""
+    number = text[: len(text) - len(unit)]
+    if not number.isdigit() or int(number) < 1:
+        raise click.BadParameter(f"{value!r} is not a size (e.g. 1048576, 64K, 32M, 2G)")
+    return int(number) * _UNITS[unit]
+
+
+def fetch_options(func: Callable[..., R]) -> Callable[..., R]:
+    """``--allow-unverified-sources``, ``--max-page-size``, ``--max-download-size``.
+
+    The command receives them as ``fetch_rules``, a callable taking the policy's opt-in and
+    returning :class:`fromsource.fetch.FetchRules` (imported only when a command runs).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, allow_unverified_sources: bool, max_page_size: int | None,
+                max_download_size: int | None, **kwargs: Any) -> R:
+        def rules(policy_allows: bool = False) -> Any:
+            from fromsource.fetch import DEFAULT_RULES, FetchRules
+
+            return FetchRules(
+                max_page_bytes=max_page_size or DEFAULT_RULES.max_page_bytes,
+                max_download_bytes=max_download_size or DEFAULT_RULES.max_download_bytes,
+                max_files_per_page=DEFAULT_RULES.max_files_per_page,
+                max_redirects=DEFAULT_RULES.max_redirects,
+                allow_unverified=allow_unverified_sources or policy_allows,
+            )
+
+        return func(*args, fetch_rules=rules, **kwargs)
+
+    options = [
+        click.option("--allow-unverified-sources", is_flag=True,
+                     help="Fetch sdists whose integrity nothing vouches for (the index publishes "
+                          "no sha256, or plain http to another host); the provenance records it."),
+        click.option("--max-page-size", callback=_size, default=None, metavar="SIZE",
+                     help="Largest index page read (default 32M)."),
+        click.option("--max-download-size", callback=_size, default=None, metavar="SIZE",
+                     help="Largest sdist or wheel downloaded (default 1G)."),
+    ]
+    decorated: Callable[..., R] = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -20,6 +22,7 @@ from fromsource.bootstrap import BootstrapSummary, PackageReport, Reporter
 from fromsource.bootstrap import bootstrap as run_bootstrap
 from fromsource.cli._common import (
     err,
+    fetch_options,
     guarded,
     json_option,
     out,
@@ -99,13 +102,14 @@ class _ProgressReporter(Reporter):
               help="Directory of publisher evidence (<sdist file><suffix>: .publish.attestation, "
                    ".provenance, .sigstore...) for projects the policy's [publishers] names "
                    "(repeatable).")
+@fetch_options
 @json_option
 @guarded
 def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | None,
               find_links: tuple[Path, ...], no_index: bool, constraint_files: tuple[Path, ...],
               jobs: int | None, keep_going: bool, key: Path | None, require_isolation: bool,
               policy_path: Path | None, sandbox: SandboxMode, evidence_dirs: tuple[Path, ...],
-              as_json: bool) -> None:
+              as_json: bool, fetch_rules: Callable[[bool], Any]) -> None:
     """Resolve REQUIREMENTS and build them and everything their builds need from source.
 
     Exit 0 when every package was built or reused, 3 when a build failed, 1 on a cycle or a
@@ -136,7 +140,8 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
         if policy.require_sandbox:
             sandbox = "required"
         require_isolation = require_isolation or policy.require_isolation
-    index = open_index(index_url, find_links, no_index=no_index)
+    index = open_index(index_url, find_links, no_index=no_index, rules=fetch_rules(
+        policy is not None and policy.allow_unverified_sources))
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, transient=True)
     try:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from fromsource.cli._common import err, guarded, json_option, out, print_json
+from fromsource.cli._common import err, fetch_options, guarded, json_option, out, print_json
 from fromsource.errors import EXIT_INVALID, InputError
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ def _sdist_id(sdist: Path) -> tuple[str, str] | None:
 
 
 def _pair(
-    wheels: tuple[Path, ...], sdists: tuple[Path, ...], index_url: str | None, tmp: Path
+    wheels: tuple[Path, ...], sdists: tuple[Path, ...], index_url: str | None, tmp: Path,
+    fetch_rules: Callable[[bool], Any],
 ) -> list[tuple[Path, Path]]:
     for path in (*wheels, *sdists):
         if not path.is_file():
@@ -56,7 +58,7 @@ def _pair(
         wanted = _wheel_id(wheel)
         sdist = by_id.get(wanted)
         if sdist is None and index_url is not None:
-            sdist = _fetch(wanted, index_url, tmp)
+            sdist = _fetch(wanted, index_url, tmp, fetch_rules(False))
         if sdist is None:
             raise InputError(
                 f"{wheel}: no --sdist named {wanted[0]}-{wanted[1]}.tar.gz (or .zip) was given",
@@ -66,7 +68,7 @@ def _pair(
     return pairs
 
 
-def _fetch(wanted: tuple[str, str], index_url: str, tmp: Path) -> Path:
+def _fetch(wanted: tuple[str, str], index_url: str, tmp: Path, rules: Any) -> Path:
     try:
         from fromsource.index import fetch_sdist
     except ImportError as exc:
@@ -74,7 +76,7 @@ def _fetch(wanted: tuple[str, str], index_url: str, tmp: Path) -> Path:
             f"cannot fetch sdists here ({exc})", hint="pass the sdist with --sdist SDIST"
         ) from exc
     err.print(f"fetching the sdist of {wanted[0]} {wanted[1]} from {index_url}", markup=False)
-    return fetch_sdist(wanted[0], wanted[1], index_url, tmp)
+    return fetch_sdist(wanted[0], wanted[1], index_url, tmp, rules=rules)
 
 
 @click.command()
@@ -111,6 +113,7 @@ def _fetch(wanted: tuple[str, str], index_url: str, tmp: Path) -> Path:
     help="With --rebuild: a workspace whose wheels/ provide the build requirements.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="List every file, not only the problems.")
+@fetch_options
 @json_option
 @guarded
 def inspect(
@@ -123,6 +126,7 @@ def inspect(
     workspace: Path | None,
     verbose: bool,
     as_json: bool,
+    fetch_rules: Callable[[bool], Any],
 ) -> None:
     """Prove that each pure-Python WHEEL's files come, readable, from its sdist.
 
@@ -132,7 +136,7 @@ def inspect(
     from fromsource.inspect import inspect_wheel
 
     with tempfile.TemporaryDirectory(prefix="fromsource-inspect-") as tmp:
-        pairs = _pair(wheels, sdists, index_url, Path(tmp))
+        pairs = _pair(wheels, sdists, index_url, Path(tmp), fetch_rules)
         if workspace is not None and not rebuild:
             raise InputError("--workspace is only used with --rebuild", hint="add --rebuild")
         reports = [

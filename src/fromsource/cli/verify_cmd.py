@@ -31,10 +31,14 @@ if TYPE_CHECKING:
               help="Public key (PEM) whose signatures are trusted (repeatable).")
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Policy TOML: trusted builder keys, signature threshold, build rules, expiry.")
+@click.option("--allow-unverified-sources", is_flag=True,
+              help="Accept chains whose sdists were fetched without an integrity check "
+                   "(as the policy's [build].allow_unverified_sources does).")
 @json_option
 @guarded
 def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: tuple[Path, ...],
-           trusted_keys: tuple[Path, ...], policy_path: Path | None, as_json: bool) -> None:
+           trusted_keys: tuple[Path, ...], policy_path: Path | None,
+           allow_unverified_sources: bool, as_json: bool) -> None:
     """Verify that each WHEEL has a valid signed chain of provenance back to sdists.
 
     Trusted keys come from --policy and/or --trusted-key. Exit 0 when every chain is valid,
@@ -69,7 +73,8 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
     locations = Locations(tuple(wheel_dirs), tuple(att_dirs), tuple(seed_dirs), tuple(evidence_dirs))
     verifier = Verifier(keys, locations,
                         threshold=threshold, require_isolation=require_isolation,
-                        require_sandbox=policy is not None and policy.require_sandbox, policy=policy)
+                        require_sandbox=policy is not None and policy.require_sandbox, policy=policy,
+                        allow_unverified_sources=allow_unverified_sources)
     nodes = verifier.verify_wheels(wheels)
     valid = all(n.ok for n in nodes)
     if as_json:
