@@ -58,9 +58,13 @@ def check_layout(handle: IO[bytes], *, max_entries: int) -> int:
     if total > max_entries:
         raise ZipLayoutError(f"more than {max_entries} members (member-count limit): "
                              f"the central directory lists {total}")
-    if cd_offset + cd_size != end:
-        raise ZipLayoutError("bytes between the central directory and the end record, or "
-                             "a central directory offset that does not match its position")
+    if cd_offset + cd_size < end:
+        # zipfile silently shifts every offset by this much; a header walker does not.
+        raise ZipLayoutError(f"{end - cd_offset - cd_size} unlisted bytes before the first "
+                             "entry or between entries (the central directory is not where "
+                             "its offset says); another reader could see a different archive")
+    if cd_offset + cd_size > end:
+        raise ZipLayoutError("the central directory overlaps the end record")
     handle.seek(cd_offset)
     directory = handle.read(cd_size)
     entries = _central_entries(directory, total)

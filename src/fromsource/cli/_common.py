@@ -20,8 +20,41 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Human output goes to stdout; errors and progress to stderr so --json stays parseable.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: ":name:" in a package name must print as typed.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+_VISIBLE = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def safe(text: object, *, multiline: bool = False) -> str:
+    """``text`` with every control or format character shown as an escape (``\\x1b``).
+
+    Every string that comes from an input (names, versions, paths, metadata, log lines,
+    problems) passes through here before it is printed, so an escape sequence in a wheel
+    member name cannot move the cursor, recolour or erase what fromsource printed, and a
+    bidi override cannot reorder it. ``multiline`` keeps newlines (for messages fromsource
+    composed of several lines); everything else non-printable is escaped.
+    """
+    value = str(text)
+    if value.isprintable():
+        return value
+    shown = []
+    for char in value:
+        if char.isprintable() or char == " " or (multiline and char == "\n"):
+            shown.append(char)
+        elif char in _VISIBLE:
+            shown.append(_VISIBLE[char])
+        else:
+            code = ord(char)
+            shown.append(f"\\x{code:02x}" if code < 0x100 else
+                         f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(shown)
+
+
+def clean(text: object, *, multiline: bool = False) -> str:
+    """:func:`safe`, then escaped for rich markup: ``[red]`` in a name prints as typed."""
+    return escape(safe(text, multiline=multiline))
 
 
 def guarded(func: Callable[P, R]) -> Callable[P, R]:
@@ -32,9 +65,9 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except FromsourceError as exc:
-            err.print(f"[bold red]error:[/] {escape(exc.message)}")
+            err.print(f"[bold red]error:[/] {clean(exc.message, multiline=True)}")
             if exc.hint:
-                err.print(f"[yellow]hint:[/] {escape(exc.hint)}")
+                err.print(f"[yellow]hint:[/] {clean(exc.hint, multiline=True)}")
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             err.print("interrupted; the workspace holds only complete files, re-run to resume")

@@ -7,7 +7,7 @@ from pathlib import Path
 from securesystemslib.signer import CryptoSigner
 
 from fromsource.attest.keys import PRIVATE_KEY_NAME, generate_keypair, load_signer
-from fromsource.cli._common import err
+from fromsource.cli._common import clean, err
 from fromsource.workspace import Workspace
 
 
@@ -18,7 +18,7 @@ def signer_for(workspace: Workspace, key: Path | None) -> CryptoSigner:
     if not default.exists():
         pair = generate_keypair(workspace.keys)
         err.print(
-            f"no --key given: generated builder key {pair.private_path} "
-            f"(keyid {pair.keyid}); verifiers trust {pair.public_path}"
+            f"no --key given: generated builder key {clean(pair.private_path)} "
+            f"(keyid {pair.keyid}); verifiers trust {clean(pair.public_path)}"
         )
     return load_signer(default)

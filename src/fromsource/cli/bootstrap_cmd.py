@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,12 +20,14 @@ from rich.progress import (
 from fromsource.bootstrap import BootstrapSummary, PackageReport, Reporter
 from fromsource.bootstrap import bootstrap as run_bootstrap
 from fromsource.cli._common import (
+    clean,
     err,
     fetch_options,
     guarded,
     json_option,
     out,
     print_json,
+    safe,
     sandbox_option,
     warn_not_isolated,
     workspace_option,
@@ -47,7 +48,7 @@ class _ProgressReporter(Reporter):
     def _show(self, note: str = "") -> None:
         running = ", ".join(self.running[:4]) + (" ..." if len(self.running) > 4 else "")
         text = f"building {running}" if running else note
-        self.progress.update(self.task, completed=self.done, description=escape(text))
+        self.progress.update(self.task, completed=self.done, description=clean(text))
 
     def discovering(self, message: str) -> None:
         self._show(message)
@@ -65,9 +66,9 @@ class _ProgressReporter(Reporter):
             self.running.remove(label)
         self.done += 1
         if report.status in ("built", "external"):
-            self.progress.console.print(f"[green]built[/] {escape(label)} ({report.seconds:.1f}s)")
+            self.progress.console.print(f"[green]built[/] {clean(label)} ({report.seconds:.1f}s)")
         elif report.status == "failed":
-            self.progress.console.print(f"[red]failed[/] {escape(label)}")
+            self.progress.console.print(f"[red]failed[/] {clean(label)}")
         self._show()
 
 
@@ -175,39 +176,39 @@ def _print_summary(summary: BootstrapSummary) -> None:
               f"{len(skipped)} skipped, {len(cancelled)} not started "
               f"in {summary.seconds:.1f}s (jobs: {summary.jobs})")
     for report in failed:
-        out.print(f"[bold red]failed[/] {escape(report.name)} {escape(report.version)}: "
-                  f"{escape(report.error or '')}")
+        out.print(f"[bold red]failed[/] {clean(report.name)} {clean(report.version)}: "
+                  f"{clean(report.error or '')}")
         if report.log:
-            out.print(f"  log: {escape(str(report.log))}")
+            out.print(f"  log: {clean(str(report.log))}")
         for line in report.log_tail.splitlines():
-            out.print(f"  | {escape(line)}")
+            out.print(f"  | {clean(line)}")
     for report in skipped:
-        out.print(f"[yellow]skipped[/] {escape(report.name)} {escape(report.version)}: needs "
-                  f"{escape(', '.join(report.blocked_by))}")
+        out.print(f"[yellow]skipped[/] {clean(report.name)} {clean(report.version)}: needs "
+                  f"{clean(', '.join(report.blocked_by))}")
     for report in cancelled:
-        out.print(f"[dim]not started[/] {escape(report.name)} {escape(report.version)}")
+        out.print(f"[dim]not started[/] {clean(report.name)} {clean(report.version)}")
     for report in summary.packages:
         if report.stage1_equivalent is None:
             continue
         verdict = "equivalent" if report.stage1_equivalent else "[red]DIFFERENT[/]"
-        line = f"stage 2 {escape(report.name)} {escape(report.version)}: {verdict} to stage 1"
+        line = f"stage 2 {clean(report.name)} {clean(report.version)}: {verdict} to stage 1"
         if report.seed is not None:
             seed = "reproduces" if report.seed_equivalent else "[yellow]does not reproduce[/]"
-            line += f"; the seed {escape(report.seed)} {seed} from source"
+            line += f"; the seed {clean(report.seed)} {seed} from source"
         out.print(line)
     seeds = [t for t in summary.trust_base if t["kind"] == "seed"]
     leaves = [t for t in summary.trust_base if t["kind"] == "external"]
     out.print(f"trust base: {len(seeds)} seed(s), {len(leaves)} external(s)")
     for item in summary.trust_base:
         evidence = "; ".join(item["evidence"]) or "-"
-        out.print(f"  {item['kind']} {escape(str(item['wheel']))} ({escape(evidence)})")
+        out.print(f"  {clean(item['kind'])} {clean(str(item['wheel']))} ({clean(evidence)})")
     for refused in summary.seeds_refused:
-        out.print(f"[yellow]seed refused[/] {escape(refused['seed'])}: {escape(refused['reason'])}")
+        out.print(f"[yellow]seed refused[/] {clean(refused['seed'])}: {clean(refused['reason'])}")
     if summary.externals_suggested:
         out.print("published wheels exist for what did not build; to use them as externals "
                   "(trust-base leaves, named by digest), add to the policy:")
         out.print("[externals]\nwheels = [", markup=False)
         for item in summary.externals_suggested:
-            out.print(f"  {item['line']},  # {item['package']}", markup=False)
+            out.print(f"  {safe(item['line'])},  # {safe(item['package'])}", markup=False)
         out.print("]", markup=False)
-    out.print(f"graph: {escape(str(summary.graph_file))}")
+    out.print(f"graph: {clean(str(summary.graph_file))}")

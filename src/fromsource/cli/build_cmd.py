@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from fromsource.cli._common import (
+    clean,
     err,
     guarded,
     json_option,
@@ -60,9 +61,10 @@ def build(sdist: Path, workspace: Path, key: Path | None, require_isolation: boo
             "buildEnvironment": [d.to_dict() for d in result.dependencies],
         })
         return
-    out.print(f"built {result.wheel.name} in {result.seconds:.2f}s (isolation: {result.isolation})")
-    out.print(f"  wheel:       {result.wheel}")
-    out.print(f"  sha256:      {result.wheel_sha256}")
-    out.print(f"  attestation: {result.attestation}")
+    out.print(f"built {clean(result.wheel.name)} in {result.seconds:.2f}s "
+              f"(isolation: {clean(result.isolation)})")
+    out.print(f"  wheel:       {clean(result.wheel)}")
+    out.print(f"  sha256:      {clean(result.wheel_sha256)}")
+    out.print(f"  attestation: {clean(result.attestation)}")
     for dep in result.dependencies:
-        out.print(f"  used {dep.name} ({dep.edge})")
+        out.print(f"  used {clean(dep.name)} ({clean(dep.edge)})")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.tree import Tree
 
-from fromsource.cli._common import guarded, json_option, out, print_json, workspace_option
+from fromsource.cli._common import clean, guarded, json_option, out, print_json, safe, workspace_option
 from fromsource.graph import BuildGraph, Edge, Node, load, render_path
 from fromsource.workspace import Workspace
 
@@ -31,19 +30,19 @@ def graph(workspace: Path, dot: bool, why_name: str | None, as_json: bool) -> No
             return
         for path in paths:
             if path:
-                out.print(escape(render_path(path)))
+                out.print(clean(render_path(path)))
             else:
                 requested = [n for n in build_graph.find(why_name) if n in build_graph.roots]
-                out.print(escape(f"{', '.join(map(str, requested))} (requested)"))
+                out.print(clean(f"{', '.join(map(str, requested))} (requested)"))
         return
     if as_json:
         print_json(build_graph.to_json())
     elif dot:
-        click.echo(build_graph.to_dot(), nl=False)
+        click.echo(safe(build_graph.to_dot(), multiline=True), nl=False)
     else:
         out.print(_tree(build_graph))
         for cycle in build_graph.cycles():
-            out.print(f"[bold red]cycle:[/] {escape(cycle.cycle_path())}")
+            out.print(f"[bold red]cycle:[/] {clean(cycle.cycle_path())}")
 
 
 def _edge_json(edge: Edge) -> dict[str, str | None]:
@@ -59,9 +58,9 @@ def _tree(build_graph: BuildGraph) -> Tree:
     stack: list[tuple[Tree, Node, Edge | None]] = [(top, r, None) for r in reversed(roots)]
     while stack:
         parent, node, edge = stack.pop()
-        label = f"[bold]{escape(str(node))}[/]"
+        label = f"[bold]{clean(str(node))}[/]"
         if edge is not None:
-            label = f"[{_KIND_STYLE[edge.kind]}]\\[{edge.kind}][/] {escape(str(node))}"
+            label = f"[{_KIND_STYLE[edge.kind]}]\\[{edge.kind}][/] {clean(str(node))}"
         if node in expanded:
             parent.add(f"{label} [dim](see above)[/]")
             continue

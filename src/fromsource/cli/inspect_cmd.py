@@ -9,10 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
-from fromsource.cli._common import err, fetch_options, guarded, json_option, out, print_json
+from fromsource.cli._common import (
+    clean,
+    err,
+    fetch_options,
+    guarded,
+    json_option,
+    out,
+    print_json,
+    safe,
+)
 from fromsource.errors import EXIT_INVALID, InputError
 
 if TYPE_CHECKING:
@@ -75,7 +83,8 @@ def _fetch(wanted: tuple[str, str], index_url: str, tmp: Path, rules: Any) -> Pa
         raise InputError(
             f"cannot fetch sdists here ({exc})", hint="pass the sdist with --sdist SDIST"
         ) from exc
-    err.print(f"fetching the sdist of {wanted[0]} {wanted[1]} from {index_url}", markup=False)
+    err.print(f"fetching the sdist of {safe(wanted[0])} {safe(wanted[1])} from {safe(index_url)}",
+              markup=False)
     return fetch_sdist(wanted[0], wanted[1], index_url, tmp, rules=rules)
 
 
@@ -161,7 +170,7 @@ def inspect(
     else:
         _render(reports, verbose=verbose)
         for w in written:
-            err.print(f"report: {w.directory} (diffoscope: {w.diffoscope})", markup=False)
+            err.print(f"report: {safe(w.directory)} (diffoscope: {safe(w.diffoscope)})", markup=False)
     if not readable:
         sys.exit(EXIT_INVALID)
 
@@ -178,18 +187,18 @@ def _render(reports: list[Report], *, verbose: bool) -> None:
         counts = r.counts()
         verdict = "[green]readable[/]" if r.readable else "[red]not-readable[/]"
         files = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]) or "none"
-        table.add_row(escape(r.wheel), verdict, files, str(len(r.reasons)))
+        table.add_row(clean(r.wheel), verdict, files, str(len(r.reasons)))
     out.print(table)
     for r in reports:
         if not (r.reasons or r.notes or verbose):
             continue
-        out.print(f"[bold]{escape(r.wheel)}[/] against {escape(r.sdist)}:")
+        out.print(f"[bold]{clean(r.wheel)}[/] against {clean(r.sdist)}:")
         for reason in r.reasons:
-            out.print(f"  [red]✗[/] {escape(reason)}")
+            out.print(f"  [red]✗[/] {clean(reason)}")
         for note in r.notes:
-            out.print(f"  [dim]note:[/] {escape(note)}")
+            out.print(f"  [dim]note:[/] {clean(note)}")
         if verbose:
             for f in r.files:
-                change = f" ({f.change})" if f.change else ""
-                source = f" <- {f.sdist_path}" if f.sdist_path else ""
-                out.print(f"  {f.status:10} {f.path}{source}{change}", markup=False)
+                change = f" ({safe(f.change)})" if f.change else ""
+                source = f" <- {safe(f.sdist_path)}" if f.sdist_path else ""
+                out.print(f"  {f.status:10} {safe(f.path)}{source}{change}", markup=False)

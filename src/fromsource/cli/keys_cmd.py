@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fromsource.cli._common import guarded, out
+from fromsource.cli._common import clean, guarded, out
 
 
 @click.group()
@@ -24,6 +24,6 @@ def generate(directory: Path, name: str) -> None:
     from fromsource.attest.keys import generate_keypair
 
     pair = generate_keypair(directory, name)
-    out.print(f"private key: {pair.private_path} (mode 0600, keep it secret)")
-    out.print(f"public key:  {pair.public_path} (give this to verifiers)")
+    out.print(f"private key: {clean(pair.private_path)} (mode 0600, keep it secret)")
+    out.print(f"public key:  {clean(pair.public_path)} (give this to verifiers)")
     out.print(f"keyid: {pair.keyid}")

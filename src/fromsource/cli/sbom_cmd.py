@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
-from fromsource.cli._common import err, guarded, out, workspace_option
+from fromsource.cli._common import clean, err, guarded, out, safe, workspace_option
 from fromsource.errors import EXIT_INVALID, InputError
 
 if TYPE_CHECKING:
@@ -70,7 +69,7 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
         relative_to=output.absolute().parent, reproducible=reproducible, source_date_epoch=epoch,
         externals=externals))
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}")
+        err.print(f"[yellow]warning:[/] {clean(warning)}")
     if trusted_keys or policy is not None:
         _verify_chains(ws, list(wheels) or ws.wheel_files(), trusted_keys, policy)
     text = result.to_json()
@@ -78,15 +77,15 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
         problems = validate_sbom(text)
         if problems:
             err.print(f"[red]INVALID[/]: the SBOM breaks CycloneDX 1.6 ({len(problems)} problem(s)); "
-                      f"{output} not written")
+                      f"{clean(output)} not written")
             for problem in problems:
-                err.print(f"  - {problem}", markup=False)
+                err.print(f"  - {safe(problem)}", markup=False)
             sys.exit(EXIT_INVALID)
     atomic_write_bytes(output, text.encode("utf-8"))
     components = len(result.document.get("components", []))
     tasks = sum(len(w.get("tasks", [])) for f in result.document["formulation"] for w in f["workflows"])
     checked = ", valid CycloneDX 1.6" if validate else ""
-    out.print(f"wrote {output}: {len(result.subjects)} shipped wheel(s), {components} components, "
+    out.print(f"wrote {safe(output)}: {len(result.subjects)} shipped wheel(s), {components} components, "
               f"{tasks} build task(s){checked}", markup=False)
     if attest:
         from fromsource.cli._signing import signer_for
@@ -94,7 +93,7 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
         envelope = dsse.sign(result.statement(), signer_for(ws, key))
         attestation = output.with_name(output.name + ".intoto.jsonl")
         atomic_write_bytes(attestation, envelope)
-        out.print(f"wrote {attestation}", markup=False)
+        out.print(f"wrote {safe(attestation)}", markup=False)
 
 
 def _source_date_epoch() -> int | None:
@@ -148,5 +147,5 @@ def _verify_chains(ws: Workspace, wheels: list[Path], trusted_keys: tuple[Path, 
     if problems:
         err.print("[red]INVALID[/]: provenance does not verify; no SBOM written")
         for problem in problems:
-            err.print(f"  - {problem}", markup=False)
+            err.print(f"  - {safe(problem)}", markup=False)
         sys.exit(EXIT_INVALID)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
-from fromsource.cli._common import guarded, json_option, out, print_json, workspace_option
+from fromsource.cli._common import clean, guarded, json_option, out, print_json, workspace_option
 from fromsource.errors import EXIT_INVALID, InputError
 from fromsource.untrusted import MAX_EVIDENCE_BYTES, MAX_SMALL_FILE_BYTES, load_json, read_file
 
@@ -79,11 +78,12 @@ def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
         print_json({"seed": str(result.seed), "sha256": result.sha256, "evidence": result.kind,
                     "detail": result.detail, "reasons": list(result.reasons)})
         return
-    out.print(f"admitted {wheel.name} as a seed ({result.kind}: {result.detail})")
-    out.print(f"  seed:   {result.seed}")
-    out.print(f"  sha256: {result.sha256}")
+    out.print(f"admitted {clean(wheel.name)} as a seed ({clean(result.kind)}: "
+              f"{clean(result.detail)})")
+    out.print(f"  seed:   {clean(result.seed)}")
+    out.print(f"  sha256: {clean(result.sha256)}")
     for reason in result.reasons:
-        out.print(f"  note: not readable because {escape(reason)}")
+        out.print(f"  note: not readable because {clean(reason)}")
 
 
 def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
@@ -133,7 +133,7 @@ def list_(policy_path: Path | None, workspace: Path, as_json: bool) -> None:
     table = Table("seed", "sha256", "evidence", *(["accepted"] if policy else []))
     for s in seeds:
         kinds = ", ".join(k.rsplit("/", 2)[-2] for k in s["evidence"]) or "-"
-        row = [s["wheel"], s["sha256"][:16], kinds]
+        row = [clean(s["wheel"]), clean(s["sha256"][:16]), clean(kinds)]
         if policy:
             row.append("yes" if s["check"]["accepted"] else "[red]no[/]")
         table.add_row(*row)
@@ -162,22 +162,23 @@ def show(name: str, policy_path: Path | None, workspace: Path, as_json: bool) ->
         print_json({"seeds": seeds})
     else:
         for s in seeds:
-            out.print(f"[bold]{s['wheel']}[/] sha256:{s['sha256']}")
+            out.print(f"[bold]{clean(s['wheel'])}[/] sha256:{clean(s['sha256'])}")
             for kind in s["evidence"]:
-                out.print(f"  evidence: {kind}")
+                out.print(f"  evidence: {clean(kind)}")
             review = s.get("review")
             if review:
-                out.print(f"  review: {review['verdict']} against {review['sdist']}; files: "
-                          + ", ".join(f"{k} {v}" for k, v in (review["counts"] or {}).items() if v))
+                counts = review["counts"] if isinstance(review["counts"], dict) else {}
+                out.print(f"  review: {clean(review['verdict'])} against {clean(review['sdist'])}; "
+                          "files: " + clean(", ".join(f"{k} {v}" for k, v in counts.items() if v)))
                 for reason in review["reasons"] or []:
-                    out.print(f"    reason: {escape(reason)}")
+                    out.print(f"    reason: {clean(reason)}")
             check = s.get("check")
             if check:
                 verdict = "[green]accepted[/]" if check["accepted"] else "[red]refused[/]"
                 out.print(f"  policy: {verdict}")
                 for problem in check["problems"]:
-                    out.print(f"    - {escape(problem)}")
+                    out.print(f"    - {clean(problem)}")
                 for line in check.get("publisher", []):
-                    out.print(f"  publisher evidence: {escape(line)}")
+                    out.print(f"  publisher evidence: {clean(line)}")
     if policy is not None and not all(s["check"]["accepted"] for s in seeds):
         sys.exit(EXIT_INVALID)

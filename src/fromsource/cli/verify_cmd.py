@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 from rich.tree import Tree
 
-from fromsource.cli._common import guarded, json_option, out, print_json
+from fromsource.cli._common import clean, guarded, json_option, out, print_json, safe
 from fromsource.errors import EXIT_INVALID, InputError
 
 if TYPE_CHECKING:
@@ -95,12 +94,12 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         if valid:
             leaves = _trust_base(nodes)
             out.print(f"[green]valid[/]: {len(nodes)} wheel(s); every chain ends at sdists"
-                      + (f", and the trust base: {', '.join(leaves)}" if leaves else ""))
+                      + (f", and the trust base: {clean(', '.join(leaves))}" if leaves else ""))
         else:
             out.print("[red]INVALID[/]:")
             for node in nodes:
                 for problem in node.all_problems():
-                    out.print(f"  - {problem}", markup=False)
+                    out.print(f"  - {safe(problem)}", markup=False)
     if not valid:
         sys.exit(EXIT_INVALID)
 
@@ -123,14 +122,15 @@ def _trust_base(nodes: list[ChainNode]) -> list[str]:
 
 def _label(node: ChainNode) -> str:
     mark = "[green]✓[/]" if node.ok else "[red]✗[/]"
-    edge = f" [dim]({node.edge})[/]" if node.edge else ""
+    edge = f" [dim]({clean(node.edge)})[/]" if node.edge else ""
     digest = (node.sha256 or "?")[:12]
     keyids = f" signed by {', '.join(k[:12] for k in node.keyids)}" if node.keyids else ""
     if node.kind == "sdist":  # publisher evidence: the first line here, details as children
-        evidence = f" [cyan]{escape(node.evidence[0])}[/]" if node.evidence else ""
+        evidence = f" [cyan]{clean(node.evidence[0])}[/]" if node.evidence else ""
     else:
-        evidence = f" [cyan]evidence: {escape('; '.join(node.evidence))}[/]" if node.evidence else ""
-    return f"{mark} {node.kind} {escape(node.name)}{edge} sha256:{digest}{keyids}{evidence}"
+        evidence = f" [cyan]evidence: {clean('; '.join(node.evidence))}[/]" if node.evidence else ""
+    return (f"{mark} {clean(node.kind)} {clean(node.name)}{edge} sha256:{clean(digest)}"
+            f"{clean(keyids)}{evidence}")
 
 
 def _grow(tree: Tree, node: ChainNode, shown: set[tuple[str, str | None, str | None]]) -> None:
@@ -138,9 +138,9 @@ def _grow(tree: Tree, node: ChainNode, shown: set[tuple[str, str | None, str | N
     shown.add(node.key)
     if node.kind == "sdist":
         for detail in node.evidence[1:]:
-            tree.add(f"[dim]{escape(detail)}[/]")
+            tree.add(f"[dim]{clean(detail)}[/]")
     for problem in node.problems:
-        tree.add(f"[red]{escape(problem)}[/]")
+        tree.add(f"[red]{clean(problem)}[/]")
     for child in node.children:
         if child.kind == "wheel" and child.key in shown and not child.problems:
             tree.add(_label(child) + " [dim](see above)[/]")
