@@ -15,10 +15,12 @@ A workspace is one directory holding a run's state::
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import html
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,9 +35,16 @@ _CHUNK = 1 << 20
 
 
 def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
+    """Hex sha256 of a regular file, read in chunks.
+
+    A FIFO or device planted under a wheel's name would never end: it is refused at once
+    (opened without blocking, type checked on the descriptor) with an ``OSError``.
+    """
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
