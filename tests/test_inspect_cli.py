@@ -72,7 +72,7 @@ def test_index_url_uses_fetch_sdist(monkeypatch: pytest.MonkeyPatch) -> None:
     wheel, sdist = PAIRS["idna"]
     asked = []
 
-    def fake(name: str, version: str, index_url: str, dest_dir: Path) -> Path:
+    def fake(name: str, version: str, index_url: str, dest_dir: Path, *, rules: object) -> Path:
         asked.append((name, version, index_url))
         return sdist
 

@@ -401,8 +401,12 @@ def load(path: Path) -> BuildGraph:
         raise InputError(
             f"no build graph at {path}", hint="run `fromsource bootstrap` in this workspace first"
         )
-    data = load_json(read_file(path, limit=MAX_SMALL_FILE_BYTES, what="build graph"),
-                     source=f"build graph {path}")
+    try:
+        data = load_json(read_file(path, limit=MAX_SMALL_FILE_BYTES, what="build graph"),
+                         source="the file")
+    except InputError as exc:
+        raise InputError(f"cannot read build graph {path}: {exc.message}",
+                         hint=exc.hint) from exc
     return BuildGraph.from_json(data)
 
 
