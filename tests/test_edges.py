@@ -376,3 +376,84 @@ def test_bootstrap_rerun_rebuilds_past_a_broken_attestation(tmp_path: Path) -> N
     statuses = {p["name"]: p["status"] for p in json.loads(again.stdout)["packages"]}
     assert statuses["app"] == "built"
     shutil.rmtree(ws)
+
+
+def _evil_backend_sdist(directory: Path) -> Path:
+    """An sdist whose in-tree backend prints escape sequences into the build log and fails."""
+    import io
+    import tarfile
+
+    backend = (
+        "import sys\n"
+        "def get_requires_for_build_wheel(config_settings=None):\n"
+        "    return []\n"
+        "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n"
+        "    print('\\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0 (0.1s)\\x1b[0m [green]ok[/green]')\n"
+        "    sys.stdout.flush()\n"
+        "    raise SystemExit(1)\n"
+    )
+    files = {
+        "PKG-INFO": "Metadata-Version: 2.2\nName: evil\nVersion: 1.0\n",
+        "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "evilbackend"\n'
+                          'backend-path = ["."]\n',
+        "evilbackend.py": backend,
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "evil-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for member, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"evil-1.0/{member}")
+            info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_no_escape_byte_reaches_the_terminal_from_a_build_log(tmp_path: Path) -> None:
+    sdist = _evil_backend_sdist(tmp_path / "index")
+    built = _invoke("build", str(sdist), "-w", str(tmp_path / "w"))
+    assert built.exit_code == 3, built.output
+    assert "\x1b" not in built.output
+    assert "\\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0" in built.output
+    assert "[green]ok[/green]" in built.output  # the log's text, not rich markup
+    boot = _invoke("bootstrap", "evil", "--find-links", str(tmp_path / "index"), "--no-index",
+                   "-w", str(tmp_path / "w2"))
+    assert boot.exit_code == 3, boot.output
+    assert "\x1b" not in boot.output
+    assert "| \\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0" in boot.output
+
+
+def test_fifo_as_an_attestation_is_a_problem_not_a_hang(workspace_copy: Path, keypair) -> None:
+    wheel = next((workspace_copy / "wheels").glob("packaging-*.whl"))
+    attestation = workspace_copy / "attestations" / f"{wheel.name}.intoto.jsonl"
+    attestation.unlink()
+    os.mkfifo(attestation)
+    result = run_cli("verify", str(wheel), "-w", str(workspace_copy), "--trusted-key",
+                     str(keypair.public_path), timeout=120)
+    no_traceback(result)
+    assert result.returncode == 1, result.stderr + result.stdout
+    assert "no attestation found" in result.stdout  # a FIFO is not taken for a file
+
+
+def test_fifo_planted_as_a_dependency_wheel_does_not_hang_verify(workspace_copy: Path,
+                                                                  keypair) -> None:
+    wheel = next((workspace_copy / "wheels").glob("packaging-*.whl"))
+    dependency = next((workspace_copy / "wheels").glob("flit_core-*.whl"))
+    dependency.unlink()
+    os.mkfifo(dependency)
+    result = run_cli("verify", str(wheel), "-w", str(workspace_copy), "--trusted-key",
+                     str(keypair.public_path), timeout=120)
+    no_traceback(result)
+    assert result.returncode == 1, result.stderr + result.stdout
+
+
+def test_device_as_signing_key_or_constraints_exits_2(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    sdist = project(index, "app")
+    signed = _invoke("build", str(sdist), "-w", str(tmp_path / "w"), "--key", "/dev/zero")
+    assert signed.exit_code == 2, signed.output
+    assert "private key /dev/zero is a device, not a regular file" in signed.output
+    constrained = _invoke("bootstrap", "app", "--find-links", str(index), "--no-index", "-w",
+                          str(tmp_path / "w"), "--constraint", "/dev/zero")
+    assert constrained.exit_code == 2, constrained.output
+    assert "constraints file /dev/zero is a device" in constrained.output
