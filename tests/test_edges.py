@@ -457,3 +457,26 @@ def test_device_as_signing_key_or_constraints_exits_2(tmp_path: Path) -> None:
                           str(tmp_path / "w"), "--constraint", "/dev/zero")
     assert constrained.exit_code == 2, constrained.output
     assert "constraints file /dev/zero is a device" in constrained.output
+
+
+def test_huge_sparse_attestation_is_refused_after_the_limit(workspace_copy: Path, keypair) -> None:
+    wheel = next((workspace_copy / "wheels").glob("packaging-*.whl"))
+    attestation = workspace_copy / "attestations" / f"{wheel.name}.intoto.jsonl"
+    with attestation.open("r+b") as handle:
+        handle.truncate(3 * 1024**3)  # sparse: 3 GiB claimed, nothing on disk
+    result = run_cli("verify", str(wheel), "-w", str(workspace_copy), "--trusted-key",
+                     str(keypair.public_path), memory=MEMORY)
+    no_traceback(result)
+    assert result.returncode == 1, result.stderr
+    assert "attestation" in result.stdout
+    assert "larger than the 16777216-byte limit" in result.stdout
+
+
+def test_huge_sparse_policy_is_refused_after_the_limit(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    with policy.open("wb") as handle:
+        handle.truncate(3 * 1024**3)
+    result = run_cli("verify", str(WHEEL), "--policy", str(policy), memory=MEMORY)
+    no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    assert "larger than the 4194304-byte limit" in result.stderr
