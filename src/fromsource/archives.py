@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from fromsource.errors import ArchiveError
-from fromsource.ziplayout import ZipLayoutError, check_layout
+from fromsource.errors import ArchiveError, ZipLayoutError
+from fromsource.ziplayout import check_layout
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Member", "archive_format", "check_wheel_record",
            "check_zip", "extract_sdist", "iter_members", "open_zip", "read_member"]
@@ -224,7 +224,7 @@ def _tar_entries(path: Path, handle: IO[bytes], compression: str,
 def _check_layout(path: Path, handle: IO[bytes], limits: Limits) -> None:
     try:
         check_layout(handle, max_entries=limits.max_members)
-    except ZipLayoutError as exc:
+    except ZipLayoutError as exc:  # raised without the archive's name: add it and the hint
         raise _fail(path, str(exc)) from exc
     finally:
         handle.seek(0)

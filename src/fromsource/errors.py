@@ -35,6 +35,10 @@ class ArchiveError(InputError):
     """An sdist or wheel is corrupt, hostile, or over a limit."""
 
 
+class ZipLayoutError(ArchiveError):
+    """A zip could be read two ways (hidden or disagreeing entries); see ``ziplayout``."""
+
+
 class KeyFileError(InputError):
     """A key file cannot be read or is not a supported key."""
 
@@ -49,6 +53,10 @@ class WorkspaceError(FromsourceError):
 
 class IndexError_(FromsourceError):
     """A package index could not serve what was asked (404, timeout, bad hash)."""
+
+
+class BrokenTransferError(IndexError_):
+    """A connection failed in the middle of a body (worth retrying)."""
 
 
 class ResolutionError(FromsourceError):

@@ -27,9 +27,9 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from fromsource.errors import IndexError_
+from fromsource.errors import BrokenTransferError, IndexError_
 
-__all__ = ["DEFAULT_RULES", "BrokenTransferError", "FetchRules", "Fetcher", "check_status",
+__all__ = ["DEFAULT_RULES", "FetchRules", "Fetcher", "check_status",
            "insecure_reason", "is_loopback", "transport_error"]
 
 _CHUNK = 1 << 16
@@ -70,10 +70,6 @@ def insecure_reason(url: str) -> str | None:
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         return f"fetched over plain http from {parts.hostname}"
     return None
-
-
-class BrokenTransferError(IndexError_):
-    """The connection failed in the middle of a body (worth retrying)."""
 
 
 class Fetcher:

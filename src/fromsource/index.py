@@ -47,10 +47,9 @@ from pypi_simple import (
     UnsupportedRepoVersionError,
 )
 
-from fromsource.errors import ArchiveError, IndexError_, InputError
+from fromsource.errors import ArchiveError, BrokenTransferError, IndexError_, InputError
 from fromsource.fetch import (
     DEFAULT_RULES,
-    BrokenTransferError,
     Fetcher,
     FetchRules,
     check_status,

@@ -16,6 +16,8 @@ import struct
 from dataclasses import dataclass
 from typing import IO
 
+from fromsource.errors import ZipLayoutError
+
 __all__ = ["ZipLayoutError", "check_layout"]
 
 # signature, disk, cd disk, entries here, total, cd size, cd offset, comment length
@@ -29,10 +31,6 @@ _ZIP64_EXTRA = 0x0001
 _FLAG_ENCRYPTED = 0x1
 _FLAG_DESCRIPTOR = 0x8
 _FLAG_UTF8 = 0x800
-
-
-class ZipLayoutError(ValueError):
-    """The file is not an unambiguous zip; the message says where."""
 
 
 @dataclass(frozen=True, slots=True)
