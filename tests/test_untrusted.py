@@ -1,0 +1,65 @@
+"""The bounded reader and the fetch rules, checked on their own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from fromsource.errors import IndexError_, InputError, KeyFileError
+from fromsource.fetch import Fetcher, FetchRules, insecure_reason
+from fromsource.untrusted import check_depth, load_json, load_toml, read_file
+
+
+def test_read_file_takes_exactly_the_limit_and_refuses_one_byte_more(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100)
+    assert read_file(path, limit=100, what="file") == b"x" * 100
+    with pytest.raises(InputError, match=r"file .* is larger than the 99-byte limit"):
+        read_file(path, limit=99, what="file")
+
+
+def test_read_file_uses_the_callers_error(tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match=r"cannot read public key .*missing"):
+        read_file(tmp_path / "missing", limit=10, what="public key", error=KeyFileError)
+    with pytest.raises(KeyFileError, match="is a directory, not a regular file"):
+        read_file(tmp_path, limit=10, what="public key", error=KeyFileError)
+
+
+def test_depth_is_counted_on_lists_and_tables() -> None:
+    check_depth([[["leaf"]]], source="s", max_depth=3)
+    with pytest.raises(InputError, match="nested deeper than 2 levels"):
+        check_depth({"a": {"b": {}}}, source="s", max_depth=2)
+    assert load_json(b'{"a": [1]}', source="s") == {"a": [1]}
+    with pytest.raises(InputError, match="s is not JSON"):
+        load_json(b"{", source="s")
+    assert load_toml("a = 1", source="t") == {"a": 1}
+    with pytest.raises(InputError, match="t is not valid TOML"):
+        load_toml("a = ", source="t")
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("http://mirror.example/simple/", "fetched over plain http from mirror.example"),
+    ("http://127.0.0.1:8080/simple/", None),
+    ("http://[::1]/simple/", None),
+    ("http://localhost/simple/", None),
+    ("https://mirror.example/simple/", None),
+])
+def test_insecure_reason(url: str, reason: str | None) -> None:
+    assert insecure_reason(url) == reason
+
+
+def test_redirect_rules() -> None:
+    with requests.Session() as session:
+        fetcher = Fetcher(session, FetchRules(allow_unverified=True))
+        with pytest.raises(IndexError_, match="https must not be downgraded to http"):
+            fetcher.check_url("http://a.example/x", came_from="https://a.example/y")
+        with pytest.raises(IndexError_, match="may not send us to this machine"):
+            fetcher.check_url("https://127.0.0.1/x", came_from="https://a.example/y")
+        with pytest.raises(IndexError_, match="only http"):
+            fetcher.check_url("file:///etc/passwd", came_from="https://a.example/y")
+        fetcher.check_url("https://files.example/x", came_from="https://a.example/y")
+        strict = Fetcher(session)
+        with pytest.raises(IndexError_, match=r"plain http to a\.example"):
+            strict.check_url("http://a.example/simple/")
