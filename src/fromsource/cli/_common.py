@@ -100,7 +100,7 @@ sandbox_option = click.option(
 def warn_not_isolated(what: str) -> None:
     """Say, once, what builds ran without isolation from (empty: nothing to say)."""
     if what:
-        err.print(f"[yellow]warning:[/] builds were not isolated from {escape(what)}; "
+        err.print(f"[yellow]warning:[/] builds were not isolated from {clean(what)}; "
                   "install bubblewrap to sandbox them (fromsource doctor)")
 
 

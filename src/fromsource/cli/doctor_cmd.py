@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.markup import escape
 
-from fromsource.cli._common import guarded, json_option, out, print_json
+from fromsource.cli._common import clean, guarded, json_option, out, print_json
 from fromsource.errors import EXIT_INVALID
 
 
@@ -29,16 +28,16 @@ def doctor(as_json: bool) -> None:
         bwrap = report["bwrap"]
         level = report["level"]
         style = "green" if bwrap["works"] else "yellow"
-        out.print(f"build sandbox: [{style}]{escape(level)}[/]")
+        out.print(f"build sandbox: [{style}]{clean(level)}[/]")
         if bwrap["works"]:
-            out.print(f"  bwrap {escape(str(bwrap['version']))} at {escape(str(bwrap['path']))}")
+            out.print(f"  bwrap {clean(str(bwrap['version']))} at {clean(str(bwrap['path']))}")
             out.print(f"  namespaces: {', '.join(report['namespaces'])}")
-            out.print("  read-only:  " + escape(", ".join(report["read_only"])))
-            out.print("  hidden:     " + escape(", ".join(report["hidden"]) or "-"))
-            out.print("  read-write: " + escape(", ".join(report["read_write"])))
+            out.print("  read-only:  " + clean(", ".join(report["read_only"])))
+            out.print("  hidden:     " + clean(", ".join(report["hidden"]) or "-"))
+            out.print("  read-write: " + clean(", ".join(report["read_write"])))
         else:
-            out.print(f"  bubblewrap: {escape(bwrap['reason'])}")
-            out.print(f"  builds are not isolated from {escape(report['not_isolated_from'])}")
-            out.print(f"[yellow]hint:[/] {escape(report['hint'])}")
+            out.print(f"  bubblewrap: {clean(bwrap['reason'])}")
+            out.print(f"  builds are not isolated from {clean(report['not_isolated_from'])}")
+            out.print(f"[yellow]hint:[/] {clean(report['hint'])}")
     if not report["bwrap"]["works"]:
         sys.exit(EXIT_INVALID)
