@@ -378,17 +378,22 @@ def test_bootstrap_rerun_rebuilds_past_a_broken_attestation(tmp_path: Path) -> N
     shutil.rmtree(ws)
 
 
-def _evil_backend_sdist(directory: Path) -> Path:
-    """An sdist whose in-tree backend prints escape sequences into the build log and fails."""
+def _evil_backend_sdist(directory: Path, *, huge_log: bool = False) -> Path:
+    """An sdist whose in-tree backend prints escape sequences into the build log and fails.
+
+    With ``huge_log`` the backend first makes its log a sparse 3 GiB file.
+    """
     import io
     import tarfile
 
     backend = (
-        "import sys\n"
+        "import os, sys\n"
         "def get_requires_for_build_wheel(config_settings=None):\n"
         "    return []\n"
         "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n"
-        "    print('\\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0 (0.1s)\\x1b[0m [green]ok[/green]')\n"
+        + ("    sys.stdout.flush()\n    os.ftruncate(1, 3 * 1024**3)\n"
+           "    os.lseek(1, 0, os.SEEK_END)\n" if huge_log else "")
+        + "    print('\\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0 (0.1s)\\x1b[0m [green]ok[/green]')\n"
         "    sys.stdout.flush()\n"
         "    raise SystemExit(1)\n"
     )
@@ -480,3 +485,14 @@ def test_huge_sparse_policy_is_refused_after_the_limit(tmp_path: Path) -> None:
     no_traceback(result)
     assert result.returncode == 2, result.stderr
     assert "larger than the 4194304-byte limit" in result.stderr
+
+
+def test_a_huge_build_log_is_read_from_its_end_only(tmp_path: Path) -> None:
+    sdist = _evil_backend_sdist(tmp_path / "index", huge_log=True)
+    result = run_cli("build", str(sdist), "-w", str(tmp_path / "w"), memory=MEMORY)
+    no_traceback(result)
+    assert result.returncode == 3, result.stderr
+    log = tmp_path / "w" / "builds" / "evil-1.0" / "build.log"
+    assert log.stat().st_size > 3 * 1024**3  # the backend did make it huge
+    assert "\\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0" in result.stderr
+    assert "\x1b" not in result.stderr

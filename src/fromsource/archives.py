@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from fromsource.errors import ArchiveError, ZipLayoutError
+from fromsource.untrusted import open_regular
 from fromsource.ziplayout import check_layout
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Member", "archive_format", "check_wheel_record",
@@ -116,9 +117,9 @@ def _normalise(archive: Path, raw: str, *, allow_root: bool = False) -> str:
 
 def _detect(path: Path) -> tuple[Literal["tar", "zip"], str]:
     try:
-        with path.open("rb") as handle:
+        with open_regular(path, what="archive", error=ArchiveError) as handle:
             head = handle.read(512)
-        zip_tail = zipfile.is_zipfile(path)
+            zip_tail = zipfile.is_zipfile(handle)
     except OSError as exc:
         raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
     compression = next((c for c, magic in _MAGIC.items() if head.startswith(magic)), None)

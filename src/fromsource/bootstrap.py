@@ -68,6 +68,7 @@ from fromsource.resolve import Resolution, ResolvedPackage, SdistMetadata, Targe
 from fromsource.sandbox import choose_level
 from fromsource.seedplan import plan_seeds
 from fromsource.seeds import SeedCheck, SeedStore, check_seed
+from fromsource.untrusted import read_tail
 from fromsource.wheelstore import read_wheel_info
 from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
 
@@ -75,6 +76,7 @@ Status = Literal["built", "reused", "external", "failed", "skipped", "cancelled"
 _DONE = ("built", "reused", "external")
 _DEAD = ("failed", "skipped", "cancelled")
 _LOG_TAIL_LINES = 15
+_LOG_TAIL_BYTES = 64 * 1024  # a backend may write gigabytes of log; read only its end
 
 
 # ------------------------------------------------------------------------ results
@@ -228,10 +230,7 @@ def _parse_all(texts: Iterable[str], who: str) -> tuple[Requirement, ...]:
 def _log_tail(log: Path | None) -> str:
     if log is None:
         return ""
-    try:
-        return "\n".join(log.read_text("utf-8", "replace").splitlines()[-_LOG_TAIL_LINES:])
-    except OSError:
-        return ""
+    return read_tail(log, limit=_LOG_TAIL_BYTES, lines=_LOG_TAIL_LINES)
 
 
 def default_jobs() -> int:

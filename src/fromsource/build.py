@@ -51,7 +51,7 @@ from fromsource.errors import (
     MissingRequirementError,
 )
 from fromsource.sandbox import BuildSandbox, SandboxMode, choose_level, not_isolated
-from fromsource.untrusted import load_toml
+from fromsource.untrusted import load_toml, read_tail
 from fromsource.wheelstore import Selected, WheelStore, read_wheel_info
 from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
 
@@ -168,11 +168,7 @@ def _source_date_epoch(root: Path) -> int:
 
 
 def _log_tail(log: Path, lines: int = 15) -> str:
-    try:
-        text = log.read_text("utf-8", "replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join(text[-lines:])
+    return read_tail(log, limit=64 * 1024, lines=lines)  # a backend may write gigabytes
 
 
 class _Builder:

@@ -12,20 +12,19 @@ with a message naming the file and the limit, never a traceback.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fromsource.errors import FromsourceError, InputError
 
 __all__ = [
     "MAX_ATTESTATION_BYTES", "MAX_DEPTH", "MAX_EVIDENCE_BYTES", "MAX_KEY_BYTES",
     "MAX_POLICY_BYTES", "MAX_SMALL_FILE_BYTES", "check_depth", "load_json", "load_toml",
-    "read_file",
+    "open_regular", "read_file", "read_tail",
 ]
 
 MAX_KEY_BYTES = 64 * 1024  # an ed25519 PEM is ~120 bytes
@@ -36,9 +35,7 @@ MAX_SMALL_FILE_BYTES = 64 * 1024 * 1024  # graph.json, reports, constraints
 # Statements are about 6 levels deep and policies 3; 64 leaves room and stays far from
 # the interpreter's recursion limit in any code that walks the value afterwards.
 MAX_DEPTH = 64
-
-_CHUNK = 1 << 16
-
+_MAX_LINE = 1000  # characters of one log line shown
 
 def read_file(path: Path, *, limit: int, what: str,
               error: type[FromsourceError] = InputError) -> bytes:
@@ -48,35 +45,51 @@ def read_file(path: Path, *, limit: int, what: str,
     type is checked on the open descriptor, so the answer cannot change between check and
     read. At most ``limit + 1`` bytes are read, whatever size the file claims.
     """
+    with open_regular(path, what=what, error=error) as handle:
+        try:
+            data = handle.read(limit + 1)  # a regular file: read() returns all it can
+        except OSError as exc:
+            raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise _hinted(error(f"{what} {path} is larger than the {limit}-byte limit"),
+                      "a real file of this kind is far smaller; check the path")
+    return data
+
+
+def open_regular(path: Path, *, what: str,
+                 error: type[FromsourceError] = InputError) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file; a FIFO or device fails at once."""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
         fd = os.open(path, flags)
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise _hinted(error(f"{what} {path} is {_kind(mode)}, not a regular file"),
-                          "pass the path of an ordinary file")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            try:
-                chunk = os.read(fd, min(_CHUNK, limit + 1 - size))
-            except OSError as exc:
-                if exc.errno == errno.EAGAIN:  # pragma: no cover - regular files do not block
-                    continue
-                raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise _hinted(error(f"{what} {path} is larger than the {limit}-byte limit"),
-                          "a real file of this kind is far smaller; check the path")
-        return b"".join(chunks)
-    finally:
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
+        raise _hinted(error(f"{what} {path} is {_kind(mode)}, not a regular file"),
+                      "pass the path of an ordinary file")
+    return os.fdopen(fd, "rb")
+
+
+def read_tail(path: Path, *, limit: int, lines: int) -> str:
+    """The last ``lines`` lines within the last ``limit`` bytes of a log, or "" if unreadable.
+
+    A build log is written by the backend: it may be gigabytes, so only its end is read.
+    """
+    try:
+        with open_regular(path, what="log") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - limit))
+            data = handle.read(limit)
+    except (OSError, FromsourceError):
+        return ""
+    text = data.decode("utf-8", "replace").splitlines()
+    if size > limit and len(text) > 1:
+        text = text[1:]  # the first line is cut
+    # One line may be the whole tail (a backend need not print newlines): keep its end.
+    return "\n".join(line if len(line) <= _MAX_LINE else "..." + line[-_MAX_LINE:]
+                     for line in text[-lines:])
 
 
 def _hinted(exc: FromsourceError, hint: str) -> FromsourceError:

@@ -53,7 +53,8 @@ def _pair(
 ) -> list[tuple[Path, Path]]:
     for path in (*wheels, *sdists):
         if not path.is_file():
-            raise InputError(f"{path}: no such file")
+            raise InputError(f"{path}: not a regular file" if path.exists() else
+                             f"{path}: no such file")
     if not sdists and index_url is None:
         raise InputError(
             "no sdist to compare with", hint="pass --sdist SDIST (or --index-url URL to fetch it)"
