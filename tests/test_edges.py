@@ -496,3 +496,18 @@ def test_a_huge_build_log_is_read_from_its_end_only(tmp_path: Path) -> None:
     assert log.stat().st_size > 3 * 1024**3  # the backend did make it huge
     assert "\\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0" in result.stderr
     assert "\x1b" not in result.stderr
+
+
+def test_prepended_entry_wheel_in_the_workspace_is_refused_by_build(tmp_path: Path) -> None:
+    index, ws = tmp_path / "index", tmp_path / "w"
+    project(index, "dep")
+    app = project(index, "app", build=["dep"])
+    first = _invoke("bootstrap", "dep", "--find-links", str(index), "--no-index", "-w", str(ws))
+    assert first.exit_code == 0, first.output
+    wheel = next((ws / "wheels").glob("dep-1.0-*.whl"))
+    hidden = prepend_entry(wheel, tmp_path / "bad", "dep-1.0.pth", b"import os\n")
+    shutil.copyfile(hidden, wheel)
+    result = _invoke("build", str(app), "-w", str(ws))
+    assert result.exit_code == 2, result.output
+    assert "dep-1.0-py3-none-any.whl" in result.output
+    assert "unlisted bytes before the first entry" in result.output
