@@ -63,3 +63,26 @@ def test_redirect_rules() -> None:
         strict = Fetcher(session)
         with pytest.raises(IndexError_, match=r"plain http to a\.example"):
             strict.check_url("http://a.example/simple/")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1048576", 1048576), ("64K", 65536),
+                                                 ("32M", 32 * 1024**2), ("2GiB", 2 * 1024**3)])
+def test_size_values(value: str, expected: int) -> None:
+    import click
+
+    from fromsource.cli._common import _size
+
+    assert _size(click.Context(click.Command("x")), click.Option(["--s"]), value) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "12Q", "-1", "M"])
+def test_bad_size_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    from click.testing import CliRunner
+
+    from fromsource.cli import main
+
+    result = CliRunner().invoke(main, ["bootstrap", "x", "-w", str(tmp_path / "w"),
+                                       "--max-download-size", value])
+    assert result.exit_code == 2
+    assert "is not a size" in result.output
+    assert not (tmp_path / "w").exists()  # refused before the command ran
