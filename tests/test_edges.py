@@ -97,7 +97,7 @@ def test_oversized_key_file_is_refused_naming_the_limit(tmp_path: Path) -> None:
     key.write_bytes(b"-" * (1024 * 1024))
     result = _invoke("verify", str(WHEEL), "--trusted-key", str(key))
     assert result.exit_code == 2
-    assert "larger than the 65536-byte limit" in result.output
+    assert "larger than 65536 bytes (size limit)" in result.output
 
 
 def test_never_ending_index_page_stops_at_the_cap(tmp_path: Path) -> None:
@@ -474,7 +474,7 @@ def test_huge_sparse_attestation_is_refused_after_the_limit(workspace_copy: Path
     no_traceback(result)
     assert result.returncode == 1, result.stderr
     assert "attestation" in result.stdout
-    assert "larger than the 16777216-byte limit" in result.stdout
+    assert "larger than 16777216 bytes (size limit)" in result.stdout
 
 
 def test_huge_sparse_policy_is_refused_after_the_limit(tmp_path: Path) -> None:
@@ -484,7 +484,7 @@ def test_huge_sparse_policy_is_refused_after_the_limit(tmp_path: Path) -> None:
     result = run_cli("verify", str(WHEEL), "--policy", str(policy), memory=MEMORY)
     no_traceback(result)
     assert result.returncode == 2, result.stderr
-    assert "larger than the 4194304-byte limit" in result.stderr
+    assert "larger than 4194304 bytes (size limit)" in result.stderr
 
 
 def test_a_huge_build_log_is_read_from_its_end_only(tmp_path: Path) -> None:
@@ -511,3 +511,11 @@ def test_prepended_entry_wheel_in_the_workspace_is_refused_by_build(tmp_path: Pa
     assert result.exit_code == 2, result.output
     assert "dep-1.0-py3-none-any.whl" in result.output
     assert "unlisted bytes before the first entry" in result.output
+
+
+def test_fifo_as_publisher_evidence_exits_2_at_once(fifo: Path) -> None:
+    result = run_cli("evidence", "verify", str(SDIST), "--publisher",
+                     "github:kjd/idna/deploy.yml", "--attestation", str(fifo), timeout=60)
+    no_traceback(result)
+    assert result.returncode == 2, result.stderr + result.stdout
+    assert "evidence" in result.stderr and "is a FIFO, not a regular file" in result.stderr

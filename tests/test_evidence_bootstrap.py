@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from fromsource.attest import dsse
 from fromsource.cli import main
-from tinyindex import Release, serve
+from tinyindex import Release, serve, sha256
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "sigstore-fixtures"
 PA = FIXTURES / "pypi-attestations"
@@ -73,8 +73,9 @@ def sdist_entry(ws: Path) -> dict:
 
 def test_index_provenance_is_verified_recorded_stored_and_rechecked(tmp_path: Path) -> None:
     ws = tmp_path / "work"
-    releases = {"gitlab-oidc-project": [Release(SDIST, provenance=provenance_object(tmp_path))],
-                "flit-core": [Release(FLIT)]}
+    releases = {"gitlab-oidc-project": [Release(SDIST, published_sha256=sha256(SDIST),
+                                                provenance=provenance_object(tmp_path))],
+                "flit-core": [Release(FLIT, published_sha256=sha256(FLIT))]}
     with serve(releases) as server:
         result = bootstrap(ws, "--index-url", server.url + "simple/", "--policy",
                            policy(tmp_path, PUBLISHER))
@@ -147,7 +148,8 @@ def test_evidence_dir_is_used_when_the_index_links_none(tmp_path: Path) -> None:
     ws, evidence = tmp_path / "work", tmp_path / "evidence"
     evidence.mkdir()
     shutil.copyfile(ATTESTATION, evidence / ATTESTATION.name)
-    with serve({"gitlab-oidc-project": [Release(SDIST)], "flit-core": [Release(FLIT)]}) as server:
+    with serve({"gitlab-oidc-project": [Release(SDIST, published_sha256=sha256(SDIST))],
+                "flit-core": [Release(FLIT, published_sha256=sha256(FLIT))]}) as server:
         result = bootstrap(ws, "--index-url", server.url + "simple/", "--policy",
                            policy(tmp_path, PUBLISHER), "--evidence", evidence)
     assert result.exit_code == 0, result.output
@@ -167,7 +169,8 @@ def test_unverified_sdist_stops_before_building(tmp_path: Path, publisher: str, 
         (tmp_path / "ev").mkdir()
         shutil.copyfile(ATTESTATION, tmp_path / "ev" / ATTESTATION.name)
         args += ["--evidence", tmp_path / "ev"]
-    with serve({"gitlab-oidc-project": [Release(SDIST)], "flit-core": [Release(FLIT)]}) as server:
+    with serve({"gitlab-oidc-project": [Release(SDIST, published_sha256=sha256(SDIST))],
+                "flit-core": [Release(FLIT, published_sha256=sha256(FLIT))]}) as server:
         result = bootstrap(ws, "--index-url", server.url + "simple/", *args)
     assert result.exit_code == 1, result.output
     assert "gitlab-oidc-project: gitlab_oidc_project-0.0.3.tar.gz must be published by" in result.output
@@ -181,8 +184,8 @@ def test_evidence_for_another_file_from_the_index_stops(tmp_path: Path) -> None:
     """The index links the pypi-attestations provenance for this sdist: a digest mismatch."""
     ws = tmp_path / "work"
     other = PA / "pypi_attestations-0.0.19.tar.gz.provenance"
-    with serve({"gitlab-oidc-project": [Release(SDIST, provenance=other)],
-                "flit-core": [Release(FLIT)]}) as server:
+    with serve({"gitlab-oidc-project": [Release(SDIST, published_sha256=sha256(SDIST), provenance=other)],
+                "flit-core": [Release(FLIT, published_sha256=sha256(FLIT))]}) as server:
         result = bootstrap(ws, "--index-url", server.url + "simple/", "--policy",
                            policy(tmp_path, "github:trailofbits/pypi-attestations/release.yml"))
     assert result.exit_code == 1, result.output

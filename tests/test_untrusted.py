@@ -16,7 +16,7 @@ def test_read_file_takes_exactly_the_limit_and_refuses_one_byte_more(tmp_path: P
     path = tmp_path / "f"
     path.write_bytes(b"x" * 100)
     assert read_file(path, limit=100, what="file") == b"x" * 100
-    with pytest.raises(InputError, match=r"file .* is larger than the 99-byte limit"):
+    with pytest.raises(InputError, match=r"file .* is larger than 99 bytes \(size limit\)"):
         read_file(path, limit=99, what="file")
 
 

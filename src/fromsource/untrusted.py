@@ -51,7 +51,7 @@ def read_file(path: Path, *, limit: int, what: str,
         except OSError as exc:
             raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     if len(data) > limit:
-        raise _hinted(error(f"{what} {path} is larger than the {limit}-byte limit"),
+        raise _hinted(error(f"{what} {path} is larger than {limit} bytes (size limit)"),
                       "a real file of this kind is far smaller; check the path")
     return data
 

@@ -25,6 +25,7 @@ from packaging.utils import (
 
 from fromsource.attest.publisher import Expected, PublisherSpec
 from fromsource.errors import EvidenceError, EvidenceFileError
+from fromsource.untrusted import load_json, read_file
 from fromsource.workspace import atomic_write_bytes, sha256_file
 
 if TYPE_CHECKING:
@@ -95,14 +96,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def read_bounded(path: Path, limit: int = MAX_EVIDENCE_BYTES) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise EvidenceFileError(f"cannot read evidence {path}: {exc.strerror or exc}") from exc
-    if len(data) > limit:
-        raise EvidenceFileError(f"evidence {path} is larger than {limit} bytes")
-    return data
+    # A FIFO or device in an --evidence directory fails at once (untrusted.read_file).
+    return read_file(path, limit=limit, what="evidence", error=EvidenceFileError)
 
 
 def parse_evidence(data: bytes, source: str) -> tuple[EvidenceKind, tuple[Candidate, ...]]:
@@ -113,10 +108,7 @@ def parse_evidence(data: bytes, source: str) -> tuple[EvidenceKind, tuple[Candid
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import Bundle
 
-    try:
-        raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EvidenceFileError(f"evidence {source} is not JSON: {_first_line(exc)}") from exc
+    raw = load_json(data, source=f"evidence {source}", error=EvidenceFileError)
     if not isinstance(raw, dict):
         raise EvidenceFileError(f"evidence {source} is not a JSON object")
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fromsource.errors import TrustRootError
+from fromsource.untrusted import read_file
 
 if TYPE_CHECKING:
     from sigstore.models import TrustedRoot
@@ -60,13 +61,8 @@ def load_pinned_root(pin: TrustRootPin | None = None) -> PinnedRoot:
     from sigstore_models.trustroot.v1 import TrustedRoot as TrustedRootMessage
 
     pin = pin or packaged_root_pin()
-    try:
-        with pin.path.open("rb") as handle:
-            data = handle.read(MAX_TRUSTED_ROOT_BYTES + 1)
-    except OSError as exc:
-        raise TrustRootError(f"cannot read trusted root {pin.path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_TRUSTED_ROOT_BYTES:
-        raise TrustRootError(f"trusted root {pin.path} is larger than {MAX_TRUSTED_ROOT_BYTES} bytes")
+    data = read_file(pin.path, limit=MAX_TRUSTED_ROOT_BYTES, what="trusted root",
+                     error=TrustRootError)
     digest = hashlib.sha256(data).hexdigest()
     if pin.sha256 is not None and digest != pin.sha256:
         raise TrustRootError(

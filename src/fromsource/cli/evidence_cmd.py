@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from fromsource.cli._common import guarded, json_option, out, print_json
+from fromsource.cli._common import clean, guarded, json_option, out, print_json, safe
 from fromsource.errors import EXIT_INVALID, EvidenceError, InputError
 
 
@@ -80,16 +79,18 @@ def verify(dist: Path, publisher_spec: str | None, identity: str | None, issuer:
                         "expected": str(expected), "trustedRoot": root.describe(),
                         "problems": exc.reasons})
         else:
-            out.print(f"[red]NOT VERIFIED[/]: {escape(exc.message)}")
+            out.print(f"[red]NOT VERIFIED[/]: {clean(exc.message)}")
             for reason in exc.reasons:
-                out.print(f"  - {reason}", markup=False)
+                out.print(f"  - {safe(reason)}", markup=False)
         sys.exit(EXIT_INVALID)
     if as_json:
         print_json({"valid": True, **result.to_dict(), "trustedRoot": root.describe()})
         return
     what = "published by" if publisher_spec else "signed by"
-    out.print(f"[green]verified[/]: {escape(dist.name)} {what} {escape(str(expected))}")
-    out.print(f"  evidence {result.evidence} ({result.evidence_kind}, sha256:{result.evidence_sha256[:12]})",
+    out.print(f"[green]verified[/]: {clean(dist.name)} {what} {clean(str(expected))}")
+    out.print(f"  evidence {safe(result.evidence)} ({safe(result.evidence_kind)}, "
+              f"sha256:{safe(result.evidence_sha256[:12])})",
               markup=False)
-    out.print(f"  signer {result.signer}, log index {result.log_index}", markup=False)
-    out.print(f"  trusted root {root.path} sha256:{root.sha256[:12]} ({root.source})", markup=False)
+    out.print(f"  signer {safe(result.signer)}, log index {safe(result.log_index)}", markup=False)
+    out.print(f"  trusted root {safe(root.path)} sha256:{safe(root.sha256[:12])} ({safe(root.source)})",
+              markup=False)
