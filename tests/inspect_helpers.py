@@ -60,3 +60,20 @@ def tampered(
         for name, data in files.items():
             zf.writestr(name, data)
     return out
+
+
+def old_pkg_info_sdist(sdist: Path, dest: Path) -> Path:
+    """A copy of ``sdist`` whose PKG-INFO says Metadata-Version 2.1 (not authoritative)."""
+    import io
+    import tarfile
+
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / sdist.name
+    with tarfile.open(sdist) as src, tarfile.open(out, "w:gz") as dst:
+        for info in src.getmembers():
+            data = src.extractfile(info).read() if info.isfile() else None  # type: ignore[union-attr]
+            if data is not None and info.name.count("/") == 1 and info.name.endswith("/PKG-INFO"):
+                data = data.replace(b"Metadata-Version: 2.4", b"Metadata-Version: 2.1", 1)
+                info.size = len(data)
+            dst.addfile(info, io.BytesIO(data) if data is not None else None)
+    return out

@@ -476,11 +476,10 @@ def test_wheel_record_mismatches_all_reported(tmp_path: Path) -> None:
         check_wheel_record(bad)
     message = str(info.value)
     assert message.startswith(f"{src.name}: RECORD does not match the content (")
-    assert "flit_core/__init__.py: sha256 mismatch" in message
-    assert "flit_core/config.py: size mismatch" in message
-    assert "flit_core/config.py: sha256 mismatch" in message
-    assert "flit_core/common.py: listed in RECORD but missing from the wheel" in message
-    assert "flit_core/smuggled.py: not listed in RECORD" in message
+    assert "flit_core/__init__.py:" in message and "sha256 differs from RECORD" in message
+    assert "flit_core/config.py:" in message and "differs from RECORD's" in message
+    assert "flit_core/common.py:" in message and "listed in RECORD but not in the wheel" in message
+    assert "flit_core/smuggled.py: in the wheel but not listed in RECORD" in message
 
 
 def test_wheel_record_wrong_size_only(tmp_path: Path) -> None:
@@ -491,15 +490,14 @@ def test_wheel_record_wrong_size_only(tmp_path: Path) -> None:
     wheel = _rewrite_wheel(Path("w"), tmp_path / "w-1-py3-none-any.whl", {
         "w/__init__.py": data, "w-1.dist-info/RECORD": rows.getvalue().encode(),
         "w-1.dist-info/RECORD.jws": b"{}"})
-    with pytest.raises(ArchiveError, match=r"w/__init__.py: size mismatch \(RECORD 999, "
-                       r"content 12\)") as info:
+    with pytest.raises(ArchiveError, match=r"w/__init__.py:1: size 12 differs from RECORD's 999") as info:
         check_wheel_record(wheel)
     assert "sha256" not in str(info.value)
     assert "RECORD.jws" not in str(info.value)
 
 
 @pytest.mark.parametrize(("record", "match"), [
-    ("w/a.py,md5=abc,2\n", "is not a sha256"),
+    ("w/a.py,md5=abc,2\n", "'md5' is not one of sha256, sha384, sha512"),
     ("w/a.py,sha256=abc\n", "expected 3 fields"),
     ("../a.py,sha256=abc,2\n", r"'\.\.'"),
 ])
@@ -512,7 +510,7 @@ def test_wheel_record_malformed(tmp_path: Path, record: str, match: str) -> None
 
 def test_wheel_without_record(tmp_path: Path) -> None:
     wheel = _rewrite_wheel(Path("w"), tmp_path / "w-1-py3-none-any.whl", {"w/a.py": b"a"})
-    with pytest.raises(ArchiveError, match=r"exactly one \*\.dist-info/RECORD, found 0"):
+    with pytest.raises(ArchiveError, match=r"exactly one \*\.dist-info/RECORD, this one holds 0"):
         check_wheel_record(wheel)
 
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from fromsource.cli import main
-from inspect_helpers import pairs, tampered
+from inspect_helpers import old_pkg_info_sdist, pairs, tampered
 
 PAIRS = pairs()
 
@@ -122,26 +122,9 @@ def test_unmatched_sdist_for_several_wheels_exits_2() -> None:
 # ------------------------------------------------------------------ --rebuild
 
 
-def _old_pkg_info_sdist(sdist: Path, dest: Path) -> Path:
-    """A copy of ``sdist`` whose PKG-INFO says Metadata-Version 2.1 (not authoritative)."""
-    import io
-    import tarfile
-
-    dest.mkdir(parents=True, exist_ok=True)
-    out = dest / sdist.name
-    with tarfile.open(sdist) as src, tarfile.open(out, "w:gz") as dst:
-        for info in src.getmembers():
-            data = src.extractfile(info).read() if info.isfile() else None  # type: ignore[union-attr]
-            if data is not None and info.name.count("/") == 1 and info.name.endswith("/PKG-INFO"):
-                data = data.replace(b"Metadata-Version: 2.4", b"Metadata-Version: 2.1", 1)
-                info.size = len(data)
-            dst.addfile(info, io.BytesIO(data) if data is not None else None)
-    return out
-
-
 def test_rebuild_settles_a_non_authoritative_pkg_info(tmp_path: Path) -> None:
     wheel, sdist = PAIRS["flit-core"]
-    old = _old_pkg_info_sdist(sdist, tmp_path / "s")
+    old = old_pkg_info_sdist(sdist, tmp_path / "s")
 
     def change(files: dict[str, bytes]) -> None:
         name = "flit_core-3.12.0.dist-info/METADATA"
@@ -150,11 +133,20 @@ def test_rebuild_settles_a_non_authoritative_pkg_info(tmp_path: Path) -> None:
         )
 
     bad = tampered(wheel, tmp_path / "w", change)
-    # without --rebuild: a note only (PKG-INFO is Metadata 2.1)
+    # without --rebuild: unsettled (PKG-INFO is Metadata 2.1), which is not readable: exit 1
     code, output = invoke(str(bad), "--sdist", str(old), "--json")
-    assert code == 0, output
-    meta = json.loads(output)["reports"][0]["metadata"]
+    assert code == 1, output
+    report = json.loads(output)
+    assert report["verdict"] == report["reports"][0]["verdict"] == "unsettled"
+    meta = report["reports"][0]["metadata"]
     assert (meta["requires_dist_authoritative"], meta["rebuilt"]) == (False, None)
+    assert report["reports"][0]["reasons"] == []
+    assert report["reports"][0]["unsettled"] == [
+        "flit_core-3.12.0.dist-info/METADATA: Requires-Dist differs from the sdist's PKG-INFO, which is "
+        "not authoritative for it: + evil-helper>=1 (inspect --rebuild settles it)"
+    ]
+    code, output = invoke(str(bad), "--sdist", str(old))
+    assert code == 1 and "unsettled" in output and "Traceback" not in output
     # with --rebuild: flit_core builds itself with no requirements, in a temporary workspace
     code, output = invoke(str(bad), "--sdist", str(old), "--rebuild", "--json")
     assert code == 1, output
@@ -193,3 +185,27 @@ def test_workspace_needs_rebuild(tmp_path: Path) -> None:
     code, output = invoke(str(wheel), "--sdist", str(sdist), "--workspace", str(tmp_path))
     assert code == 2
     assert "--rebuild" in output
+
+
+@pytest.mark.parametrize(("member", "code"), [
+    ("tomli-2.2.1.data/data/share/doc/tomli/LICENSE", 0),  # the sdist's LICENSE, relocated: a note
+    ("tomli-2.2.1.data/data/lib/python3.11/site-packages/LICENSE.py", 1),  # lands on sys.path
+    ("tomli-2.2.1.data/data/share/tomli.pth", 1),  # a .pth, whatever the scheme
+])
+def test_data_scheme_through_the_cli(tmp_path: Path, member: str, code: int) -> None:
+    wheel, sdist = PAIRS["tomli"]
+    import tarfile
+
+    with tarfile.open(sdist) as archive:
+        extracted = archive.extractfile("tomli-2.2.1/LICENSE")
+        assert extracted is not None
+        license_text = extracted.read()
+
+    def change(files: dict[str, bytes]) -> None:
+        files[member] = license_text
+
+    status, output = invoke(str(tampered(wheel, tmp_path, change)), "--sdist", str(sdist), "--json")
+    assert status == code, output
+    report = json.loads(output)["reports"][0]
+    assert (member in [d["path"] for d in report["dangerous"]]) is (code == 1)
+    assert "Traceback" not in output

@@ -37,6 +37,10 @@ def run_tampered(tmp_path: Path, name: str, change, **kw) -> Report:  # type: ig
     return inspect_wheel(tampered(wheel, tmp_path, change, **kw), sdist)
 
 
+def _record_problems(report: Report) -> list[tuple[str, str]]:
+    return [(f.path, f.message) for f in report.metadata.problems if f.rule == "record"]
+
+
 def by_path(report: Report) -> dict[str, object]:
     return {f.path: f for f in report.files}
 
@@ -191,7 +195,7 @@ def test_record_hash_mismatch(tmp_path: Path) -> None:
 
     report = run_tampered(tmp_path, "tomli", change, update_record=False)
     assert not report.readable
-    assert report.reasons == ("tomli/_re.py: hash differs from RECORD",)
+    assert _record_problems(report) == [("tomli/_re.py", "sha256 differs from RECORD")]
     assert by_path(report)["tomli/_re.py"].status == IDENTICAL  # type: ignore[attr-defined]
 
 
@@ -201,10 +205,11 @@ def test_changed_file_with_stale_record(tmp_path: Path) -> None:
 
     report = run_tampered(tmp_path, "tomli", change, update_record=False)
     assert not report.readable
-    assert report.reasons == (
-        "tomli/_types.py: hash differs from RECORD",
-        "tomli/_types.py: size 273 differs from RECORD's 254",
-    )
+    assert _record_problems(report) == [
+        ("tomli/_types.py", "sha256 differs from RECORD"),
+        ("tomli/_types.py", "size 273 differs from RECORD's 254"),
+    ]
+    assert len(report.reasons) == 2
     # the change itself is only a comment: readable on its own
     assert by_path(report)["tomli/_types.py"].change == CHANGE_FORMATTING  # type: ignore[attr-defined]
 
@@ -215,10 +220,11 @@ def test_unlisted_and_missing_record_entries(tmp_path: Path) -> None:
         files[name] = files[name].replace(b"tomli/_re.py,", b"tomli/_gone.py,")
 
     report = run_tampered(tmp_path, "tomli", change, update_record=False)
-    assert set(report.reasons) == {
-        "tomli/_gone.py: listed in RECORD but not in the wheel",
-        "tomli/_re.py: in the wheel but not listed in RECORD",
-    }
+    assert sorted(_record_problems(report)) == [
+        ("tomli/_gone.py", "listed in RECORD but not in the wheel"),
+        ("tomli/_re.py", "in the wheel but not listed in RECORD"),
+    ]
+    assert len(report.reasons) == 2
 
 
 def test_generated_literal_only_version_module_stays_readable(tmp_path: Path) -> None:
@@ -291,6 +297,53 @@ def test_binary_script_and_opaque_data(tmp_path: Path) -> None:
     assert "tomli/blob.bin: opaque data absent from the sdist" in report.reasons
 
 
+def _sdist_file(name: str, path: str) -> bytes:
+    import tarfile
+
+    _wheel, sdist = PAIRS[name]
+    with tarfile.open(sdist) as archive:
+        member = archive.extractfile(next(m for m in archive.getmembers() if m.name.split("/", 1)[-1] == path))
+        assert member is not None
+        return member.read()
+
+
+def test_shared_data_from_the_sdist_is_not_dangerous(tmp_path: Path) -> None:
+    # What sympy's wheel does with its man page: the sdist's file, relocated under share/.
+    def change(files: dict[str, bytes]) -> None:
+        files["tomli-2.2.1.data/data/share/doc/tomli/LICENSE"] = _sdist_file("tomli", "LICENSE")
+        files["tomli-2.2.1.data/data/share/man/man1/tomli.1"] = _sdist_file("tomli", "README.md")
+
+    report = run_tampered(tmp_path, "tomli", change)
+    assert report.readable, report.reasons
+    man = by_path(report)["tomli-2.2.1.data/data/share/man/man1/tomli.1"]
+    assert (man.status, man.sdist_path, man.scheme) == (RELOCATED, "README.md", "data")  # type: ignore[attr-defined]
+    assert any("installs under the prefix's share/, relocated from the sdist's README.md" in n for n in report.notes)
+
+
+@pytest.mark.parametrize(("member", "why"), [
+    ("tomli-2.2.1.data/data/lib/python3.11/site-packages/tomli_extra.py", "lands on sys.path"),
+    ("tomli-2.2.1.data/data/bin/tomli-tool", "lands on PATH"),
+    ("tomli-2.2.1.data/data/etc/jupyter/jupyter_server_config.d/tomli.json", "configuration read at start-up"),
+    ("tomli-2.2.1.data/data/share/tomli.pth", "a .pth anywhere"),
+])
+def test_data_outside_share_stays_dangerous_even_from_the_sdist(tmp_path: Path, member: str, why: str) -> None:
+    def change(files: dict[str, bytes]) -> None:
+        files[member] = _sdist_file("tomli", "src/tomli/_re.py")
+
+    report = run_tampered(tmp_path, "tomli", change)
+    assert not report.readable, why
+    assert any(d.path == member for d in report.dangerous), (why, report.dangerous)
+
+
+def test_shared_data_not_from_the_sdist_stays_dangerous(tmp_path: Path) -> None:
+    def change(files: dict[str, bytes]) -> None:
+        files["tomli-2.2.1.data/data/share/man/man1/tomli.1"] = b".TH TOMLI 1\nnot in the sdist\n"
+
+    report = run_tampered(tmp_path, "tomli", change)
+    assert not report.readable
+    assert [d.rule for d in report.dangerous] == ["outside-namespace"]
+
+
 def test_purelib_data_directory_maps_to_the_root(tmp_path: Path) -> None:
     def change(files: dict[str, bytes]) -> None:
         files["tomli-2.2.1.data/purelib/tomli/_re.py"] = files.pop("tomli/_re.py")
@@ -332,3 +385,34 @@ def test_report_round_trips_to_json() -> None:
     assert data["counts"]["relocated"] == 7
     assert {f["status"] for f in data["files"]} == {"relocated"}
     assert read_wheel(PAIRS["coherent.build"][0])  # the fixture is intact
+
+
+SYMPY = ("sympy-1.13.3-py3-none-any.whl", "sympy-1.13.3.tar.gz")
+SHARED_PAIRS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "pairs"
+
+
+def _assert_sympy_readable(wheel: Path, sdist: Path) -> None:
+    # Its man page installs through .data/data/share (the sdist's doc/man/isympy.1, relocated),
+    # and test_bbp_pi.py holds 8,337 hex digits of pi: neither is a reason.
+    report = inspect_wheel(wheel, sdist)
+    assert report.verdict == READABLE, report.reasons
+    man = by_path(report)["sympy-1.13.3.data/data/share/man/man1/isympy.1"]
+    assert (man.status, man.sdist_path) == (RELOCATED, "doc/man/isympy.1")  # type: ignore[attr-defined]
+    assert report.metadata.unsettled == ()
+
+
+@pytest.mark.skipif(not all((SHARED_PAIRS / n).is_file() for n in SYMPY),
+                    reason="sympy 1.13.3 is not in ../shared/corpus/pairs (too large for tests/data)")
+def test_sympy_is_readable_from_the_shared_corpus() -> None:
+    _assert_sympy_readable(SHARED_PAIRS / SYMPY[0], SHARED_PAIRS / SYMPY[1])
+
+
+@pytest.mark.network
+def test_sympy_is_readable(tmp_path: Path) -> None:
+    from fromsource.index import SimpleIndex, default_index_url
+
+    with SimpleIndex(default_index_url()) as index:
+        (sdist,) = [c for c in index.candidates("sympy") if str(c.version) == "1.13.3"]
+        (wheel,) = [c for c in index.wheel_candidates("sympy")
+                    if str(c.version) == "1.13.3" and c.filename == SYMPY[0]]
+        _assert_sympy_readable(index.fetch_wheel(wheel, tmp_path), index.fetch(sdist, tmp_path))

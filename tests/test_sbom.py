@@ -294,6 +294,24 @@ def test_unreadable_attestation_exits_2_naming_it(workspace_copy: Path, tmp_path
     assert not (tmp_path / "bom.json").exists()
 
 
+def test_statement_the_reader_does_not_understand_exits_2_with_its_path(workspace_copy: Path, tmp_path: Path,
+                                                                      keypair) -> None:
+    # Signed by the builder key, but with a dependency kind nobody defined: never skipped.
+    import base64
+
+    path = Workspace(workspace_copy).attestation_for(PACKAGING)
+    statement = json.loads(base64.b64decode(json.loads(path.read_bytes())["payload"]))
+    deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    deps[1]["annotations"]["kind"] = "plugin"
+    path.write_bytes(dsse.sign(statement, load_signer(keypair.private_path)))
+    result = _run("sbom", "-w", workspace_copy, "-o", tmp_path / "bom.json")
+    assert result.exit_code == 2, result.output
+    assert "provenance is malformed" in result.output
+    assert "$.predicate.buildDefinition.resolvedDependencies[1].annotations.kind" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "bom.json").exists()
+
+
 def test_missing_attestation_exits_2(workspace_copy: Path, tmp_path: Path) -> None:
     Workspace(workspace_copy).attestation_for(PACKAGING).unlink()
     result = _run("sbom", "-w", workspace_copy, "-o", tmp_path / "bom.json")

@@ -163,3 +163,37 @@ def test_cli_admit_list_show(tmp_path: Path, reviewer) -> None:
     usage = runner.invoke(main, ["seed", "admit", str(DATA / COHERENT), "-w", str(ws)])
     assert usage.exit_code == 2
     assert "either --sdist" in usage.output
+
+
+def test_unsettled_review_is_never_signed_unless_a_rebuild_settles_it(tmp_path: Path, reviewer) -> None:
+    # flit-core's wheel with an added dependency, against its sdist whose PKG-INFO says 2.1.
+    from inspect_helpers import old_pkg_info_sdist, tampered
+
+    wheel, sdist = DATA / "flit_core-3.12.0-py3-none-any.whl", DATA / "flit_core-3.12.0.tar.gz"
+    old = old_pkg_info_sdist(sdist, tmp_path / "s")
+
+    def add_dependency(files: dict[str, bytes]) -> None:
+        name = "flit_core-3.12.0.dist-info/METADATA"
+        files[name] = files[name].replace(b"Requires-Python: >=3.6\n",
+                                          b"Requires-Python: >=3.6\nRequires-Dist: evil-helper>=1\n")
+
+    bad = tampered(wheel, tmp_path / "w", add_dependency)
+    ws = tmp_path / "ws"
+    digest = sha256_file(bad)
+    named = _policy(tmp_path, reviewers=[reviewer.public_path], seeds=f'binary_digests = ["{digest}"]')
+    runner = CliRunner()
+    args = ["seed", "admit", str(bad), "--sdist", str(old), "--key", str(reviewer.private_path), "-w", str(ws),
+            "--policy", str(named)]
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 1, refused.output
+    assert "only settled verdicts are signed" in refused.output and "evil-helper" in refused.output
+    assert "Traceback" not in refused.output
+    assert not SeedStore(Workspace(ws)).wheels()  # not even as a binary seed named by digest
+
+    # --rebuild settles it: the genuine wheel is admitted, the tampered one is then not readable
+    genuine = runner.invoke(main, ["seed", "admit", str(wheel), "--sdist", str(old), "--key",
+                                   str(reviewer.private_path), "-w", str(ws), "--rebuild"])
+    assert genuine.exit_code == 0, genuine.output
+    settled = runner.invoke(main, [*args[:-2], "--rebuild"])
+    assert settled.exit_code == 1, settled.output
+    assert "Requires-Dist differs from the wheel built from the sdist" in settled.output

@@ -37,7 +37,7 @@ def seeded(tmp_path: Path, keypair):
         sdist=Dependency(name=SDIST, sha256=sha256_file(DATA / SDIST), kind=KIND_SDIST),
         wheels=(Dependency(name=COHERENT, sha256=sha256_file(seed), kind=KIND_WHEEL, edge="build-system",
                            seed=True, attestation_sha256=sha256_file(ws.seeds / f"{COHERENT}.intoto.jsonl")),),
-        interpreter=Dependency(name="python-3.11.7", sha256="0" * 64, kind=KIND_INTERPRETER),
+        interpreter=Dependency(name="python-3.11.7", sha256="0" * 64, kind=KIND_INTERPRETER, implementation="cpython"),
         isolation="unshare-net", source_date_epoch=1_700_000_000, builder_version="test",
         invocation_id="1", started_on="2026-01-01T00:00:00Z", finished_on="2026-01-01T00:00:01Z",
         log_sha256="0" * 64,
@@ -104,8 +104,8 @@ def test_external_named_by_digest_is_a_trust_base_leaf(seeded, keypair, tmp_path
         wheel_name=wheel.name, wheel_sha256=sha256_file(wheel), requirement="user==1.0",
         sdist=Dependency(name="user-1.0.tar.gz", sha256="1" * 64, kind=KIND_SDIST),
         wheels=(Dependency(name=external.name, sha256=sha256_file(external), kind=KIND_WHEEL, edge="install",
-                           attestation_sha256=None),),
-        interpreter=Dependency(name="python-3.11.7", sha256="0" * 64, kind=KIND_INTERPRETER),
+                           attestation_sha256=None, external=True),),
+        interpreter=Dependency(name="python-3.11.7", sha256="0" * 64, kind=KIND_INTERPRETER, implementation="cpython"),
         isolation="unshare-net", source_date_epoch=1_700_000_000, builder_version="test",
         invocation_id="2", started_on="2026-01-01T00:00:00Z", finished_on="2026-01-01T00:00:01Z",
         log_sha256="0" * 64,
@@ -120,4 +120,4 @@ def test_external_named_by_digest_is_a_trust_base_leaf(seeded, keypair, tmp_path
     (tmp_path / "u").mkdir()
     unnamed = _verify(ws, wheel, "--policy", str(_policy(tmp_path / "u", keypair.public_path, [])))
     assert unnamed.exit_code == 1
-    assert "no attestation found" in unnamed.output or "not found" in unnamed.output
+    assert "no policy names its sha256" in unnamed.output

@@ -12,11 +12,7 @@ errors of tarfile, zipfile, zlib and friends never escape.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import csv
-import hashlib
-import io
 import lzma
 import os
 import re
@@ -32,10 +28,12 @@ from typing import IO, Literal
 
 from fromsource.errors import ArchiveError, ZipLayoutError
 from fromsource.untrusted import open_regular
+from fromsource.wheelrecord import check_record
 from fromsource.ziplayout import check_layout
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Member", "archive_format", "check_wheel_record",
-           "check_zip", "extract_sdist", "iter_members", "open_zip", "read_member"]
+           "check_zip", "extract_sdist", "iter_members", "open_zip", "read_member",
+           "wheel_record_problems"]
 
 _CHUNK = 1 << 16
 _MAX_LINK_HOPS = 40  # what Linux allows before ELOOP
@@ -57,7 +55,6 @@ _STREAM_MODES: dict[str, Literal["r|", "r|gz", "r|bz2", "r|xz"]] = {
 _READ_MODES: dict[str, Literal["r:", "r:gz", "r:bz2", "r:xz"]] = {
     "": "r:", "gz": "r:gz", "bz2": "r:bz2", "xz": "r:xz"}
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_SIGNATURES = ("RECORD", "RECORD.jws", "RECORD.p7s")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -489,11 +486,9 @@ def _check_extracted(path: Path, root: Path) -> None:
                             str(item.relative_to(root)))
 
 
-def check_wheel_record(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Check that a wheel's RECORD lists every file with its right sha256 and size.
-
-    Raises one ArchiveError listing every mismatch.
-    """
+def wheel_record_problems(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[str]:
+    """Every way a wheel's members disagree with its RECORD (rules: :mod:`fromsource.wheelrecord`),
+    links included (wheels hold none). An unreadable archive raises ArchiveError."""
     if archive_format(path) != "zip":
         raise _fail(path, "a wheel must be a zip archive")
     files: dict[str, bytes] = {}
@@ -503,51 +498,13 @@ def check_wheel_record(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
             files[entry.name] = entry.data
         elif entry.kind != "dir":
             problems.append(f"{entry.name}: wheels cannot hold links")
-    records = [n for n in files if re.fullmatch(r"[^/]+\.dist-info/RECORD", n)]
-    if len(records) != 1:
-        raise _fail(path, f"must hold exactly one *.dist-info/RECORD, found {len(records)}")
-    record = records[0]
-    dist_info = record.rsplit("/", 1)[0]
-    exempt = {f"{dist_info}/{s}" for s in _SIGNATURES}
-    listed: dict[str, tuple[str, str]] = {}
-    try:
-        rows = list(csv.reader(io.StringIO(files[record].decode("utf-8"))))
-    except (UnicodeError, csv.Error) as exc:
-        raise _fail(path, f"RECORD cannot be parsed: {exc}", record) from exc
-    for number, row in enumerate(rows, 1):
-        if not row:
-            continue
-        if len(row) != 3:
-            problems.append(f"RECORD line {number}: expected 3 fields, got {len(row)}")
-            continue
-        try:
-            name = _normalise(path, row[0])
-        except ArchiveError as exc:
-            problems.append(f"RECORD line {number}: {exc}")
-            continue
-        if name in listed:
-            problems.append(f"{name}: listed twice in RECORD")
-        listed[name] = (row[1], row[2])
-    for name, data in files.items():
-        if name in exempt:
-            continue
-        if name not in listed:
-            problems.append(f"{name}: not listed in RECORD")
-            continue
-        hash_field, size_field = listed[name]
-        algorithm, _, value = hash_field.partition("=")
-        if algorithm != "sha256":
-            problems.append(f"{name}: RECORD hash {hash_field!r} is not a sha256")
-        else:
-            actual = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-            if value != actual.decode():
-                problems.append(f"{name}: sha256 mismatch (RECORD {value}, "
-                                f"content {actual.decode()})")
-        if size_field != str(len(data)):
-            problems.append(f"{name}: size mismatch (RECORD {size_field or 'empty'}, "
-                            f"content {len(data)})")
-    problems.extend(f"{name}: listed in RECORD but missing from the wheel"
-                    for name in listed if name not in files)
+    problems.extend(str(p) for p in check_record(files))
+    return problems
+
+
+def check_wheel_record(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Raise one ArchiveError listing every :func:`wheel_record_problems` of the wheel."""
+    problems = wheel_record_problems(path, limits)
     if problems:
         raise ArchiveError(
             f"{path.name}: RECORD does not match the content ({len(problems)} problem"

@@ -35,13 +35,14 @@ from securesystemslib.signer import Signer
 from fromsource import __version__
 from fromsource.archives import check_wheel_record, extract_sdist
 from fromsource.attest import dsse
+from fromsource.attest.locate import attestation_name, attestation_of
 from fromsource.attest.provenance import (
     KIND_INTERPRETER,
     KIND_SDIST,
     KIND_WHEEL,
-    UNVERIFIED,
     BuildRecord,
     Dependency,
+    PublisherEvidence,
 )
 from fromsource.buildenv import BuildEnv, make_runner, scrubbed_environment
 from fromsource.errors import (
@@ -86,13 +87,6 @@ class EnvWheel:
     edge: str  # build-system | backend | install
     seed: bool = False  # a seed standing in for a from-source build inside its cycle
     external: bool = False  # a pre-built wheel the policy names by digest; no provenance
-
-
-def attestation_of(wheel: Path, workspace: Workspace) -> Path:
-    """Where a wheel's own attestation lives: a sidecar ``X.whl.intoto.jsonl`` beside it
-    (seeds, stage-1 wheels, release directories), else the workspace's attestations/."""
-    sidecar = wheel.parent / f"{wheel.name}.intoto.jsonl"
-    return sidecar if sidecar.is_file() else workspace.attestation_for(wheel.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +326,7 @@ class _Builder:
                 name=sel.wheel.path.name, sha256=digest, kind=KIND_WHEEL,
                 edge=sel.edge, seed=flags is not None and flags.seed,
                 attestation_sha256=None if external else self._attestation_digest(sel.wheel.path),
-                extra={"external": True} if external else {},
+                external=external,
             )
             self.progress(f"installing {sel.wheel.path.name}")
             with self._phase("install"):
@@ -385,15 +379,13 @@ class _Builder:
             name=f"python-{sys.version_info.major}.{sys.version_info.minor}."
                  f"{sys.version_info.micro}",
             sha256=sha256_file(Path(sys.executable).resolve()), kind=KIND_INTERPRETER,
-            extra={"implementation": sys.implementation.name},
+            implementation=sys.implementation.name,
         )
         record = BuildRecord(
             wheel_name=built.name, wheel_sha256=wheel_sha, requirement=self.requirement,
             sdist=Dependency(name=self.sdist.name, sha256=sdist_sha, kind=KIND_SDIST,
-                             uri=self.sdist_uri, extra={
-                                 **self.sdist_annotations,
-                                 **({UNVERIFIED: self.sdist_unverified}
-                                    if self.sdist_unverified else {})}),
+                             uri=self.sdist_uri, unverified=self.sdist_unverified or None,
+                             publisher_evidence=PublisherEvidence.from_annotations(self.sdist_annotations)),
             wheels=deps, interpreter=interpreter, isolation=sandbox.level,
             sandbox=sandbox.describe(), source_date_epoch=self.source_date_epoch,
             builder_version=__version__, invocation_id=str(uuid.uuid4()),
@@ -401,7 +393,7 @@ class _Builder:
         )
         envelope = dsse.sign(record.statement(), self.signer)
         if self.output_dir is not None:  # stage 1: wheel with a sidecar, outside wheels/
-            attestation = self.output_dir / f"{built.name}.intoto.jsonl"
+            attestation = self.output_dir / attestation_name(built.name)
             wheel_dest = self.output_dir / built.name
         else:
             attestation = self.workspace.attestation_for(built.name)
@@ -421,7 +413,7 @@ class _Builder:
         )
 
     def _attestation_digest(self, wheel: Path) -> str:
-        path = attestation_of(wheel, self.workspace)
+        path = attestation_of(wheel, self.workspace.attestations)
         if not path.is_file():
             raise MissingRequirementError(
                 f"{wheel.name} is in the workspace without an attestation; only wheels "

@@ -108,6 +108,16 @@ class VerificationError(FromsourceError):
         self.reasons = reasons or [message]
 
 
+class StatementError(VerificationError):
+    """A signed statement is not one its reader fully understands.
+
+    ``reasons`` holds every problem found, each starting with its JSON path (``$.a.b[0]``).
+    """
+
+    def __init__(self, message: str, reasons: list[str]) -> None:
+        super().__init__(message + "".join(f"\n  - {r}" for r in reasons), reasons)
+
+
 class PolicyError(FromsourceError):
     """A policy file is invalid or a policy rule is violated."""
 

@@ -22,7 +22,9 @@ from securesystemslib.signer import Key
 
 from fromsource import __version__
 from fromsource.attest import dsse
-from fromsource.build import EnvWheel, attestation_of
+from fromsource.attest.locate import attestation_of
+from fromsource.attest.provenance import BuildRecord, PublisherEvidence
+from fromsource.build import EnvWheel
 from fromsource.errors import FromsourceError
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, MAX_SMALL_FILE_BYTES, load_json, read_file
 from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
@@ -74,8 +76,10 @@ def find_reusable(
 ) -> Reusable | None:
     """A wheel of ``name`` ``version`` built from exactly these inputs, in wheels/ or in
     ``directory`` (stage1/, whose wheels carry sidecar attestations)."""
+    evidence = PublisherEvidence.from_annotations(sdist_annotations or {})
     wanted_env = {
-        (w.path.name, w.sha256, None if w.external else digest(attestation_of(w.path, workspace)))
+        (w.path.name, w.sha256,
+         None if w.external else digest(attestation_of(w.path, workspace.attestations)))
         for w in env
     }
     key = canonicalize_name(name)
@@ -87,53 +91,40 @@ def find_reusable(
             continue
         if wname != key or str(wversion) != version:
             continue
-        attestation = attestation_of(wheel, workspace)
-        statement = _statement(attestation, keys)
-        if statement is None:
+        attestation = attestation_of(wheel, workspace.attestations)
+        record = _record(attestation, keys)
+        if record is None:
             continue
         wheel_sha = digest(wheel)
-        if _matches(statement, wheel.name, wheel_sha, sdist_sha256, wanted_env, fingerprint,
-                    {"kind": "sdist", **(sdist_annotations or {})}):
+        if _matches(record, wheel.name, wheel_sha, sdist_sha256, wanted_env, fingerprint, evidence):
             return Reusable(wheel, wheel_sha, attestation)
     return None
 
 
-def _statement(path: Path, keys: Sequence[Key]) -> dict[str, Any] | None:
+def _record(path: Path, keys: Sequence[Key]) -> BuildRecord | None:
+    """The first envelope's record, when it verifies and reads strictly; else nothing to reuse."""
     try:
         envelopes = dsse.parse_envelopes(
             read_file(path, limit=MAX_ATTESTATION_BYTES, what="attestation"), path.name)
-        return dsse.verify(envelopes[0], keys).statement
+        return BuildRecord.from_statement(dsse.verify(envelopes[0], keys).statement)
     except (OSError, FromsourceError):
         return None
 
 
-def _matches(statement: dict[str, Any], wheel_name: str, wheel_sha: str, sdist_sha: str,
+def _matches(record: BuildRecord, wheel_name: str, wheel_sha: str, sdist_sha: str,
              env: set[tuple[str, str, str | None]], fingerprint: Fingerprint,
-             sdist_annotations: dict[str, Any]) -> bool:
-    try:
-        subject = statement["subject"][0]
-        definition = statement["predicate"]["buildDefinition"]
-        deps = definition["resolvedDependencies"]
-        used = {
-            (d["name"], d["digest"]["sha256"], d["annotations"]["attestationSha256"])
-            for d in deps if d["annotations"]["kind"] == "wheel"
-        }
-        interpreter = next(d for d in deps if d["annotations"]["kind"] == "interpreter")
+             evidence: PublisherEvidence | None) -> bool:
+    used = {(d.name, d.sha256, d.attestation_sha256) for d in record.wheels}
+    return (
+        not record.subject_problems(wheel_name, wheel_sha)
+        and record.sdist.sha256 == sdist_sha
+        and used == env
         # Publisher evidence verified this run must be the evidence the wheel records.
-        sdist = next(d for d in deps if d["annotations"]["kind"] == "sdist")
-        return (
-            subject["name"] == wheel_name
-            and subject["digest"]["sha256"] == wheel_sha
-            and definition["externalParameters"]["sdist"]["digest"]["sha256"] == sdist_sha
-            and used == env
-            and sdist["annotations"] == sdist_annotations
-            and interpreter["digest"]["sha256"] == fingerprint.interpreter_sha256
-            and definition["internalParameters"]["isolation"] == fingerprint.isolation
-            and statement["predicate"]["runDetails"]["builder"]["version"]["fromsource"]
-            == fingerprint.builder_version
-        )
-    except (KeyError, IndexError, TypeError, StopIteration):
-        return False
+        and record.sdist.publisher_evidence == evidence
+        and record.interpreter.sha256 == fingerprint.interpreter_sha256
+        and record.isolation == fingerprint.isolation
+        and record.builder_version == fingerprint.builder_version
+    )
 
 
 # --------------------------------------------------------------- discovery cache

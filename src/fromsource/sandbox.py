@@ -30,14 +30,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fromsource.attest.provenance import ISOLATION_BWRAP, ISOLATION_NET, ISOLATION_NONE
+from fromsource.attest.provenance import (
+    ISOLATION_BWRAP,
+    ISOLATION_NET,
+    ISOLATION_NONE,
+    NAMESPACES,
+    Sandbox,
+)
 from fromsource.errors import SandboxUnavailable
 
 SandboxMode = Literal["auto", "required", "off"]
 SANDBOX_MODES: tuple[SandboxMode, ...] = ("auto", "required", "off")
 
 # Namespaces bwrap creates for each hook (--unshare-all; cgroup where the kernel has it).
-NAMESPACES = ("user", "ipc", "pid", "net", "uts", "cgroup")
 
 # System directories a compiler toolchain needs, bound read-only (symlinks, as on
 # merged-/usr systems, are recreated as symlinks). /usr holds gcc, headers and pkg-config data.
@@ -224,18 +229,20 @@ class BuildSandbox:
                    bwrap=capability.bwrap, version=capability.bwrap_version,
                    etc_dir=str(etc_dir.absolute()))
 
-    def describe(self) -> dict[str, Any] | None:
-        """``internalParameters.sandbox``: exactly what the build could see and write."""
+    def describe(self) -> Sandbox | None:
+        """``internalParameters.sandbox``: exactly what the build could see and write.
+
+        Each path once (an interpreter under /usr is already in /usr's entry): the reader
+        refuses a list that names one path twice.
+        """
         if self.level != ISOLATION_BWRAP:
             return None
         system = [p for p in (*_SYSTEM_DIRS, *_ETC_FILES) if os.path.lexists(p)]
-        return {
-            "tool": "bwrap",
-            "version": self.version,
-            "readOnly": [*system, "/etc/passwd", "/etc/group", "/etc/hosts", *self.read_only],
-            "readWrite": [*self.read_write, "(hook control directory of pyproject-hooks)"],
-            "namespaces": list(NAMESPACES),
-        }
+        read_only = (*system, "/etc/passwd", "/etc/group", "/etc/hosts", *self.read_only)
+        read_write = (*self.read_write, "(hook control directory of pyproject-hooks)")
+        return Sandbox(tool="bwrap", version=self.version or "unknown",
+                       read_only=tuple(dict.fromkeys(read_only)),
+                       read_write=tuple(dict.fromkeys(read_write)), namespaces=NAMESPACES)
 
     def command(self, cmd: Sequence[str], cwd: str | None) -> list[str]:
         """``cmd`` (pyproject-hooks' ``[python, script, hook, control_dir]``) confined."""

@@ -44,16 +44,17 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 from fromsource import __version__
 from fromsource.archives import iter_members
 from fromsource.attest import dsse
+from fromsource.attest.locate import attestation_files
 from fromsource.attest.provenance import (
-    BUILD_TYPE,
     KIND_INTERPRETER,
     KIND_SDIST,
     KIND_WHEEL,
     SLSA_PROVENANCE,
     STATEMENT_TYPE,
+    BuildRecord,
 )
-from fromsource.attest.publisher_record import ANNOTATION
-from fromsource.errors import FromsourceError, InputError
+from fromsource.attest.seed_review import SEED_REVIEW, SeedReview
+from fromsource.errors import FromsourceError, InputError, StatementError
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, MAX_EVIDENCE_BYTES, load_json, load_toml, read_file
 from fromsource.wheelstore import WheelInfo, read_wheel_info
 from fromsource.workspace import Workspace, sha256_file
@@ -200,15 +201,9 @@ class _Collector:
     def _attestation_paths(self, wheel: Artifact) -> list[Path]:
         # Sidecar first, then attestations/ (final builds), then stage1/ (stage-1 builds keep
         # theirs beside the wheels); a statement about other bytes is skipped when read.
-        name = f"{wheel.name}.intoto.jsonl"
-        near = self.files.get(wheel)
-        dirs = [near.parent] if near is not None else []
-        dirs += [self.ws.attestations, self.ws.stage1]
-        found: list[Path] = []
-        for path in (d / name for d in dirs):
-            if path.is_file() and path.resolve() not in {f.resolve() for f in found}:
-                found.append(path)
-        return found
+        # Without the file at hand, its place in wheels/ stands in (sidecars sit in wheels/).
+        near = self.files.get(wheel, self.ws.wheels / wheel.name)
+        return attestation_files(near, (self.ws.attestations, self.ws.stage1))
 
     def _read_build(self, wheel: Artifact, recorded: str | None = None) -> BuildStep | None:
         paths = self._attestation_paths(wheel)
@@ -227,12 +222,15 @@ class _Collector:
                 return None
             for envelope in envelopes:
                 statement = _payload(envelope.payload)
-                if statement is not None and _states(statement, wheel):
-                    try:
-                        return _build_step(wheel, path, hashlib.sha256(data).hexdigest(), statement)
-                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                        self.problems.append(f"{path}: provenance of {wheel.name} is malformed ({exc!r})")
-                        return None
+                if statement is None or statement.get("predicateType") != SLSA_PROVENANCE:
+                    continue  # other evidence (a seed review) sits in the same files
+                try:
+                    record = BuildRecord.from_statement(statement)
+                except StatementError as exc:
+                    self.problems.append(f"{path}: provenance is malformed: " + "; ".join(exc.reasons))
+                    return None
+                if not record.subject_problems(wheel.name, wheel.sha256):
+                    return _build_step(wheel, path, hashlib.sha256(data).hexdigest(), record)
         self.problems.append(f"{', '.join(map(str, paths))} holds no build provenance for "
                              f"{wheel.name} with sha256 {wheel.sha256}")
         return None
@@ -241,10 +239,7 @@ class _Collector:
         if seed in self.seeds:
             return
         evidence: list[tuple[Path, str]] = []
-        candidates = [self.ws.seeds / f"{seed.name}.intoto.jsonl", self.ws.attestation_for(seed.name)]
-        for path in candidates:
-            if not path.is_file():
-                continue
+        for path in attestation_files(self.ws.seeds / seed.name, (self.ws.attestations,)):
             try:
                 envelopes = dsse.parse_envelopes(
                     read_file(path, limit=MAX_EVIDENCE_BYTES, what="seed evidence"), str(path))
@@ -252,9 +247,9 @@ class _Collector:
                 self.problems.append(f"cannot read seed evidence {path}: {exc}")
                 continue
             for envelope in envelopes:
-                statement = _payload(envelope.payload)
-                if statement is not None and _names(statement, seed):
-                    evidence.append((path, str(statement.get("predicateType"))))
+                kind = _evidence_about(_payload(envelope.payload), seed)
+                if kind is not None:
+                    evidence.append((path, kind))
         self.seeds[seed] = evidence
         if seed in self._seed_files:
             self.files[seed] = self._seed_files[seed]
@@ -282,60 +277,39 @@ def _payload(raw: bytes) -> dict[str, Any] | None:
     return statement if isinstance(statement, dict) else None
 
 
-def _names(statement: dict[str, Any], wheel: Artifact) -> bool:
-    subjects = statement.get("subject")
-    return isinstance(subjects, list) and any(
-        isinstance(s, dict) and s.get("name") == wheel.name
-        and isinstance(s.get("digest"), dict) and s["digest"].get("sha256") == wheel.sha256
-        for s in subjects
-    )
+def _evidence_about(statement: dict[str, Any] | None, seed: Artifact) -> str | None:
+    """The predicateType of a statement that reads strictly and is about ``seed``."""
+    if statement is None:
+        return None
+    kind = statement.get("predicateType")
+    try:
+        if kind == SLSA_PROVENANCE:
+            record = BuildRecord.from_statement(statement)
+            subject = (record.wheel_name, record.wheel_sha256)
+        elif kind == SEED_REVIEW:
+            review = SeedReview.from_statement(statement)
+            subject = (review.wheel_name, review.wheel_sha256)
+        else:
+            return None
+    except StatementError:
+        return None
+    return str(kind) if subject == (seed.name, seed.sha256) else None
 
 
-def _states(statement: dict[str, Any], wheel: Artifact) -> bool:
-    predicate = statement.get("predicate")
-    return (
-        statement.get("predicateType") == SLSA_PROVENANCE
-        and isinstance(predicate, dict)
-        and predicate.get("buildDefinition", {}).get("buildType") == BUILD_TYPE
-        and _names(statement, wheel)
-    )
-
-
-def _build_step(wheel: Artifact, path: Path, digest: str, statement: dict[str, Any]) -> BuildStep:
-    definition = statement["predicate"]["buildDefinition"]
-    run = statement["predicate"].get("runDetails", {})
-    meta = run.get("metadata", {})
-    sdist_param = definition["externalParameters"]["sdist"]
-    sdist = Artifact(sdist_param["name"], sdist_param["digest"]["sha256"])
-    env: list[EnvWheel] = []
-    interpreter, implementation, publisher = None, None, None
-    for dep in definition["resolvedDependencies"]:
-        notes = dep.get("annotations", {})
-        artifact = Artifact(dep["name"], dep["digest"]["sha256"])
-        if notes.get("kind") == KIND_WHEEL:
-            env.append(EnvWheel(artifact, str(notes.get("edge")), notes.get("seed") is True,
-                                notes.get("attestationSha256")))
-        elif notes.get("kind") == KIND_INTERPRETER:
-            interpreter, implementation = artifact, notes.get("implementation")
-        elif notes.get("kind") == KIND_SDIST and artifact != sdist:
-            raise ValueError(f"resolvedDependencies sdist {artifact.name} is not externalParameters.sdist")
-        elif notes.get("kind") == KIND_SDIST and isinstance(notes.get(ANNOTATION), dict):
-            publisher = notes[ANNOTATION]
-    parse_sdist_filename(sdist.name)  # names become purls: reject what is not a file name
-    for dep in env:
-        parse_wheel_filename(dep.artifact.name)
-    logs = [b for b in run.get("byproducts", []) if b.get("name") == "build.log"]
-    internal = definition.get("internalParameters", {})
+def _build_step(wheel: Artifact, path: Path, digest: str, record: BuildRecord) -> BuildStep:
+    sdist = Artifact(record.sdist.name, record.sdist.sha256)
+    env = [EnvWheel(Artifact(d.name, d.sha256), str(d.edge), d.seed, d.attestation_sha256)
+           for d in record.wheels]
     return BuildStep(
         wheel=wheel, attestation=path, attestation_sha256=digest, sdist=sdist,
-        sdist_uri=sdist_param.get("uri"), requirement=str(definition["externalParameters"]["requirement"]),
-        env=tuple(sorted(env, key=lambda e: e.artifact)), interpreter=interpreter,
-        implementation=implementation, isolation=str(internal.get("isolation")),
-        source_date_epoch=internal.get("sourceDateEpoch"),
-        invocation_id=str(meta.get("invocationId") or digest),
-        started_on=meta.get("startedOn"), finished_on=meta.get("finishedOn"),
-        log_sha256=logs[0]["digest"]["sha256"] if logs else None,
-        sdist_publisher=publisher,
+        sdist_uri=record.sdist.uri, requirement=record.requirement,
+        env=tuple(sorted(env, key=lambda e: e.artifact)),
+        interpreter=Artifact(record.interpreter.name, record.interpreter.sha256),
+        implementation=record.interpreter.implementation, isolation=record.isolation,
+        source_date_epoch=record.source_date_epoch, invocation_id=record.invocation_id,
+        started_on=record.started_on, finished_on=record.finished_on, log_sha256=record.log_sha256,
+        sdist_publisher=(record.sdist.publisher_evidence.to_dict()
+                         if record.sdist.publisher_evidence is not None else None),
     )
 
 

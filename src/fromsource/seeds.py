@@ -26,9 +26,15 @@ from securesystemslib.signer import Key, Signer
 
 from fromsource import __version__
 from fromsource.attest import dsse
-from fromsource.attest.checks import check_statement, get_path
-from fromsource.attest.provenance import SLSA_PROVENANCE
-from fromsource.attest.seed_review import ADMIT_BINARY, ADMIT_READABLE, SEED_REVIEW, review_statement
+from fromsource.attest.locate import attestation_name, sidecar
+from fromsource.attest.provenance import BUILDER_ID, SLSA_PROVENANCE, BuildRecord
+from fromsource.attest.seed_review import (
+    ADMIT_BINARY,
+    ADMIT_READABLE,
+    SEED_REVIEW,
+    SeedReview,
+    review_statement,
+)
 from fromsource.errors import FromsourceError, InputError, PolicyError, VerificationError
 from fromsource.policy import Policy
 from fromsource.untrusted import MAX_EVIDENCE_BYTES, load_json, read_file
@@ -85,7 +91,7 @@ class SeedStore:
         return [w for w in self.wheels() if parse_wheel_filename(w.name)[0] == wanted]
 
     def evidence_file(self, wheel_name: str) -> Path:
-        return self.dir / f"{wheel_name}.intoto.jsonl"
+        return self.dir / attestation_name(wheel_name)
 
     def report_file(self, wheel_name: str) -> Path:
         return self.dir / f"{wheel_name}.inspect.json"
@@ -124,21 +130,35 @@ class Admission:
 
 def admit_by_review(wheel: Path, sdist: Path, signer: Signer, store: SeedStore, *,
                     policy: Policy | None = None,
-                    inspect: Callable[[Path, Path], Any] | None = None) -> Admission:
+                    inspect: Callable[[Path, Path], Any] | None = None,
+                    rebuild_in: Path | None = None) -> Admission:
     """Inspect ``wheel`` against ``sdist``, sign a seed review, store the seed.
 
+    Only settled verdicts are signed: an ``unsettled`` wheel (metadata a non-authoritative
+    PKG-INFO cannot confirm) is refused, whatever the policy says; ``rebuild_in`` (a workspace
+    holding the build requirements) settles it by building the sdist, as ``inspect --rebuild``.
     A not-readable wheel is refused unless the policy names its sha256 in
     ``[seeds].binary_digests``.
     """
+    from fromsource.inspect.model import UNSETTLED  # the inspect package is heavy: only here
+
     if policy is not None:
         policy.check_current()
         _check_allowed(wheel.name, policy)
     if inspect is None:
         from fromsource.inspect import inspect_wheel
 
-        inspect = inspect_wheel
+        def inspect(w: Path, s: Path) -> Any:
+            return inspect_wheel(w, s, rebuild=rebuild_in is not None, workspace=rebuild_in)
     report = inspect(wheel, sdist)
     digest = report.wheel_sha256
+    if report.verdict == UNSETTLED:
+        raise PolicyError(
+            f"{wheel.name}: inspect could not settle its metadata against {sdist.name}; only settled "
+            "verdicts are signed:\n  - " + "\n  - ".join(report.metadata.unsettled),
+            hint="admit it with --rebuild (the sdist is built to settle it; its build requirements "
+                 "must be in the workspace)",
+        )
     if report.readable:
         admission = ADMIT_READABLE
     elif policy is not None and digest in policy.binary_seed_digests:
@@ -194,9 +214,7 @@ def check_seed(wheel: Path, policy: Policy, evidence_files: list[Path] | None = 
         _check_allowed(wheel.name, policy)
     except PolicyError as exc:
         problems.append(exc.message)
-    files = evidence_files if evidence_files is not None else [
-        wheel.parent / f"{wheel.name}.intoto.jsonl"
-    ]
+    files = evidence_files if evidence_files is not None else [sidecar(wheel)]
     accepted: list[Evidence] = []
     rejected: list[str] = []
     for path in files:
@@ -260,17 +278,6 @@ def _verified(line: bytes, where: str, keys: tuple[Key, ...], threshold: int,
         return None
 
 
-def _subject_matches(statement: dict[str, Any], wheel_name: str, digest: str) -> str | None:
-    subjects = statement.get("subject")
-    if not isinstance(subjects, list) or len(subjects) != 1 or not isinstance(subjects[0], dict):
-        return "statement must have exactly one subject"
-    if subjects[0].get("name") != wheel_name:
-        return f"statement is about {subjects[0].get('name')!r}, not {wheel_name}"
-    if (subjects[0].get("digest") or {}).get("sha256") != digest:
-        return "the seed file's sha256 differs from the digest that was attested"
-    return None
-
-
 def _review_evidence(line: bytes, where: str, wheel_name: str, digest: str, policy: Policy,
                      rejected: list[str]) -> Evidence | None:
     if claimed_predicate_type(line) != SEED_REVIEW:
@@ -280,19 +287,21 @@ def _review_evidence(line: bytes, where: str, wheel_name: str, digest: str, poli
         if not policy.reviewer_keys:
             rejected.append(f"{where}: the policy trusts no reviewer keys")
         return None
-    statement = verified.statement
-    mismatch = _subject_matches(statement, wheel_name, digest)
-    if mismatch:
-        rejected.append(f"{where}: {mismatch}")
+    try:
+        review = SeedReview.from_statement(verified.statement)
+    except VerificationError as exc:
+        rejected.extend(f"{where}: {r}" for r in exc.reasons)
         return None
-    admission = get_path(statement, "predicate", "admission")
-    if admission == ADMIT_BINARY and digest not in policy.binary_seed_digests:
+    if review.wheel_name != wheel_name:
+        rejected.append(f"{where}: statement is about {review.wheel_name!r}, not {wheel_name}")
+        return None
+    if review.wheel_sha256 != digest:
+        rejected.append(f"{where}: the seed file's sha256 differs from the digest that was attested")
+        return None
+    if review.admission == ADMIT_BINARY and digest not in policy.binary_seed_digests:
         rejected.append(f"{where}: a binary seed, and the policy does not name its sha256 {digest}")
         return None
-    if admission not in {ADMIT_READABLE, ADMIT_BINARY}:
-        rejected.append(f"{where}: review has no valid admission")
-        return None
-    return Evidence(EVIDENCE_REVIEW, verified.keyids, str(admission), where)
+    return Evidence(EVIDENCE_REVIEW, verified.keyids, review.admission, where)
 
 
 def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, policy: Policy,
@@ -302,15 +311,19 @@ def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, 
     verified = _verified(line, where, policy.builder_keys, policy.threshold, rejected)
     if verified is None:
         return None
-    problems = check_statement(verified.statement, wheel_name, digest,
-                               require_isolation=policy.require_isolation,
-                               require_sandbox=policy.require_sandbox,
-                               allow_unverified_sources=policy.allow_unverified_sources)
+    try:
+        record = BuildRecord.from_statement(verified.statement)
+    except VerificationError as exc:
+        rejected.extend(f"{where}: {r}" for r in exc.reasons)
+        return None
+    problems = record.subject_problems(wheel_name, digest)
+    problems += record.isolation_problems(require_isolation=policy.require_isolation,
+                                          require_sandbox=policy.require_sandbox)
+    problems += record.source_problems(allow_unverified_sources=policy.allow_unverified_sources)
     if problems:
         rejected.extend(f"{where}: {p}" for p in problems)
         return None
-    builder = verified.statement["predicate"].get("runDetails", {}).get("builder", {}).get("id", "?")
-    return Evidence(EVIDENCE_PROVENANCE, verified.keyids, str(builder), where)
+    return Evidence(EVIDENCE_PROVENANCE, verified.keyids, BUILDER_ID, where)
 
 
 def claimed_predicate_type(line: bytes) -> str | None:

@@ -125,16 +125,31 @@ def check_depth(value: Any, *, source: str, max_depth: int = MAX_DEPTH,
 
 
 def load_json(data: bytes | str, *, source: str, max_depth: int = MAX_DEPTH,
-              error: type[FromsourceError] = InputError) -> Any:
-    """Parse JSON from an untrusted source; any failure, including depth, is ``error``."""
+              error: type[FromsourceError] = InputError, unique_keys: bool = False) -> Any:
+    """Parse JSON from an untrusted source; any failure, including depth, is ``error``.
+
+    ``unique_keys``: refuse an object with a key twice (signed statements: parsers disagree on
+    which value wins, so a signer and a verifier could read different statements).
+    """
     try:
-        value = json.loads(data)
+        value = json.loads(data, object_pairs_hook=_unique_keys) if unique_keys else json.loads(data)
     except RecursionError as exc:
         raise error(f"{source}: nested too deeply to parse (nesting limit {max_depth})") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise error(f"{source} is not JSON ({exc})") from exc
     check_depth(value, source=source, max_depth=max_depth, error=error)
     return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"key {key!r} appears twice in one object")
+            seen.add(key)
+    return obj
 
 
 def load_toml(text: str, *, source: str, max_depth: int = MAX_DEPTH,

@@ -8,8 +8,8 @@ at the first. Traversal is memoised and cycle-safe, with limits on depth and siz
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,12 +19,13 @@ from typing import Any
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from securesystemslib.signer import Key
 
+from fromsource.archives import wheel_record_problems
 from fromsource.attest import dsse
-from fromsource.attest.checks import check_statement, get_path
-from fromsource.attest.provenance import KIND_SDIST, KIND_WHEEL
+from fromsource.attest.locate import SUFFIX, attestation_files, sidecar
+from fromsource.attest.provenance import KIND_SDIST, KIND_WHEEL, BuildRecord, Dependency
 from fromsource.attest.publisher_record import check_stored, recheck
 from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
-from fromsource.errors import VerificationError
+from fromsource.errors import FromsourceError, VerificationError
 from fromsource.policy import Policy
 from fromsource.seeds import check_seed
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, read_file
@@ -105,48 +106,56 @@ class Locations:
     def wheel(self, name: str, near: Path | None = None, sha256: str | None = None,
               *, seeds: bool = False, exclude: Path | None = None,
               attestation_sha256: str | None = None,
-              digest: Callable[[Path], str] = sha256_file) -> Path | None:
+              digest: Callable[[Path], str] = sha256_file,
+              attestations: Callable[[Path], list[Path]] | None = None,
+              found: list[Path] | None = None) -> Path | None:
         """The file called ``name``; with ``sha256``, preferably the one with that digest,
         and among those the one whose attestation has ``attestation_sha256``.
 
         Stage-1 and stage-2 builds of one package share a file name and can be byte for
         byte the same; what tells them apart is the attestation recorded when one was used.
         Without a digest match the first file found is returned, for a precise mismatch error.
+        ``found``: :meth:`candidates` already looked up.
         """
-        dirs = self.seed_dirs if seeds else ((near,) if near else ()) + self.wheel_dirs
-        found: list[Path] = []
-        for path in (d / name for d in dirs):
-            if path.is_file() and _same_file_key(path) not in {_same_file_key(f) for f in found} and (
-                exclude is None or _same_file_key(path) != _same_file_key(exclude)  # not its own dep
-            ):
-                found.append(path)
+        if found is None:
+            found = self.candidates(name, near, seeds=seeds)
+        if exclude is not None:  # not its own dependency
+            excluded = _same_file_key(exclude)
+            found = [f for f in found if _same_file_key(f) != excluded]
         if sha256 is not None:
             matching = [f for f in found if digest(f) == sha256]
             if attestation_sha256 is not None:
                 for candidate in matching:
-                    files = self.attestation_files(candidate)
+                    files = (attestations or self.attestation_files)(candidate)
                     if files and digest(files[0]) == attestation_sha256:
                         return candidate
             if matching:
                 return matching[0]
         return found[0] if found else None
 
+    def candidates(self, name: str, near: Path | None = None, *, seeds: bool = False) -> list[Path]:
+        """Every existing file called ``name``: in seeds/, or near the dependent then the wheel
+        directories; each file once."""
+        dirs = self.seed_dirs if seeds else ((near,) if near else ()) + self.wheel_dirs
+        found: list[Path] = []
+        seen: set[str] = set()
+        for path in (d / name for d in dirs):
+            key = _same_file_key(path)
+            if key not in seen and path.is_file():
+                seen.add(key)
+                found.append(path)
+        return found
+
     def attestation_files(self, wheel: Path) -> list[Path]:
         """Sidecar first (``X.whl.intoto.jsonl``), then the attestation directories."""
-        candidates = [wheel.parent / f"{wheel.name}.intoto.jsonl"]
-        candidates += [d / f"{wheel.name}.intoto.jsonl" for d in self.attestation_dirs]
-        seen: list[Path] = []
-        for path in candidates:
-            if path.is_file() and _same_file_key(path) not in {_same_file_key(s) for s in seen}:
-                seen.append(path)
-        return seen
+        return attestation_files(wheel, self.attestation_dirs)
 
 
 class Verifier:
     def __init__(self, keys: Sequence[Key], locations: Locations, *, threshold: int = 1,
                  require_isolation: bool = False, require_sandbox: bool = False,
                  policy: Policy | None = None, allow_unverified_sources: bool = False,
-                 max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
+                 max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES, check_record: bool = False) -> None:
         if not keys:
             raise VerificationError("no trusted keys given")
         # One key listed twice must not count twice towards the threshold.
@@ -164,17 +173,54 @@ class Verifier:
         self.policy = policy
         self.max_depth = max_depth
         self.max_nodes = max_nodes
+        self.check_record = check_record
         self._done: dict[tuple[str, str], ChainNode] = {}
         # A wheel sits in many build environments; hash each file once per verification.
         self._digests: dict[Path, str] = {}
         self._active: set[tuple[str, str]] = set()
         self._count = 0
         self.trusted_root: PinnedRoot | None = None  # loaded when publisher evidence is met
+        # Files do not move during one verification: each lookup is done once.
+        self._attestation_files: dict[Path, list[Path]] = {}
+        self._attestation_bytes: dict[Path, bytes] = {}
+        self._candidates: dict[tuple[str, Path | None, bool], list[Path]] = {}
+
+    def _attestations(self, wheel: Path) -> list[Path]:
+        if wheel not in self._attestation_files:
+            self._attestation_files[wheel] = self.locations.attestation_files(wheel)
+        return self._attestation_files[wheel]
+
+    def _find_wheel(self, name: str, near: Path | None, sha256: str, *, seeds: bool = False,
+                    exclude: Path | None = None, attestation_sha256: str | None = None) -> Path | None:
+        key = (name, near, seeds)
+        if key not in self._candidates:
+            self._candidates[key] = self.locations.candidates(name, near, seeds=seeds)
+        return self.locations.wheel(
+            name, sha256=sha256, exclude=exclude, attestation_sha256=attestation_sha256,
+            digest=self._digest, attestations=self._attestations, found=self._candidates[key])
 
     def _digest(self, path: Path) -> str:
-        if path not in self._digests:
-            self._digests[path] = sha256_file(path)
-        return self._digests[path]
+        found = self._digests.get(path)
+        if found is None:
+            if path.name.endswith(SUFFIX):
+                # An attestation is both hashed (its pin) and parsed: read it once for both.
+                # One that cannot be read pins nothing; reading it again reports why.
+                try:
+                    found = hashlib.sha256(self._read(path)).hexdigest()
+                except (OSError, FromsourceError):
+                    found = "unreadable"
+            else:
+                found = sha256_file(path)
+            self._digests[path] = found
+        return found
+
+    def _read(self, attestation: Path) -> bytes:
+        data = self._attestation_bytes.get(attestation)
+        if data is None:
+            # Bounded, regular files only (untrusted.read_file); over the limit is an error.
+            data = self._attestation_bytes[attestation] = read_file(
+                attestation, limit=MAX_ATTESTATION_BYTES, what="attestation", error=VerificationError)
+        return data
 
     def verify_wheels(self, wheels: Iterable[Path]) -> list[ChainNode]:
         return [self.verify_wheel(w) for w in wheels]
@@ -200,6 +246,8 @@ class Verifier:
             return node
         self._active.add(key)
         try:
+            if self.check_record:
+                node.problems.extend(_record_problems(wheel))
             statement = self._verified_statement(wheel, digest, node)
             if statement is not None:
                 self._follow(statement, wheel, node, depth)
@@ -208,17 +256,15 @@ class Verifier:
         self._done[key] = node
         return node
 
-    def _verified_statement(self, wheel: Path, digest: str, node: ChainNode) -> dict[str, Any] | None:
-        files = self.locations.attestation_files(wheel)
+    def _verified_statement(self, wheel: Path, digest: str, node: ChainNode) -> BuildRecord | None:
+        files = self._attestations(wheel)
         if not files:
             node.problems.append("no attestation found (looked for a sidecar and in the workspace)")
             return None
         reasons: list[str] = []
         for path in files:
             try:
-                envelopes = dsse.parse_envelopes(
-                    read_file(path, limit=MAX_ATTESTATION_BYTES, what="attestation",
-                              error=VerificationError), path.name)
+                envelopes = dsse.parse_envelopes(self._read(path), path.name)
             except (OSError, VerificationError) as exc:
                 reasons.append(str(exc))
                 continue
@@ -226,63 +272,44 @@ class Verifier:
                 where = f"{path.name}#{index}"
                 try:
                     verified = dsse.verify(envelope, self.keys, self.threshold)
+                    record = BuildRecord.from_statement(verified.statement)
                 except VerificationError as exc:
-                    reasons.append(f"{where}: {exc}")
+                    reasons.extend(f"{where}: {r}" for r in exc.reasons)
                     continue
-                problems = check_statement(
-                    verified.statement, wheel.name, digest,
-                    require_isolation=self.require_isolation,
-                    require_sandbox=self.require_sandbox,
-                    allow_unverified_sources=self.allow_unverified_sources)
+                problems = record.subject_problems(wheel.name, digest)
+                problems += record.isolation_problems(require_isolation=self.require_isolation,
+                                                      require_sandbox=self.require_sandbox)
+                problems += record.source_problems(allow_unverified_sources=self.allow_unverified_sources)
                 if problems:
                     reasons.extend(f"{where}: {p}" for p in problems)
                     continue
                 node.attestation = str(path)
                 node.keyids = verified.keyids
-                return verified.statement
+                return record
         node.problems.extend(reasons or ["no valid attestation"])
         return None
 
-    def _follow(self, statement: dict[str, Any], wheel: Path, node: ChainNode, depth: int) -> None:
-        deps = get_path(statement, "predicate", "buildDefinition", "resolvedDependencies") or []
-        for dep in deps:
-            if not isinstance(dep, dict):
-                node.problems.append("a resolvedDependencies entry is not an object")
-                continue
-            annotations = dep.get("annotations")
-            if not isinstance(annotations, dict):
-                annotations = {}
-            kind = annotations.get("kind")
-            name, sha = dep.get("name"), get_path(dep, "digest", "sha256")
-            if not isinstance(name, str) or not isinstance(sha, str):
-                node.problems.append("a resolvedDependencies entry lacks name or sha256 digest")
-                continue
-            if kind == KIND_SDIST:
-                node.children.append(self._sdist(name, sha, annotations))
-            elif kind == KIND_WHEEL:
-                node.children.append(self._dependency(name, sha, annotations, wheel, depth))
+    def _follow(self, record: BuildRecord, wheel: Path, node: ChainNode, depth: int) -> None:
+        node.children.append(self._sdist(record.sdist))
+        for dep in record.wheels:
+            node.children.append(self._dependency(dep, wheel, depth))
 
-    def _sdist(self, name: str, sha: str, annotations: dict[str, Any]) -> ChainNode:
+    def _sdist(self, sdist: Dependency) -> ChainNode:
         """An sdist ends a chain; publisher evidence recorded for it is re-checked offline."""
         required = None
-        if self.policy is not None:
-            with contextlib.suppress(ValueError):
-                required = self.policy.publishers.get(canonicalize_name(parse_sdist_filename(name)[0]))
-        evidence, problems = recheck(name, sha, annotations, self.locations.evidence_dirs,
-                                     required, self._root)
-        return ChainNode(name, KIND_SDIST, sha, evidence=evidence, problems=problems)
+        if self.policy is not None:  # the reader checked that the name is an sdist file name
+            required = self.policy.publishers.get(canonicalize_name(parse_sdist_filename(sdist.name)[0]))
+        evidence, problems = recheck(sdist.name, sdist.sha256, sdist.publisher_evidence,
+                                     self.locations.evidence_dirs, required, self._root)
+        return ChainNode(sdist.name, KIND_SDIST, sdist.sha256, evidence=evidence, problems=problems)
 
     def _external(self, name: str, sha: str, edge: str | None) -> ChainNode | None:
         """A wheel the policy admits by digest and/or publisher: a trust-base leaf."""
         if self.policy is None:
             return None
-        try:
-            project = canonicalize_name(parse_wheel_filename(name)[0])
-        except ValueError:
-            project = None
+        project = canonicalize_name(parse_wheel_filename(name)[0])  # checked by the reader
         by_digest = sha in self.policy.externals
-        spec = self.policy.external_publishers.get(sha) or (
-            self.policy.externals_by_publisher.get(project) if project else None)
+        spec = self.policy.external_publishers.get(sha) or self.policy.externals_by_publisher.get(project)
         if not by_digest and spec is None:
             return None
         evidence: tuple[str, ...] = (f"named by sha256 in {self.policy.source}",) if by_digest else ()
@@ -297,22 +324,20 @@ class Verifier:
             self.trusted_root = load_pinned_root(self.policy.trusted_root if self.policy else None)
         return self.trusted_root
 
-    def _dependency(self, name: str, sha: str, annotations: dict[str, Any], dependent: Path,
-                    depth: int) -> ChainNode:
-        edge = annotations.get("edge")
-        edge = edge if isinstance(edge, str) else None
-        if "/" in name or "\\" in name or name.startswith("."):
-            return ChainNode(name, KIND_WHEEL, sha, edge=edge,
-                             problems=["dependency name is not a plain file name"])
-        if annotations.get("seed") is True:
+    def _dependency(self, dep: Dependency, dependent: Path, depth: int) -> ChainNode:
+        name, sha, edge = dep.name, dep.sha256, dep.edge
+        if dep.seed:
             return self._seed(name, sha, edge)
         external = self._external(name, sha, edge)
         if external is not None:
             return external
-        recorded = annotations.get("attestationSha256")
-        path = self.locations.wheel(name, near=dependent.parent, sha256=sha, exclude=dependent,
-                                    attestation_sha256=recorded if isinstance(recorded, str) else None,
-                                    digest=self._digest)
+        if dep.external:
+            return ChainNode(name, KIND_EXTERNAL, sha, edge=edge, problems=[
+                "an external wheel (no provenance), and no policy names its sha256 or its publisher "
+                "under [externals]"
+            ])
+        recorded = dep.attestation_sha256
+        path = self._find_wheel(name, dependent.parent, sha, exclude=dependent, attestation_sha256=recorded)
         if path is None:
             return ChainNode(name, KIND_WHEEL, sha, edge=edge,
                              problems=["dependency wheel not found in the workspace"])
@@ -323,16 +348,11 @@ class Verifier:
             return ChainNode(name, KIND_WHEEL, child.sha256, edge=edge, problems=[
                 f"sha256 is {child.sha256}, but the attestation that used it says {sha}"
             ])
-        expected = recorded
-        problem = None
-        if not isinstance(expected, str):
-            problem = "the attestation that used it records no attestationSha256 for it"
-        elif child.attestation and self._digest(Path(child.attestation)) != expected:
-            problem = "its attestation file differs from the one recorded when it was used"
-        if problem is None:
-            return child
-        # Nodes are shared between dependents: report on a copy, not the memoised node.
-        return replace(child, edge=edge, problems=[*child.problems, problem])
+        if child.attestation and self._digest(Path(child.attestation)) != recorded:
+            # Nodes are shared between dependents: report on a copy, not the memoised node.
+            return replace(child, edge=edge, problems=[
+                *child.problems, "its attestation file differs from the one recorded when it was used"])
+        return child
 
     def _seed(self, name: str, sha: str, edge: str | None) -> ChainNode:
         """A seed ends a chain only when the policy accepts its evidence.
@@ -340,7 +360,7 @@ class Verifier:
         Looked up in seeds/ only: a stage-1 wheel of the same name next to the dependent
         must never pass for the seed.
         """
-        path = self.locations.wheel(name, sha256=sha, seeds=True, digest=self._digest)
+        path = self._find_wheel(name, None, sha, seeds=True)
         node = ChainNode(name, KIND_SEED, sha, edge=edge)
         if path is None:
             node.problems.append("seed not found in the workspace's seeds/")
@@ -353,11 +373,20 @@ class Verifier:
         elif self.policy is None:
             node.problems.append("a seed: pass --policy to decide whether its evidence is accepted")
         else:
-            check = check_seed(path, self.policy, [path.parent / f"{name}.intoto.jsonl"])
+            check = check_seed(path, self.policy, [sidecar(path)])
             node.problems.extend(check.problems)
             node.evidence = tuple(f"{e.kind}: {e.detail} ({e.source})" for e in check.evidence) \
                 + check.publisher
         return node
+
+
+def _record_problems(wheel: Path) -> list[str]:
+    """RECORD against the wheel's bytes: a trusted key could sign a wheel our builder, which
+    checks RECORD before signing, would never have produced."""
+    try:
+        return [f"RECORD: {p}" for p in wheel_record_problems(wheel)]
+    except FromsourceError as exc:
+        return [f"RECORD cannot be checked: {exc}"]
 
 
 def _same_file_key(path: Path) -> str:

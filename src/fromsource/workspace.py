@@ -28,6 +28,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from fromsource.attest.locate import attestation_name
 from fromsource.errors import WorkspaceError
 
 DEFAULT_WORKSPACE = Path("fromsource-work")
@@ -150,7 +151,7 @@ class Workspace:
         return self
 
     def attestation_for(self, artifact_name: str) -> Path:
-        return self.attestations / f"{artifact_name}.intoto.jsonl"
+        return self.attestations / attestation_name(artifact_name)
 
     def wheel_files(self) -> list[Path]:
         if not self.wheels.is_dir():

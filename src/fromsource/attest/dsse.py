@@ -76,7 +76,8 @@ def verify(envelope: Envelope, keys: Sequence[Key], threshold: int = 1) -> Verif
         accepted = envelope.verify(list(keys), threshold)
     except (sslib_exceptions.VerificationError, ValueError) as exc:
         raise VerificationError(f"signature not valid for any trusted key ({exc})") from exc
-    statement = load_json(envelope.payload, source="signed payload", error=VerificationError)
+    statement = load_json(envelope.payload, source="signed payload", error=VerificationError,
+                          unique_keys=True)
     if not isinstance(statement, dict):
         raise VerificationError("signed payload is not a JSON object")
     return VerifiedStatement(statement, envelope.payload, tuple(sorted(accepted)))

@@ -2,30 +2,48 @@
 
 The field-by-field meaning is documented in docs/provenance.md; the buildType URI below
 names that version of the document. Change the URI when the meaning of a field changes.
+
+:meth:`BuildRecord.statement` writes a statement and :meth:`BuildRecord.from_statement` is
+the only reader of one: everything that trusts a statement (verify, sbom, incremental reuse,
+seed admission) goes through it, so a statement is understood the same way everywhere, and
+anything it does not fully understand is a problem, never skipped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from fromsource.attest import shape
+from fromsource.attest.publisher import parse_publisher
+from fromsource.attest.shape import Problems
+from fromsource.errors import FromsourceError, StatementError
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://fromsource.dev/buildtypes/wheel-from-sdist/v1"
 BUILDER_ID = "https://fromsource.dev/builders/local/v1"
 
-# Keys allowed in externalParameters; verify rejects anything else (unknown inputs could
-# change a build without the verifier noticing).
-EXTERNAL_PARAMETER_KEYS = frozenset({"requirement", "sdist"})
-
-# internalParameters.isolation values, strongest first: bubblewrap (filesystem, network,
-# PID, IPC and UTS isolation; internalParameters.sandbox lists the roots), network only, none.
 ISOLATION_BWRAP = "bwrap"
 ISOLATION_NET = "unshare-net"
 ISOLATION_NONE = "none"
+# internalParameters.isolation values, strongest first: bubblewrap (filesystem, network,
+# PID, IPC and UTS isolation; internalParameters.sandbox lists the roots), network only, none.
 ISOLATION_LEVELS = (ISOLATION_BWRAP, ISOLATION_NET, ISOLATION_NONE)
 # Levels that cut the network (what [build].require_isolation asks for).
 NETWORK_ISOLATED = frozenset({ISOLATION_BWRAP, ISOLATION_NET})
+# Linux namespaces a bwrap sandbox may list (internalParameters.sandbox.namespaces).
+NAMESPACES = ("user", "ipc", "pid", "net", "uts", "cgroup")
 
 # Annotation values of resolvedDependencies entries.
 KIND_SDIST = "sdist"
@@ -34,6 +52,42 @@ KIND_INTERPRETER = "interpreter"
 # Annotation on the sdist dependency when nothing vouched for the fetched bytes (the index
 # published no sha256, or it came over plain http); its value says why. See docs/security.md.
 UNVERIFIED = "unverified"
+KINDS = (KIND_SDIST, KIND_WHEEL, KIND_INTERPRETER)
+# The sdist entry's annotation recording verified publisher evidence (docs/provenance.md).
+PUBLISHER_EVIDENCE = "publisherEvidence"
+EVIDENCE_KINDS = ("pep740-attestation", "pep740-provenance", "sigstore-bundle")
+EDGES = ("build-system", "backend", "install")
+
+_INTERPRETER_NAME = re.compile(r"python-[0-9]+\.[0-9]+\.[0-9]+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublisherEvidence:
+    """``publisherEvidence`` of the sdist entry: the publisher evidence bootstrap verified."""
+
+    publisher: str  # the publisher spec, e.g. github:OWNER/REPO/WORKFLOW.yml
+    attestation_sha256: str  # the evidence file, kept as evidence/<sdist sha256>/<this>.json
+    attestation_kind: str  # one of EVIDENCE_KINDS
+    log_index: int
+    signer: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"publisher": self.publisher, "attestationSha256": self.attestation_sha256,
+                "attestationKind": self.attestation_kind, "logIndex": self.log_index,
+                "signer": self.signer}
+
+    @classmethod
+    def from_annotations(cls, annotations: Mapping[str, Any]) -> PublisherEvidence | None:
+        """From the extra sdist annotations a build is given (``{}`` or ``{"publisherEvidence":
+        {...}}``), read by the same rules as a statement's."""
+        p = Problems()
+        extra = shape.obj(dict(annotations), "$.annotations", p, (), (PUBLISHER_EVIDENCE,))
+        found = None
+        if extra is not None and PUBLISHER_EVIDENCE in extra:
+            found = _publisher_evidence(extra[PUBLISHER_EVIDENCE], f"$.annotations.{PUBLISHER_EVIDENCE}", p)
+        if p:
+            raise StatementError("sdist annotations this reader does not understand:", p.items)
+        return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,14 +101,26 @@ class Dependency:
     edge: str | None = None  # build-system | backend | install, for wheels
     seed: bool = False
     attestation_sha256: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    external: bool = False  # a pre-built wheel a policy names by digest; no attestation
+    implementation: str | None = None  # interpreters: sys.implementation.name
+    publisher_evidence: PublisherEvidence | None = None  # sdists: what bootstrap verified
+    unverified: str | None = None  # sdists: why nothing vouched for the fetched bytes
 
     def to_dict(self) -> dict[str, Any]:
-        annotations: dict[str, Any] = {"kind": self.kind, **self.extra}
+        annotations: dict[str, Any] = {"kind": self.kind}
         if self.kind == KIND_WHEEL:
             annotations["edge"] = self.edge
             annotations["seed"] = self.seed
             annotations["attestationSha256"] = self.attestation_sha256
+            if self.external:
+                annotations["external"] = True
+        elif self.kind == KIND_INTERPRETER:
+            annotations["implementation"] = self.implementation
+        else:
+            if self.publisher_evidence is not None:
+                annotations[PUBLISHER_EVIDENCE] = self.publisher_evidence.to_dict()
+            if self.unverified is not None:
+                annotations[UNVERIFIED] = self.unverified
         out: dict[str, Any] = {
             "name": self.name,
             "digest": {"sha256": self.sha256},
@@ -63,6 +129,21 @@ class Dependency:
         if self.uri:
             out["uri"] = self.uri
         return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sandbox:
+    """``internalParameters.sandbox``: the bubblewrap view the build hooks ran in."""
+
+    tool: str  # "bwrap"
+    version: str
+    read_only: tuple[str, ...]
+    read_write: tuple[str, ...]
+    namespaces: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tool": self.tool, "version": self.version, "readOnly": list(self.read_only),
+                "readWrite": list(self.read_write), "namespaces": list(self.namespaces)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,25 +158,23 @@ class BuildRecord:
     interpreter: Dependency
     isolation: str
     source_date_epoch: int
-    sandbox: dict[str, Any] | None = None  # internalParameters.sandbox, for bwrap
     builder_version: str
     invocation_id: str
     started_on: str
     finished_on: str
     log_sha256: str
-
-    def _internal_parameters(self) -> dict[str, Any]:
-        internal: dict[str, Any] = {
-            "isolation": self.isolation, "sourceDateEpoch": self.source_date_epoch,
-        }
-        if self.sandbox is not None:
-            internal["sandbox"] = self.sandbox
-        return internal
+    sandbox: Sandbox | None = None  # set exactly when isolation is "bwrap"
 
     def statement(self) -> dict[str, Any]:
         sdist = {"name": self.sdist.name, "digest": {"sha256": self.sdist.sha256}}
         if self.sdist.uri:
             sdist["uri"] = self.sdist.uri
+        internal: dict[str, Any] = {
+            "isolation": self.isolation,
+            "sourceDateEpoch": self.source_date_epoch,
+        }
+        if self.sandbox is not None:
+            internal["sandbox"] = self.sandbox.to_dict()
         return {
             "_type": STATEMENT_TYPE,
             "subject": [{"name": self.wheel_name, "digest": {"sha256": self.wheel_sha256}}],
@@ -104,7 +183,7 @@ class BuildRecord:
                 "buildDefinition": {
                     "buildType": BUILD_TYPE,
                     "externalParameters": {"requirement": self.requirement, "sdist": sdist},
-                    "internalParameters": self._internal_parameters(),
+                    "internalParameters": internal,
                     "resolvedDependencies": [
                         self.sdist.to_dict(),
                         *(w.to_dict() for w in self.wheels),
@@ -127,3 +206,401 @@ class BuildRecord:
                 },
             },
         }
+
+    @classmethod
+    def from_statement(cls, statement: object) -> BuildRecord:
+        """Read a decoded statement strictly (rules: docs/provenance.md, "Reading rules").
+
+        Returns the record, or raises :class:`~fromsource.errors.StatementError` whose
+        ``reasons`` list every problem found, each starting with its JSON path.
+        """
+        problems = Problems()
+        record = _read(statement, problems)
+        if problems or record is None:
+            raise StatementError(
+                f"not a {BUILD_TYPE} provenance statement this reader fully understands "
+                f"({len(problems.items)} problem{'s' if len(problems.items) != 1 else ''}):",
+                problems.items or ["$: unreadable"],
+            )
+        return record
+
+    def isolation_problems(self, *, require_isolation: bool, require_sandbox: bool) -> list[str]:
+        """What the policy's ``[build]`` rules make of the recorded isolation: the network rule
+        accepts any level that cut the network, the sandbox rule only ``bwrap``."""
+        if require_sandbox and self.isolation != ISOLATION_BWRAP:
+            return [f"built with isolation {self.isolation!r}; the policy requires the filesystem "
+                    f"sandbox ({ISOLATION_BWRAP!r})"]
+        if require_isolation and self.isolation not in NETWORK_ISOLATED:
+            return [f"built with isolation {self.isolation!r}; the policy requires network "
+                    f"isolation ({', '.join(sorted(NETWORK_ISOLATED))})"]
+        return []
+
+    def source_problems(self, *, allow_unverified_sources: bool) -> list[str]:
+        """An sdist fetched without an integrity check is refused unless the policy allows it."""
+        if self.sdist.unverified is None or allow_unverified_sources:
+            return []
+        return [f"sdist {self.sdist.name!r} was built without an integrity check "
+                f"({self.sdist.unverified}); the policy does not allow unverified sources "
+                "([build].allow_unverified_sources)"]
+
+    def subject_problems(self, wheel_name: str, wheel_sha256: str) -> list[str]:
+        """Why this record is not about the wheel file ``wheel_name`` with that digest."""
+        if self.wheel_name != wheel_name:
+            return [f"$.subject[0].name: subject must name exactly {wheel_name}, once "
+                    f"(it names {self.wheel_name})"]
+        if self.wheel_sha256 != wheel_sha256:
+            return [f"$.subject[0].digest.sha256: subject digest does not match the wheel's sha256 "
+                    f"{wheel_sha256}"]
+        return []
+
+
+# ---------------------------------------------------------------- the strict reader
+
+
+def _read(statement: object, p: Problems) -> BuildRecord | None:
+    top = shape.obj(statement, "$", p, ("_type", "subject", "predicateType", "predicate"))
+    if top is None:
+        return None
+    shape.const(top.get("_type"), "$._type", p, STATEMENT_TYPE)
+    if not shape.const(top.get("predicateType"), "$.predicateType", p, SLSA_PROVENANCE):
+        return None  # another predicate: its fields would only add noise
+    subject = _subject(top.get("subject"), p)
+    predicate = shape.obj(top.get("predicate"), "$.predicate", p, ("buildDefinition", "runDetails"))
+    if predicate is None:
+        return None
+    where = "$.predicate.buildDefinition"
+    definition = shape.obj(predicate.get("buildDefinition"), where, p,
+                           ("buildType", "externalParameters", "internalParameters",
+                            "resolvedDependencies"))
+    if definition is None:
+        return None
+    shape.const(definition.get("buildType"), f"{where}.buildType", p, BUILD_TYPE)
+    requirement, sdist = _external(definition.get("externalParameters"), p)
+    isolation, epoch, sandbox = _internal(definition.get("internalParameters"), p)
+    deps = _dependencies(definition.get("resolvedDependencies"), p)
+    run = _run_details(predicate.get("runDetails"), p)
+    if deps is not None and sdist is not None:
+        _check_sdist(deps[0], sdist, p)
+    if (subject is None or requirement is None or sdist is None or isolation is None
+            or epoch is None or deps is None or run is None or deps[0] is None or deps[2] is None):
+        return None
+    builder_version, invocation_id, started_on, finished_on, log_sha256 = run
+    return BuildRecord(
+        wheel_name=subject[0], wheel_sha256=subject[1], requirement=requirement,
+        sdist=deps[0], wheels=deps[1], interpreter=deps[2], isolation=isolation,
+        source_date_epoch=epoch, builder_version=builder_version, invocation_id=invocation_id,
+        started_on=started_on, finished_on=finished_on, log_sha256=log_sha256, sandbox=sandbox,
+    )
+
+
+def _subject(value: object, p: Problems) -> tuple[str, str] | None:
+    subjects = shape.array(value, "$.subject", p)
+    if subjects is None:
+        return None
+    if len(subjects) != 1:
+        p.add("$.subject", f"a subject must name exactly the one wheel built, holds {len(subjects)}")
+        return None
+    entry = shape.obj(subjects[0], "$.subject[0]", p, ("name", "digest"))
+    if entry is None:
+        return None
+    name = _wheel_filename(entry.get("name"), "$.subject[0].name", p)
+    sha = shape.digest(entry.get("digest"), "$.subject[0].digest", p)
+    return (name, sha) if name is not None and sha is not None else None
+
+
+def _plain_name(value: object, path: str, p: Problems) -> str | None:
+    name = shape.string(value, path, p)
+    if name is not None and ("/" in name or "\\" in name or name.startswith(".") or "\x00" in name):
+        p.add(path, f"{name!r} is not a plain file name")
+        return None
+    return name
+
+
+@functools.lru_cache(maxsize=4096)  # a wheel is named in every statement of its dependents
+def _is_wheel_filename(name: str) -> bool:
+    try:
+        parse_wheel_filename(name)
+    except InvalidWheelFilename:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_sdist_filename(name: str) -> bool:
+    try:
+        parse_sdist_filename(name)
+    except InvalidSdistFilename:
+        return False
+    return True
+
+
+def _wheel_filename(value: object, path: str, p: Problems) -> str | None:
+    name = _plain_name(value, path, p)
+    if name is not None and not _is_wheel_filename(name):
+        p.add(path, f"{name!r} is not a wheel file name")
+        return None
+    return name
+
+
+def _sdist_filename(value: object, path: str, p: Problems) -> str | None:
+    name = _plain_name(value, path, p)
+    if name is not None and not _is_sdist_filename(name):
+        p.add(path, f"{name!r} is not an sdist file name")
+        return None
+    return name
+
+
+def _external(value: object, p: Problems) -> tuple[str | None, Dependency | None]:
+    where = "$.predicate.buildDefinition.externalParameters"
+    params = shape.obj(value, where, p, ("requirement", "sdist"))
+    if params is None:
+        return None, None
+    requirement = shape.string(params.get("requirement"), f"{where}.requirement", p)
+    sdist = shape.obj(params.get("sdist"), f"{where}.sdist", p, ("name", "digest"), ("uri",))
+    if sdist is None:
+        return requirement, None
+    name = _sdist_filename(sdist.get("name"), f"{where}.sdist.name", p)
+    sha = shape.digest(sdist.get("digest"), f"{where}.sdist.digest", p)
+    uri = shape.string(sdist["uri"], f"{where}.sdist.uri", p) if "uri" in sdist else None
+    if name is None or sha is None or ("uri" in sdist and uri is None):
+        return requirement, None
+    return requirement, Dependency(name=name, sha256=sha, kind=KIND_SDIST, uri=uri)
+
+
+def _internal(value: object, p: Problems) -> tuple[str | None, int | None, Sandbox | None]:
+    where = "$.predicate.buildDefinition.internalParameters"
+    params = shape.obj(value, where, p, ("isolation", "sourceDateEpoch"), ("sandbox",))
+    if params is None:
+        return None, None, None
+    isolation = shape.one_of(params.get("isolation"), f"{where}.isolation", p, ISOLATION_LEVELS)
+    epoch = shape.integer(params.get("sourceDateEpoch"), f"{where}.sourceDateEpoch", p, minimum=0)
+    sandbox = None
+    if "sandbox" in params:
+        sandbox = _sandbox(params["sandbox"], f"{where}.sandbox", p)
+        if isolation is not None and isolation != ISOLATION_BWRAP:
+            p.add(f"{where}.sandbox", f"present, but isolation is {isolation!r}, not 'bwrap'")
+    elif isolation == ISOLATION_BWRAP:
+        p.add(f"{where}.sandbox", "missing (isolation 'bwrap' must state its sandbox)")
+        isolation = None
+    return isolation, epoch, sandbox
+
+
+def _sandbox(value: object, where: str, p: Problems) -> Sandbox | None:
+    box = shape.obj(value, where, p, ("tool", "version", "readOnly", "readWrite", "namespaces"))
+    if box is None:
+        return None
+    tool = shape.const(box.get("tool"), f"{where}.tool", p, "bwrap")
+    version = shape.string(box.get("version"), f"{where}.version", p)
+    read_only = shape.strings(box.get("readOnly"), f"{where}.readOnly", p)
+    read_write = shape.strings(box.get("readWrite"), f"{where}.readWrite", p)
+    namespaces = shape.strings(box.get("namespaces"), f"{where}.namespaces", p)
+    if namespaces is not None:
+        for index, name in enumerate(namespaces):
+            if shape.one_of(name, f"{where}.namespaces[{index}]", p, NAMESPACES) is None:
+                namespaces = None
+                break
+    if namespaces is not None and "net" not in namespaces:
+        # bwrap counts as network isolation (require_isolation): it must have had its own net.
+        p.add(f"{where}.namespaces", "lacks 'net': the level 'bwrap' claims a network namespace")
+        namespaces = None
+    if not tool or version is None or read_only is None or read_write is None or namespaces is None:
+        return None
+    return Sandbox(tool="bwrap", version=version, read_only=read_only, read_write=read_write,
+                   namespaces=namespaces)
+
+
+def _dependencies(value: object, p: Problems,
+                  ) -> tuple[Dependency | None, tuple[Dependency, ...], Dependency | None] | None:
+    """(the sdist, the wheels, the interpreter); None when the list itself is unusable."""
+    where = "$.predicate.buildDefinition.resolvedDependencies"
+    entries = shape.array(value, where, p)
+    if entries is None:
+        return None
+    sdists: list[tuple[int, Dependency | None]] = []
+    interpreters: list[tuple[int, Dependency | None]] = []
+    wheels: list[Dependency] = []
+    names: dict[str, int] = {}
+    ok = True
+    for index, entry in enumerate(entries):
+        path = f"{where}[{index}]"
+        dep = _dependency(entry, path, p)
+        kind = dep.kind if dep is not None else _claimed_kind(entry)
+        if kind == KIND_SDIST:
+            sdists.append((index, dep))
+        elif kind == KIND_INTERPRETER:
+            interpreters.append((index, dep))
+        elif dep is not None:
+            if dep.name in names:
+                p.add(f"{path}.name", f"{dep.name} is already entry [{names[dep.name]}]")
+                ok = False
+            else:
+                names[dep.name] = index
+                wheels.append(dep)
+        else:
+            ok = False
+    sdist = _exactly_one(sdists, KIND_SDIST, where, p)
+    interpreter = _exactly_one(interpreters, KIND_INTERPRETER, where, p)
+    return (sdist, tuple(wheels), interpreter) if ok else (sdist, (), None)
+
+
+def _claimed_kind(entry: object) -> object:
+    annotations = entry.get("annotations") if isinstance(entry, dict) else None
+    return annotations.get("kind") if isinstance(annotations, dict) else None
+
+
+def _exactly_one(found: list[tuple[int, Dependency | None]], kind: str, where: str,
+                 p: Problems) -> Dependency | None:
+    if len(found) != 1:
+        at = ", ".join(f"[{i}]" for i, _ in found) or "none"
+        p.add(where, f"must hold exactly one {kind} entry, holds {len(found)} ({at})")
+        return None
+    return found[0][1]
+
+
+def _dependency(value: object, path: str, p: Problems) -> Dependency | None:
+    entry = shape.obj(value, path, p, ("name", "digest", "annotations"), ("uri",))
+    if entry is None:
+        return None
+    sha = shape.digest(entry.get("digest"), f"{path}.digest", p)
+    uri = shape.string(entry["uri"], f"{path}.uri", p) if "uri" in entry else None
+    notes = entry.get("annotations")
+    kind = shape.one_of(notes.get("kind") if isinstance(notes, dict) else None,
+                        f"{path}.annotations.kind", p, KINDS)
+    where = f"{path}.annotations"
+    if kind == KIND_SDIST:
+        name = _sdist_filename(entry.get("name"), f"{path}.name", p)
+        annotations = shape.obj(notes, where, p, ("kind",), (PUBLISHER_EVIDENCE, UNVERIFIED))
+        evidence = unverified = None
+        if annotations is not None and PUBLISHER_EVIDENCE in annotations:
+            evidence = _publisher_evidence(annotations[PUBLISHER_EVIDENCE],
+                                           f"{where}.{PUBLISHER_EVIDENCE}", p)
+            if evidence is None:
+                return None
+        if annotations is not None and UNVERIFIED in annotations:
+            unverified = shape.string(annotations[UNVERIFIED], f"{where}.{UNVERIFIED}", p)
+            if unverified is None:
+                return None
+        if name is None or sha is None or ("uri" in entry and uri is None):
+            return None
+        return Dependency(name=name, sha256=sha, kind=kind, uri=uri, publisher_evidence=evidence,
+                          unverified=unverified)
+    if "uri" in entry:  # only a fetched sdist has a place it came from
+        p.add(f"{path}.uri", f"unknown field for a {kind or 'dependency'} entry")
+        return None
+    if kind == KIND_INTERPRETER:
+        name = shape.string(entry.get("name"), f"{path}.name", p)
+        if name is not None and not _INTERPRETER_NAME.fullmatch(name):
+            p.add(f"{path}.name", f"{name!r} is not python-X.Y.Z")
+            name = None
+        annotations = shape.obj(notes, where, p, ("kind", "implementation"))
+        implementation = (shape.string(annotations.get("implementation"), f"{where}.implementation", p)
+                          if annotations is not None else None)
+        if name is None or sha is None or implementation is None:
+            return None
+        return Dependency(name=name, sha256=sha, kind=kind, implementation=implementation)
+    if kind == KIND_WHEEL:
+        return _wheel(entry, sha, path, p)
+    shape.obj(notes, where, p, ("kind",))  # reports a missing or ill-typed annotations object
+    return None
+
+
+def _wheel(entry: dict[str, Any], sha: str | None, path: str, p: Problems) -> Dependency | None:
+    name = _wheel_filename(entry.get("name"), f"{path}.name", p)
+    where = f"{path}.annotations"
+    notes = shape.obj(entry.get("annotations"), where, p,
+                      ("kind", "edge", "seed", "attestationSha256"), ("external",))
+    if notes is None:
+        return None
+    edge = shape.one_of(notes.get("edge"), f"{where}.edge", p, EDGES)
+    seed = shape.boolean(notes.get("seed"), f"{where}.seed", p)
+    external = False
+    if "external" in notes:
+        # Written only as true: an external wheel has no attestation to pin.
+        if notes["external"] is not True:
+            p.add(f"{where}.external", f"is {notes['external']!r}; only true is ever written")
+            return None
+        external = True
+    pinned = notes.get("attestationSha256")
+    attestation: str | None = None
+    if external:
+        if pinned is not None:
+            p.add(f"{where}.attestationSha256", "an external wheel has no attestation to pin")
+            return None
+        if seed:
+            p.add(f"{where}.seed", "an external wheel cannot also be a seed")
+            return None
+    else:
+        attestation = shape.sha256(pinned, f"{where}.attestationSha256", p)
+        if attestation is None:
+            return None
+    if name is None or sha is None or edge is None or seed is None:
+        return None
+    return Dependency(name=name, sha256=sha, kind=KIND_WHEEL, edge=edge, seed=seed,
+                      attestation_sha256=attestation, external=external)
+
+
+def _publisher_evidence(value: object, where: str, p: Problems) -> PublisherEvidence | None:
+    record = shape.obj(value, where, p, ("publisher", "attestationSha256", "attestationKind", "logIndex",
+                                         "signer"))
+    if record is None:
+        return None
+    publisher = shape.string(record.get("publisher"), f"{where}.publisher", p)
+    if publisher is not None:
+        try:
+            parse_publisher(publisher)
+        except FromsourceError as exc:
+            p.add(f"{where}.publisher", exc.message)
+            publisher = None
+    digest = shape.sha256(record.get("attestationSha256"), f"{where}.attestationSha256", p)
+    kind = shape.one_of(record.get("attestationKind"), f"{where}.attestationKind", p, EVIDENCE_KINDS)
+    log_index = shape.integer(record.get("logIndex"), f"{where}.logIndex", p, minimum=0)
+    signer = shape.string(record.get("signer"), f"{where}.signer", p)
+    if publisher is None or digest is None or kind is None or log_index is None or signer is None:
+        return None
+    return PublisherEvidence(publisher=publisher, attestation_sha256=digest, attestation_kind=kind,
+                             log_index=log_index, signer=signer)
+
+
+def _check_sdist(dep: Dependency | None, sdist: Dependency, p: Problems) -> None:
+    """The one sdist dependency is the sdist externalParameters names: name, digest and uri."""
+    if dep is None:
+        return
+    where = "$.predicate.buildDefinition.resolvedDependencies"
+    for label, ours, theirs in (("name", dep.name, sdist.name), ("digest.sha256", dep.sha256, sdist.sha256),
+                                ("uri", dep.uri, sdist.uri)):
+        if ours != theirs:
+            p.add(f"{where}[sdist].{label}", f"{ours!r} differs from externalParameters.sdist's {theirs!r}")
+
+
+def _run_details(value: object, p: Problems) -> tuple[str, str, str, str, str] | None:
+    where = "$.predicate.runDetails"
+    run = shape.obj(value, where, p, ("builder", "metadata", "byproducts"))
+    if run is None:
+        return None
+    builder = shape.obj(run.get("builder"), f"{where}.builder", p, ("id", "version"))
+    version = None
+    if builder is not None:
+        shape.const(builder.get("id"), f"{where}.builder.id", p, BUILDER_ID)
+        versions = shape.obj(builder.get("version"), f"{where}.builder.version", p, ("fromsource",))
+        if versions is not None:
+            version = shape.string(versions.get("fromsource"), f"{where}.builder.version.fromsource", p)
+    meta = shape.obj(run.get("metadata"), f"{where}.metadata", p,
+                     ("invocationId", "startedOn", "finishedOn"))
+    invocation = started = finished = None
+    if meta is not None:
+        invocation = shape.string(meta.get("invocationId"), f"{where}.metadata.invocationId", p)
+        started = shape.string(meta.get("startedOn"), f"{where}.metadata.startedOn", p)
+        finished = shape.string(meta.get("finishedOn"), f"{where}.metadata.finishedOn", p)
+    log = None
+    byproducts = shape.array(run.get("byproducts"), f"{where}.byproducts", p)
+    if byproducts is not None:
+        if len(byproducts) != 1:
+            p.add(f"{where}.byproducts", f"must hold exactly the build log, holds {len(byproducts)} entries")
+        else:
+            entry = shape.obj(byproducts[0], f"{where}.byproducts[0]", p, ("name", "digest"))
+            if entry is not None:
+                shape.const(entry.get("name"), f"{where}.byproducts[0].name", p, "build.log")
+                log = shape.digest(entry.get("digest"), f"{where}.byproducts[0].digest", p)
+    if version is None or invocation is None or started is None or finished is None or log is None:
+        return None
+    return version, invocation, started, finished, log

@@ -7,7 +7,7 @@ Written by bootstrap when the policy's ``[publishers]`` check passed; re-checked
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,48 +17,42 @@ from fromsource.attest.evidence import (
     read_evidence,
     verify_distribution,
 )
+from fromsource.attest.provenance import PUBLISHER_EVIDENCE, PublisherEvidence
 from fromsource.attest.publisher import PublisherSpec, parse_publisher
 from fromsource.attest.trustroot import PinnedRoot
 from fromsource.errors import EvidenceError, FromsourceError
 
-ANNOTATION = "publisherEvidence"
+ANNOTATION = PUBLISHER_EVIDENCE
 _KEYS = frozenset({"publisher", "attestationSha256", "attestationKind", "logIndex", "signer"})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def annotation(result: VerifiedEvidence, spec: PublisherSpec) -> dict[str, Any]:
     """What was verified, enough to find the evidence again and re-check it."""
-    return {ANNOTATION: {
-        "publisher": str(spec), "attestationSha256": result.evidence_sha256,
-        "attestationKind": result.evidence_kind, "logIndex": result.log_index,
-        "signer": result.signer,
-    }}
+    return {ANNOTATION: PublisherEvidence(
+        publisher=str(spec), attestation_sha256=result.evidence_sha256,
+        attestation_kind=result.evidence_kind, log_index=result.log_index, signer=result.signer,
+    ).to_dict()}
 
 
-def recheck(name: str, sha256: str, annotations: Mapping[str, Any], evidence_dirs: Sequence[Path],
+def recheck(name: str, sha256: str, record: PublisherEvidence | None, evidence_dirs: Sequence[Path],
             required: PublisherSpec | None, root: Callable[[], PinnedRoot]
             ) -> tuple[tuple[str, ...], list[str]]:
-    """(evidence lines, problems) for one sdist entry; never raises for bad input."""
-    record = annotations.get(ANNOTATION)
+    """(evidence lines, problems) for one sdist entry, whose ``publisherEvidence`` the statement
+    reader (:meth:`BuildRecord.from_statement`) has already read strictly; never raises."""
     if record is None:
         if required is not None:
             return (), [f"the policy requires publisher {required}; the provenance records no "
                         "publisher evidence for this sdist"]
         return (), []
-    if not isinstance(record, dict) or set(record) != _KEYS \
-            or not isinstance(record["publisher"], str) \
-            or not isinstance(record["attestationSha256"], str) \
-            or not _SHA256.match(record["attestationSha256"]) \
-            or not isinstance(record["logIndex"], int) or isinstance(record["logIndex"], bool):
-        return (), [f"annotation {ANNOTATION} is malformed (needs exactly {', '.join(sorted(_KEYS))})"]
     try:
-        spec = parse_publisher(record["publisher"])
+        spec = parse_publisher(record.publisher)
     except FromsourceError as exc:
         return (), [f"annotation {ANNOTATION}: {exc.message}"]
     problems: list[str] = []
     if required is not None and str(required) != str(spec):
         problems.append(f"publisher recorded is {spec}; the policy requires {required}")
-    digest = record["attestationSha256"]
+    digest = record.attestation_sha256
     path = next((p for d in evidence_dirs if (p := d / sha256 / f"{digest}.json").is_file()), None)
     if path is None:
         return (), [*problems, f"publisher evidence sha256:{digest[:12]} is not in the workspace "
@@ -72,9 +66,9 @@ def recheck(name: str, sha256: str, annotations: Mapping[str, Any], evidence_dir
         return (), [*problems, *(f"publisher evidence: {r}" for r in exc.reasons)]
     except FromsourceError as exc:
         return (), [*problems, f"publisher evidence: {exc.message}"]
-    if result.log_index != record["logIndex"]:
+    if result.log_index != record.log_index:
         problems.append(f"publisher evidence verifies at log index {result.log_index}, the "
-                        f"provenance records {record['logIndex']}")
+                        f"provenance records {record.log_index}")
     return (f"published by {spec}",
             f"log index {result.log_index}, evidence sha256:{digest[:12]} ({result.evidence_kind})"), \
         problems

@@ -140,8 +140,8 @@ def inspect(
 ) -> None:
     """Prove that each pure-Python WHEEL's files come, readable, from its sdist.
 
-    Exit 0 when every wheel is readable, 1 when any is not (with every reason), 2 on bad
-    input.
+    Exit 0 when every wheel is readable, 1 when any is not readable or its metadata is
+    unsettled (with every reason), 2 on bad input.
     """
     from fromsource.inspect import inspect_wheel
 
@@ -162,12 +162,10 @@ def inspect(
             ]
     readable = all(r.readable for r in reports)
     if as_json:
-        print_json(
-            {
-                "verdict": "readable" if readable else "not-readable",
-                "reports": [r.to_dict() for r in reports],
-            }
-        )
+        verdicts = {r.verdict for r in reports}
+        overall = ("readable" if readable else "not-readable" if "not-readable" in verdicts
+                   else "unsettled")
+        print_json({"verdict": overall, "reports": [r.to_dict() for r in reports]})
     else:
         _render(reports, verbose=verbose)
         for w in written:
@@ -186,16 +184,19 @@ def _render(reports: list[Report], *, verbose: bool) -> None:
     table.add_column("reasons", justify="right")
     for r in reports:
         counts = r.counts()
-        verdict = "[green]readable[/]" if r.readable else "[red]not-readable[/]"
+        verdict = {"readable": "[green]readable[/]", "unsettled": "[yellow]unsettled[/]"}.get(
+            r.verdict, "[red]not-readable[/]")
         files = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]) or "none"
         table.add_row(clean(r.wheel), verdict, files, str(len(r.reasons)))
     out.print(table)
     for r in reports:
-        if not (r.reasons or r.notes or verbose):
+        if not (r.reasons or r.notes or r.metadata.unsettled or verbose):
             continue
         out.print(f"[bold]{clean(r.wheel)}[/] against {clean(r.sdist)}:")
         for reason in r.reasons:
             out.print(f"  [red]✗[/] {clean(reason)}")
+        for open_question in r.metadata.unsettled:
+            out.print(f"  [yellow]?[/] unsettled: {clean(open_question)}")
         for note in r.notes:
             out.print(f"  [dim]note:[/] {clean(note)}")
         if verbose:

@@ -36,19 +36,24 @@ def seed() -> None:
 @click.option("--attestations", "attestation_dirs", multiple=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Where to find the wheel's provenance, with --provenance (repeatable).")
+@click.option("--rebuild", is_flag=True,
+              help="With --sdist: settle metadata a non-authoritative PKG-INFO leaves open by "
+                   "building the sdist (build requirements from the workspace), as inspect --rebuild.")
 @policy_option
 @workspace_option
 @json_option
 @guarded
 def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
-          attestation_dirs: tuple[Path, ...], policy_path: Path | None, workspace: Path,
+          attestation_dirs: tuple[Path, ...], rebuild: bool, policy_path: Path | None, workspace: Path,
           as_json: bool) -> None:
     """Admit WHEEL as a seed, by review (--sdist and --key) or by provenance (--provenance).
 
     A review runs inspect: a not-readable wheel is refused unless the policy lists its sha256
-    in [seeds].binary_digests. Exit 0 admitted, 1 refused, 2 bad input.
+    in [seeds].binary_digests; an unsettled one (metadata a non-authoritative PKG-INFO cannot
+    confirm) is always refused, unless --rebuild settles it. Exit 0 admitted, 1 refused, 2 bad input.
     """
     from fromsource.attest.keys import load_signer
+    from fromsource.attest.locate import attestation_files
     from fromsource.policy import load_policy
     from fromsource.seeds import SeedStore, admit_by_provenance, admit_by_review
     from fromsource.workspace import Workspace
@@ -57,6 +62,8 @@ def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
         raise InputError(f"wheel {wheel} does not exist")
     if provenance == (sdist is not None):
         raise InputError("give either --sdist SDIST --key KEY (review) or --provenance")
+    if rebuild and sdist is None:
+        raise InputError("--rebuild settles a review: it needs --sdist")
     policy = load_policy(policy_path) if policy_path else None
     ws = Workspace(workspace).create()
     store = SeedStore(ws)
@@ -66,14 +73,13 @@ def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
                 raise InputError("--sdist needs --key REVIEWER_KEY to sign the review")
             if not sdist.is_file():
                 raise InputError(f"sdist {sdist} does not exist")
-            result = admit_by_review(wheel, sdist, load_signer(key), store, policy=policy)
+            result = admit_by_review(wheel, sdist, load_signer(key), store, policy=policy,
+                                     rebuild_in=ws.root if rebuild else None)
         else:
             if policy is None:
                 raise InputError("--provenance needs --policy naming the trusted builder keys")
-            dirs = [*attestation_dirs, ws.attestations]
-            files = [wheel.parent / f"{wheel.name}.intoto.jsonl",
-                     *(d / f"{wheel.name}.intoto.jsonl" for d in dirs)]
-            result = admit_by_provenance(wheel, [f for f in files if f.is_file()], store, policy)
+            files = attestation_files(wheel, [*attestation_dirs, ws.attestations])
+            result = admit_by_provenance(wheel, files, store, policy)
     if as_json:
         print_json({"seed": str(result.seed), "sha256": result.sha256, "evidence": result.kind,
                     "detail": result.detail, "reasons": list(result.reasons)})

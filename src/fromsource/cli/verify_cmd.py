@@ -33,11 +33,13 @@ if TYPE_CHECKING:
 @click.option("--allow-unverified-sources", is_flag=True,
               help="Accept chains whose sdists were fetched without an integrity check "
                    "(as the policy's [build].allow_unverified_sources does).")
+@click.option("--check-record", is_flag=True,
+              help="Also check every wheel of every chain against its RECORD (reads each archive).")
 @json_option
 @guarded
 def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: tuple[Path, ...],
            trusted_keys: tuple[Path, ...], policy_path: Path | None,
-           allow_unverified_sources: bool, as_json: bool) -> None:
+           allow_unverified_sources: bool, check_record: bool, as_json: bool) -> None:
     """Verify that each WHEEL has a valid signed chain of provenance back to sdists.
 
     Trusted keys come from --policy and/or --trusted-key. Exit 0 when every chain is valid,
@@ -73,7 +75,7 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
     verifier = Verifier(keys, locations,
                         threshold=threshold, require_isolation=require_isolation,
                         require_sandbox=policy is not None and policy.require_sandbox, policy=policy,
-                        allow_unverified_sources=allow_unverified_sources)
+                        allow_unverified_sources=allow_unverified_sources, check_record=check_record)
     nodes = verifier.verify_wheels(wheels)
     valid = all(n.ok for n in nodes)
     if as_json:

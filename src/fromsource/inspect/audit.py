@@ -27,7 +27,7 @@ from fromsource.inspect.classify import (
     strip_top,
     top_level_name,
 )
-from fromsource.inspect.metadata import check_record, compare_metadata, compare_rebuilt, entry_points
+from fromsource.inspect.metadata import compare_metadata, compare_rebuilt, entry_points
 from fromsource.inspect.model import (
     CHANGE_CODE,
     CHANGE_CODE_MODULE,
@@ -49,11 +49,13 @@ from fromsource.inspect.model import (
     OPAQUE,
     READABLE,
     RELOCATED,
+    UNSETTLED,
     FileResult,
     Finding,
     MetadataResult,
     Report,
 )
+from fromsource.wheelrecord import check_record
 
 MAX_DIFF_LINES = 5000
 _FROM_SDIST = (IDENTICAL, RELOCATED, MODIFIED)
@@ -270,6 +272,15 @@ def _lint(wheel: Mapping[str, bytes], index: SdistIndex, state: _State, *, parse
                 state.notes.append(f"sdist only (not in the wheel): {finding}")
 
 
+def _shared_from_sdist(r: FileResult) -> bool:
+    """A ``.data/data`` file that only documents or describes: under ``share/`` (man pages, docs,
+    icons, desktop files, jupyter kernels) and the sdist's own bytes. Anything else there can
+    land on ``sys.path`` (``lib/...``) or ``PATH`` (``bin/``) and stays dangerous."""
+    from_sdist = r.status in (IDENTICAL, RELOCATED) or (
+        r.status == OPAQUE and r.sdist_path is not None and r.change is None)
+    return r.install_path.startswith("share/") and from_sdist and not r.install_path.endswith(".pth")
+
+
 def _dangerous(
     wheel: Mapping[str, bytes], dist_info: str, index: SdistIndex, project: str, state: _State
 ) -> None:
@@ -299,8 +310,12 @@ def _dangerous(
                 flag("binary-script", r.path, "binary script")
         elif r.scheme == "headers":
             state.notes.append(f"{r.path}: C header installed with the package")
+        elif r.scheme == "data" and _shared_from_sdist(r):
+            state.notes.append(f"{r.path}: installs under the prefix's share/, {r.status} from the "
+                               f"sdist's {r.sdist_path}")
         elif r.scheme == "data":
-            flag("outside-namespace", r.path, "installs into the environment's prefix (.data/data)")
+            flag("outside-namespace", r.path, "installs into the environment's prefix (.data/data), "
+                 "not as a file of the sdist under share/")
         else:
             flag("outside-namespace", r.path, f"unknown .data scheme {r.scheme!r}")
     ep_path = f"{dist_info}/entry_points.txt"
@@ -350,17 +365,19 @@ def audit(
         metadata_path=f"{dist_info}/METADATA",
         pkg_info_path=f"{prefix}PKG-INFO",
     )
-    if rebuild is not None and not meta.requires_dist_authoritative:
+    if rebuild is not None and not meta.pkg_info_authoritative and "PKG-INFO" in index.files:
         problems, note = compare_rebuilt(
             wheel[f"{dist_info}/METADATA"], rebuild(), metadata_path=f"{dist_info}/METADATA"
         )
-        meta = dataclasses.replace(
+        meta = dataclasses.replace(  # the rebuild settles every open difference, one way or the other
             meta,
             rebuilt="differs" if problems else "same",
             problems=(*meta.problems, *problems),
             notes=(*meta.notes, note),
+            unsettled=(),
         )
-    record = check_record(dist_info, wheel)
+    record = [Finding(rule="record", path=p.path, message=p.message, line=p.line)
+              for p in check_record(wheel, dist_info)]
     meta = dataclasses.replace(meta, problems=(*meta.problems, *record))
     _check_filename(wheel_name, meta, state)
     state.reasons.extend(str(p) for p in meta.problems)
@@ -376,7 +393,7 @@ def audit(
         wheel_sha256="",
         sdist=sdist_name,
         sdist_sha256="",
-        verdict=NOT_READABLE if reasons else READABLE,
+        verdict=NOT_READABLE if reasons else UNSETTLED if meta.unsettled else READABLE,
         reasons=reasons,
         notes=tuple(dict.fromkeys(state.notes)),
         files=tuple(state.files[k] for k in sorted(state.files)),

@@ -19,6 +19,7 @@ from fromsource.inspect.codecheck import (
     IMPORTERS,
     LONG_ENCODED,
     is_builtin,
+    may_hide_code,
 )
 from fromsource.inspect.model import (
     CHANGE_CODE,
@@ -312,7 +313,8 @@ class _Finder(cst.CSTVisitor):
         compact = "".join(text.split())
         runs = ENCODED.findall(compact)
         longest_line = max((len(line.strip()) for line in text.splitlines()), default=0)
-        if len(runs) == 1 and len(runs[0]) == len(compact) >= LONG_ENCODED and longest_line >= 40:
+        if (len(runs) == 1 and len(runs[0]) == len(compact) >= LONG_ENCODED and longest_line >= 40
+                and may_hide_code(compact)):
             self.found_at(
                 node,
                 "long-encoded-literal",

@@ -1,86 +1,25 @@
-"""Wheel metadata checks: RECORD against the bytes, METADATA against the sdist's PKG-INFO."""
+"""Wheel metadata checks: METADATA against the sdist's PKG-INFO (RECORD: fromsource.wheelrecord)."""
 
 from __future__ import annotations
 
-import base64
 import configparser
-import csv
-import hashlib
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from packaging.metadata import RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from fromsource.inspect.model import Finding, MetadataResult
 
-_SIGNATURES = ("RECORD.jws", "RECORD.p7s")
-_WEAK = frozenset({"md5", "sha1"})
 # Metadata 2.2 (PEP 643): fields not marked Dynamic in PKG-INFO are final.
 _STATIC_SINCE = Version("2.2")
-
-
-def check_record(dist_info: str, members: Mapping[str, bytes]) -> list[Finding]:
-    """Every RECORD problem: unlisted or missing files, wrong hashes or sizes."""
-    record_path = f"{dist_info}/RECORD"
-    raw = members.get(record_path)
-    if raw is None:
-        return [Finding(rule="record", path=record_path, message="the wheel has no RECORD")]
-    problems: list[Finding] = []
-    seen: set[str] = set()
-    try:
-        rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        return [Finding(rule="record", path=record_path, message=f"RECORD is unreadable: {exc}")]
-    for number, row in enumerate(rows, 1):
-        if not row:
-            continue
-        if len(row) != 3:
-            problems.append(Finding(rule="record", path=record_path, line=number, message="not 3 fields"))
-            continue
-        path, hash_field, size_field = row
-        if path in seen:
-            problems.append(Finding(rule="record", path=path, message="listed twice in RECORD"))
-            continue
-        seen.add(path)
-        data = members.get(path)
-        if data is None:
-            problems.append(
-                Finding(rule="record", path=path, message="listed in RECORD but not in the wheel")
-            )
-            continue
-        if path == record_path:
-            continue
-        algo, _, expected = hash_field.partition("=")
-        if not expected:
-            problems.append(Finding(rule="record", path=path, message="RECORD gives no hash"))
-        elif algo in _WEAK or algo not in hashlib.algorithms_guaranteed:
-            problems.append(
-                Finding(rule="record", path=path, message=f"RECORD hash {algo!r} is not accepted")
-            )
-        else:
-            actual = base64.urlsafe_b64encode(hashlib.new(algo, data).digest())
-            if actual.rstrip(b"=").decode() != expected.rstrip("="):
-                problems.append(Finding(rule="record", path=path, message="hash differs from RECORD"))
-        if size_field and size_field != str(len(data)):
-            problems.append(
-                Finding(
-                    rule="record",
-                    path=path,
-                    message=f"size {len(data)} differs from RECORD's {size_field}",
-                )
-            )
-    unlisted = {
-        name for name in members if name not in seen and name not in {f"{dist_info}/{s}" for s in _SIGNATURES}
-    }
-    problems.extend(
-        Finding(rule="record", path=name, message="in the wheel but not listed in RECORD")
-        for name in sorted(unlisted)
-    )
-    return problems
+_K = TypeVar("_K")
+# The fields an installer acts on, compared by meaning (parsed), not by spelling.
+COMPARED = ("Name", "Version", "Requires-Python", "Requires-Dist", "Provides-Extra")
 
 
 def _parse(data: bytes) -> RawMetadata:
@@ -107,102 +46,125 @@ def _same_version(a: str, b: str) -> bool:
         return a == b
 
 
+def _same_specifiers(a: str, b: str) -> bool:
+    try:
+        return SpecifierSet(a) == SpecifierSet(b)
+    except InvalidSpecifier:
+        return a.strip() == b.strip()
+
+
+def _added_removed(ours: Mapping[_K, str], theirs: Mapping[_K, str]) -> tuple[list[str], list[str]]:
+    """The spellings of what only ``ours`` has, and of what only ``theirs`` has (parsed keys)."""
+    added = sorted(text for key, text in ours.items() if key not in theirs)
+    removed = sorted(text for key, text in theirs.items() if key not in ours)
+    return added, removed
+
+
+def differences(ours: RawMetadata, theirs: RawMetadata, *, ours_path: str, theirs_path: str,
+                problems: list[Finding]) -> dict[str, str]:
+    """Each of :data:`COMPARED` that differs between two metadata documents, described.
+
+    Requirements, extras, specifiers, names and versions are compared parsed, so spelling
+    (``charset_normalizer <4,>=2`` against ``charset-normalizer<4,>=2``) never counts.
+    """
+    found: dict[str, str] = {}
+    name, other_name = ours.get("name", ""), theirs.get("name", "")
+    if canonicalize_name(name) != canonicalize_name(other_name):
+        found["Name"] = f"{name!r} against {other_name!r}"
+    version, other_version = ours.get("version", ""), theirs.get("version", "")
+    if not _same_version(version, other_version):
+        found["Version"] = f"{version!r} against {other_version!r}"
+    python, other_python = ours.get("requires_python", ""), theirs.get("requires_python", "")
+    if not _same_specifiers(python, other_python):
+        found["Requires-Python"] = f"{python!r} against {other_python!r}"
+    mine = _requirements(ours.get("requires_dist", []), ours_path, problems)
+    yours = _requirements(theirs.get("requires_dist", []), theirs_path, problems)
+    added, removed = _added_removed(mine, yours)
+    if added or removed:
+        found["Requires-Dist"] = "; ".join([f"+ {t}" for t in added] + [f"- {t}" for t in removed])
+    extras = {canonicalize_name(e): e for e in ours.get("provides_extra", [])}
+    other_extras = {canonicalize_name(e): e for e in theirs.get("provides_extra", [])}
+    added, removed = _added_removed(extras, other_extras)
+    if added or removed:
+        found["Provides-Extra"] = "; ".join([f"+ {t}" for t in added] + [f"- {t}" for t in removed])
+    return found
+
+
 def compare_metadata(
     metadata: bytes, pkg_info: bytes | None, *, metadata_path: str, pkg_info_path: str
 ) -> MetadataResult:
-    """METADATA against PKG-INFO: name, version and Requires-Dist as parsed requirements."""
+    """METADATA against PKG-INFO on :data:`COMPARED`, each parsed.
+
+    A difference in a field PKG-INFO is authoritative for (Metadata 2.2+, not Dynamic) is a
+    problem. A difference in a field it is not authoritative for is *unsettled*: the wheel
+    may be honest, or may add a dependency; only a rebuild of the sdist can tell.
+    """
     problems: list[Finding] = []
     notes: list[str] = []
+    unsettled: list[str] = []
     wheel = _parse(metadata)
     sdist: RawMetadata = _parse(pkg_info) if pkg_info is not None else {}
-    if pkg_info is None:
-        problems.append(Finding(rule="metadata", path=pkg_info_path, message="the sdist has no PKG-INFO"))
-    name, version = wheel.get("name", ""), wheel.get("version", "")
-    s_name, s_version = sdist.get("name", ""), sdist.get("version", "")
-    if pkg_info is not None and canonicalize_name(name) != canonicalize_name(s_name):
-        problems.append(
-            Finding(
-                rule="metadata",
-                path=metadata_path,
-                message=f"Name {name!r} differs from the sdist's {s_name!r}",
-            )
-        )
-    if pkg_info is not None and not _same_version(version, s_version):
-        problems.append(
-            Finding(
-                rule="metadata",
-                path=metadata_path,
-                message=f"Version {version!r} differs from the sdist's {s_version!r}",
-            )
-        )
     s_meta_version = sdist.get("metadata_version", "")
     dynamic = {d.lower() for d in sdist.get("dynamic", [])}
-    authoritative = pkg_info is not None and "requires-dist" not in dynamic
     try:
         old_metadata = Version(s_meta_version) < _STATIC_SINCE
     except InvalidVersion:
         old_metadata = True
-    if pkg_info is not None and old_metadata:
-        authoritative = False
-        notes.append(
-            f"PKG-INFO is Metadata-Version {s_meta_version or '?'} (before 2.2): its "
-            "Requires-Dist is not authoritative"
-        )
-    elif "requires-dist" in dynamic:
-        notes.append("PKG-INFO marks Requires-Dist as Dynamic: it is not authoritative")
-    ours = _requirements(wheel.get("requires_dist", []), metadata_path, problems)
-    theirs = _requirements(sdist.get("requires_dist", []), pkg_info_path, problems)
-    added = tuple(sorted(text for req, text in ours.items() if req not in theirs))
-    removed = tuple(sorted(text for req, text in theirs.items() if req not in ours))
-    if added or removed:
-        detail = "; ".join([f"+ {t}" for t in added] + [f"- {t}" for t in removed])
-        message = f"Requires-Dist differs from the sdist's PKG-INFO: {detail}"
-        if authoritative:
+    if pkg_info is None:
+        problems.append(Finding(rule="metadata", path=pkg_info_path, message="the sdist has no PKG-INFO"))
+    elif old_metadata:
+        notes.append(f"PKG-INFO is Metadata-Version {s_meta_version or '?'} (before 2.2): it is not "
+                     f"authoritative for {', '.join(COMPARED)}")
+    elif dynamic & {f.lower() for f in COMPARED}:
+        marked = [f for f in COMPARED if f.lower() in dynamic]
+        notes.append(f"PKG-INFO marks {', '.join(marked)} as Dynamic: it is not authoritative for them")
+
+    def authoritative(field: str) -> bool:
+        return pkg_info is not None and not old_metadata and field.lower() not in dynamic
+
+    found = differences(wheel, sdist, ours_path=metadata_path, theirs_path=pkg_info_path,
+                        problems=problems) if pkg_info is not None else {}
+    for field, detail in found.items():
+        if authoritative(field):
+            message = f"{field} differs from the sdist's PKG-INFO: {detail}"
             problems.append(Finding(rule="metadata", path=metadata_path, message=message))
         else:
-            notes.append(message + " (not authoritative; a rebuild would settle it)")
+            unsettled.append(f"{metadata_path}: {field} differs from the sdist's PKG-INFO, which is not "
+                             f"authoritative for it: {detail} (inspect --rebuild settles it)")
+    mine = _requirements(wheel.get("requires_dist", []), metadata_path, [])
+    yours = _requirements(sdist.get("requires_dist", []), pkg_info_path, [])
+    added, removed = _added_removed(mine, yours)
     return MetadataResult(
-        name=name,
-        version=version,
-        sdist_name=s_name,
-        sdist_version=s_version,
+        name=wheel.get("name", ""),
+        version=wheel.get("version", ""),
+        sdist_name=sdist.get("name", ""),
+        sdist_version=sdist.get("version", ""),
         metadata_version=wheel.get("metadata_version", ""),
         sdist_metadata_version=s_meta_version,
-        requires_dist_added=added,
-        requires_dist_removed=removed,
-        requires_dist_authoritative=authoritative,
+        requires_dist_added=tuple(added),
+        requires_dist_removed=tuple(removed),
+        requires_dist_authoritative=authoritative("Requires-Dist"),
+        pkg_info_authoritative=all(authoritative(f) for f in COMPARED),
         problems=tuple(problems),
         notes=tuple(notes),
+        unsettled=tuple(unsettled),
     )
 
 
 def compare_rebuilt(metadata: bytes, rebuilt: bytes, *, metadata_path: str) -> tuple[list[Finding], str]:
-    """The wheel's METADATA against the METADATA of a wheel built from the sdist.
-
-    Name, version and Requires-Dist (as parsed requirements); returns the problems and a
-    note saying what the rebuild settled.
-    """
+    """The wheel's METADATA against the METADATA of a wheel built from the sdist, on
+    :data:`COMPARED`; returns the problems and a note saying what the rebuild settled."""
     problems: list[Finding] = []
-    wheel, built = _parse(metadata), _parse(rebuilt)
     where = "the wheel built from the sdist"
-    if canonicalize_name(wheel.get("name", "")) != canonicalize_name(built.get("name", "")):
-        message = f"Name {wheel.get('name', '')!r} differs from {where}'s {built.get('name', '')!r}"
-        problems.append(Finding(rule="metadata", path=metadata_path, message=message))
-    if not _same_version(wheel.get("version", ""), built.get("version", "")):
-        message = f"Version {wheel.get('version', '')!r} differs from {where}'s {built.get('version', '')!r}"
-        problems.append(Finding(rule="metadata", path=metadata_path, message=message))
-    ours = _requirements(wheel.get("requires_dist", []), metadata_path, problems)
-    theirs = _requirements(built.get("requires_dist", []), f"{where}'s METADATA", problems)
-    added = sorted(text for req, text in ours.items() if req not in theirs)
-    removed = sorted(text for req, text in theirs.items() if req not in ours)
-    if added or removed:
-        detail = "; ".join([f"+ {t}" for t in added] + [f"- {t}" for t in removed])
-        message = f"Requires-Dist differs from {where}: {detail}"
+    found = differences(_parse(metadata), _parse(rebuilt), ours_path=metadata_path,
+                        theirs_path=f"{where}'s METADATA", problems=problems)
+    for field, detail in found.items():
+        message = f"{field} differs from {where}: {detail}"
         problems.append(Finding(rule="metadata", path=metadata_path, message=message))
     if problems:
         return problems, "rebuild: the sdist was built; its METADATA differs from the wheel's"
     return problems, (
-        "rebuild: the sdist was built; its METADATA has the wheel's name, version and Requires-Dist"
+        "rebuild: the sdist was built; its METADATA has the wheel's " + ", ".join(COMPARED)
     )
 
 

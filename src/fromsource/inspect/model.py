@@ -33,6 +33,9 @@ CHANGE_UNPARSABLE = "does-not-parse"
 
 READABLE = "readable"
 NOT_READABLE = "not-readable"
+# Nothing found against the wheel, but its metadata differs from a PKG-INFO that is not
+# authoritative: only a rebuild (inspect --rebuild) can say which is right. Not readable.
+UNSETTLED = "unsettled"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -95,9 +98,11 @@ class MetadataResult:
     requires_dist_added: tuple[str, ...] = ()  # in the wheel, not in the sdist
     requires_dist_removed: tuple[str, ...] = ()  # in the sdist, not in the wheel
     requires_dist_authoritative: bool = True
+    pkg_info_authoritative: bool = True  # for every compared field (Metadata 2.2+, none Dynamic)
     rebuilt: str | None = None  # --rebuild: "same" or "differs"; None when not rebuilt
     problems: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()
+    unsettled: tuple[str, ...] = ()  # differences a non-authoritative PKG-INFO leaves open
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,9 +115,11 @@ class MetadataResult:
             "requires_dist_added": list(self.requires_dist_added),
             "requires_dist_removed": list(self.requires_dist_removed),
             "requires_dist_authoritative": self.requires_dist_authoritative,
+            "pkg_info_authoritative": self.pkg_info_authoritative,
             "rebuilt": self.rebuilt,
             "problems": [p.to_dict() for p in self.problems],
             "notes": list(self.notes),
+            "unsettled": list(self.unsettled),
         }
 
 
@@ -124,7 +131,7 @@ class Report:
     wheel_sha256: str
     sdist: str
     sdist_sha256: str
-    verdict: str
+    verdict: str  # readable | not-readable | unsettled
     reasons: tuple[str, ...]
     notes: tuple[str, ...]
     files: tuple[FileResult, ...]
@@ -151,6 +158,7 @@ class Report:
             "sdist_sha256": self.sdist_sha256,
             "verdict": self.verdict,
             "reasons": list(self.reasons),
+            "unsettled": list(self.metadata.unsettled),
             "notes": list(self.notes),
             "counts": self.counts(),
             "files": [f.to_dict() for f in self.files],

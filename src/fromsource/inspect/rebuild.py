@@ -27,7 +27,7 @@ def _link_or_copy(src: Path, dest: Path) -> None:
 
 def _seed(temporary: Path, workspace: Path | None) -> None:
     """Offer ``workspace``'s wheels and their attestations to the temporary workspace."""
-    from fromsource.build import attestation_of
+    from fromsource.attest.locate import attestation_of
     from fromsource.workspace import Workspace
 
     target = Workspace(temporary).create()
@@ -36,7 +36,7 @@ def _seed(temporary: Path, workspace: Path | None) -> None:
     source = Workspace(workspace)
     for wheel in source.wheel_files():
         _link_or_copy(wheel, target.wheels / wheel.name)
-        attestation = attestation_of(wheel, source)
+        attestation = attestation_of(wheel, source.attestations)
         if attestation.is_file():
             _link_or_copy(attestation, target.attestation_for(wheel.name))
 

@@ -41,6 +41,7 @@ def write_report(
     put(root / "report.json", json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
     lines = [f"{report.wheel} against {report.sdist}: {report.verdict}", ""]
     lines += [f"reason: {r}" for r in report.reasons]
+    lines += [f"unsettled: {u}" for u in report.metadata.unsettled]
     lines += [f"note: {n}" for n in report.notes]
     lines += ["", *(f"{f.status:10} {f.path}  <- {f.sdist_path or '-'}" for f in report.files)]
     put(root / "summary.txt", "\n".join(lines) + "\n")
