@@ -151,3 +151,27 @@ def test_one_locator_sidecar_first_each_file_once(tmp_path: Path) -> None:
     found = attestation_files(wheel, [attestations, wheels, attestations / ".." / "attestations"])
     assert found == [wheels / f"{WHEEL}.intoto.jsonl", attestations / f"{WHEEL}.intoto.jsonl"]
     assert attestation_of(wheel, attestations) == wheels / f"{WHEEL}.intoto.jsonl"
+
+
+def test_publisher_evidence_round_trips_and_is_read_strictly() -> None:
+    from fromsource.attest.provenance import PublisherEvidence
+
+    evidence = PublisherEvidence(publisher="gitlab:facutuesca/gitlab-oidc-project/.gitlab-ci.yml",
+                                 attestation_sha256="7" * 64, attestation_kind="pep740-provenance",
+                                 log_index=149945774, signer="https://gitlab.example/ci.yml@refs/heads/main")
+    record = _record(sdist=Dependency(name="demo-1.0.tar.gz", sha256="b" * 64, kind=KIND_SDIST,
+                                      publisher_evidence=evidence))
+    assert BuildRecord.from_statement(record.statement()) == record
+    assert PublisherEvidence.from_annotations({"publisherEvidence": evidence.to_dict()}) == evidence
+    assert PublisherEvidence.from_annotations({}) is None
+
+    statement = record.statement()
+    where = "$.predicate.buildDefinition.resolvedDependencies[0].annotations.publisherEvidence"
+    entry = statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]["annotations"]["publisherEvidence"]
+    entry.update(publisher="github:only-two/parts", logIndex=-1, attestationKind="email", extra=1)
+    with pytest.raises(StatementError) as caught:
+        BuildRecord.from_statement(statement)
+    paths = sorted(r.split(":", 1)[0] for r in caught.value.reasons)
+    assert paths == sorted(f"{where}.{k}" for k in ("attestationKind", "extra", "logIndex", "publisher"))
+    with pytest.raises(StatementError, match=r"annotations\.other: unknown field"):
+        PublisherEvidence.from_annotations({"other": 1})

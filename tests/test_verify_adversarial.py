@@ -226,6 +226,11 @@ CASES: list[tuple[str, str, Callable[[Ctx], None], str]] = [
      lambda c: c.edit(lambda s: _definition(s)["internalParameters"].update(isolation="bwrap", sandbox={
          "tool": "bwrap", "version": "0.8.0", "readOnly": ["/usr"], "readWrite": [], "namespaces": ["user", "pid"]})),
      "lacks 'net'"),
+    ("sdist-publisher-evidence-malformed", "publisher evidence with a key verify does not know",
+     lambda c: c.edit(lambda s: _of_kind(s, "sdist")["annotations"].update(publisherEvidence={
+         "publisher": "github:o/r/release.yml", "attestationSha256": "5" * 64, "attestationKind": "sigstore-bundle",
+         "logIndex": 1, "signer": "x", "verified": True})),
+     "publisherEvidence.verified: unknown field"),
     ("epoch-retyped", "sourceDateEpoch as a string", lambda c: c.edit(lambda s: _definition(s)["internalParameters"].update(sourceDateEpoch="1")), "sourceDateEpoch: expected an integer"),
     ("statement-unknown-field", "an unknown top-level statement field", lambda c: c.edit(lambda s: s.update(extra={})), "$.extra: unknown field"),
     ("builder-id", "another builder id", lambda c: c.edit(lambda s: s["predicate"]["runDetails"]["builder"].update(id="https://example.invalid/builder")), "builder.id"),
