@@ -100,3 +100,21 @@ def test_verify_needs_some_trust(built_workspace: Path) -> None:
     result = CliRunner().invoke(main, ["verify", str(built_workspace / "wheels" / "packaging-24.2-py3-none-any.whl")])
     assert result.exit_code == 2
     assert "no trusted keys" in result.output
+
+
+def test_sources_table(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('version = 1\n[sources]\nrequire_origin = ["Requests"]\n'
+                    '[sources.repositories]\nrequests = "mirrors/requests"\nurllib3 = "https://x.test/u"\n')
+    policy = load_policy(path)
+    assert policy.requires_origin("requests") and not policy.requires_origin("urllib3")
+    assert policy.repositories == {"requests": str(tmp_path / "mirrors/requests"),
+                                   "urllib3": "https://x.test/u"}
+    path.write_text("version = 1\n[sources]\nrequire_origin = true\n")
+    assert load_policy(path).requires_origin("anything")
+    path.write_text('version = 1\n[sources]\nrequire_origin = "yes"\nrepositories = 3\nother = 1\n')
+    with pytest.raises(PolicyFileError) as info:
+        load_policy(path)
+    assert "[sources].other: unknown key" in info.value.message
+    assert "[sources].require_origin: must be true, false or a list of project names" in info.value.message
+    assert "[sources].repositories: must be a table" in info.value.message

@@ -31,8 +31,8 @@ from fromsource.untrusted import open_regular
 from fromsource.wheelrecord import check_record
 from fromsource.ziplayout import check_layout
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "Member", "archive_format", "check_wheel_record",
-           "check_zip", "extract_sdist", "iter_members", "open_zip", "read_member",
+__all__ = ["DEFAULT_LIMITS", "Limits", "Link", "Member", "archive_format", "check_wheel_record",
+           "check_zip", "extract_sdist", "iter_entries", "iter_members", "open_zip", "read_member",
            "wheel_record_problems"]
 
 _CHUNK = 1 << 16
@@ -76,6 +76,15 @@ class Member:
     name: str
     data: bytes
     mode: int
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A symbolic or (tar) hard link of an archive; ``target`` as stored, proven in-tree."""
+
+    name: str
+    target: str
+    hard: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +397,17 @@ def iter_members(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Member
     for entry in _walk(path, limits):
         if entry.kind == "file":
             yield Member(entry.name, entry.data, entry.mode)
+
+
+def iter_entries(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Member | Link]:
+    """Like :func:`iter_members`, and links too (for comparing an sdist with a source tree,
+    where a link is content of its own). Links are checked not to escape, chains included,
+    by the time the iteration ends."""
+    for entry in _walk(path, limits):
+        if entry.kind == "file":
+            yield Member(entry.name, entry.data, entry.mode)
+        elif entry.kind in ("symlink", "hardlink"):
+            yield Link(entry.name, entry.target, entry.kind == "hardlink")
 
 
 def read_member(path: Path, name: str, limits: Limits = DEFAULT_LIMITS) -> bytes:

@@ -551,9 +551,19 @@ class _Planner:
                 # before anything of this sdist is built
                 package.sdist_annotations = self.publishers.check(
                     node.name, sdist, path, package.sha256)
+            self._check_origin(sdist.name, path)  # likewise, when the policy asks
             self._add_task(_Task("build-system", node))
         self.reporter.planned(len(self.packages))
         return node
+
+    def _check_origin(self, name: str, path: Path) -> None:
+        """[sources].require_origin: the sdist must match its tagged tree before it is built."""
+        if self.policy is not None and self.policy.requires_origin(name):
+            from fromsource.origin.store import require_origin  # git: only when asked for
+
+            self.reporter.discovering(f"checking the origin of {path.name}")
+            require_origin(self.ws, path, self.digest(path), signer=load_signer(self.key),
+                           repository=self.policy.repositories.get(canonicalize_name(name)))
 
     # -- cycles --------------------------------------------------------------------
 

@@ -136,3 +136,18 @@ class TrustRootError(InputError):
 
 class EvidenceError(VerificationError):
     """No publisher evidence verifies for a file; ``reasons`` says why for each candidate."""
+
+
+class OriginError(InputError):
+    """An sdist's origin cannot be checked: no repository, no such ref, git failed."""
+
+
+class OriginMismatch(PolicyError):
+    """The policy requires an sdist to match its tagged tree, and it does not.
+
+    ``findings`` lists every offending file with its reason.
+    """
+
+    def __init__(self, message: str, findings: list[str], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.findings = findings

@@ -27,6 +27,10 @@ the first. Evaluation helpers return lists of violations; the caller decides sev
 
     [publishers]                           # project -> the publisher its sdists must come from
     pypi-attestations = "github:trailofbits/pypi-attestations/release.yml"
+
+    [sources]
+    require_origin = ["requests"]          # or true: sdists must match their tagged tree
+    repositories = { requests = "https://github.com/psf/requests" }  # or a local path
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from fromsource.untrusted import MAX_POLICY_BYTES, load_toml, read_file
 
 EVIDENCE_KINDS = frozenset({"provenance", "review"})
 _TOP_KEYS = {"version", "expires", "trust", "build", "seeds", "externals", "sigstore",
-             "publishers"}
+             "publishers", "sources"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +74,14 @@ class Policy:
     # instead of one ({project, publisher}: any release it publishes), keyed by project.
     external_publishers: dict[str, PublisherSpec] = field(default_factory=dict)
     externals_by_publisher: dict[str, PublisherSpec] = field(default_factory=dict)
+    # [sources]: True (every sdist), a set of canonical project names, or None (no origin check)
+    require_origin: bool | frozenset[str] | None = None
+    repositories: dict[str, str] = field(default_factory=dict)  # project -> URL or path
+
+    def requires_origin(self, project: str) -> bool:
+        if isinstance(self.require_origin, frozenset):
+            return canonicalize_name(project) in self.require_origin
+        return self.require_origin is True
 
     def expired(self, now: datetime | None = None) -> bool:
         """True from the ``expires`` instant on: a policy is valid strictly before it."""
@@ -153,6 +165,9 @@ def load_policy(path: Path) -> Policy:
                                            "allow_unverified_sources"})
     seeds = _table(data, "seeds", errors, {"evidence", "allow", "binary_digests"})
     externals = _table(data, "externals", errors, {"wheels"})
+    require_origin, repositories = _sources(_table(data, "sources", errors,
+                                                   {"require_origin", "repositories"}),
+                                            path.parent, errors)
     base = path.parent
     builder_keys = _keys(_str_list(trust, "builder_keys", "[trust]", errors), base,
                          "[trust].builder_keys", errors)
@@ -233,6 +248,7 @@ def load_policy(path: Path) -> Policy:
         binary_seed_digests=frozenset(digests), externals=external_map,
         trusted_root=trusted_root, publishers=publishers,
         external_publishers=external_publishers, externals_by_publisher=by_publisher,
+        require_origin=require_origin, repositories=repositories,
     )
 
 
@@ -270,3 +286,27 @@ def _publishers_table(data: dict[str, Any], errors: _Errors) -> dict[str, Publis
         except FromsourceError as exc:
             errors.add(f"[publishers].{project}", exc.message)
     return found
+
+
+def _sources(table: dict[str, Any], base: Path,
+             errors: _Errors) -> tuple[bool | frozenset[str] | None, dict[str, str]]:
+    required = table.get("require_origin")
+    origin: bool | frozenset[str] | None = None
+    if isinstance(required, bool):
+        origin = required or None
+    elif isinstance(required, list) and all(isinstance(v, str) for v in required):
+        origin = frozenset(canonicalize_name(v) for v in required)
+    elif required is not None:
+        errors.add("[sources].require_origin", "must be true, false or a list of project names")
+    repositories: dict[str, str] = {}
+    raw = table.get("repositories", {})
+    if not isinstance(raw, dict):
+        errors.add("[sources].repositories", "must be a table of project = URL or path")
+        raw = {}
+    for name, where in raw.items():
+        if not isinstance(where, str) or not where:
+            errors.add(f"[sources].repositories.{name}", "must be a URL or a path")
+            continue
+        # A path is relative to the policy file, like key paths.
+        repositories[canonicalize_name(name)] = where if "://" in where else str(base / where)
+    return origin, repositories

@@ -45,6 +45,7 @@ from fromsource import __version__
 from fromsource.archives import iter_members
 from fromsource.attest import dsse
 from fromsource.attest.locate import attestation_files
+from fromsource.attest.origin import SOURCE_ORIGIN
 from fromsource.attest.provenance import (
     KIND_INTERPRETER,
     KIND_SDIST,
@@ -55,6 +56,7 @@ from fromsource.attest.provenance import (
 )
 from fromsource.attest.seed_review import SEED_REVIEW, SeedReview
 from fromsource.errors import FromsourceError, InputError, StatementError
+from fromsource.origin.store import recorded_origin
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, MAX_EVIDENCE_BYTES, load_json, load_toml, read_file
 from fromsource.wheelstore import WheelInfo, read_wheel_info
 from fromsource.workspace import Workspace, sha256_file
@@ -503,6 +505,8 @@ class _Document:
         if build is not None:
             refs.append(self._attestation_ref(build.attestation, f"build provenance: {SLSA_PROVENANCE}"))
             props["built-by-task"] = self._task_ref(build)
+        if _kind(artifact) == KIND_SDIST:
+            refs += self._origin(artifact, props)
         path = self.facts.files.get(artifact)
         if path is not None:
             refs.append(ExternalReference(type=ExternalReferenceType.DISTRIBUTION,
@@ -518,6 +522,19 @@ class _Document:
         return Component(type=ctype, name=name, version=version, bom_ref=self.refs[artifact],
                          purl=purl, hashes=[_sha(artifact.sha256)], external_references=refs,
                          properties=properties)
+
+    def _origin(self, sdist: Artifact, props: dict[str, str]) -> list[ExternalReference]:
+        """The repository and commit an origin attestation ties the sdist to (docs/origin.md)."""
+        recorded = recorded_origin(self.facts.ws.attestations, sdist.name, sdist.sha256)
+        if recorded is None:
+            return []
+        claim, attestation = recorded
+        props.update({"origin-repository": claim.repository, "origin-ref": claim.ref,
+                      "origin-commit": claim.commit, "origin-matches": str(claim.matches).lower()})
+        url = claim.repository if "://" in claim.repository else Path(claim.repository).as_uri()
+        return [ExternalReference(type=ExternalReferenceType.VCS, url=XsUri(url),
+                                  comment=f"commit {claim.commit} ({claim.ref_name})"),
+                self._attestation_ref(attestation, f"source origin: {SOURCE_ORIGIN}")]
 
     def _attestation_ref(self, path: Path, comment: str) -> ExternalReference:
         return ExternalReference(type=ExternalReferenceType.ATTESTATION, url=XsUri(self._url(path)),

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from securesystemslib.signer import Key
 
 from fromsource.archives import wheel_record_problems
@@ -26,6 +31,7 @@ from fromsource.attest.provenance import KIND_SDIST, KIND_WHEEL, BuildRecord, De
 from fromsource.attest.publisher_record import check_stored, recheck
 from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
 from fromsource.errors import FromsourceError, VerificationError
+from fromsource.origin.store import find_origin
 from fromsource.policy import Policy
 from fromsource.seeds import check_seed
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, read_file
@@ -295,13 +301,16 @@ class Verifier:
             node.children.append(self._dependency(dep, wheel, depth))
 
     def _sdist(self, sdist: Dependency) -> ChainNode:
-        """An sdist ends a chain; publisher evidence recorded for it is re-checked offline."""
+        """An sdist ends a chain; publisher evidence recorded for it is re-checked offline,
+        and its origin attestation, if any, says which commit it is."""
         required = None
         if self.policy is not None:  # the reader checked that the name is an sdist file name
             required = self.policy.publishers.get(canonicalize_name(parse_sdist_filename(sdist.name)[0]))
         evidence, problems = recheck(sdist.name, sdist.sha256, sdist.publisher_evidence,
                                      self.locations.evidence_dirs, required, self._root)
-        return ChainNode(sdist.name, KIND_SDIST, sdist.sha256, evidence=evidence, problems=problems)
+        node = ChainNode(sdist.name, KIND_SDIST, sdist.sha256, evidence=evidence, problems=problems)
+        self._origin(node, sdist.name, sdist.sha256)
+        return node
 
     def _external(self, name: str, sha: str, edge: str | None) -> ChainNode | None:
         """A wheel the policy admits by digest and/or publisher: a trust-base leaf."""
@@ -354,6 +363,22 @@ class Verifier:
                 *child.problems, "its attestation file differs from the one recorded when it was used"])
         return child
 
+    def _origin(self, node: ChainNode, name: str, sha: str) -> None:
+        """The sdist's origin attestation (docs/origin.md), when there is one or the policy
+        requires it: shown as evidence, a mismatch or a missing required one a problem."""
+        required = self.policy is not None and self.policy.requires_origin(_sdist_project(name))
+        found = find_origin(self.locations.attestation_dirs, name, sha, self.keys, self.threshold)
+        if found.claim is not None:
+            node.attestation = str(found.attestation)
+            node.evidence = (*node.evidence, found.claim.summary())
+            if not found.claim.matches:
+                node.problems.append(f"its signed origin check found: {'; '.join(found.claim.findings)}")
+        elif required:
+            node.problems.extend(found.problems or [
+                "the policy requires an origin attestation ([sources].require_origin); none found"])
+        elif found.problems:
+            node.evidence = (*node.evidence, f"origin not verified: {found.problems[0]}")
+
     def _seed(self, name: str, sha: str, edge: str | None) -> ChainNode:
         """A seed ends a chain only when the policy accepts its evidence.
 
@@ -387,6 +412,13 @@ def _record_problems(wheel: Path) -> list[str]:
         return [f"RECORD: {p}" for p in wheel_record_problems(wheel)]
     except FromsourceError as exc:
         return [f"RECORD cannot be checked: {exc}"]
+
+
+def _sdist_project(filename: str) -> str:
+    try:
+        return str(parse_sdist_filename(filename)[0])
+    except InvalidSdistFilename:
+        return filename
 
 
 def _same_file_key(path: Path) -> str:

@@ -25,6 +25,7 @@ _COMMANDS = {
     "seed": "fromsource.cli.seed_cmd:seed",
     "doctor": "fromsource.cli.doctor_cmd:doctor",
     "evidence": "fromsource.cli.evidence_cmd:evidence",
+    "origin": "fromsource.cli.origin_cmd:origin",
 }
 
 

@@ -1,0 +1,1 @@
+"""Origin: prove an sdist is its tagged source tree plus only what packaging tools generate."""
