@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fromsource.cli._common import guarded, json_option, out, print_json, workspace_option
+from fromsource.cli._common import guarded, json_option, out, print_json, safe, workspace_option
 from fromsource.errors import EXIT_INVALID
-from fromsource.origin.compare import printable as _safe
 
 if TYPE_CHECKING:
     from fromsource.origin.check import OriginReport
@@ -55,21 +54,21 @@ def origin(sdist: Path, repo: str | None, ref: str | None, key: Path | None, wor
 
 def _render(report: OriginReport, attestation: Path | None) -> None:
     counts = report.comparison.counts()
-    out.print(f"{_safe(report.sdist)} against {_safe(report.repository)} @ {report.ref_name} "
+    out.print(f"{safe(report.sdist)} against {safe(report.repository)} @ {report.ref_name} "
               f"(commit {report.commit})", markup=False)
     out.print(f"  {counts['identical']} identical, {counts['generated']} generated, "
               f"{counts['modified']} modified, {counts['not-in-tree']} not in the tree; "
               f"{counts['tree-only']} tree files not shipped (fine)", markup=False)
     for result in report.comparison.files:
         if result.status == "generated":
-            out.print(f"  generated  {_safe(result.path)}  ({result.generator})", markup=False)
+            out.print(f"  generated  {safe(result.path)}  ({result.generator})", markup=False)
     for result in report.comparison.findings:
         label = "MODIFIED" if result.status == "modified" else "NOT IN TREE"
         out.print(f"  [red]{label}[/]", end="")
-        out.print(f"  {_safe(result.path)}: {_safe(result.reason or '')}", markup=False)
+        out.print(f"  {safe(result.path)}: {safe(result.reason or '')}", markup=False)
         if result.diff:
             for line in result.diff.rstrip("\n").split("\n"):
-                out.print(f"      {_safe(line)}", markup=False)
+                out.print(f"      {safe(line)}", markup=False)
     if attestation is not None:
         out.print(f"  attestation: {attestation}", markup=False)
     if report.matches:

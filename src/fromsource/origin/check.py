@@ -21,7 +21,7 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 
 from fromsource.archives import DEFAULT_LIMITS, Limits, Link, iter_entries, iter_members
 from fromsource.errors import ArchiveError, OriginError
-from fromsource.origin.compare import Comparer, Comparison, printable
+from fromsource.origin.compare import Comparer, Comparison
 from fromsource.origin.git import Git
 from fromsource.origin.locate import choose_ref, remote_of, repository_from_metadata
 from fromsource.workspace import sha256_file
@@ -48,7 +48,7 @@ class OriginReport:
         return self.ref.removeprefix("refs/tags/").removeprefix("refs/heads/")
 
     def finding_lines(self) -> list[str]:
-        return [printable(f"{f.path}: {f.status}: {f.reason}") for f in self.comparison.findings]
+        return [f"{f.path}: {f.status}: {f.reason}" for f in self.comparison.findings]
 
     def to_dict(self) -> dict[str, Any]:
         return {

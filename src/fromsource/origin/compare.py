@@ -19,7 +19,6 @@ import difflib
 import hashlib
 import json
 import posixpath
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -83,13 +82,6 @@ class Comparison:
                 for f in sorted(self.files, key=lambda f: f.path)]
         encoded = json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
         return hashlib.sha256(encoded).hexdigest()
-
-
-def printable(text: str) -> str:
-    """Paths, reasons and diff lines come from the sdist: control characters are escaped
-    (``\\x1b``) so no message can drive a terminal."""
-    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c)[0] == "C" and c != "\t" else c
-                   for c in text)
 
 
 class TreeReader(Protocol):

@@ -18,8 +18,9 @@ from securesystemslib.signer import Key, Signer
 from fromsource import __version__
 from fromsource.attest import dsse
 from fromsource.attest.origin import OriginClaim, origin_statement, read_origin
-from fromsource.errors import OriginMismatch, VerificationError
+from fromsource.errors import FromsourceError, OriginMismatch, VerificationError
 from fromsource.origin.check import OriginReport, check_origin
+from fromsource.untrusted import MAX_ATTESTATION_BYTES, read_file
 from fromsource.workspace import Workspace, atomic_write_bytes
 
 ATTESTATION_SUFFIX = ".origin.intoto.jsonl"
@@ -27,6 +28,11 @@ ATTESTATION_SUFFIX = ".origin.intoto.jsonl"
 
 def attestation_file(directory: Path, sdist_name: str) -> Path:
     return directory / f"{sdist_name}{ATTESTATION_SUFFIX}"
+
+
+def _read(path: Path) -> bytes:
+    """An attestation file is input like any other: regular, bounded."""
+    return read_file(path, limit=MAX_ATTESTATION_BYTES, what="origin attestation")
 
 
 def record_origin(workspace: Workspace, report: OriginReport, signer: Signer) -> Path:
@@ -58,8 +64,8 @@ def find_origin(directories: Iterable[Path], sdist_name: str, sdist_sha256: str,
         if not path.is_file():
             continue
         try:
-            envelopes = dsse.parse_envelopes(path.read_bytes(), path.name)
-        except (OSError, VerificationError) as exc:
+            envelopes = dsse.parse_envelopes(_read(path), path.name)
+        except FromsourceError as exc:
             problems.append(f"origin attestation: {exc}")
             continue
         for index, envelope in enumerate(envelopes, 1):
@@ -107,8 +113,8 @@ def recorded_origin(directory: Path, sdist_name: str, sdist_sha256: str) -> tupl
     (for the SBOM, which describes; ``verify`` is what checks)."""
     path = attestation_file(directory, sdist_name)
     try:
-        envelopes = dsse.parse_envelopes(path.read_bytes(), path.name)
-    except (OSError, VerificationError):
+        envelopes = dsse.parse_envelopes(_read(path), path.name)
+    except FromsourceError:
         return None
     for envelope in envelopes:
         try:
