@@ -92,3 +92,19 @@ def test_require_origin_stops_a_tampered_sdist_and_lets_the_clean_one_through(tm
     (repo / ".git").rename(repo / "git-gone")
     again = _bootstrap(clean.parent, ws, policy)
     assert again.exit_code == 0, again.output
+
+    # A signed claim that the sdist does NOT match (checked against an older tag lacking a
+    # file) replaces the good one: verify fails on it.
+    (repo / "git-gone").rename(repo / ".git")
+    git(repo, "rm", "-q", "tiny.json")
+    git(repo, "commit", "-q", "-m", "before tiny.json")
+    git(repo, "tag", "v0.9")
+    checked = CliRunner().invoke(main, ["origin", str(clean), "--repo", str(repo), "--ref", "v0.9",
+                                        "--key", str(ws / "keys" / "builder.key"), "-w", str(ws)])
+    assert checked.exit_code == 1 and "tiny.json" in checked.stdout
+    failed = CliRunner().invoke(main, ["verify", str(wheel), "-w", str(ws), "--json",
+                                       "--trusted-key", str(keys.public_path)])
+    assert failed.exit_code == 1
+    problems = json.loads(failed.stdout)["problems"]
+    assert problems == ["app-1.0.tar.gz: its signed origin check found: "
+                        "tiny.json: not-in-tree: the tagged tree lacks this file"]
