@@ -47,6 +47,10 @@ class PolicyFileError(InputError):
     """A policy file cannot be read or has errors (every one is listed)."""
 
 
+class SeedAssemblyError(InputError):
+    """An sdist cannot be assembled into a source seed (PKG-INFO, layout, links, binaries)."""
+
+
 class WorkspaceError(FromsourceError):
     """The workspace is unusable (locked by another process, unwritable)."""
 

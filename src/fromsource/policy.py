@@ -17,7 +17,7 @@ the first. Evaluation helpers return lists of violations; the caller decides sev
     allow_unverified_sources = false       # sdists no sha256/https vouched for (default: refused)
 
     [seeds]
-    evidence = ["provenance", "review"]    # either kind of evidence admits a seed
+    evidence = ["source", "provenance", "review"]  # which evidence admits a seed
     allow = []                             # optional allow-list of project names
     binary_digests = []                    # sha256 of binary seeds admitted by name
 
@@ -49,7 +49,9 @@ from fromsource.attest.trustroot import TrustRootPin
 from fromsource.errors import FromsourceError, PolicyError, PolicyFileError
 from fromsource.untrusted import MAX_POLICY_BYTES, load_toml, read_file
 
-EVIDENCE_KINDS = frozenset({"provenance", "review"})
+# source: re-assembled from its sdist; provenance: built by a trusted builder; review: a
+# pre-built wheel a trusted reviewer found readable (or a binary pinned by digest).
+EVIDENCE_KINDS = frozenset({"source", "provenance", "review"})
 _TOP_KEYS = {"version", "expires", "trust", "build", "seeds", "externals", "sigstore",
              "publishers", "sources"}
 
@@ -184,7 +186,7 @@ def load_policy(path: Path) -> Policy:
     allow_unverified = _bool(build, "allow_unverified_sources", "[build]", errors)
     evidence = set(_str_list(seeds, "evidence", "[seeds]", errors) or EVIDENCE_KINDS)
     for bad in sorted(evidence - EVIDENCE_KINDS):
-        errors.add("[seeds].evidence", f"unknown evidence kind {bad!r} (use provenance, review)")
+        errors.add("[seeds].evidence", f"unknown evidence kind {bad!r} (use source, provenance, review)")
     allow = _str_list(seeds, "allow", "[seeds]", errors) if "allow" in seeds else None
     digests = _str_list(seeds, "binary_digests", "[seeds]", errors)
     for digest in digests:

@@ -5,6 +5,7 @@ A seed lives in the workspace's ``seeds/`` with its evidence beside it::
     seeds/<wheel>                  the wheel, exactly as admitted
     seeds/<wheel>.intoto.jsonl     its evidence envelopes: a seed review and/or build provenance
     seeds/<wheel>.inspect.json     the inspect report a review was based on
+    seeds/<sdist>                  the sdist a source seed was assembled from (to re-assemble it)
 
 Evidence is checked against a policy each time a seed is used, never only at admission: a
 seed whose reviewer is no longer trusted, or whose bytes changed, stops being admissible.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,21 +36,52 @@ from fromsource.attest.seed_review import (
     SeedReview,
     review_statement,
 )
-from fromsource.errors import FromsourceError, InputError, PolicyError, VerificationError
+from fromsource.attest.source_seed import SOURCE_SEED, read_source_seed, source_seed_statement
+from fromsource.errors import (
+    FromsourceError,
+    InputError,
+    PolicyError,
+    SeedAssemblyError,
+    VerificationError,
+)
 from fromsource.policy import Policy
+from fromsource.seedassembly import AssembledSeed, Placement, assemble
 from fromsource.untrusted import MAX_EVIDENCE_BYTES, load_json, read_file
 from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
 
 EVIDENCE_REVIEW = "review"
 EVIDENCE_PROVENANCE = "provenance"
+EVIDENCE_SOURCE = "source"
+
+# What a seed is, strongest first: assembled from its sdist, built earlier by a trusted
+# builder, a pre-built wheel reviewed readable, a binary wheel pinned by digest.
+ORIGIN_SOURCE = "source"
+ORIGIN_BUILT = "built"
+ORIGIN_REVIEWED = "reviewed"
+ORIGIN_BINARY = "binary"
 
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    kind: str  # review | provenance
+    kind: str  # review | provenance | source
     keyids: tuple[str, ...]
-    detail: str  # review: readable | binary-by-digest; provenance: the builder id
+    detail: str  # review: readable | binary-by-digest; provenance: the builder id; source: the sdist
     source: str  # file#envelope
+    sdist: tuple[str, str] | None = None  # source: (file name, sha256) it re-assembles from
+
+
+def seed_origin(evidence: Iterable[Evidence]) -> str | None:
+    """The strongest origin the accepted ``evidence`` shows (None: none accepted)."""
+    found = set()
+    for item in evidence:
+        if item.kind == EVIDENCE_SOURCE:
+            found.add(ORIGIN_SOURCE)
+        elif item.kind == EVIDENCE_PROVENANCE:
+            found.add(ORIGIN_BUILT)
+        elif item.kind == EVIDENCE_REVIEW:
+            found.add(ORIGIN_BINARY if item.detail == ADMIT_BINARY else ORIGIN_REVIEWED)
+    order = (ORIGIN_SOURCE, ORIGIN_BUILT, ORIGIN_REVIEWED, ORIGIN_BINARY)
+    return next((o for o in order if o in found), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +100,18 @@ class SeedCheck:
     def accepted(self) -> bool:
         return bool(self.evidence) and not self.problems
 
+    @property
+    def origin(self) -> str | None:
+        return seed_origin(self.evidence) if self.accepted else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "wheel": self.wheel, "sha256": self.sha256, "accepted": self.accepted,
+            "origin": self.origin,
             "evidence": [{"kind": e.kind, "keyids": list(e.keyids), "detail": e.detail,
-                          "source": e.source} for e in self.evidence],
+                          "source": e.source,
+                          **({"sdist": {"name": e.sdist[0], "sha256": e.sdist[1]}} if e.sdist else {})}
+                         for e in self.evidence],
             "problems": list(self.problems), "publisher": list(self.publisher),
         }
 
@@ -112,6 +151,23 @@ class SeedStore:
                 f"a different {wheel.name} is already a seed; remove seeds/{wheel.name} first"
             )
         atomic_copy(wheel, dest)
+        return dest
+
+    def add_source(self, seed: AssembledSeed, envelope: bytes, sdist: Path) -> Path:
+        """Store an assembled seed with its evidence and its sdist (to re-assemble it from)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        dest = self.dir / seed.filename
+        if dest.exists() and sha256_file(dest) != seed.sha256:
+            raise InputError(
+                f"a different {seed.filename} is already a seed; remove seeds/{seed.filename} first"
+            )
+        kept = self.dir / seed.sdist_name
+        if not kept.exists() or sha256_file(kept) != seed.sdist_sha256:
+            atomic_copy(sdist, kept)
+        evidence = self.evidence_file(seed.filename)
+        lines = evidence.read_bytes().splitlines(keepends=True) if evidence.exists() else []
+        atomic_write_bytes(evidence, b"".join([*lines, envelope]))
+        atomic_write_bytes(dest, seed.data)
         return dest
 
 
@@ -182,6 +238,21 @@ def admit_by_review(wheel: Path, sdist: Path, signer: Signer, store: SeedStore, 
     return Admission(seed, digest, EVIDENCE_REVIEW, admission, tuple(report.reasons))
 
 
+def assemble_source_seed(sdist: Path, layout: Sequence[Placement], exclude: Sequence[str],
+                         signer: Signer, store: SeedStore, *,
+                         policy: Policy | None = None) -> tuple[AssembledSeed, Admission]:
+    """Assemble ``sdist`` into a seed (see :mod:`fromsource.seedassembly`), sign what was
+    done (the source-seed predicate) and store the seed with its sdist."""
+    if policy is not None:
+        policy.check_current()
+    seed = assemble(sdist, layout, exclude)
+    if policy is not None:
+        _check_allowed(seed.filename, policy)
+    statement = source_seed_statement(seed, tool_version=__version__, assembled_on=_now())
+    path = store.add_source(seed, dsse.sign(statement, signer), sdist)
+    return seed, Admission(path, seed.sha256, EVIDENCE_SOURCE, f"assembled from {sdist.name}")
+
+
 def admit_by_provenance(wheel: Path, attestations: list[Path], store: SeedStore,
                         policy: Policy) -> Admission:
     """Admit a wheel built earlier by a trusted builder, through its build provenance."""
@@ -204,8 +275,13 @@ def admit_by_provenance(wheel: Path, attestations: list[Path], store: SeedStore,
 
 
 def check_seed(wheel: Path, policy: Policy, evidence_files: list[Path] | None = None,
-               now: datetime | None = None) -> SeedCheck:
-    """Which of a seed's evidence ``policy`` accepts, and every reason it rejects the rest."""
+               now: datetime | None = None, *, sdist_dirs: Sequence[Path] = (),
+               expected_sdist: str | None = None) -> SeedCheck:
+    """Which of a seed's evidence ``policy`` accepts, and every reason it rejects the rest.
+
+    Source-seed evidence is re-assembled from its sdist (beside the seed or in
+    ``sdist_dirs``); with ``expected_sdist`` it must name the sdist of that sha256.
+    """
     digest = sha256_file(wheel)
     problems: list[str] = []
     if policy.expired(now):
@@ -223,7 +299,9 @@ def check_seed(wheel: Path, policy: Policy, evidence_files: list[Path] | None = 
         for index, line in enumerate(_envelope_lines(path), 1):
             where = f"{path.name}#{index}"
             found = (_review_evidence(line, where, wheel.name, digest, policy, rejected)
-                     or _provenance_evidence(line, where, wheel.name, digest, policy, rejected))
+                     or _provenance_evidence(line, where, wheel.name, digest, policy, rejected)
+                     or _source_evidence(line, where, wheel, digest, policy, rejected,
+                                         [wheel.parent, *sdist_dirs], expected_sdist))
             if found is not None and found.kind in policy.seed_evidence:
                 accepted.append(found)
             elif found is not None:
@@ -324,6 +402,61 @@ def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, 
         rejected.extend(f"{where}: {p}" for p in problems)
         return None
     return Evidence(EVIDENCE_PROVENANCE, verified.keyids, BUILDER_ID, where)
+
+
+def _source_evidence(line: bytes, where: str, wheel: Path, digest: str, policy: Policy,
+                     rejected: list[str], sdist_dirs: Sequence[Path],
+                     expected_sdist: str | None) -> Evidence | None:
+    """Re-assemble the seed from its sdist and compare bytes: the evidence holds whoever
+    signed it, so the signature only names who assembled it (when the policy knows them)."""
+    if claimed_predicate_type(line) != SOURCE_SEED:
+        return None
+    try:
+        (envelope,) = dsse.parse_envelopes(line, where)
+        statement = load_json(envelope.payload, source=f"{where} payload", error=VerificationError)
+    except VerificationError as exc:
+        rejected.append(f"{where}: {exc}")
+        return None
+    claim, problems = read_source_seed(statement)
+    if claim is None:
+        rejected.extend(f"{where}: {p}" for p in problems)
+        return None
+    if claim.wheel_name != wheel.name:
+        rejected.append(f"{where}: statement is about {claim.wheel_name!r}, not {wheel.name}")
+        return None
+    if claim.wheel_sha256 != digest:
+        rejected.append(f"{where}: the seed file's sha256 differs from the digest that was attested")
+        return None
+    if expected_sdist is not None and claim.sdist_sha256 != expected_sdist:
+        rejected.append(f"{where}: assembled from an sdist with sha256 {claim.sdist_sha256}, not "
+                        f"the one being built ({expected_sdist})")
+        return None
+    sdist = next((d / claim.sdist_name for d in sdist_dirs if (d / claim.sdist_name).is_file()
+                  and sha256_file(d / claim.sdist_name) == claim.sdist_sha256), None)
+    if sdist is None:
+        rejected.append(f"{where}: its sdist {claim.sdist_name} (sha256 {claim.sdist_sha256}) is "
+                        "not beside the seed; it cannot be re-assembled")
+        return None
+    try:
+        again = assemble(sdist, claim.layout, claim.exclude)
+    except SeedAssemblyError as exc:
+        rejected.append(f"{where}: the seed does not re-assemble from {claim.sdist_name}: "
+                        f"{exc.message}")
+        return None
+    if again.sha256 != digest or again.filename != wheel.name:
+        rejected.append(f"{where}: the seed's bytes do not re-assemble from its sdist "
+                        f"{claim.sdist_name} (re-assembled {again.filename} sha256 {again.sha256}, "
+                        f"the seed's is {digest})")
+        return None
+    keys = (*policy.builder_keys, *policy.reviewer_keys)
+    keyids: tuple[str, ...] = ()
+    if keys:
+        try:
+            keyids = dsse.verify(envelope, keys, 1).keyids
+        except VerificationError:
+            pass  # not signed by a key the policy names: the bytes still re-assemble
+    return Evidence(EVIDENCE_SOURCE, keyids, f"re-assembled from {claim.sdist_name}", where,
+                    sdist=(claim.sdist_name, claim.sdist_sha256))
 
 
 def claimed_predicate_type(line: bytes) -> str | None:

@@ -1,4 +1,4 @@
-"""fromsource seed: admit, list and show seeds."""
+"""fromsource seed: assemble, admit, list and show seeds."""
 
 from __future__ import annotations
 
@@ -90,6 +90,58 @@ def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
     out.print(f"  sha256: {clean(result.sha256)}")
     for reason in result.reasons:
         out.print(f"  note: not readable because {clean(reason)}")
+
+
+@seed.command("assemble")
+@click.argument("sdist", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--layout", "layout", multiple=True, metavar="SRC=DEST",
+              help="Place the sdist's SRC (a file or directory, relative to its top directory; "
+                   ". for that directory) at DEST in the wheel (repeatable). Default: src/PKG/ "
+                   "or PKG/ to PKG/, when exactly one exists.")
+@click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
+              help="Leave out sdist files (or directories) matching GLOB, e.g. 'tests/*' (repeatable).")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Ed25519 private key (PEM) signing the source-seed statement.")
+@policy_option
+@workspace_option
+@json_option
+@guarded
+def assemble(sdist: Path, layout: tuple[str, ...], exclude: tuple[str, ...], key: Path,
+             policy_path: Path | None, workspace: Path, as_json: bool) -> None:
+    """Assemble a seed from SDIST's own files, byte for byte, placed by --layout.
+
+    No pre-built artifact: METADATA is the sdist's PKG-INFO (Metadata 2.2+, nothing
+    Dynamic), WHEEL and RECORD are written, and the zip is deterministic, so anyone holding
+    the sdist re-assembles the same bytes. Exit 0 stored, 1 refused by --policy, 2 the sdist
+    or layout cannot make a faithful seed (every reason is listed).
+    """
+    from fromsource.attest.keys import load_signer
+    from fromsource.policy import load_policy
+    from fromsource.seedassembly import Placement
+    from fromsource.seeds import SeedStore, assemble_source_seed
+    from fromsource.workspace import Workspace
+
+    if not sdist.is_file():
+        raise InputError(f"sdist {sdist} does not exist")
+    placements = [Placement.parse(spec) for spec in layout]
+    policy = load_policy(policy_path) if policy_path else None
+    signer = load_signer(key)
+    ws = Workspace(workspace).create()
+    with ws.lock():
+        built, result = assemble_source_seed(sdist, placements, exclude, signer, SeedStore(ws),
+                                             policy=policy)
+    if as_json:
+        print_json({"seed": str(result.seed), "sha256": result.sha256, "evidence": result.kind,
+                    "sdist": {"name": built.sdist_name, "sha256": built.sdist_sha256},
+                    "layout": [str(p) for p in built.layout], "exclude": list(built.exclude),
+                    "inferred": built.inferred,
+                    "files": [{"wheel": w, "sdist": s} for w, s in built.files]})
+        return
+    how = "inferred" if built.inferred else "given"
+    out.print(f"assembled {built.filename} from {escape(built.sdist_name)} "
+              f"({len(built.files)} file(s), layout {how}: {escape(built.recipe)})")
+    out.print(f"  seed:   {escape(str(result.seed))}")
+    out.print(f"  sha256: {result.sha256}")
 
 
 def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
