@@ -39,7 +39,12 @@ from packaging.version import Version
 from fromsource import __version__
 from fromsource.archives import iter_members
 from fromsource.attest import dsse
-from fromsource.attest.equivalence import ROLE_SEED, ROLE_STAGE1, equivalence_statement
+from fromsource.attest.equivalence import (
+    ROLE_PUBLISHED,
+    ROLE_SEED,
+    ROLE_STAGE1,
+    equivalence_statement,
+)
 from fromsource.attest.keys import load_signer
 from fromsource.build import BuildSettings, BuildSystem, EnvWheel, parse_build_system
 from fromsource.compare import compare_wheels
@@ -63,11 +68,13 @@ from fromsource.index import (
 )
 from fromsource.pkginfo import read_pkg_info
 from fromsource.policy import Policy
+from fromsource.published import PublishedCheck, compare_published
 from fromsource.publishers import PublisherGate
 from fromsource.resolve import Resolution, ResolvedPackage, SdistMetadata, TargetEnvironment, resolve
 from fromsource.sandbox import choose_level
+from fromsource.seedassembly import suggested_arguments
 from fromsource.seedplan import plan_seeds
-from fromsource.seeds import SeedCheck, SeedStore, check_seed
+from fromsource.seeds import ORIGIN_SOURCE, SeedCheck, SeedStore, check_seed
 from fromsource.untrusted import read_tail
 from fromsource.wheelstore import read_wheel_info
 from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
@@ -101,12 +108,18 @@ class PackageReport:
     stage1_wheel: Path | None = None
     stage1_equivalent: bool | None = None
     seed_equivalent: bool | None = None
+    # Source seeds: what the seed's comparison with stage 2 found, and the published wheel's.
+    seed_origin: str | None = None
+    seed_differences: tuple[str, ...] = ()
+    published: PublishedCheck | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "version": self.version, "status": self.status,
             "seed": self.seed, "stage1_wheel": str(self.stage1_wheel) if self.stage1_wheel else None,
             "stage1_equivalent": self.stage1_equivalent, "seed_equivalent": self.seed_equivalent,
+            "seed_origin": self.seed_origin, "seed_differences": list(self.seed_differences),
+            "published": self.published.to_dict() if self.published else None,
             "wheel": str(self.wheel) if self.wheel else None,
             "attestation": str(self.attestation) if self.attestation else None,
             "log": str(self.log) if self.log else None,
@@ -414,12 +427,20 @@ class _Planner:
                     checks.append(SeedCheck(wheel.name, sha256_file(wheel), (),
                                             ("no --policy given to decide on its evidence",)))
                     continue
-                check = check_seed(wheel, self.policy, [self.seed_store.evidence_file(wheel.name)])
+                # A source seed must be assembled from the very sdist this run builds.
+                package = self.packages.get(node)
+                check = check_seed(wheel, self.policy, [self.seed_store.evidence_file(wheel.name)],
+                                   sdist_dirs=(self.ws.sources,),
+                                   expected_sdist=package.sha256 if package else None)
                 checks.append(check)
                 if check.accepted and found is None:
                     found = wheel
             self.seed_checks[node] = (found, checks)
         return self.seed_checks[node][0]
+
+    def _seed_origin(self, node: Node) -> str | None:
+        found, checks = self.seed_checks.get(node, (None, []))
+        return next((c.origin for c in checks if found is not None and c.wheel == found.name), None)
 
     def _external(self, node: Node) -> tuple[Path, str] | None:
         """A pre-built wheel the policy names by digest for exactly this package.
@@ -607,7 +628,15 @@ class _Planner:
         for cycle, needed in unbroken:
             lines.append(f"  {cycle.cycle_path()}")
             names = " and ".join(str(n) for n in needed)
-            lines.append(f"    a seed of {names} would break it; review and admit one:")
+            lines.append(f"    a seed of {names} would break it; assemble one from its sdist "
+                         "(no pre-built artifact):")
+            for node in needed:
+                package = self.packages[node]
+                args = suggested_arguments(package.path)
+                args = "--layout SRC=DEST " if args is None else f"{args} " if args else ""
+                lines.append(f"      fromsource seed assemble {package.path} {args}"
+                             f"--key KEY --workspace {self.ws.root}")
+            lines.append("    or review the published wheel and admit it:")
             for node in needed:
                 package = self.packages[node]
                 wheel = f"{node.name.replace('-', '_').replace('.', '_')}-{node.version}-py3-none-any.whl"
@@ -621,9 +650,11 @@ class _Planner:
         return "\n".join(lines)
 
     def _cycle_hint(self) -> str:
-        return ("get the published wheel of that version (pip download --no-deps --only-binary "
-                ":all: NAME==VERSION), admit it with the command above, then re-run with --policy "
-                "naming the reviewer's public key in [trust].reviewer_keys")
+        return ("a source seed needs no pre-built file: assemble it, then re-run with a --policy "
+                "whose [seeds].evidence includes source. Otherwise get the published wheel "
+                "(pip download --no-deps --only-binary :all: NAME==VERSION), admit it with the "
+                "command above, and re-run with --policy naming the reviewer's public key in "
+                "[trust].reviewer_keys")
 
     def _check_stuck(self) -> None:
         """After the loop: anything still waiting must be explained, never dropped."""
@@ -762,18 +793,33 @@ class _Planner:
             role=ROLE_STAGE1, tool_version=__version__, compared_on=now), signer))
         seed = self._accepted_seed(package.node) if package.node in self.seeded else None
         seed_equivalent = None
+        origin = self._seed_origin(package.node) if seed is not None else None
+        seed_differences: tuple[str, ...] = ()
+        published = None
         if seed is not None:
             against_seed = compare_wheels(seed, package.wheel)
             seed_equivalent = against_seed.equivalent
+            seed_differences = tuple(d.name for d in against_seed.differences)
             lines.append(dsse.sign(equivalence_statement(
                 against_seed, rebuild_sha256=package.wheel_sha256,
                 reference_sha256=self.digest(seed), role=ROLE_SEED, tool_version=__version__,
                 compared_on=now), signer))
+        if origin == ORIGIN_SOURCE:  # nothing published was used: does it reproduce?
+            self.reporter.discovering(f"{package.node}: comparing the published wheel with stage 2")
+            published, comparison, path = compare_published(
+                self.index, package.node.name, package.node.version, package.wheel,
+                self.ws.published)
+            if comparison is not None and path is not None and published.sha256 is not None:
+                lines.append(dsse.sign(equivalence_statement(
+                    comparison, rebuild_sha256=package.wheel_sha256,
+                    reference_sha256=published.sha256, role=ROLE_PUBLISHED,
+                    tool_version=__version__, compared_on=now), signer))
         atomic_write_bytes(self.ws.attestations / f"{package.wheel.name}.rebuild.intoto.jsonl",
                            b"".join(lines))
         return replace(report, seed=seed.name if seed is not None else None,
                        stage1_wheel=package.stage1_wheel, stage1_equivalent=stage1.equivalent,
-                       seed_equivalent=seed_equivalent)
+                       seed_equivalent=seed_equivalent, seed_origin=origin,
+                       seed_differences=seed_differences, published=published)
 
     def _collect(self) -> None:
         done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
@@ -859,7 +905,8 @@ class _Planner:
             checks = self.seed_checks.get(node, (None, []))[1]
             evidence = [f"{e.kind}: {e.detail}" for c in checks if seed and c.wheel == seed.name
                         for e in c.evidence]
-            base.append({"kind": "seed", "name": str(node), "wheel": seed.name if seed else None,
+            base.append({"kind": "seed", "origin": self._seed_origin(node),
+                         "name": str(node), "wheel": seed.name if seed else None,
                          "sha256": self.digest(seed) if seed else None, "evidence": evidence,
                          "cycle": sorted(str(m) for m in self.seeded[node])})
         source = self.policy.source if self.policy else "the policy"

@@ -54,7 +54,8 @@ from fromsource.attest.provenance import (
     STATEMENT_TYPE,
     BuildRecord,
 )
-from fromsource.attest.seed_review import SEED_REVIEW, SeedReview
+from fromsource.attest.seed_review import ADMIT_BINARY, SEED_REVIEW, SeedReview
+from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim
 from fromsource.errors import FromsourceError, InputError, StatementError
 from fromsource.origin.store import recorded_origin
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, MAX_EVIDENCE_BYTES, load_json, load_toml, read_file
@@ -151,6 +152,8 @@ class _Collector:
         self.builds: dict[str, BuildStep] = {}
         self.primary: dict[Artifact, str] = {}
         self.seeds: dict[Artifact, list[tuple[Path, str]]] = {}  # -> evidence (file, kind)
+        # -> what the evidence claims the seed is: source (with its sdist), built, reviewed, binary
+        self.seed_origins: dict[Artifact, tuple[str, str | None]] = {}
         self.externals: dict[Artifact, str] = {}  # -> why it is admitted
         self.files: dict[Artifact, Path] = {}  # artifacts whose file is at hand
         self._seed_files = {Artifact(p.name, sha256_file(p)): p for p in _wheels_in(workspace.seeds)}
@@ -241,6 +244,7 @@ class _Collector:
         if seed in self.seeds:
             return
         evidence: list[tuple[Path, str]] = []
+        origins: list[tuple[str, str | None]] = []
         for path in attestation_files(self.ws.seeds / seed.name, (self.ws.attestations,)):
             try:
                 envelopes = dsse.parse_envelopes(
@@ -249,10 +253,14 @@ class _Collector:
                 self.problems.append(f"cannot read seed evidence {path}: {exc}")
                 continue
             for envelope in envelopes:
-                kind = _evidence_about(_payload(envelope.payload), seed)
-                if kind is not None:
-                    evidence.append((path, kind))
+                found = _evidence_about(_payload(envelope.payload), seed)
+                if found is not None:
+                    evidence.append((path, found[0]))
+                    origins.append(found[1])
         self.seeds[seed] = evidence
+        ranked = sorted(origins, key=lambda o: _ORIGIN_RANK.index(o[0]))
+        if ranked:
+            self.seed_origins[seed] = ranked[0]
         if seed in self._seed_files:
             self.files[seed] = self._seed_files[seed]
 
@@ -279,23 +287,36 @@ def _payload(raw: bytes) -> dict[str, Any] | None:
     return statement if isinstance(statement, dict) else None
 
 
-def _evidence_about(statement: dict[str, Any] | None, seed: Artifact) -> str | None:
-    """The predicateType of a statement that reads strictly and is about ``seed``."""
+_ORIGIN_RANK = ("source", "built", "reviewed", "binary")
+
+
+def _evidence_about(statement: dict[str, Any] | None,
+                    seed: Artifact) -> tuple[str, tuple[str, str | None]] | None:
+    """The predicateType of a statement that reads strictly and is about ``seed``, and what it
+    says the seed is (source with its sdist, built, reviewed, binary); ``verify --policy``
+    decides whether that holds."""
     if statement is None:
         return None
     kind = statement.get("predicateType")
+    origin: tuple[str, str | None]
     try:
         if kind == SLSA_PROVENANCE:
             record = BuildRecord.from_statement(statement)
             subject = (record.wheel_name, record.wheel_sha256)
+            origin = ("built", None)
         elif kind == SEED_REVIEW:
             review = SeedReview.from_statement(statement)
             subject = (review.wheel_name, review.wheel_sha256)
+            origin = ("binary" if review.admission == ADMIT_BINARY else "reviewed", None)
+        elif kind == SOURCE_SEED:
+            claim = SourceSeedClaim.from_statement(statement)
+            subject = (claim.wheel_name, claim.wheel_sha256)
+            origin = ("source", f"{claim.sdist_name} sha256:{claim.sdist_sha256}")
         else:
             return None
     except StatementError:
         return None
-    return str(kind) if subject == (seed.name, seed.sha256) else None
+    return (str(kind), origin) if subject == (seed.name, seed.sha256) else None
 
 
 def _build_step(wheel: Artifact, path: Path, digest: str, record: BuildRecord) -> BuildStep:
@@ -516,6 +537,10 @@ class _Document:
             properties += [Property(name=f"{_P}seed-evidence", value=f"{kind} {self._url(evidence)}")
                            for evidence, kind in self.facts.seeds[artifact]] or [
                 Property(name=f"{_P}seed-evidence", value="none found")]
+            origin, sdist = self.facts.seed_origins.get(artifact, ("unknown", None))
+            properties.append(Property(name=f"{_P}seed-origin", value=origin))
+            if sdist is not None:
+                properties.append(Property(name=f"{_P}seed-sdist", value=sdist))
         properties += [Property(name=f"{_P}unresolved-requirement", value=r)
                        for r in sorted(self.unresolved.get(path or Path(), ()))]
         name, version, ctype, purl = _identity(artifact)

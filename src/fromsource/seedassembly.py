@@ -234,10 +234,10 @@ def _layout_error(sdist: str, files: Mapping[str, bytes], name: str) -> SeedAsse
                        if p.endswith("/__init__.py") and p.count("/") <= 2})
     found = ", ".join(f"{p}/" for p in packages) or "none"
     suggestion = _suggestion(files, name)
+    flat = "; the top directory is itself a package" if suggestion else ""
     return SeedAssemblyError(
         f"{sdist}: cannot infer the layout (looked for exactly one of src/{pkg}/, {pkg}/, "
-        f"{pkg}.py; packages found: {found}{'; the top directory is itself a package' if suggestion else ''}); "
-        "--layout SRC=DEST is needed",
+        f"{pkg}.py; packages found: {found}{flat}); --layout SRC=DEST is needed",
         hint=(f"for example: {suggestion}" if suggestion else
               "name each package: --layout src/PKG=PKG (repeatable), with --exclude GLOB for what "
               "the wheel must not hold"))
@@ -274,8 +274,7 @@ def _excluded(path: str, patterns: Sequence[str]) -> str | None:
 
 
 def _overlaps(link: str, source: str) -> bool:
-    return source == "." or link == source or link.startswith(source + "/") \
-        or source.startswith(link + "/")
+    return source in (".", link) or link.startswith(source + "/") or source.startswith(link + "/")
 
 
 def _record_hash(data: bytes) -> str:
@@ -322,7 +321,12 @@ def _place(read: _Sdist, layout: Sequence[Placement],
                 problems.append(f"{placed[dest]} and {path} both map to {dest}")
             placed[dest] = path
         for link in read.links:
-            if _overlaps(link, placement.source) and _excluded(link, exclude) is None:
+            if not _overlaps(link, placement.source):
+                continue
+            pattern = _excluded(link, exclude)
+            if pattern is not None:
+                used.add(pattern)
+            else:
                 problems.append(f"{link} is a link; a source seed holds regular files only "
                                 "(a link could point outside the wheel)")
         if not mapped:
@@ -337,7 +341,7 @@ def _place(read: _Sdist, layout: Sequence[Placement],
                       if "/".join(parts[:i]) in dests), None)
         if clash is not None:
             problems.append(f"{clash} would be both a file and a directory (for {dest})")
-    for dest, path in sorted(placed.items()):
+    for path in sorted(set(placed.values())):
         kind, why = kind_of(path, read.files[path])
         if kind == KIND_COMPILED:
             problems.append(f"{path} is compiled ({why}); a source seed holds only readable files")

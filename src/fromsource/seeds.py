@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from fromsource.attest.seed_review import (
     SeedReview,
     review_statement,
 )
-from fromsource.attest.source_seed import SOURCE_SEED, read_source_seed, source_seed_statement
+from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim, source_seed_statement
 from fromsource.errors import (
     FromsourceError,
     InputError,
@@ -417,9 +418,10 @@ def _source_evidence(line: bytes, where: str, wheel: Path, digest: str, policy: 
     except VerificationError as exc:
         rejected.append(f"{where}: {exc}")
         return None
-    claim, problems = read_source_seed(statement)
-    if claim is None:
-        rejected.extend(f"{where}: {p}" for p in problems)
+    try:
+        claim = SourceSeedClaim.from_statement(statement)
+    except VerificationError as exc:
+        rejected.extend(f"{where}: {r}" for r in exc.reasons)
         return None
     if claim.wheel_name != wheel.name:
         rejected.append(f"{where}: statement is about {claim.wheel_name!r}, not {wheel.name}")
@@ -451,10 +453,9 @@ def _source_evidence(line: bytes, where: str, wheel: Path, digest: str, policy: 
     keys = (*policy.builder_keys, *policy.reviewer_keys)
     keyids: tuple[str, ...] = ()
     if keys:
-        try:
+        # Not signed by a key the policy names: the bytes still re-assemble.
+        with contextlib.suppress(VerificationError):
             keyids = dsse.verify(envelope, keys, 1).keyids
-        except VerificationError:
-            pass  # not signed by a key the policy names: the bytes still re-assemble
     return Evidence(EVIDENCE_SOURCE, keyids, f"re-assembled from {claim.sdist_name}", where,
                     sdist=(claim.sdist_name, claim.sdist_sha256))
 

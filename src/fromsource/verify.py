@@ -60,6 +60,7 @@ class ChainNode:
     problems: list[str] = field(default_factory=list)
     children: list[ChainNode] = field(default_factory=list)
     evidence: tuple[str, ...] = ()  # seeds and externals: what the policy accepted
+    origin: str | None = None  # seeds: source | built | reviewed | binary (seeds.seed_origin)
 
     @property
     def key(self) -> tuple[str, str | None, str | None]:
@@ -90,6 +91,7 @@ class ChainNode:
         out: dict[str, Any] = {
             "name": self.name, "kind": self.kind, "sha256": self.sha256, "edge": self.edge,
             "valid": self.ok, "problems": list(self.problems), "evidence": list(self.evidence),
+            **({"origin": self.origin} if self.origin else {}),
         }
         if self.kind == KIND_WHEEL and self.key in shown and not self.problems:
             return {**out, "ref": True}
@@ -402,6 +404,10 @@ class Verifier:
             node.problems.extend(check.problems)
             node.evidence = tuple(f"{e.kind}: {e.detail} ({e.source})" for e in check.evidence) \
                 + check.publisher
+            node.origin = check.origin
+            # A source seed's chain goes on to the sdist it was re-assembled from.
+            node.children.extend(ChainNode(e.sdist[0], KIND_SDIST, e.sdist[1])
+                                 for e in check.evidence if e.sdist is not None)
         return node
 
 

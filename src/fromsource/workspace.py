@@ -4,7 +4,8 @@ A workspace is one directory holding a run's state::
 
     sources/        sdists, cached by name
     wheels/         built wheels, plus wheels/simple/ (PEP 503, installable by pip and uv)
-    seeds/          admitted seed wheels
+    seeds/          admitted seed wheels (and the sdists source seeds were assembled from)
+    published/      published wheels compared with stage 2 of a source-seeded package
     attestations/   <artifact filename>.intoto.jsonl
     evidence/       <sha256 of a file>/<sha256 of the evidence>.json: publisher evidence
     builds/         <name>-<version>/ logs and unpacked trees
@@ -116,6 +117,11 @@ class Workspace:
     def externals(self) -> Path:
         """Pre-built wheels the policy names by sha256 (see docs/policy.md)."""
         return self.root / "externals"
+
+    @property
+    def published(self) -> Path:
+        """Published wheels fetched to compare with from-source rebuilds of source seeds."""
+        return self.root / "published"
 
     @property
     def attestations(self) -> Path:

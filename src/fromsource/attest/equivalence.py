@@ -13,6 +13,7 @@ from fromsource.compare import NORMALISATION, Comparison
 REBUILD_EQUIVALENCE = "https://fromsource.dev/attestations/rebuild-equivalence/v1"
 ROLE_STAGE1 = "stage1"
 ROLE_SEED = "seed"
+ROLE_PUBLISHED = "published"  # the index's wheel of a source-seeded version
 
 
 def equivalence_statement(comparison: Comparison, *, rebuild_sha256: str, reference_sha256: str,

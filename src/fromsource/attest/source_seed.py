@@ -8,18 +8,15 @@ Schema: attestations/source-seed.schema.json; meaning: docs/source-seeds.md.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from fromsource.attest import shape
 from fromsource.attest.provenance import STATEMENT_TYPE
-from fromsource.errors import SeedAssemblyError
+from fromsource.errors import SeedAssemblyError, StatementError
 from fromsource.seedassembly import ASSEMBLY, AssembledSeed, Placement
 
 SOURCE_SEED = "https://fromsource.dev/attestations/source-seed/v1"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_PREDICATE_KEYS = {"sdist", "assembly", "layout", "exclude", "layoutInferred", "files", "tool",
-                   "assembledOn"}
 
 
 def source_seed_statement(seed: AssembledSeed, *, tool_version: str,
@@ -54,83 +51,85 @@ class SourceSeedClaim:
     inferred: bool
     tool_version: str
 
+    @classmethod
+    def from_statement(cls, statement: object) -> SourceSeedClaim:
+        """Read a decoded statement strictly against attestations/source-seed.schema.json.
 
-def _sha(value: Any) -> str | None:
-    sha = value.get("sha256") if isinstance(value, dict) and set(value) == {"sha256"} else None
-    return sha if isinstance(sha, str) and _SHA256.match(sha) else None
+        Raises :class:`~fromsource.errors.StatementError` listing every problem with its path.
+        """
+        p = shape.Problems()
+        claim = _read(statement, p)
+        if p or claim is None:
+            raise StatementError(f"not a {SOURCE_SEED} statement this reader fully understands:",
+                                 p.items or ["$: unreadable"])
+        return claim
 
 
-def read_source_seed(statement: Any) -> tuple[SourceSeedClaim | None, list[str]]:
-    """The one reader of source-seed statements: the claim, or every problem found
-    (unknown fields included)."""
-    problems: list[str] = []
-    if not isinstance(statement, dict):
-        return None, ["the statement is not a JSON object"]
-    if set(statement) != {"_type", "subject", "predicateType", "predicate"}:
-        problems.append(f"statement fields are {sorted(statement)}, expected _type, subject, "
-                        "predicateType, predicate")
-    if statement.get("_type") != STATEMENT_TYPE:
-        problems.append(f"_type is not {STATEMENT_TYPE}")
-    if statement.get("predicateType") != SOURCE_SEED:
-        problems.append(f"predicateType is not {SOURCE_SEED}")
-    subjects = statement.get("subject")
-    subject = subjects[0] if isinstance(subjects, list) and len(subjects) == 1 else None
-    wheel_sha = _sha(subject.get("digest")) if isinstance(subject, dict) else None
-    wheel_name = subject.get("name") if isinstance(subject, dict) else None
-    if not isinstance(wheel_name, str) or wheel_sha is None or set(subject or {}) != {"name", "digest"}:
-        problems.append("subject must be exactly one {name, digest: {sha256}}")
-    predicate = statement.get("predicate")
-    if not isinstance(predicate, dict):
-        return None, [*problems, "predicate is not an object"]
-    unknown = sorted(set(predicate) - _PREDICATE_KEYS)
-    missing = sorted(_PREDICATE_KEYS - set(predicate))
-    if unknown:
-        problems.append(f"predicate has unknown fields: {', '.join(unknown)}")
-    if missing:
-        problems.append(f"predicate lacks {', '.join(missing)}")
-    sdist = predicate.get("sdist")
-    sdist_name = sdist.get("name") if isinstance(sdist, dict) else None
-    sdist_sha = _sha(sdist.get("digest")) if isinstance(sdist, dict) else None
-    if not isinstance(sdist_name, str) or "/" in sdist_name or sdist_name.startswith(".") \
-            or sdist_sha is None or set(sdist or {}) != {"name", "digest"}:
-        problems.append("predicate.sdist must be {name (a plain file name), digest: {sha256}}")
-    if predicate.get("assembly") != ASSEMBLY:
-        problems.append(f"predicate.assembly {predicate.get('assembly')!r} is not the recipe "
-                        f"this fromsource knows ({ASSEMBLY})")
+def _read(statement: object, p: shape.Problems) -> SourceSeedClaim | None:
+    top = shape.obj(statement, "$", p, ("_type", "subject", "predicateType", "predicate"))
+    if top is None:
+        return None
+    shape.const(top.get("_type"), "$._type", p, STATEMENT_TYPE)
+    if not shape.const(top.get("predicateType"), "$.predicateType", p, SOURCE_SEED):
+        return None
+    subject = None
+    subjects = shape.array(top.get("subject"), "$.subject", p)
+    if subjects is not None and len(subjects) != 1:
+        p.add("$.subject", f"must hold exactly one subject, holds {len(subjects)}")
+    elif subjects is not None:
+        entry = shape.obj(subjects[0], "$.subject[0]", p, ("name", "digest"))
+        if entry is not None:
+            name = shape.string(entry.get("name"), "$.subject[0].name", p)
+            sha = shape.digest(entry.get("digest"), "$.subject[0].digest", p)
+            subject = (name, sha) if name is not None and sha is not None else None
+    w = "$.predicate"
+    pred = shape.obj(top.get("predicate"), w, p, ("sdist", "assembly", "layout", "exclude",
+                                                  "layoutInferred", "files", "tool", "assembledOn"))
+    if pred is None:
+        return None
+    sdist = shape.obj(pred.get("sdist"), f"{w}.sdist", p, ("name", "digest"))
+    sdist_name = sdist_sha = None
+    if sdist is not None:
+        sdist_name = shape.string(sdist.get("name"), f"{w}.sdist.name", p)
+        if sdist_name is not None and ("/" in sdist_name or sdist_name.startswith(".")):
+            p.add(f"{w}.sdist.name", "must be a plain file name")
+            sdist_name = None
+        sdist_sha = shape.digest(sdist.get("digest"), f"{w}.sdist.digest", p)
+    if not shape.const(pred.get("assembly"), f"{w}.assembly", p, ASSEMBLY):
+        return None  # a recipe this fromsource does not know cannot be re-assembled
     layout: list[Placement] = []
-    entries = predicate.get("layout")
-    if not isinstance(entries, list) or not entries:
-        problems.append("predicate.layout must be a non-empty list")
-        entries = []
-    for entry in entries:
-        if not isinstance(entry, dict) or set(entry) != {"source", "destination"} \
-                or not all(isinstance(v, str) for v in entry.values()):
-            problems.append("predicate.layout entries must be {source, destination} strings")
+    entries = shape.array(pred.get("layout"), f"{w}.layout", p)
+    if entries is not None and not entries:
+        p.add(f"{w}.layout", "must hold at least one placement")
+    for index, item in enumerate(entries or ()):
+        where = f"{w}.layout[{index}]"
+        entry = shape.obj(item, where, p, ("source", "destination"))
+        if entry is None:
+            continue
+        source = shape.string(entry.get("source"), f"{where}.source", p)
+        destination = shape.string(entry.get("destination"), f"{where}.destination", p)
+        if source is None or destination is None:
             continue
         try:
-            layout.append(Placement.parse(f"{entry['source']}={entry['destination']}"))
+            layout.append(Placement.parse(f"{source}={destination}"))
         except SeedAssemblyError as exc:
-            problems.append(f"predicate.layout: {exc.message}")
-    exclude = predicate.get("exclude")
-    if not isinstance(exclude, list) or not all(isinstance(e, str) and e for e in exclude):
-        problems.append("predicate.exclude must be a list of globs")
-        exclude = []
-    inferred = predicate.get("layoutInferred")
-    if not isinstance(inferred, bool):
-        problems.append("predicate.layoutInferred must be true or false")
-    files = predicate.get("files")
-    if not isinstance(files, int) or isinstance(files, bool) or files < 1:
-        problems.append("predicate.files must be a positive integer")
-    tool = predicate.get("tool")
-    version = tool.get("version") if isinstance(tool, dict) else None
-    if not isinstance(tool, dict) or tool.get("name") != "fromsource" or not isinstance(version, str):
-        problems.append("predicate.tool must be {name: fromsource, version}")
-    if not isinstance(predicate.get("assembledOn"), str):
-        problems.append("predicate.assembledOn must be a date-time string")
-    if problems:
-        return None, problems
-    assert isinstance(wheel_name, str) and wheel_sha and isinstance(sdist_name, str)  # noqa: S101
-    assert sdist_sha and isinstance(version, str) and isinstance(inferred, bool)  # noqa: S101
-    return SourceSeedClaim(wheel_name=wheel_name, wheel_sha256=wheel_sha, sdist_name=sdist_name,
+            p.add(where, exc.message)
+    exclude = []
+    for index, item in enumerate(shape.array(pred.get("exclude"), f"{w}.exclude", p) or ()):
+        glob = shape.string(item, f"{w}.exclude[{index}]", p)
+        if glob is not None:
+            exclude.append(glob)
+    inferred = shape.boolean(pred.get("layoutInferred"), f"{w}.layoutInferred", p)
+    shape.integer(pred.get("files"), f"{w}.files", p, minimum=1)
+    tool = shape.obj(pred.get("tool"), f"{w}.tool", p, ("name", "version"))
+    version = None
+    if tool is not None:
+        shape.const(tool.get("name"), f"{w}.tool.name", p, "fromsource")
+        version = shape.string(tool.get("version"), f"{w}.tool.version", p)
+    shape.string(pred.get("assembledOn"), f"{w}.assembledOn", p)
+    if subject is None or sdist_name is None or sdist_sha is None or inferred is None \
+            or version is None or not layout:
+        return None
+    return SourceSeedClaim(wheel_name=subject[0], wheel_sha256=subject[1], sdist_name=sdist_name,
                            sdist_sha256=sdist_sha, layout=tuple(layout), exclude=tuple(exclude),
-                           inferred=inferred, tool_version=version), []
+                           inferred=inferred, tool_version=version)

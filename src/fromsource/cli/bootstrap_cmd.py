@@ -192,16 +192,31 @@ def _print_summary(summary: BootstrapSummary) -> None:
             continue
         verdict = "equivalent" if report.stage1_equivalent else "[red]DIFFERENT[/]"
         line = f"stage 2 {clean(report.name)} {clean(report.version)}: {verdict} to stage 1"
-        if report.seed is not None:
+        if report.seed is not None and report.seed_origin == "source":
+            line += f"; the source seed {clean(report.seed)} " + (
+                "has the same files" if report.seed_equivalent else
+                "differs in " + clean(", ".join(n.rsplit("/", 1)[-1] for n in report.seed_differences)))
+        elif report.seed is not None:
             seed = "reproduces" if report.seed_equivalent else "[yellow]does not reproduce[/]"
             line += f"; the seed {clean(report.seed)} {seed} from source"
         out.print(line)
+        published = report.published
+        if published is not None and published.equivalent is not None:
+            verdict = ("reproduces from source" if published.equivalent else
+                       "[yellow]differs from stage 2[/] in " + clean(", ".join(published.differences)))
+            out.print(f"  published wheel {clean(str(published.wheel))} {verdict}")
+        elif published is not None:
+            out.print(f"  published wheel: {clean(published.note)}")
     seeds = [t for t in summary.trust_base if t["kind"] == "seed"]
     leaves = [t for t in summary.trust_base if t["kind"] == "external"]
-    out.print(f"trust base: {len(seeds)} seed(s), {len(leaves)} external(s)")
+    origins = sorted({str(t.get("origin")) for t in seeds})
+    detail = " (" + ", ".join(f"{sum(str(t.get('origin')) == o for t in seeds)} {o}"
+                              for o in origins) + ")" if seeds else ""
+    out.print(f"trust base: {len(seeds)} seed(s){detail}, {len(leaves)} external(s)")
     for item in summary.trust_base:
         evidence = "; ".join(item["evidence"]) or "-"
-        out.print(f"  {clean(item['kind'])} {clean(str(item['wheel']))} ({clean(evidence)})")
+        kind = f"{item['origin']} seed" if item["kind"] == "seed" and item.get("origin") else item["kind"]
+        out.print(f"  {clean(kind)} {clean(str(item['wheel']))} ({clean(evidence)})")
     for refused in summary.seeds_refused:
         out.print(f"[yellow]seed refused[/] {clean(refused['seed'])}: {clean(refused['reason'])}")
     if summary.externals_suggested:

@@ -138,9 +138,9 @@ def assemble(sdist: Path, layout: tuple[str, ...], exclude: tuple[str, ...], key
                     "files": [{"wheel": w, "sdist": s} for w, s in built.files]})
         return
     how = "inferred" if built.inferred else "given"
-    out.print(f"assembled {built.filename} from {escape(built.sdist_name)} "
-              f"({len(built.files)} file(s), layout {how}: {escape(built.recipe)})")
-    out.print(f"  seed:   {escape(str(result.seed))}")
+    out.print(f"assembled {clean(built.filename)} from {clean(built.sdist_name)} "
+              f"({len(built.files)} file(s), layout {how}: {clean(built.recipe)})")
+    out.print(f"  seed:   {clean(str(result.seed))}")
     out.print(f"  sha256: {result.sha256}")
 
 

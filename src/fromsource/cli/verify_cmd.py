@@ -107,7 +107,8 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
 
 
 def _trust_base(nodes: list[ChainNode]) -> list[str]:
-    """Seeds and externals the chains rest on (what must be trusted beyond sdists)."""
+    """Seeds (with their origin: source, built, reviewed, binary) and externals the chains
+    rest on: what must be trusted beyond sdists."""
     found: dict[str, str] = {}
     seen: set[int] = set()
     stack = list(nodes)
@@ -117,7 +118,8 @@ def _trust_base(nodes: list[ChainNode]) -> list[str]:
             continue
         seen.add(id(node))
         if node.kind in {"seed", "external"}:
-            found[node.name] = f"{node.kind} {node.name}"
+            origin = f" ({node.origin})" if node.origin else ""
+            found[node.name] = f"{node.kind} {node.name}{origin}"
         stack.extend(node.children)
     return sorted(found.values())
 
@@ -131,7 +133,8 @@ def _label(node: ChainNode) -> str:
         evidence = f" [cyan]{clean(node.evidence[0])}[/]" if node.evidence else ""
     else:
         evidence = f" [cyan]evidence: {clean('; '.join(node.evidence))}[/]" if node.evidence else ""
-    return (f"{mark} {clean(node.kind)} {clean(node.name)}{edge} sha256:{clean(digest)}"
+    kind = f"{node.origin} {node.kind}" if node.origin else node.kind
+    return (f"{mark} {clean(kind)} {clean(node.name)}{edge} sha256:{clean(digest)}"
             f"{clean(keyids)}{evidence}")
 
 
