@@ -81,3 +81,71 @@ def test_coherent_build_cycle_from_error_to_verified_build(tmp_path: Path) -> No
     assert len(wheels) > 50
     verified = _run("verify", *wheels, "-w", str(ws), "--policy", str(policy), "--json")
     assert verified.exit_code == 0, verified.output[-3000:]
+
+
+ASSEMBLE_RECIPE = ["--layout", ".=coherent/build", "--exclude", "tests/*", "--exclude", "README.md",
+                   "--exclude", "PKG-INFO", "--exclude", "pyproject.toml"]
+
+
+def test_coherent_build_cycle_broken_by_a_source_seed_under_strict_rules(tmp_path: Path) -> None:
+    """No pre-built Python wheel at all: the seed is assembled from the sdist, the policy takes
+    no reviewed seed, and the published wheel is only compared with stage 2."""
+    ws = tmp_path / "ws"
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("coherent.build==0.19.1\nplatformdirs<4.14.6\n")
+    bootstrap = ["bootstrap", "coherent.build==0.19.1", "-w", str(ws), "-c", str(constraints), "-j", "2"]
+
+    # 1. The cycle error offers seed assemble first, with the layout coherent.build needs.
+    first = _run(*bootstrap)
+    assert first.exit_code == 1, first.output
+    sdist = ws / "sources" / "coherent_build-0.19.1.tar.gz"
+    suggested = (f"fromsource seed assemble {sdist} --layout .=coherent/build --exclude 'tests/*' "
+                 "--exclude README.md --exclude PKG-INFO --exclude pyproject.toml")
+    assert suggested in " ".join(first.stderr.split())
+
+    # 2. Assemble the seed from the sdist's own files.
+    assembler = generate_keypair(tmp_path / "assembler", "assembler")
+    assembled = _run("seed", "assemble", str(sdist), *ASSEMBLE_RECIPE, "--key",
+                     str(assembler.private_path), "-w", str(ws), "--json")
+    assert assembled.exit_code == 0, assembled.output
+    assert len(json.loads(assembled.stdout)["files"]) == 7
+
+    # 3. policies/strict.toml's rules: isolated builds, source or provenance seeds only.
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'version = 1\nexpires = 2027-12-31T00:00:00Z\n[trust]\nbuilder_keys = '
+                      f'["{ws / "keys" / "builder.pub"}"]\n[build]\nrequire_isolation = true\n'
+                      '[seeds]\nevidence = ["source", "provenance"]\n')
+    second = _run(*bootstrap, "--policy", str(policy), "--keep-going", "--json")
+    assert second.exit_code in (0, 3), second.output
+    summary = json.loads(second.stdout)
+    if second.exit_code == 3:
+        lines = [s["line"] for s in summary["externals_suggested"]
+                 if s["package"].split(" ")[0].lower() in RUST]
+        assert lines, summary["externals_suggested"]
+        policy.write_text(policy.read_text() + "[externals]\nwheels = [\n  " + ",\n  ".join(lines) + "\n]\n")
+        third = _run(*bootstrap, "--policy", str(policy), "--json")
+        assert third.exit_code == 0, third.output
+        summary = json.loads(third.stdout)
+
+    # 4. Stage 2 equals stage 1; the published wheel reproduces from source.
+    coherent = next(p for p in summary["packages"] if p["name"] == "coherent.build")
+    assert coherent["seed"] == WHEEL and coherent["seed_origin"] == "source"
+    assert coherent["stage1_equivalent"] is True
+    assert coherent["published"]["wheel"] == WHEEL
+    assert coherent["published"]["equivalent"] is True, coherent["published"]
+
+    # 5. The trust base: one source seed and the Rust externals, no pre-built Python wheel.
+    seeds = [t for t in summary["trust_base"] if t["kind"] == "seed"]
+    externals = [t for t in summary["trust_base"] if t["kind"] == "external"]
+    assert [(s["origin"], s["wheel"]) for s in seeds] == [("source", WHEEL)]
+    assert externals and all(e["name"].split(" ")[0].lower() in RUST for e in externals)
+
+    # 6. verify: stage 2 -> stage 1 -> source seed -> sdist, under the policy.
+    wheels = sorted(str(w) for w in (ws / "wheels").glob("*.whl"))
+    verified = _run("verify", *wheels, "-w", str(ws), "--policy", str(policy), "--json")
+    assert verified.exit_code == 0, verified.output[-3000:]
+    root = next(w for w in json.loads(verified.stdout)["wheels"] if w["name"] == WHEEL)
+    stage1 = next(c for c in root["children"] if c["kind"] == "wheel" and c["name"] == WHEEL)
+    (seed,) = [c for c in stage1["children"] if c["kind"] == "seed"]
+    assert seed["origin"] == "source"
+    assert [c["name"] for c in seed["children"]] == [sdist.name]
