@@ -251,3 +251,14 @@ def test_a_seed_whose_bytes_do_not_re_assemble_is_refused(tmp_path: Path, assemb
     (path.parent / COHERENT_SDIST.name).unlink()
     check = check_seed(path, load_policy(_policy(tmp_path)))
     assert any("is not beside the seed" in p for p in check.problems), check.problems
+
+
+def test_seed_show_names_the_recipe_and_the_policys_decision(tmp_path: Path, assembler) -> None:
+    ws = tmp_path / "ws"
+    assert _assemble(COHERENT_SDIST, ws, assembler.private_path, *COHERENT_RECIPE).exit_code == 0
+    shown = CliRunner().invoke(main, ["seed", "show", "coherent.build", "-w", str(ws), "--policy",
+                                      str(_policy(tmp_path)), "--json"])
+    assert shown.exit_code == 0, shown.output
+    (seed,) = json.loads(shown.stdout)["seeds"]
+    assert seed["source"]["layout"] == [".=coherent/build"]
+    assert seed["check"]["accepted"] is True and seed["check"]["origin"] == "source"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import click
 from rich.table import Table
 
 from fromsource.cli._common import clean, guarded, json_option, out, print_json, workspace_option
-from fromsource.errors import EXIT_INVALID, InputError
+from fromsource.errors import EXIT_INVALID, FromsourceError, InputError
 from fromsource.untrusted import MAX_EVIDENCE_BYTES, MAX_SMALL_FILE_BYTES, load_json, read_file
 
 policy_option = click.option(
@@ -145,16 +147,31 @@ def assemble(sdist: Path, layout: tuple[str, ...], exclude: tuple[str, ...], key
 
 
 def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
+    from fromsource.attest.source_seed import SOURCE_SEED, read_source_seed
     from fromsource.seeds import check_seed, claimed_predicate_type
     from fromsource.workspace import sha256_file
 
     evidence_file = store.evidence_file(wheel.name)
     kinds = []
+    lines: list[bytes] = []
     if evidence_file.is_file():
-        lines = read_file(evidence_file, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines()
-        kinds = [claimed_predicate_type(line) for line in lines if line.strip()]
+        lines = [line for line in read_file(evidence_file, limit=MAX_EVIDENCE_BYTES,
+                                            what="seed evidence").splitlines() if line.strip()]
+        kinds = [claimed_predicate_type(line) for line in lines]
     info: dict[str, Any] = {"wheel": wheel.name, "sha256": sha256_file(wheel),
                             "evidence": [k for k in kinds if k]}
+    for line, kind in zip(lines, kinds, strict=True):
+        if kind != SOURCE_SEED:
+            continue
+        try:  # the recipe as claimed; check_seed below decides whether it re-assembles
+            envelope = load_json(line, source="envelope")
+            claim, _ = read_source_seed(load_json(base64.b64decode(envelope["payload"]), source="payload"))
+        except (FromsourceError, ValueError, KeyError, TypeError, binascii.Error):
+            claim = None
+        if claim is not None:
+            info["source"] = {"sdist": {"name": claim.sdist_name, "sha256": claim.sdist_sha256},
+                              "layout": [str(p) for p in claim.layout],
+                              "exclude": list(claim.exclude)}
     if policy is not None:
         info["check"] = check_seed(wheel, policy, [evidence_file]).to_dict()
     report = store.report_file(wheel.name)
@@ -223,6 +240,12 @@ def show(name: str, policy_path: Path | None, workspace: Path, as_json: bool) ->
             out.print(f"[bold]{clean(s['wheel'])}[/] sha256:{clean(s['sha256'])}")
             for kind in s["evidence"]:
                 out.print(f"  evidence: {clean(kind)}")
+            source = s.get("source")
+            if source:
+                recipe = " ".join([*(f"--layout {p}" for p in source["layout"]),
+                                   *(f"--exclude {e}" for e in source["exclude"])])
+                out.print(f"  source: assembled from {clean(source['sdist']['name'])} by "
+                          f"{clean(recipe)}")
             review = s.get("review")
             if review:
                 counts = review["counts"] if isinstance(review["counts"], dict) else {}
