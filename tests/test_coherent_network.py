@@ -110,11 +110,11 @@ def test_coherent_build_cycle_broken_by_a_source_seed_under_strict_rules(tmp_pat
     assert assembled.exit_code == 0, assembled.output
     assert len(json.loads(assembled.stdout)["files"]) == 7
 
-    # 3. policies/strict.toml's rules: isolated builds, source or provenance seeds only.
+    # 3. policies/strict.toml's rules: sandboxed builds, source or provenance seeds only.
     policy = tmp_path / "policy.toml"
     policy.write_text(f'version = 1\nexpires = 2027-12-31T00:00:00Z\n[trust]\nbuilder_keys = '
                       f'["{ws / "keys" / "builder.pub"}"]\n[build]\nrequire_isolation = true\n'
-                      '[seeds]\nevidence = ["source", "provenance"]\n')
+                      'require_sandbox = true\n[seeds]\nevidence = ["source", "provenance"]\n')
     second = _run(*bootstrap, "--policy", str(policy), "--keep-going", "--json")
     assert second.exit_code in (0, 3), second.output
     summary = json.loads(second.stdout)
