@@ -94,6 +94,10 @@ def test_assembling_twice_gives_identical_bytes(tmp_path: Path, assembler) -> No
     assert first.exit_code == second.exit_code == 0
     one, two = (Path(json.loads(r.stdout)["seed"]) for r in (first, second))
     assert one.read_bytes() == two.read_bytes()
+    again = _assemble(COHERENT_SDIST, tmp_path / "one", assembler.private_path, *COHERENT_RECIPE)
+    assert again.exit_code == 0, again.output  # same workspace: same seed, one statement
+    assert Path(json.loads(again.stdout)["seed"]).read_bytes() == one.read_bytes()
+    assert len((one.parent / f"{one.name}.intoto.jsonl").read_bytes().splitlines()) == 1
     with zipfile.ZipFile(one) as archive:  # the documented fixed zip metadata
         infos = archive.infolist()
     assert {(i.date_time, i.compress_type, i.external_attr >> 16) for i in infos} == {

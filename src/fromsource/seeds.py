@@ -167,6 +167,8 @@ class SeedStore:
             atomic_copy(sdist, kept)
         evidence = self.evidence_file(seed.filename)
         lines = evidence.read_bytes().splitlines(keepends=True) if evidence.exists() else []
+        # Assembled again (same bytes): the newest statement replaces the older ones.
+        lines = [line for line in lines if claimed_predicate_type(line) != SOURCE_SEED]
         atomic_write_bytes(evidence, b"".join([*lines, envelope]))
         atomic_write_bytes(dest, seed.data)
         return dest
