@@ -166,7 +166,8 @@ class SeedStore:
         if not kept.exists() or sha256_file(kept) != seed.sdist_sha256:
             atomic_copy(sdist, kept)
         evidence = self.evidence_file(seed.filename)
-        lines = evidence.read_bytes().splitlines(keepends=True) if evidence.exists() else []
+        lines = read_file(evidence, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines(
+            keepends=True) if evidence.exists() else []
         # Assembled again (same bytes): the newest statement replaces the older ones.
         lines = [line for line in lines if claimed_predicate_type(line) != SOURCE_SEED]
         atomic_write_bytes(evidence, b"".join([*lines, envelope]))
@@ -435,8 +436,8 @@ def _source_evidence(line: bytes, where: str, wheel: Path, digest: str, policy: 
         rejected.append(f"{where}: assembled from an sdist with sha256 {claim.sdist_sha256}, not "
                         f"the one being built ({expected_sdist})")
         return None
-    sdist = next((d / claim.sdist_name for d in sdist_dirs if (d / claim.sdist_name).is_file()
-                  and sha256_file(d / claim.sdist_name) == claim.sdist_sha256), None)
+    sdist = next((d / claim.sdist_name for d in sdist_dirs
+                  if _has_digest(d / claim.sdist_name, claim.sdist_sha256)), None)
     if sdist is None:
         rejected.append(f"{where}: its sdist {claim.sdist_name} (sha256 {claim.sdist_sha256}) is "
                         "not beside the seed; it cannot be re-assembled")
@@ -460,6 +461,13 @@ def _source_evidence(line: bytes, where: str, wheel: Path, digest: str, policy: 
             keyids = dsse.verify(envelope, keys, 1).keyids
     return Evidence(EVIDENCE_SOURCE, keyids, f"re-assembled from {claim.sdist_name}", where,
                     sdist=(claim.sdist_name, claim.sdist_sha256))
+
+
+def _has_digest(path: Path, sha256: str) -> bool:
+    try:
+        return path.is_file() and sha256_file(path) == sha256
+    except OSError:  # unreadable, or not a regular file after all
+        return False
 
 
 def claimed_predicate_type(line: bytes) -> str | None:
