@@ -147,7 +147,7 @@ def assemble(sdist: Path, layout: tuple[str, ...], exclude: tuple[str, ...], key
 
 
 def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
-    from fromsource.attest.source_seed import SOURCE_SEED, read_source_seed
+    from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim
     from fromsource.seeds import check_seed, claimed_predicate_type
     from fromsource.workspace import sha256_file
 
@@ -165,7 +165,8 @@ def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
             continue
         try:  # the recipe as claimed; check_seed below decides whether it re-assembles
             envelope = load_json(line, source="envelope")
-            claim, _ = read_source_seed(load_json(base64.b64decode(envelope["payload"]), source="payload"))
+            claim: SourceSeedClaim | None = SourceSeedClaim.from_statement(
+                load_json(base64.b64decode(envelope["payload"]), source="payload"))
         except (FromsourceError, ValueError, KeyError, TypeError, binascii.Error):
             claim = None
         if claim is not None:
