@@ -11,12 +11,17 @@ from typing import Any
 import pytest
 
 from fromsource.attest.provenance import (
+    KIND_COMPILER,
+    KIND_CRATE,
     KIND_INTERPRETER,
     KIND_SDIST,
+    KIND_SYSTEM_LIBRARY,
+    KIND_TOOLCHAIN,
     KIND_WHEEL,
     BuildRecord,
     Dependency,
     Sandbox,
+    SystemPackage,
 )
 from fromsource.attest.seed_review import SeedReview, review_statement
 from fromsource.errors import StatementError, VerificationError
@@ -175,3 +180,61 @@ def test_publisher_evidence_round_trips_and_is_read_strictly() -> None:
     assert paths == sorted(f"{where}.{k}" for k in ("attestationKind", "extra", "logIndex", "publisher"))
     with pytest.raises(StatementError, match=r"annotations\.other: unknown field"):
         PublisherEvidence.from_annotations({"other": 1})
+
+
+# ------------------------------------------------------------------ native inputs (issue 16)
+
+NATIVES = (
+    Dependency(name="libyaml-0.so.2", sha256="1" * 64, kind=KIND_SYSTEM_LIBRARY,
+               uri="file:///usr/lib/x86_64-linux-gnu/libyaml-0.so.2.0.9", soname="libyaml-0.so.2",
+               path="/lib/x86_64-linux-gnu/libyaml-0.so.2",
+               needed_by=("yaml/_yaml.cpython-311-x86_64-linux-gnu.so",),
+               package=SystemPackage(manager="dpkg", name="libyaml-0-2", version="0.2.5-1",
+                                     architecture="amd64")),
+    Dependency(name="gcc-12.2.0", sha256="2" * 64, kind=KIND_COMPILER,
+               uri="file:///usr/bin/x86_64-linux-gnu-gcc-12", compiler="gcc", version="12.2.0",
+               command="cc", package=SystemPackage(manager="dpkg", name="gcc-12", version="12.2.0-14")),
+    Dependency(name="rustc-1.95.0", sha256="3" * 64, kind=KIND_TOOLCHAIN,
+               uri="file:///opt/rust/bin/rustc", toolchain="rust", program="rustc",
+               version="rustc 1.95.0 (59807616e 2026-04-14)"),
+    Dependency(name="tinyadd-0.1.0.crate", sha256="4" * 64, kind=KIND_CRATE,
+               uri="file:///registry/tinyadd-0.1.0.crate", crate="tinyadd", version="0.1.0",
+               lock_source="registry+file:///index"),
+)
+
+
+def test_native_inputs_round_trip() -> None:
+    record = _record(natives=NATIVES)
+    statement = record.statement()
+    kinds = [d["annotations"]["kind"] for d in statement["predicate"]["buildDefinition"][
+        "resolvedDependencies"]]
+    assert kinds == ["sdist", "wheel", "wheel", "interpreter", "system-library", "compiler",
+                     "toolchain", "crate"]
+    assert BuildRecord.from_statement(statement) == record
+
+
+@pytest.mark.parametrize(("index", "change", "reason"), [
+    (4, lambda d: d["annotations"].update(rpath="/x"), ".annotations.rpath: unknown field"),
+    (4, lambda d: d.pop("uri"), ".uri: missing (a system-library entry names the file it was)"),
+    (4, lambda d: d["annotations"]["package"].update(manager="rpm"), ".annotations.package.manager: "),
+    (4, lambda d: d["annotations"].update(neededBy="one.so"), ".annotations.neededBy"),
+    (5, lambda d: d["annotations"].pop("version"), ".annotations.version"),
+    (6, lambda d: d.update(name="../rustc"), ".name: '../rustc' is not a plain file name"),
+    (7, lambda d: d["annotations"].update(lockSource=7), ".annotations.lockSource"),
+    (7, lambda d: d["digest"].update(sha256="nope"), ".digest"),
+])
+def test_native_entries_are_read_strictly(index: int, change: Any, reason: str) -> None:
+    statement = _record(natives=NATIVES).statement()
+    change(statement["predicate"]["buildDefinition"]["resolvedDependencies"][index])
+    with pytest.raises(StatementError) as caught:
+        BuildRecord.from_statement(statement)
+    where = f"$.predicate.buildDefinition.resolvedDependencies[{index}]"
+    assert any(r.startswith(where + reason) for r in caught.value.reasons), caught.value.reasons
+
+
+def test_a_native_entry_listed_twice_is_a_problem() -> None:
+    statement = _record(natives=NATIVES).statement()
+    deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    deps.append(copy.deepcopy(deps[4]))
+    with pytest.raises(StatementError, match=r"system-library libyaml-0\.so\.2 is already entry"):
+        BuildRecord.from_statement(statement)

@@ -3,7 +3,8 @@
 The requests==2.32.3 closure (19 sdists, fetched once into --sdists and then frozen) is served
 as a PEP 503 index on 127.0.0.1. Both tools bootstrap requests==2.32.3 from it with 2 jobs,
 as whole processes, in the same run; wall time and peak memory (the sum of RSS over the
-process tree, sampled every 50 ms) are recorded, then a no-op re-run of fromsource.
+process tree, sampled every 50 ms) are recorded, then a no-op re-run of fromsource (which
+resolves against the index again) and a ``--frozen`` one (graph.json's pins, no index).
 
 fromager is installed with pip into its own venv (--fromager-venv). It reads sdists from a
 hard-coded default index URL (``fromager.resolver.PYPI_SERVER_URL``); a two-line wrapper
@@ -148,9 +149,14 @@ def run_fromsource(url: str, tmp: Path) -> dict[str, float | int | str]:
     noop_wall, noop_peak, again = measured(cmd)
     if again.returncode != 0 or '"built": 0' not in again.stdout:
         raise SystemExit(f"fromsource no-op re-run rebuilt something:\n{again.stdout[-2000:]}")
+    frozen_cmd = ["fromsource", "bootstrap", TARGET, "--frozen", "-w", str(ws), "-j", str(JOBS),
+                  "--json"]
+    frozen_wall, frozen_peak, frozen = measured(frozen_cmd)
+    if frozen.returncode != 0 or '"built": 0' not in frozen.stdout:
+        raise SystemExit(f"fromsource --frozen re-run failed or rebuilt:\n{frozen.stderr[-2000:]}")
     wheels = len(list((ws / "wheels").glob("*.whl")))
     return {"wall": wall, "peak": peak, "noop_wall": noop_wall, "noop_peak": noop_peak,
-            "wheels": wheels}
+            "frozen_wall": frozen_wall, "frozen_peak": frozen_peak, "wheels": wheels}
 
 
 def run_fromager(url: str, tmp: Path, venv: Path) -> dict[str, float | int | str]:
@@ -210,6 +216,8 @@ def render(ours: dict[str, float | int | str], theirs: dict[str, float | int | s
                      f"{int(theirs['peak']) / mib:.0f} | 1.00 |")
     lines.append(f"| fromsource no-op re-run | {ours['wheels']} reused | "
                  f"{float(ours['noop_wall']):.2f} | {int(ours['noop_peak']) / mib:.0f} | |")
+    lines.append(f"| fromsource `--frozen` re-run (no index) | {ours['wheels']} reused | "
+                 f"{float(ours['frozen_wall']):.2f} | {int(ours['frozen_peak']) / mib:.0f} | |")
     if "error" in theirs:
         lines += ["", "fromager did not finish offline against the local index; its last output:",
                   "", "```", str(theirs["error"]).strip(), "```"]

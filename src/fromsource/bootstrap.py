@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
@@ -36,7 +37,8 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from fromsource import __version__
+from fromsource import __version__, installability
+from fromsource.alternatives import Alternative, find_buildable
 from fromsource.archives import iter_members
 from fromsource.attest import dsse
 from fromsource.attest.equivalence import (
@@ -70,7 +72,13 @@ from fromsource.pkginfo import read_pkg_info
 from fromsource.policy import Policy
 from fromsource.published import PublishedCheck, compare_published
 from fromsource.publishers import PublisherGate
-from fromsource.resolve import Resolution, ResolvedPackage, SdistMetadata, TargetEnvironment, resolve
+from fromsource.resolve import (
+    Resolution,
+    ResolvedPackage,
+    SdistMetadata,
+    TargetEnvironment,
+    resolve,
+)
 from fromsource.sandbox import choose_level
 from fromsource.seedassembly import suggested_arguments
 from fromsource.seedplan import plan_seeds
@@ -84,6 +92,10 @@ _DONE = ("built", "reused", "external")
 _DEAD = ("failed", "skipped", "cancelled")
 _LOG_TAIL_LINES = 15
 _LOG_TAIL_BYTES = 64 * 1024  # a backend may write gigabytes of log; read only its end
+# The error of a package whose build environment does not resolve (alternatives are sought).
+ENV_UNRESOLVED = "its build environment cannot be resolved"
+# --prefer-buildable: at most this many re-runs, each with the alternatives found.
+_PREFER_ROUNDS = 3
 
 
 # ------------------------------------------------------------------------ results
@@ -145,6 +157,12 @@ class BootstrapSummary:
     externals_suggested: tuple[dict[str, str], ...] = ()
     # The sandbox level builds ran under (bwrap, unshare-net, none).
     isolation: str = ""
+    # Per requested requirement: can it be installed from wheels/simple/, and if not, why.
+    installable: tuple[installability.InstallVerdict, ...] = ()
+    # Versions whose build environment resolves, for packages whose chosen one does not.
+    constraints_suggested: tuple[Alternative, ...] = ()
+    # Choices the run made on the user's behalf (--prefer-buildable): {package, chose, reason}.
+    choices: tuple[dict[str, str], ...] = ()
 
     def with_status(self, status: Status) -> list[PackageReport]:
         return [p for p in self.packages if p.status == status]
@@ -163,6 +181,9 @@ class BootstrapSummary:
             "graph": str(self.graph_file), "isolation": self.isolation,
             "trust_base": list(self.trust_base), "seeds_refused": list(self.seeds_refused),
             "externals_suggested": list(self.externals_suggested),
+            "installable": [v.to_dict() for v in self.installable],
+            "constraints_suggested": [a.to_dict() for a in self.constraints_suggested],
+            "choices": list(self.choices),
             "packages": [p.to_dict() for p in self.packages],
         }
 
@@ -261,8 +282,11 @@ class _Planner:
                  key: Path, constraints: Sequence[Requirement], jobs: int, keep_going: bool,
                  settings: BuildSettings, environment: TargetEnvironment,
                  executor: Executor, reporter: Reporter, policy: Policy | None = None,
-                 evidence_dirs: Sequence[Path] = ()) -> None:
+                 evidence_dirs: Sequence[Path] = (),
+                 prefer_buildable: bool = False) -> None:
         self.requirements = tuple(requirements)
+        self.prefer_buildable = prefer_buildable
+        self.top: Resolution | None = None
         self.policy = policy
         self.publishers = PublisherGate(policy, workspace, index, tuple(evidence_dirs)) \
             if policy is not None and (policy.publishers or policy.external_publishers
@@ -344,7 +368,7 @@ class _Planner:
                 try:
                     result = self._resolve_task(task)
                 except (ResolutionError, IndexError_) as exc:
-                    if task.owner is None or not self.keep_going:
+                    if task.owner is None or not (self.keep_going or self.prefer_buildable):
                         raise
                     # Only this package's build environment is unsatisfiable: fail it alone.
                     self.tasks.remove(task)
@@ -508,6 +532,7 @@ class _Planner:
                 if target is not None and target != nodes[name]:
                     self._edge(nodes[name], target, "install", str(requirement))
         if task.kind == "top":
+            self.top = result
             self.roots = tuple(nodes[n] for n in result.roots if n in nodes)
             for root in self.roots:
                 self.graph.add_root(root)
@@ -564,6 +589,7 @@ class _Planner:
         external = self._external(node)
         if external is not None:  # used, not built: its build requirements are not needed
             package.wheel, package.wheel_sha256 = external
+            self.ws.publish_external(external[0])  # the output index must be installable
             self._finish(package, PackageReport(
                 name=node.display_name, version=node.version, status="external",
                 wheel=external[0]))
@@ -871,7 +897,7 @@ class _Planner:
     def _fail(self, package: _Package, error: str) -> None:
         self._finish(package, PackageReport(
             name=package.node.display_name, version=package.node.version, status="failed",
-            error=f"its build environment cannot be resolved: {error.splitlines()[0]}",
+            error=f"{ENV_UNRESOLVED}: {error.splitlines()[0]}",
             log_tail="\n".join(error.splitlines()[1:])))
 
     def _skip(self, package: _Package, dead: Sequence[_Package]) -> None:
@@ -936,26 +962,76 @@ class _Planner:
             evidence.append(f"published by {spec} (verified; policy {source})")
         return evidence
 
-    def externals_suggested(self) -> tuple[dict[str, str], ...]:
-        """Policy lines admitting published compiled wheels for what failed or was skipped."""
-        suggested = []
-        for package in sorted(self.packages.values(), key=lambda p: p.node):
+    def externals_suggested(self, blocking: set[str],
+                            alternatives: Sequence[Alternative] = ()) -> tuple[dict[str, str], ...]:
+        """Policy lines admitting published wheels for what keeps a requested requirement
+        from installing (``blocking``: "name version" labels), the fewest: a skipped
+        package's own wheel rather than its build tools' (those only when it has none), and
+        nothing where another version builds (``alternatives``)."""
+        by_label = {str(p.node): p for p in self.packages.values()}
+        other_version = {a.package for a in alternatives}
+        lines: dict[str, str] = {}
+        todo, seen = sorted(blocking), set()
+        while todo:
+            label = todo.pop(0)
+            package = by_label.get(label)
+            if label in seen or package is None or label in other_version:
+                continue
+            seen.add(label)
             if package.status not in ("failed", "skipped"):
                 continue
             try:
-                candidates = self.index.wheel_candidates(package.node.name)
+                wheel = best_wheel(self.index.wheel_candidates(package.node.name),
+                                   Version(package.node.version))
             except FromsourceError:
+                wheel = None
+            if wheel is not None and wheel.sha256:
+                lines[label] = external_policy_line(wheel)
+            elif package.report is not None:  # no wheel of its own: unblock its build
+                todo += list(package.report.blocked_by)
+        return tuple({"package": label, "line": line} for label, line in sorted(lines.items()))
+
+    def alternatives(self) -> tuple[Alternative, ...]:
+        """For each package whose build environment does not resolve: a version that does."""
+        found = []
+        graph = self.graph.build()
+        for package in sorted(self.packages.values(), key=lambda p: p.node):
+            report = package.report
+            if report is None or report.status != "failed" or not (
+                    report.error or "").startswith(ENV_UNRESOLVED):
                 continue
-            wheel = best_wheel(candidates, Version(package.node.version))
-            # Pure-Python packages can be built here once what blocks them is solved;
-            # externals are for compiled code whose toolchain or crates are out of reach.
-            if wheel is not None and wheel.sha256 and not wheel.pure:
-                suggested.append({"package": str(package.node),
-                                  "line": external_policy_line(wheel)})
-        return tuple(suggested)
+            allowed = [_specifier(e.requirement) for e in graph.edges if e.target == package.node]
+            allowed += [_specifier(r) for r in self.requirements
+                        if canonicalize_name(Requirement(r).name) == package.node.name]
+            self.reporter.discovering(f"looking for a buildable version of {package.node}")
+            alternative = find_buildable(
+                package.node.display_name, Version(package.node.version),
+                reason=report.error or "", index=self.index, sources=self.ws.sources,
+                metadata=SdistMetadata(self.index, self.ws.sources, self._metadata_or_none),
+                constraints=self.constraints, environment=self.environment, allowed=allowed)
+            if alternative is not None:
+                found.append(alternative)
+        return tuple(found)
+
+    def _metadata_or_none(self, candidate: SdistCandidate) -> list[Requirement]:
+        # Looking for alternatives builds nothing: unknown runtime metadata counts as none.
+        try:
+            return self._metadata_for(candidate)
+        except _PendingMetadata:
+            return []
 
     def _dump(self) -> None:
-        dump(self.graph.build(), self.ws.graph_file)
+        # A run whose top-level resolution failed learned nothing: keep the last graph (the
+        # pins --frozen re-runs from).
+        if self.top is not None:
+            dump(self.graph.build(), self.ws.graph_file)
+
+
+def _specifier(requirement: str | None) -> SpecifierSet:
+    try:
+        return Requirement(requirement).specifier if requirement else SpecifierSet()
+    except InvalidRequirement:
+        return SpecifierSet()
 
 
 def _sdist_facts(sdist: Path) -> tuple[str | None, bytes | None]:
@@ -976,6 +1052,20 @@ def _sdist_facts(sdist: Path) -> tuple[str | None, bytes | None]:
     return (info.name if info else None), pyproject
 
 
+class _AcrossRounds:
+    """The run's executor, shut down once after the last round (--prefer-buildable repeats
+    the planner; a round ends with nothing running)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
+        return self.executor.submit(request)
+
+    def shutdown(self) -> None:
+        return None
+
+
 def bootstrap(
     requirements: Sequence[str],
     *,
@@ -991,6 +1081,7 @@ def bootstrap(
     reporter: Reporter | None = None,
     policy: Policy | None = None,
     evidence_dirs: Sequence[Path] = (),
+    prefer_buildable: bool = False,
 ) -> BootstrapSummary:
     """Build ``requirements`` and their whole build closure from source into ``workspace``.
 
@@ -1001,28 +1092,47 @@ def bootstrap(
     anything in it is built), :class:`~fromsource.errors.ResolutionError` (a conflict, with
     the chain of requirements) or other :class:`FromsourceError` for bad input; build
     failures do not raise, they are in the summary.
+
+    With ``prefer_buildable``, a package whose build environment does not resolve fails
+    alone (as with ``keep_going``) and the run is repeated with the closest version whose
+    build environment resolves pinned; each such choice is in the summary's ``choices``.
     """
     start = time.perf_counter()
     jobs = jobs or default_jobs()
     workspace.create()
+    chosen: list[Alternative] = []
+    real = executor or LocalExecutor(jobs)
     with workspace.lock():
         remove_stale_temp_files(workspace)
-        planner = _Planner(
-            requirements, workspace=workspace, index=index, key=key,
-            constraints=constraints, jobs=jobs, keep_going=keep_going,
-            settings=settings or BuildSettings(),
-            environment=environment or TargetEnvironment.current(),
-            executor=executor or LocalExecutor(jobs), reporter=reporter or Reporter(),
-            policy=policy, evidence_dirs=evidence_dirs,
-        )
-        reports = planner.run()
+        try:
+            for _ in range(_PREFER_ROUNDS + 1):
+                planner = _Planner(
+                    requirements, workspace=workspace, index=index, key=key,
+                    constraints=(*constraints, *(Requirement(a.constraint) for a in chosen)),
+                    jobs=jobs, keep_going=keep_going, settings=settings or BuildSettings(),
+                    environment=environment or TargetEnvironment.current(),
+                    executor=_AcrossRounds(real), reporter=reporter or Reporter(),
+                    policy=policy, evidence_dirs=evidence_dirs,
+                    prefer_buildable=prefer_buildable,
+                )
+                reports = planner.run()
+                alternatives = planner.alternatives()
+                if not prefer_buildable or not alternatives:
+                    break
+                chosen += alternatives
+        finally:
+            real.shutdown()
     trust_base, refused = planner.trust_base()
-    suggested = planner.externals_suggested() if not all(
-        r.status in _DONE for r in reports) else ()
+    verdicts = installability.check(requirements, planner.top, reports, workspace)
+    suggested = planner.externals_suggested(installability.runtime_blockers(verdicts),
+                                            alternatives)
     return BootstrapSummary(
         requirements=tuple(requirements), roots=tuple(n.id for n in planner.roots),
         packages=reports, graph_file=workspace.graph_file,
         seconds=time.perf_counter() - start, jobs=jobs,
         trust_base=trust_base, seeds_refused=refused, externals_suggested=suggested,
-        isolation=planner.fingerprint.isolation,
+        isolation=planner.fingerprint.isolation, installable=verdicts,
+        constraints_suggested=alternatives,
+        choices=tuple({"package": a.package, "chose": a.constraint,
+                       "reason": f"--prefer-buildable: {a.reason}"} for a in chosen),
     )

@@ -32,7 +32,7 @@ from packaging.utils import (
 )
 from securesystemslib.signer import Signer
 
-from fromsource import __version__
+from fromsource import __version__, crates, toolchains
 from fromsource.archives import check_wheel_record, extract_sdist
 from fromsource.attest import dsse
 from fromsource.attest.locate import attestation_name, attestation_of
@@ -51,6 +51,7 @@ from fromsource.errors import (
     InputError,
     MissingRequirementError,
 )
+from fromsource.native import native_dependencies
 from fromsource.sandbox import BuildSandbox, SandboxMode, choose_level, not_isolated
 from fromsource.untrusted import load_toml, read_tail
 from fromsource.wheelstore import Selected, WheelStore, read_wheel_info
@@ -75,6 +76,8 @@ class BuildSystem:
 class BuildSettings:
     require_isolation: bool = False  # refuse to build with the network reachable
     sandbox: SandboxMode = "auto"  # the filesystem sandbox: see fromsource.sandbox
+    toolchains: tuple[str, ...] = ()  # granted by the policy: see fromsource.toolchains
+    crates_registry: str | None = None  # where Rust crates come from: see fromsource.crates
     hook_timeout: float | None = 3600.0
 
 
@@ -194,6 +197,8 @@ class _Builder:
         self.env_wheels = tuple(env_wheels) if env_wheels is not None else None
         self.update_index = update_index
         self._log: IO[bytes] | None = None  # the open build log while hooks run
+        self.granted: tuple[toolchains.Toolchain, ...] = ()  # toolchains bound into the sandbox
+        self.crates: tuple[Dependency, ...] = ()  # Rust crates vendored into the source tree
         self.source_date_epoch = _ZIP_EPOCH
 
     @contextmanager
@@ -216,6 +221,9 @@ class _Builder:
         with self._phase("extract"):
             root = extract_sdist(self.sdist, self.dir / "src")
         build_system = read_build_system(root)
+        if "rust" in self.settings.toolchains:  # fetched here: the build has no network
+            self.crates = crates.vendor(root, self.settings.crates_registry,
+                                        self.workspace.sources / "crates")
         who = f"{self.name} {self.version}"
         if self.env_wheels is not None:
             store, chosen = self._exact_environment(self.env_wheels)
@@ -229,12 +237,14 @@ class _Builder:
             (self.dir / sub).mkdir()
         # Taken before any hook runs: a backend cannot move it, and rebuilds agree on it.
         self.source_date_epoch = _source_date_epoch(root)
+        self.granted = toolchains.find_all(self.settings.toolchains)
         environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", self.source_date_epoch,
-                                       scripts=Path(env.scheme["scripts"]))
+                                       scripts=Path(env.scheme["scripts"]),
+                                       tool_paths=[t.bin for t in self.granted])
         sandbox = BuildSandbox.for_build(
             capability, env=env.root,
             writable=[self.dir / sub for sub in ("src", "out", "home", "tmp")],
-            etc_dir=self.dir / "sandbox-etc",
+            etc_dir=self.dir / "sandbox-etc", granted=[t.root for t in self.granted],
         )
         installed: dict[str, Dependency] = {}
         with self.log_path.open("wb") as log:
@@ -346,7 +356,7 @@ class _Builder:
             return result
         except subprocess.CalledProcessError as exc:
             raise BuildError(
-                f"{self.name} {self.version}: {hook} failed (exit {exc.returncode}); "
+                f"{self.name} {self.version}: {hook} failed (exit {exc.returncode}){self._rust_note()}; "
                 f"log: {self.log_path}\n{_log_tail(self.log_path)}"
             ) from exc
         except subprocess.TimeoutExpired as exc:
@@ -359,6 +369,17 @@ class _Builder:
             ) from exc
         except pyproject_hooks.HookMissing as exc:
             raise BuildError(f"{self.name} {self.version}: backend lacks hook {exc.hook_name}") from exc
+
+    def _rust_note(self) -> str:
+        """Why a Rust build failed, when the reason is ours rather than the compiler's."""
+        member = toolchains.needs_rust(self.sdist)
+        if member is None:
+            return ""
+        if "rust" not in self.settings.toolchains:
+            return (f"; it builds Rust code ({member}) and no rust toolchain is granted to "
+                    "builds: add toolchains = [\"rust\"] to the policy's [build] table")
+        return (f"; it builds Rust code ({member}): a crate it depends on must be in the "
+                "build, which has no network (fromsource does not fetch crates yet)")
 
     def _check_wheel(self, wheel: Path) -> None:
         try:
@@ -388,6 +409,8 @@ class _Builder:
                              publisher_evidence=PublisherEvidence.from_annotations(self.sdist_annotations)),
             wheels=deps, interpreter=interpreter, isolation=sandbox.level,
             sandbox=sandbox.describe(), source_date_epoch=self.source_date_epoch,
+            natives=(*(d for t in self.granted for d in t.dependencies()), *self.crates,
+                     *native_dependencies(built)),
             builder_version=__version__, invocation_id=str(uuid.uuid4()),
             started_on=started, finished_on=_now(), log_sha256=sha256_file(self.log_path),
         )

@@ -39,9 +39,12 @@ class Runner(Protocol):
 
 
 def scrubbed_environment(home: Path, tmp: Path, source_date_epoch: int,
-                         scripts: Path | None = None) -> dict[str, str]:
+                         scripts: Path | None = None,
+                         tool_paths: Sequence[str] = ()) -> dict[str, str]:
     env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
     env.setdefault("PATH", os.defpath)
+    for directory in reversed(tool_paths):  # granted toolchains' bin, before the system's
+        env["PATH"] = f"{directory}{os.pathsep}{env['PATH']}"
     if scripts is not None:
         # Backends run tools installed by their own wheels (uv-build looks its binary up
         # on PATH), as they would under pip or pypa/build.

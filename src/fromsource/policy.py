@@ -15,6 +15,7 @@ the first. Evaluation helpers return lists of violations; the caller decides sev
     require_isolation = true               # attestations must record network isolation
     require_sandbox = true                 # ... and the bubblewrap filesystem sandbox
     allow_unverified_sources = false       # sdists no sha256/https vouched for (default: refused)
+    toolchains = ["rust"]                  # bound read-only into builds (fromsource.toolchains)
 
     [seeds]
     evidence = ["source", "provenance", "review"]  # which evidence admits a seed
@@ -47,6 +48,7 @@ from fromsource.attest.keys import load_public_key
 from fromsource.attest.publisher import PublisherSpec, parse_publisher
 from fromsource.attest.trustroot import TrustRootPin
 from fromsource.errors import FromsourceError, PolicyError, PolicyFileError
+from fromsource.toolchains import KNOWN as KNOWN_TOOLCHAINS
 from fromsource.untrusted import MAX_POLICY_BYTES, load_toml, read_file
 
 # source: re-assembled from its sdist; provenance: built by a trusted builder; review: a
@@ -66,6 +68,8 @@ class Policy:
     require_isolation: bool = False
     require_sandbox: bool = False
     allow_unverified_sources: bool = False  # fetch and accept sources nothing vouched for
+    toolchains: tuple[str, ...] = ()
+    crates_registry: str | None = None  # a directory (resolved against the policy's) or URL
     seed_evidence: frozenset[str] = EVIDENCE_KINDS
     seed_allow: frozenset[str] | None = None
     binary_seed_digests: frozenset[str] = frozenset()
@@ -164,7 +168,8 @@ def load_policy(path: Path) -> Policy:
         expires = None
     trust = _table(data, "trust", errors, {"builder_keys", "reviewer_keys", "threshold"})
     build = _table(data, "build", errors, {"require_isolation", "require_sandbox",
-                                           "allow_unverified_sources"})
+                                           "allow_unverified_sources", "toolchains",
+                                           "crates_registry"})
     seeds = _table(data, "seeds", errors, {"evidence", "allow", "binary_digests"})
     externals = _table(data, "externals", errors, {"wheels"})
     require_origin, repositories = _sources(_table(data, "sources", errors,
@@ -184,6 +189,16 @@ def load_policy(path: Path) -> Policy:
     require_isolation = _bool(build, "require_isolation", "[build]", errors)
     require_sandbox = _bool(build, "require_sandbox", "[build]", errors)
     allow_unverified = _bool(build, "allow_unverified_sources", "[build]", errors)
+    granted = _str_list(build, "toolchains", "[build]", errors)
+    registry = build.get("crates_registry")
+    if registry is not None and not isinstance(registry, str):
+        errors.add("[build].crates_registry", "must be a string (a directory or a URL)")
+        registry = None
+    if isinstance(registry, str) and "://" not in registry and not Path(registry).is_absolute():
+        registry = str(path.parent / registry)
+    for bad in sorted(set(granted) - set(KNOWN_TOOLCHAINS)):
+        errors.add("[build].toolchains", f"unknown toolchain {bad!r} (known: "
+                   f"{', '.join(KNOWN_TOOLCHAINS)})")
     evidence = set(_str_list(seeds, "evidence", "[seeds]", errors) or EVIDENCE_KINDS)
     for bad in sorted(evidence - EVIDENCE_KINDS):
         errors.add("[seeds].evidence", f"unknown evidence kind {bad!r} (use source, provenance, review)")
@@ -244,7 +259,8 @@ def load_policy(path: Path) -> Policy:
         source=str(path), builder_keys=builder_keys, reviewer_keys=reviewer_keys,
         threshold=threshold, expires=expires, require_isolation=require_isolation,
         require_sandbox=require_sandbox,
-        allow_unverified_sources=allow_unverified,
+        allow_unverified_sources=allow_unverified, toolchains=tuple(sorted(set(granted))),
+        crates_registry=registry,
         seed_evidence=frozenset(evidence),
         seed_allow=frozenset(canonicalize_name(n) for n in allow) if allow is not None else None,
         binary_seed_digests=frozenset(digests), externals=external_map,

@@ -219,11 +219,13 @@ class BuildSandbox:
 
     @classmethod
     def for_build(cls, capability: Capability, *, env: Path, writable: Sequence[Path],
-                  etc_dir: Path) -> BuildSandbox:
+                  etc_dir: Path, granted: Sequence[str] = ()) -> BuildSandbox:
+        """``granted``: read-only roots of toolchains the policy grants (fromsource.toolchains)."""
         if capability.level != ISOLATION_BWRAP:
             return cls(level=capability.level)
         _write_etc(etc_dir)
-        read_only = (*interpreter_roots(), str(env.absolute()))
+        extra = tuple(p for p in granted if not p.startswith(("/usr/", "/bin/", "/lib")))
+        read_only = (*interpreter_roots(), str(env.absolute()), *extra)
         return cls(level=capability.level, read_only=read_only,
                    read_write=tuple(str(p.absolute()) for p in writable),
                    bwrap=capability.bwrap, version=capability.bwrap_version,

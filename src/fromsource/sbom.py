@@ -47,12 +47,16 @@ from fromsource.attest import dsse
 from fromsource.attest.locate import attestation_files
 from fromsource.attest.origin import SOURCE_ORIGIN
 from fromsource.attest.provenance import (
+    KIND_COMPILER,
+    KIND_CRATE,
     KIND_INTERPRETER,
     KIND_SDIST,
+    KIND_TOOLCHAIN,
     KIND_WHEEL,
     SLSA_PROVENANCE,
     STATEMENT_TYPE,
     BuildRecord,
+    Dependency,
 )
 from fromsource.attest.seed_review import ADMIT_BINARY, SEED_REVIEW, SeedReview
 from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim
@@ -93,6 +97,33 @@ class EnvWheel:
     attestation_sha256: str | None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NativeInput:
+    """A system library or compiler a build recorded (docs/provenance.md)."""
+
+    kind: str  # system-library | compiler
+    name: str  # soname, or compiler-version
+    sha256: str
+    uri: str | None
+    version: str | None  # the compiler's version
+    package: tuple[str, str, str | None] | None  # Debian package, version, architecture
+
+    @property
+    def purl(self) -> PackageURL | None:
+        if self.kind == KIND_CRATE and self.version is not None:
+            return PackageURL(type="cargo", name=self.name.removesuffix(f"-{self.version}.crate"),
+                              version=self.version)
+        if self.package is None:
+            return None
+        name, version, arch = self.package
+        return PackageURL(type="deb", namespace="debian", name=name, version=version,
+                          qualifiers={"arch": arch} if arch else None)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.name}#sha256={self.sha256}"
+
+
 @dataclass(frozen=True, slots=True)
 class BuildStep:
     """One attested build as its provenance states it."""
@@ -113,6 +144,7 @@ class BuildStep:
     finished_on: str | None
     log_sha256: str | None
     sdist_publisher: dict[str, Any] | None = None  # the sdist entry's publisherEvidence
+    natives: tuple[NativeInput, ...] = ()
 
 
 @dataclass
@@ -333,7 +365,16 @@ def _build_step(wheel: Artifact, path: Path, digest: str, record: BuildRecord) -
         started_on=record.started_on, finished_on=record.finished_on, log_sha256=record.log_sha256,
         sdist_publisher=(record.sdist.publisher_evidence.to_dict()
                          if record.sdist.publisher_evidence is not None else None),
+        natives=tuple(_native_input(d) for d in record.natives),
     )
+
+
+def _native_input(dep: Dependency) -> NativeInput:
+    package = dep.package
+    deb = ((package.name, package.version, package.architecture)
+           if package is not None and package.manager == "dpkg" else None)
+    return NativeInput(kind=dep.kind, name=dep.name, sha256=dep.sha256, uri=dep.uri,
+                       version=dep.version, package=deb)
 
 
 def read_backend(sdist: Path) -> str:
@@ -471,6 +512,7 @@ class _Document:
         bom.metadata.tools.components.add(Component(
             type=ComponentType.APPLICATION, name="fromsource", version=__version__,
             bom_ref="tool:fromsource"))
+        self._add_natives(bom)
         by_path = {path: self.components[a] for a, path in self.facts.files.items() if a in self.components}
         for path, targets in self.edges.items():
             if path in by_path:
@@ -484,6 +526,44 @@ class _Document:
         return Sbom({**ordered, **document}, list(self.shipped), list(self.facts.warnings))
 
     # -- components
+
+    def _add_natives(self, bom: Bom) -> None:
+        """System libraries and compilers of compiled wheels: one component per file, named
+        by its Debian package URL where dpkg knew it, and a dependency from the wheel."""
+        made: dict[str, Component] = {}
+        for artifact, key in sorted(self.facts.primary.items()):
+            if artifact not in self.components:
+                continue
+            needed = []
+            for native in self.facts.builds[key].natives:
+                if native.ref not in made:
+                    made[native.ref] = self._native_component(native)
+                    bom.components.add(made[native.ref])
+                needed.append(made[native.ref])
+            if needed:
+                bom.register_dependency(self.components[artifact], needed)
+
+    @staticmethod
+    def _native_component(native: NativeInput) -> Component:
+        props = [Property(name=f"{_P}kind", value=native.kind)]
+        if native.uri:
+            props.append(Property(name=f"{_P}path", value=native.uri.removeprefix("file://")))
+        if native.package is not None:
+            props.append(Property(name=f"{_P}deb-package", value=native.package[0]))
+        if native.kind in (KIND_COMPILER, KIND_TOOLCHAIN):
+            name, _, version = native.name.rpartition("-")
+            return Component(type=ComponentType.APPLICATION, name=name or native.name,
+                             version=native.version or version or None, bom_ref=native.ref,
+                             purl=native.purl, hashes=[_sha(native.sha256)], properties=props)
+        if native.kind == KIND_CRATE:
+            crate = native.name.removesuffix(f"-{native.version}.crate")
+            return Component(type=ComponentType.LIBRARY, name=crate,
+                             version=native.version, bom_ref=native.ref, purl=native.purl,
+                             hashes=[_sha(native.sha256)], properties=props)
+        return Component(type=ComponentType.LIBRARY, name=native.name,
+                         version=native.package[1] if native.package else None,
+                         bom_ref=native.ref, purl=native.purl, hashes=[_sha(native.sha256)],
+                         properties=props)
 
     def _assign_refs(self) -> None:
         artifacts: set[Artifact] = set(self.shipped) | set(self.facts.seeds) | set(self.facts.externals)

@@ -27,7 +27,12 @@ from securesystemslib.signer import Key
 from fromsource.archives import wheel_record_problems
 from fromsource.attest import dsse
 from fromsource.attest.locate import SUFFIX, attestation_files, sidecar
-from fromsource.attest.provenance import KIND_SDIST, KIND_WHEEL, BuildRecord, Dependency
+from fromsource.attest.provenance import (
+    KIND_SDIST,
+    KIND_WHEEL,
+    BuildRecord,
+    Dependency,
+)
 from fromsource.attest.publisher_record import check_stored, recheck
 from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
 from fromsource.errors import FromsourceError, VerificationError
@@ -61,6 +66,7 @@ class ChainNode:
     children: list[ChainNode] = field(default_factory=list)
     evidence: tuple[str, ...] = ()  # seeds and externals: what the policy accepted
     origin: str | None = None  # seeds: source | built | reviewed | binary (seeds.seed_origin)
+    detail: tuple[str, ...] = ()  # native inputs: what was recorded (package, path, version)
 
     @property
     def key(self) -> tuple[str, str | None, str | None]:
@@ -93,6 +99,8 @@ class ChainNode:
             "valid": self.ok, "problems": list(self.problems), "evidence": list(self.evidence),
             **({"origin": self.origin} if self.origin else {}),
         }
+        if self.detail:
+            out["detail"] = list(self.detail)
         if self.kind == KIND_WHEEL and self.key in shown and not self.problems:
             return {**out, "ref": True}
         shown.add(self.key)
@@ -301,6 +309,8 @@ class Verifier:
         node.children.append(self._sdist(record.sdist))
         for dep in record.wheels:
             node.children.append(self._dependency(dep, wheel, depth))
+        for dep in record.natives:
+            node.children.append(ChainNode(dep.name, dep.kind, dep.sha256, detail=native_detail(dep)))
 
     def _sdist(self, sdist: Dependency) -> ChainNode:
         """An sdist ends a chain; publisher evidence recorded for it is re-checked offline,
@@ -425,6 +435,18 @@ def _sdist_project(filename: str) -> str:
         return str(parse_sdist_filename(filename)[0])
     except InvalidSdistFilename:
         return filename
+
+
+def native_detail(dep: Dependency) -> tuple[str, ...]:
+    """What a native-input, toolchain or crate entry records, as short phrases for the tree."""
+    detail = []
+    if dep.version is not None:
+        detail.append(f"version {dep.version}")
+    if dep.package is not None:
+        detail.append(f"{dep.package.manager} {dep.package.name} {dep.package.version}")
+    if dep.path is not None:
+        detail.append(dep.path)
+    return tuple(detail)
 
 
 def _same_file_key(path: Path) -> str:

@@ -3,7 +3,8 @@
 A workspace is one directory holding a run's state::
 
     sources/        sdists, cached by name
-    wheels/         built wheels, plus wheels/simple/ (PEP 503, installable by pip and uv)
+    wheels/         built wheels, plus wheels/simple/ (PEP 503, installable by pip and uv);
+                    externals a run used are copied into wheels/simple/<project>/
     seeds/          admitted seed wheels (and the sdists source seeds were assembled from)
     published/      published wheels compared with stage 2 of a source-seeded package
     attestations/   <artifact filename>.intoto.jsonl
@@ -185,21 +186,45 @@ class Workspace:
         finally:
             handle.close()
 
+    def external_files(self) -> list[Path]:
+        """External wheels published in the index: wheels/simple/<project>/*.whl."""
+        if not self.simple.is_dir():
+            return []
+        return sorted(self.simple.glob("*/*.whl"))
+
+    def publish_external(self, wheel: Path) -> Path:
+        """Copy a policy-admitted external wheel into wheels/simple/<project>/.
+
+        Externals sit in the index next to built wheels, so the index is installable, but
+        never in wheels/ itself: nothing mistakes them for built ones (no attestation).
+        """
+        project = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+        dest = self.simple / project / wheel.name
+        if not dest.is_file() or sha256_file(dest) != sha256_file(wheel):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            atomic_copy(wheel, dest)
+        return dest
+
     def update_simple_index(self) -> None:
         """Rewrite the PEP 503 index under wheels/simple/ from the wheels present.
 
-        Links carry ``#sha256=`` fragments so pip checks what it installs. Each page is
-        written atomically; a wheel is added to wheels/ before the index names it.
+        Built wheels (wheels/) and published externals (wheels/simple/<project>/) are listed
+        together. Links carry ``#sha256=`` fragments so pip checks what it installs. Each
+        page is written atomically; a wheel is in place before the index names it.
         """
-        projects: dict[str, list[Path]] = {}
+        projects: dict[str, list[tuple[str, Path]]] = {}
         for wheel in self.wheel_files():
             project = canonicalize_name(parse_wheel_filename(wheel.name)[0])
-            projects.setdefault(project, []).append(wheel)
+            projects.setdefault(project, []).append((f"../../{wheel.name}", wheel))
+        for wheel in self.external_files():
+            project = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+            if wheel.parent.name == project:  # anything else was not put there by us
+                projects.setdefault(project, []).append((wheel.name, wheel))
         for name, wheels in projects.items():
             links = "\n".join(
-                f'    <a href="../../{html.escape(w.name)}#sha256={sha256_file(w)}">'
+                f'    <a href="{html.escape(href)}#sha256={sha256_file(w)}">'
                 f"{html.escape(w.name)}</a><br/>"
-                for w in wheels
+                for href, w in wheels
             )
             page = (
                 "<!DOCTYPE html>\n<html>\n  <head><meta name=\"pypi:repository-version\" "

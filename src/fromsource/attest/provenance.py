@@ -52,7 +52,17 @@ KIND_INTERPRETER = "interpreter"
 # Annotation on the sdist dependency when nothing vouched for the fetched bytes (the index
 # published no sha256, or it came over plain http); its value says why. See docs/security.md.
 UNVERIFIED = "unverified"
-KINDS = (KIND_SDIST, KIND_WHEEL, KIND_INTERPRETER)
+# Native inputs of compiled wheels (fromsource.native): linked system libraries, the compiler.
+KIND_SYSTEM_LIBRARY = "system-library"
+KIND_COMPILER = "compiler"
+# Programs of a toolchain the policy granted to the build (fromsource.toolchains).
+KIND_TOOLCHAIN = "toolchain"
+# A Rust crate vendored into the build from a registry, checked against Cargo.lock.
+KIND_CRATE = "crate"
+# What else a build used, recorded after the interpreter (docs/provenance.md, "Native inputs").
+NATIVE_KINDS = (KIND_SYSTEM_LIBRARY, KIND_COMPILER, KIND_TOOLCHAIN, KIND_CRATE)
+KINDS = (KIND_SDIST, KIND_WHEEL, KIND_INTERPRETER, *NATIVE_KINDS)
+PACKAGE_MANAGERS = ("dpkg",)
 # The sdist entry's annotation recording verified publisher evidence (docs/provenance.md).
 PUBLISHER_EVIDENCE = "publisherEvidence"
 EVIDENCE_KINDS = ("pep740-attestation", "pep740-provenance", "sigstore-bundle")
@@ -91,6 +101,22 @@ class PublisherEvidence:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SystemPackage:
+    """The system package that owns a native input's file (``package`` annotation)."""
+
+    manager: str  # one of PACKAGE_MANAGERS
+    name: str
+    version: str
+    architecture: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"manager": self.manager, "name": self.name, "version": self.version}
+        if self.architecture:
+            out["architecture"] = self.architecture
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Dependency:
     """One resolvedDependencies entry (an in-toto ResourceDescriptor)."""
 
@@ -105,6 +131,18 @@ class Dependency:
     implementation: str | None = None  # interpreters: sys.implementation.name
     publisher_evidence: PublisherEvidence | None = None  # sdists: what bootstrap verified
     unverified: str | None = None  # sdists: why nothing vouched for the fetched bytes
+    # Native inputs, toolchains and crates (NATIVE_KINDS); ``uri`` is where the file was.
+    soname: str | None = None  # system-library
+    path: str | None = None  # system-library: where the loader finds the soname
+    needed_by: tuple[str, ...] = ()  # system-library: the wheel members that link it
+    package: SystemPackage | None = None  # system-library, compiler: the owning package
+    version: str | None = None  # compiler, toolchain, crate
+    compiler: str | None = None  # compiler: gcc, clang, ...
+    command: str | None = None  # compiler: what was looked up on PATH
+    toolchain: str | None = None  # toolchain: the granted name (rust)
+    program: str | None = None  # toolchain: rustc, cargo
+    crate: str | None = None  # crate: its name
+    lock_source: str | None = None  # crate: Cargo.lock's source line
 
     def to_dict(self) -> dict[str, Any]:
         annotations: dict[str, Any] = {"kind": self.kind}
@@ -116,6 +154,8 @@ class Dependency:
                 annotations["external"] = True
         elif self.kind == KIND_INTERPRETER:
             annotations["implementation"] = self.implementation
+        elif self.kind in NATIVE_KINDS:
+            annotations.update(self._native_annotations())
         else:
             if self.publisher_evidence is not None:
                 annotations[PUBLISHER_EVIDENCE] = self.publisher_evidence.to_dict()
@@ -128,6 +168,20 @@ class Dependency:
         }
         if self.uri:
             out["uri"] = self.uri
+        return out
+
+    def _native_annotations(self) -> dict[str, Any]:
+        out: dict[str, Any]
+        if self.kind == KIND_SYSTEM_LIBRARY:
+            out = {"soname": self.soname, "path": self.path, "neededBy": list(self.needed_by)}
+        elif self.kind == KIND_COMPILER:
+            out = {"compiler": self.compiler, "version": self.version, "command": self.command}
+        elif self.kind == KIND_TOOLCHAIN:
+            out = {"toolchain": self.toolchain, "program": self.program, "version": self.version}
+        else:
+            out = {"crate": self.crate, "version": self.version, "lockSource": self.lock_source}
+        if self.package is not None:
+            out["package"] = self.package.to_dict()
         return out
 
 
@@ -158,6 +212,7 @@ class BuildRecord:
     interpreter: Dependency
     isolation: str
     source_date_epoch: int
+    natives: tuple[Dependency, ...] = ()  # native inputs, toolchains and crates
     builder_version: str
     invocation_id: str
     started_on: str
@@ -188,6 +243,7 @@ class BuildRecord:
                         self.sdist.to_dict(),
                         *(w.to_dict() for w in self.wheels),
                         self.interpreter.to_dict(),
+                        *(n.to_dict() for n in self.natives),
                     ],
                 },
                 "runDetails": {
@@ -287,7 +343,7 @@ def _read(statement: object, p: Problems) -> BuildRecord | None:
     builder_version, invocation_id, started_on, finished_on, log_sha256 = run
     return BuildRecord(
         wheel_name=subject[0], wheel_sha256=subject[1], requirement=requirement,
-        sdist=deps[0], wheels=deps[1], interpreter=deps[2], isolation=isolation,
+        sdist=deps[0], wheels=deps[1], interpreter=deps[2], natives=deps[3], isolation=isolation,
         source_date_epoch=epoch, builder_version=builder_version, invocation_id=invocation_id,
         started_on=started_on, finished_on=finished_on, log_sha256=log_sha256, sandbox=sandbox,
     )
@@ -410,8 +466,10 @@ def _sandbox(value: object, where: str, p: Problems) -> Sandbox | None:
 
 
 def _dependencies(value: object, p: Problems,
-                  ) -> tuple[Dependency | None, tuple[Dependency, ...], Dependency | None] | None:
-    """(the sdist, the wheels, the interpreter); None when the list itself is unusable."""
+                  ) -> tuple[Dependency | None, tuple[Dependency, ...], Dependency | None,
+                             tuple[Dependency, ...]] | None:
+    """(the sdist, the wheels, the interpreter, the native inputs); None when the list itself
+    is unusable."""
     where = "$.predicate.buildDefinition.resolvedDependencies"
     entries = shape.array(value, where, p)
     if entries is None:
@@ -419,7 +477,9 @@ def _dependencies(value: object, p: Problems,
     sdists: list[tuple[int, Dependency | None]] = []
     interpreters: list[tuple[int, Dependency | None]] = []
     wheels: list[Dependency] = []
+    natives: list[Dependency] = []
     names: dict[str, int] = {}
+    native_names: dict[tuple[str, str], int] = {}
     ok = True
     for index, entry in enumerate(entries):
         path = f"{where}[{index}]"
@@ -429,6 +489,14 @@ def _dependencies(value: object, p: Problems,
             sdists.append((index, dep))
         elif kind == KIND_INTERPRETER:
             interpreters.append((index, dep))
+        elif dep is not None and dep.kind in NATIVE_KINDS:
+            if (dep.kind, dep.name) in native_names:
+                p.add(f"{path}.name", f"{dep.kind} {dep.name} is already entry "
+                      f"[{native_names[dep.kind, dep.name]}]")
+                ok = False
+            else:
+                native_names[dep.kind, dep.name] = index
+                natives.append(dep)
         elif dep is not None:
             if dep.name in names:
                 p.add(f"{path}.name", f"{dep.name} is already entry [{names[dep.name]}]")
@@ -440,7 +508,7 @@ def _dependencies(value: object, p: Problems,
             ok = False
     sdist = _exactly_one(sdists, KIND_SDIST, where, p)
     interpreter = _exactly_one(interpreters, KIND_INTERPRETER, where, p)
-    return (sdist, tuple(wheels), interpreter) if ok else (sdist, (), None)
+    return (sdist, tuple(wheels), interpreter, tuple(natives)) if ok else (sdist, (), None, ())
 
 
 def _claimed_kind(entry: object) -> object:
@@ -484,7 +552,9 @@ def _dependency(value: object, path: str, p: Problems) -> Dependency | None:
             return None
         return Dependency(name=name, sha256=sha, kind=kind, uri=uri, publisher_evidence=evidence,
                           unverified=unverified)
-    if "uri" in entry:  # only a fetched sdist has a place it came from
+    if kind in NATIVE_KINDS:
+        return _native(entry, kind, sha, uri, path, p)
+    if "uri" in entry:  # only a fetched sdist and native inputs have a place they came from
         p.add(f"{path}.uri", f"unknown field for a {kind or 'dependency'} entry")
         return None
     if kind == KIND_INTERPRETER:
@@ -537,6 +607,62 @@ def _wheel(entry: dict[str, Any], sha: str | None, path: str, p: Problems) -> De
         return None
     return Dependency(name=name, sha256=sha, kind=KIND_WHEEL, edge=edge, seed=seed,
                       attestation_sha256=attestation, external=external)
+
+
+_NATIVE_FIELDS = {
+    KIND_SYSTEM_LIBRARY: (("kind", "soname", "path", "neededBy"), ("package",)),
+    KIND_COMPILER: (("kind", "compiler", "version", "command"), ("package",)),
+    KIND_TOOLCHAIN: (("kind", "toolchain", "program", "version"), ()),
+    KIND_CRATE: (("kind", "crate", "version", "lockSource"), ()),
+}
+
+
+def _native(entry: dict[str, Any], kind: str, sha: str | None, uri: str | None, path: str,
+            p: Problems) -> Dependency | None:
+    """A system-library, compiler, toolchain or crate entry: every annotation its kind has,
+    nothing else, and the ``uri`` of the file it was."""
+    name = _plain_name(entry.get("name"), f"{path}.name", p)
+    if "uri" not in entry:
+        p.add(f"{path}.uri", f"missing (a {kind} entry names the file it was)")
+    where = f"{path}.annotations"
+    required, optional = _NATIVE_FIELDS[kind]
+    notes = shape.obj(entry.get("annotations"), where, p, required, optional)
+    if notes is None or name is None or sha is None or uri is None:
+        return None
+    fields: dict[str, Any] = {}
+    for key in required[1:]:
+        if key == "neededBy":
+            fields[key] = shape.strings(notes.get(key), f"{where}.{key}", p)
+        else:
+            fields[key] = shape.string(notes.get(key), f"{where}.{key}", p)
+    package = None
+    if "package" in notes:
+        package = _system_package(notes["package"], f"{where}.package", p)
+        if package is None:
+            return None
+    if any(v is None for v in fields.values()):
+        return None
+    return Dependency(
+        name=name, sha256=sha, kind=kind, uri=uri, package=package,
+        soname=fields.get("soname"), path=fields.get("path"),
+        needed_by=fields.get("neededBy") or (), version=fields.get("version"),
+        compiler=fields.get("compiler"), command=fields.get("command"),
+        toolchain=fields.get("toolchain"), program=fields.get("program"),
+        crate=fields.get("crate"), lock_source=fields.get("lockSource"))
+
+
+def _system_package(value: object, where: str, p: Problems) -> SystemPackage | None:
+    record = shape.obj(value, where, p, ("manager", "name", "version"), ("architecture",))
+    if record is None:
+        return None
+    manager = shape.one_of(record.get("manager"), f"{where}.manager", p, PACKAGE_MANAGERS)
+    name = shape.string(record.get("name"), f"{where}.name", p)
+    version = shape.string(record.get("version"), f"{where}.version", p)
+    arch = (shape.string(record["architecture"], f"{where}.architecture", p)
+            if "architecture" in record else None)
+    if manager is None or name is None or version is None or ("architecture" in record and arch is None):
+        return None
+    return SystemPackage(manager=manager, name=name, version=version, architecture=arch)
 
 
 def _publisher_evidence(value: object, where: str, p: Problems) -> PublisherEvidence | None:

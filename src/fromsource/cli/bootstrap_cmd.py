@@ -32,18 +32,20 @@ from fromsource.cli._common import (
     warn_not_isolated,
     workspace_option,
 )
-from fromsource.errors import EXIT_BUILD
+from fromsource.cli._heartbeat import Heartbeat
+from fromsource.errors import EXIT_BUILD, InputError
 from fromsource.sandbox import SandboxMode, not_isolated
 
 
 class _ProgressReporter(Reporter):
     """done/total and the builds running, on stderr; one line per finished build."""
 
-    def __init__(self, progress: Progress, task: TaskID) -> None:
+    def __init__(self, progress: Progress, task: TaskID, heartbeat: Heartbeat | None = None) -> None:
         self.progress = progress
         self.task = task
         self.running: list[str] = []
         self.done = 0
+        self.heartbeat = heartbeat  # off a terminal: plain lines instead of a live bar
 
     def _show(self, note: str = "") -> None:
         running = ", ".join(self.running[:4]) + (" ..." if len(self.running) > 4 else "")
@@ -58,15 +60,21 @@ class _ProgressReporter(Reporter):
 
     def started(self, name: str, version: str) -> None:
         self.running.append(f"{name} {version}")
+        if self.heartbeat is not None:
+            self.heartbeat.started(f"{name} {version}")
         self._show()
 
     def finished(self, report: PackageReport) -> None:
         label = f"{report.name} {report.version}"
         if label in self.running:
             self.running.remove(label)
+        if self.heartbeat is not None:
+            self.heartbeat.finished(label)
         self.done += 1
-        if report.status in ("built", "external"):
+        if report.status == "built":
             self.progress.console.print(f"[green]built[/] {clean(label)} ({report.seconds:.1f}s)")
+        elif report.status == "external":
+            self.progress.console.print(f"[cyan]external[/] {clean(label)} (pre-built, not built)")
         elif report.status == "failed":
             self.progress.console.print(f"[red]failed[/] {clean(label)}")
         self._show()
@@ -97,6 +105,12 @@ class _ProgressReporter(Reporter):
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Policy TOML deciding which admitted seeds may break cycles, which "
                    "pre-built externals may be used, and whether builds need the sandbox.")
+@click.option("--prefer-buildable", is_flag=True,
+              help="When a version's build environment does not resolve, use the closest "
+                   "version whose does (recorded in the summary as a choice made).")
+@click.option("--frozen", is_flag=True,
+              help="Re-run on the versions of the last graph.json, with the sdists in the "
+                   "workspace's sources/: no index traffic.")
 @sandbox_option
 @click.option("--evidence", "evidence_dirs", multiple=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -110,6 +124,7 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
               find_links: tuple[Path, ...], no_index: bool, constraint_files: tuple[Path, ...],
               jobs: int | None, keep_going: bool, key: Path | None, require_isolation: bool,
               policy_path: Path | None, sandbox: SandboxMode, evidence_dirs: tuple[Path, ...],
+              prefer_buildable: bool, frozen: bool,
               as_json: bool, fetch_rules: Callable[[bool], Any]) -> None:
     """Resolve REQUIREMENTS and build them and everything their builds need from source.
 
@@ -126,7 +141,8 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
     from fromsource.attest.keys import PRIVATE_KEY_NAME
     from fromsource.build import BuildSettings
     from fromsource.cli._signing import signer_for
-    from fromsource.index import close_index, open_index
+    from fromsource.frozen import FrozenIndex
+    from fromsource.index import Index, close_index, open_index
     from fromsource.policy import load_policy
     from fromsource.resolve import load_constraints
     from fromsource.workspace import Workspace
@@ -141,22 +157,35 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
         if policy.require_sandbox:
             sandbox = "required"
         require_isolation = require_isolation or policy.require_isolation
-    index = open_index(index_url, find_links, no_index=no_index, rules=fetch_rules(
-        policy is not None and policy.allow_unverified_sources))
+    if frozen:
+        if index_url or find_links or no_index:
+            raise InputError("--frozen takes the sdists from the workspace; drop --index-url, "
+                             "--find-links and --no-index")
+        index: Index = FrozenIndex(ws)
+    else:
+        index = open_index(index_url, find_links, no_index=no_index, rules=fetch_rules(
+            policy is not None and policy.allow_unverified_sources))
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, transient=True)
+    heartbeat = None if err.is_terminal else Heartbeat(lambda line: err.print(line, markup=False))
     try:
+        if heartbeat is not None:
+            heartbeat.start()
         with progress:
             task = progress.add_task("resolving", total=None)
-            reporter = _ProgressReporter(progress, task)
+            reporter = _ProgressReporter(progress, task, heartbeat)
             summary = run_bootstrap(
                 list(requirements), workspace=ws, index=index, key=key_path,
                 constraints=constraints, jobs=jobs, keep_going=keep_going,
-                settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox),
+                settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox,
+                                       toolchains=policy.toolchains if policy else (),
+                                       crates_registry=policy.crates_registry if policy else None),
                 reporter=reporter,
-                policy=policy, evidence_dirs=evidence_dirs,
+                policy=policy, evidence_dirs=evidence_dirs, prefer_buildable=prefer_buildable,
             )
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         close_index(index)
     warn_not_isolated(not_isolated(summary.isolation))
     if as_json:
@@ -219,9 +248,22 @@ def _print_summary(summary: BootstrapSummary) -> None:
         out.print(f"  {clean(kind)} {clean(str(item['wheel']))} ({clean(evidence)})")
     for refused in summary.seeds_refused:
         out.print(f"[yellow]seed refused[/] {clean(refused['seed'])}: {clean(refused['reason'])}")
+    for choice in summary.choices:
+        out.print(f"[yellow]chose[/] {clean(choice['chose'])} instead of "
+                  f"{clean(choice['package'])} ({clean(choice['reason'])})")
+    for check in summary.installable:
+        colour = "green" if check.installable else "red"
+        out.print(f"[{colour}]{clean(check.requirement)}[/]: {clean(check.describe())}")
+    if summary.constraints_suggested:
+        out.print("these versions' build environments resolve; add to a constraints file "
+                  "(-c FILE), or re-run with --prefer-buildable:")
+        for alternative in summary.constraints_suggested:
+            out.print(f"  {alternative.constraint}  # instead of {alternative.package}",
+                      markup=False)
     if summary.externals_suggested:
-        out.print("published wheels exist for what did not build; to use them as externals "
-                  "(trust-base leaves, named by digest), add to the policy:")
+        out.print("published wheels exist for what keeps a requested requirement from "
+                  "installing; to use them as externals (trust-base leaves, named by digest), "
+                  "add to the policy:")
         out.print("[externals]\nwheels = [", markup=False)
         for item in summary.externals_suggested:
             out.print(f"  {safe(item['line'])},  # {safe(item['package'])}", markup=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,10 +87,11 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
                     if verifier.trusted_root else None})
     else:
         shown: set[tuple[str, str | None, str | None]] = set()
-        for node in nodes:
-            tree = Tree(_label(node))
-            _grow(tree, node, shown)
-            out.print(tree)
+        with _uncut():
+            for node in nodes:
+                tree = Tree(_label(node))
+                _grow(tree, node, shown)
+                out.print(tree)
         if verifier.trusted_root is not None:
             pinned = verifier.trusted_root
             out.print(f"publisher evidence checked offline against the sigstore trusted root "
@@ -104,6 +107,24 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
                     out.print(f"  - {safe(problem)}", markup=False)
     if not valid:
         sys.exit(EXIT_INVALID)
+
+
+_LOG_WIDTH = 100_000
+
+
+@contextlib.contextmanager
+def _uncut() -> Iterator[None]:
+    """A CI log is no terminal: render trees at a width nothing reaches, so no line is cut
+    at a guessed 80 columns (rich's default off a terminal)."""
+    if out.is_terminal:
+        yield
+        return
+    width = out.width
+    out.width = _LOG_WIDTH
+    try:
+        yield
+    finally:
+        out.width = width
 
 
 def _trust_base(nodes: list[ChainNode]) -> list[str]:
@@ -134,8 +155,9 @@ def _label(node: ChainNode) -> str:
     else:
         evidence = f" [cyan]evidence: {clean('; '.join(node.evidence))}[/]" if node.evidence else ""
     kind = f"{node.origin} {node.kind}" if node.origin else node.kind
+    detail = f" [dim]{clean('; '.join(node.detail))}[/]" if node.detail else ""
     return (f"{mark} {clean(kind)} {clean(node.name)}{edge} sha256:{clean(digest)}"
-            f"{clean(keyids)}{evidence}")
+            f"{clean(keyids)}{evidence}{detail}")
 
 
 def _grow(tree: Tree, node: ChainNode, shown: set[tuple[str, str | None, str | None]]) -> None:

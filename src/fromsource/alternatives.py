@@ -1,0 +1,97 @@
+"""Another version of a package whose build environment resolves, when the chosen one's does not.
+
+A release can declare a build requirement the index cannot satisfy (a backend version not yet
+published, a project that was removed) while its neighbours build fine. Finding that by
+reading old sdists is tedious; this module does it: versions allowed by every requirement on
+the package are tried closest first (newer ones, then older ones) and the first whose
+``[build-system]`` requirements resolve is returned, for a ready ``-c`` line or for
+``--prefer-buildable`` to apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from fromsource.archives import iter_members
+from fromsource.build import parse_build_system
+from fromsource.errors import FromsourceError
+from fromsource.index import Index, SdistCandidate
+from fromsource.resolve import MetadataSource, TargetEnvironment, resolve
+
+# Each try may download an sdist; a handful covers the usual "the newest release is broken".
+MAX_TRIES = 6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alternative:
+    package: str  # "name version" that could not be built
+    version: str  # the version whose build environment resolves
+    constraint: str  # the ready constraints-file line, name==version
+    reason: str  # why the failing version could not be built
+
+    def to_dict(self) -> dict[str, str]:
+        return {"package": self.package, "version": self.version,
+                "constraint": self.constraint, "reason": self.reason}
+
+
+def _pyproject(sdist: Path) -> bytes | None:
+    for member in iter_members(sdist):
+        parts = PurePosixPath(member.name).parts
+        if len(parts) == 2 and parts[1] == "pyproject.toml":
+            return member.data
+    return None
+
+
+def ordered(candidates: Iterable[SdistCandidate], failed: Version,
+            allowed: Sequence[SpecifierSet], environment: TargetEnvironment) -> list[SdistCandidate]:
+    """Versions worth trying: allowed, for this Python, not yanked; closest newer first, then
+    closest older. Pre-releases only if the failed version is one."""
+    usable: dict[Version, SdistCandidate] = {}
+    for candidate in candidates:
+        version = candidate.version
+        if version == failed or candidate.yanked:
+            continue
+        if version.is_prerelease and not failed.is_prerelease:
+            continue
+        if not environment.accepts_python(candidate.requires_python):
+            continue
+        if all(spec.contains(version, prereleases=True) for spec in allowed):
+            usable.setdefault(version, candidate)
+    newer = sorted(v for v in usable if v > failed)
+    older = sorted((v for v in usable if v < failed), reverse=True)
+    return [usable[v] for v in (*newer, *older)]
+
+
+def find_buildable(name: str, failed: Version, *, reason: str, index: Index, sources: Path,
+                   metadata: MetadataSource, constraints: Sequence[Requirement],
+                   environment: TargetEnvironment, allowed: Sequence[SpecifierSet],
+                   max_tries: int = MAX_TRIES) -> Alternative | None:
+    """The closest version of ``name`` whose build-system requirements resolve, if any.
+
+    ``allowed`` are the specifiers of every requirement on ``name`` in the run (a version
+    outside them would only move the conflict); ``constraints`` apply as in the run, minus
+    any on ``name`` itself (they pinned the failing version).
+    """
+    key = canonicalize_name(name)
+    constraints = [c for c in constraints if canonicalize_name(c.name) != key]
+    try:
+        candidates = ordered(index.candidates(name), failed, allowed, environment)
+    except FromsourceError:
+        return None
+    for candidate in candidates[:max_tries]:
+        try:
+            build_system = parse_build_system(_pyproject(index.fetch(candidate, sources)))
+            resolve(build_system.requires, index=index, metadata=metadata,
+                    constraints=constraints, environment=environment)
+        except FromsourceError:
+            continue
+        return Alternative(package=f"{name} {failed}", version=str(candidate.version),
+                           constraint=f"{name}=={candidate.version}", reason=reason)
+    return None
