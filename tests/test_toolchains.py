@@ -207,3 +207,16 @@ def test_missing_cargo_lock_or_registry_is_named_not_the_compiler(registry: tupl
                         str(_crate_policy(tmp_path / "p3.toml", empty)))
     (package,) = json.loads(result.stdout)["packages"]
     assert "not in the registry directory" in package["error"]
+
+
+def test_build_grants_the_toolchain_and_registry_on_the_command_line(registry: tuple[Path, Path],
+                                                                     tmp_path: Path) -> None:
+    crates, project = registry
+    sdist = make_sdist(project, tmp_path / "sdists", "rustadd", "1.1")
+    ws = tmp_path / "ws"
+    refused = CliRunner().invoke(main, ["build", str(sdist), "-w", str(ws), "--json"])
+    assert refused.exit_code == 3 and "no rust toolchain is granted" in refused.output
+    built = CliRunner().invoke(main, ["build", str(sdist), "-w", str(ws), "--json",
+                                      "--toolchain", "rust", "--crates-registry", str(crates)])
+    assert built.exit_code == 0, built.output
+    assert json.loads(built.stdout)["wheel"].endswith(".whl")

@@ -28,11 +28,18 @@ from fromsource.sandbox import SandboxMode
                    "generated on first use.")
 @click.option("--require-isolation", is_flag=True,
               help="Fail instead of building with the network reachable when no sandbox exists.")
+@click.option("--toolchain", "toolchains", multiple=True, type=click.Choice(["rust"]),
+              help="Grant a named toolchain to the build, read-only (repeatable); what a "
+                   "policy's [build].toolchains does for bootstrap.")
+@click.option("--crates-registry", metavar="DIR|URL",
+              help="Where the crates a Rust sdist's Cargo.lock pins are fetched from "
+                   "(with --toolchain rust).")
 @sandbox_option
 @json_option
 @guarded
 def build(sdist: Path, workspace: Path, key: Path | None, require_isolation: bool,
-          sandbox: SandboxMode, as_json: bool) -> None:
+          toolchains: tuple[str, ...], crates_registry: str | None, sandbox: SandboxMode,
+          as_json: bool) -> None:
     """Build SDIST into a wheel with signed SLSA provenance.
 
     Build requirements come only from wheels already in the workspace; the build runs in a
@@ -47,7 +54,9 @@ def build(sdist: Path, workspace: Path, key: Path | None, require_isolation: boo
     with ws.lock(), err.status(f"building {sdist.name}") as status:
         result = build_sdist(
             sdist, ws, signer,
-            settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox),
+            settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox,
+                                   toolchains=tuple(sorted(set(toolchains))),
+                                   crates_registry=crates_registry),
             progress=lambda msg: status.update(f"{sdist.name}: {msg}"),
         )
     warn_not_isolated(result.not_isolated)
