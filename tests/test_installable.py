@@ -79,6 +79,15 @@ def test_runtime_blocker_is_suggested_not_its_build_tool_and_the_external_is_ins
     assert published.is_file()
     assert not (ws / "wheels" / published.name).exists()  # never among the built wheels
     assert verify_all(ws) == []
+    # Asked about directly, the published external is a trust-base leaf under the policy that
+    # names it, and nothing without one (it has no attestation).
+    shown = CliRunner().invoke(main, ["verify", str(published), "-w", str(ws), "--policy", str(policy),
+                                      "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["wheels"][0]["kind"] == "external"
+    bare = CliRunner().invoke(main, ["verify", str(published), "-w", str(ws), "--trusted-key",
+                                     str(ws / "keys" / "builder.pub")])
+    assert bare.exit_code == 1 and "no attestation found" in bare.stdout
 
     installed = _pip_install(ws / "wheels" / "simple", "app", tmp_path / "target")
     assert installed.returncode == 0, installed.stderr

@@ -260,6 +260,13 @@ class Verifier:
                 f"provenance chain exceeds limits (depth {self.max_depth}, {self.max_nodes} artifacts)"
             )
             return node
+        if depth == 0 and not self._attestations(wheel):
+            # An external the policy admits (published into wheels/simple/ by bootstrap) is a
+            # trust-base leaf when asked about directly, never a built wheel.
+            external = self._external(wheel.name, digest, edge)
+            if external is not None:
+                self._done[key] = external
+                return external
         self._active.add(key)
         try:
             if self.check_record:
