@@ -1,6 +1,7 @@
 """Property test: a statement verify does not fully understand is never valid.
 
-Start from the real, signed flit-core -> packaging chain. Hypothesis picks a field or list entry
+Start from the real, signed flit-core -> packaging chain (packaging's statement re-signed with
+one entry of each native kind added, as a compiled wheel's would carry). Hypothesis picks a field or list entry
 of one of the two statements and drops, duplicates, retypes or renames it, adds a field or entry
 next to it, or changes its value keeping its type; the result is signed again with the trusted
 builder key (and, for flit-core, packaging's pin on flit-core's attestation is updated and
@@ -125,6 +126,64 @@ INFORMATIONAL = {
 _SANDBOX = (*_DEFINITION, "internalParameters", "sandbox")
 
 
+# Native entries (system-library, compiler, toolchain, crate): verify shows what they record but
+# cannot check it, so any other well-formed value is another claim the key vouches for.
+NATIVE_KINDS = ("system-library", "compiler", "toolchain", "crate")
+NATIVE_ENTRIES = [
+    {"name": "libyaml-0.so.2", "uri": "file:///usr/lib/x86_64-linux-gnu/libyaml-0.so.2.0.9",
+     "digest": {"sha256": "1" * 64},
+     "annotations": {"kind": "system-library", "soname": "libyaml-0.so.2",
+                     "path": "/lib/x86_64-linux-gnu/libyaml-0.so.2", "neededBy": ["yaml/_yaml.so"],
+                     "package": {"manager": "dpkg", "name": "libyaml-0-2", "version": "0.2.5-1",
+                                 "architecture": "amd64"}}},
+    {"name": "gcc-12.2.0", "uri": "file:///usr/bin/gcc-12", "digest": {"sha256": "2" * 64},
+     "annotations": {"kind": "compiler", "compiler": "gcc", "version": "12.2.0", "command": "cc"}},
+    {"name": "rustc-1.95.0", "uri": "file:///opt/rust/bin/rustc", "digest": {"sha256": "3" * 64},
+     "annotations": {"kind": "toolchain", "toolchain": "rust", "program": "rustc",
+                     "version": "rustc 1.95.0"}},
+    {"name": "tinyadd-0.1.0.crate", "uri": "file:///registry/tinyadd-0.1.0.crate",
+     "digest": {"sha256": "4" * 64},
+     "annotations": {"kind": "crate", "crate": "tinyadd", "version": "0.1.0",
+                     "lockSource": "registry+file:///index"}},
+]
+
+
+def _plain(value: Any) -> bool:
+    return (isinstance(value, str) and value != "" and "/" not in value and "\\" not in value
+            and not value.startswith(".") and "\x00" not in value)
+
+
+def _native_neutral(mutation: Mutation, statement: dict[str, Any]) -> bool:
+    """For a mutation inside a native entry: whether the entry stays well formed."""
+    path = mutation.path
+    rest = path[len(_DEPS) + 1:]
+    entry = get(statement, path[: len(_DEPS) + 1])
+    value = mutation.value
+    if mutation.op == "drop":
+        # an optional key, or one of the linking members
+        return rest in (("annotations", "package"), ("annotations", "package", "architecture")) or (
+            len(rest) == 3 and rest[1] == "neededBy")
+    if mutation.op == "add" and len(rest) == 3 and rest[1] == "neededBy":
+        return isinstance(value, str) and value != "" and value not in entry["annotations"]["neededBy"]
+    if mutation.op != "change":
+        return False
+    if rest == ("name",):
+        return _plain(value)
+    if rest == ("uri",) or (len(rest) == 2 and rest[0] == "annotations" and rest[1] not in ("kind", "neededBy")):
+        return isinstance(value, str) and value != ""
+    if rest == ("annotations", "neededBy"):
+        return (isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+                and len(set(value)) == len(value))
+    if len(rest) == 3 and rest[1] == "neededBy":
+        others = [v for i, v in enumerate(entry["annotations"]["neededBy"]) if i != rest[2]]
+        return isinstance(value, str) and value != "" and value not in others
+    if len(rest) == 3 and rest[1] == "package":
+        return rest[2] != "manager" and isinstance(value, str) and value != ""
+    if rest == ("digest", "sha256"):
+        return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    return False
+
+
 def neutral(mutation: Mutation, statement: dict[str, Any]) -> bool:
     """The documented neutral list: mutations that leave another well-formed claim.
 
@@ -137,7 +196,10 @@ def neutral(mutation: Mutation, statement: dict[str, Any]) -> bool:
     """
     path = mutation.path
     if mutation.op == "drop" and path[:-1] == _DEPS:
-        return bool(get(statement, path)["annotations"]["kind"] == "wheel")
+        return bool(get(statement, path)["annotations"]["kind"] in ("wheel", *NATIVE_KINDS))
+    if len(path) > len(_DEPS) + 1 and path[: len(_DEPS)] == _DEPS \
+            and get(statement, path[: len(_DEPS) + 1])["annotations"]["kind"] in NATIVE_KINDS:
+        return _native_neutral(mutation, statement)
     if path[:-1] == _SANDBOX and path[-1] in ("readOnly", "readWrite"):
         return mutation.op == "change"  # another list of roots: what the signer says it used
     if path[:-2] == _SANDBOX and isinstance(path[-1], int) and mutation.op in ("drop", "add", "change"):
@@ -199,8 +261,13 @@ def chain(built_workspace: Path, keypair, tmp_path_factory: pytest.TempPathFacto
         data = (ws / "attestations" / f"{wheel}.intoto.jsonl").read_bytes()
         originals[wheel] = data
         statements[wheel] = json.loads(base64.b64decode(json.loads(data)["payload"]))
-    return Chain(ws, load_signer(keypair.private_path), load_public_key(keypair.public_path), statements,
+    made = Chain(ws, load_signer(keypair.private_path), load_public_key(keypair.public_path), statements,
                  originals)
+    statements[PACKAGING]["predicate"]["buildDefinition"]["resolvedDependencies"] += copy.deepcopy(
+        NATIVE_ENTRIES)
+    originals[PACKAGING] = made.sign(dsse.canonical_json(statements[PACKAGING]))
+    made.att(PACKAGING).write_bytes(originals[PACKAGING])
+    return made
 
 
 @st.composite
@@ -291,6 +358,9 @@ def test_every_mutation_is_rejected_unless_neutral(chain: Chain) -> None:
 
 @pytest.mark.parametrize("mutation", [
     Mutation(PACKAGING, "drop", ("predicate", "buildDefinition", "resolvedDependencies", 1)),
+    Mutation(PACKAGING, "drop", ("predicate", "buildDefinition", "resolvedDependencies", 3)),
+    Mutation(PACKAGING, "change", ("predicate", "buildDefinition", "resolvedDependencies", 4,
+                                   "annotations", "version"), value="13.0.0"),
 ])
 def test_a_neutral_mutation_does_verify(chain: Chain, mutation: Mutation) -> None:
     # The neutral list is not a blind spot of the test: these really do verify.
