@@ -40,6 +40,40 @@ def _pip_install(simple: Path, requirement: str, target: Path) -> subprocess.Com
     )
 
 
+def test_a_package_blocked_only_by_its_own_closure_is_not_suggested(tmp_path: Path) -> None:
+    """coherent.build's shape: the requested package's build needs a runtime dependency whose
+    build tool cannot run. The dependency is the one wheel to suggest, never the request."""
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "app", requires=["dep"], build=["builder"])
+    project(index, "builder", requires=["dep"])
+    dep = project(index, "dep", build=["tool"])
+    project(index, "tool", fail=True)
+    _compiled(_published_wheel(dep, tmp_path / "pub-dep"), index)
+
+    result = _bootstrap(index, ws, "app", "--keep-going")
+    assert result.exit_code == 3, result.output
+    summary = json.loads(result.stdout)
+    assert _statuses(summary)["app 1.0"] == "skipped"
+    assert {n["package"] for n in summary["installable"][0]["needs"]} == {"app 1.0", "dep 1.0"}
+    assert [s["package"] for s in summary["externals_suggested"]] == ["dep 1.0"]
+
+
+def test_a_pure_python_blocker_gets_its_compiled_build_tool_suggested(tmp_path: Path) -> None:
+    """A pure-Python package that waits only for a build tool that cannot build here is still
+    built from source once the tool is an external: suggest the tool, not the package."""
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "app", requires=["dep"])
+    dep = project(index, "dep", build=["tool"])
+    tool = project(index, "tool", fail=True)
+    pure = _published_wheel(dep, tmp_path / "pub-dep")  # py3-none-any
+    pure.rename(index / pure.name)
+    _compiled(_published_wheel(tool, tmp_path / "pub-tool"), index)
+
+    result = _bootstrap(index, ws, "app", "--keep-going")
+    assert result.exit_code == 3, result.output
+    assert [s["package"] for s in json.loads(result.stdout)["externals_suggested"]] == ["tool 1.0"]
+
+
 def test_runtime_blocker_is_suggested_not_its_build_tool_and_the_external_is_installable(
         tmp_path: Path) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"

@@ -966,8 +966,10 @@ class _Planner:
                             alternatives: Sequence[Alternative] = ()) -> tuple[dict[str, str], ...]:
         """Policy lines admitting published wheels for what keeps a requested requirement
         from installing (``blocking``: "name version" labels), the fewest: a skipped
-        package's own wheel rather than its build tools' (those only when it has none), and
-        nothing where another version builds (``alternatives``)."""
+        package's own wheel rather than its build tools' when that wheel is compiled (it could
+        not be read anyway); a pure-Python package that waits only for its build tools gets
+        the tools instead, so it is still built from source. Nothing where another version
+        builds (``alternatives``)."""
         by_label = {str(p.node): p for p in self.packages.values()}
         other_version = {a.package for a in alternatives}
         lines: dict[str, str] = {}
@@ -985,10 +987,13 @@ class _Planner:
                                    Version(package.node.version))
             except FromsourceError:
                 wheel = None
-            if wheel is not None and wheel.sha256:
+            blocked_by = list(package.report.blocked_by) if package.report is not None else []
+            pure = wheel is not None and all(t.platform == "any" for t in wheel.tags)
+            if wheel is not None and wheel.sha256 and not (package.status == "skipped"
+                                                           and pure and blocked_by):
                 lines[label] = external_policy_line(wheel)
-            elif package.report is not None:  # no wheel of its own: unblock its build
-                todo += list(package.report.blocked_by)
+            else:  # no usable wheel of its own, or pure Python: unblock its build
+                todo += blocked_by
         return tuple({"package": label, "line": line} for label, line in sorted(lines.items()))
 
     def alternatives(self) -> tuple[Alternative, ...]:

@@ -29,6 +29,7 @@ class Need:
     package: str  # "name version"
     status: str  # failed | skipped | cancelled | missing
     reason: str
+    blocked_by: tuple[str, ...] = ()  # for skipped: the builds it waited for
 
     def __str__(self) -> str:
         return f"{self.package} ({self.status}: {self.reason})"
@@ -113,7 +114,8 @@ def check(requirements: Sequence[str], top: Resolution | None,
             if report is None:
                 needs.append(Need(package=label, status="missing", reason="not in the run"))
             elif report.wheel is None or report.status not in ("built", "reused", "external"):
-                needs.append(Need(package=label, status=report.status, reason=_reason(report)))
+                needs.append(Need(package=label, status=report.status, reason=_reason(report),
+                                  blocked_by=tuple(report.blocked_by)))
             elif not in_simple_index(workspace, report.wheel.name):
                 needs.append(Need(package=label, status="missing",
                                   reason=f"{report.wheel.name} is not in {workspace.simple}"))
@@ -122,5 +124,16 @@ def check(requirements: Sequence[str], top: Resolution | None,
 
 
 def runtime_blockers(verdicts: Iterable[InstallVerdict]) -> set[str]:
-    """The "name version" labels that keep some requested requirement from installing."""
-    return {need.package for v in verdicts for need in v.needs}
+    """The "name version" labels that keep some requested requirement from installing.
+
+    A package skipped only because other packages of the same closure did not build is left
+    out: it builds once those are externals. Suggesting it would replace, say, the very
+    requirement the user asked to build from source by its published wheel.
+    """
+    blockers = set()
+    for verdict in verdicts:
+        missing = {need.package for need in verdict.needs}
+        blockers |= {need.package for need in verdict.needs
+                     if not (need.status == "skipped" and need.blocked_by
+                             and set(need.blocked_by) <= missing)}
+    return blockers
