@@ -30,6 +30,8 @@ def project(
     static: bool = True,
     fail: bool = False,
     block: bool = False,
+    gate: bool = False,
+    unstable: bool = False,
 ) -> Path:
     """Write ``name-version.tar.gz`` into ``index``.
 
@@ -37,13 +39,16 @@ def project(
     ``backend`` what ``get_requires_for_build_wheel`` returns, ``requires`` the runtime
     Requires-Dist; ``static=False`` leaves PKG-INFO without authoritative Requires-Dist;
     ``block=True`` makes ``build_wheel`` write ``blocked`` into its source tree and wait
-    there until it is killed (a test's way to stop a run mid-build without a race).
+    there until it is killed (a test's way to stop a run mid-build without a race);
+    ``gate=True`` holds ``build_wheel`` until the test opens the gate (see tinybackend);
+    ``unstable=True`` makes every build's wheel different (a non-reproducible build).
     """
     index.mkdir(parents=True, exist_ok=True)
     stem = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}"
     config = {
         "name": name, "version": version, "requires": list(requires), "extras": list(extras),
         "backend_requires": list(backend), "fail": fail, "block": block,
+        "gate": gate, "unstable": unstable,
         "imports": [module_name(r) for r in [*build, *backend] if ";" not in r],
     }
     pkg_info = [f"Metadata-Version: {'2.2' if static else '2.1'}", f"Name: {name}",

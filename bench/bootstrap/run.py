@@ -4,7 +4,8 @@ The requests==2.32.3 closure (19 sdists, fetched once into --sdists and then fro
 as a PEP 503 index on 127.0.0.1. Both tools bootstrap requests==2.32.3 from it with 2 jobs,
 as whole processes, in the same run; wall time and peak memory (the sum of RSS over the
 process tree, sampled every 50 ms) are recorded, then a no-op re-run of fromsource (which
-resolves against the index again) and a ``--frozen`` one (graph.json's pins, no index).
+resolves against the index again) and a ``--frozen`` one (graph.json's pins, no index), and
+fromsource once more on a Dask LocalCluster (``--executor dask-local:2``, fresh workspace).
 
 fromager is installed with pip into its own venv (--fromager-venv). It reads sdists from a
 hard-coded default index URL (``fromager.resolver.PYPI_SERVER_URL``); a two-line wrapper
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import html
+import json
 import os
 import platform
 import subprocess
@@ -139,24 +141,32 @@ def measured(cmd: list[str], env: dict[str, str] | None = None,
     return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
-def run_fromsource(url: str, tmp: Path) -> dict[str, float | int | str]:
-    ws = tmp / "fromsource-ws"
+def run_fromsource(url: str, tmp: Path, executor: str = "local",
+                   noop: bool = True) -> dict[str, float | int | str]:
+    ws = tmp / f"fromsource-ws-{executor.replace(':', '-')}"
     cmd = ["fromsource", "bootstrap", TARGET, "--index-url", url, "-w", str(ws), "-j", str(JOBS),
-           "--json"]
+           "--executor", executor, "--json"]
     wall, peak, result = measured(cmd)
     if result.returncode != 0:
         raise SystemExit(f"fromsource failed:\n{result.stderr[-3000:]}")
-    noop_wall, noop_peak, again = measured(cmd)
-    if again.returncode != 0 or '"built": 0' not in again.stdout:
-        raise SystemExit(f"fromsource no-op re-run rebuilt something:\n{again.stdout[-2000:]}")
-    frozen_cmd = ["fromsource", "bootstrap", TARGET, "--frozen", "-w", str(ws), "-j", str(JOBS),
-                  "--json"]
-    frozen_wall, frozen_peak, frozen = measured(frozen_cmd)
-    if frozen.returncode != 0 or '"built": 0' not in frozen.stdout:
-        raise SystemExit(f"fromsource --frozen re-run failed or rebuilt:\n{frozen.stderr[-2000:]}")
+    efficiency = json.loads(result.stdout)["efficiency"]
     wheels = len(list((ws / "wheels").glob("*.whl")))
-    return {"wall": wall, "peak": peak, "noop_wall": noop_wall, "noop_peak": noop_peak,
-            "frozen_wall": frozen_wall, "frozen_peak": frozen_peak, "wheels": wheels}
+    row: dict[str, float | int | str] = {
+        "wall": wall, "peak": peak, "wheels": wheels,
+        "bound": efficiency["lower_bound_seconds"], "over_bound": efficiency["wall_over_bound"],
+        "critical": efficiency["critical_path_seconds"], "work": efficiency["build_seconds"]}
+    if noop:
+        noop_wall, noop_peak, again = measured(cmd)
+        if again.returncode != 0 or '"built": 0' not in again.stdout:
+            raise SystemExit(f"fromsource no-op re-run rebuilt something:\n{again.stdout[-2000:]}")
+        frozen_cmd = ["fromsource", "bootstrap", TARGET, "--frozen", "-w", str(ws), "-j", str(JOBS),
+                      "--json"]
+        frozen_wall, frozen_peak, frozen = measured(frozen_cmd)
+        if frozen.returncode != 0 or '"built": 0' not in frozen.stdout:
+            raise SystemExit(f"fromsource --frozen re-run failed or rebuilt:\n{frozen.stderr[-2000:]}")
+        row |= {"noop_wall": noop_wall, "noop_peak": noop_peak,
+                "frozen_wall": frozen_wall, "frozen_peak": frozen_peak}
+    return row
 
 
 def run_fromager(url: str, tmp: Path, venv: Path) -> dict[str, float | int | str]:
@@ -188,7 +198,8 @@ def run_fromager(url: str, tmp: Path, venv: Path) -> dict[str, float | int | str
     return {"wall": wall, "peak": peak, "wheels": wheels, "version": version}
 
 
-def render(ours: dict[str, float | int | str], theirs: dict[str, float | int | str]) -> str:
+def render(ours: dict[str, float | int | str], theirs: dict[str, float | int | str],
+           dask: dict[str, float | int | str]) -> str:
     mib = 1024 * 1024
     lines = [
         "## bootstrap: `fromsource bootstrap` vs fromager",
@@ -198,26 +209,40 @@ def render(ours: dict[str, float | int | str], theirs: dict[str, float | int | s
         f"`{TARGET}` from a frozen local index of its closure's {len(CLOSURE)} sdists served on "
         f"127.0.0.1, whole processes, {JOBS} jobs each; fromsource with attestations signed. "
         "Peak memory = the largest sum of RSS over the process tree (50 ms samples). Targets: "
-        "fromsource at most 0.8x fromager's wall time; no-op re-run under 2 s.",
+        "fromsource at most 0.8x fromager's wall time; no-op re-run under 2 s; "
+        f"`--executor dask-local:{JOBS}` (a Dask LocalCluster of {JOBS} worker processes, "
+        "started by the run) at most 1.15x the local executor's wall. Bound = the run's own "
+        "lower bound max(critical path, build seconds / jobs) from its `--json` `efficiency` "
+        "(in-process wall over it; target 1.25x).",
         "",
-        "| tool | wheels | wall (s) | peak memory (MiB) | ratio to fromager |",
-        "|---|---|---|---|---|",
+        "| tool | wheels | wall (s) | peak memory (MiB) | ratio to fromager | lower bound (s) | wall / bound |",
+        "|---|---|---|---|---|---|---|",
     ]
-    ratio = ""
-    if "error" not in theirs:
-        ratio = f"{float(ours['wall']) / float(theirs['wall']):.2f}"
+
+    def ratio(row: dict[str, float | int | str]) -> str:
+        return "" if "error" in theirs else f"{float(row['wall']) / float(theirs['wall']):.2f}"
+
+    def bound(row: dict[str, float | int | str]) -> str:
+        return f"{float(row['bound']):.1f} | {float(row['over_bound']):.2f}"
+
     lines.append(f"| fromsource bootstrap | {ours['wheels']} | {float(ours['wall']):.1f} | "
-                 f"{int(ours['peak']) / mib:.0f} | {ratio} |")
+                 f"{int(ours['peak']) / mib:.0f} | {ratio(ours)} | {bound(ours)} |")
+    lines.append(f"| fromsource bootstrap `--executor dask-local:{JOBS}` | {dask['wheels']} | "
+                 f"{float(dask['wall']):.1f} | {int(dask['peak']) / mib:.0f} | {ratio(dask)} | "
+                 f"{bound(dask)} |")
     if "error" in theirs:
-        lines.append(f"| fromager {theirs['version']} | failed | | | |")
+        lines.append(f"| fromager {theirs['version']} | failed | | | | | |")
     else:
         lines.append(f"| fromager {theirs['version']} (`bootstrap-parallel -m {JOBS}`, `-j {JOBS}`) "
                      f"| {theirs['wheels']} | {float(theirs['wall']):.1f} | "
-                     f"{int(theirs['peak']) / mib:.0f} | 1.00 |")
+                     f"{int(theirs['peak']) / mib:.0f} | 1.00 | | |")
     lines.append(f"| fromsource no-op re-run | {ours['wheels']} reused | "
-                 f"{float(ours['noop_wall']):.2f} | {int(ours['noop_peak']) / mib:.0f} | |")
+                 f"{float(ours['noop_wall']):.2f} | {int(ours['noop_peak']) / mib:.0f} | | | |")
     lines.append(f"| fromsource `--frozen` re-run (no index) | {ours['wheels']} reused | "
-                 f"{float(ours['frozen_wall']):.2f} | {int(ours['frozen_peak']) / mib:.0f} | |")
+                 f"{float(ours['frozen_wall']):.2f} | {int(ours['frozen_peak']) / mib:.0f} | | | |")
+    lines.append("")
+    lines.append(f"dask-local:{JOBS} wall / local wall: "
+                 f"{float(dask['wall']) / float(ours['wall']):.2f}x.")
     if "error" in theirs:
         lines += ["", "fromager did not finish offline against the local index; its last output:",
                   "", "```", str(theirs["error"]).strip(), "```"]
@@ -236,8 +261,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name, serve(args.sdists) as url:
         tmp = Path(tmp_name)
         ours = run_fromsource(url, tmp)
+        dask = run_fromsource(url, tmp, f"dask-local:{JOBS}", noop=False)
         theirs = run_fromager(url, tmp, args.fromager_venv)
-    markdown = render(ours, theirs)
+    markdown = render(ours, theirs, dask)
     print(markdown)
     if not args.no_write:
         write_section("bootstrap", markdown)

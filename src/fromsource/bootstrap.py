@@ -50,7 +50,14 @@ from fromsource.attest.equivalence import (
 from fromsource.attest.keys import load_signer
 from fromsource.build import BuildSettings, BuildSystem, EnvWheel, parse_build_system
 from fromsource.compare import compare_wheels
-from fromsource.errors import CycleError, FromsourceError, IndexError_, ResolutionError
+from fromsource.efficiency import Efficiency, measure
+from fromsource.errors import (
+    CycleError,
+    ExecutorError,
+    FromsourceError,
+    IndexError_,
+    ResolutionError,
+)
 from fromsource.executor import BuildOutcome, BuildRequest, Executor, LocalExecutor
 from fromsource.graph import BuildGraph, EdgeKind, GraphBuilder, Node, dump
 from fromsource.incremental import (
@@ -124,6 +131,8 @@ class PackageReport:
     seed_origin: str | None = None
     seed_differences: tuple[str, ...] = ()
     published: PublishedCheck | None = None
+    # Digests of other wheels the same build task (same inputs) produced before this one.
+    other_results: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +146,7 @@ class PackageReport:
             "log": str(self.log) if self.log else None,
             "seconds": round(self.seconds, 3), "error": self.error,
             "log_tail": self.log_tail, "blocked_by": list(self.blocked_by),
+            "other_results": list(self.other_results),
         }
 
 
@@ -163,6 +173,8 @@ class BootstrapSummary:
     constraints_suggested: tuple[Alternative, ...] = ()
     # Choices the run made on the user's behalf (--prefer-buildable): {package, chose, reason}.
     choices: tuple[dict[str, str], ...] = ()
+    # Wall time against max(critical path, build seconds / jobs) (fromsource.efficiency).
+    efficiency: Efficiency | None = None
 
     def with_status(self, status: Status) -> list[PackageReport]:
         return [p for p in self.packages if p.status == status]
@@ -184,6 +196,7 @@ class BootstrapSummary:
             "installable": [v.to_dict() for v in self.installable],
             "constraints_suggested": [a.to_dict() for a in self.constraints_suggested],
             "choices": list(self.choices),
+            "efficiency": self.efficiency.to_dict() if self.efficiency is not None else None,
             "packages": [p.to_dict() for p in self.packages],
         }
 
@@ -853,6 +866,8 @@ class _Planner:
             package = self.running.pop(future)
             try:
                 outcome = future.result()
+            except ExecutorError:  # the cluster is gone: stop; a re-run resumes
+                raise
             except Exception as exc:  # the executor itself broke (a worker died, say)
                 outcome = BuildOutcome(error=f"the executor failed: {type(exc).__name__}: {exc}")
             self._outcome(package, outcome)
@@ -892,7 +907,8 @@ class _Planner:
         package.wheel, package.wheel_sha256 = outcome.wheel, outcome.wheel_sha256
         self._finish(package, self._final_report(package, PackageReport(
             name=node.display_name, version=node.version, status="built", wheel=outcome.wheel,
-            attestation=outcome.attestation, log=outcome.log, seconds=outcome.seconds)))
+            attestation=outcome.attestation, log=outcome.log, seconds=outcome.seconds,
+            other_results=outcome.other_results)))
 
     def _fail(self, package: _Package, error: str) -> None:
         self._finish(package, PackageReport(
@@ -1131,13 +1147,17 @@ def bootstrap(
     verdicts = installability.check(requirements, planner.top, reports, workspace)
     suggested = planner.externals_suggested(installability.runtime_blockers(verdicts),
                                             alternatives)
+    built = {n: p.report.seconds for n, p in planner.packages.items()
+             if p.report is not None and p.report.status == "built"}
+    seconds = time.perf_counter() - start
     return BootstrapSummary(
         requirements=tuple(requirements), roots=tuple(n.id for n in planner.roots),
         packages=reports, graph_file=workspace.graph_file,
-        seconds=time.perf_counter() - start, jobs=jobs,
+        seconds=seconds, jobs=jobs,
         trust_base=trust_base, seeds_refused=refused, externals_suggested=suggested,
         isolation=planner.fingerprint.isolation, installable=verdicts,
         constraints_suggested=alternatives,
         choices=tuple({"package": a.package, "chose": a.constraint,
                        "reason": f"--prefer-buildable: {a.reason}"} for a in chosen),
+        efficiency=measure(planner.graph.build(), built, workers=jobs, wall_seconds=seconds),
     )

@@ -37,12 +37,14 @@ from fromsource.archives import check_wheel_record, extract_sdist
 from fromsource.attest import dsse
 from fromsource.attest.locate import attestation_name, attestation_of
 from fromsource.attest.provenance import (
+    BUILDER_ID,
     KIND_INTERPRETER,
     KIND_SDIST,
     KIND_WHEEL,
     BuildRecord,
     Dependency,
     PublisherEvidence,
+    Sandbox,
 )
 from fromsource.buildenv import BuildEnv, make_runner, scrubbed_environment
 from fromsource.errors import (
@@ -79,6 +81,8 @@ class BuildSettings:
     toolchains: tuple[str, ...] = ()  # granted by the policy: see fromsource.toolchains
     crates_registry: str | None = None  # where Rust crates come from: see fromsource.crates
     hook_timeout: float | None = 3600.0
+    # After a successful build, remove the venv and unpacked source (the log stays).
+    keep_build_dirs: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,8 @@ class EnvWheel:
     edge: str  # build-system | backend | install
     seed: bool = False  # a seed standing in for a from-source build inside its cycle
     external: bool = False  # a pre-built wheel the policy names by digest; no provenance
+    # sha256 of its attestation, when the caller knows it (a worker holds no attestations).
+    attestation_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,32 @@ class BuildResult:
     backend_requires: tuple[str, ...] = ()
     # What the build was not isolated from (empty under bwrap): the CLI warns with it.
     not_isolated: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnsignedBuild:
+    """What the build step produced, before anything is signed: all a worker hands back.
+
+    ``wheel`` and ``log`` are paths where the step left them (``out/`` of its build
+    directory); whoever signs checks the wheel again (:func:`check_built_wheel`).
+    """
+
+    name: str
+    version: str
+    wheel: Path
+    log: Path
+    sdist_sha256: str
+    dependencies: tuple[Dependency, ...]  # the wheels installed, as recorded
+    interpreter: Dependency
+    isolation: str
+    sandbox: Sandbox | None  # internalParameters.sandbox (bwrap's description)
+    source_date_epoch: int
+    started_on: str
+    finished_on: str
+    seconds: float
+    timings: dict[str, float]
+    natives: tuple[Dependency, ...] = ()  # toolchains, crates, system libraries it used
+    backend_requires: tuple[str, ...] = ()
 
 
 def sdist_identity(sdist: Path) -> tuple[str, str]:
@@ -171,7 +203,7 @@ def _log_tail(log: Path, lines: int = 15) -> str:
 class _Builder:
     """One build's state; ``run`` does the steps in order."""
 
-    def __init__(self, sdist: Path, workspace: Workspace, signer: Signer, *,
+    def __init__(self, sdist: Path, workspace: Workspace, signer: Signer | None, *,
                  requirement: str | None, sdist_uri: str | None, settings: BuildSettings,
                  sdist_unverified: str | None = None,
                  progress: Progress, env_wheels: Sequence[EnvWheel] | None = None,
@@ -210,6 +242,20 @@ class _Builder:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
     def run(self) -> BuildResult:
+        if self.signer is None:
+            raise AssertionError("a build that signs needs a signer")
+        unsigned = self.build_unsigned()
+        with self._phase("attest"):
+            result = attest_build(
+                unsigned, self.workspace, self.signer, requirement=self.requirement,
+                sdist=self.sdist, sdist_uri=self.sdist_uri, output_dir=self.output_dir,
+                update_index=self.update_index, sdist_annotations=self.sdist_annotations,
+                sdist_unverified=self.sdist_unverified)
+        self.remove_build_dirs()
+        return replace(result, timings=self.timings)
+
+    def build_unsigned(self) -> UnsignedBuild:
+        """Every step up to a checked wheel and its log; signs nothing, needs no key."""
         started, t0 = _now(), time.perf_counter()
         capability = choose_level(self.settings.sandbox,
                                   require_network_isolation=self.settings.require_isolation)
@@ -280,11 +326,24 @@ class _Builder:
         # The hooks have exited: nothing but this build could write out/, and the name and
         # file are checked before anything reads them (a link could point anywhere).
         built = self._output_wheel(wheel_name)
-        with self._phase("attest"):
-            self._check_wheel(built)
-            result = self._attest(built, sdist_sha, installed, sandbox, started, t0)
-        return replace(result, backend_requires=tuple(str(r) for r in extra_reqs),
-                       not_isolated=not_isolated(sandbox.level))
+        check_built_wheel(built, self.name, self.version)
+        return UnsignedBuild(
+            name=self.name, version=self.version, wheel=built, log=self.log_path,
+            sdist_sha256=sdist_sha, dependencies=tuple(dep for _, dep in sorted(installed.items())),
+            interpreter=interpreter_dependency(), isolation=sandbox.level,
+            sandbox=sandbox.describe(), source_date_epoch=self.source_date_epoch,
+            started_on=started, finished_on=_now(), seconds=time.perf_counter() - t0,
+            timings=self.timings,
+            natives=(*(d for t in self.granted for d in t.dependencies()), *self.crates,
+                     *native_dependencies(built)),
+            backend_requires=tuple(str(r) for r in extra_reqs),
+        )
+
+    def remove_build_dirs(self) -> None:
+        """Drop the venv, unpacked source and outputs of a finished build; keep its log."""
+        if not self.settings.keep_build_dirs:
+            for sub in ("src", "env", "out", "home", "tmp", "sandbox-etc"):
+                shutil.rmtree(self.dir / sub, ignore_errors=True)
 
     def _output_wheel(self, wheel_name: object) -> Path:
         out = self.dir / "out"
@@ -332,11 +391,14 @@ class _Builder:
             external = flags is not None and flags.external
             # An exact environment's digests were checked against the files just before.
             digest = flags.sha256 if flags is not None else sha256_file(sel.wheel.path)
+            attestation = None
+            if not external:
+                attestation = (flags.attestation_sha256 if flags is not None and flags.attestation_sha256
+                               else self._attestation_digest(sel.wheel.path))
             installed[name] = Dependency(
                 name=sel.wheel.path.name, sha256=digest, kind=KIND_WHEEL,
                 edge=sel.edge, seed=flags is not None and flags.seed,
-                attestation_sha256=None if external else self._attestation_digest(sel.wheel.path),
-                external=external,
+                attestation_sha256=attestation, external=external,
             )
             self.progress(f"installing {sel.wheel.path.name}")
             with self._phase("install"):
@@ -381,60 +443,6 @@ class _Builder:
         return (f"; it builds Rust code ({member}): a crate it depends on must be in the "
                 "build, which has no network (fromsource does not fetch crates yet)")
 
-    def _check_wheel(self, wheel: Path) -> None:
-        try:
-            name, version, _, _ = parse_wheel_filename(wheel.name)
-        except Exception as exc:
-            raise BuildError(f"backend produced {wheel.name!r}, not a valid wheel name") from exc
-        if name != canonicalize_name(self.name) or str(version) != self.version:
-            raise BuildError(
-                f"backend built {wheel.name} from the sdist of {self.name} {self.version}"
-            )
-        check_wheel_record(wheel)
-
-    def _attest(self, built: Path, sdist_sha: str, installed: dict[str, Dependency],
-                sandbox: BuildSandbox, started: str, t0: float) -> BuildResult:
-        wheel_sha = sha256_file(built)
-        deps = tuple(dep for _, dep in sorted(installed.items()))
-        interpreter = Dependency(
-            name=f"python-{sys.version_info.major}.{sys.version_info.minor}."
-                 f"{sys.version_info.micro}",
-            sha256=sha256_file(Path(sys.executable).resolve()), kind=KIND_INTERPRETER,
-            implementation=sys.implementation.name,
-        )
-        record = BuildRecord(
-            wheel_name=built.name, wheel_sha256=wheel_sha, requirement=self.requirement,
-            sdist=Dependency(name=self.sdist.name, sha256=sdist_sha, kind=KIND_SDIST,
-                             uri=self.sdist_uri, unverified=self.sdist_unverified or None,
-                             publisher_evidence=PublisherEvidence.from_annotations(self.sdist_annotations)),
-            wheels=deps, interpreter=interpreter, isolation=sandbox.level,
-            sandbox=sandbox.describe(), source_date_epoch=self.source_date_epoch,
-            natives=(*(d for t in self.granted for d in t.dependencies()), *self.crates,
-                     *native_dependencies(built)),
-            builder_version=__version__, invocation_id=str(uuid.uuid4()),
-            started_on=started, finished_on=_now(), log_sha256=sha256_file(self.log_path),
-        )
-        envelope = dsse.sign(record.statement(), self.signer)
-        if self.output_dir is not None:  # stage 1: wheel with a sidecar, outside wheels/
-            attestation = self.output_dir / attestation_name(built.name)
-            wheel_dest = self.output_dir / built.name
-        else:
-            attestation = self.workspace.attestation_for(built.name)
-            wheel_dest = self.workspace.wheels / built.name
-        # Attestation first, wheel second: a reader never finds a wheel without provenance.
-        atomic_write_bytes(attestation, envelope)
-        atomic_copy(built, wheel_dest)
-        source_copy = self.workspace.sources / self.sdist.name
-        if not source_copy.exists():
-            atomic_copy(self.sdist, source_copy)
-        if self.update_index and self.output_dir is None:  # bootstrap's planner does it once
-            self.workspace.update_simple_index()
-        return BuildResult(
-            name=self.name, version=self.version, wheel=wheel_dest, wheel_sha256=wheel_sha,
-            attestation=attestation, isolation=sandbox.level, dependencies=deps,
-            log=self.log_path, seconds=time.perf_counter() - t0, timings=self.timings,
-        )
-
     def _attestation_digest(self, wheel: Path) -> str:
         path = attestation_of(wheel, self.workspace.attestations)
         if not path.is_file():
@@ -444,6 +452,76 @@ class _Builder:
                 hint=f"remove it and build its sdist with fromsource build (looked for {path})",
             )
         return sha256_file(path)
+
+
+def check_built_wheel(wheel: Path, name: str, version: str) -> None:
+    """The wheel is named for exactly this sdist's project and version; its RECORD holds."""
+    try:
+        wheel_name, wheel_version, _, _ = parse_wheel_filename(wheel.name)
+    except Exception as exc:
+        raise BuildError(f"backend produced {wheel.name!r}, not a valid wheel name") from exc
+    if wheel_name != canonicalize_name(name) or str(wheel_version) != version:
+        raise BuildError(f"backend built {wheel.name} from the sdist of {name} {version}")
+    check_wheel_record(wheel)
+
+
+def interpreter_dependency() -> Dependency:
+    """The interpreter running this build: version and the digest of its binary."""
+    return Dependency(
+        name=f"python-{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}",
+        sha256=sha256_file(Path(sys.executable).resolve()), kind=KIND_INTERPRETER,
+        implementation=sys.implementation.name,
+    )
+
+
+def attest_build(unsigned: UnsignedBuild, workspace: Workspace, signer: Signer, *,
+                 requirement: str, sdist: Path, sdist_uri: str | None,
+                 output_dir: Path | None = None, update_index: bool = True,
+                 sdist_annotations: Mapping[str, Any] | None = None,
+                 sdist_unverified: str | None = None, builder_id: str = BUILDER_ID,
+                 worker: dict[str, str] | None = None,
+                 log_sha256: str | None = None) -> BuildResult:
+    """Sign the provenance of an unsigned build and put wheel and attestation in place.
+
+    The caller has checked ``unsigned.wheel`` (locally, :meth:`_Builder.build_unsigned`
+    did; for a worker's build, the coordinator re-hashed and re-checked it).
+    """
+    built = unsigned.wheel
+    wheel_sha = sha256_file(built)
+    record = BuildRecord(
+        wheel_name=built.name, wheel_sha256=wheel_sha, requirement=requirement,
+        sdist=Dependency(name=sdist.name, sha256=unsigned.sdist_sha256, kind=KIND_SDIST,
+                         uri=sdist_uri, unverified=sdist_unverified or None,
+                         publisher_evidence=PublisherEvidence.from_annotations(sdist_annotations or {})),
+        wheels=unsigned.dependencies, interpreter=unsigned.interpreter,
+        isolation=unsigned.isolation, sandbox=unsigned.sandbox,
+        source_date_epoch=unsigned.source_date_epoch, natives=unsigned.natives,
+        builder_version=__version__, invocation_id=str(uuid.uuid4()),
+        started_on=unsigned.started_on, finished_on=unsigned.finished_on,
+        log_sha256=log_sha256 or sha256_file(unsigned.log), builder_id=builder_id, worker=worker,
+    )
+    envelope = dsse.sign(record.statement(), signer)
+    if output_dir is not None:  # stage 1: wheel with a sidecar, outside wheels/
+        attestation = output_dir / attestation_name(built.name)
+        wheel_dest = output_dir / built.name
+    else:
+        attestation = workspace.attestation_for(built.name)
+        wheel_dest = workspace.wheels / built.name
+    # Attestation first, wheel second: a reader never finds a wheel without provenance.
+    atomic_write_bytes(attestation, envelope)
+    atomic_copy(built, wheel_dest)
+    source_copy = workspace.sources / sdist.name
+    if not source_copy.exists():
+        atomic_copy(sdist, source_copy)
+    if update_index and output_dir is None:  # bootstrap's planner does it once
+        workspace.update_simple_index()
+    return BuildResult(
+        name=unsigned.name, version=unsigned.version, wheel=wheel_dest, wheel_sha256=wheel_sha,
+        attestation=attestation, isolation=unsigned.isolation,
+        dependencies=unsigned.dependencies, log=unsigned.log, seconds=unsigned.seconds,
+        timings=unsigned.timings, backend_requires=unsigned.backend_requires,
+        not_isolated=not_isolated(unsigned.isolation),
+    )
 
 
 def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
@@ -473,3 +551,22 @@ def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
                        env_wheels=env_wheels, update_index=update_index, output_dir=output_dir,
                        sdist_annotations=sdist_annotations)
     return builder.run()
+
+
+def build_unsigned(sdist: Path, workspace: Workspace, *, env_wheels: Sequence[EnvWheel],
+                   requirement: str | None = None, settings: BuildSettings | None = None,
+                   stage1: bool = False) -> tuple[UnsignedBuild, Callable[[], None]]:
+    """The build step alone, as a worker without a key runs it: exact environment in,
+    checked wheel and log out (in ``workspace``'s build directory), nothing signed.
+
+    Returns the build and a function that removes its build directories (the log stays;
+    :attr:`BuildSettings.keep_build_dirs` keeps them), to call once the outputs are stored.
+    """
+    if not sdist.is_file():
+        raise InputError(f"sdist {sdist} does not exist or is not a file")
+    workspace.create()
+    builder = _Builder(sdist, workspace, None, requirement=requirement, sdist_uri=None,
+                       settings=settings or BuildSettings(), progress=lambda _m: None,
+                       env_wheels=env_wheels, update_index=False,
+                       output_dir=workspace.stage1 if stage1 else None)
+    return builder.build_unsigned(), builder.remove_build_dirs

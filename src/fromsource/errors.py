@@ -96,6 +96,16 @@ class BackendRequirementsMissing(MissingRequirementError):
         self.requirements = requirements
 
 
+class ExecutorError(FromsourceError):
+    """Where builds run failed, not a build: the scheduler was lost, workers kept dying."""
+
+    exit_code = EXIT_BUILD
+
+
+class StoreError(ExecutorError):
+    """The content-addressed store lacks a blob, holds other bytes, or cannot be reached."""
+
+
 class CycleError(FromsourceError):
     """The build graph has a cycle that no admitted seed breaks."""
 

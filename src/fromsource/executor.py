@@ -18,13 +18,13 @@ import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from securesystemslib.signer import CryptoSigner
 
 from fromsource.attest.keys import load_signer
 from fromsource.build import BuildSettings, EnvWheel, build_sdist
-from fromsource.errors import BackendRequirementsMissing, FromsourceError
+from fromsource.errors import BackendRequirementsMissing, FromsourceError, InputError
 from fromsource.workspace import Workspace, sha256_file
 
 
@@ -60,6 +60,8 @@ class BuildOutcome:
     needs: tuple[str, ...] | None = None
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # sha256 of other wheels the very same inputs built before (the build is not reproducible).
+    other_results: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -150,3 +152,30 @@ class LocalExecutor:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSpec:
+    """Parsed ``--executor``: ``local``, ``dask://HOST:PORT`` or ``dask-local:N``."""
+
+    kind: Literal["local", "dask", "dask-local"]
+    address: str | None = None  # tcp://HOST:PORT of an existing scheduler
+    workers: int = 0  # dask-local: worker processes to start
+
+
+def parse_executor(text: str) -> ExecutorSpec:
+    usage = "use local, dask://HOST:PORT or dask-local:N"
+    if text == "local":
+        return ExecutorSpec("local")
+    if text.startswith("dask-local:"):
+        count = text.removeprefix("dask-local:")
+        if not count.isdigit() or not 0 < int(count) <= 1024:
+            raise InputError(f"--executor {text}: N must be a number of workers from 1 to 1024",
+                             hint=usage)
+        return ExecutorSpec("dask-local", workers=int(count))
+    if text.startswith("dask://"):
+        host, _, port = text.removeprefix("dask://").rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
+            raise InputError(f"--executor {text}: expected dask://HOST:PORT", hint=usage)
+        return ExecutorSpec("dask", address=f"tcp://{host}:{port}")
+    raise InputError(f"--executor {text!r} is not an executor", hint=usage)

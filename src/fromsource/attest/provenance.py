@@ -33,6 +33,10 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://fromsource.dev/buildtypes/wheel-from-sdist/v1"
 BUILDER_ID = "https://fromsource.dev/builders/local/v1"
+# Built on a Dask worker, signed by the coordinator that scheduled it (docs/provenance.md).
+DASK_BUILDER_ID = "https://fromsource.dev/builders/dask/v1"
+BUILDER_IDS = (BUILDER_ID, DASK_BUILDER_ID)
+WORKER_FIELDS = ("address", "host", "name")  # runDetails.worker, dask builds only
 
 ISOLATION_BWRAP = "bwrap"
 ISOLATION_NET = "unshare-net"
@@ -219,6 +223,9 @@ class BuildRecord:
     finished_on: str
     log_sha256: str
     sandbox: Sandbox | None = None  # set exactly when isolation is "bwrap"
+    builder_id: str = BUILDER_ID
+    # Which Dask worker ran the build step ({"address", "host", "name"}); None: this process.
+    worker: dict[str, str] | None = None
 
     def statement(self) -> dict[str, Any]:
         sdist = {"name": self.sdist.name, "digest": {"sha256": self.sdist.sha256}}
@@ -230,6 +237,22 @@ class BuildRecord:
         }
         if self.sandbox is not None:
             internal["sandbox"] = self.sandbox.to_dict()
+        run_details: dict[str, Any] = {
+            "builder": {
+                "id": self.builder_id,
+                "version": {"fromsource": self.builder_version},
+            },
+            "metadata": {
+                "invocationId": self.invocation_id,
+                "startedOn": self.started_on,
+                "finishedOn": self.finished_on,
+            },
+            "byproducts": [
+                {"name": "build.log", "digest": {"sha256": self.log_sha256}},
+            ],
+        }
+        if self.worker is not None:
+            run_details["worker"] = dict(self.worker)
         return {
             "_type": STATEMENT_TYPE,
             "subject": [{"name": self.wheel_name, "digest": {"sha256": self.wheel_sha256}}],
@@ -246,20 +269,7 @@ class BuildRecord:
                         *(n.to_dict() for n in self.natives),
                     ],
                 },
-                "runDetails": {
-                    "builder": {
-                        "id": BUILDER_ID,
-                        "version": {"fromsource": self.builder_version},
-                    },
-                    "metadata": {
-                        "invocationId": self.invocation_id,
-                        "startedOn": self.started_on,
-                        "finishedOn": self.finished_on,
-                    },
-                    "byproducts": [
-                        {"name": "build.log", "digest": {"sha256": self.log_sha256}},
-                    ],
-                },
+                "runDetails": run_details,
             },
         }
 
@@ -340,12 +350,13 @@ def _read(statement: object, p: Problems) -> BuildRecord | None:
     if (subject is None or requirement is None or sdist is None or isolation is None
             or epoch is None or deps is None or run is None or deps[0] is None or deps[2] is None):
         return None
-    builder_version, invocation_id, started_on, finished_on, log_sha256 = run
+    builder_version, invocation_id, started_on, finished_on, log_sha256, builder_id, worker = run
     return BuildRecord(
         wheel_name=subject[0], wheel_sha256=subject[1], requirement=requirement,
         sdist=deps[0], wheels=deps[1], interpreter=deps[2], natives=deps[3], isolation=isolation,
         source_date_epoch=epoch, builder_version=builder_version, invocation_id=invocation_id,
         started_on=started_on, finished_on=finished_on, log_sha256=log_sha256, sandbox=sandbox,
+        builder_id=builder_id, worker=worker,
     )
 
 
@@ -698,15 +709,22 @@ def _check_sdist(dep: Dependency | None, sdist: Dependency, p: Problems) -> None
             p.add(f"{where}[sdist].{label}", f"{ours!r} differs from externalParameters.sdist's {theirs!r}")
 
 
-def _run_details(value: object, p: Problems) -> tuple[str, str, str, str, str] | None:
+def _run_details(
+    value: object, p: Problems,
+) -> tuple[str, str, str, str, str, str, dict[str, str] | None] | None:
     where = "$.predicate.runDetails"
-    run = shape.obj(value, where, p, ("builder", "metadata", "byproducts"))
+    run = shape.obj(value, where, p, ("builder", "metadata", "byproducts"), ("worker",))
     if run is None:
         return None
     builder = shape.obj(run.get("builder"), f"{where}.builder", p, ("id", "version"))
     version = None
+    builder_id = BUILDER_ID
     if builder is not None:
-        shape.const(builder.get("id"), f"{where}.builder.id", p, BUILDER_ID)
+        found = builder.get("id")
+        if found in BUILDER_IDS and isinstance(found, str):
+            builder_id = found
+        else:
+            p.add(f"{where}.builder.id", f"is {found!r}, expected one of {', '.join(BUILDER_IDS)}")
         versions = shape.obj(builder.get("version"), f"{where}.builder.version", p, ("fromsource",))
         if versions is not None:
             version = shape.string(versions.get("fromsource"), f"{where}.builder.version.fromsource", p)
@@ -727,6 +745,28 @@ def _run_details(value: object, p: Problems) -> tuple[str, str, str, str, str] |
             if entry is not None:
                 shape.const(entry.get("name"), f"{where}.byproducts[0].name", p, "build.log")
                 log = shape.digest(entry.get("digest"), f"{where}.byproducts[0].digest", p)
+    worker = _worker(run, builder_id, where, p)
     if version is None or invocation is None or started is None or finished is None or log is None:
         return None
-    return version, invocation, started, finished, log
+    return version, invocation, started, finished, log, builder_id, worker
+
+
+def _worker(run: dict[str, Any], builder_id: str, where: str, p: Problems) -> dict[str, str] | None:
+    """``runDetails.worker``: exactly for dask builds, three strings naming the worker."""
+    if "worker" not in run:
+        if builder_id == DASK_BUILDER_ID:
+            p.add(f"{where}.worker", f"missing (required with builder.id {DASK_BUILDER_ID})")
+        return None
+    if builder_id != DASK_BUILDER_ID:
+        p.add(f"{where}.worker", f"only a {DASK_BUILDER_ID} build names a worker")
+        return None
+    entry = shape.obj(run["worker"], f"{where}.worker", p, WORKER_FIELDS)
+    if entry is None:
+        return None
+    worker = {}
+    for key in WORKER_FIELDS:
+        text = shape.string(entry.get(key), f"{where}.worker.{key}", p, nonempty=False)
+        if text is None:
+            return None
+        worker[key] = text
+    return worker

@@ -118,6 +118,16 @@ class _ProgressReporter(Reporter):
                    ".provenance, .sigstore...) for projects the policy's [publishers] names "
                    "(repeatable).")
 @fetch_options
+@click.option("--executor", "executor_spec", default="local", show_default=True,
+              metavar="local|dask://HOST:PORT|dask-local:N",
+              help="Where builds run: this machine's process pool, an existing Dask scheduler, "
+                   "or a Dask LocalCluster of N worker processes (needs fromsource[dask]).")
+@click.option("--store", "store_spec", metavar="DIR|URL",
+              help="Content-addressed store the Dask workers exchange blobs through: a "
+                   "directory every worker reaches, or an fsspec URL. Default: WORKSPACE/store.")
+@click.option("--keep-build-dirs", is_flag=True,
+              help="Keep each build's venv and unpacked source (default: removed after a "
+                   "successful build; logs are kept).")
 @json_option
 @guarded
 def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | None,
@@ -125,6 +135,7 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
               jobs: int | None, keep_going: bool, key: Path | None, require_isolation: bool,
               policy_path: Path | None, sandbox: SandboxMode, evidence_dirs: tuple[Path, ...],
               prefer_buildable: bool, frozen: bool,
+              executor_spec: str, store_spec: str | None, keep_build_dirs: bool,
               as_json: bool, fetch_rules: Callable[[bool], Any]) -> None:
     """Resolve REQUIREMENTS and build them and everything their builds need from source.
 
@@ -143,10 +154,12 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
     from fromsource.cli._signing import signer_for
     from fromsource.frozen import FrozenIndex
     from fromsource.index import Index, close_index, open_index
+    from fromsource.executor import Executor, parse_executor
     from fromsource.policy import load_policy
     from fromsource.resolve import load_constraints
     from fromsource.workspace import Workspace
 
+    spec = parse_executor(executor_spec)
     ws = Workspace(workspace).create()
     signer_for(ws, key)  # generates the workspace key on first use, and says so
     key_path = key if key is not None else ws.keys / PRIVATE_KEY_NAME
@@ -165,12 +178,22 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
     else:
         index = open_index(index_url, find_links, no_index=no_index, rules=fetch_rules(
             policy is not None and policy.allow_unverified_sources))
+    executor: Executor | None = None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, transient=True)
     heartbeat = None if err.is_terminal else Heartbeat(lambda line: err.print(line, markup=False))
     try:
         if heartbeat is not None:
             heartbeat.start()
+        if spec.kind != "local":
+            from fromsource.cluster import DaskExecutor
+            from fromsource.store import open_store
+
+            _quiet_dask()
+
+            store = open_store(store_spec if store_spec is not None else ws.root / "store")
+            dask = DaskExecutor.connect(spec, store=store, workspace=ws, key=key_path)
+            executor, jobs = dask, jobs or dask.slots
         with progress:
             task = progress.add_task("resolving", total=None)
             reporter = _ProgressReporter(progress, task, heartbeat)
@@ -179,11 +202,15 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
                 constraints=constraints, jobs=jobs, keep_going=keep_going,
                 settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox,
                                        toolchains=policy.toolchains if policy else (),
-                                       crates_registry=policy.crates_registry if policy else None),
+                                       crates_registry=policy.crates_registry if policy else None,
+                                       keep_build_dirs=keep_build_dirs),
                 reporter=reporter,
                 policy=policy, evidence_dirs=evidence_dirs, prefer_buildable=prefer_buildable,
+                executor=executor,
             )
     finally:
+        if executor is not None:
+            executor.shutdown()
         if heartbeat is not None:
             heartbeat.stop()
         close_index(index)
@@ -194,6 +221,20 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
         _print_summary(summary)
     if not summary.ok:
         sys.exit(EXIT_BUILD)
+
+
+def _quiet_dask() -> None:
+    """Dask logs reconnection attempts and worker deaths with tracebacks on stderr; the
+    run's summary and its one-line errors already say what matters."""
+    import logging
+
+    try:
+        import distributed  # noqa: F401 - importing it sets up its loggers
+    except ImportError:
+        return  # DaskExecutor.connect says how to install it
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _print_summary(summary: BootstrapSummary) -> None:
@@ -216,6 +257,11 @@ def _print_summary(summary: BootstrapSummary) -> None:
                   f"{clean(', '.join(report.blocked_by))}")
     for report in cancelled:
         out.print(f"[dim]not started[/] {clean(report.name)} {clean(report.version)}")
+    for report in summary.packages:
+        if report.other_results:
+            out.print(f"[yellow]not reproducible[/] {clean(report.name)} {clean(report.version)}: "
+                      f"the same inputs built other wheels before (sha256 "
+                      f"{', '.join(report.other_results)}); all are kept in the store")
     for report in summary.packages:
         if report.stage1_equivalent is None:
             continue
@@ -268,4 +314,10 @@ def _print_summary(summary: BootstrapSummary) -> None:
         for item in summary.externals_suggested:
             out.print(f"  {safe(item['line'])},  # {safe(item['package'])}", markup=False)
         out.print("]", markup=False)
+    efficiency = summary.efficiency
+    if efficiency is not None and efficiency.ratio is not None:
+        out.print(f"scheduling: {efficiency.wall_seconds:.1f}s wall against a lower bound of "
+                  f"{efficiency.lower_bound_seconds:.1f}s ({efficiency.ratio:.2f}x; critical path "
+                  f"{efficiency.critical_path_seconds:.1f}s, {efficiency.build_seconds:.1f} build-s "
+                  f"over {efficiency.workers} slot(s))")
     out.print(f"graph: {clean(str(summary.graph_file))}")

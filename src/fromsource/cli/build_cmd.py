@@ -35,11 +35,14 @@ from fromsource.sandbox import SandboxMode
               help="Where the crates a Rust sdist's Cargo.lock pins are fetched from "
                    "(with --toolchain rust).")
 @sandbox_option
+@click.option("--keep-build-dirs", is_flag=True,
+              help="Keep the venv and unpacked source (default: removed after a successful "
+                   "build; the log is kept).")
 @json_option
 @guarded
 def build(sdist: Path, workspace: Path, key: Path | None, require_isolation: bool,
           toolchains: tuple[str, ...], crates_registry: str | None, sandbox: SandboxMode,
-          as_json: bool) -> None:
+          keep_build_dirs: bool, as_json: bool) -> None:
     """Build SDIST into a wheel with signed SLSA provenance.
 
     Build requirements come only from wheels already in the workspace; the build runs in a
@@ -56,7 +59,8 @@ def build(sdist: Path, workspace: Path, key: Path | None, require_isolation: boo
             sdist, ws, signer,
             settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox,
                                    toolchains=tuple(sorted(set(toolchains))),
-                                   crates_registry=crates_registry),
+                                   crates_registry=crates_registry,
+                                   keep_build_dirs=keep_build_dirs),
             progress=lambda msg: status.update(f"{sdist.name}: {msg}"),
         )
     warn_not_isolated(result.not_isolated)

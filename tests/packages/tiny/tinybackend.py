@@ -2,7 +2,9 @@
 
 ``tiny.json`` next to it says what to build: name, version, Requires-Dist lines, extras,
 what ``get_requires_for_build_wheel`` returns, modules that must be importable (the build
-requirements, proving the environment holds them), blocking until killed, or a failure.
+requirements, proving the environment holds them), blocking until killed, a failure, output
+that differs on every build (``unstable``), or a gate: the build writes ``gate-waiting`` into
+its source tree and waits until a test writes ``gate-open`` there.
 """
 
 import base64
@@ -40,6 +42,13 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             marker.write("blocked\n")
         while True:
             time.sleep(1)
+    if config.get("gate"):
+        open("gate-waiting", "w").close()
+        deadline = time.monotonic() + 300
+        while not os.path.exists("gate-open"):
+            if time.monotonic() > deadline:
+                raise SystemExit("tinybackend: the gate was never opened")
+            time.sleep(0.02)
     if config.get("fail"):
         print("tinybackend: failing on purpose", file=sys.stderr)
         raise SystemExit(1)
@@ -50,7 +59,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     metadata += [f"Provides-Extra: {extra}" for extra in config.get("extras", [])]
     metadata += [f"Requires-Dist: {line}" for line in config.get("requires", [])]
     files = {
-        f"{stem}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{stem}/__init__.py": f"VERSION = {version!r}\n".encode()
+        + (f"BUILD = {os.urandom(8).hex()!r}\n".encode() if config.get("unstable") else b""),
         f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tinybackend\nRoot-Is-Purelib: true\n"
                               b"Tag: py3-none-any\n",

@@ -1,0 +1,426 @@
+"""Bootstrap on Dask: a LocalCluster of 2 worker processes builds the hermetic graphs, seeds
+and cycles included, into wheels equivalent to the local executor's; real `dask scheduler` and
+`dask worker` processes without workspace or key build a graph through a store directory,
+and survive a worker killed mid-build; losing the scheduler stops the run cleanly."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import glob
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bootstrap_helpers import project, verify_all
+from fromsource.attest.provenance import DASK_BUILDER_ID
+from fromsource.cli import main
+from fromsource.compare import compare_wheels
+
+distributed = pytest.importorskip("distributed")
+DASK = [sys.executable, "-m", "dask"]  # the `dask` command line of this interpreter
+
+
+def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["bootstrap", *args, "--find-links", str(index), "--no-index",
+                                     "-w", str(ws), "--json"])
+
+
+def _statuses(result: Result) -> dict[str, str]:
+    return {p["name"]: p["status"] for p in json.loads(result.stdout)["packages"]}
+
+
+def _run_details(ws: Path, wheel: Path) -> dict:
+    envelope = json.loads((ws / "attestations" / f"{wheel.name}.intoto.jsonl").read_text().splitlines()[0])
+    return json.loads(base64.b64decode(envelope["payload"]))["predicate"]["runDetails"]
+
+
+def _diamond(index: Path) -> None:
+    project(index, "app", requires=["left", "right"], build=["builder"])
+    project(index, "left", requires=["shared<2"])
+    project(index, "right", requires=["shared"], static=False)  # metadata known once built
+    project(index, "shared", "1.0")
+    project(index, "builder", backend=["helper"])  # get_requires_for_build_wheel adds it
+    project(index, "helper")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """Two worker processes, one build at a time each; yields the dask:// address."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as local:
+        yield local.scheduler_address.replace("tcp://", "dask://")
+
+
+def test_local_cluster_builds_what_the_local_executor_builds(cluster: str, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    _diamond(index)
+    local_ws, dask_ws = tmp_path / "local", tmp_path / "dask"
+
+    local = _bootstrap(index, local_ws, "app", "-j", "2")
+    on_dask = _bootstrap(index, dask_ws, "app", "--executor", cluster)
+
+    assert local.exit_code == 0, local.output
+    assert on_dask.exit_code == 0, on_dask.output
+    assert set(_statuses(on_dask).values()) == {"built"}
+    efficiency = json.loads(on_dask.stdout)["efficiency"]
+    assert efficiency["workers"] == 2  # the cluster's worker threads, the default -j
+    assert efficiency["builds"] == 6
+    assert efficiency["lower_bound_seconds"] >= efficiency["critical_path_seconds"] > 0
+    wheels = sorted((dask_ws / "wheels").glob("*.whl"))
+    assert [w.name for w in wheels] == sorted(w.name for w in (local_ws / "wheels").glob("*.whl"))
+    for wheel in wheels:
+        assert compare_wheels(local_ws / "wheels" / wheel.name, wheel).equivalent, wheel.name
+        details = _run_details(dask_ws, wheel)
+        assert details["builder"]["id"] == DASK_BUILDER_ID
+        assert details["worker"]["address"].startswith("tcp://127.0.0.1:")
+    assert "worker" not in _run_details(local_ws, local_ws / "wheels" / wheels[0].name)
+    assert verify_all(dask_ws) == []
+    # Blobs travel through the store; build directories are gone, logs stay.
+    assert any((dask_ws / "store" / "sha256").rglob("*"))
+    for build in (dask_ws / "builds").iterdir():
+        assert sorted(p.name for p in build.iterdir()) == ["backend-requires.json", "build.log",
+                                                           "tasks.json"]
+
+    again = _bootstrap(index, dask_ws, "app", "--executor", cluster)
+    assert again.exit_code == 0, again.output
+    assert set(_statuses(again).values()) == {"reused"}
+
+
+def test_local_cluster_builds_a_seeded_cycle_in_two_stages(cluster: str, tmp_path: Path) -> None:
+    from fromsource.attest.keys import generate_keypair
+    from test_bootstrap_seeds import _admit, _policy, _published_wheel, _verify, _with_source
+
+    reviewer = generate_keypair(tmp_path / "reviewer", "reviewer")
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "top", build=["a"])
+    sdist_a = _with_source(project(index, "a", build=["b"]))
+    project(index, "b", build=["c"])
+    project(index, "c", build=["a"])
+    assert _admit(_published_wheel(sdist_a, tmp_path / "pub"), sdist_a, reviewer.private_path, ws).exit_code == 0
+    policy = _policy(tmp_path / "policy.toml", ws, reviewer.public_path)
+
+    result = _bootstrap(index, ws, "top", "--policy", str(policy), "--executor", cluster)
+
+    assert result.exit_code == 0, result.output
+    reports = {p["name"]: p for p in json.loads(result.stdout)["packages"]}
+    for member in ("a", "b", "c"):
+        assert reports[member]["stage1_equivalent"] is True, member
+        assert (ws / "stage1" / f"{member}-1.0-py3-none-any.whl").is_file()
+    assert reports["a"]["seed_equivalent"] is True
+    for wheel in sorted((ws / "wheels").glob("*.whl")):
+        checked = _verify(ws, wheel, "--policy", str(policy))
+        assert checked.exit_code == 0, checked.output
+
+
+def test_same_inputs_building_other_bytes_are_kept_and_reported(cluster: str, tmp_path: Path) -> None:
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "flaky", unstable=True)  # every build writes different bytes
+    first = _bootstrap(index, ws, "flaky", "--executor", cluster)
+    assert first.exit_code == 0, first.output
+    wheel = ws / "wheels" / "flaky-1.0-py3-none-any.whl"
+    first_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    wheel.unlink()  # the same task runs again: same inputs, same key
+
+    second = _bootstrap(index, ws, "flaky", "--executor", cluster)
+
+    assert second.exit_code == 0, second.output
+    (report,) = json.loads(second.stdout)["packages"]
+    assert report["status"] == "built"
+    assert report["other_results"] == [first_sha]
+    second_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    for digest in (first_sha, second_sha):  # both results stay in the store
+        assert (ws / "store" / "sha256" / digest[:2] / digest).is_file()
+    text = _bootstrap(index, ws, "flaky", "--executor", cluster)
+    assert text.exit_code == 0  # reused now: nothing built, nothing reported
+    assert json.loads(text.stdout)["packages"][0]["other_results"] == []
+
+
+def _lying_build(task, mode: str):
+    """A worker that builds honestly, then lies about what it built (runs on the worker)."""
+    import dataclasses
+    import tempfile as temp
+    import zipfile
+
+    from fromsource.remote import build_on_worker
+    from fromsource.store import open_store
+
+    result = build_on_worker(task)
+    if result.build is None:
+        return result
+    if mode == "environment":  # claims a build environment without its first wheel
+        build = dataclasses.replace(result.build, dependencies=result.build.dependencies[1:])
+        return dataclasses.replace(result, build=build)
+    # mode "wheel": swaps in a wheel whose module differs from what its RECORD says
+    store = open_store(task.store)
+    work = Path(temp.mkdtemp())
+    honest = store.fetch(result.wheel_sha256, work / "honest" / result.wheel_name)
+    forged = work / result.wheel_name
+    with zipfile.ZipFile(honest) as source, zipfile.ZipFile(forged, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            out.writestr(item, data + b"import os\n" if item.filename.endswith("__init__.py") else data)
+    return dataclasses.replace(result, wheel_sha256=store.put_file(forged))
+
+
+@pytest.mark.parametrize(("mode", "message"), [
+    ("environment", "reports a build environment other than the one it was given"),
+    ("wheel", "RECORD"),
+])
+def test_the_coordinator_signs_nothing_a_worker_misreports(cluster: str, tmp_path: Path, mode: str,
+                                                            message: str) -> None:
+    import cloudpickle
+
+    from fromsource.attest.keys import generate_keypair
+    from fromsource.bootstrap import bootstrap
+    from fromsource.cluster import DaskExecutor
+    from fromsource.executor import parse_executor
+    from fromsource.index import LocalDirIndex
+    from fromsource.store import open_store
+    from fromsource.workspace import Workspace
+
+    index, ws = tmp_path / "index", Workspace(tmp_path / "ws").create()
+    project(index, "app", build=["builder"])
+    project(index, "builder")  # builds with an empty environment: nothing to lie about
+    key = generate_keypair(ws.keys).private_path
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
+    try:
+        executor = DaskExecutor.connect(parse_executor(cluster), store=open_store(ws.root / "store"),
+                                        workspace=ws, key=key, build=functools.partial(_lying_build, mode=mode))
+        summary = bootstrap(["app"], workspace=ws, index=LocalDirIndex(index), key=key,
+                            executor=executor, keep_going=True)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+    reports = {p.name: p for p in summary.packages}
+    if mode == "environment":
+        assert reports["builder"].status == "built"
+        assert reports["app"].status == "failed"
+        assert message in (reports["app"].error or "")
+        assert not (ws.wheels / "app-1.0-py3-none-any.whl").exists()
+    else:
+        assert reports["builder"].status == "failed"
+        assert message in (reports["builder"].error or "")
+        assert reports["app"].status == "skipped"
+        assert not list(ws.wheels.glob("*.whl"))
+        assert not list(ws.attestations.glob("builder*"))
+
+
+def test_dask_local_executor_and_bad_executor_specs(tmp_path: Path) -> None:
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "solo")
+    result = _bootstrap(index, ws, "solo", "--executor", "dask-local:1",
+                        "--store", f"file://{tmp_path / 'fsstore'}", "--keep-build-dirs")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fsstore" / "sha256").is_dir()
+    assert (ws / "builds" / "solo-1.0" / "build.log").is_file()
+    for bad, message in [("dask-local:0", "N must be"), ("dask://nohost", "expected dask://HOST:PORT"),
+                         ("kubernetes", "is not an executor")]:
+        refused = _bootstrap(index, tmp_path / "ws2", "solo", "--executor", bad)
+        assert refused.exit_code == 2, (bad, refused.output)
+        assert message in refused.stderr
+    port = _free_port()
+    unreachable = _bootstrap(index, tmp_path / "ws2", "solo", "--executor", f"dask://127.0.0.1:{port}")
+    assert unreachable.exit_code == 2
+    assert "cannot reach the Dask scheduler" in unreachable.stderr
+    assert "Traceback" not in unreachable.output
+
+
+def test_a_store_the_workers_cannot_read_is_refused_before_building(cluster: str, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    project(index, "solo")
+    # memory:// lives in one process: the coordinator writes there, the workers see nothing.
+    result = _bootstrap(index, tmp_path / "ws", "solo", "--executor", cluster,
+                        "--store", f"memory://fromsource-{tmp_path.name}")
+    assert result.exit_code == 2, result.output
+    assert "cannot read the store memory://" in result.stderr
+    assert "Traceback" not in result.output
+    assert not list((tmp_path / "ws" / "wheels").glob("*.whl"))
+
+
+def test_without_distributed_the_error_says_how_to_install(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    project(index, "solo")
+    code = ("import sys; sys.modules['distributed'] = None\n"
+            "from fromsource.cli import main\n"
+            f"main(['bootstrap', 'solo', '--find-links', {str(index)!r}, '--no-index', "
+            f"'-w', {str(tmp_path / 'ws')!r}, '--executor', 'dask-local:2'])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 2
+    assert "pip install 'fromsource[dask]'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------- real scheduler and workers
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(predicate, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class _Cluster:
+    """`dask scheduler` and `dask worker` processes, each in its own directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = _free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def _start(self, name: str, *args: str) -> None:
+        home = self.root / name
+        home.mkdir(parents=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+        with (home / "out.log").open("wb") as log:
+            self.processes[name] = subprocess.Popen(
+                [*DASK, *args], cwd=home, env=env, start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT)
+
+    def scheduler(self) -> None:
+        self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
+                    "--dashboard-address", ":0", "--no-show")
+
+    def worker(self, name: str) -> None:
+        self._start(name, "worker", self.address, "--nthreads", "1", "--nworkers", "1",
+                    "--local-directory", str(self.root / name / "scratch"), "--name", name,
+                    "--host", "127.0.0.1", "--no-dashboard")
+
+    def wait_for_workers(self, count: int) -> None:
+        with distributed.Client(self.address, timeout=60) as client:
+            client.wait_for_workers(count, timeout=60)
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.kill(name)
+
+
+@pytest.fixture
+def real_cluster(tmp_path: Path) -> Iterator[_Cluster]:
+    cluster = _Cluster(tmp_path / "cluster")
+    try:
+        cluster.scheduler()
+        cluster.worker("w1")
+        cluster.worker("w2")
+        cluster.wait_for_workers(2)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _gates(root: Path) -> list[Path]:
+    """Gated builds waiting in the workers' directories (glob.glob: trees vanish meanwhile)."""
+    pattern = root / "w*" / "scratch" / "**" / "held-1.0" / "src" / "*" / "gate-waiting"
+    return sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
+
+
+def _command(index: Path, ws: Path, store: Path, address: str) -> list[str]:
+    return [sys.executable, "-m", "fromsource", "bootstrap", "app", "--find-links", str(index),
+            "--no-index", "-w", str(ws), "--json", "--store", str(store),
+            "--executor", address.replace("tcp://", "dask://")]
+
+
+def test_real_scheduler_and_workers_build_and_survive_a_killed_worker(real_cluster: _Cluster,
+                                                                     tmp_path: Path) -> None:
+    index, ws, store = tmp_path / "index", tmp_path / "ws", tmp_path / "store"
+    _diamond(index)
+    project(index, "app", requires=["left", "right"], build=["builder", "held"])
+    project(index, "held", gate=True)  # its build waits until the test opens the gate
+
+    run = subprocess.Popen(_command(index, ws, store, real_cluster.address),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def waiting() -> list[Path]:
+            return _gates(real_cluster.root)
+
+        _wait_for(lambda: len(waiting()) == 1, "the gated build to start")
+        (first,) = waiting()
+        victim = first.relative_to(real_cluster.root).parts[0]
+        real_cluster.kill(victim)  # mid-build: its hook dies with it
+        # The scheduler hands the build to the other worker; let that attempt through.
+        _wait_for(lambda: any(p != first and p.exists() for p in waiting()), "the retried build")
+        (second,) = [p for p in waiting() if p != first]
+        assert second.relative_to(real_cluster.root).parts[0] != victim
+        (second.parent / "gate-open").touch()
+        stdout, stderr = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+
+    assert run.returncode == 0, stderr
+    summary = json.loads(stdout)
+    assert {p["status"] for p in summary["packages"]} == {"built"}
+    assert verify_all(ws) == []
+    held = json.loads(base64.b64decode(json.loads(
+        (ws / "attestations" / "held-1.0-py3-none-any.whl.intoto.jsonl").read_text())["payload"]))
+    assert held["predicate"]["runDetails"]["worker"]["name"] != victim
+    # The workers had neither the workspace nor the key: only their own directories.
+    for worker in ("w1", "w2"):
+        assert not list((real_cluster.root / worker).rglob("*.key"))
+        assert not list((real_cluster.root / worker).rglob("*.intoto.jsonl"))
+
+
+def test_lost_scheduler_stops_the_run_and_a_rerun_resumes(real_cluster: _Cluster, tmp_path: Path) -> None:
+    index, ws, store = tmp_path / "index", tmp_path / "ws", tmp_path / "store"
+    project(index, "app", build=["held", "quick"])
+    project(index, "held", gate=True)
+    project(index, "quick")
+
+    run = subprocess.Popen(_command(index, ws, store, real_cluster.address),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: bool(_gates(real_cluster.root)), "the gated build to start")
+        _wait_for((ws / "wheels" / "quick-1.0-py3-none-any.whl").exists, "quick to be signed")
+        real_cluster.stop()  # scheduler and workers gone mid-build
+        _, stderr = run.communicate(timeout=180)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+
+    assert run.returncode == 3, stderr
+    assert "lost the Dask scheduler" in stderr
+    assert "Traceback" not in stderr
+    assert sorted(p.name for p in (ws / "wheels").glob("*.whl")) == ["quick-1.0-py3-none-any.whl"]
+    assert not [p for p in ws.rglob(".*") if p.suffix in (".tmp", ".part")]
+
+    # A new cluster, the same command: quick is reused, the rest built.
+    shutil.rmtree(real_cluster.root)
+    real_cluster.root.mkdir()
+    project(index, "held")  # the gate is not the point any more
+    real_cluster.scheduler()
+    real_cluster.worker("w1")
+    real_cluster.wait_for_workers(1)
+    resumed = subprocess.run(_command(index, ws, store, real_cluster.address), capture_output=True,
+                             text=True, timeout=300, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert {p["name"]: p["status"] for p in json.loads(resumed.stdout)["packages"]} == {
+        "quick": "reused", "held": "built", "app": "built"}
+    assert verify_all(ws) == []
