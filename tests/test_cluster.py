@@ -424,3 +424,23 @@ def test_lost_scheduler_stops_the_run_and_a_rerun_resumes(real_cluster: _Cluster
     assert {p["name"]: p["status"] for p in json.loads(resumed.stdout)["packages"]} == {
         "quick": "reused", "held": "built", "app": "built"}
     assert verify_all(ws) == []
+
+
+def test_the_strict_reader_ties_the_worker_field_to_the_dask_builder(cluster: str, tmp_path: Path) -> None:
+    import dataclasses
+
+    from fromsource.attest.provenance import BUILDER_ID, BuildRecord
+    from fromsource.errors import StatementError
+
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "solo")
+    assert _bootstrap(index, ws, "solo", "--executor", cluster).exit_code == 0
+    envelope = json.loads((ws / "attestations" / "solo-1.0-py3-none-any.whl.intoto.jsonl").read_text().splitlines()[0])
+    record = BuildRecord.from_statement(json.loads(base64.b64decode(envelope["payload"])))
+    assert record.builder_id == DASK_BUILDER_ID
+    assert record.worker is not None and record.worker["address"].startswith("tcp://127.0.0.1:")
+    for bad in (dataclasses.replace(record, builder_id=BUILDER_ID),  # a local build naming a worker
+                dataclasses.replace(record, worker=None)):  # a dask build naming none
+        with pytest.raises(StatementError) as caught:
+            BuildRecord.from_statement(bad.statement())
+        assert any("runDetails.worker" in reason for reason in caught.value.reasons)

@@ -39,9 +39,10 @@ from _report import write_section
 
 from bootstrap_helpers import project
 from fromsource.attest.keys import generate_keypair, load_signer
+from fromsource.attest.locate import attestation_of
 from fromsource.attest.provenance import KIND_WHEEL, Dependency
 from fromsource.bootstrap import bootstrap
-from fromsource.build import UnsignedBuild, attest_build, attestation_of, interpreter_dependency
+from fromsource.build import UnsignedBuild, attest_build, interpreter_dependency
 from fromsource.executor import BuildOutcome, BuildRequest, ExecutorSpec
 from fromsource.index import LocalDirIndex
 from fromsource.remote import RemoteBuild, RemoteResult
@@ -159,7 +160,7 @@ def fake_run_build(request: BuildRequest) -> BuildOutcome:
     log = directory / "build.log"
     log.write_bytes(b"")
     deps = tuple(Dependency(name=w.path.name, sha256=w.sha256, kind=KIND_WHEEL, edge=w.edge, seed=w.seed,
-                            attestation_sha256=sha256_file(attestation_of(w.path, ws)))
+                            attestation_sha256=sha256_file(attestation_of(w.path, ws.attestations)))
                  for w in sorted(request.env, key=lambda w: w.path.name))
     unsigned = _unsigned(request.name, request.version, wheel, log, request.sdist_sha256, deps,
                          time.perf_counter() - start)

@@ -30,14 +30,17 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from fromsource.attest.keys import load_signer
+from fromsource.attest.locate import attestation_of
 from fromsource.attest.provenance import (
     DASK_BUILDER_ID,
     ISOLATION_LEVELS,
     KIND_INTERPRETER,
     KIND_WHEEL,
+    NATIVE_KINDS,
     Dependency,
+    Sandbox,
 )
-from fromsource.build import UnsignedBuild, attest_build, attestation_of, check_built_wheel
+from fromsource.build import UnsignedBuild, attest_build, check_built_wheel
 from fromsource.errors import ExecutorError, FromsourceError, InputError
 from fromsource.executor import BuildOutcome, BuildRequest, ExecutorSpec
 from fromsource.remote import RemoteBuild, RemoteResult, RemoteWheel, build_on_worker
@@ -157,7 +160,8 @@ class DaskExecutor:
         env = []
         for wheel in request.env:
             self._put(wheel.path, wheel.sha256)
-            attestation = None if wheel.external else sha256_file(attestation_of(wheel.path, self.ws))
+            attestation = (None if wheel.external
+                           else sha256_file(attestation_of(wheel.path, self.ws.attestations)))
             env.append(RemoteWheel(filename=wheel.path.name, sha256=wheel.sha256, edge=wheel.edge,
                                    seed=wheel.seed, external=wheel.external,
                                    attestation_sha256=attestation))
@@ -297,7 +301,8 @@ def _check_report(build: Any) -> None:
     """What the coordinator records on the worker's word must at least have its shape."""
     if not (isinstance(build, UnsignedBuild) and build.isolation in ISOLATION_LEVELS
             and isinstance(build.source_date_epoch, int)
-            and (build.sandbox is None or isinstance(build.sandbox, dict))
+            and (build.sandbox is None or isinstance(build.sandbox, Sandbox))
+            and all(isinstance(d, Dependency) and d.kind in NATIVE_KINDS for d in build.natives)
             and isinstance(build.interpreter, Dependency)
             and build.interpreter.kind == KIND_INTERPRETER
             and isinstance(build.started_on, str) and isinstance(build.finished_on, str)):
@@ -312,7 +317,7 @@ def _expected_dependencies(task: RemoteBuild) -> tuple[Dependency, ...]:
         deps[name] = Dependency(
             name=wheel.filename, sha256=wheel.sha256, kind=KIND_WHEEL, edge=wheel.edge,
             seed=wheel.seed, attestation_sha256=None if wheel.external else wheel.attestation_sha256,
-            extra={"external": True} if wheel.external else {},
+            external=wheel.external,
         )
     return tuple(dep for _, dep in sorted(deps.items()))
 

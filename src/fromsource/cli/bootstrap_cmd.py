@@ -152,9 +152,9 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
     from fromsource.attest.keys import PRIVATE_KEY_NAME
     from fromsource.build import BuildSettings
     from fromsource.cli._signing import signer_for
+    from fromsource.executor import Executor, parse_executor
     from fromsource.frozen import FrozenIndex
     from fromsource.index import Index, close_index, open_index
-    from fromsource.executor import Executor, parse_executor
     from fromsource.policy import load_policy
     from fromsource.resolve import load_constraints
     from fromsource.workspace import Workspace
