@@ -65,7 +65,9 @@ def make_index(directory: Path, size: int, seed: int = 14) -> list[str]:
     for name in backends[1:]:
         project(directory, name, build=[backends[0]])  # backends build with the first one
     cycle = ["cyclic-a", "cyclic-b"]  # a build cycle a seed breaks (admitted below)
-    project(directory, cycle[0], build=[cycle[1]])
+    from test_bootstrap_seeds import _with_source
+
+    _with_source(project(directory, cycle[0], build=[cycle[1]]))  # its seed is reviewed against it
     project(directory, cycle[1], build=[cycle[0]])
     layers: list[list[str]] = [[] for _ in range(LAYERS)]
     count = size - BACKENDS - len(cycle)
@@ -88,10 +90,10 @@ def admit_cycle_seed(index: Path, ws: Path, tmp: Path) -> Path:
     from click.testing import CliRunner
 
     from fromsource.cli import main
-    from test_bootstrap_seeds import _admit, _policy, _published_wheel, _with_source
+    from test_bootstrap_seeds import _admit, _policy, _published_wheel
 
     reviewer = generate_keypair(tmp / "reviewer", "reviewer")
-    sdist = _with_source(index / "cyclic_a-1.0.tar.gz")
+    sdist = index / "cyclic_a-1.0.tar.gz"
     wheel = _published_wheel(sdist, tmp / "published")
     CliRunner().invoke(main, ["keys", "generate", str(ws / "keys"), "--name", "builder"])
     admitted = _admit(wheel, sdist, reviewer.private_path, ws)
