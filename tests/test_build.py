@@ -20,7 +20,8 @@ from fromsource.attest.provenance import BUILD_TYPE, NETWORK_ISOLATED, SLSA_PROV
 from fromsource.build import build_sdist, read_build_system
 from fromsource.cli import main
 from fromsource.errors import BuildError, MissingRequirementError
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.fileutil import sha256_file
+from fromsource.workspace import Workspace
 
 MANIFEST = {e["file"]: e for e in json.loads((DATA / "MANIFEST.json").read_text())}
 

@@ -17,15 +17,13 @@ from fromsource.index import (
     ProjectNotFoundError,
     SimpleIndex,
     WheelCandidate,
-    best_wheel,
     close_index,
-    default_index_url,
-    external_policy_block,
-    external_policy_line,
     fetch_sdist,
     open_index,
 )
-from fromsource.policy import load_policy
+from fromsource.pipconfig import default_index_url
+from fromsource.policy import external_policy_block, external_policy_line, load_policy
+from fromsource.wheelstore import best_wheel
 from tinyindex import Release, make_sdist, serve, sha256
 
 

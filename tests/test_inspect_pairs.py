@@ -409,7 +409,8 @@ def test_sympy_is_readable_from_the_shared_corpus() -> None:
 
 @pytest.mark.network
 def test_sympy_is_readable(tmp_path: Path) -> None:
-    from fromsource.index import SimpleIndex, default_index_url
+    from fromsource.index import SimpleIndex
+    from fromsource.pipconfig import default_index_url
 
     with SimpleIndex(default_index_url()) as index:
         (sdist,) = [c for c in index.candidates("sympy") if str(c.version) == "1.13.3"]

@@ -20,7 +20,9 @@ import pytest
 from packageurl import PackageURL
 from packaging.version import Version
 
-from fromsource.index import best_wheel, close_index, external_policy_line, open_index
+from fromsource.index import close_index, open_index
+from fromsource.policy import external_policy_line
+from fromsource.wheelstore import best_wheel
 
 pytestmark = [
     pytest.mark.network,

@@ -15,9 +15,10 @@ from click.testing import CliRunner
 from fromsource.attest import dsse
 from fromsource.attest.keys import load_public_key, load_signer
 from fromsource.cli import main
+from fromsource.fileutil import sha256_file
 from fromsource.sbom import SBOM_PREDICATE, SbomOptions, build_sbom, runtime_graph, validate
 from fromsource.wheelstore import read_wheel_info
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.workspace import Workspace
 
 PACKAGING = "packaging-24.2-py3-none-any.whl"
 FLIT = "flit_core-3.12.0-py3-none-any.whl"

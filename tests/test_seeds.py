@@ -15,9 +15,10 @@ from conftest import DATA
 from fromsource.attest.keys import generate_keypair, load_signer
 from fromsource.cli import main
 from fromsource.errors import PolicyError
+from fromsource.fileutil import sha256_file
 from fromsource.policy import load_policy
 from fromsource.seeds import SeedStore, admit_by_provenance, admit_by_review, check_seed
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.workspace import Workspace
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "attestations" / "seed-review.schema.json").read_text())
 COHERENT = "coherent_build-0.19.1-py3-none-any.whl"

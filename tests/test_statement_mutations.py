@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from fromsource.attest import dsse
 from fromsource.attest.keys import load_public_key, load_signer
+from fromsource.fileutil import sha256_file
 from fromsource.verify import Locations, Verifier
-from fromsource.workspace import sha256_file
 
 PACKAGING = "packaging-24.2-py3-none-any.whl"
 FLIT = "flit_core-3.12.0-py3-none-any.whl"

@@ -23,9 +23,9 @@ from fromsource.attest import dsse
 from fromsource.attest.keys import generate_keypair, load_public_key, load_signer
 from fromsource.cli import main
 from fromsource.errors import PolicyError, VerificationError
+from fromsource.fileutil import sha256_file
 from fromsource.policy import Policy
 from fromsource.verify import Locations, Verifier
-from fromsource.workspace import sha256_file
 
 PACKAGING = "packaging-24.2-py3-none-any.whl"
 FLIT = "flit_core-3.12.0-py3-none-any.whl"

@@ -13,8 +13,9 @@ from fromsource.attest import dsse
 from fromsource.attest.keys import generate_keypair, load_signer
 from fromsource.attest.provenance import KIND_INTERPRETER, KIND_SDIST, KIND_WHEEL, BuildRecord, Dependency
 from fromsource.cli import main
+from fromsource.fileutil import sha256_file
 from fromsource.seeds import SeedStore, admit_by_review
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.workspace import Workspace
 
 COHERENT = "coherent_build-0.19.1-py3-none-any.whl"
 SDIST = "coherent_build-0.19.1.tar.gz"

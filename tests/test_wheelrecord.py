@@ -18,9 +18,9 @@ from fromsource.attest import dsse
 from fromsource.attest.keys import load_signer
 from fromsource.cli import main
 from fromsource.errors import ArchiveError
+from fromsource.fileutil import sha256_file
 from fromsource.inspect import inspect_wheel
 from fromsource.wheelrecord import check_record
-from fromsource.workspace import sha256_file
 
 DIST = "w-1.dist-info"
 

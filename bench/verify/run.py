@@ -29,8 +29,9 @@ from securesystemslib.dsse import Envelope
 from fromsource.attest import dsse
 from fromsource.attest.keys import generate_keypair, load_public_key, load_signer
 from fromsource.attest.provenance import KIND_SDIST, KIND_WHEEL, BuildRecord, Dependency
+from fromsource.fileutil import sha256_file
 from fromsource.verify import Locations, Verifier
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _report import write_section

@@ -26,7 +26,7 @@ import requests
 from fromsource.archives import extract_sdist
 from fromsource.attest.provenance import KIND_CRATE, Dependency
 from fromsource.errors import ArchiveError, BuildError
-from fromsource.workspace import atomic_write_bytes, sha256_file
+from fromsource.fileutil import atomic_write_bytes, sha256_file
 
 VENDOR_DIR = ".fromsource-crates"
 _MAX_CRATE = 256 * 1024 * 1024

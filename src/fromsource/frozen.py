@@ -19,9 +19,10 @@ from packaging.utils import (
 from packaging.version import Version
 
 from fromsource.errors import IndexError_
+from fromsource.fileutil import sha256_file
 from fromsource.graph import load
 from fromsource.index import LocalDirIndex, ProjectNotFoundError, SdistCandidate, WheelCandidate
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.workspace import Workspace
 
 
 class FrozenIndex:

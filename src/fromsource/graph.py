@@ -25,8 +25,8 @@ from typing import Any, Literal, get_args
 from packaging.utils import canonicalize_name
 
 from fromsource.errors import CycleError, InputError
+from fromsource.fileutil import atomic_write_bytes
 from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
-from fromsource.workspace import atomic_write_bytes
 
 EdgeKind = Literal["build-system", "backend", "install"]
 EDGE_KINDS: tuple[EdgeKind, ...] = get_args(EdgeKind)

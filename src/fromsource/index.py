@@ -2,9 +2,10 @@
 
 Sdists are what gets built. Published wheels are listed and fetched only for *externals*:
 wheels that cannot be built where the bootstrap runs and that a policy names by exact
-sha256 (``[externals] wheels = [{ file = ..., sha256 = ... }]``). :func:`best_wheel` picks
-the wheel of a version this interpreter would install and :func:`external_policy_line`
-renders the policy entry that would admit it; nothing here decides that a wheel may be used.
+sha256 (``[externals] wheels = [{ file = ..., sha256 = ... }]``). :func:`wheelstore.best_wheel`
+picks the wheel of a version this interpreter would install and
+:func:`policy.external_policy_line` renders the policy entry that would admit it; nothing here
+decides that a wheel may be used. The default index comes from :mod:`fromsource.pipconfig`.
 
 Every download is checked against the digest the index publishes (or the digest the caller
 expects), written atomically under its original filename, and re-verified when a cached
@@ -13,23 +14,15 @@ copy is reused.
 
 from __future__ import annotations
 
-import configparser
-import contextlib
-import hashlib
-import os
-import platform
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, TypeVar
 
 import requests
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import Tag, sys_tags
+from packaging.tags import Tag
 from packaging.utils import (
     BuildTag,
     InvalidSdistFilename,
@@ -42,7 +35,6 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 from pypi_simple import (
     ACCEPT_JSON_PREFERRED,
-    PYPI_SIMPLE_ENDPOINT,
     ProjectPage,
     UnsupportedRepoVersionError,
 )
@@ -55,9 +47,12 @@ from fromsource.fetch import (
     check_status,
     insecure_reason,
 )
+from fromsource.fileutil import atomic_write_chunks, sha256_file
+from fromsource.pipconfig import default_index_url
 from fromsource.pkginfo import read_pkg_info
+from fromsource.policy import external_policy_line
 from fromsource.untrusted import load_json
-from fromsource.workspace import sha256_file
+from fromsource.wheelstore import best_wheel
 
 _CHUNK = 1 << 16
 _PUBLISHED = "the index publishes"
@@ -146,55 +141,6 @@ class Index(Protocol):
         """The PEP 740 provenance object the index links for ``candidate`` (at most
         ``limit`` bytes, else :class:`IndexError_`), or ``None`` when it links none."""
         ...
-
-
-# ---------------------------------------------------------------------------- index URL
-
-
-def default_index_url(
-    environ: Mapping[str, str] | None = None, config_files: Sequence[Path] | None = None
-) -> str:
-    """The user's pip ``index-url`` (``PIP_INDEX_URL``, then pip.conf), else the public index.
-
-    pip's own precedence is followed without running pip: later files override earlier ones
-    and an ``[install]`` section overrides ``[global]``.
-    """
-    env = os.environ if environ is None else environ
-    if env.get("PIP_INDEX_URL"):
-        return env["PIP_INDEX_URL"]
-    files = pip_config_files(env) if config_files is None else config_files
-    found: dict[str, str] = {}
-    for path in files:
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read pip configuration {path}: {exc}") from exc
-        for section in ("global", "install"):
-            if parser.has_section(section):
-                for key, value in parser.items(section):
-                    if key.replace("_", "-") == "index-url" and value.strip():
-                        found[section] = value.strip()
-    return found.get("install") or found.get("global") or PYPI_SIMPLE_ENDPOINT
-
-
-def pip_config_files(environ: Mapping[str, str]) -> list[Path]:
-    """pip's configuration files in load order (lowest precedence first)."""
-    if "PIP_CONFIG_FILE" in environ:
-        explicit = environ["PIP_CONFIG_FILE"]
-        return [] if explicit == os.devnull else [Path(explicit)]
-    home = Path(environ.get("HOME", "~")).expanduser()
-    files: list[Path] = []
-    xdg_dirs = environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
-    files += [Path(d) / "pip" / "pip.conf" for d in xdg_dirs.split(os.pathsep) if d]
-    files.append(Path("/etc/pip.conf"))
-    files.append(home / ".pip" / "pip.conf")
-    config_home = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
-    files.append(config_home / "pip" / "pip.conf")
-    if sys.platform == "darwin":
-        files.append(home / "Library" / "Application Support" / "pip" / "pip.conf")
-    files.append(Path(sys.prefix) / "pip.conf")
-    return [f for f in files if f.is_file()]
 
 
 # ------------------------------------------------------------------------- simple index
@@ -650,81 +596,6 @@ def _merge(indexes: Sequence[Index], listing: Callable[[Index], list[_C]],
     return found
 
 
-def best_wheel(
-    candidates: Iterable[WheelCandidate],
-    version: Version | str,
-    tags: Iterable[Tag] | None = None,
-    *,
-    python_version: str | None = None,
-) -> WheelCandidate | None:
-    """The wheel of ``version`` an installer would pick here, or None if none is compatible.
-
-    ``tags`` are the supported tags, most specific first (default: this interpreter's
-    ``packaging.tags.sys_tags()``); a wheel ranks by its most specific supported tag, then
-    by its build tag (higher first). Wheels whose ``Requires-Python`` excludes
-    ``python_version`` (default: this interpreter's) are skipped; a yanked wheel is taken
-    only when no other fits, as a pinned version may use one.
-    """
-    wanted = Version(version) if isinstance(version, str) else version
-    priority: dict[Tag, int] = {}
-    for tag in sys_tags() if tags is None else tags:
-        priority.setdefault(tag, len(priority))
-    python = Version(python_version or platform.python_version())
-
-    def rank(candidate: WheelCandidate) -> tuple[bool, int, tuple[int, ...], str]:
-        best = min(priority[t] for t in candidate.tags if t in priority)
-        build = candidate.build_tag[0] if candidate.build_tag else -1
-        return (candidate.yanked, best, (-build,), candidate.filename)
-
-    fitting = [
-        c for c in candidates
-        if c.version == wanted and any(t in priority for t in c.tags)
-        and _python_fits(c.requires_python, python)
-    ]
-    return min(fitting, key=rank) if fitting else None
-
-
-def _python_fits(requires_python: str | None, python: Version) -> bool:
-    if not requires_python:
-        return True
-    try:
-        return SpecifierSet(requires_python).contains(python, prereleases=True)
-    except InvalidSpecifier:
-        return True  # as pip does: an unparsable Requires-Python does not exclude
-
-
-def external_policy_line(candidate: WheelCandidate, sha256: str | None = None) -> str:
-    """The inline TOML table that admits ``candidate`` as an external, e.g.
-
-    ``{ file = "pkg-1.0-cp39-abi3-manylinux_2_34_x86_64.whl", sha256 = "..." }``, an entry of
-    ``wheels`` in a policy's ``[externals]`` table. ``sha256`` (of the fetched file) is needed
-    when the index publishes none.
-    """
-    digest = (sha256 or candidate.sha256 or "").lower()
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise ValueError(f"{candidate.filename}: no sha256 known; fetch the wheel to compute it")
-    return f"{{ file = {_toml_string(candidate.filename)}, sha256 = {_toml_string(digest)} }}"
-
-
-def external_policy_block(lines: Iterable[str]) -> str:
-    """A policy fragment holding :func:`external_policy_line` entries, ready to paste."""
-    body = "".join(f"  {line},\n" for line in lines)
-    return f"[externals]\nwheels = [\n{body}]\n"
-
-
-def _toml_string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
 def _expecting(candidate: WheelCandidate, expected: str | None) -> WheelCandidate:
     """``candidate`` to be checked against ``expected`` (a policy's digest) when given."""
     if expected is None:
@@ -768,33 +639,20 @@ def _write_verified(
     candidate: _Fetchable, chunks: Iterable[bytes], dest: Path, claim: str = _PUBLISHED
 ) -> None:
     """Stream ``chunks`` to ``dest`` atomically, refusing them on a digest mismatch."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                digest.update(chunk)
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        got = digest.hexdigest()
+
+    def check(got: str) -> None:
         if candidate.sha256 is not None and got != candidate.sha256.lower():
             raise IndexError_(
                 f"hash mismatch for {candidate.filename} from {candidate.url}: "
                 f"{claim} sha256 {candidate.sha256}, the download has {got}",
                 hint="the file changed after the index listed it, or something tampered with it",
             )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+
+    atomic_write_chunks(dest, chunks, check=check, suffix=".part")
 
 
+# best_wheel and the policy lines are re-exported until bootstrap imports them from their homes.
 __all__ = [
-    "PYPI_SIMPLE_ENDPOINT",
     "Index",
     "LocalDirIndex",
     "MultiIndex",
@@ -804,11 +662,8 @@ __all__ = [
     "WheelCandidate",
     "best_wheel",
     "close_index",
-    "default_index_url",
-    "external_policy_block",
     "external_policy_line",
     "fetch_sdist",
     "open_index",
-    "pip_config_files",
     "preferred_sdist",
 ]

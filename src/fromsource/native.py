@@ -30,7 +30,7 @@ from fromsource.attest.provenance import (
     Dependency,
     SystemPackage,
 )
-from fromsource.workspace import sha256_file
+from fromsource.fileutil import sha256_file
 
 ELF_MAGIC = b"\x7fELF"
 _TOOL_TIMEOUT = 30.0

@@ -36,10 +36,11 @@ the first. Evaluation helpers return lists of violations; the caller decides sev
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 from securesystemslib.signer import Key
@@ -50,6 +51,9 @@ from fromsource.attest.trustroot import TrustRootPin
 from fromsource.errors import FromsourceError, PolicyError, PolicyFileError
 from fromsource.toolchains import KNOWN as KNOWN_TOOLCHAINS
 from fromsource.untrusted import MAX_POLICY_BYTES, load_toml, read_file
+
+if TYPE_CHECKING:  # index imports this module
+    from fromsource.index import WheelCandidate
 
 # source: re-assembled from its sdist; provenance: built by a trusted builder; review: a
 # pre-built wheel a trusted reviewer found readable (or a binary pinned by digest).
@@ -328,3 +332,38 @@ def _sources(table: dict[str, Any], base: Path,
         # A path is relative to the policy file, like key paths.
         repositories[canonicalize_name(name)] = where if "://" in where else str(base / where)
     return origin, repositories
+
+
+# ---------------------------------------------- rendering entries for a policy
+
+
+def external_policy_line(candidate: WheelCandidate, sha256: str | None = None) -> str:
+    """The inline TOML table that admits ``candidate`` as an external, e.g.
+
+    ``{ file = "pkg-1.0-cp39-abi3-manylinux_2_34_x86_64.whl", sha256 = "..." }``, an entry of
+    ``wheels`` in a policy's ``[externals]`` table. ``sha256`` (of the fetched file) is needed
+    when the index publishes none.
+    """
+    digest = (sha256 or candidate.sha256 or "").lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"{candidate.filename}: no sha256 known; fetch the wheel to compute it")
+    return f"{{ file = {_toml_string(candidate.filename)}, sha256 = {_toml_string(digest)} }}"
+
+
+def external_policy_block(lines: Iterable[str]) -> str:
+    """A policy fragment holding :func:`external_policy_line` entries, ready to paste."""
+    body = "".join(f"  {line},\n" for line in lines)
+    return f"[externals]\nwheels = [\n{body}]\n"
+
+
+def _toml_string(text: str) -> str:
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)

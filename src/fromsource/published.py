@@ -15,8 +15,9 @@ from packaging.version import Version
 
 from fromsource.compare import Comparison, compare_wheels
 from fromsource.errors import FromsourceError
-from fromsource.index import Index, best_wheel
-from fromsource.workspace import sha256_file
+from fromsource.fileutil import sha256_file
+from fromsource.index import Index
+from fromsource.wheelstore import best_wheel
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -61,10 +61,11 @@ from fromsource.attest.provenance import (
 from fromsource.attest.seed_review import ADMIT_BINARY, SEED_REVIEW, SeedReview
 from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim
 from fromsource.errors import FromsourceError, InputError, StatementError
+from fromsource.fileutil import sha256_file
 from fromsource.origin.store import recorded_origin
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, MAX_EVIDENCE_BYTES, load_json, load_toml, read_file
 from fromsource.wheelstore import WheelInfo, read_wheel_info
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.workspace import Workspace
 
 SBOM_PREDICATE = "https://cyclonedx.org/bom"
 _LEGACY_BACKEND = "setuptools.build_meta:__legacy__"

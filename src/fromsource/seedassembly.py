@@ -47,9 +47,9 @@ from packaging.version import InvalidVersion, Version
 
 from fromsource.archives import Link, iter_entries
 from fromsource.errors import FromsourceError, SeedAssemblyError
+from fromsource.fileutil import sha256_file
 from fromsource.inspect.classify import kind_of
 from fromsource.inspect.model import KIND_COMPILED
-from fromsource.workspace import sha256_file
 
 ASSEMBLY = "https://fromsource.dev/seed-assembly/v1"
 WHEEL_TAG = "py3-none-any"

@@ -45,10 +45,11 @@ from fromsource.errors import (
     SeedAssemblyError,
     VerificationError,
 )
+from fromsource.fileutil import atomic_copy, atomic_write_bytes, sha256_file
 from fromsource.policy import Policy
 from fromsource.seedassembly import AssembledSeed, Placement, assemble
 from fromsource.untrusted import MAX_EVIDENCE_BYTES, load_json, read_file
-from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
+from fromsource.workspace import Workspace
 
 EVIDENCE_REVIEW = "review"
 EVIDENCE_PROVENANCE = "provenance"

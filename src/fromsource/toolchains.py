@@ -21,7 +21,7 @@ from pathlib import Path
 from fromsource.archives import iter_members
 from fromsource.attest.provenance import KIND_TOOLCHAIN, Dependency
 from fromsource.errors import BuildError, FromsourceError
-from fromsource.workspace import sha256_file
+from fromsource.fileutil import sha256_file
 
 KNOWN = ("rust",)
 _PROGRAMS = {"rust": ("rustc", "cargo")}

@@ -36,11 +36,11 @@ from fromsource.attest.provenance import (
 from fromsource.attest.publisher_record import check_stored, recheck
 from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
 from fromsource.errors import FromsourceError, VerificationError
+from fromsource.fileutil import sha256_file
 from fromsource.origin.store import find_origin
 from fromsource.policy import Policy
 from fromsource.seeds import check_seed
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, read_file
-from fromsource.workspace import sha256_file
 
 KIND_SEED = "seed"
 KIND_EXTERNAL = "external"

@@ -7,15 +7,17 @@ that name), together with the install-closure of its ``Requires-Dist``.
 
 from __future__ import annotations
 
+import platform
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, sys_tags
 from packaging.utils import (
     InvalidWheelFilename,
@@ -27,6 +29,9 @@ from packaging.version import Version
 
 from fromsource.archives import open_zip
 from fromsource.errors import ArchiveError, MissingRequirementError
+
+if TYPE_CHECKING:  # index imports this module
+    from fromsource.index import WheelCandidate
 
 _MAX_METADATA_BYTES = 16 * 1024 * 1024
 
@@ -146,3 +151,49 @@ class WheelStore:
             if specifier.contains(w.version, prereleases=True) and w.tags & self._tags
         ]
         return max(candidates, key=lambda w: w.version, default=None)
+
+
+# ------------------------------------------------ published wheels (externals)
+
+
+def best_wheel(
+    candidates: Iterable[WheelCandidate],
+    version: Version | str,
+    tags: Iterable[Tag] | None = None,
+    *,
+    python_version: str | None = None,
+) -> WheelCandidate | None:
+    """The wheel of ``version`` an installer would pick here, or None if none is compatible.
+
+    ``tags`` are the supported tags, most specific first (default: this interpreter's
+    ``packaging.tags.sys_tags()``); a wheel ranks by its most specific supported tag, then
+    by its build tag (higher first). Wheels whose ``Requires-Python`` excludes
+    ``python_version`` (default: this interpreter's) are skipped; a yanked wheel is taken
+    only when no other fits, as a pinned version may use one.
+    """
+    wanted = Version(version) if isinstance(version, str) else version
+    priority: dict[Tag, int] = {}
+    for tag in sys_tags() if tags is None else tags:
+        priority.setdefault(tag, len(priority))
+    python = Version(python_version or platform.python_version())
+
+    def rank(candidate: WheelCandidate) -> tuple[bool, int, tuple[int, ...], str]:
+        best = min(priority[t] for t in candidate.tags if t in priority)
+        build = candidate.build_tag[0] if candidate.build_tag else -1
+        return (candidate.yanked, best, (-build,), candidate.filename)
+
+    fitting = [
+        c for c in candidates
+        if c.version == wanted and any(t in priority for t in c.tags)
+        and _python_fits(c.requires_python, python)
+    ]
+    return min(fitting, key=rank) if fitting else None
+
+
+def _python_fits(requires_python: str | None, python: Version) -> bool:
+    if not requires_python:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True  # as pip does: an unparsable Requires-Python does not exclude

@@ -1,4 +1,4 @@
-"""Workspace layout, atomic writes, locking and the static PEP 503 wheel index.
+"""Workspace layout, locking and the static PEP 503 wheel index.
 
 A workspace is one directory holding a run's state::
 
@@ -17,13 +17,9 @@ A workspace is one directory holding a run's state::
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
-import hashlib
 import html
 import os
-import stat
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,59 +28,12 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from fromsource.attest.locate import attestation_name
 from fromsource.errors import WorkspaceError
+from fromsource.fileutil import atomic_copy, atomic_write_bytes, sha256_file
 
 DEFAULT_WORKSPACE = Path("fromsource-work")
-_CHUNK = 1 << 20
 
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a regular file, read in chunks.
-
-    A FIFO or device planted under a wheel's name would never end: it is refused at once
-    (opened without blocking, type checked on the descriptor) with an ``OSError``.
-    """
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half.
-
-    Temp file in the same directory, fsync, rename, then fsync the directory.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_copy(src: Path, dest: Path) -> None:
-    """Copy a file into place atomically (same guarantees as :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(dest, src.read_bytes())
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# Re-exported until bootstrap, build, executor and incremental import fileutil themselves.
+__all__ = ["DEFAULT_WORKSPACE", "Workspace", "atomic_copy", "atomic_write_bytes", "sha256_file"]
 
 
 @dataclass(frozen=True, slots=True)

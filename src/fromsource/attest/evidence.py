@@ -25,8 +25,8 @@ from packaging.utils import (
 
 from fromsource.attest.publisher import Expected, PublisherSpec
 from fromsource.errors import EvidenceError, EvidenceFileError
+from fromsource.fileutil import atomic_write_bytes, sha256_file
 from fromsource.untrusted import load_json, read_file
-from fromsource.workspace import atomic_write_bytes, sha256_file
 
 if TYPE_CHECKING:
     from sigstore.models import Bundle

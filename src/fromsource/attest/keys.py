@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from fromsource.errors import KeyFileError
+from fromsource.fileutil import atomic_write_bytes
 from fromsource.untrusted import MAX_KEY_BYTES, read_file
-from fromsource.workspace import atomic_write_bytes
 
 PRIVATE_KEY_NAME = "builder.key"
 PUBLIC_KEY_NAME = "builder.pub"

@@ -43,7 +43,8 @@ def verify(dist: Path, publisher_spec: str | None, identity: str | None, issuer:
     from fromsource.attest.evidence import find_evidence, read_evidence, verify_distribution
     from fromsource.attest.publisher import Expected, SigstoreIdentity, parse_publisher
     from fromsource.attest.trustroot import load_pinned_root
-    from fromsource.workspace import Workspace, sha256_file
+    from fromsource.fileutil import sha256_file
+    from fromsource.workspace import Workspace
 
     expected: Expected
     if publisher_spec is not None:

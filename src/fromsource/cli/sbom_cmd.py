@@ -50,9 +50,10 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
     and seeds. Exit 0 ok, 1 invalid SBOM or chain, 2 bad input.
     """
     from fromsource.attest import dsse
+    from fromsource.fileutil import atomic_write_bytes
     from fromsource.sbom import SbomOptions, build_sbom
     from fromsource.sbom import validate as validate_sbom
-    from fromsource.workspace import Workspace, atomic_write_bytes
+    from fromsource.workspace import Workspace
 
     if key is not None and not attest:
         raise InputError("--key is used only with --attest")
@@ -111,7 +112,7 @@ def _externals(ws: Workspace, policy: Policy) -> dict[str, str]:
     publisher (whose evidence verify checks before any SBOM is written)."""
     from packaging.utils import canonicalize_name, parse_wheel_filename
 
-    from fromsource.workspace import sha256_file
+    from fromsource.fileutil import sha256_file
 
     found = dict.fromkeys(policy.externals, f"named by sha256 in {policy.source}")
     for sha, spec in policy.external_publishers.items():

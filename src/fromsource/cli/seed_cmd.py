@@ -148,8 +148,8 @@ def assemble(sdist: Path, layout: tuple[str, ...], exclude: tuple[str, ...], key
 
 def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
     from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim
+    from fromsource.fileutil import sha256_file
     from fromsource.seeds import check_seed, claimed_predicate_type
-    from fromsource.workspace import sha256_file
 
     evidence_file = store.evidence_file(wheel.name)
     kinds = []

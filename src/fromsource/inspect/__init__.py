@@ -14,6 +14,7 @@ import multiprocessing
 from pathlib import Path
 
 from fromsource.errors import InputError
+from fromsource.fileutil import sha256_file
 from fromsource.inspect.audit import audit
 from fromsource.inspect.model import (
     NOT_READABLE,
@@ -23,7 +24,6 @@ from fromsource.inspect.model import (
     MetadataResult,
     Report,
 )
-from fromsource.workspace import sha256_file
 
 __all__ = [
     "NOT_READABLE",

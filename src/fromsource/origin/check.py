@@ -21,10 +21,10 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 
 from fromsource.archives import DEFAULT_LIMITS, Limits, Link, iter_entries, iter_members
 from fromsource.errors import ArchiveError, OriginError
+from fromsource.fileutil import sha256_file
 from fromsource.origin.compare import Comparer, Comparison
 from fromsource.origin.git import Git
 from fromsource.origin.locate import choose_ref, remote_of, repository_from_metadata
-from fromsource.workspace import sha256_file
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

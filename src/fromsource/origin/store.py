@@ -19,9 +19,10 @@ from fromsource import __version__
 from fromsource.attest import dsse
 from fromsource.attest.origin import OriginClaim, origin_statement, read_origin
 from fromsource.errors import FromsourceError, OriginMismatch, VerificationError
+from fromsource.fileutil import atomic_write_bytes
 from fromsource.origin.check import OriginReport, check_origin
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, read_file
-from fromsource.workspace import Workspace, atomic_write_bytes
+from fromsource.workspace import Workspace
 
 ATTESTATION_SUFFIX = ".origin.intoto.jsonl"
 
