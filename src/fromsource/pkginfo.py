@@ -17,7 +17,7 @@ from fromsource.archives import iter_members
 from fromsource.errors import ArchiveError
 
 # Metadata 2.2 (PEP 643) is the first version where fields not marked Dynamic are final.
-_STATIC_SINCE = Version("2.2")
+STATIC_SINCE = Version("2.2")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,7 +35,7 @@ class PkgInfo:
     def static_requirements(self) -> list[Requirement] | None:
         """``Requires-Dist`` when PEP 643 makes it authoritative, else ``None``."""
         try:
-            static = Version(self.metadata_version) >= _STATIC_SINCE
+            static = Version(self.metadata_version) >= STATIC_SINCE
         except InvalidVersion:
             return None
         if not static or "requires-dist" in self.dynamic:

@@ -50,13 +50,13 @@ from fromsource.errors import FromsourceError, SeedAssemblyError
 from fromsource.fileutil import sha256_file
 from fromsource.inspect.classify import kind_of
 from fromsource.inspect.model import KIND_COMPILED
+from fromsource.pkginfo import STATIC_SINCE
 
 ASSEMBLY = "https://fromsource.dev/seed-assembly/v1"
 WHEEL_TAG = "py3-none-any"
 GENERATOR = "fromsource seed assemble"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say; no clock is read
 _FILE_MODE = stat.S_IFREG | 0o644
-_STATIC_SINCE = Version("2.2")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # Suggested excludes for a flat sdist (its top directory is the package), when present.
 _PACKAGING_FILES = ("PKG-INFO", "pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in")
@@ -170,7 +170,7 @@ def _metadata(sdist: str, files: Mapping[str, bytes]) -> _Metadata:
     if not metadata_version or not name or not version:
         raise SeedAssemblyError(f"{sdist}: PKG-INFO lacks Metadata-Version, Name or Version")
     try:
-        final = Version(metadata_version) >= _STATIC_SINCE
+        final = Version(metadata_version) >= STATIC_SINCE
         parsed = Version(version)
     except InvalidVersion as exc:
         raise SeedAssemblyError(f"{sdist}: PKG-INFO has an invalid version ({exc})") from exc

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from fromsource.attest.seed_review import (
     SeedReview,
     review_statement,
 )
+from fromsource.attest.shape import timestamp_now
 from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim, source_seed_statement
 from fromsource.errors import (
     FromsourceError,
@@ -176,10 +177,6 @@ class SeedStore:
         return dest
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(frozen=True, slots=True)
 class Admission:
     seed: Path
@@ -237,7 +234,7 @@ def admit_by_review(wheel: Path, sdist: Path, signer: Signer, store: SeedStore, 
         sdist_sha256=report.sdist_sha256, verdict=report.verdict, admission=admission,
         counts=report.counts(), reasons=list(report.reasons), notes=list(report.notes),
         report_name=store.report_file(wheel.name).name,
-        report_sha256=_sha256_bytes(report_bytes), tool_version=__version__, reviewed_on=_now(),
+        report_sha256=_sha256_bytes(report_bytes), tool_version=__version__, reviewed_on=timestamp_now(),
     )
     seed = store.add(wheel, [dsse.sign(statement, signer)], report_bytes)
     return Admission(seed, digest, EVIDENCE_REVIEW, admission, tuple(report.reasons))
@@ -253,7 +250,7 @@ def assemble_source_seed(sdist: Path, layout: Sequence[Placement], exclude: Sequ
     seed = assemble(sdist, layout, exclude)
     if policy is not None:
         _check_allowed(seed.filename, policy)
-    statement = source_seed_statement(seed, tool_version=__version__, assembled_on=_now())
+    statement = source_seed_statement(seed, tool_version=__version__, assembled_on=timestamp_now())
     path = store.add_source(seed, dsse.sign(statement, signer), sdist)
     return seed, Admission(path, seed.sha256, EVIDENCE_SOURCE, f"assembled from {sdist.name}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -138,6 +138,42 @@ class WheelStore:
                 "(fromsource build SDIST --workspace DIR), then re-run",
             )
         return result
+
+    def runtime_graph(self, roots: Sequence[WheelInfo],
+                      ) -> tuple[dict[Path, set[Path]], dict[Path, set[str]]]:
+        """Requires-Dist of ``roots`` and their closure, each requirement met by its best wheel.
+
+        What an install of ``roots`` pulls in (the SBOM's dependencies): markers evaluated
+        with the extras each wheel was asked for (and without), every requirement on its own
+        (highest version, then file name). Returns (edges by wheel path, requirements no
+        wheel here meets).
+        """
+        by_path = {info.path: info for infos in self._by_name.values() for info in infos}
+        by_path.update((info.path, info) for info in roots)
+        edges: dict[Path, set[Path]] = {}
+        unresolved: dict[Path, set[str]] = {}
+        queue = [(info.path, frozenset[str]()) for info in roots]
+        seen: set[tuple[Path, frozenset[str]]] = set()
+        while queue:
+            state = queue.pop()
+            if state in seen:
+                continue
+            seen.add(state)
+            path, extras = state
+            edges.setdefault(path, set())
+            for req in by_path[path].requires_dist:
+                if req.marker is not None and not any(
+                        req.marker.evaluate({**self._environment, "extra": e}) for e in {"", *extras}):
+                    continue
+                fits = [w for w in self._by_name.get(canonicalize_name(req.name), [])
+                        if req.specifier.contains(w.version, prereleases=True) and w.tags & self._tags]
+                target = max(fits, key=lambda w: (w.version, w.path.name), default=None)
+                if target is None:
+                    unresolved.setdefault(path, set()).add(str(req))
+                    continue
+                edges[path].add(target.path)
+                queue.append((target.path, frozenset(canonicalize_name(e) for e in req.extras)))
+        return edges, unresolved
 
     def _marker_ok(self, req: Requirement, extras: frozenset[str]) -> bool:
         marker = req.marker

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the one form of every time a statement records
+
+
+def timestamp_now() -> str:
+    """Now, in UTC, as a statement records it (``2026-01-31T12:00:00Z``)."""
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 class Problems:

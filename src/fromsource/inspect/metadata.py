@@ -14,9 +14,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from fromsource.inspect.model import Finding, MetadataResult
+from fromsource.pkginfo import STATIC_SINCE
 
-# Metadata 2.2 (PEP 643): fields not marked Dynamic in PKG-INFO are final.
-_STATIC_SINCE = Version("2.2")
 _K = TypeVar("_K")
 # The fields an installer acts on, compared by meaning (parsed), not by spelling.
 COMPARED = ("Name", "Version", "Requires-Python", "Requires-Dist", "Provides-Extra")
@@ -107,7 +106,7 @@ def compare_metadata(
     s_meta_version = sdist.get("metadata_version", "")
     dynamic = {d.lower() for d in sdist.get("dynamic", [])}
     try:
-        old_metadata = Version(s_meta_version) < _STATIC_SINCE
+        old_metadata = Version(s_meta_version) < STATIC_SINCE
     except InvalidVersion:
         old_metadata = True
     if pkg_info is None:

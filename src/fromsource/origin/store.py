@@ -8,7 +8,6 @@ policy gate bootstrap runs before building an sdist.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from securesystemslib.signer import Key, Signer
 from fromsource import __version__
 from fromsource.attest import dsse
 from fromsource.attest.origin import OriginClaim, origin_statement, read_origin
+from fromsource.attest.shape import timestamp_now
 from fromsource.errors import FromsourceError, OriginMismatch, VerificationError
 from fromsource.fileutil import atomic_write_bytes
 from fromsource.origin.check import OriginReport, check_origin
@@ -39,8 +39,7 @@ def _read(path: Path) -> bytes:
 def record_origin(workspace: Workspace, report: OriginReport, signer: Signer) -> Path:
     """Sign the report's statement and store it (and the full report) in the workspace."""
     data = report.to_dict()
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    statement = origin_statement(data, tool_version=__version__, checked_on=now)
+    statement = origin_statement(data, tool_version=__version__, checked_on=timestamp_now())
     workspace.attestations.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(workspace.attestations / f"{report.sdist}.origin.json",
                        json.dumps(data, indent=2, sort_keys=True).encode() + b"\n")
