@@ -25,7 +25,8 @@ from fromsource.compare import compare_wheels
 from fromsource.errors import StatementError
 from fromsource.policy import load_policy
 from fromsource.seedassembly import Placement, assemble
-from fromsource.seeds import SeedStore, check_seed
+from fromsource.seeds import check_seed
+from fromsource.seedstore import SeedStore
 from fromsource.workspace import Workspace
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "attestations" / "source-seed.schema.json").read_text())

@@ -17,7 +17,8 @@ from fromsource.cli import main
 from fromsource.errors import PolicyError
 from fromsource.fileutil import sha256_file
 from fromsource.policy import load_policy
-from fromsource.seeds import SeedStore, admit_by_provenance, admit_by_review, check_seed
+from fromsource.seeds import admit_by_provenance, admit_by_review, check_seed
+from fromsource.seedstore import SeedStore
 from fromsource.workspace import Workspace
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "attestations" / "seed-review.schema.json").read_text())

@@ -14,7 +14,8 @@ from fromsource.attest.keys import generate_keypair, load_signer
 from fromsource.attest.provenance import KIND_INTERPRETER, KIND_SDIST, KIND_WHEEL, BuildRecord, Dependency
 from fromsource.cli import main
 from fromsource.fileutil import sha256_file
-from fromsource.seeds import SeedStore, admit_by_review
+from fromsource.seeds import admit_by_review
+from fromsource.seedstore import SeedStore
 from fromsource.workspace import Workspace
 
 COHERENT = "coherent_build-0.19.1-py3-none-any.whl"

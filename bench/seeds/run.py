@@ -24,7 +24,8 @@ from pathlib import Path
 from fromsource.attest.keys import generate_keypair, load_signer
 from fromsource.policy import load_policy
 from fromsource.seedassembly import Placement, assemble
-from fromsource.seeds import SeedStore, assemble_source_seed, check_seed
+from fromsource.seeds import assemble_source_seed, check_seed
+from fromsource.seedstore import SeedStore
 from fromsource.workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -1,6 +1,7 @@
 """Seeds: wheels that may stand in for a from-source build inside one build cycle.
 
-A seed lives in the workspace's ``seeds/`` with its evidence beside it::
+A seed lives in the workspace's ``seeds/`` (:class:`fromsource.seedstore.SeedStore`) with its
+evidence beside it::
 
     seeds/<wheel>                  the wheel, exactly as admitted
     seeds/<wheel>.intoto.jsonl     its evidence envelopes: a seed review and/or build provenance
@@ -13,8 +14,6 @@ seed whose reviewer is no longer trusted, or whose bytes changed, stops being ad
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
@@ -23,12 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import parse_wheel_filename
 from securesystemslib.signer import Key, Signer
 
 from fromsource import __version__
 from fromsource.attest import dsse
-from fromsource.attest.locate import attestation_name, sidecar
+from fromsource.attest.locate import sidecar
 from fromsource.attest.provenance import BUILDER_ID, SLSA_PROVENANCE, BuildRecord
 from fromsource.attest.seed_review import (
     ADMIT_BINARY,
@@ -41,16 +40,18 @@ from fromsource.attest.shape import timestamp_now
 from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim, source_seed_statement
 from fromsource.errors import (
     FromsourceError,
-    InputError,
     PolicyError,
     SeedAssemblyError,
     VerificationError,
 )
-from fromsource.fileutil import atomic_copy, atomic_write_bytes, sha256_file
+from fromsource.fileutil import sha256_file
 from fromsource.policy import Policy
 from fromsource.seedassembly import AssembledSeed, Placement, assemble
+
+# SeedStore re-exported until bootstrap imports it from seedstore.
+from fromsource.seedstore import SeedStore as SeedStore  # noqa: PLC0414
+from fromsource.seedstore import claimed_predicate_type
 from fromsource.untrusted import MAX_EVIDENCE_BYTES, load_json, read_file
-from fromsource.workspace import Workspace
 
 EVIDENCE_REVIEW = "review"
 EVIDENCE_PROVENANCE = "provenance"
@@ -117,64 +118,6 @@ class SeedCheck:
                          for e in self.evidence],
             "problems": list(self.problems), "publisher": list(self.publisher),
         }
-
-
-class SeedStore:
-    """The ``seeds/`` directory of a workspace."""
-
-    def __init__(self, workspace: Workspace) -> None:
-        self.dir = workspace.seeds
-
-    def wheels(self) -> list[Path]:
-        return sorted(self.dir.glob("*.whl")) if self.dir.is_dir() else []
-
-    def for_project(self, name: str) -> list[Path]:
-        wanted = canonicalize_name(name)
-        return [w for w in self.wheels() if parse_wheel_filename(w.name)[0] == wanted]
-
-    def evidence_file(self, wheel_name: str) -> Path:
-        return self.dir / attestation_name(wheel_name)
-
-    def report_file(self, wheel_name: str) -> Path:
-        return self.dir / f"{wheel_name}.inspect.json"
-
-    def add(self, wheel: Path, envelopes: list[bytes], report: bytes | None = None) -> Path:
-        """Store the wheel with its evidence; evidence first, so no seed appears without it."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        evidence = self.evidence_file(wheel.name)
-        lines = read_file(evidence, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines(
-            keepends=True) if evidence.exists() else []
-        lines += [e for e in envelopes if e not in lines]
-        if report is not None:
-            atomic_write_bytes(self.report_file(wheel.name), report)
-        atomic_write_bytes(evidence, b"".join(lines))
-        dest = self.dir / wheel.name
-        if dest.exists() and sha256_file(dest) != sha256_file(wheel):
-            raise InputError(
-                f"a different {wheel.name} is already a seed; remove seeds/{wheel.name} first"
-            )
-        atomic_copy(wheel, dest)
-        return dest
-
-    def add_source(self, seed: AssembledSeed, envelope: bytes, sdist: Path) -> Path:
-        """Store an assembled seed with its evidence and its sdist (to re-assemble it from)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        dest = self.dir / seed.filename
-        if dest.exists() and sha256_file(dest) != seed.sha256:
-            raise InputError(
-                f"a different {seed.filename} is already a seed; remove seeds/{seed.filename} first"
-            )
-        kept = self.dir / seed.sdist_name
-        if not kept.exists() or sha256_file(kept) != seed.sdist_sha256:
-            atomic_copy(sdist, kept)
-        evidence = self.evidence_file(seed.filename)
-        lines = read_file(evidence, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines(
-            keepends=True) if evidence.exists() else []
-        # Assembled again (same bytes): the newest statement replaces the older ones.
-        lines = [line for line in lines if claimed_predicate_type(line) != SOURCE_SEED]
-        atomic_write_bytes(evidence, b"".join([*lines, envelope]))
-        atomic_write_bytes(dest, seed.data)
-        return dest
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +261,7 @@ def _publisher_evidence(wheel: Path, digest: str, policy: Policy) -> tuple[str, 
     """What publisher evidence beside the seed (``<wheel>.publish.attestation``...) shows."""
     from fromsource.attest.evidence import find_evidence, read_evidence, verify_distribution
     from fromsource.attest.trustroot import load_pinned_root
-    from fromsource.errors import EvidenceError, FromsourceError
+    from fromsource.errors import EvidenceError
 
     spec = policy.publishers.get(parse_wheel_filename(wheel.name)[0])
     paths = find_evidence(wheel, digest, None)
@@ -466,17 +409,6 @@ def _has_digest(path: Path, sha256: str) -> bool:
         return path.is_file() and sha256_file(path) == sha256
     except OSError:  # unreadable, or not a regular file after all
         return False
-
-
-def claimed_predicate_type(line: bytes) -> str | None:
-    """The predicateType an envelope claims, read without trusting it (routing only)."""
-    try:
-        envelope = load_json(line, source="envelope")
-        payload = load_json(base64.b64decode(envelope["payload"]), source="payload")
-        value = payload.get("predicateType") if isinstance(payload, dict) else None
-    except (FromsourceError, ValueError, KeyError, TypeError, binascii.Error):
-        return None
-    return value if isinstance(value, str) else None
 
 
 def _sha256_bytes(data: bytes) -> str:

@@ -89,6 +89,28 @@ workspace_option = click.option(
     help="Workspace directory holding sources, wheels, attestations and keys.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+# --policy, --key and --trusted-key mean the same in every command; only the help says what
+# the command does with them.
+def policy_option(help: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """``--policy FILE`` as ``policy_path: Path | None``."""
+    return click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help=help)
+
+
+def key_option(help: str, *, required: bool = False) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """``--key FILE`` (an ed25519 private key, PEM) as ``key: Path | None``."""
+    return click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
+                        required=required, help=help)
+
+
+def trusted_key_option(help: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """``--trusted-key FILE`` (repeatable public keys, PEM) as ``trusted_keys: tuple[Path, ...]``."""
+    return click.option("--trusted-key", "trusted_keys", multiple=True,
+                        type=click.Path(dir_okay=False, path_type=Path), help=help)
+
+
 sandbox_option = click.option(
     "--sandbox", type=click.Choice(["auto", "required", "off"]), default="auto", show_default=True,
     help="Filesystem sandbox (bubblewrap) around every build hook. auto: use it where installed "

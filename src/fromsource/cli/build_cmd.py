@@ -11,6 +11,7 @@ from fromsource.cli._common import (
     err,
     guarded,
     json_option,
+    key_option,
     out,
     print_json,
     sandbox_option,
@@ -23,9 +24,8 @@ from fromsource.sandbox import SandboxMode
 @click.command()
 @click.argument("sdist", type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
-              help="ed25519 private key (PEM) to sign with. Default: WORKSPACE/keys/builder.key, "
-                   "generated on first use.")
+@key_option("ed25519 private key (PEM) to sign with. Default: WORKSPACE/keys/builder.key, "
+            "generated on first use.")
 @click.option("--require-isolation", is_flag=True,
               help="Fail instead of building with the network reachable when no sandbox exists.")
 @click.option("--toolchain", "toolchains", multiple=True, type=click.Choice(["rust"]),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fromsource.cli._common import clean, guarded, json_option, out, print_json, safe
+from fromsource.cli._common import clean, guarded, json_option, out, policy_option, print_json, safe
 from fromsource.errors import EXIT_INVALID, EvidenceError, InputError
 
 
@@ -28,8 +28,7 @@ def evidence() -> None:
               help="Evidence file (repeatable); default: beside DIST and in the workspace store.")
 @click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path),
               help="Workspace whose evidence/ store is searched.")
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Policy TOML whose [sigstore] table pins the trusted root.")
+@policy_option("Policy TOML whose [sigstore] table pins the trusted root.")
 @json_option
 @guarded
 def verify(dist: Path, publisher_spec: str | None, identity: str | None, issuer: str | None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fromsource.cli._common import guarded, json_option, out, print_json, safe, workspace_option
+from fromsource.cli._common import guarded, json_option, key_option, out, print_json, safe, workspace_option
 from fromsource.errors import EXIT_INVALID
 
 if TYPE_CHECKING:
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
               "Repository, Code, GitHub, GitLab or Homepage URL on a known code host.")
 @click.option("--ref", help="Tag, branch or commit. Default: the tag spelling the version "
               "(v1.2.3, 1.2.3, NAME-1.2.3, NAME-v1.2.3).")
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
-              help="ed25519 private key (PEM): sign a source-origin attestation into the workspace.")
+@key_option("ed25519 private key (PEM): sign a source-origin attestation into the workspace.")
 @workspace_option
 @json_option
 @guarded

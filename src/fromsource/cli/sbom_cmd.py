@@ -9,12 +9,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fromsource.cli._common import clean, err, guarded, out, safe, workspace_option
+from fromsource.cli._common import (
+    clean,
+    err,
+    guarded,
+    key_option,
+    out,
+    policy_option,
+    safe,
+    trusted_key_option,
+    workspace_option,
+)
 from fromsource.errors import EXIT_INVALID, InputError
 
 if TYPE_CHECKING:
-    from securesystemslib.signer import Key
-
     from fromsource.policy import Policy
     from fromsource.workspace import Workspace
 
@@ -29,16 +37,12 @@ if TYPE_CHECKING:
 @click.option("--reproducible", is_flag=True,
               help="Timestamp from SOURCE_DATE_EPOCH (default: the newest build's) and a serial "
                    "number derived from the content, so the same workspace gives the same file.")
-@click.option("--trusted-key", "trusted_keys", multiple=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Verify every chain against this public key first (repeatable); exit 1 if invalid.")
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Policy TOML: verify every chain under it first (exit 1 if invalid); the "
-                   "externals it names by sha256 become trust-base leaves of the SBOM.")
+@trusted_key_option("Verify every chain against this public key first (repeatable); exit 1 if invalid.")
+@policy_option("Policy TOML: verify every chain under it first (exit 1 if invalid); the "
+            "externals it names by sha256 become trust-base leaves of the SBOM.")
 @click.option("--attest", is_flag=True,
               help="Also write OUTPUT.intoto.jsonl: the SBOM as a signed in-toto Statement.")
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
-              help="Private key for --attest. Default: WORKSPACE/keys/builder.key.")
+@key_option("Private key for --attest. Default: WORKSPACE/keys/builder.key.")
 @guarded
 def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool, reproducible: bool,
          trusted_keys: tuple[Path, ...], policy_path: Path | None, attest: bool,
@@ -50,6 +54,7 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
     and seeds. Exit 0 ok, 1 invalid SBOM or chain, 2 bad input.
     """
     from fromsource.attest import dsse
+    from fromsource.cli._trust import current_policy
     from fromsource.fileutil import atomic_write_bytes
     from fromsource.sbom import SbomOptions, build_sbom
     from fromsource.sbom import validate as validate_sbom
@@ -59,12 +64,7 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
         raise InputError("--key is used only with --attest")
     ws = Workspace(workspace)
     epoch = _source_date_epoch() if reproducible else None
-    policy = None
-    if policy_path is not None:
-        from fromsource.policy import load_policy
-
-        policy = load_policy(policy_path)
-        policy.check_current()
+    policy = current_policy(policy_path)
     externals = _externals(ws, policy) if policy else {}
     result = build_sbom(ws, list(wheels), SbomOptions(
         relative_to=output.absolute().parent, reproducible=reproducible, source_date_epoch=epoch,
@@ -132,18 +132,11 @@ def _externals(ws: Workspace, policy: Policy) -> dict[str, str]:
 def _verify_chains(ws: Workspace, wheels: list[Path], trusted_keys: tuple[Path, ...],
                    policy: Policy | None) -> None:
     """Refuse to describe chains that do not verify: same checks as ``fromsource verify``."""
-    from fromsource.attest.keys import load_public_key
-    from fromsource.verify import Locations, Verifier
+    from fromsource.cli._trust import verifier_for
+    from fromsource.verify import Locations
 
-    keys: list[Key] = [load_public_key(k) for k in trusted_keys]
-    threshold, require_isolation = 1, False
-    if policy is not None:
-        keys.extend(policy.builder_keys)
-        threshold, require_isolation = policy.threshold, policy.require_isolation
-    verifier = Verifier(keys, Locations((ws.wheels, ws.stage1), (ws.attestations,), (ws.seeds,),
-                                        (ws.evidence,)),
-                        threshold=threshold, require_isolation=require_isolation,
-                        require_sandbox=policy is not None and policy.require_sandbox, policy=policy)
+    verifier = verifier_for(trusted_keys, policy, Locations(
+        (ws.wheels, ws.stage1), (ws.attestations,), (ws.seeds,), (ws.evidence,)))
     problems = [p for node in verifier.verify_wheels(wheels) for p in node.all_problems()]
     if problems:
         err.print("[red]INVALID[/]: provenance does not verify; no SBOM written")

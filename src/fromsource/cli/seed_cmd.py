@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from fromsource.cli._common import clean, guarded, json_option, out, print_json, workspace_option
-from fromsource.errors import EXIT_INVALID, FromsourceError, InputError
-from fromsource.untrusted import MAX_EVIDENCE_BYTES, MAX_SMALL_FILE_BYTES, load_json, read_file
-
-policy_option = click.option(
-    "--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-    help="Policy TOML: trusted builder and reviewer keys, seed rules, expiry.",
+from fromsource.cli._common import (
+    clean,
+    guarded,
+    json_option,
+    key_option,
+    out,
+    policy_option,
+    print_json,
+    workspace_option,
 )
+from fromsource.errors import EXIT_INVALID, InputError
+
+if TYPE_CHECKING:
+    from fromsource.policy import Policy
+    from fromsource.seedstore import SeedStore
+
+_policy = policy_option("Policy TOML: trusted builder and reviewer keys, seed rules, expiry.")
 
 
 @click.group()
@@ -30,8 +37,7 @@ def seed() -> None:
 @click.argument("wheel", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--sdist", type=click.Path(dir_okay=False, path_type=Path),
               help="The wheel's sdist: inspect the pair and sign a seed review.")
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
-              help="Reviewer's ed25519 private key (PEM), with --sdist.")
+@key_option("Reviewer's ed25519 private key (PEM), with --sdist.")
 @click.option("--provenance", is_flag=True,
               help="Admit a wheel fromsource built earlier, through its build provenance "
                    "(needs --policy naming the builder key).")
@@ -41,7 +47,7 @@ def seed() -> None:
 @click.option("--rebuild", is_flag=True,
               help="With --sdist: settle metadata a non-authoritative PKG-INFO leaves open by "
                    "building the sdist (build requirements from the workspace), as inspect --rebuild.")
-@policy_option
+@_policy
 @workspace_option
 @json_option
 @guarded
@@ -57,7 +63,8 @@ def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
     from fromsource.attest.keys import load_signer
     from fromsource.attest.locate import attestation_files
     from fromsource.policy import load_policy
-    from fromsource.seeds import SeedStore, admit_by_provenance, admit_by_review
+    from fromsource.seeds import admit_by_provenance, admit_by_review
+    from fromsource.seedstore import SeedStore
     from fromsource.workspace import Workspace
 
     if not wheel.is_file():
@@ -102,9 +109,8 @@ def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
                    "or PKG/ to PKG/, when exactly one exists.")
 @click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
               help="Leave out sdist files (or directories) matching GLOB, e.g. 'tests/*' (repeatable).")
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Ed25519 private key (PEM) signing the source-seed statement.")
-@policy_option
+@key_option("Ed25519 private key (PEM) signing the source-seed statement.", required=True)
+@_policy
 @workspace_option
 @json_option
 @guarded
@@ -120,7 +126,8 @@ def assemble(sdist: Path, layout: tuple[str, ...], exclude: tuple[str, ...], key
     from fromsource.attest.keys import load_signer
     from fromsource.policy import load_policy
     from fromsource.seedassembly import Placement
-    from fromsource.seeds import SeedStore, assemble_source_seed
+    from fromsource.seeds import assemble_source_seed
+    from fromsource.seedstore import SeedStore
     from fromsource.workspace import Workspace
 
     if not sdist.is_file():
@@ -146,55 +153,25 @@ def assemble(sdist: Path, layout: tuple[str, ...], exclude: tuple[str, ...], key
     out.print(f"  sha256: {result.sha256}")
 
 
-def _summary(store: Any, wheel: Path, policy: Any) -> dict[str, Any]:
-    from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim
-    from fromsource.fileutil import sha256_file
-    from fromsource.seeds import check_seed, claimed_predicate_type
+def _summary(store: SeedStore, wheel: Path, policy: Policy | None) -> dict[str, Any]:
+    """The store's summary of a seed, with the policy's decision on it when given."""
+    from fromsource.seeds import check_seed
 
-    evidence_file = store.evidence_file(wheel.name)
-    kinds = []
-    lines: list[bytes] = []
-    if evidence_file.is_file():
-        lines = [line for line in read_file(evidence_file, limit=MAX_EVIDENCE_BYTES,
-                                            what="seed evidence").splitlines() if line.strip()]
-        kinds = [claimed_predicate_type(line) for line in lines]
-    info: dict[str, Any] = {"wheel": wheel.name, "sha256": sha256_file(wheel),
-                            "evidence": [k for k in kinds if k]}
-    for line, kind in zip(lines, kinds, strict=True):
-        if kind != SOURCE_SEED:
-            continue
-        try:  # the recipe as claimed; check_seed below decides whether it re-assembles
-            envelope = load_json(line, source="envelope")
-            claim: SourceSeedClaim | None = SourceSeedClaim.from_statement(
-                load_json(base64.b64decode(envelope["payload"]), source="payload"))
-        except (FromsourceError, ValueError, KeyError, TypeError, binascii.Error):
-            claim = None
-        if claim is not None:
-            info["source"] = {"sdist": {"name": claim.sdist_name, "sha256": claim.sdist_sha256},
-                              "layout": [str(p) for p in claim.layout],
-                              "exclude": list(claim.exclude)}
+    info = store.summary(wheel)
     if policy is not None:
-        info["check"] = check_seed(wheel, policy, [evidence_file]).to_dict()
-    report = store.report_file(wheel.name)
-    if report.is_file():
-        data = load_json(read_file(report, limit=MAX_SMALL_FILE_BYTES, what="review report"),
-                         source=str(report))
-        if not isinstance(data, dict):
-            raise InputError(f"{report}: not a JSON object")
-        info["review"] = {"sdist": data.get("sdist"), "verdict": data.get("verdict"),
-                          "counts": data.get("counts"), "reasons": data.get("reasons")}
+        info["check"] = check_seed(wheel, policy, [store.evidence_file(wheel.name)]).to_dict()
     return info
 
 
 @seed.command("list")
-@policy_option
+@_policy
 @workspace_option
 @json_option
 @guarded
 def list_(policy_path: Path | None, workspace: Path, as_json: bool) -> None:
     """List the workspace's seeds; with --policy, whether the policy accepts each."""
     from fromsource.policy import load_policy
-    from fromsource.seeds import SeedStore
+    from fromsource.seedstore import SeedStore
     from fromsource.workspace import Workspace
 
     policy = load_policy(policy_path) if policy_path else None
@@ -218,14 +195,14 @@ def list_(policy_path: Path | None, workspace: Path, as_json: bool) -> None:
 
 @seed.command("show")
 @click.argument("name")
-@policy_option
+@_policy
 @workspace_option
 @json_option
 @guarded
 def show(name: str, policy_path: Path | None, workspace: Path, as_json: bool) -> None:
     """Show the seeds of project NAME: evidence, review verdict, and the policy's decision."""
     from fromsource.policy import load_policy
-    from fromsource.seeds import SeedStore
+    from fromsource.seedstore import SeedStore
     from fromsource.workspace import Workspace
 
     policy = load_policy(policy_path) if policy_path else None

@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING
 import click
 from rich.tree import Tree
 
-from fromsource.cli._common import clean, guarded, json_option, out, print_json, safe
+from fromsource.cli._common import (
+    clean,
+    guarded,
+    json_option,
+    out,
+    policy_option,
+    print_json,
+    safe,
+    trusted_key_option,
+)
 from fromsource.errors import EXIT_INVALID, InputError
 
 if TYPE_CHECKING:
-    from securesystemslib.signer import Key
-
     from fromsource.verify import ChainNode
 
 
@@ -27,11 +34,8 @@ if TYPE_CHECKING:
 @click.option("--attestations", "attestation_dirs", multiple=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Extra directory of *.intoto.jsonl files (repeatable).")
-@click.option("--trusted-key", "trusted_keys", multiple=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Public key (PEM) whose signatures are trusted (repeatable).")
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Policy TOML: trusted builder keys, signature threshold, build rules, expiry.")
+@trusted_key_option("Public key (PEM) whose signatures are trusted (repeatable).")
+@policy_option("Policy TOML: trusted builder keys, signature threshold, build rules, expiry.")
 @click.option("--allow-unverified-sources", is_flag=True,
               help="Accept chains whose sdists were fetched without an integrity check "
                    "(as the policy's [build].allow_unverified_sources does).")
@@ -47,9 +51,8 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
     Trusted keys come from --policy and/or --trusted-key. Exit 0 when every chain is valid,
     1 when any is not or the policy has expired (every reason is listed), 2 on bad input.
     """
-    from fromsource.attest.keys import load_public_key
-    from fromsource.policy import load_policy
-    from fromsource.verify import Locations, Verifier
+    from fromsource.cli._trust import current_policy, verifier_for
+    from fromsource.verify import Locations
     from fromsource.workspace import Workspace
 
     for wheel in wheels:
@@ -57,13 +60,7 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
             raise InputError(f"wheel {wheel} does not exist")
     if not trusted_keys and policy_path is None:
         raise InputError("no trusted keys: pass --trusted-key PUB or --policy FILE")
-    keys: list[Key] = [load_public_key(k) for k in trusted_keys]
-    threshold, require_isolation, policy = 1, False, None
-    if policy_path is not None:
-        policy = load_policy(policy_path)
-        policy.check_current()
-        keys.extend(policy.builder_keys)
-        threshold, require_isolation = policy.threshold, policy.require_isolation
+    policy = current_policy(policy_path)
     wheel_dirs, att_dirs, seed_dirs, evidence_dirs = [], list(attestation_dirs), [], []
     if workspace is not None:
         ws = Workspace(workspace)
@@ -74,10 +71,8 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         seed_dirs.append(ws.seeds)
         evidence_dirs.append(ws.evidence)
     locations = Locations(tuple(wheel_dirs), tuple(att_dirs), tuple(seed_dirs), tuple(evidence_dirs))
-    verifier = Verifier(keys, locations,
-                        threshold=threshold, require_isolation=require_isolation,
-                        require_sandbox=policy is not None and policy.require_sandbox, policy=policy,
-                        allow_unverified_sources=allow_unverified_sources, check_record=check_record)
+    verifier = verifier_for(trusted_keys, policy, locations,
+                            allow_unverified_sources=allow_unverified_sources, check_record=check_record)
     nodes = verifier.verify_wheels(wheels)
     valid = all(n.ok for n in nodes)
     if as_json:
