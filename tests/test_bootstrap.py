@@ -210,8 +210,13 @@ def test_static_three_package_cycle(tmp_path: Path) -> None:
 def test_bad_input_exits_2(tmp_path: Path) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "app")
-    assert bootstrap(index, ws, "app ==== 1").exit_code == 2
-    assert bootstrap(index, ws, "app", "--constraint", str(tmp_path / "missing.txt")).exit_code == 2
+    bad_requirement = bootstrap(index, ws, "app ==== 1")
+    assert bad_requirement.exit_code == 2
+    assert "error: invalid requirement 'app ==== 1'" in bad_requirement.stderr
+    no_constraints = bootstrap(index, ws, "app", "--constraint", str(tmp_path / "missing.txt"))
+    assert no_constraints.exit_code == 2
+    assert "cannot read constraints file" in no_constraints.stderr
+    assert "missing.txt: No such file or directory" in no_constraints.stderr
 
 
 def _wait_for(predicate, timeout: float = 60) -> None:

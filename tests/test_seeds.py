@@ -161,6 +161,7 @@ def test_cli_admit_list_show(tmp_path: Path, reviewer) -> None:
     assert "readable" in shown.output and "accepted" in shown.output
     missing = runner.invoke(main, ["seed", "show", "nothing", "-w", str(ws)])
     assert missing.exit_code == 2
+    assert "no seed for nothing in" in missing.output
 
     usage = runner.invoke(main, ["seed", "admit", str(DATA / COHERENT), "-w", str(ws)])
     assert usage.exit_code == 2

@@ -114,6 +114,7 @@ def test_bad_inputs_exit_2(built_workspace: Path, keypair, tmp_path: Path) -> No
     missing = CliRunner().invoke(main, ["verify", str(tmp_path / "nope.whl"),
                                         "--trusted-key", str(keypair.public_path)])
     assert missing.exit_code == 2
+    assert "wheel " in missing.output and "nope.whl does not exist" in missing.output
     garbage = tmp_path / "garbage.pub"
     garbage.write_text("not a key")
     bad_key = _verify(built_workspace, garbage)
@@ -121,6 +122,7 @@ def test_bad_inputs_exit_2(built_workspace: Path, keypair, tmp_path: Path) -> No
     assert "not a PEM public key" in bad_key.output
     private_as_public = _verify(built_workspace, keypair.private_path)
     assert private_as_public.exit_code == 2
+    assert "is not a PEM public key" in private_as_public.output
     for result in (missing, bad_key, private_as_public):
         assert "Traceback" not in result.output
 
