@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 from click.testing import CliRunner, Result
@@ -79,11 +79,9 @@ def test_deep_chain_builds_in_order_and_rerun_rebuilds_nothing(tmp_path: Path) -
     assert list(statuses(first).values()) == ["built"] * depth
     attestations = {p.name: p.read_bytes() for p in (ws / "attestations").iterdir()}
 
-    start = time.perf_counter()
-    again = bootstrap(index, ws, "p0")
+    again = bootstrap(index, ws, "p0")  # how fast a re-run is: bench/bootstrap, not a test
     assert again.exit_code == 0, again.output
     assert list(statuses(again).values()) == ["reused"] * depth
-    assert time.perf_counter() - start < 5
     assert {p.name: p.read_bytes() for p in (ws / "attestations").iterdir()} == attestations
     assert verify_all(ws) == []
 
@@ -219,12 +217,14 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     assert "missing.txt: No such file or directory" in no_constraints.stderr
 
 
-def _wait_for(predicate, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
+def _read_until(stream: IO[str], wanted: set[str]) -> None:
+    """Read progress lines until each of ``wanted`` has been seen: gated on the pipe, no clock."""
+    missing = set(wanted)
+    while missing:
+        line = stream.readline()
+        assert line, f"the run ended before printing {sorted(missing)}"
+        assert not line.startswith("failed"), line
+        missing -= {w for w in missing if line.startswith(w)}
 
 
 def test_killed_run_resumes_and_the_lock_keeps_a_second_run_out(tmp_path: Path) -> None:
@@ -235,14 +235,17 @@ def test_killed_run_resumes_and_the_lock_keeps_a_second_run_out(tmp_path: Path) 
     command = [sys.executable, "-m", "fromsource", "bootstrap", "app", "--find-links", str(index),
                "--no-index", "-w", str(ws), "-j", "2", "--json"]
 
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        # slow's build_wheel says it is running, then waits until it is killed.
-        _wait_for((ws / "builds" / "slow-1.0" / "src" / "slow-1.0" / "blocked").exists)
+        # Off a terminal the run prints a line as each build starts and ends; slow's backend
+        # never returns from build_wheel, so the run holds the lock until it is killed.
+        assert first.stderr is not None
+        _read_until(first.stderr, {"building slow 1.0", "building quick 1.0"})
         second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert second.returncode == 2
         assert "in use by another fromsource process" in second.stderr
-        _wait_for((ws / "wheels" / "quick-1.0-py3-none-any.whl").exists)
+        _read_until(first.stderr, {"built quick 1.0"})
+        assert (ws / "wheels" / "quick-1.0-py3-none-any.whl").exists()
     finally:
         first.send_signal(signal.SIGKILL)
         first.communicate()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -187,7 +188,7 @@ def test_simple_index_timeout(tmp_path: Path) -> None:
     with serve({"slow": []}) as server, SimpleIndex(
         server.url + "simple/", timeout=0.2, retries=1, sleep=no_sleep
     ) as index:
-        server.delay["/simple/slow/"] = 0.6
+        server.hold["/simple/slow/"] = threading.Event()  # no answer until the test is over
         with pytest.raises(IndexError_, match="timed out fetching"):
             index.candidates("slow")
     assert server.hits == ["/simple/slow/", "/simple/slow/"]

@@ -24,8 +24,8 @@ from fromsource.inspect.model import (
     KIND_DATA,
     KIND_PYTHON,
     KIND_TEXT,
+    Finding,
 )
-from fromsource.inspect.model import Finding
 from fromsource.wheelrecord import check_record
 
 

@@ -8,7 +8,6 @@ import io
 import json
 import tarfile
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,7 +75,8 @@ class FakeServer:
     fmt: str  # "json" or "html"
     hits: list[str] = field(default_factory=list)
     fail: dict[str, list[int]] = field(default_factory=dict)  # path -> statuses to answer first
-    delay: dict[str, float] = field(default_factory=dict)
+    # path -> answered only once the event is set (every held answer is released on exit)
+    hold: dict[str, threading.Event] = field(default_factory=dict)
 
 
 def _page(server: FakeServer, project: str, base: str) -> tuple[str, bytes]:
@@ -123,8 +123,9 @@ def serve(projects: dict[str, list[Release]], fmt: str = "json") -> Iterator[Fak
 
         def do_GET(self) -> None:
             state.hits.append(self.path)
-            if state.delay.get(self.path):
-                time.sleep(state.delay[self.path])
+            held = state.hold.get(self.path)
+            if held is not None:
+                held.wait()
             queued = state.fail.get(self.path)
             if queued:
                 self._send(queued.pop(0), "text/plain", b"injected failure")
@@ -158,6 +159,8 @@ def serve(projects: dict[str, list[Release]], fmt: str = "json") -> Iterator[Fak
     try:
         yield state
     finally:
+        for held in state.hold.values():
+            held.set()
         server.shutdown()
         server.server_close()
         thread.join()
