@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from fromsource.attest.keys import KeyPair
+
 DATA = Path(__file__).parent / "data"
 PACKAGES = Path(__file__).parent / "packages"
 
@@ -30,14 +32,14 @@ def make_sdist(project_dir: Path, dest_dir: Path, name: str, version: str) -> Pa
 
 
 @pytest.fixture(scope="session")
-def keypair(tmp_path_factory: pytest.TempPathFactory):
+def keypair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     from fromsource.attest.keys import generate_keypair
 
     return generate_keypair(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture(scope="session")
-def built_workspace(tmp_path_factory: pytest.TempPathFactory, keypair) -> Path:
+def built_workspace(tmp_path_factory: pytest.TempPathFactory, keypair: KeyPair) -> Path:
     """flit-core then packaging, built from their real sdists: the two-link chain."""
     from fromsource.attest.keys import load_signer
     from fromsource.build import build_sdist

@@ -61,7 +61,7 @@ class HardLink(str):
     """A ``retar`` change: a tar hard link to this archive path (below the top directory)."""
 
 
-def retar(sdist: Path, dest: Path, changes: Mapping[str, bytes | Path | None]) -> Path:
+def retar(sdist: Path, dest: Path, changes: Mapping[str, bytes | Path | HardLink | None]) -> Path:
     """A copy of ``sdist`` at ``dest`` with files replaced, added (bytes) or removed (None);
     a ``Path`` value makes a symlink to that (relative) target, a ``HardLink`` a hard link."""
     with tarfile.open(sdist) as src:
@@ -85,7 +85,7 @@ def retar(sdist: Path, dest: Path, changes: Mapping[str, bytes | Path | None]) -
     return dest
 
 
-def _entry(name: str, change: bytes | Path | None) -> tuple[tarfile.TarInfo, bytes | None]:
+def _entry(name: str, change: bytes | Path | HardLink | None) -> tuple[tarfile.TarInfo, bytes | None]:
     info = tarfile.TarInfo(name)
     info.mode, info.mtime = 0o644, 1_700_000_000
     if isinstance(change, HardLink):

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -25,8 +25,9 @@ def bootstrap(index: Path, ws: Path, *args: str) -> Result:
     )
 
 
-def summary(result: Result) -> dict:
-    return json.loads(result.stdout)
+def summary(result: Result) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(result.stdout)
+    return loaded
 
 
 def statuses(result: Result) -> dict[str, str]:
@@ -263,7 +264,7 @@ def test_killed_run_resumes_and_the_lock_keeps_a_second_run_out(tmp_path: Path) 
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
-def test_library_reports_progress_without_printing(tmp_path: Path, capfd) -> None:
+def test_library_reports_progress_without_printing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     from fromsource.attest.keys import generate_keypair
     from fromsource.bootstrap import PackageReport, Reporter
     from fromsource.bootstrap import bootstrap as run

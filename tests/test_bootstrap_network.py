@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,14 +42,15 @@ vcs-versioning<=2.6.0
 """
 
 
-def run(ws: Path, *args: str) -> dict:
+def run(ws: Path, *args: str) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "fromsource", "bootstrap", *args, "-w", str(ws), "-j", "2",
          "--json"],
         capture_output=True, text=True, timeout=1200, check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(result.stdout)
+    loaded: dict[str, Any] = json.loads(result.stdout)
+    return loaded
 
 
 def test_bootstrap_packaging(tmp_path: Path) -> None:

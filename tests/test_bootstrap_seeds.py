@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from packaging.tags import sys_tags
 
 from bootstrap_helpers import project
-from fromsource.attest.keys import generate_keypair
+from fromsource.attest.keys import KeyPair, generate_keypair
 from fromsource.cli import main
 
 
@@ -30,7 +30,7 @@ def _with_source(sdist: Path) -> Path:
     """Ship the package's module in the sdist, as real projects do (tinybackend writes the
     same bytes into the wheel), so inspect can prove the wheel readable."""
     with tarfile.open(sdist) as tar:
-        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]
+        members = [(m, _read(tar, m)) for m in tar.getmembers() if m.isfile()]
     top = members[0][0].name.split("/")[0]
     config = json.loads(next(d for m, d in members if m.name.endswith("/tiny.json")))
     module = re.sub(r"[-_.]+", "_", config["name"]).lower()
@@ -76,19 +76,22 @@ def _verify(ws: Path, wheel: Path, *args: str) -> Result:
 
 
 @pytest.fixture
-def reviewer(tmp_path: Path):
+def reviewer(tmp_path: Path) -> KeyPair:
     return generate_keypair(tmp_path / "reviewer", "reviewer")
 
 
+SelfCycle = tuple[Path, Path, Path]  # index, workspace, the sdist
+
+
 @pytest.fixture
-def self_cycle(tmp_path: Path):
+def self_cycle(tmp_path: Path) -> SelfCycle:
     index, ws = tmp_path / "index", tmp_path / "ws"
     sdist = _with_source(project(index, "coherent.build", "0.19.1", build=["coherent.build"], requires=["dep"]))
     _with_source(project(index, "dep"))
     return index, ws, sdist
 
 
-def test_self_cycle_end_to_end(self_cycle, reviewer, tmp_path: Path) -> None:
+def test_self_cycle_end_to_end(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path) -> None:
     index, ws, sdist = self_cycle
     # 1. Without a seed: exit 1, the cycle path and the exact command to admit one.
     first = _bootstrap(index, ws, "coherent.build")
@@ -158,7 +161,7 @@ def test_self_cycle_end_to_end(self_cycle, reviewer, tmp_path: Path) -> None:
     assert {p["status"] for p in json.loads(again.stdout)["packages"]} == {"reused"}
 
 
-def test_three_package_cycle_with_one_seed(tmp_path: Path, reviewer) -> None:
+def test_three_package_cycle_with_one_seed(tmp_path: Path, reviewer: KeyPair) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "top", build=["a"])
     sdist_a = _with_source(project(index, "a", build=["b"]))
@@ -183,7 +186,7 @@ def test_three_package_cycle_with_one_seed(tmp_path: Path, reviewer) -> None:
         assert checked.exit_code == 0, checked.output
 
 
-def _refusal(self_cycle, reviewer, tmp_path: Path, *, policy_extra: str = "", reviewer_key: Path | None = None,
+def _refusal(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path, *, policy_extra: str = "", reviewer_key: Path | None = None,
              tamper: bool = False) -> Result:
     index, ws, sdist = self_cycle
     wheel = _published_wheel(sdist, tmp_path / "published")
@@ -195,26 +198,26 @@ def _refusal(self_cycle, reviewer, tmp_path: Path, *, policy_extra: str = "", re
     return _bootstrap(index, ws, "coherent.build", "--policy", str(policy))
 
 
-def test_seed_signed_by_an_untrusted_key_is_refused(self_cycle, reviewer, tmp_path: Path) -> None:
+def test_seed_signed_by_an_untrusted_key_is_refused(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path) -> None:
     stranger = generate_keypair(tmp_path / "stranger", "stranger")
     result = _refusal(self_cycle, reviewer, tmp_path, reviewer_key=stranger.public_path)
     assert result.exit_code == 1
     assert "refused: " in result.stderr and "signature not valid" in result.stderr
 
 
-def test_seed_whose_bytes_differ_from_the_review_is_refused(self_cycle, reviewer, tmp_path: Path) -> None:
+def test_seed_whose_bytes_differ_from_the_review_is_refused(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path) -> None:
     result = _refusal(self_cycle, reviewer, tmp_path, tamper=True)
     assert result.exit_code == 1
     assert "differs from the digest that was attested" in result.stderr
 
 
-def test_expired_policy_is_refused(self_cycle, reviewer, tmp_path: Path) -> None:
+def test_expired_policy_is_refused(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path) -> None:
     result = _refusal(self_cycle, reviewer, tmp_path, policy_extra="expires = 2020-01-01T00:00:00Z")
     assert result.exit_code == 1
     assert "expired" in result.stderr
 
 
-def test_seed_for_a_package_in_no_cycle_is_refused(self_cycle, reviewer, tmp_path: Path) -> None:
+def test_seed_for_a_package_in_no_cycle_is_refused(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path) -> None:
     index, ws, _sdist = self_cycle
     dep_sdist = index / "dep-1.0.tar.gz"
     assert _admit(_published_wheel(dep_sdist, tmp_path / "dep"), dep_sdist, reviewer.private_path, ws).exit_code == 0
@@ -228,7 +231,7 @@ def test_seed_for_a_package_in_no_cycle_is_refused(self_cycle, reviewer, tmp_pat
     assert dep["status"] == "built" and dep["seed"] is None  # built from source, seed unused
 
 
-def test_external_named_by_digest_replaces_a_build_that_cannot_run_here(tmp_path: Path, reviewer) -> None:
+def test_external_named_by_digest_replaces_a_build_that_cannot_run_here(tmp_path: Path, reviewer: KeyPair) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "app", build=["rusty"])
     rusty = project(index, "rusty", fail=True)  # stands for a Rust extension without its crates
@@ -262,3 +265,9 @@ def test_external_named_by_digest_replaces_a_build_that_cannot_run_here(tmp_path
     assert leaf["name"] == published.name
     without = _verify(ws, app, "--trusted-key", str(ws / "keys" / "builder.pub"))
     assert without.exit_code == 1  # an external is trusted only where a policy names it
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tar.extractfile(member)
+    assert handle is not None
+    return handle.read()

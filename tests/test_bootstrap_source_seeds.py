@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bootstrap_helpers import project
-from fromsource.attest.keys import generate_keypair
+from fromsource.attest.keys import KeyPair, generate_keypair
 from fromsource.cli import main
 from test_bootstrap_seeds import _published_wheel
 
@@ -34,7 +34,7 @@ def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
 def _add(sdist: Path, files: dict[str, str]) -> Path:
     """Add files below the sdist's top directory (as its maintainer ships the sources)."""
     with tarfile.open(sdist) as tar:
-        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]
+        members = [(m, _read(tar, m)) for m in tar.getmembers() if m.isfile()]
     top = members[0][0].name.split("/")[0]
     for name, text in files.items():
         info = tarfile.TarInfo(f"{top}/{name}")
@@ -54,11 +54,11 @@ def _policy(path: Path, ws: Path, evidence: str = '["source"]') -> Path:
 
 
 @pytest.fixture
-def assembler(tmp_path: Path):
+def assembler(tmp_path: Path) -> KeyPair:
     return generate_keypair(tmp_path / "assembler", "assembler")
 
 
-def test_self_cycle_broken_by_a_source_seed_with_a_flat_layout(tmp_path: Path, assembler) -> None:
+def test_self_cycle_broken_by_a_source_seed_with_a_flat_layout(tmp_path: Path, assembler: KeyPair) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     # coherent.build's shape: the sdist's top directory is the package.
     sdist = _add(project(index, "coherent.build", "0.19.1", build=["coherent.build"], requires=["dep"]),
@@ -139,7 +139,7 @@ def test_self_cycle_broken_by_a_source_seed_with_a_flat_layout(tmp_path: Path, a
     assert "source evidence is not accepted by the policy" in refused.stderr
 
 
-def test_three_package_cycle_broken_by_a_source_seed_with_a_src_layout(tmp_path: Path, assembler) -> None:
+def test_three_package_cycle_broken_by_a_source_seed_with_a_src_layout(tmp_path: Path, assembler: KeyPair) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "top", build=["a"])
     sdist_a = _add(project(index, "a", build=["b"]), {"src/a/__init__.py": "VERSION = '1.0'\n"})
@@ -168,7 +168,7 @@ def test_three_package_cycle_broken_by_a_source_seed_with_a_src_layout(tmp_path:
         assert checked.exit_code == 0, checked.output
 
 
-def test_a_source_seed_of_another_sdist_is_refused(tmp_path: Path, assembler) -> None:
+def test_a_source_seed_of_another_sdist_is_refused(tmp_path: Path, assembler: KeyPair) -> None:
     """Same name and version, different sdist bytes: not the source this run builds."""
     index, ws = tmp_path / "index", tmp_path / "ws"
     sdist = _add(project(index, "coherent.build", "0.19.1", build=["coherent.build"]),
@@ -181,3 +181,9 @@ def test_a_source_seed_of_another_sdist_is_refused(tmp_path: Path, assembler) ->
     result = _bootstrap(index, ws, "coherent.build", "--policy", str(_policy(tmp_path / "p.toml", ws)))
     assert result.exit_code == 1
     assert "not the one being built" in result.stderr
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tar.extractfile(member)
+    assert handle is not None
+    return handle.read()

@@ -9,13 +9,14 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from conftest import DATA, PACKAGES, make_sdist
 from fromsource import sandbox
-from fromsource.attest.keys import load_signer
+from fromsource.attest.keys import KeyPair, load_signer
 from fromsource.attest.provenance import BUILD_TYPE, NETWORK_ISOLATED, SLSA_PROVENANCE, STATEMENT_TYPE
 from fromsource.build import build_sdist, read_build_system
 from fromsource.cli import main
@@ -26,9 +27,10 @@ from fromsource.workspace import Workspace
 MANIFEST = {e["file"]: e for e in json.loads((DATA / "MANIFEST.json").read_text())}
 
 
-def _statement(attestation: Path) -> dict:
+def _statement(attestation: Path) -> dict[str, Any]:
     envelope = json.loads(attestation.read_text().splitlines()[0])
-    return json.loads(base64.b64decode(envelope["payload"]))
+    loaded: dict[str, Any] = json.loads(base64.b64decode(envelope["payload"]))
+    return loaded
 
 
 def test_packaging_attestation_records_the_chain(built_workspace: Path) -> None:
@@ -89,7 +91,7 @@ def test_simple_index_is_installable_by_pip(built_workspace: Path, tmp_path: Pat
     assert (tmp_path / "t" / "packaging" / "version.py").is_file()
 
 
-def test_missing_build_requirement_gives_one_clear_message(tmp_path: Path, keypair) -> None:
+def test_missing_build_requirement_gives_one_clear_message(tmp_path: Path, keypair: KeyPair) -> None:
     result = CliRunner().invoke(main, [
         "build", str(DATA / "packaging-24.2.tar.gz"), "--workspace", str(tmp_path / "w"),
         "--key", str(keypair.private_path),
@@ -102,7 +104,7 @@ def test_missing_build_requirement_gives_one_clear_message(tmp_path: Path, keypa
     assert not list((tmp_path / "w" / "wheels").glob("*.whl"))
 
 
-def test_sandbox_has_no_network_no_secrets_and_a_source_date(tmp_path: Path, keypair,
+def test_sandbox_has_no_network_no_secrets_and_a_source_date(tmp_path: Path, keypair: KeyPair,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -120,7 +122,7 @@ def test_sandbox_has_no_network_no_secrets_and_a_source_date(tmp_path: Path, key
     assert result.isolation == sandbox.probe().level
 
 
-def test_failing_backend_reports_the_log(tmp_path: Path, keypair) -> None:
+def test_failing_backend_reports_the_log(tmp_path: Path, keypair: KeyPair) -> None:
     project = tmp_path / "broken"
     project.mkdir()
     (project / "pyproject.toml").write_text(
@@ -136,7 +138,7 @@ def test_failing_backend_reports_the_log(tmp_path: Path, keypair) -> None:
     assert not list((tmp_path / "w" / "attestations").iterdir())
 
 
-def test_missing_backend_module_is_a_missing_requirement(tmp_path: Path, keypair) -> None:
+def test_missing_backend_module_is_a_missing_requirement(tmp_path: Path, keypair: KeyPair) -> None:
     project = tmp_path / "nobackend"
     project.mkdir()
     (project / "pyproject.toml").write_text(
@@ -146,7 +148,7 @@ def test_missing_backend_module_is_a_missing_requirement(tmp_path: Path, keypair
         build_sdist(sdist, Workspace(tmp_path / "w"), load_signer(keypair.private_path))
 
 
-def test_unattested_wheel_never_enters_a_build(tmp_path: Path, keypair) -> None:
+def test_unattested_wheel_never_enters_a_build(tmp_path: Path, keypair: KeyPair) -> None:
     ws = Workspace(tmp_path / "w").create()
     (ws.wheels / "flit_core-3.12.0-py3-none-any.whl").write_bytes(
         (DATA / "flit_core-3.12.0-py3-none-any.whl").read_bytes())

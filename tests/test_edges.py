@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bootstrap_helpers import project
 from edge_helpers import (
@@ -28,6 +28,7 @@ from edge_helpers import (
     rename_local_header,
     run_cli,
 )
+from fromsource.attest.keys import KeyPair
 from fromsource.cli import main
 from inspect_helpers import tampered
 
@@ -37,7 +38,7 @@ SDIST = DATA / "idna-3.10.tar.gz"
 MEMORY = 1024 * 1024 * 1024  # address space for the capped runs: far below an unbounded read
 
 
-def _invoke(*args: str):
+def _invoke(*args: str) -> Result:
     result = CliRunner().invoke(main, list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result
@@ -349,7 +350,7 @@ def test_nested_json_graph_exits_2(tmp_path: Path) -> None:
 
 
 def test_nested_json_attestation_is_a_verification_failure_not_a_crash(workspace_copy: Path,
-                                                                          keypair) -> None:
+                                                                          keypair: KeyPair) -> None:
     wheel = next((workspace_copy / "wheels").glob("packaging-*.whl"))
     attestation = workspace_copy / "attestations" / f"{wheel.name}.intoto.jsonl"
     attestation.write_text("[" * 100_000 + "]" * 100_000 + "\n")
@@ -428,7 +429,7 @@ def test_no_escape_byte_reaches_the_terminal_from_a_build_log(tmp_path: Path) ->
     assert "| \\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0" in boot.output
 
 
-def test_fifo_as_an_attestation_is_a_problem_not_a_hang(workspace_copy: Path, keypair) -> None:
+def test_fifo_as_an_attestation_is_a_problem_not_a_hang(workspace_copy: Path, keypair: KeyPair) -> None:
     wheel = next((workspace_copy / "wheels").glob("packaging-*.whl"))
     attestation = workspace_copy / "attestations" / f"{wheel.name}.intoto.jsonl"
     attestation.unlink()
@@ -441,7 +442,7 @@ def test_fifo_as_an_attestation_is_a_problem_not_a_hang(workspace_copy: Path, ke
 
 
 def test_fifo_planted_as_a_dependency_wheel_does_not_hang_verify(workspace_copy: Path,
-                                                                  keypair) -> None:
+                                                                  keypair: KeyPair) -> None:
     wheel = next((workspace_copy / "wheels").glob("packaging-*.whl"))
     dependency = next((workspace_copy / "wheels").glob("flit_core-*.whl"))
     dependency.unlink()
@@ -464,7 +465,7 @@ def test_device_as_signing_key_or_constraints_exits_2(tmp_path: Path) -> None:
     assert "constraints file /dev/zero is a device" in constrained.output
 
 
-def test_huge_sparse_attestation_is_refused_after_the_limit(workspace_copy: Path, keypair) -> None:
+def test_huge_sparse_attestation_is_refused_after_the_limit(workspace_copy: Path, keypair: KeyPair) -> None:
     wheel = next((workspace_copy / "wheels").glob("packaging-*.whl"))
     attestation = workspace_copy / "attestations" / f"{wheel.name}.intoto.jsonl"
     with attestation.open("r+b") as handle:

@@ -13,7 +13,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -47,7 +49,7 @@ def run(*args: str | Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def run_json(*args: str | Path) -> tuple[int, dict]:
+def run_json(*args: str | Path) -> tuple[int, dict[str, Any]]:
     code, output = run(*args, "--json")
     return code, json.loads(output)
 
@@ -288,7 +290,7 @@ def _flip_b64(value: str, index: int) -> str:
 
 @needs_fixtures
 def test_flipped_signature_bit_exits_1(tmp_path: Path) -> None:
-    def flip(d: dict) -> None:
+    def flip(d: dict[str, Any]) -> None:
         d["envelope"]["signature"] = _flip_b64(d["envelope"]["signature"], 10)
     code, output = run(SDIST, "--publisher", GH, "--attestation", _tampered(tmp_path, flip))
     assert code == 1
@@ -299,7 +301,7 @@ def test_flipped_signature_bit_exits_1(tmp_path: Path) -> None:
 def test_sibling_certificate_exits_1(tmp_path: Path) -> None:
     sibling = json.loads(SLSA.read_bytes())["verification_material"]["certificate"]
 
-    def swap(d: dict) -> None:
+    def swap(d: dict[str, Any]) -> None:
         d["verification_material"]["certificate"] = sibling
     code, output = run(SDIST, "--publisher", GH, "--attestation", _tampered(tmp_path, swap))
     assert code == 1, output
@@ -307,7 +309,7 @@ def test_sibling_certificate_exits_1(tmp_path: Path) -> None:
 
 @needs_fixtures
 def test_certificate_signature_byte_exits_1(tmp_path: Path) -> None:
-    def flip(d: dict) -> None:  # the last bytes of a DER certificate are its CA signature
+    def flip(d: dict[str, Any]) -> None:  # the last bytes of a DER certificate are its CA signature
         d["verification_material"]["certificate"] = _flip_b64(d["verification_material"]["certificate"], -3)
     code, output = run(SDIST, "--publisher", GH, "--attestation", _tampered(tmp_path, flip))
     assert code == 1, output
@@ -315,7 +317,7 @@ def test_certificate_signature_byte_exits_1(tmp_path: Path) -> None:
 
 @needs_fixtures
 def test_garbage_certificate_exits_1(tmp_path: Path) -> None:
-    def garbage(d: dict) -> None:
+    def garbage(d: dict[str, Any]) -> None:
         d["verification_material"]["certificate"] = base64.b64encode(b"not a certificate").decode()
     code, output = run(SDIST, "--publisher", GH, "--attestation", _tampered(tmp_path, garbage))
     assert code == 1
@@ -324,7 +326,7 @@ def test_garbage_certificate_exits_1(tmp_path: Path) -> None:
 
 @needs_fixtures
 def test_log_entry_integrated_time_changed_exits_1(tmp_path: Path) -> None:
-    def later(d: dict) -> None:
+    def later(d: dict[str, Any]) -> None:
         entry = d["verification_material"]["transparency_entries"][0]
         entry["integratedTime"] = str(int(entry["integratedTime"]) + 1)
     code, output = run(SDIST, "--publisher", GH, "--attestation", _tampered(tmp_path, later))
@@ -445,7 +447,7 @@ def test_verification_opens_no_socket_and_touches_no_cache(tmp_path: Path) -> No
     assert list(home.iterdir()) == []  # no TUF cache copied, nothing written
 
 
-def _json_paths(node, prefix=()):  # type: ignore[no-untyped-def]
+def _json_paths(node: object, prefix: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
     if isinstance(node, dict):
         for key, value in node.items():
             yield from _json_paths(value, (*prefix, key))

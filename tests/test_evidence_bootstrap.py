@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -63,7 +64,7 @@ def verify(ws: Path, *args: str | Path) -> Result:
                                      *map(str, args)])
 
 
-def sdist_entry(ws: Path) -> dict:
+def sdist_entry(ws: Path) -> dict[str, Any]:
     envelope = dsse.parse_envelopes(
         (ws / "attestations" / "gitlab_oidc_project-0.0.3-py3-none-any.whl.intoto.jsonl").read_bytes(), "x")[0]
     statement = json.loads(envelope.payload)

@@ -49,7 +49,7 @@ def test_publisher_required_for_pypi_attestations(tmp_path: Path) -> None:
     # platformdirs>=4.14.6 builds with a backend the index does not serve (see test_coherent_network).
     constraints = tmp_path / "constraints.txt"
     constraints.write_text("platformdirs<4.14.6\n")
-    bootstrap = ["bootstrap", "pypi-attestations==0.0.19", "-w", ws, "-j", "2", "--evidence", evidence,
+    bootstrap: list[str | Path] = ["bootstrap", "pypi-attestations==0.0.19", "-w", ws, "-j", "2", "--evidence", evidence,
                  "-c", constraints]
     first = _run(*bootstrap, "--policy", policy, "--keep-going", "--json")
     assert first.exit_code in (0, 3), first.output[-3000:]

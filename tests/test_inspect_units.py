@@ -430,7 +430,7 @@ def test_classify_change_follows_the_interpreter(request: pytest.FixtureRequest,
     assert parser.classify_change(old, new) == change
 
 
-def test_forked_prefilter_gives_the_same_report(monkeypatch) -> None:
+def test_forked_prefilter_gives_the_same_report(monkeypatch: pytest.MonkeyPatch) -> None:
     """Large sdists take the parallel path (pre-filter in a forked process): same verdict."""
     from pathlib import Path
 

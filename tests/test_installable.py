@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner, Result
 from packaging.tags import sys_tags
@@ -22,7 +23,7 @@ def _bootstrap(index: Path, ws: Path, *args: str, as_json: bool = True) -> Resul
                                      "-w", str(ws), "-j", "2", *(["--json"] if as_json else [])])
 
 
-def _statuses(summary: dict) -> dict[str, str]:
+def _statuses(summary: dict[str, Any]) -> dict[str, str]:
     return {f"{p['name']} {p['version']}": p["status"] for p in summary["packages"]}
 
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ pytestmark = [
 ]
 
 
-def _bootstrap(ws: Path, *args: str) -> tuple[int, dict]:
+def _bootstrap(ws: Path, *args: str) -> tuple[int, dict[str, Any]]:
     run = subprocess.run([sys.executable, "-m", "fromsource", "bootstrap", "black", "-w", str(ws),
                           "-j", "2", "--json", *args],
                          capture_output=True, text=True, timeout=1800, check=False)

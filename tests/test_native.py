@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,6 +21,7 @@ from fromsource import native
 from fromsource.archives import iter_members
 from fromsource.attest.provenance import KIND_COMPILER, KIND_SYSTEM_LIBRARY
 from fromsource.cli import main
+from fromsource.fileutil import sha256_file
 from fromsource.sbom import validate
 
 needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on this machine")
@@ -40,12 +42,13 @@ def cosine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return ws, wheel
 
 
-def _statement(ws: Path, wheel: Path) -> dict:
+def _statement(ws: Path, wheel: Path) -> dict[str, Any]:
     envelope = json.loads((ws / "attestations" / f"{wheel.name}.intoto.jsonl").read_text())
-    return json.loads(base64.b64decode(envelope["payload"]))
+    loaded: dict[str, Any] = json.loads(base64.b64decode(envelope["payload"]))
+    return loaded
 
 
-def _natives(ws: Path, wheel: Path) -> list[dict]:
+def _natives(ws: Path, wheel: Path) -> list[dict[str, Any]]:
     deps = _statement(ws, wheel)["predicate"]["buildDefinition"]["resolvedDependencies"]
     return [d for d in deps if d["annotations"]["kind"] in (KIND_SYSTEM_LIBRARY, KIND_COMPILER)]
 
@@ -59,13 +62,13 @@ def test_provenance_records_libm_and_the_compiler(cosine: tuple[Path, Path]) -> 
     libm = libraries["libm.so.6"]
     real = Path(libm["uri"].removeprefix("file://"))
     assert real.is_file() and not real.is_symlink()
-    assert libm["digest"]["sha256"] == native.sha256_file(real)  # the file the loader maps
+    assert libm["digest"]["sha256"] == sha256_file(real)  # the file the loader maps
     assert libm["annotations"]["neededBy"] == [m for m in libm["annotations"]["neededBy"]
                                                if m.startswith("cosine.") and m.endswith(".so")]
     (compiler,) = [d for d in natives if d["annotations"]["kind"] == KIND_COMPILER]
     binary = Path(compiler["uri"].removeprefix("file://"))
     assert binary == Path(shutil.which("cc") or "").resolve()
-    assert compiler["digest"]["sha256"] == native.sha256_file(binary)
+    assert compiler["digest"]["sha256"] == sha256_file(binary)
     assert compiler["annotations"]["version"] in subprocess.run(
         ["cc", "--version"], capture_output=True, text=True, check=True).stdout
     if HAS_DPKG:  # Debian knows both: the glibc package and the compiler's

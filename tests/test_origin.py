@@ -7,6 +7,7 @@ import json
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -15,7 +16,7 @@ from click.testing import CliRunner, Result
 from bootstrap_helpers import project
 from fromsource.archives import DEFAULT_LIMITS
 from fromsource.attest import dsse
-from fromsource.attest.keys import load_public_key
+from fromsource.attest.keys import KeyPair, load_public_key
 from fromsource.attest.origin import SOURCE_ORIGIN, read_origin
 from fromsource.cli import main
 from fromsource.errors import OriginError
@@ -36,11 +37,12 @@ def origin(*args: str | Path) -> Result:
     return CliRunner().invoke(main, ["origin", *map(str, args)])
 
 
-def report(result: Result) -> dict:
-    return json.loads(result.stdout)
+def report(result: Result) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(result.stdout)
+    return loaded
 
 
-def by_path(data: dict) -> dict[str, dict]:
+def by_path(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["path"]: f for f in data["files"]}
 
 
@@ -298,7 +300,7 @@ def test_repository_urls_on_code_hosts() -> None:
 
 
 def test_key_writes_a_signed_origin_attestation(repos: dict[str, Path], tmp_path: Path,
-                                                keypair) -> None:
+                                                keypair: KeyPair) -> None:
     ws = tmp_path / "ws"
     result = origin(PLUGGY, "--repo", repos["pluggy"], "--key", keypair.private_path, "-w", ws,
                     "--json")
@@ -338,6 +340,7 @@ VERSIONEER_SHORT = b'''
 # of this file.
 
 import json
+from fromsource.attest.keys import KeyPair
 
 version_json = \'\'\'
 {
@@ -374,7 +377,7 @@ def test_versioneer_short_form_is_generated_and_anything_more_is_not() -> None:
     assert generators.check("src/pluggy/other.py", VERSIONEER_SHORT) is None
 
 
-def test_origin_reader_is_strict(repos: dict[str, Path], tmp_path: Path, keypair) -> None:
+def test_origin_reader_is_strict(repos: dict[str, Path], tmp_path: Path, keypair: KeyPair) -> None:
     ws = tmp_path / "ws"
     result = origin(SIX, "--repo", repos["six"], "--key", keypair.private_path, "-w", ws, "--json")
     path = Path(report(result)["attestation"])

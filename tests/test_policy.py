@@ -4,8 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
+from fromsource.attest.keys import KeyPair
 from fromsource.cli import main
 from fromsource.errors import PolicyFileError
 from fromsource.policy import load_policy
@@ -71,19 +72,19 @@ def test_not_toml(tmp_path: Path) -> None:
         load_policy(_policy(tmp_path, "version = = 1"))
 
 
-def _verify_with(policy: Path, ws: Path, *extra: str):
+def _verify_with(policy: Path, ws: Path, *extra: str) -> Result:
     return CliRunner().invoke(main, ["verify", str(ws / "wheels" / "packaging-24.2-py3-none-any.whl"),
                                      "-w", str(ws), "--policy", str(policy), *extra])
 
 
-def test_verify_with_policy(built_workspace: Path, keypair, tmp_path: Path) -> None:
+def test_verify_with_policy(built_workspace: Path, keypair: KeyPair, tmp_path: Path) -> None:
     good = _policy(tmp_path, f'version = 1\n[trust]\nbuilder_keys = ["{keypair.public_path}"]\n')
     result = _verify_with(good, built_workspace, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["valid"]
 
 
-def test_verify_with_expired_policy_exits_1(built_workspace: Path, keypair, tmp_path: Path) -> None:
+def test_verify_with_expired_policy_exits_1(built_workspace: Path, keypair: KeyPair, tmp_path: Path) -> None:
     expired = _policy(tmp_path, f'version = 1\nexpires = 2020-01-01T00:00:00Z\n[trust]\nbuilder_keys = ["{keypair.public_path}"]\n')
     result = _verify_with(expired, built_workspace)
     assert result.exit_code == 1

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from fromsource.errors import InputError, ResolutionError
@@ -70,8 +71,8 @@ def test_diamond_picks_a_shared_version(tmp_path: Path) -> None:
 
     assert pins(result) == {"app": "1.0", "left": "1.0", "right": "1.0", "shared": "2.0"}
     assert result.roots == ("app",)
-    assert [str(r) for r in result.packages["app"].requires] == ["left", "right"]
-    assert result.packages["shared"].sdist.filename == "shared-2.0.tar.gz"
+    assert [str(r) for r in result.packages[NormalizedName("app")].requires] == ["left", "right"]
+    assert result.packages[NormalizedName("shared")].sdist.filename == "shared-2.0.tar.gz"
     assert (tmp_path / "sources" / "app-1.0.tar.gz").is_file()  # fetched to read PKG-INFO
 
 
@@ -98,12 +99,12 @@ def test_extras_are_propagated(tmp_path: Path) -> None:
 
     with_extra = run(tmp_path, ["app"])
     assert pins(with_extra) == {"app": "1.0", "base": "1.0", "lib": "1.0", "speedup": "1.0"}
-    assert with_extra.packages["lib"].extras == {"fast"}
-    assert {r.name for r in with_extra.packages["lib"].requires} == {"base", "speedup"}
+    assert with_extra.packages[NormalizedName("lib")].extras == {"fast"}
+    assert {r.name for r in with_extra.packages[NormalizedName("lib")].requires} == {"base", "speedup"}
 
     without = run(tmp_path, ["other"])
     assert pins(without) == {"base": "1.0", "lib": "1.0", "other": "1.0"}
-    assert without.packages["lib"].extras == frozenset()
+    assert without.packages[NormalizedName("lib")].extras == frozenset()
 
 
 def test_markers_are_evaluated_for_the_target(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -73,9 +74,10 @@ def hostile_sdist(tmp_path: Path, ws: Path, *, search_roots: list[str]) -> Path:
     return make_sdist(project_dir, tmp_path / "sdists", "hostile", "1.0")
 
 
-def found_in(wheel: Path) -> dict:
+def found_in(wheel: Path) -> dict[str, Any]:
     with zipfile.ZipFile(wheel) as archive:
-        return json.loads(archive.read("hostile/found.json"))
+        loaded: dict[str, Any] = json.loads(archive.read("hostile/found.json"))
+        return loaded
 
 
 def wheel_text(wheel: Path) -> str:
@@ -96,7 +98,7 @@ def marked_files(root: Path, own_build: Path) -> list[Path]:
     return hits
 
 
-def assert_nothing_leaked(found: dict, wheel: Path, tmp_path: Path, ws: Path,
+def assert_nothing_leaked(found: dict[str, Any], wheel: Path, tmp_path: Path, ws: Path,
                           planted: dict[str, Path]) -> None:
     # What is visible at all is installed software (CPython ships test certificates); never
     # a key of the user's, of this workspace or of another one.

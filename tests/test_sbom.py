@@ -6,6 +6,7 @@ import importlib.util
 import json
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from fromsource.attest import dsse
-from fromsource.attest.keys import load_public_key, load_signer
+from fromsource.attest.keys import KeyPair, load_public_key, load_signer
 from fromsource.cli import main
 from fromsource.fileutil import sha256_file
 from fromsource.sbom import SBOM_PREDICATE, SbomOptions, build_sbom, runtime_graph, validate
@@ -31,7 +32,8 @@ def _run(*args: str | Path) -> Any:
 def _sbom(workspace: Path, out: Path, *extra: str | Path) -> dict[str, Any]:
     result = _run("sbom", "-w", workspace, "-o", out, "--validate", *extra)
     assert result.exit_code == 0, result.output
-    return json.loads(out.read_text())
+    loaded: dict[str, Any] = json.loads(out.read_text())
+    return loaded
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,8 @@ def bom_path(built_workspace: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
 
 
 # ---- what a consumer holding only the SBOM can do
@@ -198,7 +201,7 @@ def test_reproducible_output_is_byte_identical(built_workspace: Path, tmp_path: 
 
 
 def test_attest_envelope_verifies_and_names_the_wheels(built_workspace: Path, tmp_path: Path,
-                                                       keypair) -> None:
+                                                       keypair: KeyPair) -> None:
     out = tmp_path / "bom.cdx.json"
     bom = _sbom(built_workspace, out, "--attest", "--key", keypair.private_path)
     (envelope,) = dsse.parse_envelopes((tmp_path / "bom.cdx.json.intoto.jsonl").read_bytes(), "sbom")
@@ -210,7 +213,7 @@ def test_attest_envelope_verifies_and_names_the_wheels(built_workspace: Path, tm
         name: sha256_file(built_workspace / "wheels" / name) for name in (FLIT, PACKAGING)}
 
 
-def test_trusted_key_verifies_chains_first(built_workspace: Path, tmp_path: Path, keypair) -> None:
+def test_trusted_key_verifies_chains_first(built_workspace: Path, tmp_path: Path, keypair: KeyPair) -> None:
     _sbom(built_workspace, tmp_path / "ok.json", "--trusted-key", keypair.public_path)
     other = tmp_path / "other"
     from fromsource.attest.keys import generate_keypair
@@ -225,7 +228,7 @@ def test_trusted_key_verifies_chains_first(built_workspace: Path, tmp_path: Path
 # ---- seeds
 
 
-def _resign(attestation: Path, keypair, change) -> None:
+def _resign(attestation: Path, keypair: KeyPair, change: Callable[[dict[str, Any]], object]) -> None:
     envelope = dsse.parse_envelopes(attestation.read_bytes(), "x")[0]
     statement = json.loads(envelope.payload)
     change(statement)
@@ -233,7 +236,7 @@ def _resign(attestation: Path, keypair, change) -> None:
 
 
 def test_seed_marked_by_provenance_is_a_leaf_with_evidence(workspace_copy: Path, tmp_path: Path,
-                                                          keypair) -> None:
+                                                          keypair: KeyPair) -> None:
     ws = Workspace(workspace_copy)
 
     def mark_seed(statement: dict[str, Any]) -> None:
@@ -296,7 +299,7 @@ def test_unreadable_attestation_exits_2_naming_it(workspace_copy: Path, tmp_path
 
 
 def test_statement_the_reader_does_not_understand_exits_2_with_its_path(workspace_copy: Path, tmp_path: Path,
-                                                                      keypair) -> None:
+                                                                      keypair: KeyPair) -> None:
     # Signed by the builder key, but with a dependency kind nobody defined: never skipped.
     import base64
 
@@ -369,7 +372,7 @@ def test_sbom_of_requests_bootstrap_validates(tmp_path: Path) -> None:
                 assert ref["hashes"][0]["content"] == sha256_file(tmp_path / ref["url"])
 
 
-def test_policy_external_is_a_trust_base_leaf(workspace_copy: Path, tmp_path: Path, keypair) -> None:
+def test_policy_external_is_a_trust_base_leaf(workspace_copy: Path, tmp_path: Path, keypair: KeyPair) -> None:
     ws = Workspace(workspace_copy)
     flit_sha = sha256_file(ws.wheels / FLIT)
     ws.attestation_for(FLIT).unlink()  # an external has no from-source build

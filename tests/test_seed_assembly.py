@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from conftest import DATA
 from fromsource.archives import check_wheel_record, iter_members
 from fromsource.attest import dsse
-from fromsource.attest.keys import generate_keypair, load_signer
+from fromsource.attest.keys import KeyPair, generate_keypair, load_signer
 from fromsource.attest.source_seed import SourceSeedClaim, source_seed_statement
 from fromsource.cli import main
 from fromsource.compare import compare_wheels
@@ -61,14 +61,14 @@ def _assemble(sdist: Path, ws: Path, key: Path, *args: str) -> Result:
 
 
 @pytest.fixture(scope="module")
-def assembler(tmp_path_factory: pytest.TempPathFactory):
+def assembler(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     return generate_keypair(tmp_path_factory.mktemp("assembler"), "assembler")
 
 
 # ------------------------------------------------------------------ real sdists
 
 
-def test_coherent_build_assembles_to_the_published_files_byte_for_byte(tmp_path: Path, assembler) -> None:
+def test_coherent_build_assembles_to_the_published_files_byte_for_byte(tmp_path: Path, assembler: KeyPair) -> None:
     result = _assemble(COHERENT_SDIST, tmp_path / "ws", assembler.private_path, *COHERENT_RECIPE)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -89,7 +89,7 @@ def test_coherent_build_assembles_to_the_published_files_byte_for_byte(tmp_path:
     assert (seed.parent / COHERENT_SDIST.name).read_bytes() == COHERENT_SDIST.read_bytes()
 
 
-def test_assembling_twice_gives_identical_bytes(tmp_path: Path, assembler) -> None:
+def test_assembling_twice_gives_identical_bytes(tmp_path: Path, assembler: KeyPair) -> None:
     first = _assemble(COHERENT_SDIST, tmp_path / "one", assembler.private_path, *COHERENT_RECIPE)
     second = _assemble(COHERENT_SDIST, tmp_path / "two", assembler.private_path, *COHERENT_RECIPE)
     assert first.exit_code == second.exit_code == 0
@@ -112,7 +112,7 @@ def test_assembling_twice_gives_identical_bytes(tmp_path: Path, assembler) -> No
     ("packaging-24.2.tar.gz", "src/packaging=packaging"),
     ("flit_core-3.12.0.tar.gz", "flit_core=flit_core"),
 ])
-def test_layout_is_inferred_where_unambiguous(sdist: str, layout: str, tmp_path: Path, assembler) -> None:
+def test_layout_is_inferred_where_unambiguous(sdist: str, layout: str, tmp_path: Path, assembler: KeyPair) -> None:
     result = _assemble(DATA / sdist, tmp_path / "ws", assembler.private_path)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -166,7 +166,7 @@ def test_license_files_named_by_pkg_info_go_to_dist_info_licenses(tmp_path: Path
      "demo/_speed.so is compiled"),
     ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--exclude", "docs/*"], "matches no file"),
 ])
-def test_refusals_name_their_reason(files, args, reason: str, tmp_path: Path, assembler) -> None:
+def test_refusals_name_their_reason(files: dict[str, str | bytes], args: list[str], reason: str, tmp_path: Path, assembler: KeyPair) -> None:
     result = _assemble(_sdist(tmp_path / "in", files), tmp_path / "ws", assembler.private_path, *args)
     assert result.exit_code == 2, result.output
     assert reason in result.stderr.replace("\n", " "), result.stderr
@@ -174,7 +174,7 @@ def test_refusals_name_their_reason(files, args, reason: str, tmp_path: Path, as
     assert not list((tmp_path / "ws" / "seeds").glob("*.whl"))
 
 
-def test_a_link_in_what_is_placed_is_refused(tmp_path: Path, assembler) -> None:
+def test_a_link_in_what_is_placed_is_refused(tmp_path: Path, assembler: KeyPair) -> None:
     sdist = _sdist(tmp_path / "in", {"PKG-INFO": PKG_INFO, "demo/__init__.py": "", "other.py": "x"},
                    links={"demo/alias.py": "../other.py"})
     result = _assemble(sdist, tmp_path / "ws", assembler.private_path)
@@ -184,7 +184,7 @@ def test_a_link_in_what_is_placed_is_refused(tmp_path: Path, assembler) -> None:
     assert excluded.exit_code == 0, excluded.output  # left out on purpose: nothing escapes
 
 
-def test_the_error_for_a_flat_sdist_says_which_layout(tmp_path: Path, assembler) -> None:
+def test_the_error_for_a_flat_sdist_says_which_layout(tmp_path: Path, assembler: KeyPair) -> None:
     result = _assemble(COHERENT_SDIST, tmp_path / "ws", assembler.private_path)
     assert result.exit_code == 2
     text = result.stderr.replace("\n", " ")
@@ -202,7 +202,7 @@ def _policy(tmp_path: Path, evidence: str = '["source"]') -> Path:
     return path
 
 
-def test_the_statement_matches_its_schema_and_the_strict_reader(tmp_path: Path, assembler) -> None:
+def test_the_statement_matches_its_schema_and_the_strict_reader(tmp_path: Path, assembler: KeyPair) -> None:
     result = _assemble(COHERENT_SDIST, tmp_path / "ws", assembler.private_path, *COHERENT_RECIPE)
     seed = Path(json.loads(result.stdout)["seed"])
     (line,) = (seed.parent / f"{seed.name}.intoto.jsonl").read_bytes().splitlines()
@@ -219,7 +219,7 @@ def test_the_statement_matches_its_schema_and_the_strict_reader(tmp_path: Path, 
     assert any(r.startswith("$.predicate.layout[0]") and "'..'" in r for r in reasons), reasons
 
 
-def test_evidence_is_re_assembled_without_trusting_the_signer(tmp_path: Path, assembler) -> None:
+def test_evidence_is_re_assembled_without_trusting_the_signer(tmp_path: Path, assembler: KeyPair) -> None:
     result = _assemble(COHERENT_SDIST, tmp_path / "ws", assembler.private_path, *COHERENT_RECIPE)
     seed = Path(json.loads(result.stdout)["seed"])
     check = check_seed(seed, load_policy(_policy(tmp_path)))  # the policy knows no key at all
@@ -232,7 +232,7 @@ def test_evidence_is_re_assembled_without_trusting_the_signer(tmp_path: Path, as
     assert any("source evidence is not accepted by the policy" in p for p in refused.problems)
 
 
-def test_a_seed_whose_bytes_do_not_re_assemble_is_refused(tmp_path: Path, assembler) -> None:
+def test_a_seed_whose_bytes_do_not_re_assemble_is_refused(tmp_path: Path, assembler: KeyPair) -> None:
     """A signed source-seed claim about a wheel that is not what the recipe makes."""
     honest = assemble(COHERENT_SDIST, [Placement.parse(".=coherent/build")],
                       ["tests/*", "README.md", "PKG-INFO", "pyproject.toml"])
@@ -258,7 +258,7 @@ def test_a_seed_whose_bytes_do_not_re_assemble_is_refused(tmp_path: Path, assemb
     assert any("is not beside the seed" in p for p in check.problems), check.problems
 
 
-def test_seed_show_names_the_recipe_and_the_policys_decision(tmp_path: Path, assembler) -> None:
+def test_seed_show_names_the_recipe_and_the_policys_decision(tmp_path: Path, assembler: KeyPair) -> None:
     ws = tmp_path / "ws"
     assert _assemble(COHERENT_SDIST, ws, assembler.private_path, *COHERENT_RECIPE).exit_code == 0
     shown = CliRunner().invoke(main, ["seed", "show", "coherent.build", "-w", str(ws), "--policy",

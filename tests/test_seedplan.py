@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fromsource.graph import GraphBuilder, Node
+from fromsource.graph import BuildGraph, EdgeKind, GraphBuilder, Node
 from fromsource.seedplan import plan_seeds, smallest_breaking_set, without_seeded
 
 A, B, C, D, T = (Node(n, "1") for n in "abcdt")
@@ -10,7 +10,7 @@ COHERENT = Node("coherent.build", "0.19.1")
 JARACO = Node("jaraco.compat", "4.2")
 
 
-def _graph(*edges):
+def _graph(*edges: tuple[Node, EdgeKind, Node]) -> BuildGraph:
     builder = GraphBuilder()
     for source, kind, target in edges:
         builder.add_edge(source, target, kind, target.name)

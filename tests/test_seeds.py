@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DATA
-from fromsource.attest.keys import generate_keypair, load_signer
+from fromsource.attest.keys import KeyPair, generate_keypair, load_signer
 from fromsource.cli import main
 from fromsource.errors import PolicyError
 from fromsource.fileutil import sha256_file
@@ -27,11 +28,12 @@ MARKUPSAFE = "MarkupSafe-3.0.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x
 
 
 @pytest.fixture(scope="module")
-def reviewer(tmp_path_factory: pytest.TempPathFactory):
+def reviewer(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     return generate_keypair(tmp_path_factory.mktemp("reviewer"), "reviewer")
 
 
-def _policy(tmp_path: Path, *, reviewers=(), builders=(), extra: str = "", seeds: str = "") -> Path:
+def _policy(tmp_path: Path, *, reviewers: Sequence[Path] = (), builders: Sequence[Path] = (), extra: str = "",
+            seeds: str = "") -> Path:
     path = tmp_path / "policy.toml"
     path.write_text(
         f"version = 1\n{extra}\n[trust]\nbuilder_keys = {json.dumps([str(b) for b in builders])}\n"
@@ -40,14 +42,14 @@ def _policy(tmp_path: Path, *, reviewers=(), builders=(), extra: str = "", seeds
     return path
 
 
-def _admit_coherent(tmp_path: Path, reviewer) -> tuple[SeedStore, Path]:
+def _admit_coherent(tmp_path: Path, reviewer: KeyPair) -> tuple[SeedStore, Path]:
     store = SeedStore(Workspace(tmp_path / "w"))
     result = admit_by_review(DATA / COHERENT, DATA / "coherent_build-0.19.1.tar.gz",
                              load_signer(reviewer.private_path), store)
     return store, result.seed
 
 
-def test_readable_seed_admitted_by_review_and_accepted(tmp_path: Path, reviewer) -> None:
+def test_readable_seed_admitted_by_review_and_accepted(tmp_path: Path, reviewer: KeyPair) -> None:
     store, seed = _admit_coherent(tmp_path, reviewer)
     assert sha256_file(seed) == sha256_file(DATA / COHERENT)
     envelope = json.loads(store.evidence_file(COHERENT).read_text())
@@ -64,7 +66,7 @@ def test_readable_seed_admitted_by_review_and_accepted(tmp_path: Path, reviewer)
     assert [e.kind for e in check.evidence] == ["review"]
 
 
-def test_seed_signed_by_untrusted_reviewer_is_refused(tmp_path: Path, reviewer) -> None:
+def test_seed_signed_by_untrusted_reviewer_is_refused(tmp_path: Path, reviewer: KeyPair) -> None:
     _, seed = _admit_coherent(tmp_path, reviewer)
     stranger = generate_keypair(tmp_path / "s", "stranger")
     check = check_seed(seed, load_policy(_policy(tmp_path, reviewers=[stranger.public_path])))
@@ -72,7 +74,7 @@ def test_seed_signed_by_untrusted_reviewer_is_refused(tmp_path: Path, reviewer) 
     assert any("signature not valid" in p for p in check.problems)
 
 
-def test_seed_whose_bytes_differ_from_the_reviewed_digest_is_refused(tmp_path: Path, reviewer) -> None:
+def test_seed_whose_bytes_differ_from_the_reviewed_digest_is_refused(tmp_path: Path, reviewer: KeyPair) -> None:
     _, seed = _admit_coherent(tmp_path, reviewer)
     seed.write_bytes(seed.read_bytes() + b"\0")
     check = check_seed(seed, load_policy(_policy(tmp_path, reviewers=[reviewer.public_path])))
@@ -80,7 +82,7 @@ def test_seed_whose_bytes_differ_from_the_reviewed_digest_is_refused(tmp_path: P
     assert any("differs from the digest that was attested" in p for p in check.problems)
 
 
-def test_expired_policy_refuses_seeds(tmp_path: Path, reviewer) -> None:
+def test_expired_policy_refuses_seeds(tmp_path: Path, reviewer: KeyPair) -> None:
     _, seed = _admit_coherent(tmp_path, reviewer)
     policy = load_policy(_policy(tmp_path, reviewers=[reviewer.public_path],
                                  extra="expires = 2030-01-01T00:00:00Z"))
@@ -89,20 +91,20 @@ def test_expired_policy_refuses_seeds(tmp_path: Path, reviewer) -> None:
     assert any("expired" in p for p in expired.problems)
 
 
-def test_evidence_kind_not_accepted_by_policy(tmp_path: Path, reviewer) -> None:
+def test_evidence_kind_not_accepted_by_policy(tmp_path: Path, reviewer: KeyPair) -> None:
     _, seed = _admit_coherent(tmp_path, reviewer)
     policy = load_policy(_policy(tmp_path, reviewers=[reviewer.public_path], seeds='evidence = ["provenance"]'))
     check = check_seed(seed, policy)
     assert any("review evidence is not accepted" in p for p in check.problems)
 
 
-def test_allow_list(tmp_path: Path, reviewer) -> None:
+def test_allow_list(tmp_path: Path, reviewer: KeyPair) -> None:
     _, seed = _admit_coherent(tmp_path, reviewer)
     policy = load_policy(_policy(tmp_path, reviewers=[reviewer.public_path], seeds='allow = ["flit-core"]'))
     assert any("not in the policy's [seeds].allow" in p for p in check_seed(seed, policy).problems)
 
 
-def test_binary_seed_refused_unless_named_by_digest(tmp_path: Path, reviewer) -> None:
+def test_binary_seed_refused_unless_named_by_digest(tmp_path: Path, reviewer: KeyPair) -> None:
     store = SeedStore(Workspace(tmp_path / "w"))
     signer = load_signer(reviewer.private_path)
     with pytest.raises(PolicyError) as info:
@@ -120,7 +122,7 @@ def test_binary_seed_refused_unless_named_by_digest(tmp_path: Path, reviewer) ->
     assert any("binary seed" in p and digest in p for p in check.problems)
 
 
-def test_admission_by_provenance(built_workspace: Path, keypair, tmp_path: Path) -> None:
+def test_admission_by_provenance(built_workspace: Path, keypair: KeyPair, tmp_path: Path) -> None:
     flit = built_workspace / "wheels" / "flit_core-3.12.0-py3-none-any.whl"
     attestation = built_workspace / "attestations" / f"{flit.name}.intoto.jsonl"
     store = SeedStore(Workspace(tmp_path / "w"))
@@ -135,7 +137,7 @@ def test_admission_by_provenance(built_workspace: Path, keypair, tmp_path: Path)
         admit_by_provenance(flit, [attestation], SeedStore(Workspace(tmp_path / "w2")), other)
 
 
-def test_cli_admit_list_show(tmp_path: Path, reviewer) -> None:
+def test_cli_admit_list_show(tmp_path: Path, reviewer: KeyPair) -> None:
     runner = CliRunner()
     ws = tmp_path / "w"
     admitted = runner.invoke(main, ["seed", "admit", str(DATA / COHERENT), "--sdist",
@@ -168,7 +170,7 @@ def test_cli_admit_list_show(tmp_path: Path, reviewer) -> None:
     assert "either --sdist" in usage.output
 
 
-def test_unsettled_review_is_never_signed_unless_a_rebuild_settles_it(tmp_path: Path, reviewer) -> None:
+def test_unsettled_review_is_never_signed_unless_a_rebuild_settles_it(tmp_path: Path, reviewer: KeyPair) -> None:
     # flit-core's wheel with an added dependency, against its sdist whose PKG-INFO says 2.1.
     from inspect_helpers import old_pkg_info_sdist, tampered
 

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fromsource.attest import dsse
-from fromsource.attest.keys import load_public_key, load_signer
+from fromsource.attest.keys import KeyPair, load_public_key, load_signer
 from fromsource.fileutil import sha256_file
 from fromsource.verify import Locations, Verifier
 
@@ -87,10 +87,12 @@ class Mutation:
         elif self.op == "rename":
             parent[self.new_key] = parent.pop(last)
         elif self.op == "add" and isinstance(parent, list):
+            assert isinstance(last, int)
             parent.insert(last, self.value)
         elif self.op == "add":
             parent[self.new_key] = self.value
         elif isinstance(parent, list):  # duplicate a list entry
+            assert isinstance(last, int)
             parent.insert(last, copy.deepcopy(parent[last]))
         else:  # the same key twice in one object: only raw JSON can say that
             duplicate_key = (self.path, self.value)
@@ -253,7 +255,7 @@ class Chain:
 
 
 @pytest.fixture(scope="module")
-def chain(built_workspace: Path, keypair, tmp_path_factory: pytest.TempPathFactory) -> Chain:
+def chain(built_workspace: Path, keypair: KeyPair, tmp_path_factory: pytest.TempPathFactory) -> Chain:
     ws = tmp_path_factory.mktemp("mutations") / "work"
     shutil.copytree(built_workspace, ws, ignore=shutil.ignore_patterns("builds"))
     statements, originals = {}, {}

@@ -20,6 +20,7 @@ from fromsource import toolchains
 from fromsource.archives import iter_members
 from fromsource.cli import main
 from fromsource.errors import PolicyFileError
+from fromsource.fileutil import sha256_file
 from fromsource.policy import load_policy
 
 pytestmark = pytest.mark.skipif(shutil.which("rustc") is None or shutil.which("cc") is None,
@@ -56,7 +57,7 @@ def test_rust_builds_only_when_granted_and_the_toolchain_is_recorded(tmp_path: P
     tools = {d["annotations"]["program"]: d for d in deps if d["annotations"]["kind"] == "toolchain"}
     assert set(tools) == {"rustc", "cargo"}
     rustc = Path(tools["rustc"]["uri"].removeprefix("file://"))
-    assert tools["rustc"]["digest"]["sha256"] == toolchains.sha256_file(rustc)
+    assert tools["rustc"]["digest"]["sha256"] == sha256_file(rustc)
     version = subprocess.run([str(rustc), "--version"], capture_output=True, text=True,
                              check=True).stdout.strip()
     assert tools["rustc"]["annotations"]["version"] == version
@@ -115,8 +116,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     project = root / "rustcrate"
     shutil.copytree(PACKAGES / "rustcrate", project)
     vendor = root / "vendor"
-    subprocess.run(["tar", "xzf", str(crate), "-C", str(vendor.mkdir() or vendor)], check=True)
-    digest = toolchains.sha256_file(crate)
+    subprocess.run(["tar", "xzf", str(crate), "-C", str(_made(vendor))], check=True)
+    digest = sha256_file(crate)
     (vendor / "tinyadd-0.1.0" / ".cargo-checksum.json").write_text(
         json.dumps({"files": {}, "package": digest}))
     (project / ".cargo").mkdir()
@@ -145,7 +146,7 @@ def test_crates_are_fetched_checked_vendored_and_recorded(registry: tuple[Path, 
         "resolvedDependencies"]
     (crate,) = [d for d in deps if d["annotations"]["kind"] == "crate"]
     assert crate["name"] == "tinyadd-0.1.0.crate"
-    assert crate["digest"]["sha256"] == toolchains.sha256_file(crates / "tinyadd-0.1.0.crate")
+    assert crate["digest"]["sha256"] == sha256_file(crates / "tinyadd-0.1.0.crate")
     assert (crate["annotations"]["crate"], crate["annotations"]["version"]) == ("tinyadd", "0.1.0")
 
     target = tmp_path / "site"
@@ -220,3 +221,8 @@ def test_build_grants_the_toolchain_and_registry_on_the_command_line(registry: t
                                       "--toolchain", "rust", "--crates-registry", str(crates)])
     assert built.exit_code == 0, built.output
     assert json.loads(built.stdout)["wheel"].endswith(".whl")
+
+
+def _made(directory: Path) -> Path:
+    directory.mkdir()
+    return directory

@@ -8,19 +8,19 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from securesystemslib.dsse import Envelope
 
-from fromsource.attest.keys import generate_keypair, load_public_key
+from fromsource.attest.keys import KeyPair, generate_keypair, load_public_key
 from fromsource.cli import main
 
 PACKAGING = "packaging-24.2-py3-none-any.whl"
 FLIT = "flit_core-3.12.0-py3-none-any.whl"
 
 
-def _verify(ws: Path, key: Path, *extra: str, wheel: str = PACKAGING):
+def _verify(ws: Path, key: Path, *extra: str, wheel: str = PACKAGING) -> Result:
     return CliRunner().invoke(main, [
         "verify", str(ws / "wheels" / wheel), "--workspace", str(ws), "--trusted-key", str(key), *extra,
     ])
@@ -32,7 +32,7 @@ def _flip_byte(path: Path, offset: int = 100) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_valid_chain_prints_two_links_and_exits_0(built_workspace: Path, keypair) -> None:
+def test_valid_chain_prints_two_links_and_exits_0(built_workspace: Path, keypair: KeyPair) -> None:
     result = _verify(built_workspace, keypair.public_path)
     assert result.exit_code == 0, result.output
     assert PACKAGING in result.output
@@ -41,7 +41,7 @@ def test_valid_chain_prints_two_links_and_exits_0(built_workspace: Path, keypair
     assert "flit_core-3.12.0.tar.gz" in result.output
 
 
-def test_json_output(built_workspace: Path, keypair) -> None:
+def test_json_output(built_workspace: Path, keypair: KeyPair) -> None:
     result = _verify(built_workspace, keypair.public_path, "--json")
     assert result.exit_code == 0
     report = json.loads(result.stdout)
@@ -54,7 +54,7 @@ def test_json_output(built_workspace: Path, keypair) -> None:
     assert flit["children"][0]["name"] == "flit_core-3.12.0.tar.gz"
 
 
-def test_one_byte_of_the_wheel_changed(workspace_copy: Path, keypair) -> None:
+def test_one_byte_of_the_wheel_changed(workspace_copy: Path, keypair: KeyPair) -> None:
     _flip_byte(workspace_copy / "wheels" / PACKAGING)
     result = _verify(workspace_copy, keypair.public_path)
     assert result.exit_code == 1
@@ -62,7 +62,7 @@ def test_one_byte_of_the_wheel_changed(workspace_copy: Path, keypair) -> None:
     assert "subject digest does not match" in result.output
 
 
-def test_one_byte_of_the_dependency_wheel_changed(workspace_copy: Path, keypair) -> None:
+def test_one_byte_of_the_dependency_wheel_changed(workspace_copy: Path, keypair: KeyPair) -> None:
     _flip_byte(workspace_copy / "wheels" / FLIT)
     result = _verify(workspace_copy, keypair.public_path, "--json")
     assert result.exit_code == 1
@@ -70,7 +70,7 @@ def test_one_byte_of_the_dependency_wheel_changed(workspace_copy: Path, keypair)
     assert any(p.startswith(f"{FLIT}: ") and "sha256 is" in p for p in problems), problems
 
 
-def test_attestation_payload_changed(workspace_copy: Path, keypair) -> None:
+def test_attestation_payload_changed(workspace_copy: Path, keypair: KeyPair) -> None:
     path = workspace_copy / "attestations" / f"{PACKAGING}.intoto.jsonl"
     envelope = json.loads(path.read_text())
     payload = base64.b64decode(envelope["payload"]).replace(b"packaging==24.2", b"packaging==24.3")
@@ -82,7 +82,7 @@ def test_attestation_payload_changed(workspace_copy: Path, keypair) -> None:
     assert "signature not valid" in result.output
 
 
-def test_dependency_attestation_replaced(workspace_copy: Path, keypair) -> None:
+def test_dependency_attestation_replaced(workspace_copy: Path, keypair: KeyPair) -> None:
     # Re-signing flit-core's statement gives a valid envelope, but not the one packaging used.
     from fromsource.attest import dsse
     from fromsource.attest.keys import load_signer
@@ -96,7 +96,7 @@ def test_dependency_attestation_replaced(workspace_copy: Path, keypair) -> None:
     assert "attestation file differs" in result.output
 
 
-def test_missing_dependency_wheel(workspace_copy: Path, keypair) -> None:
+def test_missing_dependency_wheel(workspace_copy: Path, keypair: KeyPair) -> None:
     (workspace_copy / "wheels" / FLIT).unlink()
     result = _verify(workspace_copy, keypair.public_path)
     assert result.exit_code == 1
@@ -110,7 +110,7 @@ def test_untrusted_key(built_workspace: Path, tmp_path: Path) -> None:
     assert "signature not valid" in result.output
 
 
-def test_bad_inputs_exit_2(built_workspace: Path, keypair, tmp_path: Path) -> None:
+def test_bad_inputs_exit_2(built_workspace: Path, keypair: KeyPair, tmp_path: Path) -> None:
     missing = CliRunner().invoke(main, ["verify", str(tmp_path / "nope.whl"),
                                         "--trusted-key", str(keypair.public_path)])
     assert missing.exit_code == 2
@@ -127,7 +127,7 @@ def test_bad_inputs_exit_2(built_workspace: Path, keypair, tmp_path: Path) -> No
         assert "Traceback" not in result.output
 
 
-def test_sidecar_attestation_is_found(built_workspace: Path, keypair, tmp_path: Path) -> None:
+def test_sidecar_attestation_is_found(built_workspace: Path, keypair: KeyPair, tmp_path: Path) -> None:
     # A release directory: the wheel with its .intoto.jsonl beside it, dependency chain in the workspace.
     dist = tmp_path / "dist"
     dist.mkdir()
@@ -141,7 +141,7 @@ def test_sidecar_attestation_is_found(built_workspace: Path, keypair, tmp_path: 
     assert result.exit_code == 0, result.output
 
 
-def test_envelope_verifies_with_securesystemslib_and_by_hand(built_workspace: Path, keypair) -> None:
+def test_envelope_verifies_with_securesystemslib_and_by_hand(built_workspace: Path, keypair: KeyPair) -> None:
     """Interoperability: checked by securesystemslib's DSSE API and by a PAE computed here."""
     raw = json.loads((built_workspace / "attestations" / f"{PACKAGING}.intoto.jsonl").read_text())
     key = load_public_key(keypair.public_path)
@@ -160,7 +160,7 @@ def test_envelope_verifies_with_securesystemslib_and_by_hand(built_workspace: Pa
 
 
 @pytest.mark.parametrize("garbage", [b"{not json\n", b"[]\n", b"", b'{"payload": "%%%", "payloadType": "x", "signatures": []}\n'])
-def test_malformed_attestation_files(workspace_copy: Path, keypair, garbage: bytes) -> None:
+def test_malformed_attestation_files(workspace_copy: Path, keypair: KeyPair, garbage: bytes) -> None:
     (workspace_copy / "attestations" / f"{PACKAGING}.intoto.jsonl").write_bytes(garbage)
     result = _verify(workspace_copy, keypair.public_path)
     assert result.exit_code == 1

@@ -20,12 +20,12 @@ from click.testing import CliRunner
 from securesystemslib.dsse import Envelope
 
 from fromsource.attest import dsse
-from fromsource.attest.keys import generate_keypair, load_public_key, load_signer
+from fromsource.attest.keys import KeyPair, generate_keypair, load_public_key, load_signer
 from fromsource.cli import main
 from fromsource.errors import PolicyError, VerificationError
 from fromsource.fileutil import sha256_file
 from fromsource.policy import Policy
-from fromsource.verify import Locations, Verifier
+from fromsource.verify import ChainNode, Locations, Verifier
 
 PACKAGING = "packaging-24.2-py3-none-any.whl"
 FLIT = "flit_core-3.12.0-py3-none-any.whl"
@@ -41,7 +41,8 @@ class Ctx:
         return self.ws / "attestations" / f"{wheel}.intoto.jsonl"
 
     def statement(self, wheel: str = PACKAGING) -> dict[str, Any]:
-        return json.loads(base64.b64decode(json.loads(self.att(wheel).read_text())["payload"]))
+        loaded: dict[str, Any] = json.loads(base64.b64decode(json.loads(self.att(wheel).read_text())["payload"]))
+        return loaded
 
     def resign(self, statement: dict[str, Any], wheel: str = PACKAGING, signer: Any = None) -> None:
         self.att(wheel).write_bytes(dsse.sign(statement, signer or load_signer(self.key_dir / "builder.key")))
@@ -52,14 +53,16 @@ class Ctx:
         self.resign(statement, wheel)
 
     def raw_envelope(self, wheel: str = PACKAGING) -> dict[str, Any]:
-        return json.loads(self.att(wheel).read_text())
+        loaded: dict[str, Any] = json.loads(self.att(wheel).read_text())
+        return loaded
 
     def write_envelope(self, envelope: Any, wheel: str = PACKAGING) -> None:
         self.att(wheel).write_text(json.dumps(envelope) + "\n")
 
 
 def _definition(s: dict[str, Any]) -> dict[str, Any]:
-    return s["predicate"]["buildDefinition"]
+    definition: dict[str, Any] = s["predicate"]["buildDefinition"]
+    return definition
 
 
 def _dep(s: dict[str, Any], name: str) -> dict[str, Any]:
@@ -101,7 +104,7 @@ def _payload_type(c: Ctx) -> None:
     c.write_envelope(envelope.to_dict())
 
 
-def _signed_bytes(payload: bytes) -> Callable[[Ctx], None]:
+def _signed_bytes(payload: bytes) -> Callable[[Ctx], object]:
     def change(c: Ctx) -> None:
         envelope = Envelope(payload=payload, payload_type=dsse.PAYLOAD_TYPE, signatures={})
         envelope.sign(load_signer(c.key_dir / "builder.key"))
@@ -109,7 +112,7 @@ def _signed_bytes(payload: bytes) -> Callable[[Ctx], None]:
     return change
 
 
-def _write(data: bytes) -> Callable[[Ctx], None]:
+def _write(data: bytes) -> Callable[[Ctx], object]:
     return lambda c: c.att().write_bytes(data)
 
 
@@ -128,7 +131,8 @@ def _dependency_cycle(c: Ctx) -> None:
 
 
 def _deps(s: dict[str, Any]) -> list[dict[str, Any]]:
-    return _definition(s)["resolvedDependencies"]
+    deps: list[dict[str, Any]] = _definition(s)["resolvedDependencies"]
+    return deps
 
 
 def _of_kind(s: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -149,8 +153,8 @@ def _sdist_swapped(c: Ctx) -> None:
     c.edit(change)
 
 
-def _isolation(level: str, *, keep_sandbox: bool = False) -> Callable[[dict], None]:
-    def edit(statement: dict) -> None:
+def _isolation(level: str, *, keep_sandbox: bool = False) -> Callable[[dict[str, Any]], None]:
+    def edit(statement: dict[str, Any]) -> None:
         internal = _definition(statement)["internalParameters"]
         internal["isolation"] = level
         if not keep_sandbox:
@@ -158,12 +162,13 @@ def _isolation(level: str, *, keep_sandbox: bool = False) -> Callable[[dict], No
     return edit
 
 
-def _unlink(rel: str) -> Callable[[Ctx], None]:
+def _unlink(rel: str) -> Callable[[Ctx], object]:
     return lambda c: (c.ws / rel).unlink()
 
 
 # (id, why it must fail, change, expected reason fragment)
-CASES: list[tuple[str, str, Callable[[Ctx], None], str]] = [
+Case = tuple[str, str, Callable[[Ctx], object], str]  # id, why, the change, the reason expected
+CASES: list[Case] = [
     ("untrusted-signer", "signed by a key nobody trusts", _other_key_signs, "signature not valid"),
     ("keyid-lies", "a signature claiming a trusted keyid but made by another key", _keyid_lies, "signature not valid"),
     ("payload-flipped", "one payload bit changed after signing", _flip_payload, "signature not valid"),
@@ -254,11 +259,11 @@ CASES: list[tuple[str, str, Callable[[Ctx], None], str]] = [
 
 
 @pytest.fixture
-def ctx(workspace_copy: Path, keypair, tmp_path: Path) -> Ctx:
+def ctx(workspace_copy: Path, keypair: KeyPair, tmp_path: Path) -> Ctx:
     return Ctx(workspace_copy, keypair.private_path.parent, tmp_path)
 
 
-def _verify(c: Ctx, **kwargs: Any):
+def _verify(c: Ctx, **kwargs: Any) -> ChainNode:
     verifier = Verifier([load_public_key(c.key_dir / "builder.pub")],
                         Locations((c.ws / "wheels",), (c.ws / "attestations",)), **kwargs)
     return verifier.verify_wheel(c.ws / "wheels" / PACKAGING)
@@ -270,7 +275,7 @@ def test_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize(("case", "why", "change", "reason"), CASES, ids=[c[0] for c in CASES])
-def test_hostile_case_is_rejected(ctx: Ctx, case: str, why: str, change: Callable[[Ctx], None], reason: str) -> None:
+def test_hostile_case_is_rejected(ctx: Ctx, case: str, why: str, change: Callable[[Ctx], object], reason: str) -> None:
     change(ctx)
     node = _verify(ctx)
     assert not node.ok, f"{case} ({why}) was accepted"
@@ -286,7 +291,7 @@ _CLI_CASES = {"keyid-lies", "bad-base64", "oversized", "provenance-cycle", "subj
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] in _CLI_CASES], ids=lambda c: c[0])
-def test_hostile_case_through_the_cli_exits_1_without_traceback(ctx: Ctx, case) -> None:
+def test_hostile_case_through_the_cli_exits_1_without_traceback(ctx: Ctx, case: Case) -> None:
     case[2](ctx)
     result = CliRunner().invoke(main, ["verify", str(ctx.ws / "wheels" / PACKAGING), "-w", str(ctx.ws),
                                        "--trusted-key", str(ctx.key_dir / "builder.pub"), "--json"])
@@ -316,7 +321,7 @@ def test_sandbox_rule(ctx: Ctx) -> None:
 @pytest.mark.parametrize("edit", [_isolation("none", keep_sandbox=True),
                                   _isolation("bwrap", keep_sandbox=False)],
                          ids=["sandbox-without-bwrap", "bwrap-without-sandbox"])
-def test_isolation_claims_must_agree(ctx: Ctx, edit: Callable[[dict], None]) -> None:
+def test_isolation_claims_must_agree(ctx: Ctx, edit: Callable[[dict[str, Any]], None]) -> None:
     if _definition(ctx.statement())["internalParameters"].get("isolation") != "bwrap":
         pytest.skip("the workspace was not built under bwrap here")
     ctx.edit(edit)
@@ -362,7 +367,7 @@ def test_threshold_counts_distinct_keys(ctx: Ctx) -> None:
         Verifier([keys[0], keys[0]], locations, threshold=2)
 
 
-def test_second_envelope_in_file_may_be_the_valid_one(ctx: Ctx, keypair) -> None:
+def test_second_envelope_in_file_may_be_the_valid_one(ctx: Ctx, keypair: KeyPair) -> None:
     good = ctx.att().read_bytes()
     other = generate_keypair(ctx.tmp / "o")
     bad = dsse.sign(ctx.statement(), load_signer(other.private_path))

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from conftest import DATA
 from fromsource.attest import dsse
-from fromsource.attest.keys import generate_keypair, load_signer
+from fromsource.attest.keys import KeyPair, generate_keypair, load_signer
 from fromsource.attest.provenance import KIND_INTERPRETER, KIND_SDIST, KIND_WHEEL, BuildRecord, Dependency
 from fromsource.cli import main
 from fromsource.fileutil import sha256_file
@@ -22,8 +22,11 @@ COHERENT = "coherent_build-0.19.1-py3-none-any.whl"
 SDIST = "coherent_build-0.19.1.tar.gz"
 
 
+Seeded = tuple[Workspace, KeyPair, Path]  # workspace, reviewer, stage-1 wheel
+
+
 @pytest.fixture
-def seeded(tmp_path: Path, keypair):
+def seeded(tmp_path: Path, keypair: KeyPair) -> Seeded:
     """A workspace whose one wheel was built with an admitted seed in its build env."""
     ws = Workspace(tmp_path / "w").create()
     reviewer = generate_keypair(tmp_path / "r", "reviewer")
@@ -55,11 +58,11 @@ def _policy(tmp_path: Path, builder: Path, reviewers: list[Path], extra: str = "
     return path
 
 
-def _verify(ws: Workspace, wheel: Path, *args: str):
+def _verify(ws: Workspace, wheel: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["verify", str(wheel), "-w", str(ws.root), *args])
 
 
-def test_chain_ending_at_an_accepted_seed(seeded, keypair, tmp_path: Path) -> None:
+def test_chain_ending_at_an_accepted_seed(seeded: Seeded, keypair: KeyPair, tmp_path: Path) -> None:
     ws, reviewer, stage1 = seeded
     policy = _policy(tmp_path, keypair.public_path, [reviewer.public_path])
     result = _verify(ws, stage1, "--policy", str(policy), "--json")
@@ -73,14 +76,14 @@ def test_chain_ending_at_an_accepted_seed(seeded, keypair, tmp_path: Path) -> No
     assert "seed coherent_build" in human.output and "trust base: seed" in human.output
 
 
-def test_seed_without_policy_fails(seeded, keypair) -> None:
+def test_seed_without_policy_fails(seeded: Seeded, keypair: KeyPair) -> None:
     ws, _, stage1 = seeded
     result = _verify(ws, stage1, "--trusted-key", str(keypair.public_path))
     assert result.exit_code == 1
     assert "pass --policy" in result.output
 
 
-def test_seed_from_untrusted_reviewer_fails(seeded, keypair, tmp_path: Path) -> None:
+def test_seed_from_untrusted_reviewer_fails(seeded: Seeded, keypair: KeyPair, tmp_path: Path) -> None:
     ws, _, stage1 = seeded
     stranger = generate_keypair(tmp_path / "x", "stranger")
     result = _verify(ws, stage1, "--policy", str(_policy(tmp_path, keypair.public_path, [stranger.public_path])))
@@ -88,7 +91,7 @@ def test_seed_from_untrusted_reviewer_fails(seeded, keypair, tmp_path: Path) -> 
     assert "signature not valid" in result.output
 
 
-def test_tampered_seed_file_fails(seeded, keypair, tmp_path: Path) -> None:
+def test_tampered_seed_file_fails(seeded: Seeded, keypair: KeyPair, tmp_path: Path) -> None:
     ws, reviewer, stage1 = seeded
     seed = ws.seeds / COHERENT
     seed.write_bytes(seed.read_bytes() + b"\0")
@@ -97,7 +100,7 @@ def test_tampered_seed_file_fails(seeded, keypair, tmp_path: Path) -> None:
     assert "seed file's sha256 is" in result.output
 
 
-def test_external_named_by_digest_is_a_trust_base_leaf(seeded, keypair, tmp_path: Path) -> None:
+def test_external_named_by_digest_is_a_trust_base_leaf(seeded: Seeded, keypair: KeyPair, tmp_path: Path) -> None:
     ws, reviewer, _ = seeded
     external = DATA / "charset_normalizer-3.4.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
     wheel = ws.wheels / "user-1.0-py3-none-any.whl"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from conftest import DATA
 from fromsource.archives import check_wheel_record
 from fromsource.attest import dsse
-from fromsource.attest.keys import load_signer
+from fromsource.attest.keys import KeyPair, load_signer
 from fromsource.cli import main
 from fromsource.errors import ArchiveError
 from fromsource.fileutil import sha256_file
@@ -138,7 +138,7 @@ def _smuggled(files: dict[str, bytes]) -> None:
 
 
 @pytest.mark.parametrize("change", [_empty_size, _md5, _smuggled], ids=["empty-size", "md5", "unlisted"])
-def test_build_inspect_and_verify_agree(workspace_copy: Path, keypair, tmp_path: Path, change) -> None:  # type: ignore[no-untyped-def]
+def test_build_inspect_and_verify_agree(workspace_copy: Path, keypair: KeyPair, tmp_path: Path, change) -> None:  # type: ignore[no-untyped-def]
     ws = workspace_copy
     wheel = ws / "wheels" / "packaging-24.2-py3-none-any.whl"
     bad = _rewrite(wheel, tmp_path / wheel.name, change)

@@ -25,7 +25,7 @@ class _Unseekable(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data: bytes) -> int:  # type: ignore[override]
         self.buffer += data
         return len(data)
 
