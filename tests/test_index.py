@@ -421,7 +421,7 @@ def test_simple_index_fetch_wheel(tmp_path: Path) -> None:
 def test_simple_index_wheel_provenance_url() -> None:
     from pypi_simple import ProjectPage
 
-    from fromsource.index import _wheels
+    from fromsource.index.simple import _wheels
 
     page = ProjectPage.from_json_data({
         "meta": {"api-version": "1.1"}, "name": "demo",

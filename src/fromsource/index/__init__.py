@@ -1,0 +1,96 @@
+"""Where sdists come from: a simple-API index (PEP 691 JSON, PEP 503 HTML) or a directory.
+
+Sdists are what gets built. Published wheels are listed and fetched only for *externals*:
+wheels that cannot be built where the bootstrap runs and that a policy names by exact
+sha256 (``[externals] wheels = [{ file = ..., sha256 = ... }]``). :func:`wheelstore.best_wheel`
+picks the wheel of a version this interpreter would install and
+:func:`policy.external_policy_line` renders the policy entry that would admit it; nothing here
+decides that a wheel may be used. The default index comes from :mod:`fromsource.pipconfig`.
+
+Every download is checked against the digest the index publishes (or the digest the caller
+expects), written atomically under its original filename, and re-verified when a cached
+copy is reused.
+
+Modules: ``model`` (candidates and the ``Index`` interface), ``simple`` (the HTTP index),
+``local`` (directories, several indexes together), ``download`` (checked, atomic downloads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from packaging.version import Version
+
+from fromsource.errors import IndexError_, InputError
+from fromsource.fetch import DEFAULT_RULES, FetchRules
+from fromsource.index.local import LocalDirIndex, MultiIndex
+from fromsource.index.model import Index, ProjectNotFoundError, SdistCandidate, WheelCandidate
+from fromsource.index.simple import SimpleIndex
+from fromsource.policy import external_policy_line
+from fromsource.wheelstore import best_wheel
+
+
+def open_index(
+    index_url: str | None = None, find_links: Sequence[Path] = (), *, no_index: bool = False,
+    rules: FetchRules = DEFAULT_RULES,
+) -> Index:
+    """The index a command's ``--index-url`` / ``--find-links`` / ``--no-index`` describe.
+
+    Local directories come first, so a frozen directory wins over the network. Release the
+    HTTP sessions with :func:`close_index`.
+    """
+    indexes: list[Index] = [LocalDirIndex(path) for path in find_links]
+    if not no_index:
+        indexes.append(SimpleIndex(index_url, rules=rules))
+    if not indexes:
+        raise InputError("--no-index needs at least one --find-links directory")
+    return indexes[0] if len(indexes) == 1 else MultiIndex(indexes)
+
+
+def close_index(index: Index) -> None:
+    """Close every HTTP session an index (or a :class:`MultiIndex`) holds."""
+    if isinstance(index, SimpleIndex):
+        index.close()
+    elif isinstance(index, MultiIndex):
+        for inner in index.indexes:
+            close_index(inner)
+
+
+def fetch_sdist(name: str, version: str, index_url: str | None, dest_dir: Path, *,
+                rules: FetchRules = DEFAULT_RULES) -> Path:
+    """Fetch the sdist of exactly ``name==version`` (yanked allowed: it is pinned)."""
+    wanted = Version(version)
+    with SimpleIndex(index_url, rules=rules) as index:
+        listed = index.candidates(name)
+        matches = [c for c in listed if c.version == wanted]
+        if not matches:
+            versions = ", ".join(str(v) for v in sorted({c.version for c in listed})[-5:])
+            raise IndexError_(
+                f"{index.url} has no sdist of {name} {version}",
+                hint=f"sdists there: {versions}" if versions else "the project has no sdists",
+            )
+        return index.fetch(preferred_sdist(matches), dest_dir)
+
+
+def preferred_sdist(candidates: Sequence[SdistCandidate]) -> SdistCandidate:
+    """Among sdists of one version, the ``.tar.gz`` (PEP 625's format) over a ``.zip``."""
+    return min(candidates, key=lambda c: (not c.filename.endswith(".tar.gz"), c.filename))
+
+
+# best_wheel and the policy lines are re-exported until bootstrap imports them from their homes.
+__all__ = [
+    "Index",
+    "LocalDirIndex",
+    "MultiIndex",
+    "ProjectNotFoundError",
+    "SdistCandidate",
+    "SimpleIndex",
+    "WheelCandidate",
+    "best_wheel",
+    "close_index",
+    "external_policy_line",
+    "fetch_sdist",
+    "open_index",
+    "preferred_sdist",
+]

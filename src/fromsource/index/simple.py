@@ -1,0 +1,258 @@
+"""A PEP 691 (JSON) / PEP 503 (HTML) simple-API index over HTTP, parsed by pypi-simple."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+
+import requests
+from packaging.utils import (
+    NormalizedName,
+    canonicalize_name,
+)
+from pypi_simple import (
+    ACCEPT_JSON_PREFERRED,
+    ProjectPage,
+    UnsupportedRepoVersionError,
+)
+
+from fromsource.errors import BrokenTransferError, IndexError_
+from fromsource.fetch import (
+    DEFAULT_RULES,
+    Fetcher,
+    FetchRules,
+    check_status,
+    insecure_reason,
+)
+from fromsource.index.download import (
+    PUBLISHED,
+    cache_path,
+    cached_ok,
+    claim_of,
+    expecting,
+    write_verified,
+)
+from fromsource.index.model import (
+    Fetchable,
+    ProjectNotFoundError,
+    SdistCandidate,
+    WheelCandidate,
+    parse_sdist,
+    wheel_candidate,
+)
+from fromsource.pipconfig import default_index_url
+from fromsource.untrusted import load_json
+
+
+class SimpleIndex:
+    """A PEP 691 (JSON) / PEP 503 (HTML) index, parsed by pypi-simple.
+
+    Connection errors, timeouts and 5xx answers are retried with exponential backoff.
+    Pass ``session`` to share connections; a session created here is closed by
+    :meth:`close` (or the ``with`` statement).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        rules: FetchRules = DEFAULT_RULES,
+    ) -> None:
+        self.url = (url or default_index_url()).rstrip("/") + "/"
+        self._own_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self.rules = rules
+        self._fetcher = Fetcher(self._session, rules, timeout=timeout, retries=retries,
+                                backoff=backoff, sleep=sleep)
+        self._retries = retries
+        self._backoff = backoff
+        self._sleep = sleep
+        self._pages: dict[NormalizedName, _Listing] = {}
+
+    def __enter__(self) -> SimpleIndex:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_session:
+            self._session.close()
+
+    def __repr__(self) -> str:
+        return f"SimpleIndex({self.url!r})"
+
+    def candidates(self, name: str) -> list[SdistCandidate]:
+        return list(self._listing(name).sdists)
+
+    def wheel_candidates(self, name: str) -> list[WheelCandidate]:
+        return list(self._listing(name).wheels)
+
+    def _listing(self, name: str) -> _Listing:
+        key = canonicalize_name(name)
+        if key not in self._pages:
+            url = f"{self.url}{key}/"
+            with self._fetcher.open(url, accept=ACCEPT_JSON_PREFERRED) as response:
+                if response.status_code == 404:
+                    raise ProjectNotFoundError(f"project {key!r} not found on {self.url} (404)")
+                check_status(response, url)
+                body = b"".join(self._fetcher.chunks(
+                    response, limit=self.rules.max_page_bytes, what="index page"))
+                page = _parse_page(response, body, key, url)
+            if len(page.packages) > self.rules.max_files_per_page:
+                raise IndexError_(f"{url} lists {len(page.packages)} files (limit "
+                                  f"{self.rules.max_files_per_page} files per page)")
+            unverified = insecure_reason(url)
+            self._pages[key] = _Listing(_sdists(key, page, unverified),
+                                        _wheels(key, page, unverified))
+        return self._pages[key]
+
+    def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
+        return self._download(candidate, dest_dir)
+
+    def fetch_wheel(
+        self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
+    ) -> Path:
+        return self._download(expecting(candidate, expected_sha256), dest_dir,
+                              claim=claim_of(expected_sha256))
+
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
+                         limit: int) -> bytes | None:
+        url = candidate.provenance_url
+        if url is None:
+            return None
+        with self._fetcher.open(url, accept="application/json") as response:
+            if response.status_code == 404:
+                return None
+            check_status(response, url)
+            return b"".join(self._fetcher.chunks(response, limit=limit, what="provenance"))
+
+    def _download(self, candidate: Fetchable, dest_dir: Path, *, claim: str = PUBLISHED
+                  ) -> Path:
+        dest = cache_path(candidate, dest_dir)
+        if candidate.unverified is not None and not self.rules.allow_unverified:
+            raise IndexError_(
+                f"refusing {candidate.filename}: its integrity cannot be checked "
+                f"({candidate.unverified})",
+                hint="use an index that publishes sha256 digests over https, or pass "
+                "--allow-unverified-sources (the provenance then records it)",
+            )
+        if cached_ok(candidate, dest):
+            return dest
+        for attempt in _attempts(self._retries):
+            try:
+                with self._fetcher.open(candidate.url) as response:
+                    if response.status_code == 404:
+                        raise IndexError_(f"{candidate.filename}: {candidate.url} answered 404")
+                    check_status(response, candidate.url)
+                    chunks = self._fetcher.chunks(response, limit=self.rules.max_download_bytes,
+                                                  what="download")
+                    write_verified(candidate, chunks, dest, claim)
+                return dest
+            except BrokenTransferError:  # broke off mid-body: retry; anything else is final
+                if attempt.last:
+                    raise
+                self._sleep(self._backoff * 2**attempt.number)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    number: int
+    last: bool
+
+
+def _attempts(retries: int) -> Iterator[_Attempt]:
+    for number in range(retries + 1):
+        yield _Attempt(number, number == retries)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    sdists: list[SdistCandidate]
+    wheels: list[WheelCandidate]
+
+
+def _parse_page(response: requests.Response, body: bytes, project: str, url: str
+                ) -> ProjectPage:
+    """pypi-simple's reading of a page whose bytes were read (bounded) by the fetcher."""
+    content_type = response.headers.get("Content-Type", "text/html")
+    kind, _, params = content_type.partition(";")
+    kind = kind.strip().lower()
+    charset = next((p.split("=", 1)[1].strip().strip('"') for p in params.split(";")
+                    if p.strip().lower().startswith("charset=")), None)
+    try:
+        if kind == "application/vnd.pypi.simple.v1+json":
+            data = load_json(body, source=url, error=IndexError_)
+            page = ProjectPage.from_json_data(data, response.url)
+        elif kind in ("application/vnd.pypi.simple.v1+html", "text/html"):
+            page = ProjectPage.from_html(project=project, html=body, base_url=response.url,
+                                         from_encoding=charset)
+        else:
+            raise IndexError_(f"{url} answered with content type {content_type!r}, "
+                              "not a simple-API page")
+    except (UnsupportedRepoVersionError, ValueError, TypeError, KeyError, AttributeError,
+            RecursionError) as exc:
+        raise IndexError_(f"{url} is not a usable simple-API page: {exc}") from exc
+    return page
+
+
+def _unverified(page_reason: str | None, url: str, sha256: str | None) -> str | None:
+    reasons = [r for r in (page_reason and f"index page {page_reason}", insecure_reason(url),
+                           None if sha256 else "the index publishes no sha256 for it") if r]
+    return "; ".join(dict.fromkeys(reasons)) or None
+
+
+def _sdists(name: NormalizedName, page: ProjectPage, page_reason: str | None = None
+            ) -> list[SdistCandidate]:
+    found = []
+    for package in page.packages:
+        if package.package_type != "sdist":
+            continue
+        parsed = parse_sdist(package.filename)
+        if parsed is None or parsed[0] != name:
+            continue
+        found.append(
+            SdistCandidate(
+                name=name,
+                version=parsed[1],
+                filename=package.filename,
+                url=package.url,
+                sha256=package.digests.get("sha256"),
+                requires_python=package.requires_python,
+                yanked=package.is_yanked,
+                provenance_url=package.provenance_url,
+                unverified=_unverified(page_reason, package.url, package.digests.get("sha256")),
+            )
+        )
+    return found
+
+
+def _wheels(name: NormalizedName, page: ProjectPage, page_reason: str | None = None
+            ) -> list[WheelCandidate]:
+    found = []
+    for package in page.packages:
+        if package.package_type != "wheel":
+            continue
+        candidate = wheel_candidate(
+            package.filename, package.url, package.digests.get("sha256"),
+            requires_python=package.requires_python, yanked=package.is_yanked,
+            provenance_url=package.provenance_url,
+        )
+        if candidate is not None and candidate.name == name:
+            found.append(replace(candidate, unverified=_unverified(
+                page_reason, candidate.url, candidate.sha256)))
+    return found
+
+
