@@ -340,7 +340,6 @@ VERSIONEER_SHORT = b'''
 # of this file.
 
 import json
-from fromsource.attest.keys import KeyPair
 
 version_json = \'\'\'
 {
