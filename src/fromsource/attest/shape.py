@@ -176,3 +176,27 @@ def digest(value: object, path: str, problems: Problems) -> str | None:
             return found
     digests = obj(value, path, problems, ("sha256",))
     return None if digests is None else sha256(digests.get("sha256"), f"{path}.sha256", problems)
+
+
+def statement_about_one(statement: object, p: Problems, statement_type: str, predicate_type: str,
+                        ) -> tuple[dict[str, Any], tuple[str, str] | None] | None:
+    """The top object of an in-toto Statement of ``predicate_type`` about exactly one subject,
+    and that subject (name, sha256) when it reads; None when it is not such a statement at all
+    (no object, or another predicate type). Every problem goes to ``p``."""
+    top = obj(statement, "$", p, ("_type", "subject", "predicateType", "predicate"))
+    if top is None:
+        return None
+    const(top.get("_type"), "$._type", p, statement_type)
+    if not const(top.get("predicateType"), "$.predicateType", p, predicate_type):
+        return None
+    subject = None
+    subjects = array(top.get("subject"), "$.subject", p)
+    if subjects is not None and len(subjects) != 1:
+        p.add("$.subject", f"must hold exactly one subject, holds {len(subjects)}")
+    elif subjects is not None:
+        entry = obj(subjects[0], "$.subject[0]", p, ("name", "digest"))
+        if entry is not None:
+            name = string(entry.get("name"), "$.subject[0].name", p)
+            sha = digest(entry.get("digest"), "$.subject[0].digest", p)
+            subject = (name, sha) if name is not None and sha is not None else None
+    return top, subject

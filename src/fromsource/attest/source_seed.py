@@ -66,22 +66,10 @@ class SourceSeedClaim:
 
 
 def _read(statement: object, p: shape.Problems) -> SourceSeedClaim | None:
-    top = shape.obj(statement, "$", p, ("_type", "subject", "predicateType", "predicate"))
-    if top is None:
+    read = shape.statement_about_one(statement, p, STATEMENT_TYPE, SOURCE_SEED)
+    if read is None:
         return None
-    shape.const(top.get("_type"), "$._type", p, STATEMENT_TYPE)
-    if not shape.const(top.get("predicateType"), "$.predicateType", p, SOURCE_SEED):
-        return None
-    subject = None
-    subjects = shape.array(top.get("subject"), "$.subject", p)
-    if subjects is not None and len(subjects) != 1:
-        p.add("$.subject", f"must hold exactly one subject, holds {len(subjects)}")
-    elif subjects is not None:
-        entry = shape.obj(subjects[0], "$.subject[0]", p, ("name", "digest"))
-        if entry is not None:
-            name = shape.string(entry.get("name"), "$.subject[0].name", p)
-            sha = shape.digest(entry.get("digest"), "$.subject[0].digest", p)
-            subject = (name, sha) if name is not None and sha is not None else None
+    top, subject = read
     w = "$.predicate"
     pred = shape.obj(top.get("predicate"), w, p, ("sdist", "assembly", "layout", "exclude",
                                                   "layoutInferred", "files", "tool", "assembledOn"))
