@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -274,7 +274,7 @@ def test_conformance_fixtures_are_present_or_skipped() -> None:
 
 # -- tampered evidence (made here, never in ../shared) -------------------------------------
 
-def _tampered(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+def _tampered(tmp_path: Path, change: Callable[[dict[str, Any]], object]) -> Path:
     data = json.loads(PUBLISH.read_bytes())
     change(data)
     dest = tmp_path / "tampered.attestation"

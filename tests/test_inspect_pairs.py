@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +34,7 @@ def run(name: str) -> Report:
     return inspect_wheel(wheel, sdist)
 
 
-def run_tampered(tmp_path: Path, name: str, change, **kw) -> Report:  # type: ignore[no-untyped-def]
+def run_tampered(tmp_path: Path, name: str, change: Callable[[dict[str, bytes]], None], **kw: Any) -> Report:
     wheel, sdist = PAIRS[name]
     return inspect_wheel(tampered(wheel, tmp_path, change, **kw), sdist)
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,7 @@ def test_not_utf8() -> None:
 # ---------------------------------------------------------------- one checker, three users
 
 
-def _rewrite(src: Path, dest: Path, change) -> Path:  # type: ignore[no-untyped-def]
+def _rewrite(src: Path, dest: Path, change: Callable[[dict[str, bytes]], None]) -> Path:
     with zipfile.ZipFile(src) as archive:
         files = {i.filename: archive.read(i) for i in archive.infolist()}
     change(files)
@@ -138,7 +139,8 @@ def _smuggled(files: dict[str, bytes]) -> None:
 
 
 @pytest.mark.parametrize("change", [_empty_size, _md5, _smuggled], ids=["empty-size", "md5", "unlisted"])
-def test_build_inspect_and_verify_agree(workspace_copy: Path, keypair: KeyPair, tmp_path: Path, change) -> None:  # type: ignore[no-untyped-def]
+def test_build_inspect_and_verify_agree(workspace_copy: Path, keypair: KeyPair, tmp_path: Path,
+                                       change: Callable[[dict[str, bytes]], None]) -> None:
     ws = workspace_copy
     wheel = ws / "wheels" / "packaging-24.2-py3-none-any.whl"
     bad = _rewrite(wheel, tmp_path / wheel.name, change)
