@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bootstrap_helpers import project
 from fromsource.cli import main
 
 
-def _bootstrap(index: Path, ws: Path, *args: str):
+def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["bootstrap", *args, "--find-links", str(index), "--no-index",
                                      "-w", str(ws), "-j", "2", "--keep-going"])
 

@@ -17,8 +17,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -27,6 +28,9 @@ from bootstrap_helpers import project, verify_all
 from fromsource.attest.provenance import DASK_BUILDER_ID
 from fromsource.cli import main
 from fromsource.compare import compare_wheels
+
+if TYPE_CHECKING:
+    from fromsource.remote import RemoteBuild, RemoteResult
 
 distributed = pytest.importorskip("distributed")
 DASK = [sys.executable, "-m", "dask"]  # the `dask` command line of this interpreter
@@ -41,9 +45,10 @@ def _statuses(result: Result) -> dict[str, str]:
     return {p["name"]: p["status"] for p in json.loads(result.stdout)["packages"]}
 
 
-def _run_details(ws: Path, wheel: Path) -> dict:
+def _run_details(ws: Path, wheel: Path) -> dict[str, Any]:
     envelope = json.loads((ws / "attestations" / f"{wheel.name}.intoto.jsonl").read_text().splitlines()[0])
-    return json.loads(base64.b64decode(envelope["payload"]))["predicate"]["runDetails"]
+    details: dict[str, Any] = json.loads(base64.b64decode(envelope["payload"]))["predicate"]["runDetails"]
+    return details
 
 
 def _diamond(index: Path) -> None:
@@ -147,7 +152,7 @@ def test_same_inputs_building_other_bytes_are_kept_and_reported(cluster: str, tm
     assert json.loads(text.stdout)["packages"][0]["other_results"] == []
 
 
-def _lying_build(task, mode: str):
+def _lying_build(task: RemoteBuild, mode: str) -> RemoteResult:
     """A worker that builds honestly, then lies about what it built (runs on the worker)."""
     import dataclasses
     import tempfile as temp
@@ -165,6 +170,7 @@ def _lying_build(task, mode: str):
     # mode "wheel": swaps in a wheel whose module differs from what its RECORD says
     store = open_store(task.store)
     work = Path(temp.mkdtemp())
+    assert result.wheel_sha256 is not None and result.wheel_name is not None
     honest = store.fetch(result.wheel_sha256, work / "honest" / result.wheel_name)
     forged = work / result.wheel_name
     with zipfile.ZipFile(honest) as source, zipfile.ZipFile(forged, "w") as out:
@@ -180,7 +186,7 @@ def _lying_build(task, mode: str):
 ])
 def test_the_coordinator_signs_nothing_a_worker_misreports(cluster: str, tmp_path: Path, mode: str,
                                                             message: str) -> None:
-    import cloudpickle
+    import cloudpickle  # type: ignore[import-untyped]
 
     from fromsource.attest.keys import generate_keypair
     from fromsource.bootstrap import bootstrap
@@ -269,10 +275,11 @@ def test_without_distributed_the_error_says_how_to_install(tmp_path: Path) -> No
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def _wait_for(predicate, what: str, timeout: float = 120) -> None:
+def _wait_for(predicate: Callable[[], object], what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -287,7 +294,7 @@ class _Cluster:
         self.root = root
         self.port = _free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def _start(self, name: str, *args: str) -> None:
         home = self.root / name

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from fromsource.efficiency import critical_path, measure
-from fromsource.graph import GraphBuilder, Node
+from fromsource.graph import BuildGraph, GraphBuilder, Node
 
 
 def _node(name: str) -> Node:
     return Node(name, "1.0")
 
 
-def _graph(edges: list[tuple[str, str, str]]):
+def _graph(edges: list[tuple[str, str, str]]) -> BuildGraph:
     builder = GraphBuilder()
     for source, kind, target in edges:
         builder.add_node(_node(source))

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from fromsource.errors import InputError, StoreError
-from fromsource.store import DirectoryStore, FsspecStore, blob_path, open_store
+from fromsource.store import DirectoryStore, FsspecStore, Store, blob_path, open_store
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(params=["directory", "memory", "file"])
-def store(request, tmp_path: Path):
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "directory":
         return open_store(tmp_path / "store")
     if request.param == "memory":
@@ -23,7 +23,7 @@ def store(request, tmp_path: Path):
     return open_store(f"file://{tmp_path / 'fsstore'}")
 
 
-def _tamper(store, digest: str) -> None:
+def _tamper(store: Store, digest: str) -> None:
     if isinstance(store, DirectoryStore):
         (store.root / blob_path(digest)).write_bytes(b"other bytes")
     else:
@@ -31,7 +31,7 @@ def _tamper(store, digest: str) -> None:
         store.fs.pipe_file(f"{store.root}/{blob_path(digest)}", b"other bytes")
 
 
-def test_put_fetch_roundtrip_on_a_real_sdist(store, tmp_path: Path) -> None:
+def test_put_fetch_roundtrip_on_a_real_sdist(store: Store, tmp_path: Path) -> None:
     sdist = DATA / "packaging-24.2.tar.gz"
     expected = hashlib.sha256(sdist.read_bytes()).hexdigest()
 
@@ -46,7 +46,7 @@ def test_put_fetch_roundtrip_on_a_real_sdist(store, tmp_path: Path) -> None:
     assert open_store(store.spec).has(digest)
 
 
-def test_tampered_blob_is_refused_and_leaves_nothing(store, tmp_path: Path) -> None:
+def test_tampered_blob_is_refused_and_leaves_nothing(store: Store, tmp_path: Path) -> None:
     sdist = DATA / "flit_core-3.12.0.tar.gz"
     digest = store.put_file(sdist)
     _tamper(store, digest)
@@ -58,7 +58,7 @@ def test_tampered_blob_is_refused_and_leaves_nothing(store, tmp_path: Path) -> N
     assert list((tmp_path / "out").iterdir()) == []  # no half-written or wrong file
 
 
-def test_missing_blob_and_bad_digest(store, tmp_path: Path) -> None:
+def test_missing_blob_and_bad_digest(store: Store, tmp_path: Path) -> None:
     absent = "0" * 64
     assert not store.has(absent)
     with pytest.raises(StoreError, match="is not in the store"):
