@@ -44,10 +44,11 @@ from fromsource.attest.provenance import KIND_WHEEL, Dependency
 from fromsource.bootstrap import bootstrap
 from fromsource.build import UnsignedBuild, attest_build, interpreter_dependency
 from fromsource.executor import BuildOutcome, BuildRequest, ExecutorSpec
+from fromsource.fileutil import sha256_file
 from fromsource.index import LocalDirIndex
 from fromsource.remote import RemoteBuild, RemoteResult
 from fromsource.store import open_store
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.workspace import Workspace
 
 JOBS = 2
 BACKENDS = 8

@@ -59,6 +59,7 @@ from fromsource.errors import (
     ResolutionError,
 )
 from fromsource.executor import BuildOutcome, BuildRequest, Executor, LocalExecutor
+from fromsource.fileutil import atomic_write_bytes, sha256_file
 from fromsource.graph import BuildGraph, EdgeKind, GraphBuilder, Node, dump
 from fromsource.incremental import (
     DigestCache,
@@ -68,15 +69,9 @@ from fromsource.incremental import (
     remove_stale_temp_files,
     save_backend_requires,
 )
-from fromsource.index import (
-    Index,
-    SdistCandidate,
-    WheelCandidate,
-    best_wheel,
-    external_policy_line,
-)
+from fromsource.index import Index, SdistCandidate, WheelCandidate
 from fromsource.pkginfo import read_pkg_info
-from fromsource.policy import Policy
+from fromsource.policy import Policy, external_policy_line
 from fromsource.published import PublishedCheck, compare_published
 from fromsource.publishers import PublisherGate
 from fromsource.resolve import (
@@ -89,10 +84,11 @@ from fromsource.resolve import (
 from fromsource.sandbox import choose_level
 from fromsource.seedassembly import suggested_arguments
 from fromsource.seedplan import plan_seeds
-from fromsource.seeds import ORIGIN_SOURCE, SeedCheck, SeedStore, check_seed
+from fromsource.seeds import ORIGIN_SOURCE, SeedCheck, check_seed
+from fromsource.seedstore import SeedStore
 from fromsource.untrusted import read_tail
-from fromsource.wheelstore import read_wheel_info
-from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
+from fromsource.wheelstore import best_wheel, read_wheel_info
+from fromsource.workspace import Workspace
 
 Status = Literal["built", "reused", "external", "failed", "skipped", "cancelled"]
 _DONE = ("built", "reused", "external")

@@ -53,11 +53,12 @@ from fromsource.errors import (
     InputError,
     MissingRequirementError,
 )
+from fromsource.fileutil import atomic_copy, atomic_write_bytes, sha256_file
 from fromsource.native import native_dependencies
 from fromsource.sandbox import BuildSandbox, SandboxMode, choose_level, not_isolated
 from fromsource.untrusted import load_toml, read_tail
 from fromsource.wheelstore import Selected, WheelStore, read_wheel_info
-from fromsource.workspace import Workspace, atomic_copy, atomic_write_bytes, sha256_file
+from fromsource.workspace import Workspace
 
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 LEGACY_REQUIRES = ("setuptools>=40.8.0",)

@@ -43,9 +43,10 @@ from fromsource.attest.provenance import (
 from fromsource.build import UnsignedBuild, attest_build, check_built_wheel
 from fromsource.errors import ExecutorError, FromsourceError, InputError
 from fromsource.executor import BuildOutcome, BuildRequest, ExecutorSpec
+from fromsource.fileutil import atomic_write_bytes, sha256_file
 from fromsource.remote import RemoteBuild, RemoteResult, RemoteWheel, build_on_worker
 from fromsource.store import Store
-from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
+from fromsource.workspace import Workspace
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster

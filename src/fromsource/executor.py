@@ -25,7 +25,8 @@ from securesystemslib.signer import CryptoSigner
 from fromsource.attest.keys import load_signer
 from fromsource.build import BuildSettings, EnvWheel, build_sdist
 from fromsource.errors import BackendRequirementsMissing, FromsourceError, InputError
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.fileutil import sha256_file
+from fromsource.workspace import Workspace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,8 +26,9 @@ from fromsource.attest.locate import attestation_of
 from fromsource.attest.provenance import BuildRecord, PublisherEvidence
 from fromsource.build import EnvWheel
 from fromsource.errors import FromsourceError
+from fromsource.fileutil import atomic_write_bytes, sha256_file
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, MAX_SMALL_FILE_BYTES, load_json, read_file
-from fromsource.workspace import Workspace, atomic_write_bytes, sha256_file
+from fromsource.workspace import Workspace
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,9 @@ from packaging.utils import canonicalize_name
 from fromsource import __version__
 from fromsource.build import BuildSettings, EnvWheel, UnsignedBuild, build_unsigned
 from fromsource.errors import BackendRequirementsMissing, FromsourceError, StoreError
+from fromsource.fileutil import sha256_file
 from fromsource.store import Store, open_store
-from fromsource.workspace import Workspace, sha256_file
+from fromsource.workspace import Workspace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

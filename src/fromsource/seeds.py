@@ -47,10 +47,7 @@ from fromsource.errors import (
 from fromsource.fileutil import sha256_file
 from fromsource.policy import Policy
 from fromsource.seedassembly import AssembledSeed, Placement, assemble
-
-# SeedStore re-exported until bootstrap imports it from seedstore.
-from fromsource.seedstore import SeedStore as SeedStore  # noqa: PLC0414
-from fromsource.seedstore import claimed_predicate_type
+from fromsource.seedstore import SeedStore, claimed_predicate_type
 from fromsource.untrusted import MAX_EVIDENCE_BYTES, load_json, read_file
 
 EVIDENCE_REVIEW = "review"

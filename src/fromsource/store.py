@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fromsource.errors import InputError, StoreError
-from fromsource.workspace import sha256_file
+from fromsource.fileutil import sha256_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

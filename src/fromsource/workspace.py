@@ -32,9 +32,6 @@ from fromsource.fileutil import atomic_copy, atomic_write_bytes, sha256_file
 
 DEFAULT_WORKSPACE = Path("fromsource-work")
 
-# Re-exported until bootstrap, build, executor and incremental import fileutil themselves.
-__all__ = ["DEFAULT_WORKSPACE", "Workspace", "atomic_copy", "atomic_write_bytes", "sha256_file"]
-
 
 @dataclass(frozen=True, slots=True)
 class Workspace:

@@ -27,8 +27,6 @@ from fromsource.fetch import DEFAULT_RULES, FetchRules
 from fromsource.index.local import LocalDirIndex, MultiIndex
 from fromsource.index.model import Index, ProjectNotFoundError, SdistCandidate, WheelCandidate
 from fromsource.index.simple import SimpleIndex
-from fromsource.policy import external_policy_line
-from fromsource.wheelstore import best_wheel
 
 
 def open_index(
@@ -78,7 +76,6 @@ def preferred_sdist(candidates: Sequence[SdistCandidate]) -> SdistCandidate:
     return min(candidates, key=lambda c: (not c.filename.endswith(".tar.gz"), c.filename))
 
 
-# best_wheel and the policy lines are re-exported until bootstrap imports them from their homes.
 __all__ = [
     "Index",
     "LocalDirIndex",
@@ -87,9 +84,7 @@ __all__ = [
     "SdistCandidate",
     "SimpleIndex",
     "WheelCandidate",
-    "best_wheel",
     "close_index",
-    "external_policy_line",
     "fetch_sdist",
     "open_index",
     "preferred_sdist",

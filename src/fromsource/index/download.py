@@ -67,4 +67,3 @@ def write_verified(
     atomic_write_chunks(dest, chunks, check=check, suffix=".part")
 
 
-# best_wheel and the policy lines are re-exported until bootstrap imports them from their homes.
