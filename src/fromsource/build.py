@@ -18,7 +18,6 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,6 +45,7 @@ from fromsource.attest.provenance import (
     PublisherEvidence,
     Sandbox,
 )
+from fromsource.attest.shape import timestamp_now
 from fromsource.buildenv import BuildEnv, make_runner, scrubbed_environment
 from fromsource.errors import (
     BackendRequirementsMissing,
@@ -56,7 +56,7 @@ from fromsource.errors import (
 from fromsource.fileutil import atomic_copy, atomic_write_bytes, sha256_file
 from fromsource.native import native_dependencies
 from fromsource.sandbox import BuildSandbox, SandboxMode, choose_level, not_isolated
-from fromsource.untrusted import load_toml, read_tail
+from fromsource.untrusted import load_toml, log_tail
 from fromsource.wheelstore import Selected, WheelStore, read_wheel_info
 from fromsource.workspace import Workspace
 
@@ -185,20 +185,12 @@ def parse_build_system(pyproject: bytes | None) -> BuildSystem:
     return BuildSystem(parsed, backend, tuple(backend_path) if backend_path else None)
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _source_date_epoch(root: Path) -> int:
     """Newest mtime of the unpacked sdist's regular files: derived from the input, so rebuilds
     agree. Directories are left out: those the archive does not list get the extraction time."""
     newest = max((st.st_mtime for st in (p.lstat() for p in root.rglob("*"))
                   if stat.S_ISREG(st.st_mode)), default=_ZIP_EPOCH)
     return max(int(newest), _ZIP_EPOCH)
-
-
-def _log_tail(log: Path, lines: int = 15) -> str:
-    return read_tail(log, limit=64 * 1024, lines=lines)  # a backend may write gigabytes
 
 
 class _Builder:
@@ -257,7 +249,7 @@ class _Builder:
 
     def build_unsigned(self) -> UnsignedBuild:
         """Every step up to a checked wheel and its log; signs nothing, needs no key."""
-        started, t0 = _now(), time.perf_counter()
+        started, t0 = timestamp_now(), time.perf_counter()
         capability = choose_level(self.settings.sandbox,
                                   require_network_isolation=self.settings.require_isolation)
         sdist_sha = sha256_file(self.sdist)
@@ -333,7 +325,7 @@ class _Builder:
             sdist_sha256=sdist_sha, dependencies=tuple(dep for _, dep in sorted(installed.items())),
             interpreter=interpreter_dependency(), isolation=sandbox.level,
             sandbox=sandbox.describe(), source_date_epoch=self.source_date_epoch,
-            started_on=started, finished_on=_now(), seconds=time.perf_counter() - t0,
+            started_on=started, finished_on=timestamp_now(), seconds=time.perf_counter() - t0,
             timings=self.timings,
             natives=(*(d for t in self.granted for d in t.dependencies()), *self.crates,
                      *native_dependencies(built)),
@@ -420,7 +412,7 @@ class _Builder:
         except subprocess.CalledProcessError as exc:
             raise BuildError(
                 f"{self.name} {self.version}: {hook} failed (exit {exc.returncode}){self._rust_note()}; "
-                f"log: {self.log_path}\n{_log_tail(self.log_path)}"
+                f"log: {self.log_path}\n{log_tail(self.log_path)}"
             ) from exc
         except subprocess.TimeoutExpired as exc:
             raise BuildError(f"{self.name} {self.version}: {hook} timed out; log: {self.log_path}") from exc

@@ -92,6 +92,15 @@ def read_tail(path: Path, *, limit: int, lines: int) -> str:
                      for line in text[-lines:])
 
 
+
+LOG_TAIL_LINES = 15
+LOG_TAIL_BYTES = 64 * 1024  # a backend may write gigabytes of log; read only its end
+
+
+def log_tail(log: Path | None) -> str:
+    """The end of a build log as a failure shows it ("" without a log)."""
+    return "" if log is None else read_tail(log, limit=LOG_TAIL_BYTES, lines=LOG_TAIL_LINES)
+
 def _hinted(exc: FromsourceError, hint: str) -> FromsourceError:
     exc.hint = hint  # not every subclass takes hint= (VerificationError collects reasons)
     return exc

@@ -48,9 +48,12 @@ from fromsource.attest.equivalence import (
     equivalence_statement,
 )
 from fromsource.attest.keys import load_signer
+from fromsource.attest.shape import timestamp_now
+from fromsource.bootstrap.report import DONE as _DONE
+from fromsource.bootstrap.report import BootstrapSummary, PackageReport, Reporter, Status
 from fromsource.build import BuildSettings, BuildSystem, EnvWheel, parse_build_system
 from fromsource.compare import compare_wheels
-from fromsource.efficiency import Efficiency, measure
+from fromsource.efficiency import measure
 from fromsource.errors import (
     CycleError,
     ExecutorError,
@@ -72,7 +75,7 @@ from fromsource.incremental import (
 from fromsource.index import Index, SdistCandidate, WheelCandidate
 from fromsource.pkginfo import read_pkg_info
 from fromsource.policy import Policy, external_policy_line
-from fromsource.published import PublishedCheck, compare_published
+from fromsource.published import compare_published
 from fromsource.publishers import PublisherGate
 from fromsource.resolve import (
     Resolution,
@@ -86,131 +89,15 @@ from fromsource.seedassembly import suggested_arguments
 from fromsource.seedplan import plan_seeds
 from fromsource.seeds import ORIGIN_SOURCE, SeedCheck, check_seed
 from fromsource.seedstore import SeedStore
-from fromsource.untrusted import read_tail
+from fromsource.untrusted import log_tail
 from fromsource.wheelstore import best_wheel, read_wheel_info
 from fromsource.workspace import Workspace
 
-Status = Literal["built", "reused", "external", "failed", "skipped", "cancelled"]
-_DONE = ("built", "reused", "external")
 _DEAD = ("failed", "skipped", "cancelled")
-_LOG_TAIL_LINES = 15
-_LOG_TAIL_BYTES = 64 * 1024  # a backend may write gigabytes of log; read only its end
 # The error of a package whose build environment does not resolve (alternatives are sought).
 ENV_UNRESOLVED = "its build environment cannot be resolved"
 # --prefer-buildable: at most this many re-runs, each with the alternatives found.
 _PREFER_ROUNDS = 3
-
-
-# ------------------------------------------------------------------------ results
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PackageReport:
-    """How one (name, version) of the graph ended."""
-
-    name: str
-    version: str
-    status: Status
-    wheel: Path | None = None
-    attestation: Path | None = None
-    log: Path | None = None
-    seconds: float = 0.0
-    error: str | None = None
-    log_tail: str = ""
-    blocked_by: tuple[str, ...] = ()  # for "skipped": the failed packages it needed
-    # Seeded cycles: the seed standing in for this package, and the stage-2 verdicts.
-    seed: str | None = None
-    stage1_wheel: Path | None = None
-    stage1_equivalent: bool | None = None
-    seed_equivalent: bool | None = None
-    # Source seeds: what the seed's comparison with stage 2 found, and the published wheel's.
-    seed_origin: str | None = None
-    seed_differences: tuple[str, ...] = ()
-    published: PublishedCheck | None = None
-    # Digests of other wheels the same build task (same inputs) produced before this one.
-    other_results: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "version": self.version, "status": self.status,
-            "seed": self.seed, "stage1_wheel": str(self.stage1_wheel) if self.stage1_wheel else None,
-            "stage1_equivalent": self.stage1_equivalent, "seed_equivalent": self.seed_equivalent,
-            "seed_origin": self.seed_origin, "seed_differences": list(self.seed_differences),
-            "published": self.published.to_dict() if self.published else None,
-            "wheel": str(self.wheel) if self.wheel else None,
-            "attestation": str(self.attestation) if self.attestation else None,
-            "log": str(self.log) if self.log else None,
-            "seconds": round(self.seconds, 3), "error": self.error,
-            "log_tail": self.log_tail, "blocked_by": list(self.blocked_by),
-            "other_results": list(self.other_results),
-        }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BootstrapSummary:
-    requirements: tuple[str, ...]
-    roots: tuple[str, ...]  # node ids (name==version) of the top-level install set
-    packages: tuple[PackageReport, ...]
-    graph_file: Path
-    seconds: float
-    jobs: int
-    # The trust base: seeds and externals the run rested on ({kind, name, wheel, sha256, evidence}).
-    trust_base: tuple[dict[str, Any], ...] = ()
-    # Admitted seeds the run did not use, each with the reason (a seed no cycle needs is refused).
-    seeds_refused: tuple[dict[str, str], ...] = ()
-    # For packages that failed or were skipped: the policy lines that would admit the
-    # published wheel instead, as an external ({package, line}).
-    externals_suggested: tuple[dict[str, str], ...] = ()
-    # The sandbox level builds ran under (bwrap, unshare-net, none).
-    isolation: str = ""
-    # Per requested requirement: can it be installed from wheels/simple/, and if not, why.
-    installable: tuple[installability.InstallVerdict, ...] = ()
-    # Versions whose build environment resolves, for packages whose chosen one does not.
-    constraints_suggested: tuple[Alternative, ...] = ()
-    # Choices the run made on the user's behalf (--prefer-buildable): {package, chose, reason}.
-    choices: tuple[dict[str, str], ...] = ()
-    # Wall time against max(critical path, build seconds / jobs) (fromsource.efficiency).
-    efficiency: Efficiency | None = None
-
-    def with_status(self, status: Status) -> list[PackageReport]:
-        return [p for p in self.packages if p.status == status]
-
-    @property
-    def ok(self) -> bool:
-        return all(p.status in _DONE for p in self.packages)
-
-    def to_dict(self) -> dict[str, Any]:
-        counts = {s: len(self.with_status(s))
-                  for s in ("built", "reused", "external", "failed", "skipped", "cancelled")}
-        return {
-            "format": "fromsource.bootstrap-summary", "format_version": 1,
-            "ok": self.ok, "requirements": list(self.requirements), "roots": list(self.roots),
-            "jobs": self.jobs, "seconds": round(self.seconds, 3), "counts": counts,
-            "graph": str(self.graph_file), "isolation": self.isolation,
-            "trust_base": list(self.trust_base), "seeds_refused": list(self.seeds_refused),
-            "externals_suggested": list(self.externals_suggested),
-            "installable": [v.to_dict() for v in self.installable],
-            "constraints_suggested": [a.to_dict() for a in self.constraints_suggested],
-            "choices": list(self.choices),
-            "efficiency": self.efficiency.to_dict() if self.efficiency is not None else None,
-            "packages": [p.to_dict() for p in self.packages],
-        }
-
-
-class Reporter:
-    """Progress callbacks; the default does nothing. The CLI renders them."""
-
-    def discovering(self, message: str) -> None:
-        """Discovery is doing something that may take a moment (resolving, fetching)."""
-
-    def planned(self, total: int) -> None:
-        """The number of packages known to need a wheel changed."""
-
-    def started(self, name: str, version: str) -> None:
-        """A build was handed to the executor."""
-
-    def finished(self, report: PackageReport) -> None:
-        """A package reached its final status."""
 
 
 # ------------------------------------------------------------------------ planner state
@@ -268,12 +155,6 @@ def _parse_all(texts: Iterable[str], who: str) -> tuple[Requirement, ...]:
         return tuple(Requirement(t) for t in texts)
     except InvalidRequirement as exc:
         raise FromsourceError(f"{who}: invalid requirement: {exc}") from exc
-
-
-def _log_tail(log: Path | None) -> str:
-    if log is None:
-        return ""
-    return read_tail(log, limit=_LOG_TAIL_BYTES, lines=_LOG_TAIL_LINES)
 
 
 def default_jobs() -> int:
@@ -820,7 +701,7 @@ class _Planner:
         if package.stage1_wheel is None or package.wheel_sha256 is None:
             raise AssertionError(f"{package.node} finished stage 2 without a stage-1 wheel")
         signer = load_signer(self.key)
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        now = timestamp_now()
         lines = []
         stage1 = compare_wheels(package.stage1_wheel, package.wheel)
         lines.append(dsse.sign(equivalence_statement(
@@ -880,7 +761,7 @@ class _Planner:
                 name=node.display_name, version=node.version, status="failed", log=outcome.log,
                 seconds=time.perf_counter() - package.started,
                 error=(outcome.error or "build failed").splitlines()[0],
-                log_tail=_log_tail(outcome.log)))
+                log_tail=log_tail(outcome.log)))
             if not self.keep_going:
                 self.stopping = True
             return
@@ -1157,3 +1038,7 @@ def bootstrap(
                        "reason": f"--prefer-buildable: {a.reason}"} for a in chosen),
         efficiency=measure(planner.graph.build(), built, workers=jobs, wall_seconds=seconds),
     )
+
+
+__all__ = ["ENV_UNRESOLVED", "BootstrapSummary", "PackageReport", "Reporter", "Status", "bootstrap",
+           "default_jobs"]
