@@ -46,13 +46,18 @@ def project(
     index.mkdir(parents=True, exist_ok=True)
     stem = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}"
     config = {
-        "name": name, "version": version, "requires": list(requires), "extras": list(extras),
-        "backend_requires": list(backend), "fail": fail, "block": block,
-        "gate": gate, "unstable": unstable,
+        "name": name,
+        "version": version,
+        "requires": list(requires),
+        "extras": list(extras),
+        "backend_requires": list(backend),
+        "fail": fail,
+        "block": block,
+        "gate": gate,
+        "unstable": unstable,
         "imports": [module_name(r) for r in [*build, *backend] if ";" not in r],
     }
-    pkg_info = [f"Metadata-Version: {'2.2' if static else '2.1'}", f"Name: {name}",
-                f"Version: {version}"]
+    pkg_info = [f"Metadata-Version: {'2.2' if static else '2.1'}", f"Name: {name}", f"Version: {version}"]
     pkg_info += [f"Provides-Extra: {e}" for e in extras]
     pkg_info += [f"Requires-Dist: {r}" for r in requires] if static else []
     pyproject = (

@@ -26,15 +26,15 @@ _LAUNCHER = (
 )
 
 
-def run_cli(*args: str, memory: int | None = None, timeout: float = 300,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, memory: int | None = None, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """``fromsource ARGS`` in a fresh interpreter, under an address-space limit if given."""
     if memory is None:
         command = [sys.executable, "-m", "fromsource", *args]
     else:
         command = [sys.executable, "-c", _LAUNCHER, str(memory), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False)
 
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
@@ -44,6 +44,7 @@ def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
 
 def endless(content_type: str, *, declare: int | None = None) -> Route:
     """A body that never ends (or declares ``declare`` bytes and then never ends)."""
+
     def handler(request: BaseHTTPRequestHandler) -> None:
         request.send_response(200)
         request.send_header("Content-Type", content_type)
@@ -56,11 +57,13 @@ def endless(content_type: str, *, declare: int | None = None) -> Route:
                 request.wfile.write(block)
         except OSError:
             return  # the client hung up: what a cap does
+
     return handler
 
 
-def answer(body: bytes, content_type: str = "text/html", status: int = 200,
-           headers: dict[str, str] | None = None) -> Route:
+def answer(
+    body: bytes, content_type: str = "text/html", status: int = 200, headers: dict[str, str] | None = None
+) -> Route:
     def handler(request: BaseHTTPRequestHandler) -> None:
         request.send_response(status)
         request.send_header("Content-Type", content_type)
@@ -69,6 +72,7 @@ def answer(body: bytes, content_type: str = "text/html", status: int = 200,
             request.send_header(key, value)
         request.end_headers()
         request.wfile.write(body)
+
     return handler
 
 
@@ -111,8 +115,9 @@ def hostile_server(routes: dict[str, Route]) -> Iterator[str]:
 def local_entry(name: str, data: bytes) -> bytes:
     """One complete stored zip entry (local header and data), as a hidden prefix."""
     raw = name.encode()
-    header = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0x21,
-                         zlib.crc32(data), len(data), len(data), len(raw), 0)
+    header = struct.pack(
+        "<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0x21, zlib.crc32(data), len(data), len(data), len(raw), 0
+    )
     return header + raw + data
 
 
@@ -138,8 +143,8 @@ def rename_local_header(wheel: Path, dest: Path, old: str, new: str) -> Path:
     with zipfile.ZipFile(wheel) as archive:
         offset = archive.getinfo(old).header_offset
     start = offset + 30
-    assert data[start:start + len(old)] == old.encode()
-    data[start:start + len(old)] = new.encode()
+    assert data[start : start + len(old)] == old.encode()
+    data[start : start + len(old)] = new.encode()
     dest.mkdir(parents=True, exist_ok=True)
     out = dest / wheel.name
     out.write_bytes(bytes(data))

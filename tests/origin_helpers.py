@@ -18,20 +18,34 @@ from pathlib import Path
 
 from fromsource.archives import extract_sdist
 
-_ENV = {"GIT_AUTHOR_NAME": "Upstream", "GIT_AUTHOR_EMAIL": "up@example.org",
-        "GIT_COMMITTER_NAME": "Upstream", "GIT_COMMITTER_EMAIL": "up@example.org",
-        "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+_ENV = {
+    "GIT_AUTHOR_NAME": "Upstream",
+    "GIT_AUTHOR_EMAIL": "up@example.org",
+    "GIT_COMMITTER_NAME": "Upstream",
+    "GIT_COMMITTER_EMAIL": "up@example.org",
+    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+}
 
 
 def git(repo: Path, *args: str) -> str:
     env = {**os.environ, **_ENV}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout
 
 
-def upstream_repo(sdist: Path, dest: Path, *, tags: Iterable[str], drop: Iterable[str] = (),
-                  annotated: bool = True, object_format: str = "sha1") -> Path:
+def upstream_repo(
+    sdist: Path,
+    dest: Path,
+    *,
+    tags: Iterable[str],
+    drop: Iterable[str] = (),
+    annotated: bool = True,
+    object_format: str = "sha1",
+) -> Path:
     """A git repository at ``dest`` holding the sdist's files minus generated ones."""
     scratch = dest.parent / f".{dest.name}-unpack"
     top = extract_sdist(sdist, scratch)

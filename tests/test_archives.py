@@ -40,6 +40,7 @@ SMALL = Limits(max_members=10, max_member_size=1 << 20, max_total_size=2 << 20)
 
 # --- builders -------------------------------------------------------------------------------
 
+
 @dataclass
 class E:
     """One tar or zip entry to write: kind is file, dir, symlink, hardlink, chr, blk, fifo."""
@@ -55,9 +56,15 @@ def sym(name: str, target: str) -> E:
     return E(name, "symlink", target=target)
 
 
-_TAR_TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
-              "hardlink": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE, "blk": tarfile.BLKTYPE,
-              "fifo": tarfile.FIFOTYPE}
+_TAR_TYPES = {
+    "file": tarfile.REGTYPE,
+    "dir": tarfile.DIRTYPE,
+    "symlink": tarfile.SYMTYPE,
+    "hardlink": tarfile.LNKTYPE,
+    "chr": tarfile.CHRTYPE,
+    "blk": tarfile.BLKTYPE,
+    "fifo": tarfile.FIFOTYPE,
+}
 
 
 def make_tar(path: Path, entries: list[E], mode: str = "w:gz") -> Path:
@@ -76,8 +83,14 @@ def make_tar(path: Path, entries: list[E], mode: str = "w:gz") -> Path:
     return path
 
 
-_ZIP_TYPES = {"file": stat.S_IFREG, "dir": stat.S_IFDIR, "symlink": stat.S_IFLNK,
-              "chr": stat.S_IFCHR, "blk": stat.S_IFBLK, "fifo": stat.S_IFIFO}
+_ZIP_TYPES = {
+    "file": stat.S_IFREG,
+    "dir": stat.S_IFDIR,
+    "symlink": stat.S_IFLNK,
+    "chr": stat.S_IFCHR,
+    "blk": stat.S_IFBLK,
+    "fifo": stat.S_IFIFO,
+}
 
 
 def make_zip(path: Path, entries: list[E]) -> Path:
@@ -96,8 +109,10 @@ def make_zip(path: Path, entries: list[E]) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() and not p.is_symlink()
-                                       else None) for p in root.rglob("*")}
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+        for p in root.rglob("*")
+    }
 
 
 @pytest.fixture
@@ -108,8 +123,7 @@ def sandbox(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def assert_refused(sandbox: Path, archive: Path, match: str,
-                   limits: Limits = DEFAULT_LIMITS) -> None:
+def assert_refused(sandbox: Path, archive: Path, match: str, limits: Limits = DEFAULT_LIMITS) -> None:
     """iter_members and extract_sdist both refuse, and extraction leaves no trace."""
     before = snapshot(sandbox)
     with pytest.raises(ArchiveError, match=match) as info:
@@ -123,6 +137,7 @@ def assert_refused(sandbox: Path, archive: Path, match: str,
 
 
 # --- real sdists and wheels -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("sdist", SDISTS, ids=lambda p: p.name)
 def test_extract_real_sdist(sdist: Path, tmp_path: Path) -> None:
@@ -163,19 +178,29 @@ def test_read_member_from_wheel() -> None:
 
 # --- safe content that must work ------------------------------------------------------------
 
-@pytest.mark.parametrize(("suffix", "mode"), [(".tar.gz", "w:gz"), (".tgz", "w:gz"),
-                                              (".tar.bz2", "w:bz2"), (".tar.xz", "w:xz"),
-                                              (".tar", "w:")])
+
+@pytest.mark.parametrize(
+    ("suffix", "mode"),
+    [(".tar.gz", "w:gz"), (".tgz", "w:gz"), (".tar.bz2", "w:bz2"), (".tar.xz", "w:xz"), (".tar", "w:")],
+)
 def test_tar_flavours_with_internal_links(tmp_path: Path, suffix: str, mode: str) -> None:
-    archive = make_tar(tmp_path / f"pkg-1.0{suffix}", [
-        E("pkg-1.0", "dir", mode=0o755), E("pkg-1.0/src/mod.py", data=b"x = 1\n"),
-        E("pkg-1.0/run.sh", data=b"#!/bin/sh\n", mode=0o755),
-        sym("pkg-1.0/alias.py", "src/mod.py"), sym("pkg-1.0/src/up", ".."),
-        E("pkg-1.0/same.py", "hardlink", target="pkg-1.0/src/mod.py"),
-    ], mode)
+    archive = make_tar(
+        tmp_path / f"pkg-1.0{suffix}",
+        [
+            E("pkg-1.0", "dir", mode=0o755),
+            E("pkg-1.0/src/mod.py", data=b"x = 1\n"),
+            E("pkg-1.0/run.sh", data=b"#!/bin/sh\n", mode=0o755),
+            sym("pkg-1.0/alias.py", "src/mod.py"),
+            sym("pkg-1.0/src/up", ".."),
+            E("pkg-1.0/same.py", "hardlink", target="pkg-1.0/src/mod.py"),
+        ],
+        mode,
+    )
     assert archive_format(archive) == "tar"
     assert {m.name: m.data for m in iter_members(archive)} == {
-        "pkg-1.0/src/mod.py": b"x = 1\n", "pkg-1.0/run.sh": b"#!/bin/sh\n"}
+        "pkg-1.0/src/mod.py": b"x = 1\n",
+        "pkg-1.0/run.sh": b"#!/bin/sh\n",
+    }
     top = extract_sdist(archive, tmp_path / "dest")
     assert top.name == "pkg-1.0"
     assert (top / "alias.py").is_symlink()
@@ -185,10 +210,15 @@ def test_tar_flavours_with_internal_links(tmp_path: Path, suffix: str, mode: str
 
 
 def test_zip_sdist_with_internal_symlink(tmp_path: Path) -> None:
-    archive = make_zip(tmp_path / "pkg-1.0.zip", [
-        E("pkg-1.0", "dir", mode=0o755), E("pkg-1.0/a.py", data=b"a\n"),
-        E("pkg-1.0/tool", data=b"#!\n", mode=0o755), sym("pkg-1.0/b.py", "a.py"),
-    ])
+    archive = make_zip(
+        tmp_path / "pkg-1.0.zip",
+        [
+            E("pkg-1.0", "dir", mode=0o755),
+            E("pkg-1.0/a.py", data=b"a\n"),
+            E("pkg-1.0/tool", data=b"#!\n", mode=0o755),
+            sym("pkg-1.0/b.py", "a.py"),
+        ],
+    )
     assert [m.name for m in iter_members(archive)] == ["pkg-1.0/a.py", "pkg-1.0/tool"]
     assert next(iter_members(archive)).mode == 0o644
     top = extract_sdist(archive, tmp_path / "dest")
@@ -211,46 +241,55 @@ HOSTILE = [
     pytest.param([E("/tmp/fromsource-evil")], "absolute path", id="absolute"),
     pytest.param([E("pkg\\..\\evil")], "backslash", id="backslash"),
     pytest.param([E("C:/evil")], "drive letter", id="drive"),
-    pytest.param([E("pkg", "dir"), sym("pkg/link", "../../sentinel")], "escapes",
-                 id="symlink-escape"),
-    pytest.param([sym("pkg/link", "/etc/passwd")], "absolute path '/etc/passwd'",
-                 id="symlink-absolute"),
-    pytest.param([E("pkg/a"), sym("pkg/a2", "a"), sym("pkg/b", "../../../etc")], "escapes",
-                 id="chain-a-b-etc"),
-    pytest.param([sym("pkg/a", "b"), sym("pkg/b", "up/.."), sym("pkg/up", "..")],
-                 "'pkg/a'.*escapes the archive root through a chain of symlinks",
-                 id="chain-each-link-lexically-inside"),
+    pytest.param([E("pkg", "dir"), sym("pkg/link", "../../sentinel")], "escapes", id="symlink-escape"),
+    pytest.param([sym("pkg/link", "/etc/passwd")], "absolute path '/etc/passwd'", id="symlink-absolute"),
+    pytest.param(
+        [E("pkg/a"), sym("pkg/a2", "a"), sym("pkg/b", "../../../etc")], "escapes", id="chain-a-b-etc"
+    ),
+    pytest.param(
+        [sym("pkg/a", "b"), sym("pkg/b", "up/.."), sym("pkg/up", "..")],
+        "'pkg/a'.*escapes the archive root through a chain of symlinks",
+        id="chain-each-link-lexically-inside",
+    ),
     pytest.param([sym("pkg/a", "b"), sym("pkg/b", "a")], "loop", id="symlink-loop"),
-    pytest.param([sym("pkg/d", "."), E("pkg/d/x")], "below the symlink 'pkg/d'",
-                 id="write-through-symlink"),
+    pytest.param([sym("pkg/d", "."), E("pkg/d/x")], "below the symlink 'pkg/d'", id="write-through-symlink"),
     pytest.param([E("pkg/f"), E("pkg/f/x")], "below the file", id="file-as-directory"),
     pytest.param([E("pkg/x"), E("pkg/x")], "duplicate", id="duplicate"),
     pytest.param([E("pkg/x", "dir"), E("pkg/x")], "duplicate", id="duplicate-dir-file"),
-    pytest.param([E("pkg/a/b"), sym("pkg/a", ".")], "other members lie below it",
-                 id="symlink-over-directory"),
+    pytest.param(
+        [E("pkg/a/b"), sym("pkg/a", ".")], "other members lie below it", id="symlink-over-directory"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("entries", "match"), HOSTILE)
 @pytest.mark.parametrize("fmt", ["tar", "zip"])
-def test_hostile_entries_refused(sandbox: Path, entries: list[E], match: str,
-                                 fmt: str) -> None:
-    archive = (make_tar(sandbox / "in" / "evil-1.0.tar.gz", entries) if fmt == "tar"
-               else make_zip(sandbox / "in" / "evil-1.0.zip", entries))
+def test_hostile_entries_refused(sandbox: Path, entries: list[E], match: str, fmt: str) -> None:
+    archive = (
+        make_tar(sandbox / "in" / "evil-1.0.tar.gz", entries)
+        if fmt == "tar"
+        else make_zip(sandbox / "in" / "evil-1.0.zip", entries)
+    )
     assert_refused(sandbox, archive, match)
 
 
-@pytest.mark.parametrize(("entries", "match"), [
-    pytest.param([E("pkg/h", "hardlink", target="../sentinel")], "hard link target",
-                 id="hardlink-dotdot"),
-    pytest.param([E("pkg/h", "hardlink", target="/etc/passwd")], "absolute path",
-                 id="hardlink-absolute"),
-    pytest.param([E("pkg/h", "hardlink", target="pkg/later"), E("pkg/later")],
-                 "not an earlier regular file", id="hardlink-forward"),
-    pytest.param([E("pkg/dev", "chr")], "device file", id="char-device"),
-    pytest.param([E("pkg/dev", "blk")], "device file", id="block-device"),
-    pytest.param([E("pkg/pipe", "fifo")], "fifo", id="fifo"),
-])
+@pytest.mark.parametrize(
+    ("entries", "match"),
+    [
+        pytest.param(
+            [E("pkg/h", "hardlink", target="../sentinel")], "hard link target", id="hardlink-dotdot"
+        ),
+        pytest.param([E("pkg/h", "hardlink", target="/etc/passwd")], "absolute path", id="hardlink-absolute"),
+        pytest.param(
+            [E("pkg/h", "hardlink", target="pkg/later"), E("pkg/later")],
+            "not an earlier regular file",
+            id="hardlink-forward",
+        ),
+        pytest.param([E("pkg/dev", "chr")], "device file", id="char-device"),
+        pytest.param([E("pkg/dev", "blk")], "device file", id="block-device"),
+        pytest.param([E("pkg/pipe", "fifo")], "fifo", id="fifo"),
+    ],
+)
 def test_hostile_tar_only_entries_refused(sandbox: Path, entries: list[E], match: str) -> None:
     assert_refused(sandbox, make_tar(sandbox / "in" / "evil-1.0.tar.gz", entries), match)
 
@@ -280,8 +319,7 @@ def test_tar_nul_in_pax_name_refused(sandbox: Path) -> None:
 
 def test_chain_to_a_later_link_is_checked_at_the_end(tmp_path: Path) -> None:
     # pkg/esc looks harmless when read (pkg/up is unknown yet); the chain escapes.
-    archive = make_tar(tmp_path / "evil.tar.gz", [
-        E("pkg/ok"), sym("pkg/esc", "up/.."), sym("pkg/up", "..")])
+    archive = make_tar(tmp_path / "evil.tar.gz", [E("pkg/ok"), sym("pkg/esc", "up/.."), sym("pkg/up", "..")])
     members = iter_members(archive)
     assert next(members).name == "pkg/ok"
     with pytest.raises(ArchiveError, match=r"'pkg/esc'.*escapes the archive root"):
@@ -290,11 +328,15 @@ def test_chain_to_a_later_link_is_checked_at_the_end(tmp_path: Path) -> None:
 
 # --- limits --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt", ["tar", "zip"])
 def test_member_count_bomb(sandbox: Path, fmt: str) -> None:
     entries = [E(f"pkg/f{i}", data=b"") for i in range(50)]
-    archive = (make_tar(sandbox / "in" / "bomb.tar.gz", entries) if fmt == "tar"
-               else make_zip(sandbox / "in" / "bomb.zip", entries))
+    archive = (
+        make_tar(sandbox / "in" / "bomb.tar.gz", entries)
+        if fmt == "tar"
+        else make_zip(sandbox / "in" / "bomb.zip", entries)
+    )
     assert_refused(sandbox, archive, "more than 10 members", SMALL)
 
 
@@ -311,11 +353,10 @@ def test_zip_size_bomb_with_lying_declared_size(sandbox: Path) -> None:
     size = (8 << 20).to_bytes(4, "little")
     at = 0
     while (at := raw.find(size, at)) != -1:
-        raw[at:at + 4] = (100).to_bytes(4, "little")
+        raw[at : at + 4] = (100).to_bytes(4, "little")
     archive.write_bytes(bytes(raw))
     # zipfile stops at the declared size and then fails the CRC: refused either way.
-    assert_refused(sandbox, archive, r"bomb\.zip: member 'pkg/zeros'.*(corrupt|size limit)",
-                   SMALL)
+    assert_refused(sandbox, archive, r"bomb\.zip: member 'pkg/zeros'.*(corrupt|size limit)", SMALL)
 
 
 def test_sizes_are_counted_not_declared() -> None:
@@ -339,6 +380,7 @@ def test_tar_large_member_under_small_limit(sandbox: Path) -> None:
 
 # --- format detection ----------------------------------------------------------------------
 
+
 def test_polyglot_tar_with_zip_appended(sandbox: Path) -> None:
     tar = make_tar(sandbox / "in" / "poly-1.0.tar.gz", [E("poly-1.0/setup.py")])
     zipped = make_zip(sandbox / "in" / "other.zip", [E("poly-1.0/evil.py")])
@@ -353,18 +395,20 @@ def test_polyglot_tar_with_zip_appended(sandbox: Path) -> None:
 def test_polyglot_zip_inside_plain_tar(sandbox: Path) -> None:
     inner = make_zip(sandbox / "inner.zip", [E("x/evil.py")]).read_bytes()
     (sandbox / "inner.zip").unlink()
-    archive = make_tar(sandbox / "in" / "poly-1.0.tar", [E("poly-1.0/data.zip", data=inner)],
-                       "w:")
+    archive = make_tar(sandbox / "in" / "poly-1.0.tar", [E("poly-1.0/data.zip", data=inner)], "w:")
     assert_refused(sandbox, archive, "polyglot")
 
 
-@pytest.mark.parametrize(("name", "content", "match"), [
-    ("pkg-1.0.tar.gz", "zip", "file name says tar.gz but the content is zip"),
-    ("pkg-1.0.whl", "tar.gz", "file name says zip but the content is tar.gz"),
-    ("pkg-1.0.tar.xz", "tar.gz", "file name says tar.xz but the content is tar.gz"),
-    ("pkg-1.0.tar.gz", "junk", "neither a tar nor a zip"),
-    ("pkg-1.0.tar.gz", "empty", "neither a tar nor a zip"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("pkg-1.0.tar.gz", "zip", "file name says tar.gz but the content is zip"),
+        ("pkg-1.0.whl", "tar.gz", "file name says zip but the content is tar.gz"),
+        ("pkg-1.0.tar.xz", "tar.gz", "file name says tar.xz but the content is tar.gz"),
+        ("pkg-1.0.tar.gz", "junk", "neither a tar nor a zip"),
+        ("pkg-1.0.tar.gz", "empty", "neither a tar nor a zip"),
+    ],
+)
 def test_format_mismatch(sandbox: Path, name: str, content: str, match: str) -> None:
     path = sandbox / "in" / name
     if content == "zip":
@@ -385,6 +429,7 @@ def test_format_from_content_when_suffix_unknown(tmp_path: Path) -> None:
 
 
 # --- corrupt archives ------------------------------------------------------------------------
+
 
 def test_truncated_gzip(sandbox: Path) -> None:
     data = (DATA / "flit_core-3.12.0.tar.gz").read_bytes()
@@ -420,6 +465,7 @@ def test_truncated_zip(sandbox: Path) -> None:
 
 # --- extract_sdist specifics -----------------------------------------------------------------
 
+
 def test_extract_refuses_non_empty_dest(tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     dest.mkdir()
@@ -435,11 +481,14 @@ def test_extract_into_existing_empty_dir(tmp_path: Path) -> None:
     assert (top / "six.py").is_file()
 
 
-@pytest.mark.parametrize(("entries", "match"), [
-    ([E("a-1.0/x"), E("b-1.0/y")], "exactly one top-level directory; found: a-1.0, b-1.0"),
-    ([E("README")], "exactly one top-level directory"),
-    ([], "exactly one top-level directory"),
-])
+@pytest.mark.parametrize(
+    ("entries", "match"),
+    [
+        ([E("a-1.0/x"), E("b-1.0/y")], "exactly one top-level directory; found: a-1.0, b-1.0"),
+        ([E("README")], "exactly one top-level directory"),
+        ([], "exactly one top-level directory"),
+    ],
+)
 def test_extract_needs_one_top_dir(sandbox: Path, entries: list[E], match: str) -> None:
     archive = make_tar(sandbox / "in" / "odd-1.0.tar.gz", entries)
     list(iter_members(archive))  # fine as an archive, not as an sdist
@@ -451,9 +500,9 @@ def test_extract_needs_one_top_dir(sandbox: Path, entries: list[E], match: str) 
 
 # --- wheel RECORD ----------------------------------------------------------------------------
 
+
 def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(
-        b"=").decode()
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def _rewrite_wheel(src: Path, dest: Path, files: dict[str, bytes]) -> Path:
@@ -485,25 +534,38 @@ def test_wheel_record_mismatches_all_reported(tmp_path: Path) -> None:
 def test_wheel_record_wrong_size_only(tmp_path: Path) -> None:
     data = b"print('hi')\n"
     rows = io.StringIO()
-    csv.writer(rows).writerows([["w/__init__.py", _record_hash(data), "999"],
-                                ["w-1.dist-info/RECORD", "", ""]])
-    wheel = _rewrite_wheel(Path("w"), tmp_path / "w-1-py3-none-any.whl", {
-        "w/__init__.py": data, "w-1.dist-info/RECORD": rows.getvalue().encode(),
-        "w-1.dist-info/RECORD.jws": b"{}"})
+    csv.writer(rows).writerows(
+        [["w/__init__.py", _record_hash(data), "999"], ["w-1.dist-info/RECORD", "", ""]]
+    )
+    wheel = _rewrite_wheel(
+        Path("w"),
+        tmp_path / "w-1-py3-none-any.whl",
+        {
+            "w/__init__.py": data,
+            "w-1.dist-info/RECORD": rows.getvalue().encode(),
+            "w-1.dist-info/RECORD.jws": b"{}",
+        },
+    )
     with pytest.raises(ArchiveError, match=r"w/__init__.py:1: size 12 differs from RECORD's 999") as info:
         check_wheel_record(wheel)
     assert "sha256" not in str(info.value)
     assert "RECORD.jws" not in str(info.value)
 
 
-@pytest.mark.parametrize(("record", "match"), [
-    ("w/a.py,md5=abc,2\n", "'md5' is not one of sha256, sha384, sha512"),
-    ("w/a.py,sha256=abc\n", "expected 3 fields"),
-    ("../a.py,sha256=abc,2\n", r"'\.\.'"),
-])
+@pytest.mark.parametrize(
+    ("record", "match"),
+    [
+        ("w/a.py,md5=abc,2\n", "'md5' is not one of sha256, sha384, sha512"),
+        ("w/a.py,sha256=abc\n", "expected 3 fields"),
+        ("../a.py,sha256=abc,2\n", r"'\.\.'"),
+    ],
+)
 def test_wheel_record_malformed(tmp_path: Path, record: str, match: str) -> None:
-    wheel = _rewrite_wheel(Path("w"), tmp_path / "w-1-py3-none-any.whl", {
-        "w/a.py": b"a\n", "w-1.dist-info/RECORD": record.encode()})
+    wheel = _rewrite_wheel(
+        Path("w"),
+        tmp_path / "w-1-py3-none-any.whl",
+        {"w/a.py": b"a\n", "w-1.dist-info/RECORD": record.encode()},
+    )
     with pytest.raises(ArchiveError, match=match):
         check_wheel_record(wheel)
 
@@ -515,9 +577,14 @@ def test_wheel_without_record(tmp_path: Path) -> None:
 
 
 def test_wheel_with_symlink(tmp_path: Path) -> None:
-    wheel = make_zip(tmp_path / "w-1-py3-none-any.whl", [
-        E("w/a.py", data=b"a"), sym("w/b.py", "a.py"),
-        E("w-1.dist-info/RECORD", data=f"w/a.py,{_record_hash(b'a')},1\n".encode())])
+    wheel = make_zip(
+        tmp_path / "w-1-py3-none-any.whl",
+        [
+            E("w/a.py", data=b"a"),
+            sym("w/b.py", "a.py"),
+            E("w-1.dist-info/RECORD", data=f"w/a.py,{_record_hash(b'a')},1\n".encode()),
+        ],
+    )
     with pytest.raises(ArchiveError, match=r"w/b\.py: wheels cannot hold links"):
         check_wheel_record(wheel)
 

@@ -20,8 +20,8 @@ from fromsource.graph import load
 
 def bootstrap(index: Path, ws: Path, *args: str) -> Result:
     return CliRunner().invoke(
-        main, ["bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws),
-               "-j", "2", "--json"],
+        main,
+        ["bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws), "-j", "2", "--json"],
     )
 
 
@@ -53,8 +53,14 @@ def test_diamond_with_backend_and_dynamic_metadata(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert set(statuses(result).values()) == {"built"}
-    assert set(statuses(result)) == {"app 1.0", "left 1.0", "right 1.0", "shared 1.0",
-                                     "builder 1.0", "helper 1.0"}
+    assert set(statuses(result)) == {
+        "app 1.0",
+        "left 1.0",
+        "right 1.0",
+        "shared 1.0",
+        "builder 1.0",
+        "helper 1.0",
+    }
     assert edges(ws) == {
         ("app==1.0", "build-system", "builder==1.0"),
         ("builder==1.0", "backend", "helper==1.0"),
@@ -89,11 +95,15 @@ def test_deep_chain_builds_in_order_and_rerun_rebuilds_nothing(tmp_path: Path) -
 
 def test_extras_markers_and_constraints(tmp_path: Path) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
-    project(index, "app", requires=[
-        "lib[fast]",
-        'winonly; sys_platform == "win32"',  # not even in the index: must not be looked up
-        'posixdep; sys_platform != "win32"',
-    ])
+    project(
+        index,
+        "app",
+        requires=[
+            "lib[fast]",
+            'winonly; sys_platform == "win32"',  # not even in the index: must not be looked up
+            'posixdep; sys_platform != "win32"',
+        ],
+    )
     project(index, "lib", "1.0", extras=["fast"], requires=['turbo; extra == "fast"'])
     project(index, "lib", "2.0", extras=["fast"], requires=['turbo; extra == "fast"'])
     project(index, "turbo")
@@ -135,14 +145,24 @@ def test_keep_going_builds_independent_packages_and_skips_dependents(tmp_path: P
     result = bootstrap(index, ws, "good", "bad", "needy", "later", "--keep-going")
 
     assert result.exit_code == 3, result.output
-    assert statuses(result) == {"good 1.0": "built", "bad 1.0": "failed",
-                                "needy 1.0": "skipped", "later 1.0": "skipped"}
+    assert statuses(result) == {
+        "good 1.0": "built",
+        "bad 1.0": "failed",
+        "needy 1.0": "skipped",
+        "later 1.0": "skipped",
+    }
     reports = {p["name"]: p for p in summary(result)["packages"]}
     assert reports["bad"]["log"].endswith("builds/bad-1.0/build.log")
     assert "failing on purpose" in reports["bad"]["log_tail"]
     assert reports["needy"]["blocked_by"] == ["bad 1.0"]
-    assert summary(result)["counts"] == {"built": 1, "reused": 0, "external": 0, "failed": 1,
-                                         "skipped": 2, "cancelled": 0}
+    assert summary(result)["counts"] == {
+        "built": 1,
+        "reused": 0,
+        "external": 0,
+        "failed": 1,
+        "skipped": 2,
+        "cancelled": 0,
+    }
     assert verify_all(ws) == []
 
 
@@ -151,8 +171,9 @@ def test_without_keep_going_a_failure_stops_new_builds(tmp_path: Path) -> None:
     project(index, "bad", fail=True)
     project(index, "needy", build=["bad"])
 
-    result = CliRunner().invoke(main, ["bootstrap", "needy", "--find-links", str(index),
-                                       "--no-index", "-w", str(ws), "-j", "1"])
+    result = CliRunner().invoke(
+        main, ["bootstrap", "needy", "--find-links", str(index), "--no-index", "-w", str(ws), "-j", "1"]
+    )
 
     assert result.exit_code == 3
     assert "failed bad 1.0" in result.stdout
@@ -185,10 +206,13 @@ def test_three_package_cycle_is_reported_with_its_path(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     # gamma's backend edge is known once its (empty) build-system env is built and its hook
     # asked; alpha needs nothing, so it may be built; nothing in the cycle {beta, gamma} is.
-    assert ("alpha 1.0 -[install]-> beta 1.0 -[build-system]-> gamma 1.0 -[backend]-> alpha 1.0"
-            in result.stderr.replace("\n", " ")) or (
+    assert (
+        "alpha 1.0 -[install]-> beta 1.0 -[build-system]-> gamma 1.0 -[backend]-> alpha 1.0"
+        in result.stderr.replace("\n", " ")
+    ) or (
         "beta 1.0 -[build-system]-> gamma 1.0 -[backend]-> alpha 1.0 -[install]-> beta 1.0"
-        in result.stderr.replace("\n", " "))
+        in result.stderr.replace("\n", " ")
+    )
     assert [w.name for w in (ws / "wheels").glob("*.whl")] in ([], ["alpha-1.0-py3-none-any.whl"])
 
 
@@ -202,7 +226,8 @@ def test_static_three_package_cycle(tmp_path: Path) -> None:
 
     assert result.exit_code == 1, result.output
     assert "a 1.0 -[build-system]-> b 1.0 -[build-system]-> c 1.0 -[build-system]-> a 1.0" in (
-        result.stderr.replace("\n", " "))
+        result.stderr.replace("\n", " ")
+    )
     assert not (ws / "builds").exists() or not any((ws / "builds").iterdir())
 
 
@@ -233,8 +258,21 @@ def test_killed_run_resumes_and_the_lock_keeps_a_second_run_out(tmp_path: Path) 
     project(index, "app", build=["slow", "quick"])
     project(index, "slow", block=True)
     project(index, "quick")
-    command = [sys.executable, "-m", "fromsource", "bootstrap", "app", "--find-links", str(index),
-               "--no-index", "-w", str(ws), "-j", "2", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "fromsource",
+        "bootstrap",
+        "app",
+        "--find-links",
+        str(index),
+        "--no-index",
+        "-w",
+        str(ws),
+        "-j",
+        "2",
+        "--json",
+    ]
 
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -285,8 +323,14 @@ def test_library_reports_progress_without_printing(tmp_path: Path, capfd: pytest
             seen.append((report.status, report.name))
 
     pair = generate_keypair(tmp_path / "keys")
-    result = run(["app"], workspace=Workspace(tmp_path / "ws"), index=LocalDirIndex(index),
-                 key=pair.private_path, executor=InlineExecutor(), reporter=Recorder())
+    result = run(
+        ["app"],
+        workspace=Workspace(tmp_path / "ws"),
+        index=LocalDirIndex(index),
+        key=pair.private_path,
+        executor=InlineExecutor(),
+        reporter=Recorder(),
+    )
 
     assert result.ok
     assert seen == [("started", "tool"), ("built", "tool"), ("started", "app"), ("built", "app")]

@@ -44,9 +44,11 @@ vcs-versioning<=2.6.0
 
 def run(ws: Path, *args: str) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, "-m", "fromsource", "bootstrap", *args, "-w", str(ws), "-j", "2",
-         "--json"],
-        capture_output=True, text=True, timeout=1200, check=False,
+        [sys.executable, "-m", "fromsource", "bootstrap", *args, "-w", str(ws), "-j", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     loaded: dict[str, Any] = json.loads(result.stdout)
@@ -81,14 +83,29 @@ def test_bootstrap_requests_and_install_it_from_the_workspace(tmp_path: Path) ->
     target = tmp_path / "target"
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull}
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--index-url", (ws / "wheels" / "simple").as_uri(), "--target", str(target),
-         "requests"],
-        check=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--index-url",
+            (ws / "wheels" / "simple").as_uri(),
+            "--target",
+            str(target),
+            "requests",
+        ],
+        check=True,
+        env=env,
+        timeout=300,
     )
     probe = subprocess.run(
         [sys.executable, "-c", "import requests, urllib3; print(requests.__version__, requests.__file__)"],
-        capture_output=True, text=True, check=True, env={**env, "PYTHONPATH": str(target)},
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "PYTHONPATH": str(target)},
     )
     version, location = probe.stdout.split()
     assert version == "2.32.3"

@@ -22,8 +22,10 @@ from fromsource.cli import main
 
 
 def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["bootstrap", *args, "--find-links", str(index), "--no-index",
-                                     "-w", str(ws), "-j", "2", "--json"])
+    return CliRunner().invoke(
+        main,
+        ["bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws), "-j", "2", "--json"],
+    )
 
 
 def _with_source(sdist: Path) -> Path:
@@ -55,19 +57,25 @@ def _published_wheel(sdist: Path, out: Path) -> Path:
     (root / "tiny.json").write_text(json.dumps(config))
     name = subprocess.run(
         [sys.executable, "-c", f"import tinybackend; print(tinybackend.build_wheel({str(out)!r}))"],
-        cwd=root, capture_output=True, text=True, check=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     return out / name
 
 
 def _admit(wheel: Path, sdist: Path, key: Path, ws: Path) -> Result:
-    return CliRunner().invoke(main, ["seed", "admit", str(wheel), "--sdist", str(sdist),
-                                     "--key", str(key), "-w", str(ws)])
+    return CliRunner().invoke(
+        main, ["seed", "admit", str(wheel), "--sdist", str(sdist), "--key", str(key), "-w", str(ws)]
+    )
 
 
 def _policy(path: Path, ws: Path, reviewer: Path, extra: str = "") -> Path:
-    path.write_text(f'version = 1\n{extra}\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
-                    f'reviewer_keys = ["{reviewer}"]\n')
+    path.write_text(
+        f'version = 1\n{extra}\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
+        f'reviewer_keys = ["{reviewer}"]\n'
+    )
     return path
 
 
@@ -86,7 +94,9 @@ SelfCycle = tuple[Path, Path, Path]  # index, workspace, the sdist
 @pytest.fixture
 def self_cycle(tmp_path: Path) -> SelfCycle:
     index, ws = tmp_path / "index", tmp_path / "ws"
-    sdist = _with_source(project(index, "coherent.build", "0.19.1", build=["coherent.build"], requires=["dep"]))
+    sdist = _with_source(
+        project(index, "coherent.build", "0.19.1", build=["coherent.build"], requires=["dep"])
+    )
     _with_source(project(index, "dep"))
     return index, ws, sdist
 
@@ -97,7 +107,9 @@ def test_self_cycle_end_to_end(self_cycle: SelfCycle, reviewer: KeyPair, tmp_pat
     first = _bootstrap(index, ws, "coherent.build")
     assert first.exit_code == 1
     assert "coherent.build 0.19.1 -[build-system]-> coherent.build 0.19.1" in first.stderr
-    command = f"fromsource seed admit coherent_build-0.19.1-py3-none-any.whl --sdist {ws / 'sources' / sdist.name}"
+    command = (
+        f"fromsource seed admit coherent_build-0.19.1-py3-none-any.whl --sdist {ws / 'sources' / sdist.name}"
+    )
     assert command in first.stderr.replace("\n", "")
 
     # 2. The security team reviews the published wheel against the sdist and admits it.
@@ -140,8 +152,9 @@ def test_self_cycle_end_to_end(self_cycle: SelfCycle, reviewer: KeyPair, tmp_pat
     # 6. The SBOM has both builds of the byte-identical twins: stage 2 depends on stage 1,
     #    whose inputs hold the seed.
     bom = tmp_path / "bom.cdx.json"
-    sbom = CliRunner().invoke(main, ["sbom", "-w", str(ws), "-o", str(bom), "--validate",
-                                     "--policy", str(policy)])
+    sbom = CliRunner().invoke(
+        main, ["sbom", "-w", str(ws), "-o", str(bom), "--validate", "--policy", str(policy)]
+    )
     assert sbom.exit_code == 0, sbom.output
     workflow = json.loads(bom.read_text())["formulation"][0]["workflows"][0]
     tasks = {t["bom-ref"]: t for t in workflow["tasks"]}
@@ -151,8 +164,12 @@ def test_self_cycle_end_to_end(self_cycle: SelfCycle, reviewer: KeyPair, tmp_pat
     (stage2,) = [r for r in coherent_tasks if "@" not in r.rsplit("#", 1)[-1]]
     (stage1,) = [r for r in depends[stage2] if r in coherent_tasks]
     components = {c["bom-ref"]: c for c in json.loads(bom.read_text())["components"]}
-    seed_inputs = [i["resource"]["ref"] for i in tasks[stage1]["inputs"]
-                   if {"name": "fromsource:seed", "value": "true"} in components.get(i["resource"]["ref"], {}).get("properties", [])]
+    seed_inputs = [
+        i["resource"]["ref"]
+        for i in tasks[stage1]["inputs"]
+        if {"name": "fromsource:seed", "value": "true"}
+        in components.get(i["resource"]["ref"], {}).get("properties", [])
+    ]
     assert len(seed_inputs) == 1
 
     # 5. A re-run with nothing changed reuses both stages.
@@ -171,7 +188,9 @@ def test_three_package_cycle_with_one_seed(tmp_path: Path, reviewer: KeyPair) ->
     assert first.exit_code == 1
     assert "-[build-system]->" in first.stderr and "would break it" in first.stderr
 
-    assert _admit(_published_wheel(sdist_a, tmp_path / "pub"), sdist_a, reviewer.private_path, ws).exit_code == 0
+    assert (
+        _admit(_published_wheel(sdist_a, tmp_path / "pub"), sdist_a, reviewer.private_path, ws).exit_code == 0
+    )
     policy = _policy(tmp_path / "policy.toml", ws, reviewer.public_path)
     result = _bootstrap(index, ws, "top", "--policy", str(policy))
     assert result.exit_code == 0, result.output
@@ -186,8 +205,15 @@ def test_three_package_cycle_with_one_seed(tmp_path: Path, reviewer: KeyPair) ->
         assert checked.exit_code == 0, checked.output
 
 
-def _refusal(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path, *, policy_extra: str = "", reviewer_key: Path | None = None,
-             tamper: bool = False) -> Result:
+def _refusal(
+    self_cycle: SelfCycle,
+    reviewer: KeyPair,
+    tmp_path: Path,
+    *,
+    policy_extra: str = "",
+    reviewer_key: Path | None = None,
+    tamper: bool = False,
+) -> Result:
     index, ws, sdist = self_cycle
     wheel = _published_wheel(sdist, tmp_path / "published")
     assert _admit(wheel, sdist, reviewer.private_path, ws).exit_code == 0
@@ -198,14 +224,18 @@ def _refusal(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path, *, policy
     return _bootstrap(index, ws, "coherent.build", "--policy", str(policy))
 
 
-def test_seed_signed_by_an_untrusted_key_is_refused(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path) -> None:
+def test_seed_signed_by_an_untrusted_key_is_refused(
+    self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path
+) -> None:
     stranger = generate_keypair(tmp_path / "stranger", "stranger")
     result = _refusal(self_cycle, reviewer, tmp_path, reviewer_key=stranger.public_path)
     assert result.exit_code == 1
     assert "refused: " in result.stderr and "signature not valid" in result.stderr
 
 
-def test_seed_whose_bytes_differ_from_the_review_is_refused(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path) -> None:
+def test_seed_whose_bytes_differ_from_the_review_is_refused(
+    self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path
+) -> None:
     result = _refusal(self_cycle, reviewer, tmp_path, tamper=True)
     assert result.exit_code == 1
     assert "differs from the digest that was attested" in result.stderr
@@ -217,10 +247,15 @@ def test_expired_policy_is_refused(self_cycle: SelfCycle, reviewer: KeyPair, tmp
     assert "expired" in result.stderr
 
 
-def test_seed_for_a_package_in_no_cycle_is_refused(self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path) -> None:
+def test_seed_for_a_package_in_no_cycle_is_refused(
+    self_cycle: SelfCycle, reviewer: KeyPair, tmp_path: Path
+) -> None:
     index, ws, _sdist = self_cycle
     dep_sdist = index / "dep-1.0.tar.gz"
-    assert _admit(_published_wheel(dep_sdist, tmp_path / "dep"), dep_sdist, reviewer.private_path, ws).exit_code == 0
+    assert (
+        _admit(_published_wheel(dep_sdist, tmp_path / "dep"), dep_sdist, reviewer.private_path, ws).exit_code
+        == 0
+    )
     result = _refusal(self_cycle, reviewer, tmp_path)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -231,7 +266,9 @@ def test_seed_for_a_package_in_no_cycle_is_refused(self_cycle: SelfCycle, review
     assert dep["status"] == "built" and dep["seed"] is None  # built from source, seed unused
 
 
-def test_external_named_by_digest_replaces_a_build_that_cannot_run_here(tmp_path: Path, reviewer: KeyPair) -> None:
+def test_external_named_by_digest_replaces_a_build_that_cannot_run_here(
+    tmp_path: Path, reviewer: KeyPair
+) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "app", build=["rusty"])
     rusty = project(index, "rusty", fail=True)  # stands for a Rust extension without its crates

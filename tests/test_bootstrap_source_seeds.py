@@ -18,8 +18,18 @@ from fromsource.attest.keys import KeyPair, generate_keypair
 from fromsource.cli import main
 from test_bootstrap_seeds import _published_wheel
 
-FLAT_RECIPE = ["--layout", ".=coherent_build", "--exclude", "PKG-INFO", "--exclude", "pyproject.toml",
-               "--exclude", "tiny.json", "--exclude", "tinybackend.py"]
+FLAT_RECIPE = [
+    "--layout",
+    ".=coherent_build",
+    "--exclude",
+    "PKG-INFO",
+    "--exclude",
+    "pyproject.toml",
+    "--exclude",
+    "tiny.json",
+    "--exclude",
+    "tinybackend.py",
+]
 
 
 def _run(*args: str) -> Result:
@@ -27,8 +37,9 @@ def _run(*args: str) -> Result:
 
 
 def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
-    return _run("bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws),
-                "-j", "2", "--json")
+    return _run(
+        "bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws), "-j", "2", "--json"
+    )
 
 
 def _add(sdist: Path, files: dict[str, str]) -> Path:
@@ -48,8 +59,10 @@ def _add(sdist: Path, files: dict[str, str]) -> Path:
 
 def _policy(path: Path, ws: Path, evidence: str = '["source"]') -> Path:
     """Strict-like: no reviewer keys, and only a source seed may break a cycle."""
-    path.write_text(f'version = 1\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
-                    f"[seeds]\nevidence = {evidence}\n")
+    path.write_text(
+        f'version = 1\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
+        f"[seeds]\nevidence = {evidence}\n"
+    )
     return path
 
 
@@ -61,8 +74,10 @@ def assembler(tmp_path: Path) -> KeyPair:
 def test_self_cycle_broken_by_a_source_seed_with_a_flat_layout(tmp_path: Path, assembler: KeyPair) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     # coherent.build's shape: the sdist's top directory is the package.
-    sdist = _add(project(index, "coherent.build", "0.19.1", build=["coherent.build"], requires=["dep"]),
-                 {"__init__.py": "VERSION = '0.19.1'\n"})
+    sdist = _add(
+        project(index, "coherent.build", "0.19.1", build=["coherent.build"], requires=["dep"]),
+        {"__init__.py": "VERSION = '0.19.1'\n"},
+    )
     project(index, "dep")
     published = _published_wheel(sdist, tmp_path / "maintainer")
     published = published.rename(index / published.name)  # the index serves the published wheel
@@ -74,12 +89,23 @@ def test_self_cycle_broken_by_a_source_seed_with_a_flat_layout(tmp_path: Path, a
     assemble_at, admit_at = text.find("fromsource seed assemble"), text.find("fromsource seed admit")
     assert 0 < assemble_at < admit_at, text
     # (the import path a dotted name suggests; this fixture's backend imports coherent_build)
-    assert (f"fromsource seed assemble {ws / 'sources' / sdist.name} --layout .=coherent/build "
-            "--exclude PKG-INFO --exclude pyproject.toml") in " ".join(text.split())
+    assert (
+        f"fromsource seed assemble {ws / 'sources' / sdist.name} --layout .=coherent/build "
+        "--exclude PKG-INFO --exclude pyproject.toml"
+    ) in " ".join(text.split())
 
     # 2. Assemble the seed from the sdist bootstrap fetched: no pre-built file involved.
-    assembled = _run("seed", "assemble", str(ws / "sources" / sdist.name), *FLAT_RECIPE,
-                     "--key", str(assembler.private_path), "-w", str(ws), "--json")
+    assembled = _run(
+        "seed",
+        "assemble",
+        str(ws / "sources" / sdist.name),
+        *FLAT_RECIPE,
+        "--key",
+        str(assembler.private_path),
+        "-w",
+        str(ws),
+        "--json",
+    )
     assert assembled.exit_code == 0, assembled.output
     seed_name = Path(json.loads(assembled.stdout)["seed"]).name
     assert seed_name == "coherent_build-0.19.1-py3-none-any.whl"
@@ -103,8 +129,17 @@ def test_self_cycle_broken_by_a_source_seed_with_a_flat_layout(tmp_path: Path, a
     rebuild = (ws / "attestations" / f"{final.name}.rebuild.intoto.jsonl").read_text().splitlines()
     assert len(rebuild) == 3  # stage 1, the seed, and the published wheel
 
-    human = _run("bootstrap", "coherent.build", "--find-links", str(index), "--no-index", "-w", str(ws),
-                 "--policy", str(policy))
+    human = _run(
+        "bootstrap",
+        "coherent.build",
+        "--find-links",
+        str(index),
+        "--no-index",
+        "-w",
+        str(ws),
+        "--policy",
+        str(policy),
+    )
     assert human.exit_code == 0, human.output
     assert f"published wheel {published.name} reproduces from source" in human.stdout
     assert "trust base: 1 seed(s) (1 source), 0 external(s)" in human.stdout
@@ -116,18 +151,32 @@ def test_self_cycle_broken_by_a_source_seed_with_a_flat_layout(tmp_path: Path, a
     stage1 = next(c for c in root["children"] if c["kind"] == "wheel" and c["name"] == final.name)
     (seed_node,) = [c for c in stage1["children"] if c["kind"] == "seed"]
     assert seed_node["origin"] == "source"
-    assert seed_node["children"] == [{
-        "name": sdist.name, "kind": "sdist", "sha256": hashlib.sha256(sdist.read_bytes()).hexdigest(),
-        "edge": None, "valid": True, "problems": [], "evidence": [], "ref": False, "attestation": None,
-        "keyids": [], "children": []}]
+    assert seed_node["children"] == [
+        {
+            "name": sdist.name,
+            "kind": "sdist",
+            "sha256": hashlib.sha256(sdist.read_bytes()).hexdigest(),
+            "edge": None,
+            "valid": True,
+            "problems": [],
+            "evidence": [],
+            "ref": False,
+            "attestation": None,
+            "keyids": [],
+            "children": [],
+        }
+    ]
     text = _run("verify", str(final), "-w", str(ws), "--policy", str(policy)).stdout
     assert f"trust base: seed {seed_name} (source)" in text
 
     # 5. The SBOM says what the seed is.
     bom = tmp_path / "bom.cdx.json"
     assert _run("sbom", "-w", str(ws), "-o", str(bom), "--validate", "--policy", str(policy)).exit_code == 0
-    (component,) = [c for c in json.loads(bom.read_text())["components"]
-                    if {"name": "fromsource:seed", "value": "true"} in c.get("properties", [])]
+    (component,) = [
+        c
+        for c in json.loads(bom.read_text())["components"]
+        if {"name": "fromsource:seed", "value": "true"} in c.get("properties", [])
+    ]
     props = {p["name"]: p["value"] for p in component["properties"]}
     assert props["fromsource:seed-origin"] == "source"
     assert props["fromsource:seed-sdist"].startswith(f"{sdist.name} sha256:")
@@ -139,7 +188,9 @@ def test_self_cycle_broken_by_a_source_seed_with_a_flat_layout(tmp_path: Path, a
     assert "source evidence is not accepted by the policy" in refused.stderr
 
 
-def test_three_package_cycle_broken_by_a_source_seed_with_a_src_layout(tmp_path: Path, assembler: KeyPair) -> None:
+def test_three_package_cycle_broken_by_a_source_seed_with_a_src_layout(
+    tmp_path: Path, assembler: KeyPair
+) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "top", build=["a"])
     sdist_a = _add(project(index, "a", build=["b"]), {"src/a/__init__.py": "VERSION = '1.0'\n"})
@@ -148,8 +199,16 @@ def test_three_package_cycle_broken_by_a_source_seed_with_a_src_layout(tmp_path:
     assert _bootstrap(index, ws, "top").exit_code == 1
 
     # The layout is inferred (src/a/ -> a/); no published wheel of a exists anywhere.
-    assembled = _run("seed", "assemble", str(ws / "sources" / sdist_a.name), "--key",
-                     str(assembler.private_path), "-w", str(ws), "--json")
+    assembled = _run(
+        "seed",
+        "assemble",
+        str(ws / "sources" / sdist_a.name),
+        "--key",
+        str(assembler.private_path),
+        "-w",
+        str(ws),
+        "--json",
+    )
     assert assembled.exit_code == 0, assembled.output
     assert json.loads(assembled.stdout)["layout"] == ["src/a=a"]
 
@@ -171,13 +230,19 @@ def test_three_package_cycle_broken_by_a_source_seed_with_a_src_layout(tmp_path:
 def test_a_source_seed_of_another_sdist_is_refused(tmp_path: Path, assembler: KeyPair) -> None:
     """Same name and version, different sdist bytes: not the source this run builds."""
     index, ws = tmp_path / "index", tmp_path / "ws"
-    sdist = _add(project(index, "coherent.build", "0.19.1", build=["coherent.build"]),
-                 {"coherent_build/__init__.py": "VERSION = '0.19.1'\n"})
-    other = _add(project(tmp_path / "elsewhere", "coherent.build", "0.19.1", build=["coherent.build"]),
-                 {"coherent_build/__init__.py": "VERSION = '0.19.1'  # changed\n"})
+    sdist = _add(
+        project(index, "coherent.build", "0.19.1", build=["coherent.build"]),
+        {"coherent_build/__init__.py": "VERSION = '0.19.1'\n"},
+    )
+    other = _add(
+        project(tmp_path / "elsewhere", "coherent.build", "0.19.1", build=["coherent.build"]),
+        {"coherent_build/__init__.py": "VERSION = '0.19.1'  # changed\n"},
+    )
     assert other.read_bytes() != sdist.read_bytes()
-    assert _run("seed", "assemble", str(other), "--key", str(assembler.private_path),
-                "-w", str(ws)).exit_code == 0
+    assert (
+        _run("seed", "assemble", str(other), "--key", str(assembler.private_path), "-w", str(ws)).exit_code
+        == 0
+    )
     result = _bootstrap(index, ws, "coherent.build", "--policy", str(_policy(tmp_path / "p.toml", ws)))
     assert result.exit_code == 1
     assert "not the one being built" in result.stderr

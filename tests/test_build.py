@@ -83,19 +83,39 @@ def test_simple_index_is_installable_by_pip(built_workspace: Path, tmp_path: Pat
     index = (built_workspace / "wheels" / "simple").as_uri()
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--index-url", index,
-         "--target", str(tmp_path / "t"), "packaging==24.2"],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--index-url",
+            index,
+            "--target",
+            str(tmp_path / "t"),
+            "packaging==24.2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "t" / "packaging" / "version.py").is_file()
 
 
 def test_missing_build_requirement_gives_one_clear_message(tmp_path: Path, keypair: KeyPair) -> None:
-    result = CliRunner().invoke(main, [
-        "build", str(DATA / "packaging-24.2.tar.gz"), "--workspace", str(tmp_path / "w"),
-        "--key", str(keypair.private_path),
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "build",
+            str(DATA / "packaging-24.2.tar.gz"),
+            "--workspace",
+            str(tmp_path / "w"),
+            "--key",
+            str(keypair.private_path),
+        ],
+    )
     assert result.exit_code == 3
     assert "flit_core>=3.3" in result.output
     assert "no wheel in the workspace" in result.output
@@ -104,8 +124,9 @@ def test_missing_build_requirement_gives_one_clear_message(tmp_path: Path, keypa
     assert not list((tmp_path / "w" / "wheels").glob("*.whl"))
 
 
-def test_sandbox_has_no_network_no_secrets_and_a_source_date(tmp_path: Path, keypair: KeyPair,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sandbox_has_no_network_no_secrets_and_a_source_date(
+    tmp_path: Path, keypair: KeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.setenv("PIP_INDEX_URL", "file:///nowhere")
@@ -126,9 +147,11 @@ def test_failing_backend_reports_the_log(tmp_path: Path, keypair: KeyPair) -> No
     project = tmp_path / "broken"
     project.mkdir()
     (project / "pyproject.toml").write_text(
-        '[build-system]\nrequires = []\nbuild-backend = "be"\nbackend-path = ["."]\n')
+        '[build-system]\nrequires = []\nbuild-backend = "be"\nbackend-path = ["."]\n'
+    )
     (project / "be.py").write_text(
-        "def build_wheel(d, c=None, m=None):\n    raise RuntimeError('deliberate failure')\n")
+        "def build_wheel(d, c=None, m=None):\n    raise RuntimeError('deliberate failure')\n"
+    )
     sdist = make_sdist(project, tmp_path / "src", "broken", "1.0")
     with pytest.raises(BuildError) as info:
         build_sdist(sdist, Workspace(tmp_path / "w"), load_signer(keypair.private_path))
@@ -142,7 +165,8 @@ def test_missing_backend_module_is_a_missing_requirement(tmp_path: Path, keypair
     project = tmp_path / "nobackend"
     project.mkdir()
     (project / "pyproject.toml").write_text(
-        '[build-system]\nrequires = []\nbuild-backend = "not_installed_backend"\n')
+        '[build-system]\nrequires = []\nbuild-backend = "not_installed_backend"\n'
+    )
     sdist = make_sdist(project, tmp_path / "src", "nobackend", "1.0")
     with pytest.raises(MissingRequirementError, match="not_installed_backend"):
         build_sdist(sdist, Workspace(tmp_path / "w"), load_signer(keypair.private_path))
@@ -151,7 +175,8 @@ def test_missing_backend_module_is_a_missing_requirement(tmp_path: Path, keypair
 def test_unattested_wheel_never_enters_a_build(tmp_path: Path, keypair: KeyPair) -> None:
     ws = Workspace(tmp_path / "w").create()
     (ws.wheels / "flit_core-3.12.0-py3-none-any.whl").write_bytes(
-        (DATA / "flit_core-3.12.0-py3-none-any.whl").read_bytes())
+        (DATA / "flit_core-3.12.0-py3-none-any.whl").read_bytes()
+    )
     with pytest.raises(MissingRequirementError, match="without an attestation"):
         build_sdist(DATA / "packaging-24.2.tar.gz", ws, load_signer(keypair.private_path))
 
@@ -174,5 +199,5 @@ def test_cli_build_generates_a_key_on_first_use(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "generated builder key" in result.output
     assert (tmp_path / "w" / "keys" / "builder.key").stat().st_mode & 0o777 == 0o600
-    payload = json.loads(result.stdout[result.stdout.index("{"):])
+    payload = json.loads(result.stdout[result.stdout.index("{") :])
     assert payload["sha256"] == sha256_file(Path(payload["wheel"]))

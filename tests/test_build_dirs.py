@@ -12,8 +12,21 @@ from fromsource.cli import main
 
 
 def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["bootstrap", *args, "--find-links", str(index), "--no-index",
-                                     "-w", str(ws), "-j", "2", "--keep-going"])
+    return CliRunner().invoke(
+        main,
+        [
+            "bootstrap",
+            *args,
+            "--find-links",
+            str(index),
+            "--no-index",
+            "-w",
+            str(ws),
+            "-j",
+            "2",
+            "--keep-going",
+        ],
+    )
 
 
 def test_build_dirs_are_removed_after_success_unless_kept(tmp_path: Path) -> None:

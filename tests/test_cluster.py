@@ -37,8 +37,9 @@ DASK = [sys.executable, "-m", "dask"]  # the `dask` command line of this interpr
 
 
 def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["bootstrap", *args, "--find-links", str(index), "--no-index",
-                                     "-w", str(ws), "--json"])
+    return CliRunner().invoke(
+        main, ["bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws), "--json"]
+    )
 
 
 def _statuses(result: Result) -> dict[str, str]:
@@ -63,8 +64,9 @@ def _diamond(index: Path) -> None:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
     """Two worker processes, one build at a time each; yields the dask:// address."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as local:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as local:
         yield local.scheduler_address.replace("tcp://", "dask://")
 
 
@@ -95,8 +97,7 @@ def test_local_cluster_builds_what_the_local_executor_builds(cluster: str, tmp_p
     # Blobs travel through the store; build directories are gone, logs stay.
     assert any((dask_ws / "store" / "sha256").rglob("*"))
     for build in (dask_ws / "builds").iterdir():
-        assert sorted(p.name for p in build.iterdir()) == ["backend-requires.json", "build.log",
-                                                           "tasks.json"]
+        assert sorted(p.name for p in build.iterdir()) == ["backend-requires.json", "build.log", "tasks.json"]
 
     again = _bootstrap(index, dask_ws, "app", "--executor", cluster)
     assert again.exit_code == 0, again.output
@@ -113,7 +114,9 @@ def test_local_cluster_builds_a_seeded_cycle_in_two_stages(cluster: str, tmp_pat
     sdist_a = _with_source(project(index, "a", build=["b"]))
     project(index, "b", build=["c"])
     project(index, "c", build=["a"])
-    assert _admit(_published_wheel(sdist_a, tmp_path / "pub"), sdist_a, reviewer.private_path, ws).exit_code == 0
+    assert (
+        _admit(_published_wheel(sdist_a, tmp_path / "pub"), sdist_a, reviewer.private_path, ws).exit_code == 0
+    )
     policy = _policy(tmp_path / "policy.toml", ws, reviewer.public_path)
 
     result = _bootstrap(index, ws, "top", "--policy", str(policy), "--executor", cluster)
@@ -180,12 +183,16 @@ def _lying_build(task: RemoteBuild, mode: str) -> RemoteResult:
     return dataclasses.replace(result, wheel_sha256=store.put_file(forged))
 
 
-@pytest.mark.parametrize(("mode", "message"), [
-    ("environment", "reports a build environment other than the one it was given"),
-    ("wheel", "RECORD"),
-])
-def test_the_coordinator_signs_nothing_a_worker_misreports(cluster: str, tmp_path: Path, mode: str,
-                                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("environment", "reports a build environment other than the one it was given"),
+        ("wheel", "RECORD"),
+    ],
+)
+def test_the_coordinator_signs_nothing_a_worker_misreports(
+    cluster: str, tmp_path: Path, mode: str, message: str
+) -> None:
     import cloudpickle  # type: ignore[import-untyped]
 
     from fromsource.attest.keys import generate_keypair
@@ -202,10 +209,16 @@ def test_the_coordinator_signs_nothing_a_worker_misreports(cluster: str, tmp_pat
     key = generate_keypair(ws.keys).private_path
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
     try:
-        executor = DaskExecutor.connect(parse_executor(cluster), store=open_store(ws.root / "store"),
-                                        workspace=ws, key=key, build=functools.partial(_lying_build, mode=mode))
-        summary = bootstrap(["app"], workspace=ws, index=LocalDirIndex(index), key=key,
-                            executor=executor, keep_going=True)
+        executor = DaskExecutor.connect(
+            parse_executor(cluster),
+            store=open_store(ws.root / "store"),
+            workspace=ws,
+            key=key,
+            build=functools.partial(_lying_build, mode=mode),
+        )
+        summary = bootstrap(
+            ["app"], workspace=ws, index=LocalDirIndex(index), key=key, executor=executor, keep_going=True
+        )
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
@@ -226,13 +239,24 @@ def test_the_coordinator_signs_nothing_a_worker_misreports(cluster: str, tmp_pat
 def test_dask_local_executor_and_bad_executor_specs(tmp_path: Path) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "solo")
-    result = _bootstrap(index, ws, "solo", "--executor", "dask-local:1",
-                        "--store", f"file://{tmp_path / 'fsstore'}", "--keep-build-dirs")
+    result = _bootstrap(
+        index,
+        ws,
+        "solo",
+        "--executor",
+        "dask-local:1",
+        "--store",
+        f"file://{tmp_path / 'fsstore'}",
+        "--keep-build-dirs",
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "fsstore" / "sha256").is_dir()
     assert (ws / "builds" / "solo-1.0" / "build.log").is_file()
-    for bad, message in [("dask-local:0", "N must be"), ("dask://nohost", "expected dask://HOST:PORT"),
-                         ("kubernetes", "is not an executor")]:
+    for bad, message in [
+        ("dask-local:0", "N must be"),
+        ("dask://nohost", "expected dask://HOST:PORT"),
+        ("kubernetes", "is not an executor"),
+    ]:
         refused = _bootstrap(index, tmp_path / "ws2", "solo", "--executor", bad)
         assert refused.exit_code == 2, (bad, refused.output)
         assert message in refused.stderr
@@ -247,8 +271,15 @@ def test_a_store_the_workers_cannot_read_is_refused_before_building(cluster: str
     index = tmp_path / "index"
     project(index, "solo")
     # memory:// lives in one process: the coordinator writes there, the workers see nothing.
-    result = _bootstrap(index, tmp_path / "ws", "solo", "--executor", cluster,
-                        "--store", f"memory://fromsource-{tmp_path.name}")
+    result = _bootstrap(
+        index,
+        tmp_path / "ws",
+        "solo",
+        "--executor",
+        cluster,
+        "--store",
+        f"memory://fromsource-{tmp_path.name}",
+    )
     assert result.exit_code == 2, result.output
     assert "cannot read the store memory://" in result.stderr
     assert "Traceback" not in result.output
@@ -258,12 +289,15 @@ def test_a_store_the_workers_cannot_read_is_refused_before_building(cluster: str
 def test_without_distributed_the_error_says_how_to_install(tmp_path: Path) -> None:
     index = tmp_path / "index"
     project(index, "solo")
-    code = ("import sys; sys.modules['distributed'] = None\n"
-            "from fromsource.cli import main\n"
-            f"main(['bootstrap', 'solo', '--find-links', {str(index)!r}, '--no-index', "
-            f"'-w', {str(tmp_path / 'ws')!r}, '--executor', 'dask-local:2'])\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, check=False)
+    code = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "from fromsource.cli import main\n"
+        f"main(['bootstrap', 'solo', '--find-links', {str(index)!r}, '--no-index', "
+        f"'-w', {str(tmp_path / 'ws')!r}, '--executor', 'dask-local:2'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 2
     assert "pip install 'fromsource[dask]'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -302,17 +336,44 @@ class _Cluster:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
         with (home / "out.log").open("wb") as log:
             self.processes[name] = subprocess.Popen(
-                [*DASK, *args], cwd=home, env=env, start_new_session=True,
-                stdout=log, stderr=subprocess.STDOUT)
+                [*DASK, *args],
+                cwd=home,
+                env=env,
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def scheduler(self) -> None:
-        self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
-                    "--dashboard-address", ":0", "--no-show")
+        self._start(
+            "scheduler",
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dashboard-address",
+            ":0",
+            "--no-show",
+        )
 
     def worker(self, name: str) -> None:
-        self._start(name, "worker", self.address, "--nthreads", "1", "--nworkers", "1",
-                    "--local-directory", str(self.root / name / "scratch"), "--name", name,
-                    "--host", "127.0.0.1", "--no-dashboard")
+        self._start(
+            name,
+            "worker",
+            self.address,
+            "--nthreads",
+            "1",
+            "--nworkers",
+            "1",
+            "--local-directory",
+            str(self.root / name / "scratch"),
+            "--name",
+            name,
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+        )
 
     def wait_for_workers(self, count: int) -> None:
         with distributed.Client(self.address, timeout=60) as client:
@@ -348,21 +409,41 @@ def _gates(root: Path) -> list[Path]:
 
 
 def _command(index: Path, ws: Path, store: Path, address: str) -> list[str]:
-    return [sys.executable, "-m", "fromsource", "bootstrap", "app", "--find-links", str(index),
-            "--no-index", "-w", str(ws), "--json", "--store", str(store),
-            "--executor", address.replace("tcp://", "dask://")]
+    return [
+        sys.executable,
+        "-m",
+        "fromsource",
+        "bootstrap",
+        "app",
+        "--find-links",
+        str(index),
+        "--no-index",
+        "-w",
+        str(ws),
+        "--json",
+        "--store",
+        str(store),
+        "--executor",
+        address.replace("tcp://", "dask://"),
+    ]
 
 
-def test_real_scheduler_and_workers_build_and_survive_a_killed_worker(real_cluster: _Cluster,
-                                                                     tmp_path: Path) -> None:
+def test_real_scheduler_and_workers_build_and_survive_a_killed_worker(
+    real_cluster: _Cluster, tmp_path: Path
+) -> None:
     index, ws, store = tmp_path / "index", tmp_path / "ws", tmp_path / "store"
     _diamond(index)
     project(index, "app", requires=["left", "right"], build=["builder", "held"])
     project(index, "held", gate=True)  # its build waits until the test opens the gate
 
-    run = subprocess.Popen(_command(index, ws, store, real_cluster.address),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        _command(index, ws, store, real_cluster.address),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
+
         def waiting() -> list[Path]:
             return _gates(real_cluster.root)
 
@@ -385,8 +466,13 @@ def test_real_scheduler_and_workers_build_and_survive_a_killed_worker(real_clust
     summary = json.loads(stdout)
     assert {p["status"] for p in summary["packages"]} == {"built"}
     assert verify_all(ws) == []
-    held = json.loads(base64.b64decode(json.loads(
-        (ws / "attestations" / "held-1.0-py3-none-any.whl.intoto.jsonl").read_text())["payload"]))
+    held = json.loads(
+        base64.b64decode(
+            json.loads((ws / "attestations" / "held-1.0-py3-none-any.whl.intoto.jsonl").read_text())[
+                "payload"
+            ]
+        )
+    )
     assert held["predicate"]["runDetails"]["worker"]["name"] != victim
     # The workers had neither the workspace nor the key: only their own directories.
     for worker in ("w1", "w2"):
@@ -400,8 +486,12 @@ def test_lost_scheduler_stops_the_run_and_a_rerun_resumes(real_cluster: _Cluster
     project(index, "held", gate=True)
     project(index, "quick")
 
-    run = subprocess.Popen(_command(index, ws, store, real_cluster.address),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        _command(index, ws, store, real_cluster.address),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for(lambda: bool(_gates(real_cluster.root)), "the gated build to start")
         _wait_for((ws / "wheels" / "quick-1.0-py3-none-any.whl").exists, "quick to be signed")
@@ -425,11 +515,19 @@ def test_lost_scheduler_stops_the_run_and_a_rerun_resumes(real_cluster: _Cluster
     real_cluster.scheduler()
     real_cluster.worker("w1")
     real_cluster.wait_for_workers(1)
-    resumed = subprocess.run(_command(index, ws, store, real_cluster.address), capture_output=True,
-                             text=True, timeout=300, check=False)
+    resumed = subprocess.run(
+        _command(index, ws, store, real_cluster.address),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert {p["name"]: p["status"] for p in json.loads(resumed.stdout)["packages"]} == {
-        "quick": "reused", "held": "built", "app": "built"}
+        "quick": "reused",
+        "held": "built",
+        "app": "built",
+    }
     assert verify_all(ws) == []
 
 
@@ -442,12 +540,16 @@ def test_the_strict_reader_ties_the_worker_field_to_the_dask_builder(cluster: st
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "solo")
     assert _bootstrap(index, ws, "solo", "--executor", cluster).exit_code == 0
-    envelope = json.loads((ws / "attestations" / "solo-1.0-py3-none-any.whl.intoto.jsonl").read_text().splitlines()[0])
+    envelope = json.loads(
+        (ws / "attestations" / "solo-1.0-py3-none-any.whl.intoto.jsonl").read_text().splitlines()[0]
+    )
     record = BuildRecord.from_statement(json.loads(base64.b64decode(envelope["payload"])))
     assert record.builder_id == DASK_BUILDER_ID
     assert record.worker is not None and record.worker["address"].startswith("tcp://127.0.0.1:")
-    for bad in (dataclasses.replace(record, builder_id=BUILDER_ID),  # a local build naming a worker
-                dataclasses.replace(record, worker=None)):  # a dask build naming none
+    for bad in (
+        dataclasses.replace(record, builder_id=BUILDER_ID),  # a local build naming a worker
+        dataclasses.replace(record, worker=None),
+    ):  # a dask build naming none
         with pytest.raises(StatementError) as caught:
             BuildRecord.from_statement(bad.statement())
         assert any("runDetails.worker" in reason for reason in caught.value.reasons)

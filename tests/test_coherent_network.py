@@ -46,13 +46,25 @@ def test_coherent_build_cycle_from_error_to_verified_build(tmp_path: Path) -> No
     # 2. A security team reviews the published wheel against the sdist and admits it.
     reviewer = generate_keypair(tmp_path / "reviewer", "reviewer")
     sdist = ws / "sources" / "coherent_build-0.19.1.tar.gz"
-    admitted = _run("seed", "admit", str(DATA / WHEEL), "--sdist", str(sdist),
-                    "--key", str(reviewer.private_path), "-w", str(ws), "--json")
+    admitted = _run(
+        "seed",
+        "admit",
+        str(DATA / WHEEL),
+        "--sdist",
+        str(sdist),
+        "--key",
+        str(reviewer.private_path),
+        "-w",
+        str(ws),
+        "--json",
+    )
     assert admitted.exit_code == 0, admitted.output
     assert json.loads(admitted.stdout)["detail"] == "readable"
     policy = tmp_path / "policy.toml"
-    policy.write_text(f'version = 1\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
-                      f'reviewer_keys = ["{reviewer.public_path}"]\n')
+    policy.write_text(
+        f'version = 1\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
+        f'reviewer_keys = ["{reviewer.public_path}"]\n'
+    )
 
     # 3. With the seed the cycle is broken; what cannot be built here is named, with the
     #    policy lines that would admit the published wheels.
@@ -60,8 +72,9 @@ def test_coherent_build_cycle_from_error_to_verified_build(tmp_path: Path) -> No
     assert second.exit_code in (0, 3), second.output
     summary = json.loads(second.stdout)
     if second.exit_code == 3:
-        lines = [s["line"] for s in summary["externals_suggested"]
-                 if s["package"].split(" ")[0].lower() in RUST]
+        lines = [
+            s["line"] for s in summary["externals_suggested"] if s["package"].split(" ")[0].lower() in RUST
+        ]
         assert lines, summary["externals_suggested"]
         policy.write_text(policy.read_text() + "[externals]\nwheels = [\n  " + ",\n  ".join(lines) + "\n]\n")
         third = _run(*bootstrap, "--policy", str(policy), "--json")
@@ -83,8 +96,18 @@ def test_coherent_build_cycle_from_error_to_verified_build(tmp_path: Path) -> No
     assert verified.exit_code == 0, verified.output[-3000:]
 
 
-ASSEMBLE_RECIPE = ["--layout", ".=coherent/build", "--exclude", "tests/*", "--exclude", "README.md",
-                   "--exclude", "PKG-INFO", "--exclude", "pyproject.toml"]
+ASSEMBLE_RECIPE = [
+    "--layout",
+    ".=coherent/build",
+    "--exclude",
+    "tests/*",
+    "--exclude",
+    "README.md",
+    "--exclude",
+    "PKG-INFO",
+    "--exclude",
+    "pyproject.toml",
+]
 
 
 def test_coherent_build_cycle_broken_by_a_source_seed_under_strict_rules(tmp_path: Path) -> None:
@@ -99,28 +122,42 @@ def test_coherent_build_cycle_broken_by_a_source_seed_under_strict_rules(tmp_pat
     first = _run(*bootstrap)
     assert first.exit_code == 1, first.output
     sdist = ws / "sources" / "coherent_build-0.19.1.tar.gz"
-    suggested = (f"fromsource seed assemble {sdist} --layout .=coherent/build --exclude 'tests/*' "
-                 "--exclude README.md --exclude PKG-INFO --exclude pyproject.toml")
+    suggested = (
+        f"fromsource seed assemble {sdist} --layout .=coherent/build --exclude 'tests/*' "
+        "--exclude README.md --exclude PKG-INFO --exclude pyproject.toml"
+    )
     assert suggested in " ".join(first.stderr.split())
 
     # 2. Assemble the seed from the sdist's own files.
     assembler = generate_keypair(tmp_path / "assembler", "assembler")
-    assembled = _run("seed", "assemble", str(sdist), *ASSEMBLE_RECIPE, "--key",
-                     str(assembler.private_path), "-w", str(ws), "--json")
+    assembled = _run(
+        "seed",
+        "assemble",
+        str(sdist),
+        *ASSEMBLE_RECIPE,
+        "--key",
+        str(assembler.private_path),
+        "-w",
+        str(ws),
+        "--json",
+    )
     assert assembled.exit_code == 0, assembled.output
     assert len(json.loads(assembled.stdout)["files"]) == 7
 
     # 3. policies/strict.toml's rules: sandboxed builds, source or provenance seeds only.
     policy = tmp_path / "policy.toml"
-    policy.write_text(f'version = 1\nexpires = 2027-12-31T00:00:00Z\n[trust]\nbuilder_keys = '
-                      f'["{ws / "keys" / "builder.pub"}"]\n[build]\nrequire_isolation = true\n'
-                      'require_sandbox = true\n[seeds]\nevidence = ["source", "provenance"]\n')
+    policy.write_text(
+        f"version = 1\nexpires = 2027-12-31T00:00:00Z\n[trust]\nbuilder_keys = "
+        f'["{ws / "keys" / "builder.pub"}"]\n[build]\nrequire_isolation = true\n'
+        'require_sandbox = true\n[seeds]\nevidence = ["source", "provenance"]\n'
+    )
     second = _run(*bootstrap, "--policy", str(policy), "--keep-going", "--json")
     assert second.exit_code in (0, 3), second.output
     summary = json.loads(second.stdout)
     if second.exit_code == 3:
-        lines = [s["line"] for s in summary["externals_suggested"]
-                 if s["package"].split(" ")[0].lower() in RUST]
+        lines = [
+            s["line"] for s in summary["externals_suggested"] if s["package"].split(" ")[0].lower() in RUST
+        ]
         assert lines, summary["externals_suggested"]
         policy.write_text(policy.read_text() + "[externals]\nwheels = [\n  " + ",\n  ".join(lines) + "\n]\n")
         third = _run(*bootstrap, "--policy", str(policy), "--json")

@@ -12,7 +12,9 @@ from conftest import DATA
 from fromsource.attest.equivalence import ROLE_SEED, equivalence_statement
 from fromsource.compare import compare_wheels
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "attestations" / "rebuild-equivalence.schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).parent.parent / "attestations" / "rebuild-equivalence.schema.json").read_text()
+)
 FLIT = "flit_core-3.12.0-py3-none-any.whl"
 PACKAGING = "packaging-24.2-py3-none-any.whl"
 
@@ -59,7 +61,13 @@ def test_one_changed_byte_is_a_difference(tmp_path: Path) -> None:
 
 def test_equivalence_statement_matches_its_schema(built_workspace: Path) -> None:
     comparison = compare_wheels(DATA / PACKAGING, built_workspace / "wheels" / PACKAGING)
-    statement = equivalence_statement(comparison, rebuild_sha256="a" * 64, reference_sha256="b" * 64,
-                                      role=ROLE_SEED, tool_version="0", compared_on="2026-01-01T00:00:00Z")
+    statement = equivalence_statement(
+        comparison,
+        rebuild_sha256="a" * 64,
+        reference_sha256="b" * 64,
+        role=ROLE_SEED,
+        tool_version="0",
+        compared_on="2026-01-01T00:00:00Z",
+    )
     jsonschema.validate(statement["predicate"], SCHEMA)
     assert statement["predicate"]["equivalent"] is False

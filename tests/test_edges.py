@@ -81,8 +81,7 @@ def test_fifo_or_device_as_policy_exits_2_at_once(kind: str, fifo: Path) -> None
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])
-def test_fifo_or_device_as_a_policy_key_path_exits_2_at_once(kind: str, fifo: Path,
-                                                              tmp_path: Path) -> None:
+def test_fifo_or_device_as_a_policy_key_path_exits_2_at_once(kind: str, fifo: Path, tmp_path: Path) -> None:
     path = str(fifo) if kind == "fifo" else "/dev/zero"
     policy = tmp_path / "policy.toml"
     policy.write_text(f'version = 1\n[trust]\nbuilder_keys = ["{path}"]\n')
@@ -104,8 +103,9 @@ def test_oversized_key_file_is_refused_naming_the_limit(tmp_path: Path) -> None:
 def test_never_ending_index_page_stops_at_the_cap(tmp_path: Path) -> None:
     routes = {"/simple/demo/": endless("text/html")}
     with hostile_server(routes) as url:
-        result = run_cli("bootstrap", "demo", "--index-url", f"{url}/simple/", "-w",
-                         str(tmp_path / "w"), memory=MEMORY)
+        result = run_cli(
+            "bootstrap", "demo", "--index-url", f"{url}/simple/", "-w", str(tmp_path / "w"), memory=MEMORY
+        )
     no_traceback(result)
     assert result.returncode == 2, result.stderr
     assert "index page larger than the 33554432-byte limit (more arrived)" in result.stderr
@@ -114,8 +114,17 @@ def test_never_ending_index_page_stops_at_the_cap(tmp_path: Path) -> None:
 def test_declared_oversized_page_is_refused_before_reading(tmp_path: Path) -> None:
     routes = {"/simple/demo/": endless("text/html", declare=1 << 40)}
     with hostile_server(routes) as url:
-        result = run_cli("bootstrap", "demo", "--index-url", f"{url}/simple/", "-w",
-                         str(tmp_path / "w"), "--max-page-size", "1M", memory=MEMORY)
+        result = run_cli(
+            "bootstrap",
+            "demo",
+            "--index-url",
+            f"{url}/simple/",
+            "-w",
+            str(tmp_path / "w"),
+            "--max-page-size",
+            "1M",
+            memory=MEMORY,
+        )
     no_traceback(result)
     assert result.returncode == 2, result.stderr
     assert "1048576-byte limit (it declares 1099511627776 bytes)" in result.stderr
@@ -123,12 +132,20 @@ def test_declared_oversized_page_is_refused_before_reading(tmp_path: Path) -> No
 
 def test_never_ending_download_stops_at_the_cap_and_leaves_nothing(tmp_path: Path) -> None:
     page = b'<a href="/files/demo-1.0.tar.gz#sha256=' + b"0" * 64 + b'">demo-1.0.tar.gz</a>'
-    routes = {"/simple/demo/": answer(page),
-              "/files/demo-1.0.tar.gz": endless("application/octet-stream")}
+    routes = {"/simple/demo/": answer(page), "/files/demo-1.0.tar.gz": endless("application/octet-stream")}
     ws = tmp_path / "w"
     with hostile_server(routes) as url:
-        result = run_cli("bootstrap", "demo", "--index-url", f"{url}/simple/", "-w", str(ws),
-                         "--max-download-size", "8M", memory=MEMORY)
+        result = run_cli(
+            "bootstrap",
+            "demo",
+            "--index-url",
+            f"{url}/simple/",
+            "-w",
+            str(ws),
+            "--max-download-size",
+            "8M",
+            memory=MEMORY,
+        )
     no_traceback(result)
     assert result.returncode == 2, result.stderr
     assert "download larger than the 8388608-byte limit (more arrived)" in result.stderr
@@ -140,18 +157,20 @@ def test_too_many_files_on_a_page_are_refused() -> None:
     from fromsource.fetch import FetchRules
     from fromsource.index import SimpleIndex
 
-    links = "".join(f'<a href="/f/demo-1.{i}.tar.gz#sha256={"0" * 64}">demo-1.{i}.tar.gz</a>'
-                    for i in range(11))
-    with hostile_server({"/simple/demo/": answer(links.encode())}) as url, \
-            SimpleIndex(f"{url}/simple/", rules=FetchRules(max_files_per_page=10)) as index, \
-            pytest.raises(IndexError_, match=r"lists 11 files \(limit 10 files per page\)"):
+    links = "".join(
+        f'<a href="/f/demo-1.{i}.tar.gz#sha256={"0" * 64}">demo-1.{i}.tar.gz</a>' for i in range(11)
+    )
+    with (
+        hostile_server({"/simple/demo/": answer(links.encode())}) as url,
+        SimpleIndex(f"{url}/simple/", rules=FetchRules(max_files_per_page=10)) as index,
+        pytest.raises(IndexError_, match=r"lists 11 files \(limit 10 files per page\)"),
+    ):
         index.candidates("demo")
 
 
 def test_redirect_loop_is_a_clear_error(tmp_path: Path) -> None:
     with hostile_server({"/simple/demo/": redirect("/simple/demo/")}) as url:
-        result = run_cli("bootstrap", "demo", "--index-url", f"{url}/simple/", "-w",
-                         str(tmp_path / "w"))
+        result = run_cli("bootstrap", "demo", "--index-url", f"{url}/simple/", "-w", str(tmp_path / "w"))
     no_traceback(result)
     assert result.returncode == 2, result.stderr
     assert "more than 5 redirects" in result.stderr
@@ -160,8 +179,7 @@ def test_redirect_loop_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://x/"])
 def test_redirect_to_another_scheme_is_refused(tmp_path: Path, target: str) -> None:
     with hostile_server({"/simple/demo/": redirect(target)}) as url:
-        result = run_cli("bootstrap", "demo", "--index-url", f"{url}/simple/", "-w",
-                         str(tmp_path / "w"))
+        result = run_cli("bootstrap", "demo", "--index-url", f"{url}/simple/", "-w", str(tmp_path / "w"))
     no_traceback(result)
     assert result.returncode == 2, result.stderr
     assert "only http(s) URLs with a host are fetched" in result.stderr
@@ -169,8 +187,9 @@ def test_redirect_to_another_scheme_is_refused(tmp_path: Path, target: str) -> N
 
 def test_plain_http_to_another_host_is_refused_before_connecting(tmp_path: Path) -> None:
     # 192.0.2.0/24 is TEST-NET-1: nothing answers there, so only a refusal is quick.
-    result = run_cli("bootstrap", "demo", "--index-url", "http://192.0.2.1/simple/", "-w",
-                     str(tmp_path / "w"), timeout=60)
+    result = run_cli(
+        "bootstrap", "demo", "--index-url", "http://192.0.2.1/simple/", "-w", str(tmp_path / "w"), timeout=60
+    )
     no_traceback(result)
     assert result.returncode == 2, result.stderr
     assert "plain http to 192.0.2.1" in result.stderr
@@ -188,11 +207,12 @@ def _listing(sdist: Path, fragment: str) -> bytes:
 def test_listing_without_sha256_is_refused(tmp_path: Path, fragment: str) -> None:
     sdist = project(tmp_path / "src", "app")
     md5 = hashlib.md5(sdist.read_bytes()).hexdigest()  # noqa: S324 - what the index offers
-    routes = {"/simple/app/": answer(_listing(sdist, fragment.format(md5=md5))),
-              f"/files/{sdist.name}": answer(sdist.read_bytes(), "application/octet-stream")}
+    routes = {
+        "/simple/app/": answer(_listing(sdist, fragment.format(md5=md5))),
+        f"/files/{sdist.name}": answer(sdist.read_bytes(), "application/octet-stream"),
+    }
     with hostile_server(routes) as url:
-        result = run_cli("bootstrap", "app", "--index-url", f"{url}/simple/", "-w",
-                         str(tmp_path / "w"))
+        result = run_cli("bootstrap", "app", "--index-url", f"{url}/simple/", "-w", str(tmp_path / "w"))
     no_traceback(result)
     assert result.returncode == 2, result.stderr
     assert "the index publishes no sha256 for it" in result.stderr
@@ -200,12 +220,15 @@ def test_listing_without_sha256_is_refused(tmp_path: Path, fragment: str) -> Non
 
 def test_opt_in_builds_records_and_verify_refuses_unless_allowed(tmp_path: Path) -> None:
     sdist = project(tmp_path / "src", "app")
-    routes = {"/simple/app/": answer(_listing(sdist, "")),
-              f"/files/{sdist.name}": answer(sdist.read_bytes(), "application/octet-stream")}
+    routes = {
+        "/simple/app/": answer(_listing(sdist, "")),
+        f"/files/{sdist.name}": answer(sdist.read_bytes(), "application/octet-stream"),
+    }
     ws = tmp_path / "w"
     with hostile_server(routes) as url:
-        result = run_cli("bootstrap", "app", "--index-url", f"{url}/simple/", "-w", str(ws),
-                         "--allow-unverified-sources")
+        result = run_cli(
+            "bootstrap", "app", "--index-url", f"{url}/simple/", "-w", str(ws), "--allow-unverified-sources"
+        )
     no_traceback(result)
     assert result.returncode == 0, result.stderr
     wheel = next((ws / "wheels").glob("app-1.0-*.whl"))
@@ -221,12 +244,14 @@ def test_opt_in_builds_records_and_verify_refuses_unless_allowed(tmp_path: Path)
     refused = _invoke("verify", str(wheel), "-w", str(ws), "--trusted-key", str(key))
     assert refused.exit_code == 1
     assert "built without an integrity check" in refused.output
-    allowed = _invoke("verify", str(wheel), "-w", str(ws), "--trusted-key", str(key),
-                      "--allow-unverified-sources")
+    allowed = _invoke(
+        "verify", str(wheel), "-w", str(ws), "--trusted-key", str(key), "--allow-unverified-sources"
+    )
     assert allowed.exit_code == 0, allowed.output
     policy = tmp_path / "policy.toml"
-    policy.write_text(f'version = 1\n[trust]\nbuilder_keys = ["{key}"]\n'
-                      "[build]\nallow_unverified_sources = true\n")
+    policy.write_text(
+        f'version = 1\n[trust]\nbuilder_keys = ["{key}"]\n[build]\nallow_unverified_sources = true\n'
+    )
     by_policy = _invoke("verify", str(wheel), "-w", str(ws), "--policy", str(policy))
     assert by_policy.exit_code == 0, by_policy.output
 
@@ -245,8 +270,9 @@ def test_local_header_disagreeing_with_the_directory_is_refused_by_inspect(tmp_p
     bad = rename_local_header(WHEEL, tmp_path / "bad", "idna/core.py", "idna/evil.py")
     result = _invoke("inspect", str(bad), "--sdist", str(SDIST))
     assert result.exit_code == 2, result.output
-    assert "local header names 'idna/evil.py' where the central directory names " \
-           "'idna/core.py'" in result.output
+    assert (
+        "local header names 'idna/evil.py' where the central directory names 'idna/core.py'" in result.output
+    )
 
 
 def test_prepended_entry_zip_sdist_is_refused_by_build(tmp_path: Path) -> None:
@@ -271,8 +297,9 @@ def test_prepended_entry_wheel_is_refused_as_a_build_requirement(tmp_path: Path)
     from fromsource.errors import ArchiveError
     from fromsource.wheelstore import read_wheel_info
 
-    hidden = prepend_entry(DATA / "flit_core-3.12.0-py3-none-any.whl", tmp_path / "bad",
-                           "flit_core-3.12.0.pth", b"import os\n")
+    hidden = prepend_entry(
+        DATA / "flit_core-3.12.0-py3-none-any.whl", tmp_path / "bad", "flit_core-3.12.0.pth", b"import os\n"
+    )
     with pytest.raises(ArchiveError, match="unlisted bytes before the first entry"):
         read_wheel_info(hidden)
 
@@ -349,13 +376,15 @@ def test_nested_json_graph_exits_2(tmp_path: Path) -> None:
     assert "nested too deeply to parse" in result.output
 
 
-def test_nested_json_attestation_is_a_verification_failure_not_a_crash(workspace_copy: Path,
-                                                                          keypair: KeyPair) -> None:
+def test_nested_json_attestation_is_a_verification_failure_not_a_crash(
+    workspace_copy: Path, keypair: KeyPair
+) -> None:
     wheel = next((workspace_copy / "wheels").glob("packaging-*.whl"))
     attestation = workspace_copy / "attestations" / f"{wheel.name}.intoto.jsonl"
     attestation.write_text("[" * 100_000 + "]" * 100_000 + "\n")
-    verify = _invoke("verify", str(wheel), "-w", str(workspace_copy), "--trusted-key",
-                     str(keypair.public_path))
+    verify = _invoke(
+        "verify", str(wheel), "-w", str(workspace_copy), "--trusted-key", str(keypair.public_path)
+    )
     assert verify.exit_code == 1, verify.output
     assert "nested too deeply to parse" in verify.output
     sbom = _invoke("sbom", "-w", str(workspace_copy), "-o", str(workspace_copy / "bom.json"))
@@ -392,8 +421,11 @@ def _evil_backend_sdist(directory: Path, *, huge_log: bool = False) -> Path:
         "def get_requires_for_build_wheel(config_settings=None):\n"
         "    return []\n"
         "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n"
-        + ("    sys.stdout.flush()\n    os.ftruncate(1, 3 * 1024**3)\n"
-           "    os.lseek(1, 0, os.SEEK_END)\n" if huge_log else "")
+        + (
+            "    sys.stdout.flush()\n    os.ftruncate(1, 3 * 1024**3)\n    os.lseek(1, 0, os.SEEK_END)\n"
+            if huge_log
+            else ""
+        )
         + "    print('\\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0 (0.1s)\\x1b[0m [green]ok[/green]')\n"
         "    sys.stdout.flush()\n"
         "    raise SystemExit(1)\n"
@@ -401,7 +433,7 @@ def _evil_backend_sdist(directory: Path, *, huge_log: bool = False) -> Path:
     files = {
         "PKG-INFO": "Metadata-Version: 2.2\nName: evil\nVersion: 1.0\n",
         "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "evilbackend"\n'
-                          'backend-path = ["."]\n',
+        'backend-path = ["."]\n',
         "evilbackend.py": backend,
     }
     directory.mkdir(parents=True, exist_ok=True)
@@ -422,8 +454,9 @@ def test_no_escape_byte_reaches_the_terminal_from_a_build_log(tmp_path: Path) ->
     assert "\x1b" not in built.output
     assert "\\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0" in built.output
     assert "[green]ok[/green]" in built.output  # the log's text, not rich markup
-    boot = _invoke("bootstrap", "evil", "--find-links", str(tmp_path / "index"), "--no-index",
-                   "-w", str(tmp_path / "w2"))
+    boot = _invoke(
+        "bootstrap", "evil", "--find-links", str(tmp_path / "index"), "--no-index", "-w", str(tmp_path / "w2")
+    )
     assert boot.exit_code == 3, boot.output
     assert "\x1b" not in boot.output
     assert "| \\x1b[2J\\x1b[H\\x1b[32mbuilt evil 1.0" in boot.output
@@ -434,21 +467,36 @@ def test_fifo_as_an_attestation_is_a_problem_not_a_hang(workspace_copy: Path, ke
     attestation = workspace_copy / "attestations" / f"{wheel.name}.intoto.jsonl"
     attestation.unlink()
     os.mkfifo(attestation)
-    result = run_cli("verify", str(wheel), "-w", str(workspace_copy), "--trusted-key",
-                     str(keypair.public_path), timeout=120)
+    result = run_cli(
+        "verify",
+        str(wheel),
+        "-w",
+        str(workspace_copy),
+        "--trusted-key",
+        str(keypair.public_path),
+        timeout=120,
+    )
     no_traceback(result)
     assert result.returncode == 1, result.stderr + result.stdout
     assert "no attestation found" in result.stdout  # a FIFO is not taken for a file
 
 
-def test_fifo_planted_as_a_dependency_wheel_does_not_hang_verify(workspace_copy: Path,
-                                                                  keypair: KeyPair) -> None:
+def test_fifo_planted_as_a_dependency_wheel_does_not_hang_verify(
+    workspace_copy: Path, keypair: KeyPair
+) -> None:
     wheel = next((workspace_copy / "wheels").glob("packaging-*.whl"))
     dependency = next((workspace_copy / "wheels").glob("flit_core-*.whl"))
     dependency.unlink()
     os.mkfifo(dependency)
-    result = run_cli("verify", str(wheel), "-w", str(workspace_copy), "--trusted-key",
-                     str(keypair.public_path), timeout=120)
+    result = run_cli(
+        "verify",
+        str(wheel),
+        "-w",
+        str(workspace_copy),
+        "--trusted-key",
+        str(keypair.public_path),
+        timeout=120,
+    )
     no_traceback(result)
     assert result.returncode == 1, result.stderr + result.stdout
 
@@ -459,8 +507,17 @@ def test_device_as_signing_key_or_constraints_exits_2(tmp_path: Path) -> None:
     signed = _invoke("build", str(sdist), "-w", str(tmp_path / "w"), "--key", "/dev/zero")
     assert signed.exit_code == 2, signed.output
     assert "private key /dev/zero is a device, not a regular file" in signed.output
-    constrained = _invoke("bootstrap", "app", "--find-links", str(index), "--no-index", "-w",
-                          str(tmp_path / "w"), "--constraint", "/dev/zero")
+    constrained = _invoke(
+        "bootstrap",
+        "app",
+        "--find-links",
+        str(index),
+        "--no-index",
+        "-w",
+        str(tmp_path / "w"),
+        "--constraint",
+        "/dev/zero",
+    )
     assert constrained.exit_code == 2, constrained.output
     assert "constraints file /dev/zero is a device" in constrained.output
 
@@ -470,8 +527,15 @@ def test_huge_sparse_attestation_is_refused_after_the_limit(workspace_copy: Path
     attestation = workspace_copy / "attestations" / f"{wheel.name}.intoto.jsonl"
     with attestation.open("r+b") as handle:
         handle.truncate(3 * 1024**3)  # sparse: 3 GiB claimed, nothing on disk
-    result = run_cli("verify", str(wheel), "-w", str(workspace_copy), "--trusted-key",
-                     str(keypair.public_path), memory=MEMORY)
+    result = run_cli(
+        "verify",
+        str(wheel),
+        "-w",
+        str(workspace_copy),
+        "--trusted-key",
+        str(keypair.public_path),
+        memory=MEMORY,
+    )
     no_traceback(result)
     assert result.returncode == 1, result.stderr
     assert "attestation" in result.stdout
@@ -515,8 +579,16 @@ def test_prepended_entry_wheel_in_the_workspace_is_refused_by_build(tmp_path: Pa
 
 
 def test_fifo_as_publisher_evidence_exits_2_at_once(fifo: Path) -> None:
-    result = run_cli("evidence", "verify", str(SDIST), "--publisher",
-                     "github:kjd/idna/deploy.yml", "--attestation", str(fifo), timeout=60)
+    result = run_cli(
+        "evidence",
+        "verify",
+        str(SDIST),
+        "--publisher",
+        "github:kjd/idna/deploy.yml",
+        "--attestation",
+        str(fifo),
+        timeout=60,
+    )
     no_traceback(result)
     assert result.returncode == 2, result.stderr + result.stdout
     assert "evidence" in result.stderr and "is a FIFO, not a regular file" in result.stderr

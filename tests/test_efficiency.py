@@ -25,8 +25,9 @@ def test_critical_path_follows_build_edges_and_install_closures() -> None:
     # app needs builder to build, and builder's install closure (helper) in its environment;
     # builder and helper need nothing to build, so they run side by side. left is only
     # installed next to app: nothing waits for it.
-    graph = _graph([("app", "build-system", "builder"), ("builder", "install", "helper"),
-                    ("app", "install", "left")])
+    graph = _graph(
+        [("app", "build-system", "builder"), ("builder", "install", "helper"), ("app", "install", "left")]
+    )
     seconds = {_node("app"): 1.0, _node("builder"): 2.0, _node("helper"): 4.0, _node("left"): 2.0}
 
     assert critical_path(graph, seconds) == pytest.approx(5.0)  # helper, then app
@@ -38,8 +39,7 @@ def test_critical_path_follows_build_edges_and_install_closures() -> None:
 
 
 def test_a_cycle_counts_its_slowest_member_and_reused_packages_nothing() -> None:
-    graph = _graph([("top", "build-system", "a"), ("a", "build-system", "b"),
-                    ("b", "build-system", "a")])
+    graph = _graph([("top", "build-system", "a"), ("a", "build-system", "b"), ("b", "build-system", "a")])
     seconds = {_node("top"): 1.0, _node("a"): 3.0, _node("b"): 5.0}
     assert critical_path(graph, seconds) == pytest.approx(6.0)
 

@@ -37,9 +37,19 @@ def test_publisher_required_for_pypi_attestations(tmp_path: Path) -> None:
 
     # A wrong publisher stops the run before anything is built.
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text('version = 1\n[publishers]\npypi-attestations = "github:trailofbits/pypi-attestations/other.yml"\n')
-    refused = _run("bootstrap", "pypi-attestations==0.0.19", "-w", tmp_path / "ws-wrong", "--policy", wrong,
-                   "--evidence", evidence)
+    wrong.write_text(
+        'version = 1\n[publishers]\npypi-attestations = "github:trailofbits/pypi-attestations/other.yml"\n'
+    )
+    refused = _run(
+        "bootstrap",
+        "pypi-attestations==0.0.19",
+        "-w",
+        tmp_path / "ws-wrong",
+        "--policy",
+        wrong,
+        "--evidence",
+        evidence,
+    )
     assert refused.exit_code == 1, refused.output
     assert "pypi-attestations: pypi_attestations-0.0.19.tar.gz must be published by" in refused.output
     assert not list((tmp_path / "ws-wrong" / "wheels").glob("*.whl"))
@@ -49,8 +59,18 @@ def test_publisher_required_for_pypi_attestations(tmp_path: Path) -> None:
     # platformdirs>=4.14.6 builds with a backend the index does not serve (see test_coherent_network).
     constraints = tmp_path / "constraints.txt"
     constraints.write_text("platformdirs<4.14.6\n")
-    bootstrap: list[str | Path] = ["bootstrap", "pypi-attestations==0.0.19", "-w", ws, "-j", "2", "--evidence", evidence,
-                 "-c", constraints]
+    bootstrap: list[str | Path] = [
+        "bootstrap",
+        "pypi-attestations==0.0.19",
+        "-w",
+        ws,
+        "-j",
+        "2",
+        "--evidence",
+        evidence,
+        "-c",
+        constraints,
+    ]
     first = _run(*bootstrap, "--policy", policy, "--keep-going", "--json")
     assert first.exit_code in (0, 3), first.output[-3000:]
     summary = json.loads(first.stdout)
@@ -62,8 +82,17 @@ def test_publisher_required_for_pypi_attestations(tmp_path: Path) -> None:
         assert second.exit_code == 0, second.output[-3000:]
     assert (ws / "wheels" / WHEEL).is_file()
 
-    verified = _run("verify", ws / "wheels" / WHEEL, "-w", ws, "--trusted-key", ws / "keys" / "builder.pub",
-                    "--policy", policy, "--json")
+    verified = _run(
+        "verify",
+        ws / "wheels" / WHEEL,
+        "-w",
+        ws,
+        "--trusted-key",
+        ws / "keys" / "builder.pub",
+        "--policy",
+        policy,
+        "--json",
+    )
     assert verified.exit_code == 0, verified.output[-3000:]
     root = json.loads(verified.stdout)["wheels"][0]
     sdist = next(c for c in root["children"] if c["kind"] == "sdist")

@@ -77,8 +77,12 @@ def test_heartbeat_names_builds_running_longer_than_the_interval() -> None:
     now[0] = 160.0
     heartbeat.finished("lxml 5.3.0")
     assert heartbeat.beat() == ["still building pillow 11.0.0 (40s)"]
-    assert lines == ["building lxml 5.3.0", "building pillow 11.0.0",
-                     "still building lxml 5.3.0 (31s)", "still building pillow 11.0.0 (40s)"]
+    assert lines == [
+        "building lxml 5.3.0",
+        "building pillow 11.0.0",
+        "still building lxml 5.3.0 (31s)",
+        "still building pillow 11.0.0 (40s)",
+    ]
 
 
 def test_heartbeat_thread_beats_until_stopped() -> None:

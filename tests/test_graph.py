@@ -75,9 +75,7 @@ def test_self_cycle_path() -> None:
     (cycle,) = graph.cycles()
 
     assert cycle.members == (cb,)
-    assert cycle.cycle_path() == (
-        "coherent.build 0.19.1 -[build-system]-> coherent.build 0.19.1"
-    )
+    assert cycle.cycle_path() == ("coherent.build 0.19.1 -[build-system]-> coherent.build 0.19.1")
     with pytest.raises(CycleError, match=r"coherent\.build 0\.19\.1 -\[build-system\]->"):
         graph.plan()
 
@@ -112,9 +110,7 @@ def test_build_only_three_cycle_and_independent_cycles() -> None:
     cycles = g.build().cycles()
 
     assert [c.members for c in cycles] == [(n("flit-core"),), (n("x"), n("y"), n("z"))]
-    assert cycles[1].cycle_path() == (
-        "x 1 -[build-system]-> y 1 -[build-system]-> z 1 -[build-system]-> x 1"
-    )
+    assert cycles[1].cycle_path() == ("x 1 -[build-system]-> y 1 -[build-system]-> z 1 -[build-system]-> x 1")
 
 
 def test_install_only_loop_is_not_a_build_cycle() -> None:
@@ -168,8 +164,9 @@ def test_json_round_trip(tmp_path: Path) -> None:
     assert loaded.roots == (n("app"),)
     doc = json.loads(path.read_text())
     assert doc["format"] == "fromsource.graph"
-    assert {"from": "app==1", "to": "left==1", "kind": "build-system",
-            "requirement": "left>=1"} in doc["edges"]
+    assert {"from": "app==1", "to": "left==1", "kind": "build-system", "requirement": "left>=1"} in doc[
+        "edges"
+    ]
 
 
 def test_load_errors(tmp_path: Path) -> None:

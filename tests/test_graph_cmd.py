@@ -54,8 +54,9 @@ def test_dot_json_and_why(tmp_path: Path) -> None:
     assert out.strip() == "app 1.0 (requested)"
 
     code, out, _ = invoke("-w", str(tmp_path), "--why", "lib", "--json")
-    assert json.loads(out) == [[{"from": "app==1.0", "to": "lib==2.0", "kind": "install",
-                                 "requirement": "lib"}]]
+    assert json.loads(out) == [
+        [{"from": "app==1.0", "to": "lib==2.0", "kind": "install", "requirement": "lib"}]
+    ]
 
 
 def test_missing_graph_is_a_clear_error(tmp_path: Path) -> None:

@@ -135,8 +135,10 @@ def test_simple_index_lists_sdists(tmp_path: Path, fmt: str) -> None:
 
 def test_simple_index_fetch_verifies_and_caches(tmp_path: Path) -> None:
     sdist = make_sdist(tmp_path / "files", "demo", "1.0")
-    with serve({"demo": [Release(sdist, sha256(sdist))]}) as server, \
-            SimpleIndex(server.url + "simple/") as index:
+    with (
+        serve({"demo": [Release(sdist, sha256(sdist))]}) as server,
+        SimpleIndex(server.url + "simple/") as index,
+    ):
         candidate = index.candidates("demo")[0]
         fetched = index.fetch(candidate, tmp_path / "sources")
         index.fetch(candidate, tmp_path / "sources")
@@ -149,8 +151,10 @@ def test_simple_index_fetch_verifies_and_caches(tmp_path: Path) -> None:
 
 def test_simple_index_hash_mismatch(tmp_path: Path) -> None:
     sdist = make_sdist(tmp_path / "files", "demo", "1.0")
-    with serve({"demo": [Release(sdist, "0" * 64)]}, "html") as server, \
-            SimpleIndex(server.url + "simple/") as index:
+    with (
+        serve({"demo": [Release(sdist, "0" * 64)]}, "html") as server,
+        SimpleIndex(server.url + "simple/") as index,
+    ):
         candidate = index.candidates("demo")[0]
         with pytest.raises(IndexError_, match=r"hash mismatch.*publishes sha256 0000"):
             index.fetch(candidate, tmp_path / "sources")
@@ -159,8 +163,10 @@ def test_simple_index_hash_mismatch(tmp_path: Path) -> None:
 
 def test_simple_index_404s(tmp_path: Path) -> None:
     sdist = make_sdist(tmp_path / "files", "demo", "1.0")
-    with serve({"demo": [Release(sdist, sha256(sdist))]}) as server, \
-            SimpleIndex(server.url + "simple/", sleep=no_sleep) as index:
+    with (
+        serve({"demo": [Release(sdist, sha256(sdist))]}) as server,
+        SimpleIndex(server.url + "simple/", sleep=no_sleep) as index,
+    ):
         with pytest.raises(ProjectNotFoundError, match=r"'absent' not found .*\(404\)"):
             index.candidates("absent")
         candidate = index.candidates("demo")[0]
@@ -172,9 +178,10 @@ def test_simple_index_404s(tmp_path: Path) -> None:
 def test_simple_index_retries_5xx_then_gives_up(tmp_path: Path) -> None:
     sdist = make_sdist(tmp_path / "files", "demo", "1.0")
     delays: list[float] = []
-    with serve({"demo": [Release(sdist, sha256(sdist))]}) as server, \
-            SimpleIndex(server.url + "simple/", retries=2, backoff=0.1,
-                        sleep=delays.append) as index:
+    with (
+        serve({"demo": [Release(sdist, sha256(sdist))]}) as server,
+        SimpleIndex(server.url + "simple/", retries=2, backoff=0.1, sleep=delays.append) as index,
+    ):
         server.fail["/simple/demo/"] = [503, 502]
         assert len(index.candidates("demo")) == 1
         assert delays == [0.1, 0.2]  # exponential backoff
@@ -185,9 +192,10 @@ def test_simple_index_retries_5xx_then_gives_up(tmp_path: Path) -> None:
 
 
 def test_simple_index_timeout(tmp_path: Path) -> None:
-    with serve({"slow": []}) as server, SimpleIndex(
-        server.url + "simple/", timeout=0.2, retries=1, sleep=no_sleep
-    ) as index:
+    with (
+        serve({"slow": []}) as server,
+        SimpleIndex(server.url + "simple/", timeout=0.2, retries=1, sleep=no_sleep) as index,
+    ):
         server.hold["/simple/slow/"] = threading.Event()  # no answer until the test is over
         with pytest.raises(IndexError_, match="timed out fetching"):
             index.candidates("slow")
@@ -197,8 +205,10 @@ def test_simple_index_timeout(tmp_path: Path) -> None:
 def test_connection_refused_is_an_index_error(tmp_path: Path) -> None:
     with serve({}) as server:
         url = server.url
-    with SimpleIndex(url + "simple/", retries=1, sleep=no_sleep) as index, \
-            pytest.raises(IndexError_, match="cannot fetch"):
+    with (
+        SimpleIndex(url + "simple/", retries=1, sleep=no_sleep) as index,
+        pytest.raises(IndexError_, match="cannot fetch"),
+    ):
         index.candidates("demo")
 
 
@@ -241,7 +251,8 @@ def test_multi_index_merges_and_dispatches(tmp_path: Path) -> None:
             assert isinstance(index, MultiIndex)
             found = index.candidates("demo")
             assert [(c.filename, c.url.startswith("file:")) for c in found] == [
-                ("demo-1.0.tar.gz", True), ("demo-2.0.tar.gz", False)
+                ("demo-1.0.tar.gz", True),
+                ("demo-2.0.tar.gz", False),
             ]
             for candidate in found:
                 assert sha256(index.fetch(candidate, tmp_path / "sources")) == candidate.sha256
@@ -271,9 +282,10 @@ def test_default_index_url_precedence(tmp_path: Path) -> None:
     assert default_index_url({}, [global_conf]) == "https://global.invalid/simple"
     assert default_index_url({}, [global_conf, user_conf]) == "https://user.invalid/simple"
     assert default_index_url({}, [install_conf, user_conf]) == "https://install.invalid/simple"
-    assert default_index_url(
-        {"PIP_INDEX_URL": "https://env.invalid/simple"}, [global_conf]
-    ) == "https://env.invalid/simple"
+    assert (
+        default_index_url({"PIP_INDEX_URL": "https://env.invalid/simple"}, [global_conf])
+        == "https://env.invalid/simple"
+    )
 
 
 def test_default_index_url_reads_pip_config_file_env(tmp_path: Path) -> None:
@@ -293,8 +305,13 @@ ABI3 = f"demo-2.0-cp39-abi3-{LINUX}.whl"
 CP311 = f"demo-2.0-cp311-cp311-{LINUX}.whl"
 PURE = "demo-2.0-py3-none-any.whl"
 # Supported tags, most specific first, as sys_tags() yields them for CPython 3.11 on Linux.
-TAGS = [Tag("cp311", "cp311", LINUX), Tag("cp311", "abi3", LINUX), Tag("cp39", "abi3", LINUX),
-        Tag("py3", "none", LINUX), Tag("py3", "none", "any")]
+TAGS = [
+    Tag("cp311", "cp311", LINUX),
+    Tag("cp311", "abi3", LINUX),
+    Tag("cp39", "abi3", LINUX),
+    Tag("py3", "none", LINUX),
+    Tag("py3", "none", "any"),
+]
 
 
 def make_wheel(directory: Path, filename: str, body: bytes | None = None) -> Path:
@@ -308,8 +325,15 @@ def make_wheel(directory: Path, filename: str, body: bytes | None = None) -> Pat
 def wheel(filename: str, sha256: str | None = "ab" * 32) -> WheelCandidate:
     """A candidate for ``filename`` as an index would list it."""
     name, version, build_tag, tags = parse_wheel_filename(filename)
-    return WheelCandidate(name=name, version=version, filename=filename, sha256=sha256,
-                          url=f"https://files.invalid/{filename}", tags=tags, build_tag=build_tag)
+    return WheelCandidate(
+        name=name,
+        version=version,
+        filename=filename,
+        sha256=sha256,
+        url=f"https://files.invalid/{filename}",
+        tags=tags,
+        build_tag=build_tag,
+    )
 
 
 def test_local_dir_lists_wheels_with_digest_tags_and_build_tag(tmp_path: Path) -> None:
@@ -379,8 +403,11 @@ def test_simple_index_lists_wheels_apart_from_sdists(tmp_path: Path, fmt: str) -
     files = tmp_path / "files"
     sdist = make_sdist(files, "demo", "2.0")
     abi3, pure = make_wheel(files, ABI3), make_wheel(files, PURE)
-    releases = [Release(sdist, sha256(sdist)), Release(abi3, sha256(abi3).upper()),
-                Release(pure, None, yanked=True, requires_python=">=3.9")]
+    releases = [
+        Release(sdist, sha256(sdist)),
+        Release(abi3, sha256(abi3).upper()),
+        Release(pure, None, yanked=True, requires_python=">=3.9"),
+    ]
     with serve({"demo": releases}, fmt) as server, SimpleIndex(server.url + "simple") as index:
         wheels = index.wheel_candidates("demo")
         sdists = index.candidates("demo")
@@ -401,8 +428,7 @@ def test_simple_index_fetch_wheel(tmp_path: Path) -> None:
     files = tmp_path / "files"
     good, bad = make_wheel(files, ABI3), make_wheel(files, CP311)
     releases = [Release(good, sha256(good)), Release(bad, "0" * 64)]
-    with serve({"demo": releases}) as server, \
-            SimpleIndex(server.url + "simple/", sleep=no_sleep) as index:
+    with serve({"demo": releases}) as server, SimpleIndex(server.url + "simple/", sleep=no_sleep) as index:
         by_name = {c.filename: c for c in index.wheel_candidates("demo")}
         fetched = index.fetch_wheel(by_name[ABI3], tmp_path / "ext")
         index.fetch_wheel(by_name[ABI3], tmp_path / "ext", expected_sha256=sha256(good))
@@ -423,18 +449,26 @@ def test_simple_index_wheel_provenance_url() -> None:
 
     from fromsource.index.simple import _wheels
 
-    page = ProjectPage.from_json_data({
-        "meta": {"api-version": "1.1"}, "name": "demo",
-        "files": [
-            {"filename": ABI3, "url": f"https://files.invalid/{ABI3}", "hashes": {"sha256": "ab" * 32},
-             "provenance": f"https://files.invalid/{ABI3}.provenance"},
-            {"filename": PURE, "url": f"https://files.invalid/{PURE}", "hashes": {}},
-            {"filename": "other-2.0-py3-none-any.whl", "url": "https://files.invalid/o", "hashes": {}},
-        ],
-    })
+    page = ProjectPage.from_json_data(
+        {
+            "meta": {"api-version": "1.1"},
+            "name": "demo",
+            "files": [
+                {
+                    "filename": ABI3,
+                    "url": f"https://files.invalid/{ABI3}",
+                    "hashes": {"sha256": "ab" * 32},
+                    "provenance": f"https://files.invalid/{ABI3}.provenance",
+                },
+                {"filename": PURE, "url": f"https://files.invalid/{PURE}", "hashes": {}},
+                {"filename": "other-2.0-py3-none-any.whl", "url": "https://files.invalid/o", "hashes": {}},
+            ],
+        }
+    )
     found = _wheels(canonicalize_name("demo"), page)
     assert [(c.filename, c.provenance_url) for c in found] == [
-        (ABI3, f"https://files.invalid/{ABI3}.provenance"), (PURE, None)
+        (ABI3, f"https://files.invalid/{ABI3}.provenance"),
+        (PURE, None),
     ]
 
 
@@ -447,9 +481,7 @@ def test_multi_index_merges_wheels_and_dispatches(tmp_path: Path) -> None:
         index = open_index(server.url + "simple/", [tmp_path / "local"])
         try:
             found = index.wheel_candidates("demo")
-            assert [(c.filename, c.url.startswith("file:")) for c in found] == [
-                (ABI3, True), (PURE, False)
-            ]
+            assert [(c.filename, c.url.startswith("file:")) for c in found] == [(ABI3, True), (PURE, False)]
             assert index.fetch_wheel(found[0], tmp_path / "out").read_bytes() == b"local copy"
             assert sha256(index.fetch_wheel(found[1], tmp_path / "out")) == sha256(remote)
         finally:
@@ -477,8 +509,14 @@ def test_multi_index_wheel_project_not_found_only_when_every_index_misses(tmp_pa
 
 
 def test_best_wheel_prefers_the_most_specific_compatible_tag() -> None:
-    listed = [wheel(PURE), wheel(ABI3), wheel(CP311), wheel("demo-1.0-cp311-cp311-" + LINUX + ".whl"),
-              wheel("demo-2.0-cp312-cp312-" + LINUX + ".whl"), wheel("demo-2.0-cp311-cp311-win_amd64.whl")]
+    listed = [
+        wheel(PURE),
+        wheel(ABI3),
+        wheel(CP311),
+        wheel("demo-1.0-cp311-cp311-" + LINUX + ".whl"),
+        wheel("demo-2.0-cp312-cp312-" + LINUX + ".whl"),
+        wheel("demo-2.0-cp311-cp311-win_amd64.whl"),
+    ]
 
     assert best_wheel(listed, "2.0", TAGS) == listed[2]
     assert best_wheel(listed[:2], Version("2.0"), TAGS) == listed[1]
@@ -489,7 +527,11 @@ def test_best_wheel_prefers_the_most_specific_compatible_tag() -> None:
 
 
 def test_best_wheel_build_tag_requires_python_and_yanked() -> None:
-    plain, built1, built2 = wheel(PURE), wheel("demo-2.0-1-py3-none-any.whl"), wheel("demo-2.0-2-py3-none-any.whl")
+    plain, built1, built2 = (
+        wheel(PURE),
+        wheel("demo-2.0-1-py3-none-any.whl"),
+        wheel("demo-2.0-2-py3-none-any.whl"),
+    )
     assert best_wheel([plain, built2, built1], "2.0", TAGS) == built2  # higher build tag wins
 
     narrow = replace(wheel(ABI3), requires_python=">=3.12")
@@ -517,9 +559,14 @@ def test_external_policy_line_is_what_the_policy_loader_reads(tmp_path: Path) ->
     other = external_policy_line(wheel(PURE, sha256=None), sha256="cd" * 32)
 
     block = external_policy_block([line, other])
-    assert tomllib.loads(block) == {"externals": {"wheels": [
-        {"file": ABI3, "sha256": digest.lower()}, {"file": PURE, "sha256": "cd" * 32},
-    ]}}
+    assert tomllib.loads(block) == {
+        "externals": {
+            "wheels": [
+                {"file": ABI3, "sha256": digest.lower()},
+                {"file": PURE, "sha256": "cd" * 32},
+            ]
+        }
+    }
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text("version = 1\n" + block)
     assert load_policy(policy_file).externals == {digest.lower(): ABI3, "cd" * 32: PURE}
@@ -542,5 +589,6 @@ def test_published_cryptography_wheel_for_this_interpreter(tmp_path: Path) -> No
     assert not chosen.pure  # a Rust extension: the kind of wheel an external is for
     assert sha256(fetched) == chosen.sha256
     assert tomllib.loads("x = " + external_policy_line(chosen))["x"] == {
-        "file": chosen.filename, "sha256": chosen.sha256,
+        "file": chosen.filename,
+        "sha256": chosen.sha256,
     }

@@ -187,11 +187,14 @@ def test_workspace_needs_rebuild(tmp_path: Path) -> None:
     assert "--rebuild" in output
 
 
-@pytest.mark.parametrize(("member", "code"), [
-    ("tomli-2.2.1.data/data/share/doc/tomli/LICENSE", 0),  # the sdist's LICENSE, relocated: a note
-    ("tomli-2.2.1.data/data/lib/python3.11/site-packages/LICENSE.py", 1),  # lands on sys.path
-    ("tomli-2.2.1.data/data/share/tomli.pth", 1),  # a .pth, whatever the scheme
-])
+@pytest.mark.parametrize(
+    ("member", "code"),
+    [
+        ("tomli-2.2.1.data/data/share/doc/tomli/LICENSE", 0),  # the sdist's LICENSE, relocated: a note
+        ("tomli-2.2.1.data/data/lib/python3.11/site-packages/LICENSE.py", 1),  # lands on sys.path
+        ("tomli-2.2.1.data/data/share/tomli.pth", 1),  # a .pth, whatever the scheme
+    ],
+)
 def test_data_scheme_through_the_cli(tmp_path: Path, member: str, code: int) -> None:
     wheel, sdist = PAIRS["tomli"]
     import tarfile

@@ -304,7 +304,9 @@ def _sdist_file(name: str, path: str) -> bytes:
 
     _wheel, sdist = PAIRS[name]
     with tarfile.open(sdist) as archive:
-        member = archive.extractfile(next(m for m in archive.getmembers() if m.name.split("/", 1)[-1] == path))
+        member = archive.extractfile(
+            next(m for m in archive.getmembers() if m.name.split("/", 1)[-1] == path)
+        )
         assert member is not None
         return member.read()
 
@@ -319,16 +321,26 @@ def test_shared_data_from_the_sdist_is_not_dangerous(tmp_path: Path) -> None:
     assert report.readable, report.reasons
     man = by_path(report)["tomli-2.2.1.data/data/share/man/man1/tomli.1"]
     assert (man.status, man.sdist_path, man.scheme) == (RELOCATED, "README.md", "data")  # type: ignore[attr-defined]
-    assert any("installs under the prefix's share/, relocated from the sdist's README.md" in n for n in report.notes)
+    assert any(
+        "installs under the prefix's share/, relocated from the sdist's README.md" in n for n in report.notes
+    )
 
 
-@pytest.mark.parametrize(("member", "why"), [
-    ("tomli-2.2.1.data/data/lib/python3.11/site-packages/tomli_extra.py", "lands on sys.path"),
-    ("tomli-2.2.1.data/data/bin/tomli-tool", "lands on PATH"),
-    ("tomli-2.2.1.data/data/etc/jupyter/jupyter_server_config.d/tomli.json", "configuration read at start-up"),
-    ("tomli-2.2.1.data/data/share/tomli.pth", "a .pth anywhere"),
-])
-def test_data_outside_share_stays_dangerous_even_from_the_sdist(tmp_path: Path, member: str, why: str) -> None:
+@pytest.mark.parametrize(
+    ("member", "why"),
+    [
+        ("tomli-2.2.1.data/data/lib/python3.11/site-packages/tomli_extra.py", "lands on sys.path"),
+        ("tomli-2.2.1.data/data/bin/tomli-tool", "lands on PATH"),
+        (
+            "tomli-2.2.1.data/data/etc/jupyter/jupyter_server_config.d/tomli.json",
+            "configuration read at start-up",
+        ),
+        ("tomli-2.2.1.data/data/share/tomli.pth", "a .pth anywhere"),
+    ],
+)
+def test_data_outside_share_stays_dangerous_even_from_the_sdist(
+    tmp_path: Path, member: str, why: str
+) -> None:
     def change(files: dict[str, bytes]) -> None:
         files[member] = _sdist_file("tomli", "src/tomli/_re.py")
 
@@ -403,8 +415,10 @@ def _assert_sympy_readable(wheel: Path, sdist: Path) -> None:
     assert report.metadata.unsettled == ()
 
 
-@pytest.mark.skipif(not all((SHARED_PAIRS / n).is_file() for n in SYMPY),
-                    reason="sympy 1.13.3 is not in ../shared/corpus/pairs (too large for tests/data)")
+@pytest.mark.skipif(
+    not all((SHARED_PAIRS / n).is_file() for n in SYMPY),
+    reason="sympy 1.13.3 is not in ../shared/corpus/pairs (too large for tests/data)",
+)
 def test_sympy_is_readable_from_the_shared_corpus() -> None:
     _assert_sympy_readable(SHARED_PAIRS / SYMPY[0], SHARED_PAIRS / SYMPY[1])
 
@@ -416,6 +430,9 @@ def test_sympy_is_readable(tmp_path: Path) -> None:
 
     with SimpleIndex(default_index_url()) as index:
         (sdist,) = [c for c in index.candidates("sympy") if str(c.version) == "1.13.3"]
-        (wheel,) = [c for c in index.wheel_candidates("sympy")
-                    if str(c.version) == "1.13.3" and c.filename == SYMPY[0]]
+        (wheel,) = [
+            c
+            for c in index.wheel_candidates("sympy")
+            if str(c.version) == "1.13.3" and c.filename == SYMPY[0]
+        ]
         _assert_sympy_readable(index.fetch_wheel(wheel, tmp_path), index.fetch(sdist, tmp_path))

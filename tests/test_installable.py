@@ -19,8 +19,21 @@ from test_bootstrap_seeds import _published_wheel
 
 
 def _bootstrap(index: Path, ws: Path, *args: str, as_json: bool = True) -> Result:
-    return CliRunner().invoke(main, ["bootstrap", *args, "--find-links", str(index), "--no-index",
-                                     "-w", str(ws), "-j", "2", *(["--json"] if as_json else [])])
+    return CliRunner().invoke(
+        main,
+        [
+            "bootstrap",
+            *args,
+            "--find-links",
+            str(index),
+            "--no-index",
+            "-w",
+            str(ws),
+            "-j",
+            "2",
+            *(["--json"] if as_json else []),
+        ],
+    )
 
 
 def _statuses(summary: dict[str, Any]) -> dict[str, str]:
@@ -35,9 +48,23 @@ def _compiled(wheel: Path, index: Path) -> Path:
 
 def _pip_install(simple: Path, requirement: str, target: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check",
-         "--index-url", simple.as_uri(), "--target", str(target), requirement],
-        capture_output=True, text=True, check=False, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--index-url",
+            simple.as_uri(),
+            "--target",
+            str(target),
+            requirement,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
 
 
@@ -76,7 +103,8 @@ def test_a_pure_python_blocker_gets_its_compiled_build_tool_suggested(tmp_path: 
 
 
 def test_runtime_blocker_is_suggested_not_its_build_tool_and_the_external_is_installable(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     index, ws = tmp_path / "index", tmp_path / "ws"
     project(index, "app", requires=["dep"])
     dep = project(index, "dep", build=["tool"])  # pure here, but its build tool cannot run
@@ -90,8 +118,9 @@ def test_runtime_blocker_is_suggested_not_its_build_tool_and_the_external_is_ins
     assert _statuses(summary) == {"app 1.0": "built", "dep 1.0": "skipped", "tool 1.0": "failed"}
     (verdict,) = summary["installable"]
     assert verdict["requirement"] == "app" and verdict["installable"] is False
-    assert verdict["needs"] == [{"package": "dep 1.0", "status": "skipped",
-                                 "reason": "its build needs tool 1.0"}]
+    assert verdict["needs"] == [
+        {"package": "dep 1.0", "status": "skipped", "reason": "its build needs tool 1.0"}
+    ]
     # One wheel unblocks app at run time; tool is only dep's build tool.
     assert [s["package"] for s in summary["externals_suggested"]] == ["dep 1.0"]
 
@@ -100,9 +129,11 @@ def test_runtime_blocker_is_suggested_not_its_build_tool_and_the_external_is_ins
 
     keys = generate_keypair(tmp_path / "reviewer", "reviewer")
     policy = tmp_path / "policy.toml"
-    policy.write_text(f'version = 1\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
-                      f'reviewer_keys = ["{keys.public_path}"]\n[externals]\n'
-                      f'wheels = [{summary["externals_suggested"][0]["line"]}]\n')
+    policy.write_text(
+        f'version = 1\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
+        f'reviewer_keys = ["{keys.public_path}"]\n[externals]\n'
+        f"wheels = [{summary['externals_suggested'][0]['line']}]\n"
+    )
     second = _bootstrap(index, ws, "app", "--policy", str(policy))
     assert second.exit_code == 0, second.output
     summary = json.loads(second.stdout)
@@ -116,12 +147,14 @@ def test_runtime_blocker_is_suggested_not_its_build_tool_and_the_external_is_ins
     assert verify_all(ws) == []
     # Asked about directly, the published external is a trust-base leaf under the policy that
     # names it, and nothing without one (it has no attestation).
-    shown = CliRunner().invoke(main, ["verify", str(published), "-w", str(ws), "--policy", str(policy),
-                                      "--json"])
+    shown = CliRunner().invoke(
+        main, ["verify", str(published), "-w", str(ws), "--policy", str(policy), "--json"]
+    )
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["wheels"][0]["kind"] == "external"
-    bare = CliRunner().invoke(main, ["verify", str(published), "-w", str(ws), "--trusted-key",
-                                     str(ws / "keys" / "builder.pub")])
+    bare = CliRunner().invoke(
+        main, ["verify", str(published), "-w", str(ws), "--trusted-key", str(ws / "keys" / "builder.pub")]
+    )
     assert bare.exit_code == 1 and "no attestation found" in bare.stdout
 
     installed = _pip_install(ws / "wheels" / "simple", "app", tmp_path / "target")
@@ -155,8 +188,9 @@ def test_a_version_whose_build_environment_resolves_is_offered_and_preferred(tmp
     assert preferred.exit_code == 0, preferred.output
     summary = json.loads(preferred.stdout)
     assert _statuses(summary) == {"app 1.0": "reused", "lib 1.0": "built"}
-    assert summary["choices"] == [{"package": "lib 2.0", "chose": "lib==1.0",
-                                   "reason": summary["choices"][0]["reason"]}]
+    assert summary["choices"] == [
+        {"package": "lib 2.0", "chose": "lib==1.0", "reason": summary["choices"][0]["reason"]}
+    ]
     assert summary["choices"][0]["reason"].startswith("--prefer-buildable: its build environment")
     assert summary["installable"][0]["installable"] is True
     assert summary["constraints_suggested"] == []

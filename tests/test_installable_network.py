@@ -21,15 +21,21 @@ import pytest
 
 pytestmark = [
     pytest.mark.network,
-    pytest.mark.skipif(os.environ.get("FROMSOURCE_SLOW_NETWORK") != "1",
-                       reason="about 90 s of builds; set FROMSOURCE_SLOW_NETWORK=1 to run"),
+    pytest.mark.skipif(
+        os.environ.get("FROMSOURCE_SLOW_NETWORK") != "1",
+        reason="about 90 s of builds; set FROMSOURCE_SLOW_NETWORK=1 to run",
+    ),
 ]
 
 
 def _bootstrap(ws: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    run = subprocess.run([sys.executable, "-m", "fromsource", "bootstrap", "black", "-w", str(ws),
-                          "-j", "2", "--json", *args],
-                         capture_output=True, text=True, timeout=1800, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "fromsource", "bootstrap", "black", "-w", str(ws), "-j", "2", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
     return run.returncode, json.loads(run.stdout) if run.stdout else {"stderr": run.stderr}
 
 
@@ -51,8 +57,9 @@ def test_black_hints_lead_to_an_installable_index(tmp_path: Path) -> None:
     constraints = tmp_path / "constraints.txt"
     constraints.write_text(alternative["constraint"] + "\n")
     policy = tmp_path / "policy.toml"
-    policy.write_text("version = 1\n[externals]\nwheels = [" +
-                      summary["externals_suggested"][0]["line"] + "]\n")
+    policy.write_text(
+        "version = 1\n[externals]\nwheels = [" + summary["externals_suggested"][0]["line"] + "]\n"
+    )
     code, summary = _bootstrap(ws, "-c", str(constraints), "--policy", str(policy))
     assert code == 0, summary
     assert summary["installable"][0]["installable"] is True
@@ -63,11 +70,26 @@ def test_black_hints_lead_to_an_installable_index(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     offline = ["unshare", "--net", "--map-root-user"] if shutil.which("unshare") else []
     install = subprocess.run(
-        [*offline, str(venv / "bin" / "python"), "-m", "pip", "install", "--no-cache-dir",
-         "--disable-pip-version-check", "--index-url", (ws / "wheels" / "simple").as_uri(), "black"],
-        capture_output=True, text=True, check=False, timeout=600,
-        env={**os.environ, "PIP_CONFIG_FILE": os.devnull})
+        [
+            *offline,
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--index-url",
+            (ws / "wheels" / "simple").as_uri(),
+            "black",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )
     assert install.returncode == 0, install.stderr
-    version = subprocess.run([str(venv / "bin" / "black"), "--version"], capture_output=True,
-                             text=True, check=True)
+    version = subprocess.run(
+        [str(venv / "bin" / "black"), "--version"], capture_output=True, text=True, check=True
+    )
     assert version.stdout.startswith("black, ")

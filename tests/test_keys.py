@@ -35,11 +35,17 @@ def test_generate_refuses_to_overwrite(tmp_path: Path) -> None:
 def test_non_ed25519_keys_are_refused(tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     private = tmp_path / "ec.key"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     public = tmp_path / "ec.pub"
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     with pytest.raises(KeyFileError, match="only ed25519"):
         load_signer(private)
     with pytest.raises(KeyFileError, match="only ed25519"):

@@ -63,31 +63,40 @@ def test_provenance_records_libm_and_the_compiler(cosine: tuple[Path, Path]) -> 
     real = Path(libm["uri"].removeprefix("file://"))
     assert real.is_file() and not real.is_symlink()
     assert libm["digest"]["sha256"] == sha256_file(real)  # the file the loader maps
-    assert libm["annotations"]["neededBy"] == [m for m in libm["annotations"]["neededBy"]
-                                               if m.startswith("cosine.") and m.endswith(".so")]
+    assert libm["annotations"]["neededBy"] == [
+        m for m in libm["annotations"]["neededBy"] if m.startswith("cosine.") and m.endswith(".so")
+    ]
     (compiler,) = [d for d in natives if d["annotations"]["kind"] == KIND_COMPILER]
     binary = Path(compiler["uri"].removeprefix("file://"))
     assert binary == Path(shutil.which("cc") or "").resolve()
     assert compiler["digest"]["sha256"] == sha256_file(binary)
-    assert compiler["annotations"]["version"] in subprocess.run(
-        ["cc", "--version"], capture_output=True, text=True, check=True).stdout
+    assert (
+        compiler["annotations"]["version"]
+        in subprocess.run(["cc", "--version"], capture_output=True, text=True, check=True).stdout
+    )
     if HAS_DPKG:  # Debian knows both: the glibc package and the compiler's
-        owner = subprocess.run(["dpkg", "-S", str(real)], capture_output=True, text=True,
-                               check=False).stdout or subprocess.run(
-            ["dpkg", "-S", libm["annotations"]["path"]], capture_output=True, text=True,
-            check=False).stdout
+        owner = (
+            subprocess.run(["dpkg", "-S", str(real)], capture_output=True, text=True, check=False).stdout
+            or subprocess.run(
+                ["dpkg", "-S", libm["annotations"]["path"]], capture_output=True, text=True, check=False
+            ).stdout
+        )
         package = libm["annotations"]["package"]
         assert owner.startswith(package["name"])
-        version = subprocess.run(["dpkg-query", "-W", "-f=${Version}",
-                                  f"{package['name']}:{package['architecture']}"],
-                                 capture_output=True, text=True, check=True).stdout
+        version = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", f"{package['name']}:{package['architecture']}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert package["version"] == version
         assert compiler["annotations"]["package"]["manager"] == "dpkg"
 
 
 @needs_cc
 def test_verify_shows_native_inputs_uncut_and_sbom_names_deb_packages(
-        cosine: tuple[Path, Path], tmp_path: Path) -> None:
+    cosine: tuple[Path, Path], tmp_path: Path
+) -> None:
     ws, wheel = cosine
     key = ws / "keys" / "builder.pub"
     result = CliRunner().invoke(main, ["verify", str(wheel), "-w", str(ws), "--trusted-key", str(key)])
@@ -100,27 +109,38 @@ def test_verify_shows_native_inputs_uncut_and_sbom_names_deb_packages(
     assert any("compiler " in line and "version " in line for line in lines)
     assert max(len(line) for line in lines) > 80  # a CI log gets whole lines, not 80 columns
 
-    as_json = CliRunner().invoke(main, ["verify", str(wheel), "-w", str(ws), "--trusted-key",
-                                        str(key), "--json"])
+    as_json = CliRunner().invoke(
+        main, ["verify", str(wheel), "-w", str(ws), "--trusted-key", str(key), "--json"]
+    )
     kinds = {c["kind"] for c in json.loads(as_json.stdout)["wheels"][0]["children"]}
     assert {"sdist", KIND_SYSTEM_LIBRARY, KIND_COMPILER} <= kinds
 
     out = tmp_path / "sbom.json"
-    made = CliRunner().invoke(main, ["sbom", str(wheel), "-w", str(ws), "-o", str(out),
-                                     "--trusted-key", str(key)])
+    made = CliRunner().invoke(
+        main, ["sbom", str(wheel), "-w", str(ws), "-o", str(out), "--trusted-key", str(key)]
+    )
     assert made.exit_code == 0, made.output
     text = out.read_text()
     assert validate(text) == []
     document = json.loads(text)
     components = {c["bom-ref"]: c for c in document["components"]}
-    natives = {ref: c for ref, c in components.items()
-               if ref.startswith((f"{KIND_SYSTEM_LIBRARY}:", f"{KIND_COMPILER}:"))}
+    natives = {
+        ref: c
+        for ref, c in components.items()
+        if ref.startswith((f"{KIND_SYSTEM_LIBRARY}:", f"{KIND_COMPILER}:"))
+    }
     wheel_ref = next(ref for ref in components if ref.endswith(wheel.name))
     (deps,) = [d for d in document["dependencies"] if d["ref"] == wheel_ref]
     assert set(natives) <= set(deps["dependsOn"])
     libm = next(c for c in natives.values() if c["name"] == "libm.so.6")
-    assert libm["hashes"] == [{"alg": "SHA-256", "content": _natives(ws, wheel)[
-        [d["name"] for d in _natives(ws, wheel)].index("libm.so.6")]["digest"]["sha256"]}]
+    assert libm["hashes"] == [
+        {
+            "alg": "SHA-256",
+            "content": _natives(ws, wheel)[[d["name"] for d in _natives(ws, wheel)].index("libm.so.6")][
+                "digest"
+            ]["sha256"],
+        }
+    ]
     if HAS_DPKG:
         assert libm["purl"].startswith("pkg:deb/debian/libc6@")
         purl = PackageURL.from_string(libm["purl"])
@@ -135,8 +155,13 @@ def test_the_compiled_wheel_imports_and_calls_libm(cosine: tuple[Path, Path], tm
         path = target / member.name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(member.data)
-    run = subprocess.run([sys.executable, "-c", "import cosine; print(cosine.cos(0.0))"],
-                         cwd=target, capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", "import cosine; print(cosine.cos(0.0))"],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert run.stdout.strip() == "1.0"
 
 
@@ -151,8 +176,13 @@ def test_elf_reader_on_real_and_hostile_bytes(tmp_path: Path) -> None:
     links = native.read_links(real)
     assert links.elf_class in (32, 64) and links.machine.startswith("EM_")
     assert all(name and "/" not in name for name in links.needed)
-    for bad in (b"", b"\x7fELF", b"\x7fELF" + b"\x02\x01\x01" + b"\0" * 9 + b"\xff" * 40,
-                b"not an elf at all", real[:200]):
+    for bad in (
+        b"",
+        b"\x7fELF",
+        b"\x7fELF" + b"\x02\x01\x01" + b"\0" * 9 + b"\xff" * 40,
+        b"not an elf at all",
+        real[:200],
+    ):
         try:
             native.read_links(bad)
         except ValueError:
@@ -162,10 +192,12 @@ def test_elf_reader_on_real_and_hostile_bytes(tmp_path: Path) -> None:
 
 
 def test_ld_cache_lines_are_parsed_by_elf_class() -> None:
-    output = ("3 libs found in cache `/etc/ld.so.cache'\n"
-              "\tlibz.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libz.so.1\n"
-              "\tlibz.so.1 (libc6) => /lib/i386-linux-gnu/libz.so.1\n"
-              "\tlibfoo.so.2 (libc6,AArch64, OS ABI: Linux 3.7.0) => /usr/lib/aarch64-linux-gnu/libfoo.so.2\n")
+    output = (
+        "3 libs found in cache `/etc/ld.so.cache'\n"
+        "\tlibz.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libz.so.1\n"
+        "\tlibz.so.1 (libc6) => /lib/i386-linux-gnu/libz.so.1\n"
+        "\tlibfoo.so.2 (libc6,AArch64, OS ABI: Linux 3.7.0) => /usr/lib/aarch64-linux-gnu/libfoo.so.2\n"
+    )
     cache = native.parse_ld_cache(output)
     assert cache[("libz.so.1", 64)] == "/lib/x86_64-linux-gnu/libz.so.1"
     assert cache[("libz.so.1", 32)] == "/lib/i386-linux-gnu/libz.so.1"

@@ -26,17 +26,21 @@ from fromsource.wheelstore import best_wheel
 
 pytestmark = [
     pytest.mark.network,
-    pytest.mark.skipif(not Path("/usr/include/yaml.h").is_file() or shutil.which("cc") is None
-                       or shutil.which("dpkg") is None,
-                       reason="needs libyaml-dev, a C compiler and dpkg (Debian)"),
+    pytest.mark.skipif(
+        not Path("/usr/include/yaml.h").is_file()
+        or shutil.which("cc") is None
+        or shutil.which("dpkg") is None,
+        reason="needs libyaml-dev, a C compiler and dpkg (Debian)",
+    ),
 ]
 
 CYTHON = "3.1.2"
 
 
 def _fromsource(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fromsource", *args], capture_output=True,
-                          text=True, timeout=900, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "fromsource", *args], capture_output=True, text=True, timeout=900, check=False
+    )
 
 
 def test_pyyaml_records_libyaml_and_the_compiler(tmp_path: Path) -> None:
@@ -50,33 +54,49 @@ def test_pyyaml_records_libyaml_and_the_compiler(tmp_path: Path) -> None:
     (tmp_path / "constraints.txt").write_text(f"cython=={CYTHON}\n")
     policy = tmp_path / "policy.toml"
     policy.write_text(f"version = 1\n[externals]\nwheels = [{external_policy_line(wheel)}]\n")
-    run = _fromsource("bootstrap", "pyyaml==6.0.2", "-w", str(ws), "-j", "2", "--json",
-                      "-c", str(tmp_path / "constraints.txt"), "--policy", str(policy))
+    run = _fromsource(
+        "bootstrap",
+        "pyyaml==6.0.2",
+        "-w",
+        str(ws),
+        "-j",
+        "2",
+        "--json",
+        "-c",
+        str(tmp_path / "constraints.txt"),
+        "--policy",
+        str(policy),
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     summary = json.loads(run.stdout)
-    assert summary["installable"] == [{"requirement": "pyyaml==6.0.2", "installable": True,
-                                       "closure": ["PyYAML 6.0.2"], "needs": []}]
+    assert summary["installable"] == [
+        {"requirement": "pyyaml==6.0.2", "installable": True, "closure": ["PyYAML 6.0.2"], "needs": []}
+    ]
 
     (built,) = (ws / "wheels").glob("pyyaml-6.0.2-*.whl")
     envelope = json.loads((ws / "attestations" / f"{built.name}.intoto.jsonl").read_text())
     deps = json.loads(base64.b64decode(envelope["payload"]))["predicate"]["buildDefinition"][
-        "resolvedDependencies"]
+        "resolvedDependencies"
+    ]
     (libyaml,) = [d for d in deps if d["name"] == "libyaml-0.so.2"]
     notes = libyaml["annotations"]
     assert notes["kind"] == "system-library" and notes["soname"] == "libyaml-0.so.2"
     assert any(m.startswith("yaml/_yaml.") for m in notes["neededBy"])
     library = Path(libyaml["uri"].removeprefix("file://"))
     assert libyaml["digest"]["sha256"] == hashlib.sha256(library.read_bytes()).hexdigest()
-    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libyaml-0-2"],
-                             capture_output=True, text=True, check=True).stdout
+    version = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "libyaml-0-2"], capture_output=True, text=True, check=True
+    ).stdout
     assert notes["package"]["name"] == "libyaml-0-2" and notes["package"]["version"] == version
     (compiler,) = [d for d in deps if d["annotations"]["kind"] == "compiler"]
     assert compiler["annotations"]["compiler"] in ("gcc", "clang")
 
     key = ws / "keys" / "builder.pub"
     trusting = tmp_path / "verify-policy.toml"  # the external is trusted where a policy names it
-    trusting.write_text(f'version = 1\n[trust]\nbuilder_keys = ["{key}"]\n'
-                        f"[externals]\nwheels = [{external_policy_line(wheel)}]\n")
+    trusting.write_text(
+        f'version = 1\n[trust]\nbuilder_keys = ["{key}"]\n'
+        f"[externals]\nwheels = [{external_policy_line(wheel)}]\n"
+    )
     shown = _fromsource("verify", str(built), "-w", str(ws), "--policy", str(trusting))
     assert shown.returncode == 0, shown.stdout + shown.stderr
     line = next(x for x in shown.stdout.splitlines() if "system-library libyaml-0.so.2" in x)
@@ -84,14 +104,14 @@ def test_pyyaml_records_libyaml_and_the_compiler(tmp_path: Path) -> None:
     assert any(" compiler " in x for x in shown.stdout.splitlines())
 
     sbom = tmp_path / "sbom.json"
-    made = _fromsource("sbom", str(built), "-w", str(ws), "-o", str(sbom), "--validate",
-                       "--policy", str(trusting))
+    made = _fromsource(
+        "sbom", str(built), "-w", str(ws), "-o", str(sbom), "--validate", "--policy", str(trusting)
+    )
     assert made.returncode == 0, made.stderr
     document = json.loads(sbom.read_text())
     (component,) = [c for c in document["components"] if c["name"] == "libyaml-0.so.2"]
     purl = PackageURL.from_string(component["purl"])
-    assert (purl.type, purl.namespace, purl.name, purl.version) == ("deb", "debian", "libyaml-0-2",
-                                                                    version)
+    assert (purl.type, purl.namespace, purl.name, purl.version) == ("deb", "debian", "libyaml-0-2", version)
     wheel_ref = next(c["bom-ref"] for c in document["components"] if c["bom-ref"].endswith(built.name))
     (deps_of,) = [d for d in document["dependencies"] if d["ref"] == wheel_ref]
     assert component["bom-ref"] in deps_of["dependsOn"]

@@ -51,10 +51,14 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("upstream")
     return {
         "six": upstream_repo(SIX, root / "six", tags=["1.17.0"]),
-        "pluggy": upstream_repo(PLUGGY, root / "pluggy", tags=["v1.5.0"],
-                                drop=["src/pluggy/_version.py"]),
-        "iniconfig": upstream_repo(INICONFIG, root / "iniconfig", tags=["iniconfig-v2.0.0"],
-                                   drop=["src/iniconfig/_version.py"], annotated=False),
+        "pluggy": upstream_repo(PLUGGY, root / "pluggy", tags=["v1.5.0"], drop=["src/pluggy/_version.py"]),
+        "iniconfig": upstream_repo(
+            INICONFIG,
+            root / "iniconfig",
+            tags=["iniconfig-v2.0.0"],
+            drop=["src/iniconfig/_version.py"],
+            annotated=False,
+        ),
         "attrs": upstream_repo(ATTRS, root / "attrs", tags=["24.3.0"]),
     }
 
@@ -71,8 +75,13 @@ def test_setuptools_sdist_with_egg_info_and_egg_info_block_matches(repos: dict[s
     files = by_path(data)
     assert files["setup.cfg"] == {**files["setup.cfg"], "status": "generated", "generator": "setuptools"}
     assert {p for p, f in files.items() if f["status"] == "generated"} == {
-        "PKG-INFO", "setup.cfg", "six.egg-info/PKG-INFO", "six.egg-info/SOURCES.txt",
-        "six.egg-info/dependency_links.txt", "six.egg-info/top_level.txt"}
+        "PKG-INFO",
+        "setup.cfg",
+        "six.egg-info/PKG-INFO",
+        "six.egg-info/SOURCES.txt",
+        "six.egg-info/dependency_links.txt",
+        "six.egg-info/top_level.txt",
+    }
     assert files["six.py"]["status"] == "identical"
     assert data["commit"] == git(repos["six"], "rev-parse", "1.17.0^{commit}").strip()
     assert data["counts"]["identical"] == 10  # 16 files, 6 generated
@@ -144,27 +153,54 @@ def _hooks_edit() -> bytes:
 
 
 TAMPERED = {
-    "extra module": ({"src/pluggy/_telemetry.py": _MODULE}, "src/pluggy/_telemetry.py",
-                     "not-in-tree", "code the tagged tree lacks"),
+    "extra module": (
+        {"src/pluggy/_telemetry.py": _MODULE},
+        "src/pluggy/_telemetry.py",
+        "not-in-tree",
+        "code the tagged tree lacks",
+    ),
     "modified build script": (
         {"setup.py": b"from setuptools import setup\nimport os\nos.system('id')\nsetup()\n"},
-        "setup.py", "modified", "code changed"),
-    "edited package line": ({"src/pluggy/_hooks.py": _hooks_edit()}, "src/pluggy/_hooks.py",
-                            "modified", "code changed"),
+        "setup.py",
+        "modified",
+        "code changed",
+    ),
+    "edited package line": (
+        {"src/pluggy/_hooks.py": _hooks_edit()},
+        "src/pluggy/_hooks.py",
+        "modified",
+        "code changed",
+    ),
     "version file holding code": (
         {"src/pluggy/_version.py": b"__version__ = version = '1.5.0'\n" + _MODULE},
-        "src/pluggy/_version.py", "not-in-tree", "holds code"),
+        "src/pluggy/_version.py",
+        "not-in-tree",
+        "holds code",
+    ),
     "extra m4 outside the package": (
         {"m4/build-to-host.m4": b"dnl serial 3\nAC_DEFUN([gl_BUILD_TO_HOST], [eval $x])\n"},
-        "m4/build-to-host.m4", "not-in-tree", "code the tagged tree lacks"),
-    "extra pth outside the package": ({"src/pluggy-init.pth": b"import os; os.system('id')\n"},
-                                      "src/pluggy-init.pth", "not-in-tree", ".pth file runs code"),
+        "m4/build-to-host.m4",
+        "not-in-tree",
+        "code the tagged tree lacks",
+    ),
+    "extra pth outside the package": (
+        {"src/pluggy-init.pth": b"import os; os.system('id')\n"},
+        "src/pluggy-init.pth",
+        "not-in-tree",
+        ".pth file runs code",
+    ),
     "egg-info file setuptools never writes": (
-        {"src/pluggy.egg-info/hooks.py": _MODULE}, "src/pluggy.egg-info/hooks.py",
-        "not-in-tree", "setuptools writes no hooks.py"),
+        {"src/pluggy.egg-info/hooks.py": _MODULE},
+        "src/pluggy.egg-info/hooks.py",
+        "not-in-tree",
+        "setuptools writes no hooks.py",
+    ),
     "setup.cfg changed beyond [egg_info]": (
         {"setup.cfg": b"[metadata]\nname = pluggy\n\n[egg_info]\ntag_build = \ntag_date = 0\n\n"},
-        "setup.cfg", "modified", "other than [egg_info] differ"),
+        "setup.cfg",
+        "modified",
+        "other than [egg_info] differ",
+    ),
 }
 
 
@@ -194,8 +230,7 @@ def test_a_modified_module_shows_its_diff(repos: dict[str, Path], tmp_path: Path
 # ---------------------------------------------------------------- export-subst
 
 
-def test_export_subst_file_as_git_archive_writes_it_matches(repos: dict[str, Path],
-                                                            tmp_path: Path) -> None:
+def test_export_subst_file_as_git_archive_writes_it_matches(repos: dict[str, Path], tmp_path: Path) -> None:
     repo = repos["attrs"]
     assert "export-subst" in (repo / ".gitattributes").read_text()
     archive = tmp_path / "a.tar"
@@ -247,8 +282,9 @@ def test_ambiguous_tags_exit_2(repos: dict[str, Path], tmp_path: Path) -> None:
     assert origin(SIX, "--repo", repo, "--ref", commit).exit_code == 0
 
 
-@pytest.mark.parametrize("repo", ["{tmp}/nowhere", "{tmp}", "ssh://example.org/x.git",
-                                  "ext::sh -c touch% {tmp}/pwned"])
+@pytest.mark.parametrize(
+    "repo", ["{tmp}/nowhere", "{tmp}", "ssh://example.org/x.git", "ext::sh -c touch% {tmp}/pwned"]
+)
 def test_unusable_repository_exits_2(repo: str, tmp_path: Path) -> None:
     result = origin(SIX, "--repo", repo.format(tmp=tmp_path))
     assert result.exit_code == 2, result.output
@@ -273,14 +309,17 @@ def test_no_repository_in_pkg_info_exits_2(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- repository from PKG-INFO
 
 
-@pytest.mark.parametrize(("sdist", "expected"), [
-    (SIX, "https://github.com/benjaminp/six"),  # Home-page
-    (PLUGGY, "https://github.com/pytest-dev/pluggy"),
-    (INICONFIG, "https://github.com/pytest-dev/iniconfig"),  # Project-URL Homepage
-    (DATA / "markupsafe-3.0.2.tar.gz", "https://github.com/pallets/markupsafe"),  # Source, "/"
-    (ATTRS, "https://github.com/python-attrs/attrs"),  # labelled GitHub
-    (DATA / "charset_normalizer-3.4.1.tar.gz", "https://github.com/jawah/charset_normalizer"),  # Code
-])
+@pytest.mark.parametrize(
+    ("sdist", "expected"),
+    [
+        (SIX, "https://github.com/benjaminp/six"),  # Home-page
+        (PLUGGY, "https://github.com/pytest-dev/pluggy"),
+        (INICONFIG, "https://github.com/pytest-dev/iniconfig"),  # Project-URL Homepage
+        (DATA / "markupsafe-3.0.2.tar.gz", "https://github.com/pallets/markupsafe"),  # Source, "/"
+        (ATTRS, "https://github.com/python-attrs/attrs"),  # labelled GitHub
+        (DATA / "charset_normalizer-3.4.1.tar.gz", "https://github.com/jawah/charset_normalizer"),  # Code
+    ],
+)
 def test_repository_from_real_pkg_info(sdist: Path, expected: str) -> None:
     meta = _read_metadata(sdist, DEFAULT_LIMITS)
     assert repository_from_metadata(meta.project_urls, meta.home_page) == expected
@@ -299,11 +338,11 @@ def test_repository_urls_on_code_hosts() -> None:
 # ---------------------------------------------------------------- the attestation
 
 
-def test_key_writes_a_signed_origin_attestation(repos: dict[str, Path], tmp_path: Path,
-                                                keypair: KeyPair) -> None:
+def test_key_writes_a_signed_origin_attestation(
+    repos: dict[str, Path], tmp_path: Path, keypair: KeyPair
+) -> None:
     ws = tmp_path / "ws"
-    result = origin(PLUGGY, "--repo", repos["pluggy"], "--key", keypair.private_path, "-w", ws,
-                    "--json")
+    result = origin(PLUGGY, "--repo", repos["pluggy"], "--key", keypair.private_path, "-w", ws, "--json")
     assert result.exit_code == 0, result.output
     data = report(result)
     path = Path(data["attestation"])
@@ -314,12 +353,18 @@ def test_key_writes_a_signed_origin_attestation(repos: dict[str, Path], tmp_path
     claim, problems = read_origin(verified.statement)
     assert problems == [] and claim is not None
     assert (claim.sdist_sha256, claim.commit, claim.matches) == (
-        data["sdist"]["sha256"], data["commit"], True)
+        data["sdist"]["sha256"],
+        data["commit"],
+        True,
+    )
     assert claim.files_sha256 == data["filesDigest"]
     jsonschema.validate(verified.statement["predicate"], SCHEMA)
     generated = verified.statement["predicate"]["generated"]
-    assert {"path": "src/pluggy/_version.py", "generator": "setuptools-scm",
-            "digest": {"sha256": by_path(data)["src/pluggy/_version.py"]["sha256"]}} in generated
+    assert {
+        "path": "src/pluggy/_version.py",
+        "generator": "setuptools-scm",
+        "digest": {"sha256": by_path(data)["src/pluggy/_version.py"]["sha256"]},
+    } in generated
     assert find_origin([ws / "attestations"], PLUGGY.name, data["sdist"]["sha256"], [key]).claim == claim
     # Another sdist of that name, or a forged envelope, finds nothing.
     assert find_origin([ws / "attestations"], PLUGGY.name, "0" * 64, [key]).claim is None
@@ -333,7 +378,7 @@ def test_key_writes_a_signed_origin_attestation(repos: dict[str, Path], tmp_path
 # ---------------------------------------------------------------- generators, one by one
 
 
-VERSIONEER_SHORT = b'''
+VERSIONEER_SHORT = b"""
 # This file was generated by 'versioneer.py' (0.29) from
 # revision-control system data, or from the parent directory name of an
 # unpacked source archive. Distribution tarballs contain a pre-generated copy
@@ -354,19 +399,25 @@ version_json = \'\'\'
 
 def get_versions():
     return json.loads(version_json)
-'''
+"""
 
 
 def test_versioneer_short_form_is_generated_and_anything_more_is_not() -> None:
     from fromsource.origin.generated import Generators
 
-    generators = Generators(name="pluggy", version="1.5.0", pyproject=None,
-                            setup_cfg=b"[versioneer]\nVCS = git\nversionfile_source = src/pluggy/_version.py\n")
+    generators = Generators(
+        name="pluggy",
+        version="1.5.0",
+        pyproject=None,
+        setup_cfg=b"[versioneer]\nVCS = git\nversionfile_source = src/pluggy/_version.py\n",
+    )
     path = "src/pluggy/_version.py"
     assert generators.check(path, VERSIONEER_SHORT) is not None
     assert generators.check(path, VERSIONEER_SHORT).problem is None  # type: ignore[union-attr]
-    extra = VERSIONEER_SHORT.replace(b"    return json.loads(version_json)",
-                                     b"    __import__('os').system('id')\n    return json.loads(version_json)")
+    extra = VERSIONEER_SHORT.replace(
+        b"    return json.loads(version_json)",
+        b"    __import__('os').system('id')\n    return json.loads(version_json)",
+    )
     assert "does more than" in (generators.check(path, extra).problem or "")  # type: ignore[union-attr]
     other = VERSIONEER_SHORT.replace(b'"version": "1.5.0"', b'"version": "9.9"')
     assert "says version '9.9'" in (generators.check(path, other).problem or "")  # type: ignore[union-attr]
@@ -387,8 +438,11 @@ def test_origin_reader_is_strict(repos: dict[str, Path], tmp_path: Path, keypair
     statement["predicate"]["findings"] = [{"path": "x.py", "status": "not-in-tree", "reason": ""}]
     claim, problems = read_origin(statement)
     assert claim is None
-    assert problems == ["predicate.extra: unknown field", "predicate.commit is not a commit id",
-                        "predicate.matches is true but findings are listed"]
+    assert problems == [
+        "predicate.extra: unknown field",
+        "predicate.commit is not a commit id",
+        "predicate.matches is true but findings are listed",
+    ]
     # The full report beside it re-derives the signed per-file digest.
     full = json.loads((ws / "attestations" / "six-1.17.0.tar.gz.origin.json").read_text())
     rows = [[f["path"], f["sha256"], f["status"], f.get("generator", "")] for f in full["files"]]
@@ -428,8 +482,10 @@ def test_real_packaging_sdist_ships_files_no_git_tree_holds(tmp_path: Path) -> N
     result = origin(sdist, "--repo", repo, "--json")
     assert result.exit_code == 1
     findings = report(result)["findings"]
-    assert {f["path"].rsplit("/", 1)[0] for f in findings} == {"tests/.pytest_cache",
-                                                               "tests/.pytest_cache/v/cache"}
+    assert {f["path"].rsplit("/", 1)[0] for f in findings} == {
+        "tests/.pytest_cache",
+        "tests/.pytest_cache/v/cache",
+    }
     assert len(findings) == 6
     assert all(f["reason"] == "the tagged tree lacks this file" for f in findings)
 
@@ -452,8 +508,12 @@ def test_links_are_content(tmp_path: Path) -> None:
     result = origin(sdist, "--repo", repo, "--json")
     assert result.exit_code == 1
     (finding,) = report(result)["findings"]
-    assert finding == {**finding, "path": "setup.py", "status": "modified",
-                       "reason": "a symlink to documentation/conf.py where the tagged tree has other content"}
+    assert finding == {
+        **finding,
+        "path": "setup.py",
+        "status": "modified",
+        "reason": "a symlink to documentation/conf.py where the tagged tree has other content",
+    }
     extra = retar(SIX, tmp_path / "six-1.17.0.tar.gz", {"six_link.py": Path("six.py")})
     (finding,) = report(origin(extra, "--repo", repo, "--json"))["findings"]
     assert finding["status"] == "not-in-tree" and "symlink to six.py" in finding["reason"]

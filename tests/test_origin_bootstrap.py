@@ -18,13 +18,28 @@ def _policy(path: Path, builder_pub: Path, repo: Path) -> Path:
         "version = 1\n"
         f"[trust]\nbuilder_keys = [{json.dumps(str(builder_pub))}]\n"
         '[sources]\nrequire_origin = ["App"]\n'
-        f"[sources.repositories]\napp = {json.dumps(repo.name)}\n")  # relative to the policy
+        f"[sources.repositories]\napp = {json.dumps(repo.name)}\n"
+    )  # relative to the policy
     return path
 
 
 def _bootstrap(index: Path, ws: Path, policy: Path) -> Result:
-    return CliRunner().invoke(main, ["bootstrap", "app", "--find-links", str(index), "--no-index",
-                                     "-w", str(ws), "-j", "1", "--policy", str(policy)])
+    return CliRunner().invoke(
+        main,
+        [
+            "bootstrap",
+            "app",
+            "--find-links",
+            str(index),
+            "--no-index",
+            "-w",
+            str(ws),
+            "-j",
+            "1",
+            "--policy",
+            str(policy),
+        ],
+    )
 
 
 def test_require_origin_stops_a_tampered_sdist_and_lets_the_clean_one_through(tmp_path: Path) -> None:
@@ -34,8 +49,11 @@ def test_require_origin_stops_a_tampered_sdist_and_lets_the_clean_one_through(tm
 
     # Tampered: the xz pattern, a file only the tarball has.
     (tmp_path / "bad-index").mkdir()
-    tampered = retar(clean, tmp_path / "bad-index" / clean.name,
-                     {"build-aux/build-to-host.m4": b"AC_DEFUN([gl_BUILD_TO_HOST], [eval $x])\n"})
+    tampered = retar(
+        clean,
+        tmp_path / "bad-index" / clean.name,
+        {"build-aux/build-to-host.m4": b"AC_DEFUN([gl_BUILD_TO_HOST], [eval $x])\n"},
+    )
     bad_ws = tmp_path / "bad-ws"
     keys = generate_keypair(bad_ws / "keys")
     policy = _policy(tmp_path / "policy.toml", keys.public_path, repo)
@@ -58,8 +76,9 @@ def test_require_origin_stops_a_tampered_sdist_and_lets_the_clean_one_through(tm
     wheel = next((ws / "wheels").glob("app-1.0-*.whl"))
 
     # verify shows the origin on the sdist node.
-    verified = CliRunner().invoke(main, ["verify", str(wheel), "-w", str(ws), "--policy",
-                                         str(policy), "--json"])
+    verified = CliRunner().invoke(
+        main, ["verify", str(wheel), "-w", str(ws), "--policy", str(policy), "--json"]
+    )
     assert verified.exit_code == 0, verified.output
     sdist_node = json.loads(verified.stdout)["wheels"][0]["children"][0]
     assert sdist_node["kind"] == "sdist"
@@ -76,8 +95,7 @@ def test_require_origin_stops_a_tampered_sdist_and_lets_the_clean_one_through(tm
 
     # The SBOM carries the repository and commit, and the attestation.
     bom_path = tmp_path / "bom.cdx.json"
-    sbom = CliRunner().invoke(main, ["sbom", str(wheel), "-w", str(ws), "-o", str(bom_path),
-                                     "--validate"])
+    sbom = CliRunner().invoke(main, ["sbom", str(wheel), "-w", str(ws), "-o", str(bom_path), "--validate"])
     assert sbom.exit_code == 0, sbom.output
     bom = json.loads(bom_path.read_text())
     sdist = next(c for c in bom["components"] if c["name"] == "app" and c["type"] == "file")
@@ -99,12 +117,28 @@ def test_require_origin_stops_a_tampered_sdist_and_lets_the_clean_one_through(tm
     git(repo, "rm", "-q", "tiny.json")
     git(repo, "commit", "-q", "-m", "before tiny.json")
     git(repo, "tag", "v0.9")
-    checked = CliRunner().invoke(main, ["origin", str(clean), "--repo", str(repo), "--ref", "v0.9",
-                                        "--key", str(ws / "keys" / "builder.key"), "-w", str(ws)])
+    checked = CliRunner().invoke(
+        main,
+        [
+            "origin",
+            str(clean),
+            "--repo",
+            str(repo),
+            "--ref",
+            "v0.9",
+            "--key",
+            str(ws / "keys" / "builder.key"),
+            "-w",
+            str(ws),
+        ],
+    )
     assert checked.exit_code == 1 and "tiny.json" in checked.stdout
-    failed = CliRunner().invoke(main, ["verify", str(wheel), "-w", str(ws), "--json",
-                                       "--trusted-key", str(keys.public_path)])
+    failed = CliRunner().invoke(
+        main, ["verify", str(wheel), "-w", str(ws), "--json", "--trusted-key", str(keys.public_path)]
+    )
     assert failed.exit_code == 1
     problems = json.loads(failed.stdout)["problems"]
-    assert problems == ["app-1.0.tar.gz: its signed origin check found: "
-                        "tiny.json: not-in-tree: the tagged tree lacks this file"]
+    assert problems == [
+        "app-1.0.tar.gz: its signed origin check found: "
+        "tiny.json: not-in-tree: the tagged tree lacks this file"
+    ]

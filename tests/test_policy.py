@@ -38,7 +38,9 @@ def test_shipped_policies_load_once_the_workspace_key_exists(tmp_path: Path) -> 
 
 
 def test_every_error_is_reported_with_its_location(tmp_path: Path) -> None:
-    path = _policy(tmp_path, """
+    path = _policy(
+        tmp_path,
+        """
 version = 2
 expires = 2027-01-01
 colour = "blue"
@@ -51,13 +53,22 @@ require_sandbox = 1
 [seeds]
 evidence = ["vibes"]
 binary_digests = ["abc"]
-""")
+""",
+    )
     with pytest.raises(PolicyFileError) as info:
         load_policy(path)
     message = str(info.value)
-    for fragment in ("version: must be 1", "expires: must be a TOML offset date-time", "colour: unknown key",
-                     "[trust].builder_keys: must be a list of strings", "[trust].threshold: must be an integer",
-                     "[build].require_isolation", "[build].require_sandbox: must be true or false", "unknown evidence kind 'vibes'", "not a lowercase sha256"):
+    for fragment in (
+        "version: must be 1",
+        "expires: must be a TOML offset date-time",
+        "colour: unknown key",
+        "[trust].builder_keys: must be a list of strings",
+        "[trust].threshold: must be an integer",
+        "[build].require_isolation",
+        "[build].require_sandbox: must be true or false",
+        "unknown evidence kind 'vibes'",
+        "not a lowercase sha256",
+    ):
         assert fragment in message, fragment
 
 
@@ -73,8 +84,18 @@ def test_not_toml(tmp_path: Path) -> None:
 
 
 def _verify_with(policy: Path, ws: Path, *extra: str) -> Result:
-    return CliRunner().invoke(main, ["verify", str(ws / "wheels" / "packaging-24.2-py3-none-any.whl"),
-                                     "-w", str(ws), "--policy", str(policy), *extra])
+    return CliRunner().invoke(
+        main,
+        [
+            "verify",
+            str(ws / "wheels" / "packaging-24.2-py3-none-any.whl"),
+            "-w",
+            str(ws),
+            "--policy",
+            str(policy),
+            *extra,
+        ],
+    )
 
 
 def test_verify_with_policy(built_workspace: Path, keypair: KeyPair, tmp_path: Path) -> None:
@@ -85,7 +106,10 @@ def test_verify_with_policy(built_workspace: Path, keypair: KeyPair, tmp_path: P
 
 
 def test_verify_with_expired_policy_exits_1(built_workspace: Path, keypair: KeyPair, tmp_path: Path) -> None:
-    expired = _policy(tmp_path, f'version = 1\nexpires = 2020-01-01T00:00:00Z\n[trust]\nbuilder_keys = ["{keypair.public_path}"]\n')
+    expired = _policy(
+        tmp_path,
+        f'version = 1\nexpires = 2020-01-01T00:00:00Z\n[trust]\nbuilder_keys = ["{keypair.public_path}"]\n',
+    )
     result = _verify_with(expired, built_workspace)
     assert result.exit_code == 1
     assert "expired" in result.output
@@ -98,19 +122,25 @@ def test_verify_with_broken_policy_exits_2(built_workspace: Path, tmp_path: Path
 
 
 def test_verify_needs_some_trust(built_workspace: Path) -> None:
-    result = CliRunner().invoke(main, ["verify", str(built_workspace / "wheels" / "packaging-24.2-py3-none-any.whl")])
+    result = CliRunner().invoke(
+        main, ["verify", str(built_workspace / "wheels" / "packaging-24.2-py3-none-any.whl")]
+    )
     assert result.exit_code == 2
     assert "no trusted keys" in result.output
 
 
 def test_sources_table(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
-    path.write_text('version = 1\n[sources]\nrequire_origin = ["Requests"]\n'
-                    '[sources.repositories]\nrequests = "mirrors/requests"\nurllib3 = "https://x.test/u"\n')
+    path.write_text(
+        'version = 1\n[sources]\nrequire_origin = ["Requests"]\n'
+        '[sources.repositories]\nrequests = "mirrors/requests"\nurllib3 = "https://x.test/u"\n'
+    )
     policy = load_policy(path)
     assert policy.requires_origin("requests") and not policy.requires_origin("urllib3")
-    assert policy.repositories == {"requests": str(tmp_path / "mirrors/requests"),
-                                   "urllib3": "https://x.test/u"}
+    assert policy.repositories == {
+        "requests": str(tmp_path / "mirrors/requests"),
+        "urllib3": "https://x.test/u",
+    }
     path.write_text("version = 1\n[sources]\nrequire_origin = true\n")
     assert load_policy(path).requires_origin("anything")
     path.write_text('version = 1\n[sources]\nrequire_origin = "yes"\nrepositories = 3\nother = 1\n')

@@ -31,22 +31,48 @@ WHEEL = "demo-1.0-py3-none-any.whl"
 
 def _record(**changes: Any) -> BuildRecord:
     values: dict[str, Any] = {
-        "wheel_name": WHEEL, "wheel_sha256": "a" * 64, "requirement": "demo==1.0",
-        "sdist": Dependency(name="demo-1.0.tar.gz", sha256="b" * 64, kind=KIND_SDIST,
-                         uri="http://127.0.0.1/files/demo-1.0.tar.gz"),
-        "wheels": (
-            Dependency(name="flit_core-3.12.0-py3-none-any.whl", sha256="c" * 64, kind=KIND_WHEEL,
-                       edge="build-system", attestation_sha256="d" * 64),
-            Dependency(name="ext-2.0-py3-none-any.whl", sha256="e" * 64, kind=KIND_WHEEL, edge="install",
-                       external=True),
+        "wheel_name": WHEEL,
+        "wheel_sha256": "a" * 64,
+        "requirement": "demo==1.0",
+        "sdist": Dependency(
+            name="demo-1.0.tar.gz",
+            sha256="b" * 64,
+            kind=KIND_SDIST,
+            uri="http://127.0.0.1/files/demo-1.0.tar.gz",
         ),
-        "interpreter": Dependency(name="python-3.11.7", sha256="f" * 64, kind=KIND_INTERPRETER,
-                               implementation="cpython"),
-        "isolation": "bwrap", "source_date_epoch": 1_700_000_000, "builder_version": "0.1.0",
-        "invocation_id": "i", "started_on": "2026-01-01T00:00:00Z", "finished_on": "2026-01-01T00:00:01Z",
+        "wheels": (
+            Dependency(
+                name="flit_core-3.12.0-py3-none-any.whl",
+                sha256="c" * 64,
+                kind=KIND_WHEEL,
+                edge="build-system",
+                attestation_sha256="d" * 64,
+            ),
+            Dependency(
+                name="ext-2.0-py3-none-any.whl",
+                sha256="e" * 64,
+                kind=KIND_WHEEL,
+                edge="install",
+                external=True,
+            ),
+        ),
+        "interpreter": Dependency(
+            name="python-3.11.7", sha256="f" * 64, kind=KIND_INTERPRETER, implementation="cpython"
+        ),
+        "isolation": "bwrap",
+        "source_date_epoch": 1_700_000_000,
+        "builder_version": "0.1.0",
+        "invocation_id": "i",
+        "started_on": "2026-01-01T00:00:00Z",
+        "finished_on": "2026-01-01T00:00:01Z",
         "log_sha256": "0" * 64,
-        "sandbox": Sandbox(tool="bwrap", version="0.8.0", read_only=("/usr",), read_write=("/build",),
-                        namespaces=("net", "pid")),
+        "sandbox": Sandbox(
+            tool="bwrap",
+            version="0.8.0",
+            read_only=("/usr",),
+            read_write=("/build",),
+            namespaces=("net", "pid"),
+        ),
     }
     values.update(changes)
     return BuildRecord(**values)
@@ -108,16 +134,27 @@ def test_not_a_statement_at_all(value: object) -> None:
 def test_subject_problems_name_the_mismatch() -> None:
     record = _record()
     assert record.subject_problems(WHEEL, "a" * 64) == []
-    assert "subject must name exactly other-1.0-py3-none-any.whl" in record.subject_problems(
-        "other-1.0-py3-none-any.whl", "a" * 64)[0]
+    assert (
+        "subject must name exactly other-1.0-py3-none-any.whl"
+        in record.subject_problems("other-1.0-py3-none-any.whl", "a" * 64)[0]
+    )
     assert "subject digest does not match" in record.subject_problems(WHEEL, "9" * 64)[0]
 
 
 def _review(**changes: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "wheel_name": WHEEL, "wheel_sha256": "a" * 64, "sdist_name": "demo-1.0.tar.gz", "sdist_sha256": "b" * 64,
-        "verdict": "readable", "admission": "readable", "counts": {"identical": 3}, "reasons": [], "notes": ["n"],
-        "report_name": f"{WHEEL}.inspect.json", "report_sha256": "c" * 64, "tool_version": "0.1.0",
+        "wheel_name": WHEEL,
+        "wheel_sha256": "a" * 64,
+        "sdist_name": "demo-1.0.tar.gz",
+        "sdist_sha256": "b" * 64,
+        "verdict": "readable",
+        "admission": "readable",
+        "counts": {"identical": 3},
+        "reasons": [],
+        "notes": ["n"],
+        "report_name": f"{WHEEL}.inspect.json",
+        "report_sha256": "c" * 64,
+        "tool_version": "0.1.0",
         "reviewed_on": "2026-01-01T00:00:00Z",
     }
     values.update(changes)
@@ -161,18 +198,27 @@ def test_one_locator_sidecar_first_each_file_once(tmp_path: Path) -> None:
 def test_publisher_evidence_round_trips_and_is_read_strictly() -> None:
     from fromsource.attest.provenance import PublisherEvidence
 
-    evidence = PublisherEvidence(publisher="gitlab:facutuesca/gitlab-oidc-project/.gitlab-ci.yml",
-                                 attestation_sha256="7" * 64, attestation_kind="pep740-provenance",
-                                 log_index=149945774, signer="https://gitlab.example/ci.yml@refs/heads/main")
-    record = _record(sdist=Dependency(name="demo-1.0.tar.gz", sha256="b" * 64, kind=KIND_SDIST,
-                                      publisher_evidence=evidence))
+    evidence = PublisherEvidence(
+        publisher="gitlab:facutuesca/gitlab-oidc-project/.gitlab-ci.yml",
+        attestation_sha256="7" * 64,
+        attestation_kind="pep740-provenance",
+        log_index=149945774,
+        signer="https://gitlab.example/ci.yml@refs/heads/main",
+    )
+    record = _record(
+        sdist=Dependency(
+            name="demo-1.0.tar.gz", sha256="b" * 64, kind=KIND_SDIST, publisher_evidence=evidence
+        )
+    )
     assert BuildRecord.from_statement(record.statement()) == record
     assert PublisherEvidence.from_annotations({"publisherEvidence": evidence.to_dict()}) == evidence
     assert PublisherEvidence.from_annotations({}) is None
 
     statement = record.statement()
     where = "$.predicate.buildDefinition.resolvedDependencies[0].annotations.publisherEvidence"
-    entry = statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]["annotations"]["publisherEvidence"]
+    entry = statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]["annotations"][
+        "publisherEvidence"
+    ]
     entry.update(publisher="github:only-two/parts", logIndex=-1, attestationKind="email", extra=1)
     with pytest.raises(StatementError) as caught:
         BuildRecord.from_statement(statement)
@@ -185,44 +231,79 @@ def test_publisher_evidence_round_trips_and_is_read_strictly() -> None:
 # ------------------------------------------------------------------ native inputs (issue 16)
 
 NATIVES = (
-    Dependency(name="libyaml-0.so.2", sha256="1" * 64, kind=KIND_SYSTEM_LIBRARY,
-               uri="file:///usr/lib/x86_64-linux-gnu/libyaml-0.so.2.0.9", soname="libyaml-0.so.2",
-               path="/lib/x86_64-linux-gnu/libyaml-0.so.2",
-               needed_by=("yaml/_yaml.cpython-311-x86_64-linux-gnu.so",),
-               package=SystemPackage(manager="dpkg", name="libyaml-0-2", version="0.2.5-1",
-                                     architecture="amd64")),
-    Dependency(name="gcc-12.2.0", sha256="2" * 64, kind=KIND_COMPILER,
-               uri="file:///usr/bin/x86_64-linux-gnu-gcc-12", compiler="gcc", version="12.2.0",
-               command="cc", package=SystemPackage(manager="dpkg", name="gcc-12", version="12.2.0-14")),
-    Dependency(name="rustc-1.95.0", sha256="3" * 64, kind=KIND_TOOLCHAIN,
-               uri="file:///opt/rust/bin/rustc", toolchain="rust", program="rustc",
-               version="rustc 1.95.0 (59807616e 2026-04-14)"),
-    Dependency(name="tinyadd-0.1.0.crate", sha256="4" * 64, kind=KIND_CRATE,
-               uri="file:///registry/tinyadd-0.1.0.crate", crate="tinyadd", version="0.1.0",
-               lock_source="registry+file:///index"),
+    Dependency(
+        name="libyaml-0.so.2",
+        sha256="1" * 64,
+        kind=KIND_SYSTEM_LIBRARY,
+        uri="file:///usr/lib/x86_64-linux-gnu/libyaml-0.so.2.0.9",
+        soname="libyaml-0.so.2",
+        path="/lib/x86_64-linux-gnu/libyaml-0.so.2",
+        needed_by=("yaml/_yaml.cpython-311-x86_64-linux-gnu.so",),
+        package=SystemPackage(manager="dpkg", name="libyaml-0-2", version="0.2.5-1", architecture="amd64"),
+    ),
+    Dependency(
+        name="gcc-12.2.0",
+        sha256="2" * 64,
+        kind=KIND_COMPILER,
+        uri="file:///usr/bin/x86_64-linux-gnu-gcc-12",
+        compiler="gcc",
+        version="12.2.0",
+        command="cc",
+        package=SystemPackage(manager="dpkg", name="gcc-12", version="12.2.0-14"),
+    ),
+    Dependency(
+        name="rustc-1.95.0",
+        sha256="3" * 64,
+        kind=KIND_TOOLCHAIN,
+        uri="file:///opt/rust/bin/rustc",
+        toolchain="rust",
+        program="rustc",
+        version="rustc 1.95.0 (59807616e 2026-04-14)",
+    ),
+    Dependency(
+        name="tinyadd-0.1.0.crate",
+        sha256="4" * 64,
+        kind=KIND_CRATE,
+        uri="file:///registry/tinyadd-0.1.0.crate",
+        crate="tinyadd",
+        version="0.1.0",
+        lock_source="registry+file:///index",
+    ),
 )
 
 
 def test_native_inputs_round_trip() -> None:
     record = _record(natives=NATIVES)
     statement = record.statement()
-    kinds = [d["annotations"]["kind"] for d in statement["predicate"]["buildDefinition"][
-        "resolvedDependencies"]]
-    assert kinds == ["sdist", "wheel", "wheel", "interpreter", "system-library", "compiler",
-                     "toolchain", "crate"]
+    kinds = [
+        d["annotations"]["kind"] for d in statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    ]
+    assert kinds == [
+        "sdist",
+        "wheel",
+        "wheel",
+        "interpreter",
+        "system-library",
+        "compiler",
+        "toolchain",
+        "crate",
+    ]
     assert BuildRecord.from_statement(statement) == record
 
 
-@pytest.mark.parametrize(("index", "change", "reason"), [
-    (4, lambda d: d["annotations"].update(rpath="/x"), ".annotations.rpath: unknown field"),
-    (4, lambda d: d.pop("uri"), ".uri: missing (a system-library entry names the file it was)"),
-    (4, lambda d: d["annotations"]["package"].update(manager="rpm"), ".annotations.package.manager: "),
-    (4, lambda d: d["annotations"].update(neededBy="one.so"), ".annotations.neededBy"),
-    (5, lambda d: d["annotations"].pop("version"), ".annotations.version"),
-    (6, lambda d: d.update(name="../rustc"), ".name: '../rustc' is not a plain file name"),
-    (7, lambda d: d["annotations"].update(lockSource=7), ".annotations.lockSource"),
-    (7, lambda d: d["digest"].update(sha256="nope"), ".digest"),
-])
+@pytest.mark.parametrize(
+    ("index", "change", "reason"),
+    [
+        (4, lambda d: d["annotations"].update(rpath="/x"), ".annotations.rpath: unknown field"),
+        (4, lambda d: d.pop("uri"), ".uri: missing (a system-library entry names the file it was)"),
+        (4, lambda d: d["annotations"]["package"].update(manager="rpm"), ".annotations.package.manager: "),
+        (4, lambda d: d["annotations"].update(neededBy="one.so"), ".annotations.neededBy"),
+        (5, lambda d: d["annotations"].pop("version"), ".annotations.version"),
+        (6, lambda d: d.update(name="../rustc"), ".name: '../rustc' is not a plain file name"),
+        (7, lambda d: d["annotations"].update(lockSource=7), ".annotations.lockSource"),
+        (7, lambda d: d["digest"].update(sha256="nope"), ".digest"),
+    ],
+)
 def test_native_entries_are_read_strictly(index: int, change: Any, reason: str) -> None:
     statement = _record(natives=NATIVES).statement()
     change(statement["predicate"]["buildDefinition"]["resolvedDependencies"][index])

@@ -21,8 +21,11 @@ from fromsource.resolve import (
 from tinyindex import make_sdist
 
 LINUX_311 = TargetEnvironment.current(
-    sys_platform="linux", platform_system="Linux", os_name="posix",
-    python_version="3.11", python_full_version="3.11.7",
+    sys_platform="linux",
+    platform_system="Linux",
+    os_name="posix",
+    python_version="3.11",
+    python_full_version="3.11.7",
 )
 
 
@@ -92,8 +95,13 @@ def test_extras_are_propagated(tmp_path: Path) -> None:
     idx = tmp_path / "index"
     make_sdist(idx, "app", "1.0", ["lib[fast]>=1"])
     make_sdist(idx, "other", "1.0", ["lib"])
-    make_sdist(idx, "lib", "1.0", ["base", 'speedup; extra == "fast"', 'docs; extra == "doc"'],
-               extras=["fast", "doc"])
+    make_sdist(
+        idx,
+        "lib",
+        "1.0",
+        ["base", 'speedup; extra == "fast"', 'docs; extra == "doc"'],
+        extras=["fast", "doc"],
+    )
     make_sdist(idx, "base", "1.0")
     make_sdist(idx, "speedup", "1.0")
 
@@ -109,18 +117,25 @@ def test_extras_are_propagated(tmp_path: Path) -> None:
 
 def test_markers_are_evaluated_for_the_target(tmp_path: Path) -> None:
     idx = tmp_path / "index"
-    make_sdist(idx, "app", "1.0", [
-        'winonly; sys_platform == "win32"',
-        'old; python_version < "3.8"',
-        "everywhere",
-    ])
+    make_sdist(
+        idx,
+        "app",
+        "1.0",
+        [
+            'winonly; sys_platform == "win32"',
+            'old; python_version < "3.8"',
+            "everywhere",
+        ],
+    )
     for name in ("winonly", "old", "everywhere"):
         make_sdist(idx, name, "1.0")
 
     assert set(pins(run(tmp_path, ["app"]))) == {"app", "everywhere"}
     windows = TargetEnvironment.current(sys_platform="win32", python_version="3.11")
     assert set(pins(run(tmp_path, ["app"], environment=windows))) == {
-        "app", "everywhere", "winonly",
+        "app",
+        "everywhere",
+        "winonly",
     }
     # a top-level requirement whose marker is false is dropped, not resolved
     assert run(tmp_path, ['winonly; sys_platform == "win32"']).packages == {}
@@ -133,8 +148,7 @@ def test_constraints_narrow_versions(tmp_path: Path) -> None:
     make_sdist(idx, "shared", "2.0")
     constraints_file = tmp_path / "constraints.txt"
     constraints_file.write_text(
-        "# pinned for the release\nShared<2  # old API\n"
-        'unused==9 ; sys_platform == "win32"\n'
+        '# pinned for the release\nShared<2  # old API\nunused==9 ; sys_platform == "win32"\n'
     )
 
     constraints = load_constraints(constraints_file)
@@ -264,6 +278,7 @@ def test_requests_install_set_from_the_default_index(tmp_path: Path) -> None:
     from fromsource.pkginfo import read_pkg_info
 
     with SimpleIndex() as index:
+
         def declared(candidate: SdistCandidate) -> list[Requirement]:
             # Test shortcut: trust pre-2.2 PKG-INFO instead of building the wheel.
             info = read_pkg_info(index.fetch(candidate, tmp_path / "sources"))
@@ -276,6 +291,5 @@ def test_requests_install_set_from_the_default_index(tmp_path: Path) -> None:
             metadata=SdistMetadata(index, tmp_path / "sources", declared),
         )
 
-    assert set(result.packages) == {"certifi", "charset-normalizer", "idna", "requests",
-                                    "urllib3"}
+    assert set(result.packages) == {"certifi", "charset-normalizer", "idna", "requests", "urllib3"}
     assert all(p.sdist.filename.endswith((".tar.gz", ".zip")) for p in result.packages.values())

@@ -45,13 +45,17 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
     ssh_key = home / ".ssh" / "id_ed25519"
-    ssh_key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nplanted-ssh\n-----END OPENSSH PRIVATE KEY-----\n")
+    ssh_key.write_text(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nplanted-ssh\n-----END OPENSSH PRIVATE KEY-----\n"
+    )
     monkeypatch.setenv("HOME", str(home))
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     other = tmp_path / "other-ws" / "keys"
     other.mkdir(parents=True)
-    (other / "builder.key").write_text("-----BEGIN PRIVATE KEY-----\nplanted-other\n-----END PRIVATE KEY-----\n")
+    (other / "builder.key").write_text(
+        "-----BEGIN PRIVATE KEY-----\nplanted-other\n-----END PRIVATE KEY-----\n"
+    )
     with tempfile.NamedTemporaryFile(dir="/tmp", prefix="fromsource-planted-") as host_tmp:
         yield {"ssh_key": ssh_key, "host_tmp": Path(host_tmp.name)}
 
@@ -66,9 +70,12 @@ def hostile_sdist(tmp_path: Path, ws: Path, *, search_roots: list[str]) -> Path:
         "ssh_key": str(tmp_path / "home" / ".ssh" / "id_ed25519"),
         "search_roots": search_roots,
         "search_limit": 200_000,
-        "write": [str(ws / "wheels" / "planted.txt"), str(ws / "attestations" / "planted.txt"),
-                  str(ws / "builds" / "victim-1.0" / "out" / "planted.txt"),
-                  str(tmp_path / "planted-outside.txt")],
+        "write": [
+            str(ws / "wheels" / "planted.txt"),
+            str(ws / "attestations" / "planted.txt"),
+            str(ws / "builds" / "victim-1.0" / "out" / "planted.txt"),
+            str(tmp_path / "planted-outside.txt"),
+        ],
     }
     (project_dir / "targets.json").write_text(json.dumps(targets))
     return make_sdist(project_dir, tmp_path / "sdists", "hostile", "1.0")
@@ -98,17 +105,22 @@ def marked_files(root: Path, own_build: Path) -> list[Path]:
     return hits
 
 
-def assert_nothing_leaked(found: dict[str, Any], wheel: Path, tmp_path: Path, ws: Path,
-                          planted: dict[str, Path]) -> None:
+def assert_nothing_leaked(
+    found: dict[str, Any], wheel: Path, tmp_path: Path, ws: Path, planted: dict[str, Path]
+) -> None:
     # What is visible at all is installed software (CPython ships test certificates); never
     # a key of the user's, of this workspace or of another one.
     visible = set(found["key_search"])
     assert not [p for p in visible if Path(p).is_relative_to(tmp_path)], "a planted key was visible"
     assert not [p for p in visible if not p.startswith(("/usr/", *sandbox.interpreter_roots()))]
-    assert not [p for p in visible if Path(p).is_relative_to(Path.home())
-                and not p.startswith(sandbox.interpreter_roots())]
-    assert not [p for p in visible if p.startswith(sandbox.hidden_site_packages())], \
+    assert not [
+        p
+        for p in visible
+        if Path(p).is_relative_to(Path.home()) and not p.startswith(sandbox.interpreter_roots())
+    ]
+    assert not [p for p in visible if p.startswith(sandbox.hidden_site_packages())], (
         "the base interpreter's site-packages was visible"
+    )
     assert "planted" not in json.dumps(found["key_search"])
     assert found["relative_key"].startswith("error:"), "workspace key read through ../"
     assert found["absolute_key"].startswith("error:"), "workspace key read by its path"
@@ -116,8 +128,11 @@ def assert_nothing_leaked(found: dict[str, Any], wheel: Path, tmp_path: Path, ws
     assert found["home_ssh_key"].startswith("error:"), "~/.ssh was readable"
     assert planted["host_tmp"].name not in found["host_tmp"], "the host's /tmp was visible"
     # In its own PID namespace a build sees bwrap (its pid 1) and its own processes only.
-    own = [p for p in found["processes"]
-           if p.startswith(shutil.which("bwrap") or "bwrap") or "/builds/hostile-1.0/env/bin/python" in p]
+    own = [
+        p
+        for p in found["processes"]
+        if p.startswith(shutil.which("bwrap") or "bwrap") or "/builds/hostile-1.0/env/bin/python" in p
+    ]
     assert own == found["processes"], "host processes were visible"
     assert not set(SECRETS.values()) & set(found["environ"].values()), "secrets in the environment"
     # A write may land in the sandbox's own throw-away /tmp; on the host nothing appears.
@@ -142,12 +157,10 @@ def test_hostile_build_under_bwrap_reaches_nothing(tmp_path: Path, planted: dict
     assert (ws / "keys" / "builder.key").read_text().startswith("-----BEGIN")
 
 
-def test_the_same_probes_see_the_leak_with_the_sandbox_off(tmp_path: Path,
-                                                           planted: dict[str, Path]) -> None:
+def test_the_same_probes_see_the_leak_with_the_sandbox_off(tmp_path: Path, planted: dict[str, Path]) -> None:
     ws = tmp_path / "ws"
     sdist = hostile_sdist(tmp_path, ws, search_roots=[str(tmp_path)])
-    result = CliRunner().invoke(main, ["build", str(sdist), "-w", str(ws), "--sandbox", "off",
-                                       "--json"])
+    result = CliRunner().invoke(main, ["build", str(sdist), "-w", str(ws), "--sandbox", "off", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["isolation"] != ISOLATION_BWRAP
@@ -164,14 +177,29 @@ def test_the_same_probes_see_the_leak_with_the_sandbox_off(tmp_path: Path,
 
 @requires_bwrap
 def test_parallel_bootstrap_keeps_the_neighbour_and_the_workspace_intact(
-        tmp_path: Path, planted: dict[str, Path]) -> None:
+    tmp_path: Path, planted: dict[str, Path]
+) -> None:
     ws, index = tmp_path / "ws", tmp_path / "index"
     hostile = hostile_sdist(tmp_path, ws, search_roots=["/"])
     index.mkdir()
     shutil.copy(hostile, index / hostile.name)
     project(index, "victim")
-    result = CliRunner().invoke(main, ["bootstrap", "hostile", "victim", "--find-links", str(index),
-                                       "--no-index", "-w", str(ws), "-j", "2", "--json"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "bootstrap",
+            "hostile",
+            "victim",
+            "--find-links",
+            str(index),
+            "--no-index",
+            "-w",
+            str(ws),
+            "-j",
+            "2",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     wheel = ws / "wheels" / "hostile-1.0-py3-none-any.whl"
     assert_nothing_leaked(found_in(wheel), wheel, tmp_path, ws, planted)
@@ -193,8 +221,14 @@ def _path_without_bwrap(tmp_path: Path) -> str:
 
 def _run_cli(args: list[str], path: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": path}
-    return subprocess.run([sys.executable, "-m", "fromsource", *args], capture_output=True,
-                          text=True, env=env, check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fromsource", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_without_bubblewrap_required_is_a_clear_error_and_auto_warns(tmp_path: Path) -> None:
@@ -203,8 +237,10 @@ def test_without_bubblewrap_required_is_a_clear_error_and_auto_warns(tmp_path: P
     ws = tmp_path / "ws"
     required = _run_cli(["build", str(sdist), "-w", str(ws), "--sandbox", "required"], path)
     assert required.returncode == 3, required.stderr
-    assert "the build sandbox is required but unavailable: bubblewrap (bwrap) is not installed" \
+    assert (
+        "the build sandbox is required but unavailable: bubblewrap (bwrap) is not installed"
         in required.stderr
+    )
     assert "apt-get install bubblewrap" in required.stderr
     assert "Traceback" not in required.stderr
     assert not list((ws / "wheels").glob("*.whl"))
@@ -214,12 +250,26 @@ def test_without_bubblewrap_required_is_a_clear_error_and_auto_warns(tmp_path: P
     assert "builds were not isolated from" in auto.stderr
     # A policy that requires the sandbox stops bootstrap before it resolves or builds anything.
     policy = tmp_path / "policy.toml"
-    policy.write_text(f'version = 1\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
-                      "[build]\nrequire_sandbox = true\n")
+    policy.write_text(
+        f'version = 1\n[trust]\nbuilder_keys = ["{ws / "keys" / "builder.pub"}"]\n'
+        "[build]\nrequire_sandbox = true\n"
+    )
     index = tmp_path / "index"
     project(index, "victim")
-    boot = _run_cli(["bootstrap", "victim", "--find-links", str(index), "--no-index", "-w",
-                     str(tmp_path / "ws2"), "--policy", str(policy)], path)
+    boot = _run_cli(
+        [
+            "bootstrap",
+            "victim",
+            "--find-links",
+            str(index),
+            "--no-index",
+            "-w",
+            str(tmp_path / "ws2"),
+            "--policy",
+            str(policy),
+        ],
+        path,
+    )
     assert boot.returncode == 3, boot.stderr
     assert "the build sandbox is required but unavailable" in boot.stderr
     assert not (tmp_path / "ws2" / "builds").exists() or not any((tmp_path / "ws2" / "builds").iterdir())
@@ -269,22 +319,34 @@ def _returning(tmp_path: Path, tail: str) -> Path:
     project = tmp_path / "returning"
     shutil.copytree(PACKAGES / "probe", project)
     (project / "probe_backend.py").write_text(
-        _PROBE_BACKEND.replace("def build_wheel(", "def _real_build_wheel(") + tail)
+        _PROBE_BACKEND.replace("def build_wheel(", "def _real_build_wheel(") + tail
+    )
     return make_sdist(project, tmp_path / "sdists", "probe", "1.0")
 
 
-@pytest.mark.parametrize(("tail", "accepted"), [
-    # coherent.build returns the full path into the output directory: the same file.
-    ("def build_wheel(d, c=None, m=None):\n    import os\n    return os.path.join(d, _real_build_wheel(d))\n", True),
-    ("def build_wheel(d, c=None, m=None):\n    return '../' + _real_build_wheel(d)\n", False),
-    ("def build_wheel(d, c=None, m=None):\n    return '/etc/passwd'\n", False),
-    # A link out of the output directory: outside the sandbox it would point at host files.
-    ("def build_wheel(d, c=None, m=None):\n    import os\n    name = _real_build_wheel(d)\n"
-     "    os.replace(os.path.join(d, name), os.path.join(d, 'real.zip'))\n"
-     "    os.symlink('/etc/hostname', os.path.join(d, name))\n    return name\n", False),
-], ids=["absolute-path-inside-out", "dot-dot", "absolute-elsewhere", "symlink"])
+@pytest.mark.parametrize(
+    ("tail", "accepted"),
+    [
+        # coherent.build returns the full path into the output directory: the same file.
+        (
+            "def build_wheel(d, c=None, m=None):\n    import os\n    return os.path.join(d, _real_build_wheel(d))\n",
+            True,
+        ),
+        ("def build_wheel(d, c=None, m=None):\n    return '../' + _real_build_wheel(d)\n", False),
+        ("def build_wheel(d, c=None, m=None):\n    return '/etc/passwd'\n", False),
+        # A link out of the output directory: outside the sandbox it would point at host files.
+        (
+            "def build_wheel(d, c=None, m=None):\n    import os\n    name = _real_build_wheel(d)\n"
+            "    os.replace(os.path.join(d, name), os.path.join(d, 'real.zip'))\n"
+            "    os.symlink('/etc/hostname', os.path.join(d, name))\n    return name\n",
+            False,
+        ),
+    ],
+    ids=["absolute-path-inside-out", "dot-dot", "absolute-elsewhere", "symlink"],
+)
 def test_the_wheel_is_taken_only_as_a_regular_file_of_the_output_directory(
-        tmp_path: Path, tail: str, accepted: bool) -> None:
+    tmp_path: Path, tail: str, accepted: bool
+) -> None:
     ws = tmp_path / "ws"
     result = CliRunner().invoke(main, ["build", str(_returning(tmp_path, tail)), "-w", str(ws)])
     if accepted:

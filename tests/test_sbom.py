@@ -54,8 +54,7 @@ def _load(path: Path) -> dict[str, Any]:
 def _follow_to_leaves(bom: dict[str, Any]) -> dict[str, set[str]]:
     """For each shipped wheel, the components its formulation chain ends at (JSON only)."""
     components = {c["bom-ref"]: c for c in bom["components"]}
-    props = {ref: {p["name"]: p["value"] for p in c.get("properties", [])}
-             for ref, c in components.items()}
+    props = {ref: {p["name"]: p["value"] for p in c.get("properties", [])} for ref, c in components.items()}
     tasks = [t for f in bom["formulation"] for w in f["workflows"] for t in w["tasks"]]
     producer: dict[str, dict[str, Any]] = {}
     for task in tasks:
@@ -142,8 +141,12 @@ def test_attestation_references_match_the_files(bom_path: Path, built_workspace:
         refs = [r for r in component["externalReferences"] if r["type"] == "attestation"]
         assert len(refs) == 1, component["bom-ref"]
         target = (bom_path.parent / refs[0]["url"]).resolve()
-        assert target == (built_workspace / "attestations" /
-                          f"{component['purl'].split('file_name=')[1]}.intoto.jsonl").resolve()
+        assert (
+            target
+            == (
+                built_workspace / "attestations" / f"{component['purl'].split('file_name=')[1]}.intoto.jsonl"
+            ).resolve()
+        )
         assert refs[0]["hashes"] == [{"alg": "SHA-256", "content": sha256_file(target)}]
         checked += 1
     assert checked == 2
@@ -152,10 +155,13 @@ def test_attestation_references_match_the_files(bom_path: Path, built_workspace:
 def test_purls_and_hashes_of_wheels_match_the_files(bom_path: Path, built_workspace: Path) -> None:
     bom = _load(bom_path)
     wheels = {c["purl"]: c for c in bom["components"] if c["type"] == "library"}
-    for name, purl in [(PACKAGING, f"pkg:pypi/packaging@24.2?file_name={PACKAGING}"),
-                       (FLIT, f"pkg:pypi/flit-core@3.12.0?file_name={FLIT}")]:
+    for name, purl in [
+        (PACKAGING, f"pkg:pypi/packaging@24.2?file_name={PACKAGING}"),
+        (FLIT, f"pkg:pypi/flit-core@3.12.0?file_name={FLIT}"),
+    ]:
         assert wheels[purl]["hashes"] == [
-            {"alg": "SHA-256", "content": sha256_file(built_workspace / "wheels" / name)}]
+            {"alg": "SHA-256", "content": sha256_file(built_workspace / "wheels" / name)}
+        ]
     sdists = [c for c in bom["components"] if c["type"] == "file"]
     for sdist in sdists:
         file_name = sdist["purl"].split("file_name=")[1]
@@ -167,15 +173,21 @@ def test_runtime_dependencies_resolve_markers_and_extras(tmp_path: Path) -> None
         path = tmp_path / f"{name}-1.0-py3-none-any.whl"
         meta = "".join(f"Requires-Dist: {r}\n" for r in requires)
         with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr(f"{name}-1.0.dist-info/METADATA",
-                             f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n{meta}")
+            archive.writestr(
+                f"{name}-1.0.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n{meta}"
+            )
         return path
 
-    infos = [read_wheel_info(p) for p in (
-        wheel("app", "lib[fast]>=1", "old; python_version < '3'", "missing>=2"),
-        wheel("lib", "speedup; extra == 'fast'", "slow; extra == 'slow'"),
-        wheel("speedup"), wheel("old"), wheel("slow"),
-    )]
+    infos = [
+        read_wheel_info(p)
+        for p in (
+            wheel("app", "lib[fast]>=1", "old; python_version < '3'", "missing>=2"),
+            wheel("lib", "speedup; extra == 'fast'", "slow; extra == 'slow'"),
+            wheel("speedup"),
+            wheel("old"),
+            wheel("slow"),
+        )
+    ]
     edges, unresolved = runtime_graph(infos[:1], infos)
     names = {p.name.split("-")[0]: {t.name.split("-")[0] for t in ts} for p, ts in edges.items()}
     assert names == {"app": {"lib"}, "lib": {"speedup"}, "speedup": set()}
@@ -184,14 +196,18 @@ def test_runtime_dependencies_resolve_markers_and_extras(tmp_path: Path) -> None
 
 def test_only_named_wheels_are_shipped_and_the_chain_is_kept(built_workspace: Path, tmp_path: Path) -> None:
     bom = _sbom(built_workspace, tmp_path / "bom.json", built_workspace / "wheels" / PACKAGING)
-    shipped = {c["name"]: {p["name"]: p["value"] for p in c["properties"]}["fromsource:shipped"]
-               for c in bom["components"] if c["type"] == "library"}
+    shipped = {
+        c["name"]: {p["name"]: p["value"] for p in c["properties"]}["fromsource:shipped"]
+        for c in bom["components"]
+        if c["type"] == "library"
+    }
     assert shipped == {"packaging": "true", "flit-core": "false"}
     assert len(bom["formulation"][0]["workflows"][0]["tasks"]) == 2
 
 
-def test_reproducible_output_is_byte_identical(built_workspace: Path, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reproducible_output_is_byte_identical(
+    built_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     _sbom(built_workspace, first, "--reproducible")
@@ -200,8 +216,9 @@ def test_reproducible_output_is_byte_identical(built_workspace: Path, tmp_path: 
     assert _load(first)["metadata"]["timestamp"] == "2023-11-14T22:13:20Z"
 
 
-def test_attest_envelope_verifies_and_names_the_wheels(built_workspace: Path, tmp_path: Path,
-                                                       keypair: KeyPair) -> None:
+def test_attest_envelope_verifies_and_names_the_wheels(
+    built_workspace: Path, tmp_path: Path, keypair: KeyPair
+) -> None:
     out = tmp_path / "bom.cdx.json"
     bom = _sbom(built_workspace, out, "--attest", "--key", keypair.private_path)
     (envelope,) = dsse.parse_envelopes((tmp_path / "bom.cdx.json.intoto.jsonl").read_bytes(), "sbom")
@@ -210,7 +227,8 @@ def test_attest_envelope_verifies_and_names_the_wheels(built_workspace: Path, tm
     assert statement["predicateType"] == SBOM_PREDICATE
     assert statement["predicate"] == bom
     assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]} == {
-        name: sha256_file(built_workspace / "wheels" / name) for name in (FLIT, PACKAGING)}
+        name: sha256_file(built_workspace / "wheels" / name) for name in (FLIT, PACKAGING)
+    }
 
 
 def test_trusted_key_verifies_chains_first(built_workspace: Path, tmp_path: Path, keypair: KeyPair) -> None:
@@ -219,8 +237,9 @@ def test_trusted_key_verifies_chains_first(built_workspace: Path, tmp_path: Path
     from fromsource.attest.keys import generate_keypair
 
     stranger = generate_keypair(other)
-    result = _run("sbom", "-w", built_workspace, "-o", tmp_path / "bad.json",
-                  "--trusted-key", stranger.public_path)
+    result = _run(
+        "sbom", "-w", built_workspace, "-o", tmp_path / "bad.json", "--trusted-key", stranger.public_path
+    )
     assert result.exit_code == 1, result.output
     assert not (tmp_path / "bad.json").exists()
 
@@ -235,8 +254,9 @@ def _resign(attestation: Path, keypair: KeyPair, change: Callable[[dict[str, Any
     attestation.write_bytes(dsse.sign(statement, load_signer(keypair.private_path)))
 
 
-def test_seed_marked_by_provenance_is_a_leaf_with_evidence(workspace_copy: Path, tmp_path: Path,
-                                                          keypair: KeyPair) -> None:
+def test_seed_marked_by_provenance_is_a_leaf_with_evidence(
+    workspace_copy: Path, tmp_path: Path, keypair: KeyPair
+) -> None:
     ws = Workspace(workspace_copy)
 
     def mark_seed(statement: dict[str, Any]) -> None:
@@ -260,7 +280,9 @@ def test_seed_marked_by_provenance_is_a_leaf_with_evidence(workspace_copy: Path,
         path = (tmp_path / ref["url"]).resolve()
         assert ref["hashes"][0]["content"] == sha256_file(path)
     assert {(tmp_path / r["url"]).resolve() for r in evidence} == {
-        (ws.seeds / f"{FLIT}.intoto.jsonl").resolve(), ws.attestation_for(FLIT).resolve()}
+        (ws.seeds / f"{FLIT}.intoto.jsonl").resolve(),
+        ws.attestation_for(FLIT).resolve(),
+    }
 
 
 def test_wheel_in_seeds_without_build_attestation_is_a_seed(workspace_copy: Path, tmp_path: Path) -> None:
@@ -298,8 +320,9 @@ def test_unreadable_attestation_exits_2_naming_it(workspace_copy: Path, tmp_path
     assert not (tmp_path / "bom.json").exists()
 
 
-def test_statement_the_reader_does_not_understand_exits_2_with_its_path(workspace_copy: Path, tmp_path: Path,
-                                                                      keypair: KeyPair) -> None:
+def test_statement_the_reader_does_not_understand_exits_2_with_its_path(
+    workspace_copy: Path, tmp_path: Path, keypair: KeyPair
+) -> None:
     # Signed by the builder key, but with a dependency kind nobody defined: never skipped.
     import base64
 
@@ -365,7 +388,11 @@ def test_sbom_of_requests_bootstrap_validates(tmp_path: Path) -> None:
     requests = next(c for c in bom["components"] if c["type"] == "library" and c["name"] == "requests")
     deps = next(d for d in bom["dependencies"] if d["ref"] == requests["bom-ref"])
     assert {ref.split("@")[0] for ref in deps["dependsOn"]} >= {
-        "pkg:pypi/charset-normalizer", "pkg:pypi/idna", "pkg:pypi/urllib3", "pkg:pypi/certifi"}
+        "pkg:pypi/charset-normalizer",
+        "pkg:pypi/idna",
+        "pkg:pypi/urllib3",
+        "pkg:pypi/certifi",
+    }
     for component in bom["components"]:
         for ref in component.get("externalReferences", []):
             if ref["type"] == "attestation":

@@ -32,13 +32,28 @@ from fromsource.workspace import Workspace
 SCHEMA = json.loads((Path(__file__).parent.parent / "attestations" / "source-seed.schema.json").read_text())
 COHERENT_SDIST = DATA / "coherent_build-0.19.1.tar.gz"
 COHERENT_WHEEL = DATA / "coherent_build-0.19.1-py3-none-any.whl"
-COHERENT_RECIPE = ["--layout", ".=coherent/build", "--exclude", "tests/*", "--exclude", "README.md",
-                   "--exclude", "PKG-INFO", "--exclude", "pyproject.toml"]
+COHERENT_RECIPE = [
+    "--layout",
+    ".=coherent/build",
+    "--exclude",
+    "tests/*",
+    "--exclude",
+    "README.md",
+    "--exclude",
+    "PKG-INFO",
+    "--exclude",
+    "pyproject.toml",
+]
 PKG_INFO = "Metadata-Version: 2.2\nName: demo\nVersion: 1.0\nRequires-Dist: dep\n"
 
 
-def _sdist(directory: Path, files: dict[str, str | bytes], *, name: str = "demo-1.0",
-           links: dict[str, str] | None = None) -> Path:
+def _sdist(
+    directory: Path,
+    files: dict[str, str | bytes],
+    *,
+    name: str = "demo-1.0",
+    links: dict[str, str] | None = None,
+) -> Path:
     """``name.tar.gz`` holding ``files`` (and symlinks) below the top directory ``name``."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.tar.gz"
@@ -56,8 +71,9 @@ def _sdist(directory: Path, files: dict[str, str | bytes], *, name: str = "demo-
 
 
 def _assemble(sdist: Path, ws: Path, key: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["seed", "assemble", str(sdist), *args, "--key", str(key),
-                                     "-w", str(ws), "--json"])
+    return CliRunner().invoke(
+        main, ["seed", "assemble", str(sdist), *args, "--key", str(key), "-w", str(ws), "--json"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +84,9 @@ def assembler(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
 # ------------------------------------------------------------------ real sdists
 
 
-def test_coherent_build_assembles_to_the_published_files_byte_for_byte(tmp_path: Path, assembler: KeyPair) -> None:
+def test_coherent_build_assembles_to_the_published_files_byte_for_byte(
+    tmp_path: Path, assembler: KeyPair
+) -> None:
     result = _assemble(COHERENT_SDIST, tmp_path / "ws", assembler.private_path, *COHERENT_RECIPE)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -102,17 +120,23 @@ def test_assembling_twice_gives_identical_bytes(tmp_path: Path, assembler: KeyPa
     with zipfile.ZipFile(one) as archive:  # the documented fixed zip metadata
         infos = archive.infolist()
     assert {(i.date_time, i.compress_type, i.external_attr >> 16) for i in infos} == {
-        ((1980, 1, 1, 0, 0, 0), zipfile.ZIP_STORED, 0o100644)}
+        ((1980, 1, 1, 0, 0, 0), zipfile.ZIP_STORED, 0o100644)
+    }
     names = [i.filename for i in infos]
     assert names[-3:] == [f"coherent_build-0.19.1.dist-info/{n}" for n in ("METADATA", "WHEEL", "RECORD")]
     assert names[:-3] == sorted(names[:-3])
 
 
-@pytest.mark.parametrize(("sdist", "layout"), [
-    ("packaging-24.2.tar.gz", "src/packaging=packaging"),
-    ("flit_core-3.12.0.tar.gz", "flit_core=flit_core"),
-])
-def test_layout_is_inferred_where_unambiguous(sdist: str, layout: str, tmp_path: Path, assembler: KeyPair) -> None:
+@pytest.mark.parametrize(
+    ("sdist", "layout"),
+    [
+        ("packaging-24.2.tar.gz", "src/packaging=packaging"),
+        ("flit_core-3.12.0.tar.gz", "flit_core=flit_core"),
+    ],
+)
+def test_layout_is_inferred_where_unambiguous(
+    sdist: str, layout: str, tmp_path: Path, assembler: KeyPair
+) -> None:
     result = _assemble(DATA / sdist, tmp_path / "ws", assembler.private_path)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -124,13 +148,21 @@ def test_flit_core_source_seed_has_the_published_wheels_files(tmp_path: Path) ->
     seed = assemble(DATA / "flit_core-3.12.0.tar.gz")
     path = tmp_path / seed.filename
     path.write_bytes(seed.data)
-    differences = {d.name for d in compare_wheels(DATA / "flit_core-3.12.0-py3-none-any.whl", path).differences}
+    differences = {
+        d.name for d in compare_wheels(DATA / "flit_core-3.12.0-py3-none-any.whl", path).differences
+    }
     assert differences == {"flit_core-3.12.0.dist-info/WHEEL", "flit_core-3.12.0.dist-info/RECORD"}
 
 
 def test_license_files_named_by_pkg_info_go_to_dist_info_licenses(tmp_path: Path) -> None:
-    sdist = _sdist(tmp_path, {"PKG-INFO": "Metadata-Version: 2.4\nName: demo\nVersion: 1.0\nLicense-File: LICENSE\n",
-                              "LICENSE": "MIT\n", "demo/__init__.py": "x = 1\n"})
+    sdist = _sdist(
+        tmp_path,
+        {
+            "PKG-INFO": "Metadata-Version: 2.4\nName: demo\nVersion: 1.0\nLicense-File: LICENSE\n",
+            "LICENSE": "MIT\n",
+            "demo/__init__.py": "x = 1\n",
+        },
+    )
     seed = assemble(sdist)
     with zipfile.ZipFile(io.BytesIO(seed.data)) as archive:
         assert archive.read("demo-1.0.dist-info/licenses/LICENSE") == b"MIT\n"
@@ -140,33 +172,66 @@ def test_license_files_named_by_pkg_info_go_to_dist_info_licenses(tmp_path: Path
 # ------------------------------------------------------------------ refusals
 
 
-@pytest.mark.parametrize(("files", "args", "reason"), [
-    ({"demo/__init__.py": ""}, [], "no PKG-INFO"),
-    ({"PKG-INFO": "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n", "demo/__init__.py": ""}, [],
-     "Metadata-Version 2.1; before 2.2"),
-    ({"PKG-INFO": PKG_INFO + "Dynamic: Requires-Dist\n", "demo/__init__.py": ""}, [],
-     "marks Requires-Dist as Dynamic"),
-    ({"PKG-INFO": "Metadata-Version: 2.2\nName: other\nVersion: 1.0\n", "other/__init__.py": ""}, [],
-     "PKG-INFO says other 1.0"),
-    ({"PKG-INFO": PKG_INFO, "src/demo/__init__.py": "", "demo/__init__.py": ""}, [],
-     "cannot infer the layout"),
-    ({"PKG-INFO": PKG_INFO, "lib/x.py": ""}, [], "--layout SRC=DEST is needed"),
-    ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "nothere=demo"], "maps nothing"),
-    ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "demo=demo", "--exclude", "demo/*"],
-     "maps nothing"),
-    ({"PKG-INFO": PKG_INFO, "a/m.py": "1", "b/m.py": "2"}, ["--layout", "a=demo", "--layout", "b=demo"],
-     "a/m.py and b/m.py both map to demo/m.py"),
-    ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "demo=../demo"], "contains '..'"),
-    ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "demo=/usr/lib/demo"], "is absolute"),
-    ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "../x=demo"], "contains '..'"),
-    ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "demo"], "expected SRC=DEST"),
-    ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "demo=demo-1.0.dist-info"],
-     "inside the wheel's metadata"),
-    ({"PKG-INFO": PKG_INFO, "demo/__init__.py": "", "demo/_speed.so": b"\x7fELF\x02\x01\x01" + bytes(64)}, [],
-     "demo/_speed.so is compiled"),
-    ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--exclude", "docs/*"], "matches no file"),
-])
-def test_refusals_name_their_reason(files: dict[str, str | bytes], args: list[str], reason: str, tmp_path: Path, assembler: KeyPair) -> None:
+@pytest.mark.parametrize(
+    ("files", "args", "reason"),
+    [
+        ({"demo/__init__.py": ""}, [], "no PKG-INFO"),
+        (
+            {"PKG-INFO": "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n", "demo/__init__.py": ""},
+            [],
+            "Metadata-Version 2.1; before 2.2",
+        ),
+        (
+            {"PKG-INFO": PKG_INFO + "Dynamic: Requires-Dist\n", "demo/__init__.py": ""},
+            [],
+            "marks Requires-Dist as Dynamic",
+        ),
+        (
+            {"PKG-INFO": "Metadata-Version: 2.2\nName: other\nVersion: 1.0\n", "other/__init__.py": ""},
+            [],
+            "PKG-INFO says other 1.0",
+        ),
+        (
+            {"PKG-INFO": PKG_INFO, "src/demo/__init__.py": "", "demo/__init__.py": ""},
+            [],
+            "cannot infer the layout",
+        ),
+        ({"PKG-INFO": PKG_INFO, "lib/x.py": ""}, [], "--layout SRC=DEST is needed"),
+        ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "nothere=demo"], "maps nothing"),
+        (
+            {"PKG-INFO": PKG_INFO, "demo/__init__.py": ""},
+            ["--layout", "demo=demo", "--exclude", "demo/*"],
+            "maps nothing",
+        ),
+        (
+            {"PKG-INFO": PKG_INFO, "a/m.py": "1", "b/m.py": "2"},
+            ["--layout", "a=demo", "--layout", "b=demo"],
+            "a/m.py and b/m.py both map to demo/m.py",
+        ),
+        ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "demo=../demo"], "contains '..'"),
+        ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "demo=/usr/lib/demo"], "is absolute"),
+        ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "../x=demo"], "contains '..'"),
+        ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--layout", "demo"], "expected SRC=DEST"),
+        (
+            {"PKG-INFO": PKG_INFO, "demo/__init__.py": ""},
+            ["--layout", "demo=demo-1.0.dist-info"],
+            "inside the wheel's metadata",
+        ),
+        (
+            {
+                "PKG-INFO": PKG_INFO,
+                "demo/__init__.py": "",
+                "demo/_speed.so": b"\x7fELF\x02\x01\x01" + bytes(64),
+            },
+            [],
+            "demo/_speed.so is compiled",
+        ),
+        ({"PKG-INFO": PKG_INFO, "demo/__init__.py": ""}, ["--exclude", "docs/*"], "matches no file"),
+    ],
+)
+def test_refusals_name_their_reason(
+    files: dict[str, str | bytes], args: list[str], reason: str, tmp_path: Path, assembler: KeyPair
+) -> None:
     result = _assemble(_sdist(tmp_path / "in", files), tmp_path / "ws", assembler.private_path, *args)
     assert result.exit_code == 2, result.output
     assert reason in result.stderr.replace("\n", " "), result.stderr
@@ -175,8 +240,11 @@ def test_refusals_name_their_reason(files: dict[str, str | bytes], args: list[st
 
 
 def test_a_link_in_what_is_placed_is_refused(tmp_path: Path, assembler: KeyPair) -> None:
-    sdist = _sdist(tmp_path / "in", {"PKG-INFO": PKG_INFO, "demo/__init__.py": "", "other.py": "x"},
-                   links={"demo/alias.py": "../other.py"})
+    sdist = _sdist(
+        tmp_path / "in",
+        {"PKG-INFO": PKG_INFO, "demo/__init__.py": "", "other.py": "x"},
+        links={"demo/alias.py": "../other.py"},
+    )
     result = _assemble(sdist, tmp_path / "ws", assembler.private_path)
     assert result.exit_code == 2
     assert "demo/alias.py is a link" in result.stderr
@@ -189,8 +257,10 @@ def test_the_error_for_a_flat_sdist_says_which_layout(tmp_path: Path, assembler:
     assert result.exit_code == 2
     text = result.stderr.replace("\n", " ")
     assert "--layout SRC=DEST is needed" in text
-    assert ("--layout .=coherent/build --exclude 'tests/*' --exclude README.md --exclude PKG-INFO "
-            "--exclude pyproject.toml") in text
+    assert (
+        "--layout .=coherent/build --exclude 'tests/*' --exclude README.md --exclude PKG-INFO "
+        "--exclude pyproject.toml"
+    ) in text
 
 
 # ------------------------------------------------------------------ the evidence
@@ -234,8 +304,11 @@ def test_evidence_is_re_assembled_without_trusting_the_signer(tmp_path: Path, as
 
 def test_a_seed_whose_bytes_do_not_re_assemble_is_refused(tmp_path: Path, assembler: KeyPair) -> None:
     """A signed source-seed claim about a wheel that is not what the recipe makes."""
-    honest = assemble(COHERENT_SDIST, [Placement.parse(".=coherent/build")],
-                      ["tests/*", "README.md", "PKG-INFO", "pyproject.toml"])
+    honest = assemble(
+        COHERENT_SDIST,
+        [Placement.parse(".=coherent/build")],
+        ["tests/*", "README.md", "PKG-INFO", "pyproject.toml"],
+    )
     forged = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(honest.data)) as source, zipfile.ZipFile(forged, "w") as out:
         for info in source.infolist():
@@ -244,13 +317,16 @@ def test_a_seed_whose_bytes_do_not_re_assemble_is_refused(tmp_path: Path, assemb
                 data += b"\nimport os; os.system('true')\n"
             out.writestr(info, data)
     store = SeedStore(Workspace(tmp_path / "ws").create())
-    fake = dataclasses.replace(honest, data=forged.getvalue(),
-                               sha256=hashlib.sha256(forged.getvalue()).hexdigest())
+    fake = dataclasses.replace(
+        honest, data=forged.getvalue(), sha256=hashlib.sha256(forged.getvalue()).hexdigest()
+    )
     statement = source_seed_statement(fake, tool_version="0", assembled_on="2026-01-01T00:00:00Z")
     path = store.add_source(fake, dsse.sign(statement, load_signer(assembler.private_path)), COHERENT_SDIST)
     check = check_seed(path, load_policy(_policy(tmp_path)))
     assert not check.accepted
-    assert any("the seed's bytes do not re-assemble from its sdist" in p for p in check.problems), check.problems
+    assert any("the seed's bytes do not re-assemble from its sdist" in p for p in check.problems), (
+        check.problems
+    )
 
     # ...and without its sdist it cannot be checked at all.
     (path.parent / COHERENT_SDIST.name).unlink()
@@ -261,8 +337,9 @@ def test_a_seed_whose_bytes_do_not_re_assemble_is_refused(tmp_path: Path, assemb
 def test_seed_show_names_the_recipe_and_the_policys_decision(tmp_path: Path, assembler: KeyPair) -> None:
     ws = tmp_path / "ws"
     assert _assemble(COHERENT_SDIST, ws, assembler.private_path, *COHERENT_RECIPE).exit_code == 0
-    shown = CliRunner().invoke(main, ["seed", "show", "coherent.build", "-w", str(ws), "--policy",
-                                      str(_policy(tmp_path)), "--json"])
+    shown = CliRunner().invoke(
+        main, ["seed", "show", "coherent.build", "-w", str(ws), "--policy", str(_policy(tmp_path)), "--json"]
+    )
     assert shown.exit_code == 0, shown.output
     (seed,) = json.loads(shown.stdout)["seeds"]
     assert seed["source"]["layout"] == [".=coherent/build"]

@@ -48,8 +48,11 @@ def test_no_available_seed_reports_what_would_break_it() -> None:
 
 def test_seed_whose_install_closure_closes_the_loop_needs_a_second_seed() -> None:
     # coherent.build installs jaraco.compat, which is built with coherent.build.
-    graph = _graph((COHERENT, "build-system", COHERENT), (COHERENT, "install", JARACO),
-                   (JARACO, "build-system", COHERENT))
+    graph = _graph(
+        (COHERENT, "build-system", COHERENT),
+        (COHERENT, "install", JARACO),
+        (JARACO, "build-system", COHERENT),
+    )
     assert plan_seeds(graph, {COHERENT}).unbroken  # jaraco.compat's env needs jaraco.compat
     both = plan_seeds(graph, {COHERENT, JARACO})
     assert both.unbroken == ()
@@ -57,6 +60,8 @@ def test_seed_whose_install_closure_closes_the_loop_needs_a_second_seed() -> Non
 
 
 def test_smallest_set_prefers_one_seed_over_two() -> None:
-    graph = _graph((A, "build-system", B), (B, "build-system", A), (B, "build-system", C), (C, "build-system", B))
+    graph = _graph(
+        (A, "build-system", B), (B, "build-system", A), (B, "build-system", C), (C, "build-system", B)
+    )
     members = frozenset({A, B, C})
     assert smallest_breaking_set(graph, members, members) == (B,)

@@ -32,8 +32,14 @@ def reviewer(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     return generate_keypair(tmp_path_factory.mktemp("reviewer"), "reviewer")
 
 
-def _policy(tmp_path: Path, *, reviewers: Sequence[Path] = (), builders: Sequence[Path] = (), extra: str = "",
-            seeds: str = "") -> Path:
+def _policy(
+    tmp_path: Path,
+    *,
+    reviewers: Sequence[Path] = (),
+    builders: Sequence[Path] = (),
+    extra: str = "",
+    seeds: str = "",
+) -> Path:
     path = tmp_path / "policy.toml"
     path.write_text(
         f"version = 1\n{extra}\n[trust]\nbuilder_keys = {json.dumps([str(b) for b in builders])}\n"
@@ -44,8 +50,9 @@ def _policy(tmp_path: Path, *, reviewers: Sequence[Path] = (), builders: Sequenc
 
 def _admit_coherent(tmp_path: Path, reviewer: KeyPair) -> tuple[SeedStore, Path]:
     store = SeedStore(Workspace(tmp_path / "w"))
-    result = admit_by_review(DATA / COHERENT, DATA / "coherent_build-0.19.1.tar.gz",
-                             load_signer(reviewer.private_path), store)
+    result = admit_by_review(
+        DATA / COHERENT, DATA / "coherent_build-0.19.1.tar.gz", load_signer(reviewer.private_path), store
+    )
     return store, result.seed
 
 
@@ -74,7 +81,9 @@ def test_seed_signed_by_untrusted_reviewer_is_refused(tmp_path: Path, reviewer: 
     assert any("signature not valid" in p for p in check.problems)
 
 
-def test_seed_whose_bytes_differ_from_the_reviewed_digest_is_refused(tmp_path: Path, reviewer: KeyPair) -> None:
+def test_seed_whose_bytes_differ_from_the_reviewed_digest_is_refused(
+    tmp_path: Path, reviewer: KeyPair
+) -> None:
     _, seed = _admit_coherent(tmp_path, reviewer)
     seed.write_bytes(seed.read_bytes() + b"\0")
     check = check_seed(seed, load_policy(_policy(tmp_path, reviewers=[reviewer.public_path])))
@@ -84,8 +93,9 @@ def test_seed_whose_bytes_differ_from_the_reviewed_digest_is_refused(tmp_path: P
 
 def test_expired_policy_refuses_seeds(tmp_path: Path, reviewer: KeyPair) -> None:
     _, seed = _admit_coherent(tmp_path, reviewer)
-    policy = load_policy(_policy(tmp_path, reviewers=[reviewer.public_path],
-                                 extra="expires = 2030-01-01T00:00:00Z"))
+    policy = load_policy(
+        _policy(tmp_path, reviewers=[reviewer.public_path], extra="expires = 2030-01-01T00:00:00Z")
+    )
     assert check_seed(seed, policy, now=datetime(2029, 12, 31, tzinfo=UTC)).accepted
     expired = check_seed(seed, policy, now=datetime(2030, 1, 1, tzinfo=UTC))
     assert any("expired" in p for p in expired.problems)
@@ -93,7 +103,9 @@ def test_expired_policy_refuses_seeds(tmp_path: Path, reviewer: KeyPair) -> None
 
 def test_evidence_kind_not_accepted_by_policy(tmp_path: Path, reviewer: KeyPair) -> None:
     _, seed = _admit_coherent(tmp_path, reviewer)
-    policy = load_policy(_policy(tmp_path, reviewers=[reviewer.public_path], seeds='evidence = ["provenance"]'))
+    policy = load_policy(
+        _policy(tmp_path, reviewers=[reviewer.public_path], seeds='evidence = ["provenance"]')
+    )
     check = check_seed(seed, policy)
     assert any("review evidence is not accepted" in p for p in check.problems)
 
@@ -113,7 +125,9 @@ def test_binary_seed_refused_unless_named_by_digest(tmp_path: Path, reviewer: Ke
     assert not store.wheels()
 
     digest = sha256_file(DATA / MARKUPSAFE)
-    named = load_policy(_policy(tmp_path, reviewers=[reviewer.public_path], seeds=f'binary_digests = ["{digest}"]'))
+    named = load_policy(
+        _policy(tmp_path, reviewers=[reviewer.public_path], seeds=f'binary_digests = ["{digest}"]')
+    )
     result = admit_by_review(DATA / MARKUPSAFE, DATA / "markupsafe-3.0.2.tar.gz", signer, store, policy=named)
     assert result.detail == "binary-by-digest"
     assert check_seed(result.seed, named).accepted
@@ -140,15 +154,37 @@ def test_admission_by_provenance(built_workspace: Path, keypair: KeyPair, tmp_pa
 def test_cli_admit_list_show(tmp_path: Path, reviewer: KeyPair) -> None:
     runner = CliRunner()
     ws = tmp_path / "w"
-    admitted = runner.invoke(main, ["seed", "admit", str(DATA / COHERENT), "--sdist",
-                                    str(DATA / "coherent_build-0.19.1.tar.gz"), "--key",
-                                    str(reviewer.private_path), "-w", str(ws)])
+    admitted = runner.invoke(
+        main,
+        [
+            "seed",
+            "admit",
+            str(DATA / COHERENT),
+            "--sdist",
+            str(DATA / "coherent_build-0.19.1.tar.gz"),
+            "--key",
+            str(reviewer.private_path),
+            "-w",
+            str(ws),
+        ],
+    )
     assert admitted.exit_code == 0, admitted.output
     assert "admitted coherent_build-0.19.1-py3-none-any.whl" in admitted.output
 
-    refused = runner.invoke(main, ["seed", "admit", str(DATA / MARKUPSAFE), "--sdist",
-                                   str(DATA / "markupsafe-3.0.2.tar.gz"), "--key",
-                                   str(reviewer.private_path), "-w", str(ws)])
+    refused = runner.invoke(
+        main,
+        [
+            "seed",
+            "admit",
+            str(DATA / MARKUPSAFE),
+            "--sdist",
+            str(DATA / "markupsafe-3.0.2.tar.gz"),
+            "--key",
+            str(reviewer.private_path),
+            "-w",
+            str(ws),
+        ],
+    )
     assert refused.exit_code == 1
     assert "not readable" in refused.output and "binary_digests" in refused.output
 
@@ -170,7 +206,9 @@ def test_cli_admit_list_show(tmp_path: Path, reviewer: KeyPair) -> None:
     assert "either --sdist" in usage.output
 
 
-def test_unsettled_review_is_never_signed_unless_a_rebuild_settles_it(tmp_path: Path, reviewer: KeyPair) -> None:
+def test_unsettled_review_is_never_signed_unless_a_rebuild_settles_it(
+    tmp_path: Path, reviewer: KeyPair
+) -> None:
     # flit-core's wheel with an added dependency, against its sdist whose PKG-INFO says 2.1.
     from inspect_helpers import old_pkg_info_sdist, tampered
 
@@ -179,16 +217,28 @@ def test_unsettled_review_is_never_signed_unless_a_rebuild_settles_it(tmp_path: 
 
     def add_dependency(files: dict[str, bytes]) -> None:
         name = "flit_core-3.12.0.dist-info/METADATA"
-        files[name] = files[name].replace(b"Requires-Python: >=3.6\n",
-                                          b"Requires-Python: >=3.6\nRequires-Dist: evil-helper>=1\n")
+        files[name] = files[name].replace(
+            b"Requires-Python: >=3.6\n", b"Requires-Python: >=3.6\nRequires-Dist: evil-helper>=1\n"
+        )
 
     bad = tampered(wheel, tmp_path / "w", add_dependency)
     ws = tmp_path / "ws"
     digest = sha256_file(bad)
     named = _policy(tmp_path, reviewers=[reviewer.public_path], seeds=f'binary_digests = ["{digest}"]')
     runner = CliRunner()
-    args = ["seed", "admit", str(bad), "--sdist", str(old), "--key", str(reviewer.private_path), "-w", str(ws),
-            "--policy", str(named)]
+    args = [
+        "seed",
+        "admit",
+        str(bad),
+        "--sdist",
+        str(old),
+        "--key",
+        str(reviewer.private_path),
+        "-w",
+        str(ws),
+        "--policy",
+        str(named),
+    ]
     refused = runner.invoke(main, args)
     assert refused.exit_code == 1, refused.output
     assert "only settled verdicts are signed" in refused.output and "evil-helper" in refused.output
@@ -196,8 +246,21 @@ def test_unsettled_review_is_never_signed_unless_a_rebuild_settles_it(tmp_path: 
     assert not SeedStore(Workspace(ws)).wheels()  # not even as a binary seed named by digest
 
     # --rebuild settles it: the genuine wheel is admitted, the tampered one is then not readable
-    genuine = runner.invoke(main, ["seed", "admit", str(wheel), "--sdist", str(old), "--key",
-                                   str(reviewer.private_path), "-w", str(ws), "--rebuild"])
+    genuine = runner.invoke(
+        main,
+        [
+            "seed",
+            "admit",
+            str(wheel),
+            "--sdist",
+            str(old),
+            "--key",
+            str(reviewer.private_path),
+            "-w",
+            str(ws),
+            "--rebuild",
+        ],
+    )
     assert genuine.exit_code == 0, genuine.output
     settled = runner.invoke(main, [*args[:-2], "--rebuild"])
     assert settled.exit_code == 1, settled.output

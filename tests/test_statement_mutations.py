@@ -37,10 +37,18 @@ EXAMPLES = int(os.environ.get("FROMSOURCE_MUTATIONS", "2000"))
 JsonPath = tuple[str | int, ...]
 
 # Values of every JSON type; a retype picks one whose type differs from the original's.
-JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2, 2**40), st.floats(allow_nan=False, allow_infinity=False),
-                         st.text(max_size=8))
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 def _json_type(value: Any) -> str:
@@ -54,7 +62,9 @@ def _json_type(value: Any) -> str:
 def sites(value: Any, path: JsonPath = ()) -> list[JsonPath]:
     """Every field and list entry below the root, parents before children."""
     found: list[JsonPath] = []
-    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    children = (
+        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    )
     for key, child in children:
         found.append((*path, key))
         found.extend(sites(child, (*path, key)))
@@ -102,7 +112,10 @@ class Mutation:
 def _encode(value: Any, path: JsonPath, duplicate: tuple[JsonPath, Any] | None) -> bytes:
     """Canonical JSON, except that ``duplicate``'s key is written a second time with its value."""
     if isinstance(value, dict):
-        parts = [json.dumps(k).encode() + b":" + _encode(v, (*path, k), duplicate) for k, v in sorted(value.items())]
+        parts = [
+            json.dumps(k).encode() + b":" + _encode(v, (*path, k), duplicate)
+            for k, v in sorted(value.items())
+        ]
         if duplicate is not None and duplicate[0][:-1] == path:
             parts.append(json.dumps(duplicate[0][-1]).encode() + b":" + dsse.canonical_json(duplicate[1]))
         return b"{" + b",".join(parts) + b"}"
@@ -132,50 +145,92 @@ _SANDBOX = (*_DEFINITION, "internalParameters", "sandbox")
 # cannot check it, so any other well-formed value is another claim the key vouches for.
 NATIVE_KINDS = ("system-library", "compiler", "toolchain", "crate")
 NATIVE_ENTRIES = [
-    {"name": "libyaml-0.so.2", "uri": "file:///usr/lib/x86_64-linux-gnu/libyaml-0.so.2.0.9",
-     "digest": {"sha256": "1" * 64},
-     "annotations": {"kind": "system-library", "soname": "libyaml-0.so.2",
-                     "path": "/lib/x86_64-linux-gnu/libyaml-0.so.2", "neededBy": ["yaml/_yaml.so"],
-                     "package": {"manager": "dpkg", "name": "libyaml-0-2", "version": "0.2.5-1",
-                                 "architecture": "amd64"}}},
-    {"name": "gcc-12.2.0", "uri": "file:///usr/bin/gcc-12", "digest": {"sha256": "2" * 64},
-     "annotations": {"kind": "compiler", "compiler": "gcc", "version": "12.2.0", "command": "cc"}},
-    {"name": "rustc-1.95.0", "uri": "file:///opt/rust/bin/rustc", "digest": {"sha256": "3" * 64},
-     "annotations": {"kind": "toolchain", "toolchain": "rust", "program": "rustc",
-                     "version": "rustc 1.95.0"}},
-    {"name": "tinyadd-0.1.0.crate", "uri": "file:///registry/tinyadd-0.1.0.crate",
-     "digest": {"sha256": "4" * 64},
-     "annotations": {"kind": "crate", "crate": "tinyadd", "version": "0.1.0",
-                     "lockSource": "registry+file:///index"}},
+    {
+        "name": "libyaml-0.so.2",
+        "uri": "file:///usr/lib/x86_64-linux-gnu/libyaml-0.so.2.0.9",
+        "digest": {"sha256": "1" * 64},
+        "annotations": {
+            "kind": "system-library",
+            "soname": "libyaml-0.so.2",
+            "path": "/lib/x86_64-linux-gnu/libyaml-0.so.2",
+            "neededBy": ["yaml/_yaml.so"],
+            "package": {
+                "manager": "dpkg",
+                "name": "libyaml-0-2",
+                "version": "0.2.5-1",
+                "architecture": "amd64",
+            },
+        },
+    },
+    {
+        "name": "gcc-12.2.0",
+        "uri": "file:///usr/bin/gcc-12",
+        "digest": {"sha256": "2" * 64},
+        "annotations": {"kind": "compiler", "compiler": "gcc", "version": "12.2.0", "command": "cc"},
+    },
+    {
+        "name": "rustc-1.95.0",
+        "uri": "file:///opt/rust/bin/rustc",
+        "digest": {"sha256": "3" * 64},
+        "annotations": {
+            "kind": "toolchain",
+            "toolchain": "rust",
+            "program": "rustc",
+            "version": "rustc 1.95.0",
+        },
+    },
+    {
+        "name": "tinyadd-0.1.0.crate",
+        "uri": "file:///registry/tinyadd-0.1.0.crate",
+        "digest": {"sha256": "4" * 64},
+        "annotations": {
+            "kind": "crate",
+            "crate": "tinyadd",
+            "version": "0.1.0",
+            "lockSource": "registry+file:///index",
+        },
+    },
 ]
 
 
 def _plain(value: Any) -> bool:
-    return (isinstance(value, str) and value != "" and "/" not in value and "\\" not in value
-            and not value.startswith(".") and "\x00" not in value)
+    return (
+        isinstance(value, str)
+        and value != ""
+        and "/" not in value
+        and "\\" not in value
+        and not value.startswith(".")
+        and "\x00" not in value
+    )
 
 
 def _native_neutral(mutation: Mutation, statement: dict[str, Any]) -> bool:
     """For a mutation inside a native entry: whether the entry stays well formed."""
     path = mutation.path
-    rest = path[len(_DEPS) + 1:]
+    rest = path[len(_DEPS) + 1 :]
     entry = get(statement, path[: len(_DEPS) + 1])
     value = mutation.value
     if mutation.op == "drop":
         # an optional key, or one of the linking members
         return rest in (("annotations", "package"), ("annotations", "package", "architecture")) or (
-            len(rest) == 3 and rest[1] == "neededBy")
+            len(rest) == 3 and rest[1] == "neededBy"
+        )
     if mutation.op == "add" and len(rest) == 3 and rest[1] == "neededBy":
         return isinstance(value, str) and value != "" and value not in entry["annotations"]["neededBy"]
     if mutation.op != "change":
         return False
     if rest == ("name",):
         return _plain(value)
-    if rest == ("uri",) or (len(rest) == 2 and rest[0] == "annotations" and rest[1] not in ("kind", "neededBy")):
+    if rest == ("uri",) or (
+        len(rest) == 2 and rest[0] == "annotations" and rest[1] not in ("kind", "neededBy")
+    ):
         return isinstance(value, str) and value != ""
     if rest == ("annotations", "neededBy"):
-        return (isinstance(value, list) and all(isinstance(v, str) and v for v in value)
-                and len(set(value)) == len(value))
+        return (
+            isinstance(value, list)
+            and all(isinstance(v, str) and v for v in value)
+            and len(set(value)) == len(value)
+        )
     if len(rest) == 3 and rest[1] == "neededBy":
         others = [v for i, v in enumerate(entry["annotations"]["neededBy"]) if i != rest[2]]
         return isinstance(value, str) and value != "" and value not in others
@@ -199,8 +254,11 @@ def neutral(mutation: Mutation, statement: dict[str, Any]) -> bool:
     path = mutation.path
     if mutation.op == "drop" and path[:-1] == _DEPS:
         return bool(get(statement, path)["annotations"]["kind"] in ("wheel", *NATIVE_KINDS))
-    if len(path) > len(_DEPS) + 1 and path[: len(_DEPS)] == _DEPS \
-            and get(statement, path[: len(_DEPS) + 1])["annotations"]["kind"] in NATIVE_KINDS:
+    if (
+        len(path) > len(_DEPS) + 1
+        and path[: len(_DEPS)] == _DEPS
+        and get(statement, path[: len(_DEPS) + 1])["annotations"]["kind"] in NATIVE_KINDS
+    ):
         return _native_neutral(mutation, statement)
     if path[:-1] == _SANDBOX and path[-1] in ("readOnly", "readWrite"):
         return mutation.op == "change"  # another list of roots: what the signer says it used
@@ -216,7 +274,7 @@ def neutral(mutation: Mutation, statement: dict[str, Any]) -> bool:
     if path[:-1] == _DEPS or path[: len(_DEPS)] != _DEPS:
         return False
     entry = get(statement, path[: len(_DEPS) + 1])
-    rest = path[len(_DEPS) + 1:]
+    rest = path[len(_DEPS) + 1 :]
     kind = entry["annotations"]["kind"]
     return kind == "interpreter" or (kind == "wheel" and rest == ("annotations", "edge"))
 
@@ -263,10 +321,12 @@ def chain(built_workspace: Path, keypair: KeyPair, tmp_path_factory: pytest.Temp
         data = (ws / "attestations" / f"{wheel}.intoto.jsonl").read_bytes()
         originals[wheel] = data
         statements[wheel] = json.loads(base64.b64decode(json.loads(data)["payload"]))
-    made = Chain(ws, load_signer(keypair.private_path), load_public_key(keypair.public_path), statements,
-                 originals)
+    made = Chain(
+        ws, load_signer(keypair.private_path), load_public_key(keypair.public_path), statements, originals
+    )
     statements[PACKAGING]["predicate"]["buildDefinition"]["resolvedDependencies"] += copy.deepcopy(
-        NATIVE_ENTRIES)
+        NATIVE_ENTRIES
+    )
     originals[PACKAGING] = made.sign(dsse.canonical_json(statements[PACKAGING]))
     made.att(PACKAGING).write_bytes(originals[PACKAGING])
     return made
@@ -284,8 +344,13 @@ def mutations(draw: st.DrawFn, statements: dict[str, dict[str, Any]]) -> Mutatio
         value = draw(JSON_VALUES)
         if isinstance(parent, list):
             return Mutation(target, op, path, value=value)
-        return Mutation(target, op, path, value=value,
-                        new_key=draw(st.text(min_size=1, max_size=12).filter(lambda k: k not in parent)))
+        return Mutation(
+            target,
+            op,
+            path,
+            value=value,
+            new_key=draw(st.text(min_size=1, max_size=12).filter(lambda k: k not in parent)),
+        )
     if op == "change":
         return Mutation(target, op, path, value=draw(_same_type(original)))
     if op == "retype" or (op == "duplicate" and isinstance(parent, dict)):
@@ -293,8 +358,12 @@ def mutations(draw: st.DrawFn, statements: dict[str, dict[str, Any]]) -> Mutatio
         value = draw(JSON_VALUES.filter(lambda v: _json_type(v) != kind) if op == "retype" else JSON_VALUES)
         return Mutation(target, op, path, value=value)
     if op == "rename":
-        new_key = draw(st.one_of(st.sampled_from([str(path[-1]).upper(), f"{path[-1]}_", f"x-{path[-1]}"]),
-                                 st.text(min_size=1, max_size=12)).filter(lambda k: k not in parent))
+        new_key = draw(
+            st.one_of(
+                st.sampled_from([str(path[-1]).upper(), f"{path[-1]}_", f"x-{path[-1]}"]),
+                st.text(min_size=1, max_size=12),
+            ).filter(lambda k: k not in parent)
+        )
         return Mutation(target, op, path, new_key=new_key)
     return Mutation(target, op, path)
 
@@ -344,8 +413,13 @@ def _check(chain: Chain, mutation: Mutation) -> None:
 def test_every_mutation_is_rejected_unless_neutral(chain: Chain) -> None:
     counted = {"seen": 0}
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(st.data())
     def run(data: st.DataObject) -> None:
         counted["seen"] += 1
@@ -358,12 +432,19 @@ def test_every_mutation_is_rejected_unless_neutral(chain: Chain) -> None:
     assert counted["seen"] >= EXAMPLES
 
 
-@pytest.mark.parametrize("mutation", [
-    Mutation(PACKAGING, "drop", ("predicate", "buildDefinition", "resolvedDependencies", 1)),
-    Mutation(PACKAGING, "drop", ("predicate", "buildDefinition", "resolvedDependencies", 3)),
-    Mutation(PACKAGING, "change", ("predicate", "buildDefinition", "resolvedDependencies", 4,
-                                   "annotations", "version"), value="13.0.0"),
-])
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        Mutation(PACKAGING, "drop", ("predicate", "buildDefinition", "resolvedDependencies", 1)),
+        Mutation(PACKAGING, "drop", ("predicate", "buildDefinition", "resolvedDependencies", 3)),
+        Mutation(
+            PACKAGING,
+            "change",
+            ("predicate", "buildDefinition", "resolvedDependencies", 4, "annotations", "version"),
+            value="13.0.0",
+        ),
+    ],
+)
 def test_a_neutral_mutation_does_verify(chain: Chain, mutation: Mutation) -> None:
     # The neutral list is not a blind spot of the test: these really do verify.
     assert neutral(mutation, chain.statements[mutation.target])

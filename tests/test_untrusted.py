@@ -39,13 +39,16 @@ def test_depth_is_counted_on_lists_and_tables() -> None:
         load_toml("a = ", source="t")
 
 
-@pytest.mark.parametrize(("url", "reason"), [
-    ("http://mirror.example/simple/", "fetched over plain http from mirror.example"),
-    ("http://127.0.0.1:8080/simple/", None),
-    ("http://[::1]/simple/", None),
-    ("http://localhost/simple/", None),
-    ("https://mirror.example/simple/", None),
-])
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://mirror.example/simple/", "fetched over plain http from mirror.example"),
+        ("http://127.0.0.1:8080/simple/", None),
+        ("http://[::1]/simple/", None),
+        ("http://localhost/simple/", None),
+        ("https://mirror.example/simple/", None),
+    ],
+)
 def test_insecure_reason(url: str, reason: str | None) -> None:
     assert insecure_reason(url) == reason
 
@@ -65,8 +68,10 @@ def test_redirect_rules() -> None:
             strict.check_url("http://a.example/simple/")
 
 
-@pytest.mark.parametrize(("value", "expected"), [("1048576", 1048576), ("64K", 65536),
-                                                 ("32M", 32 * 1024**2), ("2GiB", 2 * 1024**3)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1048576", 1048576), ("64K", 65536), ("32M", 32 * 1024**2), ("2GiB", 2 * 1024**3)],
+)
 def test_size_values(value: str, expected: int) -> None:
     import click
 
@@ -81,8 +86,9 @@ def test_bad_size_is_a_usage_error(tmp_path: Path, value: str) -> None:
 
     from fromsource.cli import main
 
-    result = CliRunner().invoke(main, ["bootstrap", "x", "-w", str(tmp_path / "w"),
-                                       "--max-download-size", value])
+    result = CliRunner().invoke(
+        main, ["bootstrap", "x", "-w", str(tmp_path / "w"), "--max-download-size", value]
+    )
     assert result.exit_code == 2
     assert "is not a size" in result.output
     assert not (tmp_path / "w").exists()  # refused before the command ran

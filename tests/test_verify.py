@@ -21,9 +21,18 @@ FLIT = "flit_core-3.12.0-py3-none-any.whl"
 
 
 def _verify(ws: Path, key: Path, *extra: str, wheel: str = PACKAGING) -> Result:
-    return CliRunner().invoke(main, [
-        "verify", str(ws / "wheels" / wheel), "--workspace", str(ws), "--trusted-key", str(key), *extra,
-    ])
+    return CliRunner().invoke(
+        main,
+        [
+            "verify",
+            str(ws / "wheels" / wheel),
+            "--workspace",
+            str(ws),
+            "--trusted-key",
+            str(key),
+            *extra,
+        ],
+    )
 
 
 def _flip_byte(path: Path, offset: int = 100) -> None:
@@ -111,8 +120,9 @@ def test_untrusted_key(built_workspace: Path, tmp_path: Path) -> None:
 
 
 def test_bad_inputs_exit_2(built_workspace: Path, keypair: KeyPair, tmp_path: Path) -> None:
-    missing = CliRunner().invoke(main, ["verify", str(tmp_path / "nope.whl"),
-                                        "--trusted-key", str(keypair.public_path)])
+    missing = CliRunner().invoke(
+        main, ["verify", str(tmp_path / "nope.whl"), "--trusted-key", str(keypair.public_path)]
+    )
     assert missing.exit_code == 2
     assert "wheel " in missing.output and "nope.whl does not exist" in missing.output
     garbage = tmp_path / "garbage.pub"
@@ -133,11 +143,21 @@ def test_sidecar_attestation_is_found(built_workspace: Path, keypair: KeyPair, t
     dist.mkdir()
     (dist / PACKAGING).write_bytes((built_workspace / "wheels" / PACKAGING).read_bytes())
     (dist / f"{PACKAGING}.intoto.jsonl").write_bytes(
-        (built_workspace / "attestations" / f"{PACKAGING}.intoto.jsonl").read_bytes())
-    result = CliRunner().invoke(main, [
-        "verify", str(dist / PACKAGING), "--attestations", str(built_workspace / "attestations"),
-        "--trusted-key", str(keypair.public_path), "-w", str(built_workspace),
-    ])
+        (built_workspace / "attestations" / f"{PACKAGING}.intoto.jsonl").read_bytes()
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "verify",
+            str(dist / PACKAGING),
+            "--attestations",
+            str(built_workspace / "attestations"),
+            "--trusted-key",
+            str(keypair.public_path),
+            "-w",
+            str(built_workspace),
+        ],
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -159,7 +179,9 @@ def test_envelope_verifies_with_securesystemslib_and_by_hand(built_workspace: Pa
     assert json.loads(payload)["subject"][0]["name"] == PACKAGING
 
 
-@pytest.mark.parametrize("garbage", [b"{not json\n", b"[]\n", b"", b'{"payload": "%%%", "payloadType": "x", "signatures": []}\n'])
+@pytest.mark.parametrize(
+    "garbage", [b"{not json\n", b"[]\n", b"", b'{"payload": "%%%", "payloadType": "x", "signatures": []}\n']
+)
 def test_malformed_attestation_files(workspace_copy: Path, keypair: KeyPair, garbage: bytes) -> None:
     (workspace_copy / "attestations" / f"{PACKAGING}.intoto.jsonl").write_bytes(garbage)
     result = _verify(workspace_copy, keypair.public_path)

@@ -38,23 +38,43 @@ def seeded(tmp_path: Path, keypair: KeyPair) -> Seeded:
     stage1.parent.mkdir(parents=True)
     stage1.write_bytes(b"PK stage-1 build of coherent.build")
     record = BuildRecord(
-        wheel_name=COHERENT, wheel_sha256=sha256_file(stage1), requirement="coherent.build==0.19.1",
+        wheel_name=COHERENT,
+        wheel_sha256=sha256_file(stage1),
+        requirement="coherent.build==0.19.1",
         sdist=Dependency(name=SDIST, sha256=sha256_file(DATA / SDIST), kind=KIND_SDIST),
-        wheels=(Dependency(name=COHERENT, sha256=sha256_file(seed), kind=KIND_WHEEL, edge="build-system",
-                           seed=True, attestation_sha256=sha256_file(ws.seeds / f"{COHERENT}.intoto.jsonl")),),
-        interpreter=Dependency(name="python-3.11.7", sha256="0" * 64, kind=KIND_INTERPRETER, implementation="cpython"),
-        isolation="unshare-net", source_date_epoch=1_700_000_000, builder_version="test",
-        invocation_id="1", started_on="2026-01-01T00:00:00Z", finished_on="2026-01-01T00:00:01Z",
+        wheels=(
+            Dependency(
+                name=COHERENT,
+                sha256=sha256_file(seed),
+                kind=KIND_WHEEL,
+                edge="build-system",
+                seed=True,
+                attestation_sha256=sha256_file(ws.seeds / f"{COHERENT}.intoto.jsonl"),
+            ),
+        ),
+        interpreter=Dependency(
+            name="python-3.11.7", sha256="0" * 64, kind=KIND_INTERPRETER, implementation="cpython"
+        ),
+        isolation="unshare-net",
+        source_date_epoch=1_700_000_000,
+        builder_version="test",
+        invocation_id="1",
+        started_on="2026-01-01T00:00:00Z",
+        finished_on="2026-01-01T00:00:01Z",
         log_sha256="0" * 64,
     )
-    (ws.stage1 / f"{COHERENT}.intoto.jsonl").write_bytes(dsse.sign(record.statement(), load_signer(keypair.private_path)))
+    (ws.stage1 / f"{COHERENT}.intoto.jsonl").write_bytes(
+        dsse.sign(record.statement(), load_signer(keypair.private_path))
+    )
     return ws, reviewer, stage1
 
 
 def _policy(tmp_path: Path, builder: Path, reviewers: list[Path], extra: str = "") -> Path:
     path = tmp_path / "policy.toml"
-    path.write_text(f'version = 1\n{extra}\n[trust]\nbuilder_keys = ["{builder}"]\n'
-                    f"reviewer_keys = {json.dumps([str(r) for r in reviewers])}\n")
+    path.write_text(
+        f'version = 1\n{extra}\n[trust]\nbuilder_keys = ["{builder}"]\n'
+        f"reviewer_keys = {json.dumps([str(r) for r in reviewers])}\n"
+    )
     return path
 
 
@@ -86,7 +106,9 @@ def test_seed_without_policy_fails(seeded: Seeded, keypair: KeyPair) -> None:
 def test_seed_from_untrusted_reviewer_fails(seeded: Seeded, keypair: KeyPair, tmp_path: Path) -> None:
     ws, _, stage1 = seeded
     stranger = generate_keypair(tmp_path / "x", "stranger")
-    result = _verify(ws, stage1, "--policy", str(_policy(tmp_path, keypair.public_path, [stranger.public_path])))
+    result = _verify(
+        ws, stage1, "--policy", str(_policy(tmp_path, keypair.public_path, [stranger.public_path]))
+    )
     assert result.exit_code == 1
     assert "signature not valid" in result.output
 
@@ -95,30 +117,54 @@ def test_tampered_seed_file_fails(seeded: Seeded, keypair: KeyPair, tmp_path: Pa
     ws, reviewer, stage1 = seeded
     seed = ws.seeds / COHERENT
     seed.write_bytes(seed.read_bytes() + b"\0")
-    result = _verify(ws, stage1, "--policy", str(_policy(tmp_path, keypair.public_path, [reviewer.public_path])))
+    result = _verify(
+        ws, stage1, "--policy", str(_policy(tmp_path, keypair.public_path, [reviewer.public_path]))
+    )
     assert result.exit_code == 1
     assert "seed file's sha256 is" in result.output
 
 
-def test_external_named_by_digest_is_a_trust_base_leaf(seeded: Seeded, keypair: KeyPair, tmp_path: Path) -> None:
+def test_external_named_by_digest_is_a_trust_base_leaf(
+    seeded: Seeded, keypair: KeyPair, tmp_path: Path
+) -> None:
     ws, reviewer, _ = seeded
     external = DATA / "charset_normalizer-3.4.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
     wheel = ws.wheels / "user-1.0-py3-none-any.whl"
     wheel.write_bytes(b"PK user")
     record = BuildRecord(
-        wheel_name=wheel.name, wheel_sha256=sha256_file(wheel), requirement="user==1.0",
+        wheel_name=wheel.name,
+        wheel_sha256=sha256_file(wheel),
+        requirement="user==1.0",
         sdist=Dependency(name="user-1.0.tar.gz", sha256="1" * 64, kind=KIND_SDIST),
-        wheels=(Dependency(name=external.name, sha256=sha256_file(external), kind=KIND_WHEEL, edge="install",
-                           attestation_sha256=None, external=True),),
-        interpreter=Dependency(name="python-3.11.7", sha256="0" * 64, kind=KIND_INTERPRETER, implementation="cpython"),
-        isolation="unshare-net", source_date_epoch=1_700_000_000, builder_version="test",
-        invocation_id="2", started_on="2026-01-01T00:00:00Z", finished_on="2026-01-01T00:00:01Z",
+        wheels=(
+            Dependency(
+                name=external.name,
+                sha256=sha256_file(external),
+                kind=KIND_WHEEL,
+                edge="install",
+                attestation_sha256=None,
+                external=True,
+            ),
+        ),
+        interpreter=Dependency(
+            name="python-3.11.7", sha256="0" * 64, kind=KIND_INTERPRETER, implementation="cpython"
+        ),
+        isolation="unshare-net",
+        source_date_epoch=1_700_000_000,
+        builder_version="test",
+        invocation_id="2",
+        started_on="2026-01-01T00:00:00Z",
+        finished_on="2026-01-01T00:00:01Z",
         log_sha256="0" * 64,
     )
-    ws.attestation_for(wheel.name).write_bytes(dsse.sign(record.statement(), load_signer(keypair.private_path)))
-    named = _policy(tmp_path, keypair.public_path, [reviewer.public_path],
-                    extra="")
-    named.write_text(named.read_text() + f'\n[externals]\nwheels = [{{file = "{external.name}", sha256 = "{sha256_file(external)}"}}]\n')
+    ws.attestation_for(wheel.name).write_bytes(
+        dsse.sign(record.statement(), load_signer(keypair.private_path))
+    )
+    named = _policy(tmp_path, keypair.public_path, [reviewer.public_path], extra="")
+    named.write_text(
+        named.read_text()
+        + f'\n[externals]\nwheels = [{{file = "{external.name}", sha256 = "{sha256_file(external)}"}}]\n'
+    )
     ok = _verify(ws, wheel, "--policy", str(named))
     assert ok.exit_code == 0, ok.output
     assert "external" in ok.output and "trust base: external" in ok.output

@@ -58,31 +58,34 @@ def test_stronger_hashes_are_accepted(algorithm: str) -> None:
     assert _messages(_members(f"w/a.py,{_hash(b'a = 1' + bytes([10]), algorithm)},6\n")) == []
 
 
-@pytest.mark.parametrize(("record", "expected"), [
-    # rule 2: three fields, UTF-8
-    ("w/a.py,sha256=x\n", "expected 3 fields, got 2"),
-    # rule 3: paths as the archive names them, once
-    ("./w/a.py,sha256=x,6\n", "empty, '.' or '..' segments"),
-    ("w//a.py,sha256=x,6\n", "empty, '.' or '..' segments"),
-    ("../w/a.py,sha256=x,6\n", "empty, '.' or '..' segments"),
-    ("/w/a.py,sha256=x,6\n", "not relative"),
-    ("w\\a.py,sha256=x,6\n", "not relative"),
-    ("C:/w/a.py,sha256=x,6\n", "not relative"),
-    (GOOD_ROW + GOOD_ROW, "listed twice in RECORD"),
-    # rule 4: every member listed, every listed path a member
-    ("", "w/a.py: in the wheel but not listed in RECORD"),
-    (GOOD_ROW + "w/gone.py,sha256=x,1\n", "w/gone.py:2: listed in RECORD but not in the wheel"),
-    # rule 5: RECORD's own row carries nothing
-    (GOOD_ROW + f"{DIST}/RECORD,sha256=x,3\n", "RECORD's own row must have no hash and no size"),
-    # rule 6: accepted algorithms, right digest, a size, the right size
-    (f"w/a.py,{_hash(b'a = 1' + bytes([10]), 'md5')},6\n", "'md5' is not one of sha256, sha384, sha512"),
-    (f"w/a.py,{_hash(b'a = 1' + bytes([10]), 'sha1')},6\n", "'sha1' is not one of"),
-    ("w/a.py,,6\n", "RECORD gives no hash"),
-    (f"w/a.py,{_hash(b'other')},6\n", "sha256 differs from RECORD"),
-    (f"w/a.py,{_hash(b'a = 1' + bytes([10]))},\n", "RECORD size empty is not a decimal number"),
-    (f"w/a.py,{_hash(b'a = 1' + bytes([10]))},7\n", "size 6 differs from RECORD's 7"),
-    (f"w/a.py,{_hash(b'a = 1' + bytes([10]))},+6\n", "is not a decimal number"),
-])
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        # rule 2: three fields, UTF-8
+        ("w/a.py,sha256=x\n", "expected 3 fields, got 2"),
+        # rule 3: paths as the archive names them, once
+        ("./w/a.py,sha256=x,6\n", "empty, '.' or '..' segments"),
+        ("w//a.py,sha256=x,6\n", "empty, '.' or '..' segments"),
+        ("../w/a.py,sha256=x,6\n", "empty, '.' or '..' segments"),
+        ("/w/a.py,sha256=x,6\n", "not relative"),
+        ("w\\a.py,sha256=x,6\n", "not relative"),
+        ("C:/w/a.py,sha256=x,6\n", "not relative"),
+        (GOOD_ROW + GOOD_ROW, "listed twice in RECORD"),
+        # rule 4: every member listed, every listed path a member
+        ("", "w/a.py: in the wheel but not listed in RECORD"),
+        (GOOD_ROW + "w/gone.py,sha256=x,1\n", "w/gone.py:2: listed in RECORD but not in the wheel"),
+        # rule 5: RECORD's own row carries nothing
+        (GOOD_ROW + f"{DIST}/RECORD,sha256=x,3\n", "RECORD's own row must have no hash and no size"),
+        # rule 6: accepted algorithms, right digest, a size, the right size
+        (f"w/a.py,{_hash(b'a = 1' + bytes([10]), 'md5')},6\n", "'md5' is not one of sha256, sha384, sha512"),
+        (f"w/a.py,{_hash(b'a = 1' + bytes([10]), 'sha1')},6\n", "'sha1' is not one of"),
+        ("w/a.py,,6\n", "RECORD gives no hash"),
+        (f"w/a.py,{_hash(b'other')},6\n", "sha256 differs from RECORD"),
+        (f"w/a.py,{_hash(b'a = 1' + bytes([10]))},\n", "RECORD size empty is not a decimal number"),
+        (f"w/a.py,{_hash(b'a = 1' + bytes([10]))},7\n", "size 6 differs from RECORD's 7"),
+        (f"w/a.py,{_hash(b'a = 1' + bytes([10]))},+6\n", "is not a decimal number"),
+    ],
+)
 def test_each_rule(record: str, expected: str) -> None:
     messages = _messages(_members(record))
     assert any(expected in m for m in messages), messages
@@ -92,10 +95,12 @@ def test_signatures_are_exempt_and_only_one_record_is_allowed() -> None:
     members = _members(GOOD_ROW, **{f"{DIST}__RECORD.jws": b"{}", f"{DIST}__RECORD.p7s": b"x"})
     assert _messages(members) == []
     members["v-1.dist-info/RECORD"] = b""
-    assert [
-        p.message for p in check_record(members)] == ["a wheel holds exactly one *.dist-info/RECORD, this one holds 2"]
+    assert [p.message for p in check_record(members)] == [
+        "a wheel holds exactly one *.dist-info/RECORD, this one holds 2"
+    ]
     assert [p.message for p in check_record(_members(GOOD_ROW), "other-1.dist-info")] == [
-        "RECORD is not in the wheel's own other-1.dist-info"]
+        "RECORD is not in the wheel's own other-1.dist-info"
+    ]
 
 
 def test_not_utf8() -> None:
@@ -129,8 +134,10 @@ def _md5(files: dict[str, bytes]) -> None:
     record = "packaging-24.2.dist-info/RECORD"
     rows = files[record].decode().splitlines()
     data = files["packaging/tags.py"]
-    rows = [f"packaging/tags.py,{_hash(data, 'md5')},{len(data)}" if row.startswith("packaging/tags.py,") else row
-            for row in rows]
+    rows = [
+        f"packaging/tags.py,{_hash(data, 'md5')},{len(data)}" if row.startswith("packaging/tags.py,") else row
+        for row in rows
+    ]
     files[record] = ("\n".join(rows) + "\n").encode()
 
 
@@ -139,8 +146,9 @@ def _smuggled(files: dict[str, bytes]) -> None:
 
 
 @pytest.mark.parametrize("change", [_empty_size, _md5, _smuggled], ids=["empty-size", "md5", "unlisted"])
-def test_build_inspect_and_verify_agree(workspace_copy: Path, keypair: KeyPair, tmp_path: Path,
-                                       change: Callable[[dict[str, bytes]], None]) -> None:
+def test_build_inspect_and_verify_agree(
+    workspace_copy: Path, keypair: KeyPair, tmp_path: Path, change: Callable[[dict[str, bytes]], None]
+) -> None:
     ws = workspace_copy
     wheel = ws / "wheels" / "packaging-24.2-py3-none-any.whl"
     bad = _rewrite(wheel, tmp_path / wheel.name, change)

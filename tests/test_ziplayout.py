@@ -30,8 +30,13 @@ class _Unseekable(io.RawIOBase):
         return len(data)
 
 
-def _zip(entries: dict[str, bytes], *, comment: bytes = b"", zip64: bool = False,
-         method: int = zipfile.ZIP_DEFLATED) -> bytes:
+def _zip(
+    entries: dict[str, bytes],
+    *,
+    comment: bytes = b"",
+    zip64: bool = False,
+    method: int = zipfile.ZIP_DEFLATED,
+) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", method) as archive:
         archive.comment = comment
@@ -45,8 +50,11 @@ def _check(data: bytes) -> int:
     return check_layout(io.BytesIO(data), max_entries=1000)
 
 
-ENTRIES = {"pkg/__init__.py": b"x = 1\n" * 100, "pkg/data.bin": bytes(range(256)) * 10,
-           "pkg-1.0.dist-info/METADATA": b"Name: pkg\n"}
+ENTRIES = {
+    "pkg/__init__.py": b"x = 1\n" * 100,
+    "pkg/data.bin": bytes(range(256)) * 10,
+    "pkg-1.0.dist-info/METADATA": b"Name: pkg\n",
+}
 
 
 @pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
@@ -85,8 +93,11 @@ def test_bytes_between_entries_are_refused() -> None:
         archive.writestr("pkg/other.py", b"y = 2\n")
     with zipfile.ZipFile(io.BytesIO(out.getvalue())) as check:
         assert check.testzip() is None
-    with pytest.raises(ZipLayoutError, match=r"11 unlisted bytes between entries \(before "
-                                             r"'pkg/other.py'\)"):
+    with pytest.raises(
+        ZipLayoutError,
+        match=r"11 unlisted bytes between entries \(before "
+        r"'pkg/other.py'\)",
+    ):
         _check(out.getvalue())
 
 
@@ -116,8 +127,9 @@ def test_local_crc_disagreeing_is_refused() -> None:
 
 def test_local_method_disagreeing_is_refused() -> None:
     data = _patch_local(_zip(ENTRIES, method=zipfile.ZIP_STORED), "pkg/data.bin", 8, "<H", 8)
-    with pytest.raises(ZipLayoutError, match="compression method 8 in the local header, 0 in "
-                                             "the central directory"):
+    with pytest.raises(
+        ZipLayoutError, match="compression method 8 in the local header, 0 in the central directory"
+    ):
         _check(data)
 
 

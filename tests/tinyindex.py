@@ -114,8 +114,12 @@ def serve(projects: dict[str, list[Release]], fmt: str = "json") -> Iterator[Fak
     """Serve ``/simple/<project>/`` and ``/files/<name>`` on 127.0.0.1 in a thread."""
     state = FakeServer("", projects, fmt)
     files = {r.path.name: r.path for releases in projects.values() for r in releases}
-    provenance = {r.path.name: r.provenance for releases in projects.values() for r in releases
-                  if r.provenance is not None}
+    provenance = {
+        r.path.name: r.provenance
+        for releases in projects.values()
+        for r in releases
+        if r.provenance is not None
+    }
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:

@@ -40,11 +40,24 @@ from _report import write_section
 # The closure as first bootstrapped (docs/bootstrap.md); two setuptools versions because
 # charset-normalizer asks for setuptools<84.1.
 CLOSURE = [
-    "calver==2025.10.20", "certifi==2026.10.18", "charset-normalizer==3.5.2",
-    "flit-core==4.2.0", "hatch-vcs==0.5.0", "hatchling==1.33.0", "idna==3.20",
-    "packaging==26.3", "pathspec==1.1.1", "pluggy==1.7.0", "poetry-core==2.5.0",
-    "requests==2.32.3", "setuptools==84.0.0", "setuptools==84.2.1", "setuptools-scm==10.3.4",
-    "tomlkit==0.15.2", "trove-classifiers==2026.9.21.13", "urllib3==2.8.0",
+    "calver==2025.10.20",
+    "certifi==2026.10.18",
+    "charset-normalizer==3.5.2",
+    "flit-core==4.2.0",
+    "hatch-vcs==0.5.0",
+    "hatchling==1.33.0",
+    "idna==3.20",
+    "packaging==26.3",
+    "pathspec==1.1.1",
+    "pluggy==1.7.0",
+    "poetry-core==2.5.0",
+    "requests==2.32.3",
+    "setuptools==84.0.0",
+    "setuptools==84.2.1",
+    "setuptools-scm==10.3.4",
+    "tomlkit==0.15.2",
+    "trove-classifiers==2026.9.21.13",
+    "urllib3==2.8.0",
     "vcs-versioning==2.6.0",
 ]
 TARGET = "requests==2.32.3"
@@ -84,8 +97,9 @@ def serve(sdists: Path) -> Iterator[str]:
         )
         (root / "simple" / name).mkdir(parents=True)
         (root / "simple" / name / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
-    (root / "simple" / "index.html").write_text("<html><body>" + "".join(
-        f'<a href="{n}/">{n}</a><br/>' for n in sorted(projects)) + "</body></html>")
+    (root / "simple" / "index.html").write_text(
+        "<html><body>" + "".join(f'<a href="{n}/">{n}</a><br/>' for n in sorted(projects)) + "</body></html>"
+    )
 
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -108,8 +122,9 @@ def _tree_rss(pid: int) -> int:
         current = stack.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            total += next(int(line.split()[1]) * 1024 for line in status.splitlines()
-                          if line.startswith("VmRSS:"))
+            total += next(
+                int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")
+            )
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, StopIteration, ValueError):
@@ -117,12 +132,12 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measured(cmd: list[str], env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> tuple[float, int, subprocess.CompletedProcess[str]]:
+def measured(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, int, subprocess.CompletedProcess[str]]:
     """Wall seconds and peak process-tree RSS of a whole command."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=cwd)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     peak = 0
     done = threading.Event()
 
@@ -141,31 +156,52 @@ def measured(cmd: list[str], env: dict[str, str] | None = None,
     return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
-def run_fromsource(url: str, tmp: Path, executor: str = "local",
-                   noop: bool = True) -> dict[str, float | int | str]:
+def run_fromsource(
+    url: str, tmp: Path, executor: str = "local", noop: bool = True
+) -> dict[str, float | int | str]:
     ws = tmp / f"fromsource-ws-{executor.replace(':', '-')}"
-    cmd = ["fromsource", "bootstrap", TARGET, "--index-url", url, "-w", str(ws), "-j", str(JOBS),
-           "--executor", executor, "--json"]
+    cmd = [
+        "fromsource",
+        "bootstrap",
+        TARGET,
+        "--index-url",
+        url,
+        "-w",
+        str(ws),
+        "-j",
+        str(JOBS),
+        "--executor",
+        executor,
+        "--json",
+    ]
     wall, peak, result = measured(cmd)
     if result.returncode != 0:
         raise SystemExit(f"fromsource failed:\n{result.stderr[-3000:]}")
     efficiency = json.loads(result.stdout)["efficiency"]
     wheels = len(list((ws / "wheels").glob("*.whl")))
     row: dict[str, float | int | str] = {
-        "wall": wall, "peak": peak, "wheels": wheels,
-        "bound": efficiency["lower_bound_seconds"], "over_bound": efficiency["wall_over_bound"],
-        "critical": efficiency["critical_path_seconds"], "work": efficiency["build_seconds"]}
+        "wall": wall,
+        "peak": peak,
+        "wheels": wheels,
+        "bound": efficiency["lower_bound_seconds"],
+        "over_bound": efficiency["wall_over_bound"],
+        "critical": efficiency["critical_path_seconds"],
+        "work": efficiency["build_seconds"],
+    }
     if noop:
         noop_wall, noop_peak, again = measured(cmd)
         if again.returncode != 0 or '"built": 0' not in again.stdout:
             raise SystemExit(f"fromsource no-op re-run rebuilt something:\n{again.stdout[-2000:]}")
-        frozen_cmd = ["fromsource", "bootstrap", TARGET, "--frozen", "-w", str(ws), "-j", str(JOBS),
-                      "--json"]
+        frozen_cmd = ["fromsource", "bootstrap", TARGET, "--frozen", "-w", str(ws), "-j", str(JOBS), "--json"]
         frozen_wall, frozen_peak, frozen = measured(frozen_cmd)
         if frozen.returncode != 0 or '"built": 0' not in frozen.stdout:
             raise SystemExit(f"fromsource --frozen re-run failed or rebuilt:\n{frozen.stderr[-2000:]}")
-        row |= {"noop_wall": noop_wall, "noop_peak": noop_peak,
-                "frozen_wall": frozen_wall, "frozen_peak": frozen_peak}
+        row |= {
+            "noop_wall": noop_wall,
+            "noop_peak": noop_peak,
+            "frozen_wall": frozen_wall,
+            "frozen_peak": frozen_peak,
+        }
     return row
 
 
@@ -174,8 +210,13 @@ def run_fromager(url: str, tmp: Path, venv: Path) -> dict[str, float | int | str
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "fromager"], check=True)
-    version = subprocess.run([str(venv / "bin" / "fromager"), "--version"], capture_output=True,
-                             text=True, check=True).stdout.strip().rsplit(" ", 1)[-1]
+    version = (
+        subprocess.run(
+            [str(venv / "bin" / "fromager"), "--version"], capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .rsplit(" ", 1)[-1]
+    )
     wrapper = tmp / "fromager_local.py"
     wrapper.write_text(
         "import sys\nimport fromager.resolver\n"
@@ -185,11 +226,29 @@ def run_fromager(url: str, tmp: Path, venv: Path) -> dict[str, float | int | str
     work = tmp / "fromager"
     work.mkdir()
     # Same inputs as fromsource: the venv's bin first (uv), no pip configuration, no proxy.
-    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
-           "PIP_CONFIG_FILE": os.devnull, "UV_INDEX_URL": url, "PIP_INDEX_URL": url}
-    cmd = [str(python), str(wrapper), "--sdists-repo", str(work / "sdists-repo"),
-           "--wheels-repo", str(work / "wheels-repo"), "--work-dir", str(work / "work-dir"),
-           "-j", str(JOBS), "bootstrap-parallel", "-m", str(JOBS), TARGET]
+    env = {
+        **os.environ,
+        "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+        "PIP_CONFIG_FILE": os.devnull,
+        "UV_INDEX_URL": url,
+        "PIP_INDEX_URL": url,
+    }
+    cmd = [
+        str(python),
+        str(wrapper),
+        "--sdists-repo",
+        str(work / "sdists-repo"),
+        "--wheels-repo",
+        str(work / "wheels-repo"),
+        "--work-dir",
+        str(work / "work-dir"),
+        "-j",
+        str(JOBS),
+        "bootstrap-parallel",
+        "-m",
+        str(JOBS),
+        TARGET,
+    ]
     wall, peak, result = measured(cmd, env=env, cwd=work)
     if result.returncode != 0:
         return {"error": (result.stderr or result.stdout)[-1500:], "version": version}
@@ -198,8 +257,11 @@ def run_fromager(url: str, tmp: Path, venv: Path) -> dict[str, float | int | str
     return {"wall": wall, "peak": peak, "wheels": wheels, "version": version}
 
 
-def render(ours: dict[str, float | int | str], theirs: dict[str, float | int | str],
-           dask: dict[str, float | int | str]) -> str:
+def render(
+    ours: dict[str, float | int | str],
+    theirs: dict[str, float | int | str],
+    dask: dict[str, float | int | str],
+) -> str:
     mib = 1024 * 1024
     lines = [
         "## bootstrap: `fromsource bootstrap` vs fromager",
@@ -225,36 +287,51 @@ def render(ours: dict[str, float | int | str], theirs: dict[str, float | int | s
     def bound(row: dict[str, float | int | str]) -> str:
         return f"{float(row['bound']):.1f} | {float(row['over_bound']):.2f}"
 
-    lines.append(f"| fromsource bootstrap | {ours['wheels']} | {float(ours['wall']):.1f} | "
-                 f"{int(ours['peak']) / mib:.0f} | {ratio(ours)} | {bound(ours)} |")
-    lines.append(f"| fromsource bootstrap `--executor dask-local:{JOBS}` | {dask['wheels']} | "
-                 f"{float(dask['wall']):.1f} | {int(dask['peak']) / mib:.0f} | {ratio(dask)} | "
-                 f"{bound(dask)} |")
+    lines.append(
+        f"| fromsource bootstrap | {ours['wheels']} | {float(ours['wall']):.1f} | "
+        f"{int(ours['peak']) / mib:.0f} | {ratio(ours)} | {bound(ours)} |"
+    )
+    lines.append(
+        f"| fromsource bootstrap `--executor dask-local:{JOBS}` | {dask['wheels']} | "
+        f"{float(dask['wall']):.1f} | {int(dask['peak']) / mib:.0f} | {ratio(dask)} | "
+        f"{bound(dask)} |"
+    )
     if "error" in theirs:
         lines.append(f"| fromager {theirs['version']} | failed | | | | | |")
     else:
-        lines.append(f"| fromager {theirs['version']} (`bootstrap-parallel -m {JOBS}`, `-j {JOBS}`) "
-                     f"| {theirs['wheels']} | {float(theirs['wall']):.1f} | "
-                     f"{int(theirs['peak']) / mib:.0f} | 1.00 | | |")
-    lines.append(f"| fromsource no-op re-run | {ours['wheels']} reused | "
-                 f"{float(ours['noop_wall']):.2f} | {int(ours['noop_peak']) / mib:.0f} | | | |")
-    lines.append(f"| fromsource `--frozen` re-run (no index) | {ours['wheels']} reused | "
-                 f"{float(ours['frozen_wall']):.2f} | {int(ours['frozen_peak']) / mib:.0f} | | | |")
+        lines.append(
+            f"| fromager {theirs['version']} (`bootstrap-parallel -m {JOBS}`, `-j {JOBS}`) "
+            f"| {theirs['wheels']} | {float(theirs['wall']):.1f} | "
+            f"{int(theirs['peak']) / mib:.0f} | 1.00 | | |"
+        )
+    lines.append(
+        f"| fromsource no-op re-run | {ours['wheels']} reused | "
+        f"{float(ours['noop_wall']):.2f} | {int(ours['noop_peak']) / mib:.0f} | | | |"
+    )
+    lines.append(
+        f"| fromsource `--frozen` re-run (no index) | {ours['wheels']} reused | "
+        f"{float(ours['frozen_wall']):.2f} | {int(ours['frozen_peak']) / mib:.0f} | | | |"
+    )
     lines.append("")
-    lines.append(f"dask-local:{JOBS} wall / local wall: "
-                 f"{float(dask['wall']) / float(ours['wall']):.2f}x.")
+    lines.append(f"dask-local:{JOBS} wall / local wall: {float(dask['wall']) / float(ours['wall']):.2f}x.")
     if "error" in theirs:
-        lines += ["", "fromager did not finish offline against the local index; its last output:",
-                  "", "```", str(theirs["error"]).strip(), "```"]
+        lines += [
+            "",
+            "fromager did not finish offline against the local index; its last output:",
+            "",
+            "```",
+            str(theirs["error"]).strip(),
+            "```",
+        ]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sdists", type=Path,
-                        default=Path(tempfile.gettempdir()) / "fromsource-bench-sdists")
-    parser.add_argument("--fromager-venv", type=Path,
-                        default=Path(tempfile.gettempdir()) / "fromager-venv")
+    parser.add_argument(
+        "--sdists", type=Path, default=Path(tempfile.gettempdir()) / "fromsource-bench-sdists"
+    )
+    parser.add_argument("--fromager-venv", type=Path, default=Path(tempfile.gettempdir()) / "fromager-venv")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     freeze(args.sdists)

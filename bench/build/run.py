@@ -53,8 +53,11 @@ def per_call(calls: int, scratch: Path) -> dict[str, float]:
     levels = {"bare": None, ISOLATION_NET: BuildSandbox(level=ISOLATION_NET)}
     if probe().level == ISOLATION_BWRAP:
         levels[ISOLATION_BWRAP] = BuildSandbox.for_build(
-            probe(), env=env.root, writable=[build / s for s in ("src", "out", "home", "tmp")],
-            etc_dir=build / "sandbox-etc")
+            probe(),
+            env=env.root,
+            writable=[build / s for s in ("src", "out", "home", "tmp")],
+            etc_dir=build / "sandbox-etc",
+        )
     medians = {}
     for name, box in levels.items():
         full = cmd if box is None else box.command(cmd, str(build / "src"))
@@ -73,14 +76,33 @@ def builds(runs: int, scratch: Path) -> list[tuple[str, float, float, float]]:
             for mode in ("bwrap", "off"):
                 ws = scratch / f"ws-{mode}-{i}"
                 if sdist.startswith("packaging"):  # its build requirement, built first
-                    subprocess.run([sys.executable, "-m", "fromsource", "build",
-                                    str(DATA / SDISTS[0]), "-w", str(ws)], check=True, capture_output=True)
+                    subprocess.run(
+                        [sys.executable, "-m", "fromsource", "build", str(DATA / SDISTS[0]), "-w", str(ws)],
+                        check=True,
+                        capture_output=True,
+                    )
                 args = [] if mode == "bwrap" else ["--sandbox", "off"]
-                samples[mode].append(timed([sys.executable, "-m", "fromsource", "build",
-                                            str(DATA / sdist), "-w", str(ws), *args]))
+                samples[mode].append(
+                    timed(
+                        [sys.executable, "-m", "fromsource", "build", str(DATA / sdist), "-w", str(ws), *args]
+                    )
+                )
             if not any(wheels.iterdir()):
-                subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                                str(wheels), str(DATA / SDISTS[0])], check=True, capture_output=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "wheel",
+                        "--no-deps",
+                        "-q",
+                        "-w",
+                        str(wheels),
+                        str(DATA / SDISTS[0]),
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
             out = scratch / f"build-{i}"
             samples["build"].append(timed_build(sdist, out, wheels))
         rows.append((sdist, *(statistics.median(samples[k]) for k in ("bwrap", "off", "build"))))

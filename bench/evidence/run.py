@@ -31,12 +31,18 @@ from _report import write_section
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "sigstore-fixtures" / "pypi-attestations"
 # (dist, publisher spec, certificate SAN, attestation files)
 CASES = [
-    ("pypi_attestations-0.0.19.tar.gz", "github:trailofbits/pypi-attestations/release.yml",
-     "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19",
-     (".publish.attestation", ".slsa.attestation")),
-    ("gitlab_oidc_project-0.0.3.tar.gz", "gitlab:facutuesca/gitlab-oidc-project/.gitlab-ci.yml",
-     "https://gitlab.com/facutuesca/gitlab-oidc-project//.gitlab-ci.yml@refs/heads/main",
-     (".publish.attestation",)),
+    (
+        "pypi_attestations-0.0.19.tar.gz",
+        "github:trailofbits/pypi-attestations/release.yml",
+        "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19",
+        (".publish.attestation", ".slsa.attestation"),
+    ),
+    (
+        "gitlab_oidc_project-0.0.3.tar.gz",
+        "gitlab:facutuesca/gitlab-oidc-project/.gitlab-ci.yml",
+        "https://gitlab.com/facutuesca/gitlab-oidc-project//.gitlab-ci.yml@refs/heads/main",
+        (".publish.attestation",),
+    ),
 ]
 
 
@@ -58,17 +64,47 @@ def processes(repeat: int, env: dict[str, str]) -> tuple[float, float, int, floa
         for dist, spec, san, suffixes in CASES:
             path = FIXTURES / dist
             for suffix in suffixes:
-                total_ours += timed([sys.executable, "-m", "fromsource", "evidence", "verify", str(path),
-                                     "--publisher", spec, "--attestation", f"{path}{suffix}"], env)
+                total_ours += timed(
+                    [
+                        sys.executable,
+                        "-m",
+                        "fromsource",
+                        "evidence",
+                        "verify",
+                        str(path),
+                        "--publisher",
+                        spec,
+                        "--attestation",
+                        f"{path}{suffix}",
+                    ],
+                    env,
+                )
                 files += 1
-            total_theirs += timed([sys.executable, "-m", "pypi_attestations", "verify", "attestation",
-                                   "--offline", "--identity", san, str(path)], env)
+            total_theirs += timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "pypi_attestations",
+                    "verify",
+                    "attestation",
+                    "--offline",
+                    "--identity",
+                    san,
+                    str(path),
+                ],
+                env,
+            )
         ours.append(total_ours / files)
         theirs.append(total_theirs / files)
         ours_proc.append(total_ours / files)  # one process per file
         theirs_proc.append(total_theirs / len(CASES))  # one process per dist
-    return (statistics.median(ours), statistics.median(theirs), files,
-            statistics.median(ours_proc), statistics.median(theirs_proc))
+    return (
+        statistics.median(ours),
+        statistics.median(theirs),
+        files,
+        statistics.median(ours_proc),
+        statistics.median(theirs_proc),
+    )
 
 
 def in_process(warm: int) -> tuple[float, float]:
@@ -79,8 +115,11 @@ def in_process(warm: int) -> tuple[float, float]:
     from fromsource.attest.publisher import parse_publisher
     from fromsource.attest.trustroot import load_pinned_root
 
-    jobs = [(FIXTURES / dist, spec, san, FIXTURES / f"{dist}{suffix}")
-            for dist, spec, san, suffixes in CASES for suffix in suffixes]
+    jobs = [
+        (FIXTURES / dist, spec, san, FIXTURES / f"{dist}{suffix}")
+        for dist, spec, san, suffixes in CASES
+        for suffix in suffixes
+    ]
     root = load_pinned_root()
     ours, theirs = [], []
     for _ in range(warm):
@@ -105,32 +144,38 @@ def main() -> None:
     if not (FIXTURES / CASES[0][0]).is_file():
         raise SystemExit(f"the sigstore fixtures are not at {FIXTURES}")
     with tempfile.TemporaryDirectory() as home:
-        env = {"PATH": os.environ["PATH"], "HOME": home, "XDG_CACHE_HOME": f"{home}/cache",
-               "XDG_DATA_HOME": f"{home}/data"}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": home,
+            "XDG_CACHE_HOME": f"{home}/cache",
+            "XDG_DATA_HOME": f"{home}/data",
+        }
         proc_ours, proc_theirs, files, per_proc_ours, per_proc_theirs = processes(args.repeat, env)
         os.environ.update({"HOME": home, "XDG_CACHE_HOME": f"{home}/cache", "XDG_DATA_HOME": f"{home}/data"})
         warm_ours, warm_theirs = in_process(args.warm)
-    table = "\n".join([
-        "## evidence: PEP 740 attestation verification, offline",
-        "",
-        f"{files} real production attestations (pypi-attestations 0.0.19 publish and SLSA, "
-        "gitlab-oidc-project 0.0.3 publish; ../shared/sigstore-fixtures). Median of "
-        f"{args.repeat} rounds of processes and {args.warm} warm in-process rounds on "
-        f"{platform.machine()} with {os.cpu_count()} cores, Python {platform.python_version()}. "
-        "Produced by `python bench/evidence/run.py`. Process rows include interpreter start-up; "
-        "pypi-attestations' CLI checks both attestations of a dist in one process (time divided "
-        "by files). fromsource verifies against the pinned root; pypi-attestations with "
-        "`offline=True` (its root copied into a temporary cache directory). Both processes "
-        "spend most of their time importing sigstore; the warm rows are the verification "
-        "itself.",
-        "",
-        "| what | ms per verified file | ratio to pypi-attestations | ms per process |",
-        "|---|---|---|---|",
-        f"| `fromsource evidence verify` (process per file) | {proc_ours * 1000:.0f} | {proc_ours / proc_theirs:.2f} | {per_proc_ours * 1000:.0f} |",
-        f"| `pypi-attestations verify attestation --offline` (process per dist) | {proc_theirs * 1000:.0f} | 1.00 | {per_proc_theirs * 1000:.0f} |",
-        f"| fromsource `verify_distribution` (warm, in process) | {warm_ours * 1000:.1f} | {warm_ours / warm_theirs:.2f} | |",
-        f"| pypi-attestations `Attestation.verify(offline=True)` (warm) | {warm_theirs * 1000:.1f} | 1.00 | |",
-    ])
+    table = "\n".join(
+        [
+            "## evidence: PEP 740 attestation verification, offline",
+            "",
+            f"{files} real production attestations (pypi-attestations 0.0.19 publish and SLSA, "
+            "gitlab-oidc-project 0.0.3 publish; ../shared/sigstore-fixtures). Median of "
+            f"{args.repeat} rounds of processes and {args.warm} warm in-process rounds on "
+            f"{platform.machine()} with {os.cpu_count()} cores, Python {platform.python_version()}. "
+            "Produced by `python bench/evidence/run.py`. Process rows include interpreter start-up; "
+            "pypi-attestations' CLI checks both attestations of a dist in one process (time divided "
+            "by files). fromsource verifies against the pinned root; pypi-attestations with "
+            "`offline=True` (its root copied into a temporary cache directory). Both processes "
+            "spend most of their time importing sigstore; the warm rows are the verification "
+            "itself.",
+            "",
+            "| what | ms per verified file | ratio to pypi-attestations | ms per process |",
+            "|---|---|---|---|",
+            f"| `fromsource evidence verify` (process per file) | {proc_ours * 1000:.0f} | {proc_ours / proc_theirs:.2f} | {per_proc_ours * 1000:.0f} |",
+            f"| `pypi-attestations verify attestation --offline` (process per dist) | {proc_theirs * 1000:.0f} | 1.00 | {per_proc_theirs * 1000:.0f} |",
+            f"| fromsource `verify_distribution` (warm, in process) | {warm_ours * 1000:.1f} | {warm_ours / warm_theirs:.2f} | |",
+            f"| pypi-attestations `Attestation.verify(offline=True)` (warm) | {warm_theirs * 1000:.1f} | 1.00 | |",
+        ]
+    )
     print(table)
     if not args.no_write:
         write_section("evidence", table)

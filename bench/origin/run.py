@@ -47,9 +47,24 @@ def fetch_sympy(dest: Path) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
         req = dest / "sympy.req"
         req.write_text(f"sympy==1.13.3 --hash=sha256:{digest}\n")
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                        "--require-hashes", "--no-binary", ":all:", "-r", str(req), "-d", str(dest)],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--require-hashes",
+                "--no-binary",
+                ":all:",
+                "-r",
+                str(req),
+                "-d",
+                str(dest),
+            ],
+            check=True,
+        )
     if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
         raise SystemExit(f"{name}: sha256 does not match the pin")
     return path
@@ -67,23 +82,33 @@ def by_hand(sdist: Path, repo: Path, tag: str, work: Path) -> tuple[float, float
     work.mkdir(parents=True)
     start = time.perf_counter()
     subprocess.run(["tar", "xzf", str(sdist), "-C", str(work)], check=True)
-    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", tag, repo.as_uri(),
-                    str(work / "checkout")], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", "--branch", tag, repo.as_uri(), str(work / "checkout")],
+        check=True,
+        capture_output=True,
+    )
     shutil.rmtree(work / "checkout" / ".git")
     unpacked = next(p for p in work.iterdir() if p.name != "checkout")
     diff_start = time.perf_counter()
-    subprocess.run(["git", "diff", "--no-index", "--stat", str(work / "checkout"), str(unpacked)],
-                   capture_output=True, check=False)
+    subprocess.run(
+        ["git", "diff", "--no-index", "--stat", str(work / "checkout"), str(unpacked)],
+        capture_output=True,
+        check=False,
+    )
     end = time.perf_counter()
     return end - start, end - diff_start
 
 
 def ours_process(sdist: Path, repo: Path) -> float:
     def run() -> None:
-        done = subprocess.run([sys.executable, "-m", "fromsource", "origin", str(sdist), "--repo",
-                               str(repo), "--json"], capture_output=True, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "fromsource", "origin", str(sdist), "--repo", str(repo), "--json"],
+            capture_output=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise SystemExit(f"origin failed on {sdist.name}: {done.stderr.decode()}")
+
     return timed(run)
 
 
@@ -102,6 +127,7 @@ def ours_compare(sdist: Path, repo: Path, tag: str, scratch: Path) -> float:
         result = comparer.finish(git, commit, name=meta_name, version=meta_version)
         if not result.matches:
             raise SystemExit(f"{sdist.name}: unexpected findings {result.findings[:3]}")
+
     return timed(run)
 
 
@@ -126,12 +152,20 @@ def main() -> None:
             hand = [by_hand(sdist, repo, tag, Path(tmp) / "hand") for _ in range(args.runs)]
             whole = [ours_process(sdist, repo) for _ in range(args.runs)]
             compare = [ours_compare(sdist, repo, tag, Path(tmp) / "git") for _ in range(args.runs)]
-            row = (stem, files, report.comparison.counts()["generated"],
-                   statistics.median(h[0] for h in hand), statistics.median(whole),
-                   statistics.median(h[1] for h in hand), statistics.median(compare))
+            row = (
+                stem,
+                files,
+                report.comparison.counts()["generated"],
+                statistics.median(h[0] for h in hand),
+                statistics.median(whole),
+                statistics.median(h[1] for h in hand),
+                statistics.median(compare),
+            )
             rows.append(row)
-            print(f"{stem:24} files {files:5}  by hand {row[3]:.3f}s  origin {row[4]:.3f}s  "
-                  f"diff only {row[5]:.3f}s  compare only {row[6]:.3f}s")
+            print(
+                f"{stem:24} files {files:5}  by hand {row[3]:.3f}s  origin {row[4]:.3f}s  "
+                f"diff only {row[5]:.3f}s  compare only {row[6]:.3f}s"
+            )
     git_version = subprocess.run(["git", "--version"], capture_output=True, text=True, check=True)
     lines = [
         "## origin: `fromsource origin` vs `git diff --no-index` by hand",
@@ -150,8 +184,7 @@ def main() -> None:
         "git diff only (s) | origin compare only (s) |",
         "|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {s} | {f} | {g} | {h:.3f} | {o:.3f} | {d:.3f} | {c:.3f} |"
-              for s, f, g, h, o, d, c in rows]
+    lines += [f"| {s} | {f} | {g} | {h:.3f} | {o:.3f} | {d:.3f} | {c:.3f} |" for s, f, g, h, o, d, c in rows]
     if args.write:
         from _report import write_section
 

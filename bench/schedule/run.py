@@ -76,7 +76,7 @@ def make_index(directory: Path, size: int, seed: int = 14) -> list[str]:
     for index in range(count):
         layer = index * LAYERS // count
         name = f"pkg{index:05d}"
-        lower = [p for below in layers[max(0, layer - 3):layer] for p in below]
+        lower = [p for below in layers[max(0, layer - 3) : layer] for p in below]
         requires = rng.sample(lower, k=min(len(lower), rng.choice((0, 1, 1, 2, 3))))
         build = [rng.choices(backends, weights)[0]]
         if index % 400 == 399:
@@ -122,12 +122,15 @@ def fake_wheel(sdist: Path, out: Path) -> Path:
     dist_info = f"{stem}-{version}.dist-info"
     metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     metadata += [f"Requires-Dist: {r}" for r in config["requires"]]
-    files = {f"{stem}/__init__.py": f"VERSION = {version!r}\n".encode(),
-             f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
-             f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: fake\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files = {
+        f"{stem}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: fake\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
     record = []
     for path, data in files.items():
         import base64
+
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
         record.append(f"{path},sha256={digest},{len(data)}")
     files[f"{dist_info}/RECORD"] = ("\n".join(record) + f"\n{dist_info}/RECORD,,\n").encode()
@@ -146,12 +149,31 @@ def _interpreter() -> Dependency:
     return interpreter_dependency()
 
 
-def _unsigned(name: str, version: str, wheel: Path, log: Path, sdist_sha: str,
-              deps: tuple[Dependency, ...], seconds: float) -> UnsignedBuild:
-    return UnsignedBuild(name=name, version=version, wheel=wheel, log=log, sdist_sha256=sdist_sha,
-                         dependencies=deps, interpreter=_interpreter(), isolation="none", sandbox=None,
-                         source_date_epoch=315532800, started_on="1980-01-01T00:00:00Z",
-                         finished_on="1980-01-01T00:00:00Z", seconds=seconds, timings={})
+def _unsigned(
+    name: str,
+    version: str,
+    wheel: Path,
+    log: Path,
+    sdist_sha: str,
+    deps: tuple[Dependency, ...],
+    seconds: float,
+) -> UnsignedBuild:
+    return UnsignedBuild(
+        name=name,
+        version=version,
+        wheel=wheel,
+        log=log,
+        sdist_sha256=sdist_sha,
+        dependencies=deps,
+        interpreter=_interpreter(),
+        isolation="none",
+        sandbox=None,
+        source_date_epoch=315532800,
+        started_on="1980-01-01T00:00:00Z",
+        finished_on="1980-01-01T00:00:00Z",
+        seconds=seconds,
+        timings={},
+    )
 
 
 def fake_run_build(request: BuildRequest) -> BuildOutcome:
@@ -162,16 +184,37 @@ def fake_run_build(request: BuildRequest) -> BuildOutcome:
     wheel = fake_wheel(request.sdist, directory / "out")
     log = directory / "build.log"
     log.write_bytes(b"")
-    deps = tuple(Dependency(name=w.path.name, sha256=w.sha256, kind=KIND_WHEEL, edge=w.edge, seed=w.seed,
-                            attestation_sha256=sha256_file(attestation_of(w.path, ws.attestations)))
-                 for w in sorted(request.env, key=lambda w: w.path.name))
-    unsigned = _unsigned(request.name, request.version, wheel, log, request.sdist_sha256, deps,
-                         time.perf_counter() - start)
-    signed = attest_build(unsigned, ws, load_signer(request.key), requirement=request.requirement,
-                          sdist=request.sdist, sdist_uri=None, update_index=False,
-                          output_dir=ws.stage1 if request.stage1 else None)
-    return BuildOutcome(wheel=signed.wheel, wheel_sha256=signed.wheel_sha256,
-                        attestation=signed.attestation, log=log, seconds=signed.seconds)
+    deps = tuple(
+        Dependency(
+            name=w.path.name,
+            sha256=w.sha256,
+            kind=KIND_WHEEL,
+            edge=w.edge,
+            seed=w.seed,
+            attestation_sha256=sha256_file(attestation_of(w.path, ws.attestations)),
+        )
+        for w in sorted(request.env, key=lambda w: w.path.name)
+    )
+    unsigned = _unsigned(
+        request.name, request.version, wheel, log, request.sdist_sha256, deps, time.perf_counter() - start
+    )
+    signed = attest_build(
+        unsigned,
+        ws,
+        load_signer(request.key),
+        requirement=request.requirement,
+        sdist=request.sdist,
+        sdist_uri=None,
+        update_index=False,
+        output_dir=ws.stage1 if request.stage1 else None,
+    )
+    return BuildOutcome(
+        wheel=signed.wheel,
+        wheel_sha256=signed.wheel_sha256,
+        attestation=signed.attestation,
+        log=log,
+        seconds=signed.seconds,
+    )
 
 
 class FakeLocalExecutor:
@@ -198,11 +241,22 @@ def fake_build_on_worker(task: RemoteBuild) -> RemoteResult:
     wheel = fake_wheel(sdist, root / "out" / task.key)
     log = root / "empty.log"
     log.write_bytes(b"")
-    unsigned = _unsigned(task.name, task.version, wheel, log, task.sdist_sha256,
-                         _expected_dependencies(task), time.perf_counter() - start)
-    return RemoteResult(worker={"name": str(os.getpid()), "host": "", "address": ""},
-                        log_sha256=store.put_file(log), wheel_name=wheel.name,
-                        wheel_sha256=store.put_file(wheel), build=unsigned)
+    unsigned = _unsigned(
+        task.name,
+        task.version,
+        wheel,
+        log,
+        task.sdist_sha256,
+        _expected_dependencies(task),
+        time.perf_counter() - start,
+    )
+    return RemoteResult(
+        worker={"name": str(os.getpid()), "host": "", "address": ""},
+        log_sha256=store.put_file(log),
+        wheel_name=wheel.name,
+        wheel_sha256=store.put_file(wheel),
+        build=unsigned,
+    )
 
 
 # ------------------------------------------------------------------ the runs
@@ -223,19 +277,33 @@ def run(size: int, executor_spec: str, tmp: Path) -> dict[str, float]:
     else:
         from fromsource.cluster import DaskExecutor
 
-        executor = DaskExecutor.connect(ExecutorSpec("dask-local", workers=JOBS),
-                                        store=open_store(ws_root / "store"), workspace=ws, key=key,
-                                        build=fake_build_on_worker)
+        executor = DaskExecutor.connect(
+            ExecutorSpec("dask-local", workers=JOBS),
+            store=open_store(ws_root / "store"),
+            workspace=ws,
+            key=key,
+            build=fake_build_on_worker,
+        )
     start = time.perf_counter()
-    summary = bootstrap(requirements, workspace=ws, index=LocalDirIndex(index), key=key, jobs=JOBS,
-                        executor=executor, policy=load_policy(policy_path))
+    summary = bootstrap(
+        requirements,
+        workspace=ws,
+        index=LocalDirIndex(index),
+        key=key,
+        jobs=JOBS,
+        executor=executor,
+        policy=load_policy(policy_path),
+    )
     wall = time.perf_counter() - start
     executor.shutdown()
     if not summary.ok:
         bad = [p for p in summary.packages if p.status not in ("built", "reused")][:3]
         raise SystemExit(f"{size} / {executor_spec}: not everything built: {bad}")
-    return {"nodes": len(summary.packages), "wall": wall,
-            "per_package_ms": 1000 * wall / len(summary.packages)}
+    return {
+        "nodes": len(summary.packages),
+        "wall": wall,
+        "per_package_ms": 1000 * wall / len(summary.packages),
+    }
 
 
 def make_requirements(index: Path) -> list[str]:
@@ -262,11 +330,13 @@ def render(rows: list[tuple[str, int, dict[str, float]]]) -> str:
         growth = ""
         if spec in previous:
             before = previous[spec]
-            growth = (f"{row['wall'] / before['wall']:.2f}x time for "
-                      f"{row['nodes'] / before['nodes']:.2f}x packages")
+            growth = (
+                f"{row['wall'] / before['wall']:.2f}x time for {row['nodes'] / before['nodes']:.2f}x packages"
+            )
         previous[spec] = row
-        lines.append(f"| {spec} | {int(row['nodes'])} | {row['wall']:.1f} | "
-                     f"{row['per_package_ms']:.1f} | {growth} |")
+        lines.append(
+            f"| {spec} | {int(row['nodes'])} | {row['wall']:.1f} | {row['per_package_ms']:.1f} | {growth} |"
+        )
     return "\n".join(lines)
 
 

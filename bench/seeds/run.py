@@ -33,7 +33,11 @@ from _report import write_section
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 CASES = [
-    ("coherent_build-0.19.1.tar.gz", [".=coherent/build"], ["tests/*", "README.md", "PKG-INFO", "pyproject.toml"]),
+    (
+        "coherent_build-0.19.1.tar.gz",
+        [".=coherent/build"],
+        ["tests/*", "README.md", "PKG-INFO", "pyproject.toml"],
+    ),
     ("flit_core-3.12.0.tar.gz", [], []),
     ("packaging-24.2.tar.gz", [], []),
 ]
@@ -66,20 +70,31 @@ def main() -> None:
             store = SeedStore(Workspace(root / name).create())
             seed, admission = assemble_source_seed(sdist, placements, exclude, signer, store)
             assemble_ms = _median_ms(
-                lambda sdist=sdist, placements=placements, exclude=exclude:
-                assemble(sdist, placements, exclude), args.repeat)
+                lambda sdist=sdist, placements=placements, exclude=exclude: assemble(
+                    sdist, placements, exclude
+                ),
+                args.repeat,
+            )
             check = check_seed(admission.seed, policy)
             assert check.accepted, check.problems
             check_ms = _median_ms(lambda path=admission.seed: check_seed(path, policy), args.repeat)
-            rows.append(f"| {name} | {os.path.getsize(sdist) // 1024} | {len(seed.files)} | "
-                        f"{len(seed.data) // 1024} | {assemble_ms:.1f} | {check_ms:.1f} |")
-    table = "\n".join([
-        "| sdist | sdist (KiB) | files placed | seed (KiB) | assemble (ms) | check_seed with re-assembly (ms) |",
-        "|---|---|---|---|---|---|", *rows])
-    text = (f"## seeds: `seed assemble` and the re-assembly check\n\n{platform.machine()}, "
-            f"{os.cpu_count()} cores, Python {platform.python_version()}; produced by "
-            f"`python bench/seeds/run.py` in one run, median of {args.repeat}. Target: < 100 ms "
-            "per seed (re-assembly runs once per seed per bootstrap or verify).\n\n" + table)
+            rows.append(
+                f"| {name} | {os.path.getsize(sdist) // 1024} | {len(seed.files)} | "
+                f"{len(seed.data) // 1024} | {assemble_ms:.1f} | {check_ms:.1f} |"
+            )
+    table = "\n".join(
+        [
+            "| sdist | sdist (KiB) | files placed | seed (KiB) | assemble (ms) | check_seed with re-assembly (ms) |",
+            "|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    text = (
+        f"## seeds: `seed assemble` and the re-assembly check\n\n{platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; produced by "
+        f"`python bench/seeds/run.py` in one run, median of {args.repeat}. Target: < 100 ms "
+        "per seed (re-assembly runs once per seed per bootstrap or verify).\n\n" + table
+    )
     print(text)
     if not args.no_write:
         write_section("seeds", text)

@@ -37,8 +37,12 @@ class Alternative:
     reason: str  # why the failing version could not be built
 
     def to_dict(self) -> dict[str, str]:
-        return {"package": self.package, "version": self.version,
-                "constraint": self.constraint, "reason": self.reason}
+        return {
+            "package": self.package,
+            "version": self.version,
+            "constraint": self.constraint,
+            "reason": self.reason,
+        }
 
 
 def _pyproject(sdist: Path) -> bytes | None:
@@ -49,8 +53,12 @@ def _pyproject(sdist: Path) -> bytes | None:
     return None
 
 
-def ordered(candidates: Iterable[SdistCandidate], failed: Version,
-            allowed: Sequence[SpecifierSet], environment: TargetEnvironment) -> list[SdistCandidate]:
+def ordered(
+    candidates: Iterable[SdistCandidate],
+    failed: Version,
+    allowed: Sequence[SpecifierSet],
+    environment: TargetEnvironment,
+) -> list[SdistCandidate]:
     """Versions worth trying: allowed, for this Python, not yanked; closest newer first, then
     closest older. Pre-releases only if the failed version is one."""
     usable: dict[Version, SdistCandidate] = {}
@@ -69,10 +77,19 @@ def ordered(candidates: Iterable[SdistCandidate], failed: Version,
     return [usable[v] for v in (*newer, *older)]
 
 
-def find_buildable(name: str, failed: Version, *, reason: str, index: Index, sources: Path,
-                   metadata: MetadataSource, constraints: Sequence[Requirement],
-                   environment: TargetEnvironment, allowed: Sequence[SpecifierSet],
-                   max_tries: int = MAX_TRIES) -> Alternative | None:
+def find_buildable(
+    name: str,
+    failed: Version,
+    *,
+    reason: str,
+    index: Index,
+    sources: Path,
+    metadata: MetadataSource,
+    constraints: Sequence[Requirement],
+    environment: TargetEnvironment,
+    allowed: Sequence[SpecifierSet],
+    max_tries: int = MAX_TRIES,
+) -> Alternative | None:
     """The closest version of ``name`` whose build-system requirements resolve, if any.
 
     ``allowed`` are the specifiers of every requirement on ``name`` in the run (a version
@@ -88,10 +105,19 @@ def find_buildable(name: str, failed: Version, *, reason: str, index: Index, sou
     for candidate in candidates[:max_tries]:
         try:
             build_system = parse_build_system(_pyproject(index.fetch(candidate, sources)))
-            resolve(build_system.requires, index=index, metadata=metadata,
-                    constraints=constraints, environment=environment)
+            resolve(
+                build_system.requires,
+                index=index,
+                metadata=metadata,
+                constraints=constraints,
+                environment=environment,
+            )
         except FromsourceError:
             continue
-        return Alternative(package=f"{name} {failed}", version=str(candidate.version),
-                           constraint=f"{name}=={candidate.version}", reason=reason)
+        return Alternative(
+            package=f"{name} {failed}",
+            version=str(candidate.version),
+            constraint=f"{name}=={candidate.version}",
+            reason=reason,
+        )
     return None

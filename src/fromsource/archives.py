@@ -41,11 +41,27 @@ from fromsource.wheelrecord import check_record
 
 # Seekable reading for extraction, after the stream pass validated everything.
 _READ_MODES: dict[str, Literal["r:", "r:gz", "r:bz2", "r:xz"]] = {
-    "": "r:", "gz": "r:gz", "bz2": "r:bz2", "xz": "r:xz"}
+    "": "r:",
+    "gz": "r:gz",
+    "bz2": "r:bz2",
+    "xz": "r:xz",
+}
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "Link", "Member", "archive_format", "check_wheel_record",
-           "check_zip", "extract_sdist", "iter_entries", "iter_members", "open_zip", "read_member",
-           "wheel_record_problems"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "Link",
+    "Member",
+    "archive_format",
+    "check_wheel_record",
+    "check_zip",
+    "extract_sdist",
+    "iter_entries",
+    "iter_members",
+    "open_zip",
+    "read_member",
+    "wheel_record_problems",
+]
 
 
 @contextlib.contextmanager
@@ -66,8 +82,7 @@ def open_zip(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[zipfile.Zi
     except ArchiveError:
         raise
     except CORRUPT as exc:
-        raise fail(path, f"cannot be read ({type(exc).__name__}: {exc}); "
-                    "it is corrupt or truncated") from exc
+        raise fail(path, f"cannot be read ({type(exc).__name__}: {exc}); it is corrupt or truncated") from exc
 
 
 def check_zip(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -116,20 +131,24 @@ def extract_sdist(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Pa
     any parent directories this call created.
     """
     if dest.is_symlink() or (dest.exists() and (not dest.is_dir() or any(dest.iterdir()))):
-        raise ArchiveError(f"cannot extract {path.name}: {dest} exists and is not an "
-                           "empty directory")
+        raise ArchiveError(f"cannot extract {path.name}: {dest} exists and is not an empty directory")
     created = [d for d in (dest, *dest.parents) if not d.exists()]
     try:
         fmt, compression = detect(path)
         validated: dict[str, Entry] = {}
         for entry in walk(path, limits):
             # tarfile re-reads the data itself, so do not hold it twice in memory.
-            validated[entry.name] = Entry(entry.name, entry.kind, b"", entry.mode,
-                                           entry.target, entry.size) if fmt == "tar" else entry
+            validated[entry.name] = (
+                Entry(entry.name, entry.kind, b"", entry.mode, entry.target, entry.size)
+                if fmt == "tar"
+                else entry
+            )
         tops = sorted({name.split("/")[0] for name in validated if name})
         if len(tops) != 1 or validated.get(tops[0], Entry("", "dir")).kind != "dir":
-            raise fail(path, "an sdist must hold exactly one top-level directory; found: "
-                        f"{', '.join(tops[:5]) or 'none'}")
+            raise fail(
+                path,
+                f"an sdist must hold exactly one top-level directory; found: {', '.join(tops[:5]) or 'none'}",
+            )
         dest.mkdir(parents=True, exist_ok=True)
         root = dest.resolve()
         if fmt == "tar":
@@ -148,16 +167,15 @@ def extract_sdist(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Pa
     return root / tops[0]
 
 
-def _extract_tar(path: Path, compression: str, root: Path,
-                 validated: dict[str, Entry]) -> None:
+def _extract_tar(path: Path, compression: str, root: Path, validated: dict[str, Entry]) -> None:
     def guard(info: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo | None:
         # Extract only what the validation pass saw, in case the file changed since.
         name = normalise(path, info.name, allow_root=info.isdir())
         seen = validated.get(name)
-        kind = ("dir" if info.isdir() else "symlink" if info.issym() else
-                "hardlink" if info.islnk() else "file")
-        if seen is None or seen.kind != kind or seen.size != (info.size if kind == "file"
-                                                               else 0):
+        kind = (
+            "dir" if info.isdir() else "symlink" if info.issym() else "hardlink" if info.islnk() else "file"
+        )
+        if seen is None or seen.kind != kind or seen.size != (info.size if kind == "file" else 0):
             raise fail(path, "changed between validation and extraction", info.name)
         return tarfile.data_filter(info, dest_path)
 
@@ -173,8 +191,11 @@ def _extract_zip(root: Path, validated: dict[str, Entry]) -> None:
         elif entry.kind == "file":
             target.parent.mkdir(parents=True, exist_ok=True)
             # O_EXCL|O_NOFOLLOW: never write through anything already on disk.
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                         0o755 if entry.mode & 0o111 else 0o644)
+            fd = os.open(
+                target,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                0o755 if entry.mode & 0o111 else 0o644,
+            )
             with os.fdopen(fd, "wb") as out:
                 out.write(entry.data)
     for entry in validated.values():  # links last, so no file is written through one
@@ -189,8 +210,9 @@ def _check_extracted(path: Path, root: Path) -> None:
         for name in (*dirnames, *filenames):
             item = Path(dirpath, name)
             if item.is_symlink() and not item.resolve().is_relative_to(root):
-                raise fail(path, "symlink resolves outside the target after extraction",
-                            str(item.relative_to(root)))
+                raise fail(
+                    path, "symlink resolves outside the target after extraction", str(item.relative_to(root))
+                )
 
 
 def wheel_record_problems(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[str]:
@@ -216,4 +238,5 @@ def check_wheel_record(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         raise ArchiveError(
             f"{path.name}: RECORD does not match the content ({len(problems)} problem"
             f"{'s' if len(problems) != 1 else ''}):\n  " + "\n  ".join(problems),
-            hint="the wheel was altered after it was built, or built incorrectly")
+            hint="the wheel was altered after it was built, or built incorrectly",
+        )

@@ -23,19 +23,38 @@ CHUNK = 1 << 16
 _MAX_LINK_HOPS = 40  # what Linux allows before ELOOP
 # Errors the standard library raises on corrupt input; all become ArchiveError.
 CORRUPT = (
-    tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError,
-    EOFError, OSError, ValueError, NotImplementedError, RuntimeError, UnicodeError,
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    UnicodeError,
 )
 # Suffix -> (format, compression). Compression "" is an uncompressed tar.
 _SUFFIXES: dict[str, tuple[Literal["tar", "zip"], str]] = {
-    ".tar.gz": ("tar", "gz"), ".tgz": ("tar", "gz"), ".tar.bz2": ("tar", "bz2"),
-    ".tbz2": ("tar", "bz2"), ".tar.xz": ("tar", "xz"), ".txz": ("tar", "xz"),
-    ".tar": ("tar", ""), ".zip": ("zip", ""), ".whl": ("zip", ""),
+    ".tar.gz": ("tar", "gz"),
+    ".tgz": ("tar", "gz"),
+    ".tar.bz2": ("tar", "bz2"),
+    ".tbz2": ("tar", "bz2"),
+    ".tar.xz": ("tar", "xz"),
+    ".txz": ("tar", "xz"),
+    ".tar": ("tar", ""),
+    ".zip": ("zip", ""),
+    ".whl": ("zip", ""),
 }
 _MAGIC = {"gz": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 # tarfile modes per compression, spelled out so the type checker can follow them.
 _STREAM_MODES: dict[str, Literal["r|", "r|gz", "r|bz2", "r|xz"]] = {
-    "": "r|", "gz": "r|gz", "bz2": "r|bz2", "xz": "r|xz"}
+    "": "r|",
+    "gz": "r|gz",
+    "bz2": "r|bz2",
+    "xz": "r|xz",
+}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -83,8 +102,9 @@ class Entry:
 
 def fail(path: Path, message: str, member: str | None = None) -> ArchiveError:
     where = f"{path.name}: member {member!r}" if member is not None else path.name
-    return ArchiveError(f"{where}: {message}", hint="the archive is corrupt or hostile; "
-                        "fetch it again from a trusted source")
+    return ArchiveError(
+        f"{where}: {message}", hint="the archive is corrupt or hostile; fetch it again from a trusted source"
+    )
 
 
 def normalise(archive: Path, raw: str, *, allow_root: bool = False) -> str:
@@ -119,8 +139,9 @@ def detect(path: Path) -> tuple[Literal["tar", "zip"], str]:
             pass
     zip_head = head.startswith((b"PK\x03\x04", b"PK\x05\x06"))
     if compression is not None and (zip_head or zip_tail):
-        raise fail(path, "is both a tar and a zip archive (polyglot); refusing to guess "
-                    "which content is meant")
+        raise fail(
+            path, "is both a tar and a zip archive (polyglot); refusing to guess which content is meant"
+        )
     found: tuple[Literal["tar", "zip"], str]
     if compression is not None:
         found = ("tar", compression)
@@ -135,10 +156,11 @@ def detect(path: Path) -> tuple[Literal["tar", "zip"], str]:
     name = path.name.lower()
     expected = next((v for s, v in _SUFFIXES.items() if name.endswith(s)), None)
     if expected is not None and expected != found:
+
         def label(fmt: tuple[str, str]) -> str:
             return f"{fmt[0]}.{fmt[1]}" if fmt[1] else fmt[0]
-        raise fail(path, f"file name says {label(expected)} but the content is "
-                    f"{label(found)}")
+
+        raise fail(path, f"file name says {label(expected)} but the content is {label(found)}")
     return found
 
 
@@ -160,8 +182,9 @@ class Budget:
         self.current = name
         self.members += members
         if self.members > self.limits.max_members:
-            raise fail(self.archive, f"more than {self.limits.max_members} members "
-                        "(member-count limit)", name)
+            raise fail(
+                self.archive, f"more than {self.limits.max_members} members (member-count limit)", name
+            )
 
     def read(self, stream: IO[bytes], name: str, declared: int) -> bytes:
         # The declared size is only a hint for failing early: we count what we decompress.
@@ -174,18 +197,21 @@ class Budget:
             if size > self.limits.max_member_size:
                 raise self._too_big(name)
             if self.total > self.limits.max_total_size:
-                raise fail(self.archive, f"archive expands beyond "
-                            f"{self.limits.max_total_size} bytes (total size limit)", name)
+                raise fail(
+                    self.archive,
+                    f"archive expands beyond {self.limits.max_total_size} bytes (total size limit)",
+                    name,
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
     def _too_big(self, name: str) -> ArchiveError:
-        return fail(self.archive, f"expands beyond {self.limits.max_member_size} bytes "
-                     "(member size limit)", name)
+        return fail(
+            self.archive, f"expands beyond {self.limits.max_member_size} bytes (member size limit)", name
+        )
 
 
-def _tar_entries(path: Path, handle: IO[bytes], compression: str,
-                 budget: Budget) -> Iterator[Entry]:
+def _tar_entries(path: Path, handle: IO[bytes], compression: str, budget: Budget) -> Iterator[Entry]:
     # Stream mode ("r|"): one pass, nothing seeks, members are not kept by us.
     with tarfile.open(fileobj=handle, mode=_STREAM_MODES[compression]) as tar:
         for info in tar:
@@ -194,8 +220,7 @@ def _tar_entries(path: Path, handle: IO[bytes], compression: str,
             if info.isdir():
                 yield Entry(name, "dir")
             elif info.issym() or info.islnk():
-                yield Entry(name, "symlink" if info.issym() else "hardlink",
-                             target=info.linkname)
+                yield Entry(name, "symlink" if info.issym() else "hardlink", target=info.linkname)
             elif info.isreg() and not info.issparse():
                 extracted = tar.extractfile(info)
                 if extracted is None:  # pragma: no cover - isreg() guarantees a stream
@@ -203,11 +228,16 @@ def _tar_entries(path: Path, handle: IO[bytes], compression: str,
                 data = budget.read(extracted, name, info.size)
                 yield Entry(name, "file", data, stat.S_IMODE(info.mode), size=len(data))
             else:
-                kind = ("a device file" if info.ischr() or info.isblk() else
-                        "a fifo" if info.isfifo() else "sparse" if info.issparse()
-                        else f"of unsupported type {info.type!r}")
-                raise fail(path, f"is {kind}; sdists may hold only files, "
-                            "directories and links", name)
+                kind = (
+                    "a device file"
+                    if info.ischr() or info.isblk()
+                    else "a fifo"
+                    if info.isfifo()
+                    else "sparse"
+                    if info.issparse()
+                    else f"of unsupported type {info.type!r}"
+                )
+                raise fail(path, f"is {kind}; sdists may hold only files, directories and links", name)
 
 
 def check_zip_layout(path: Path, handle: IO[bytes], limits: Limits) -> None:
@@ -237,8 +267,7 @@ def _zip_entries(path: Path, handle: IO[bytes], budget: Budget) -> Iterator[Entr
             # No file-type bits (common: tools write bare permissions) means a file.
             if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
                 kind = "a fifo" if stat.S_ISFIFO(mode) else "a device file or socket"
-                raise fail(path, f"is {kind}; only files, directories and links are "
-                            "allowed", name)
+                raise fail(path, f"is {kind}; only files, directories and links are allowed", name)
             with archive.open(info) as stream:
                 data = budget.read(stream, name, info.file_size)
             if stat.S_ISLNK(mode):
@@ -270,14 +299,13 @@ class _Tree:
             parent = "/".join(parts[:i])
             self.parents.add(parent)
             if self.kinds.get(parent, "dir") != "dir":
-                raise fail(self.archive, f"lies below the {self.kinds[parent]} {parent!r}",
-                            name)
+                raise fail(self.archive, f"lies below the {self.kinds[parent]} {parent!r}", name)
         self.kinds[name] = kind
         target = entry.target
         if kind in ("symlink", "hardlink") and (
-                not target or "\x00" in target or "\\" in target or _DRIVE.match(target)):
-            raise fail(self.archive, f"link target {target!r} is not a plain posix path",
-                        name)
+            not target or "\x00" in target or "\\" in target or _DRIVE.match(target)
+        ):
+            raise fail(self.archive, f"link target {target!r} is not a plain posix path", name)
         if kind in ("symlink", "hardlink") and target.startswith("/"):
             raise fail(self.archive, f"links to the absolute path {target!r}", name)
         if kind == "symlink":
@@ -287,8 +315,11 @@ class _Tree:
             # A tar hard link names an earlier regular file by its archive path.
             parts = [p for p in target.split("/") if p not in ("", ".")]
             if ".." in parts or self.kinds.get("/".join(parts)) != "file":
-                raise fail(self.archive, f"hard link target {target!r} is not an earlier "
-                            "regular file of the archive", name)
+                raise fail(
+                    self.archive,
+                    f"hard link target {target!r} is not an earlier regular file of the archive",
+                    name,
+                )
 
     def resolve(self, link: str) -> str:
         """Where ``link`` ends up, following chains; raise if it leaves the root."""
@@ -303,8 +334,11 @@ class _Tree:
             if part == "..":
                 if not stack:
                     via = " through a chain of symlinks" if hops[0] else ""
-                    raise fail(self.archive, f"link target {self.symlinks[link]!r} escapes "
-                                f"the archive root{via}", link)
+                    raise fail(
+                        self.archive,
+                        f"link target {self.symlinks[link]!r} escapes the archive root{via}",
+                        link,
+                    )
                 stack.pop()
                 continue
             stack.append(part)
@@ -329,8 +363,11 @@ def walk(path: Path, limits: Limits) -> Iterator[Entry]:
     budget, tree = Budget(path, limits), _Tree(path)
     try:
         with path.open("rb") as handle:
-            entries = (_tar_entries(path, handle, compression, budget) if fmt == "tar"
-                       else _zip_entries(path, handle, budget))
+            entries = (
+                _tar_entries(path, handle, compression, budget)
+                if fmt == "tar"
+                else _zip_entries(path, handle, budget)
+            )
             for entry in entries:
                 tree.add(entry)
                 yield entry
@@ -339,5 +376,6 @@ def walk(path: Path, limits: Limits) -> Iterator[Entry]:
     except ArchiveError:
         raise
     except CORRUPT as exc:
-        raise fail(path, f"cannot be read ({type(exc).__name__}: {exc}); "
-                    "it is corrupt or truncated", budget.current) from exc
+        raise fail(
+            path, f"cannot be read ({type(exc).__name__}: {exc}); it is corrupt or truncated", budget.current
+        ) from exc

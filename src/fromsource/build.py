@@ -169,7 +169,8 @@ def parse_build_system(pyproject: bytes | None) -> BuildSystem:
         except UnicodeDecodeError as exc:
             raise BuildError(f"pyproject.toml of the sdist is not UTF-8: {exc}") from exc
         table = load_toml(text, source="pyproject.toml of the sdist", error=BuildError).get(
-            "build-system", {})
+            "build-system", {}
+        )
         if not isinstance(table, dict):
             raise BuildError("[build-system] of the sdist's pyproject.toml is not a table")
     if "build-backend" not in table:
@@ -188,20 +189,32 @@ def parse_build_system(pyproject: bytes | None) -> BuildSystem:
 def _source_date_epoch(root: Path) -> int:
     """Newest mtime of the unpacked sdist's regular files: derived from the input, so rebuilds
     agree. Directories are left out: those the archive does not list get the extraction time."""
-    newest = max((st.st_mtime for st in (p.lstat() for p in root.rglob("*"))
-                  if stat.S_ISREG(st.st_mode)), default=_ZIP_EPOCH)
+    newest = max(
+        (st.st_mtime for st in (p.lstat() for p in root.rglob("*")) if stat.S_ISREG(st.st_mode)),
+        default=_ZIP_EPOCH,
+    )
     return max(int(newest), _ZIP_EPOCH)
 
 
 class _Builder:
     """One build's state; ``run`` does the steps in order."""
 
-    def __init__(self, sdist: Path, workspace: Workspace, signer: Signer | None, *,
-                 requirement: str | None, sdist_uri: str | None, settings: BuildSettings,
-                 sdist_unverified: str | None = None,
-                 progress: Progress, env_wheels: Sequence[EnvWheel] | None = None,
-                 update_index: bool = True, output_dir: Path | None = None,
-                 sdist_annotations: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        sdist: Path,
+        workspace: Workspace,
+        signer: Signer | None,
+        *,
+        requirement: str | None,
+        sdist_uri: str | None,
+        settings: BuildSettings,
+        sdist_unverified: str | None = None,
+        progress: Progress,
+        env_wheels: Sequence[EnvWheel] | None = None,
+        update_index: bool = True,
+        output_dir: Path | None = None,
+        sdist_annotations: Mapping[str, Any] | None = None,
+    ) -> None:
         self.sdist = sdist
         self.sdist_annotations = dict(sdist_annotations or {})
         self.workspace = workspace
@@ -240,18 +253,26 @@ class _Builder:
         unsigned = self.build_unsigned()
         with self._phase("attest"):
             result = attest_build(
-                unsigned, self.workspace, self.signer, requirement=self.requirement,
-                sdist=self.sdist, sdist_uri=self.sdist_uri, output_dir=self.output_dir,
-                update_index=self.update_index, sdist_annotations=self.sdist_annotations,
-                sdist_unverified=self.sdist_unverified)
+                unsigned,
+                self.workspace,
+                self.signer,
+                requirement=self.requirement,
+                sdist=self.sdist,
+                sdist_uri=self.sdist_uri,
+                output_dir=self.output_dir,
+                update_index=self.update_index,
+                sdist_annotations=self.sdist_annotations,
+                sdist_unverified=self.sdist_unverified,
+            )
         self.remove_build_dirs()
         return replace(result, timings=self.timings)
 
     def build_unsigned(self) -> UnsignedBuild:
         """Every step up to a checked wheel and its log; signs nothing, needs no key."""
         started, t0 = timestamp_now(), time.perf_counter()
-        capability = choose_level(self.settings.sandbox,
-                                  require_network_isolation=self.settings.require_isolation)
+        capability = choose_level(
+            self.settings.sandbox, require_network_isolation=self.settings.require_isolation
+        )
         sdist_sha = sha256_file(self.sdist)
         for sub in ("src", "env", "out", "home", "tmp", "sandbox-etc"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
@@ -261,15 +282,17 @@ class _Builder:
             root = extract_sdist(self.sdist, self.dir / "src")
         build_system = read_build_system(root)
         if "rust" in self.settings.toolchains:  # fetched here: the build has no network
-            self.crates = crates.vendor(root, self.settings.crates_registry,
-                                        self.workspace.sources / "crates")
+            self.crates = crates.vendor(
+                root, self.settings.crates_registry, self.workspace.sources / "crates"
+            )
         who = f"{self.name} {self.version}"
         if self.env_wheels is not None:
             store, chosen = self._exact_environment(self.env_wheels)
         else:
             store = WheelStore.scan(self.workspace.wheels)
-            chosen = store.closure(build_system.requires, edge="build-system",
-                                   requested_by=f"{who} ([build-system] requires)")
+            chosen = store.closure(
+                build_system.requires, edge="build-system", requested_by=f"{who} ([build-system] requires)"
+            )
         with self._phase("environment"):
             env = BuildEnv.create(self.dir / "env")
         for sub in ("home", "tmp", "out"):
@@ -277,23 +300,29 @@ class _Builder:
         # Taken before any hook runs: a backend cannot move it, and rebuilds agree on it.
         self.source_date_epoch = _source_date_epoch(root)
         self.granted = toolchains.find_all(self.settings.toolchains)
-        environ = scrubbed_environment(self.dir / "home", self.dir / "tmp", self.source_date_epoch,
-                                       scripts=Path(env.scheme["scripts"]),
-                                       tool_paths=[t.bin for t in self.granted])
+        environ = scrubbed_environment(
+            self.dir / "home",
+            self.dir / "tmp",
+            self.source_date_epoch,
+            scripts=Path(env.scheme["scripts"]),
+            tool_paths=[t.bin for t in self.granted],
+        )
         sandbox = BuildSandbox.for_build(
-            capability, env=env.root,
+            capability,
+            env=env.root,
             writable=[self.dir / sub for sub in ("src", "out", "home", "tmp")],
-            etc_dir=self.dir / "sandbox-etc", granted=[t.root for t in self.granted],
+            etc_dir=self.dir / "sandbox-etc",
+            granted=[t.root for t in self.granted],
         )
         installed: dict[str, Dependency] = {}
         with self.log_path.open("wb") as log:
             self._log = log
             self._install(env, chosen, installed)
             hooks = pyproject_hooks.BuildBackendHookCaller(
-                str(root.absolute()), build_system.backend,
+                str(root.absolute()),
+                build_system.backend,
                 backend_path=list(build_system.backend_path) if build_system.backend_path else None,
-                runner=make_runner(log, sandbox=sandbox, env=environ,
-                                   timeout=self.settings.hook_timeout),
+                runner=make_runner(log, sandbox=sandbox, env=environ, timeout=self.settings.hook_timeout),
                 python_executable=str(env.python),
             )
             self.progress("get_requires_for_build_wheel")
@@ -304,31 +333,48 @@ class _Builder:
             except InvalidRequirement as exc:
                 raise BuildError(f"backend returned an invalid requirement: {exc}") from exc
             try:
-                chosen = store.closure(extra_reqs, edge="backend", chosen=chosen,
-                                       requested_by=f"{who} (backend get_requires_for_build_wheel)")
+                chosen = store.closure(
+                    extra_reqs,
+                    edge="backend",
+                    chosen=chosen,
+                    requested_by=f"{who} (backend get_requires_for_build_wheel)",
+                )
             except MissingRequirementError as exc:
                 if self.env_wheels is None:
                     raise
                 raise BackendRequirementsMissing(
-                    exc.message, tuple(str(r) for r in extra), hint=exc.hint) from exc
+                    exc.message, tuple(str(r) for r in extra), hint=exc.hint
+                ) from exc
             self._install(env, chosen, installed)
             self.progress("build_wheel")
             with self._phase("build_wheel"):
                 wheel_name = self._hook(
-                    lambda: hooks.build_wheel(str((self.dir / "out").absolute())), "build_wheel")
+                    lambda: hooks.build_wheel(str((self.dir / "out").absolute())), "build_wheel"
+                )
         # The hooks have exited: nothing but this build could write out/, and the name and
         # file are checked before anything reads them (a link could point anywhere).
         built = self._output_wheel(wheel_name)
         check_built_wheel(built, self.name, self.version)
         return UnsignedBuild(
-            name=self.name, version=self.version, wheel=built, log=self.log_path,
-            sdist_sha256=sdist_sha, dependencies=tuple(dep for _, dep in sorted(installed.items())),
-            interpreter=interpreter_dependency(), isolation=sandbox.level,
-            sandbox=sandbox.describe(), source_date_epoch=self.source_date_epoch,
-            started_on=started, finished_on=timestamp_now(), seconds=time.perf_counter() - t0,
+            name=self.name,
+            version=self.version,
+            wheel=built,
+            log=self.log_path,
+            sdist_sha256=sdist_sha,
+            dependencies=tuple(dep for _, dep in sorted(installed.items())),
+            interpreter=interpreter_dependency(),
+            isolation=sandbox.level,
+            sandbox=sandbox.describe(),
+            source_date_epoch=self.source_date_epoch,
+            started_on=started,
+            finished_on=timestamp_now(),
+            seconds=time.perf_counter() - t0,
             timings=self.timings,
-            natives=(*(d for t in self.granted for d in t.dependencies()), *self.crates,
-                     *native_dependencies(built)),
+            natives=(
+                *(d for t in self.granted for d in t.dependencies()),
+                *self.crates,
+                *native_dependencies(built),
+            ),
             backend_requires=tuple(str(r) for r in extra_reqs),
         )
 
@@ -342,22 +388,32 @@ class _Builder:
         out = self.dir / "out"
         # PEP 517 asks for the basename; some backends (coherent.build) return the full path
         # into the output directory, which names the same file.
-        if isinstance(wheel_name, str) and os.path.isabs(wheel_name) \
-                and Path(wheel_name).parent == out.absolute():
+        if (
+            isinstance(wheel_name, str)
+            and os.path.isabs(wheel_name)
+            and Path(wheel_name).parent == out.absolute()
+        ):
             wheel_name = Path(wheel_name).name
-        if not isinstance(wheel_name, str) or wheel_name in ("", ".", "..") \
-                or "/" in wheel_name or "\\" in wheel_name or "\0" in wheel_name:
-            raise BuildError(f"{self.name} {self.version}: build_wheel returned {wheel_name!r}, "
-                             "not a file name in its output directory")
+        if (
+            not isinstance(wheel_name, str)
+            or wheel_name in ("", ".", "..")
+            or "/" in wheel_name
+            or "\\" in wheel_name
+            or "\0" in wheel_name
+        ):
+            raise BuildError(
+                f"{self.name} {self.version}: build_wheel returned {wheel_name!r}, "
+                "not a file name in its output directory"
+            )
         built = out / wheel_name
         if not built.is_file() or built.is_symlink():
-            raise BuildError(f"{self.name} {self.version}: build_wheel named {wheel_name!r}, which "
-                             "is not a regular file in its output directory")
+            raise BuildError(
+                f"{self.name} {self.version}: build_wheel named {wheel_name!r}, which "
+                "is not a regular file in its output directory"
+            )
         return built
 
-    def _exact_environment(
-        self, env_wheels: tuple[EnvWheel, ...]
-    ) -> tuple[WheelStore, dict[str, Selected]]:
+    def _exact_environment(self, env_wheels: tuple[EnvWheel, ...]) -> tuple[WheelStore, dict[str, Selected]]:
         """Every given wheel, digest-checked, chosen with the edge the caller assigned.
 
         The caller (bootstrap's planner) resolved the environment; nothing is scanned.
@@ -374,8 +430,7 @@ class _Builder:
             self._flags[wheel.path] = wheel
         return WheelStore(sel.wheel for sel in chosen.values()), chosen
 
-    def _install(self, env: BuildEnv, chosen: dict[str, Selected],
-                 installed: dict[str, Dependency]) -> None:
+    def _install(self, env: BuildEnv, chosen: dict[str, Selected], installed: dict[str, Dependency]) -> None:
         for name, sel in sorted(chosen.items()):
             if name in installed:
                 continue
@@ -386,12 +441,19 @@ class _Builder:
             digest = flags.sha256 if flags is not None else sha256_file(sel.wheel.path)
             attestation = None
             if not external:
-                attestation = (flags.attestation_sha256 if flags is not None and flags.attestation_sha256
-                               else self._attestation_digest(sel.wheel.path))
+                attestation = (
+                    flags.attestation_sha256
+                    if flags is not None and flags.attestation_sha256
+                    else self._attestation_digest(sel.wheel.path)
+                )
             installed[name] = Dependency(
-                name=sel.wheel.path.name, sha256=digest, kind=KIND_WHEEL,
-                edge=sel.edge, seed=flags is not None and flags.seed,
-                attestation_sha256=attestation, external=external,
+                name=sel.wheel.path.name,
+                sha256=digest,
+                kind=KIND_WHEEL,
+                edge=sel.edge,
+                seed=flags is not None and flags.seed,
+                attestation_sha256=attestation,
+                external=external,
             )
             self.progress(f"installing {sel.wheel.path.name}")
             with self._phase("install"):
@@ -405,8 +467,9 @@ class _Builder:
                 warnings.simplefilter("always")
                 result = call()
             if caught and self._log is not None:
-                self._log.writelines(f"{w.filename}:{w.lineno}: {w.category.__name__}: "
-                                     f"{w.message}\n".encode() for w in caught)
+                self._log.writelines(
+                    f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}\n".encode() for w in caught
+                )
                 self._log.flush()
             return result
         except subprocess.CalledProcessError as exc:
@@ -431,10 +494,14 @@ class _Builder:
         if member is None:
             return ""
         if "rust" not in self.settings.toolchains:
-            return (f"; it builds Rust code ({member}) and no rust toolchain is granted to "
-                    "builds: add toolchains = [\"rust\"] to the policy's [build] table")
-        return (f"; it builds Rust code ({member}): a crate it depends on must be in the "
-                "build, which has no network (fromsource does not fetch crates yet)")
+            return (
+                f"; it builds Rust code ({member}) and no rust toolchain is granted to "
+                'builds: add toolchains = ["rust"] to the policy\'s [build] table'
+            )
+        return (
+            f"; it builds Rust code ({member}): a crate it depends on must be in the "
+            "build, which has no network (fromsource does not fetch crates yet)"
+        )
 
     def _attestation_digest(self, wheel: Path) -> str:
         path = attestation_of(wheel, self.workspace.attestations)
@@ -462,18 +529,28 @@ def interpreter_dependency() -> Dependency:
     """The interpreter running this build: version and the digest of its binary."""
     return Dependency(
         name=f"python-{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}",
-        sha256=sha256_file(Path(sys.executable).resolve()), kind=KIND_INTERPRETER,
+        sha256=sha256_file(Path(sys.executable).resolve()),
+        kind=KIND_INTERPRETER,
         implementation=sys.implementation.name,
     )
 
 
-def attest_build(unsigned: UnsignedBuild, workspace: Workspace, signer: Signer, *,
-                 requirement: str, sdist: Path, sdist_uri: str | None,
-                 output_dir: Path | None = None, update_index: bool = True,
-                 sdist_annotations: Mapping[str, Any] | None = None,
-                 sdist_unverified: str | None = None, builder_id: str = BUILDER_ID,
-                 worker: dict[str, str] | None = None,
-                 log_sha256: str | None = None) -> BuildResult:
+def attest_build(
+    unsigned: UnsignedBuild,
+    workspace: Workspace,
+    signer: Signer,
+    *,
+    requirement: str,
+    sdist: Path,
+    sdist_uri: str | None,
+    output_dir: Path | None = None,
+    update_index: bool = True,
+    sdist_annotations: Mapping[str, Any] | None = None,
+    sdist_unverified: str | None = None,
+    builder_id: str = BUILDER_ID,
+    worker: dict[str, str] | None = None,
+    log_sha256: str | None = None,
+) -> BuildResult:
     """Sign the provenance of an unsigned build and put wheel and attestation in place.
 
     The caller has checked ``unsigned.wheel`` (locally, :meth:`_Builder.build_unsigned`
@@ -482,16 +559,30 @@ def attest_build(unsigned: UnsignedBuild, workspace: Workspace, signer: Signer, 
     built = unsigned.wheel
     wheel_sha = sha256_file(built)
     record = BuildRecord(
-        wheel_name=built.name, wheel_sha256=wheel_sha, requirement=requirement,
-        sdist=Dependency(name=sdist.name, sha256=unsigned.sdist_sha256, kind=KIND_SDIST,
-                         uri=sdist_uri, unverified=sdist_unverified or None,
-                         publisher_evidence=PublisherEvidence.from_annotations(sdist_annotations or {})),
-        wheels=unsigned.dependencies, interpreter=unsigned.interpreter,
-        isolation=unsigned.isolation, sandbox=unsigned.sandbox,
-        source_date_epoch=unsigned.source_date_epoch, natives=unsigned.natives,
-        builder_version=__version__, invocation_id=str(uuid.uuid4()),
-        started_on=unsigned.started_on, finished_on=unsigned.finished_on,
-        log_sha256=log_sha256 or sha256_file(unsigned.log), builder_id=builder_id, worker=worker,
+        wheel_name=built.name,
+        wheel_sha256=wheel_sha,
+        requirement=requirement,
+        sdist=Dependency(
+            name=sdist.name,
+            sha256=unsigned.sdist_sha256,
+            kind=KIND_SDIST,
+            uri=sdist_uri,
+            unverified=sdist_unverified or None,
+            publisher_evidence=PublisherEvidence.from_annotations(sdist_annotations or {}),
+        ),
+        wheels=unsigned.dependencies,
+        interpreter=unsigned.interpreter,
+        isolation=unsigned.isolation,
+        sandbox=unsigned.sandbox,
+        source_date_epoch=unsigned.source_date_epoch,
+        natives=unsigned.natives,
+        builder_version=__version__,
+        invocation_id=str(uuid.uuid4()),
+        started_on=unsigned.started_on,
+        finished_on=unsigned.finished_on,
+        log_sha256=log_sha256 or sha256_file(unsigned.log),
+        builder_id=builder_id,
+        worker=worker,
     )
     envelope = dsse.sign(record.statement(), signer)
     if output_dir is not None:  # stage 1: wheel with a sidecar, outside wheels/
@@ -509,22 +600,36 @@ def attest_build(unsigned: UnsignedBuild, workspace: Workspace, signer: Signer, 
     if update_index and output_dir is None:  # bootstrap's planner does it once
         workspace.update_simple_index()
     return BuildResult(
-        name=unsigned.name, version=unsigned.version, wheel=wheel_dest, wheel_sha256=wheel_sha,
-        attestation=attestation, isolation=unsigned.isolation,
-        dependencies=unsigned.dependencies, log=unsigned.log, seconds=unsigned.seconds,
-        timings=unsigned.timings, backend_requires=unsigned.backend_requires,
+        name=unsigned.name,
+        version=unsigned.version,
+        wheel=wheel_dest,
+        wheel_sha256=wheel_sha,
+        attestation=attestation,
+        isolation=unsigned.isolation,
+        dependencies=unsigned.dependencies,
+        log=unsigned.log,
+        seconds=unsigned.seconds,
+        timings=unsigned.timings,
+        backend_requires=unsigned.backend_requires,
         not_isolated=not_isolated(unsigned.isolation),
     )
 
 
-def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
-                requirement: str | None = None, sdist_uri: str | None = None,
-                sdist_unverified: str | None = None,
-                settings: BuildSettings | None = None,
-                progress: Progress | None = None,
-                env_wheels: Sequence[EnvWheel] | None = None,
-                update_index: bool = True, output_dir: Path | None = None,
-                sdist_annotations: Mapping[str, Any] | None = None) -> BuildResult:
+def build_sdist(
+    sdist: Path,
+    workspace: Workspace,
+    signer: Signer,
+    *,
+    requirement: str | None = None,
+    sdist_uri: str | None = None,
+    sdist_unverified: str | None = None,
+    settings: BuildSettings | None = None,
+    progress: Progress | None = None,
+    env_wheels: Sequence[EnvWheel] | None = None,
+    update_index: bool = True,
+    output_dir: Path | None = None,
+    sdist_annotations: Mapping[str, Any] | None = None,
+) -> BuildResult:
     """Build ``sdist`` into a wheel in ``workspace`` and write its signed attestation.
 
     By default the build environment is picked from the workspace's wheels. With
@@ -538,17 +643,32 @@ def build_sdist(sdist: Path, workspace: Workspace, signer: Signer, *,
     if not sdist.is_file():
         raise InputError(f"sdist {sdist} does not exist or is not a file")
     workspace.create()
-    builder = _Builder(sdist, workspace, signer, requirement=requirement, sdist_uri=sdist_uri,
-                       sdist_unverified=sdist_unverified, settings=settings or BuildSettings(),
-                       progress=progress or (lambda _m: None),
-                       env_wheels=env_wheels, update_index=update_index, output_dir=output_dir,
-                       sdist_annotations=sdist_annotations)
+    builder = _Builder(
+        sdist,
+        workspace,
+        signer,
+        requirement=requirement,
+        sdist_uri=sdist_uri,
+        sdist_unverified=sdist_unverified,
+        settings=settings or BuildSettings(),
+        progress=progress or (lambda _m: None),
+        env_wheels=env_wheels,
+        update_index=update_index,
+        output_dir=output_dir,
+        sdist_annotations=sdist_annotations,
+    )
     return builder.run()
 
 
-def build_unsigned(sdist: Path, workspace: Workspace, *, env_wheels: Sequence[EnvWheel],
-                   requirement: str | None = None, settings: BuildSettings | None = None,
-                   stage1: bool = False) -> tuple[UnsignedBuild, Callable[[], None]]:
+def build_unsigned(
+    sdist: Path,
+    workspace: Workspace,
+    *,
+    env_wheels: Sequence[EnvWheel],
+    requirement: str | None = None,
+    settings: BuildSettings | None = None,
+    stage1: bool = False,
+) -> tuple[UnsignedBuild, Callable[[], None]]:
     """The build step alone, as a worker without a key runs it: exact environment in,
     checked wheel and log out (in ``workspace``'s build directory), nothing signed.
 
@@ -558,8 +678,16 @@ def build_unsigned(sdist: Path, workspace: Workspace, *, env_wheels: Sequence[En
     if not sdist.is_file():
         raise InputError(f"sdist {sdist} does not exist or is not a file")
     workspace.create()
-    builder = _Builder(sdist, workspace, None, requirement=requirement, sdist_uri=None,
-                       settings=settings or BuildSettings(), progress=lambda _m: None,
-                       env_wheels=env_wheels, update_index=False,
-                       output_dir=workspace.stage1 if stage1 else None)
+    builder = _Builder(
+        sdist,
+        workspace,
+        None,
+        requirement=requirement,
+        sdist_uri=None,
+        settings=settings or BuildSettings(),
+        progress=lambda _m: None,
+        env_wheels=env_wheels,
+        update_index=False,
+        output_dir=workspace.stage1 if stage1 else None,
+    )
     return builder.build_unsigned(), builder.remove_build_dirs

@@ -30,17 +30,17 @@ from fromsource.sandbox import BuildSandbox, run_confined
 _PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
 
 
-
 class Runner(Protocol):
     """pyproject-hooks' SubprocessRunner shape."""
 
-    def __call__(self, cmd: Sequence[str], cwd: str | None = None,
-                 extra_environ: Mapping[str, str] | None = None) -> None: ...
+    def __call__(
+        self, cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
+    ) -> None: ...
 
 
-def scrubbed_environment(home: Path, tmp: Path, source_date_epoch: int,
-                         scripts: Path | None = None,
-                         tool_paths: Sequence[str] = ()) -> dict[str, str]:
+def scrubbed_environment(
+    home: Path, tmp: Path, source_date_epoch: int, scripts: Path | None = None, tool_paths: Sequence[str] = ()
+) -> dict[str, str]:
     env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
     env.setdefault("PATH", os.defpath)
     for directory in reversed(tool_paths):  # granted toolchains' bin, before the system's
@@ -77,21 +77,25 @@ class BuildEnv:
         python = (root / "bin" / "python").absolute()
         # Ask the venv's own interpreter for its install scheme.
         probe = subprocess.run(
-            [str(python), "-I", "-c",
-             "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"],
-            capture_output=True, text=True, check=False,
+            [str(python), "-I", "-c", "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if probe.returncode != 0:
             raise BuildError(f"build environment interpreter does not run: {probe.stderr.strip()}")
         paths = json.loads(probe.stdout)
-        scheme = {key: paths[key] for key in ("purelib", "platlib", "headers", "scripts", "data")
-                  if key in paths}
+        scheme = {
+            key: paths[key] for key in ("purelib", "platlib", "headers", "scripts", "data") if key in paths
+        }
         scheme.setdefault("headers", str(root / "include"))
         return cls(root=root, python=python, scheme=scheme)
 
     def install(self, wheel: Path) -> None:
         destination = SchemeDictionaryDestination(
-            dict(self.scheme), interpreter=str(self.python), script_kind="posix",
+            dict(self.scheme),
+            interpreter=str(self.python),
+            script_kind="posix",
         )
         check_zip(wheel)  # installer reads through zipfile: the layout must have one reading
         try:
@@ -102,12 +106,18 @@ class BuildEnv:
 
 
 def make_runner(
-    log: IO[bytes], *, sandbox: BuildSandbox, env: Mapping[str, str], timeout: float | None = None,
+    log: IO[bytes],
+    *,
+    sandbox: BuildSandbox,
+    env: Mapping[str, str],
+    timeout: float | None = None,
 ) -> Runner:
     """A pyproject-hooks runner: confined by ``sandbox``, scrubbed, output appended to ``log``."""
 
     def runner(
-        cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None,
+        cmd: Sequence[str],
+        cwd: str | None = None,
+        extra_environ: Mapping[str, str] | None = None,
     ) -> None:
         full_env = dict(env)
         if extra_environ:

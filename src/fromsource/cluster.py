@@ -59,8 +59,9 @@ def _distributed() -> Any:
     try:
         import distributed
     except ImportError as exc:
-        raise InputError("the Dask executor needs the distributed package, which is not "
-                         "installed", hint=_INSTALL_HINT) from exc
+        raise InputError(
+            "the Dask executor needs the distributed package, which is not installed", hint=_INSTALL_HINT
+        ) from exc
     return distributed
 
 
@@ -74,9 +75,17 @@ def _probe_store(spec: str, digest: str) -> bool:
 class DaskExecutor:
     """Submits build steps to a Dask cluster; signs what comes back (see module doc)."""
 
-    def __init__(self, client: Client, *, store: Store, workspace: Workspace, key: Path,
-                 cluster: LocalCluster | None = None, retries: int = 2,
-                 build: Callable[[RemoteBuild], RemoteResult] = build_on_worker) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        store: Store,
+        workspace: Workspace,
+        key: Path,
+        cluster: LocalCluster | None = None,
+        retries: int = 2,
+        build: Callable[[RemoteBuild], RemoteResult] = build_on_worker,
+    ) -> None:
         self.client = client
         self.build = build  # what workers run; benchmarks swap in a fake build step
         self.cluster = cluster
@@ -93,16 +102,27 @@ class DaskExecutor:
         self._closed = False
 
     @classmethod
-    def connect(cls, spec: ExecutorSpec, *, store: Store, workspace: Workspace, key: Path,
-                build: Callable[[RemoteBuild], RemoteResult] = build_on_worker) -> DaskExecutor:
+    def connect(
+        cls,
+        spec: ExecutorSpec,
+        *,
+        store: Store,
+        workspace: Workspace,
+        key: Path,
+        build: Callable[[RemoteBuild], RemoteResult] = build_on_worker,
+    ) -> DaskExecutor:
         """Start a LocalCluster (``dask-local:N``) or join a scheduler (``dask://``)."""
         distributed = _distributed()
         cluster = None
         if spec.kind == "dask-local":
             try:
                 cluster = distributed.LocalCluster(
-                    n_workers=spec.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=":0", silence_logs=logging.ERROR)
+                    n_workers=spec.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=logging.ERROR,
+                )
                 client = distributed.Client(cluster, set_as_default=False)
             except Exception as exc:  # Dask reports start-up trouble as plain exceptions
                 if cluster is not None:
@@ -110,14 +130,14 @@ class DaskExecutor:
                 raise ExecutorError(f"cannot start a Dask LocalCluster: {exc}") from exc
         else:
             try:
-                client = distributed.Client(spec.address, timeout=_CONNECT_TIMEOUT,
-                                            set_as_default=False)
+                client = distributed.Client(spec.address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError) as exc:
-                raise InputError(f"cannot reach the Dask scheduler at {spec.address}: {exc}",
-                                 hint="start one with `dask scheduler` and workers with "
-                                      "`dask worker ADDRESS --nthreads 1`") from exc
-        executor = cls(client, store=store, workspace=workspace, key=key, cluster=cluster,
-                       build=build)
+                raise InputError(
+                    f"cannot reach the Dask scheduler at {spec.address}: {exc}",
+                    hint="start one with `dask scheduler` and workers with "
+                    "`dask worker ADDRESS --nthreads 1`",
+                ) from exc
+        executor = cls(client, store=store, workspace=workspace, key=key, cluster=cluster, build=build)
         try:
             executor._check_workers()
         except BaseException:
@@ -129,8 +149,10 @@ class DaskExecutor:
         try:
             self.client.wait_for_workers(1, timeout=_CONNECT_TIMEOUT)
         except TimeoutError as exc:
-            raise ExecutorError("the Dask scheduler has no workers",
-                                hint="start workers with `dask worker ADDRESS --nthreads 1`") from exc
+            raise ExecutorError(
+                "the Dask scheduler has no workers",
+                hint="start workers with `dask worker ADDRESS --nthreads 1`",
+            ) from exc
         # Every worker must read what this process writes into the store.
         marker = self.ws.root / ".store-probe"
         marker.write_text(f"fromsource store probe for {self.store.spec}\n")
@@ -139,9 +161,10 @@ class DaskExecutor:
         seen = self.client.run(_probe_store, self.store.spec, digest)
         blind = sorted(address for address, ok in seen.items() if not ok)
         if blind:
-            raise InputError(f"worker(s) {', '.join(blind)} cannot read the store {self.store.spec}",
-                             hint="use --store with a directory every worker mounts, or an "
-                                  "object-store URL")
+            raise InputError(
+                f"worker(s) {', '.join(blind)} cannot read the store {self.store.spec}",
+                hint="use --store with a directory every worker mounts, or an object-store URL",
+            )
 
     @property
     def slots(self) -> int:
@@ -161,15 +184,29 @@ class DaskExecutor:
         env = []
         for wheel in request.env:
             self._put(wheel.path, wheel.sha256)
-            attestation = (None if wheel.external
-                           else sha256_file(attestation_of(wheel.path, self.ws.attestations)))
-            env.append(RemoteWheel(filename=wheel.path.name, sha256=wheel.sha256, edge=wheel.edge,
-                                   seed=wheel.seed, external=wheel.external,
-                                   attestation_sha256=attestation))
+            attestation = (
+                None if wheel.external else sha256_file(attestation_of(wheel.path, self.ws.attestations))
+            )
+            env.append(
+                RemoteWheel(
+                    filename=wheel.path.name,
+                    sha256=wheel.sha256,
+                    edge=wheel.edge,
+                    seed=wheel.seed,
+                    external=wheel.external,
+                    attestation_sha256=attestation,
+                )
+            )
         return RemoteBuild(
-            name=request.name, version=request.version, requirement=request.requirement,
-            sdist_name=request.sdist.name, sdist_sha256=request.sdist_sha256, env=tuple(env),
-            settings=request.settings, stage1=request.stage1, store=self.store.spec,
+            name=request.name,
+            version=request.version,
+            requirement=request.requirement,
+            sdist_name=request.sdist.name,
+            sdist_sha256=request.sdist_sha256,
+            env=tuple(env),
+            settings=request.settings,
+            stage1=request.stage1,
+            store=self.store.spec,
         )
 
     def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
@@ -182,9 +219,12 @@ class DaskExecutor:
         try:
             remote = self.client.submit(self.build, task, key=task.key, retries=self.retries)
         except Exception as exc:  # the client is closed or the scheduler gone
-            outcome.set_exception(ExecutorError(
-                f"cannot submit {request.name} {request.version} to the Dask scheduler: {exc}",
-                hint="wheels already signed are kept; re-run the same command to resume"))
+            outcome.set_exception(
+                ExecutorError(
+                    f"cannot submit {request.name} {request.version} to the Dask scheduler: {exc}",
+                    hint="wheels already signed are kept; re-run the same command to resume",
+                )
+            )
             return outcome
         with self._lock:
             self._pending[task.key] = remote
@@ -198,21 +238,26 @@ class DaskExecutor:
         remote.add_done_callback(done)  # type: ignore[no-untyped-call]
         return outcome
 
-    def _finish(self, request: BuildRequest, task: RemoteBuild, remote: Any,
-                outcome: Future[BuildOutcome]) -> None:
+    def _finish(
+        self, request: BuildRequest, task: RemoteBuild, remote: Any, outcome: Future[BuildOutcome]
+    ) -> None:
         with self._lock:
             self._pending.pop(task.key, None)
         distributed = _distributed()
         try:
             result = remote.result()
         except CancelledError:
-            outcome.set_exception(ExecutorError(
-                f"lost the Dask scheduler while building {request.name} {request.version}",
-                hint="wheels already signed are kept; re-run the same command to resume"))
+            outcome.set_exception(
+                ExecutorError(
+                    f"lost the Dask scheduler while building {request.name} {request.version}",
+                    hint="wheels already signed are kept; re-run the same command to resume",
+                )
+            )
             return
         except distributed.KilledWorker as exc:
-            outcome.set_result(BuildOutcome(error=(
-                f"the workers running it died too often ({exc}); not retried further")))
+            outcome.set_result(
+                BuildOutcome(error=(f"the workers running it died too often ({exc}); not retried further"))
+            )
             return
         except Exception as exc:  # store trouble after the retries, or the cluster broke
             outcome.set_result(BuildOutcome(error=f"the executor failed: {type(exc).__name__}: {exc}"))
@@ -233,8 +278,9 @@ class DaskExecutor:
             if result.log_sha256 is not None:
                 self.store.fetch(result.log_sha256, log)
             if result.error is not None or result.build is None:
-                return BuildOutcome(log=log, needs=result.needs,
-                                    error=result.error or "the worker returned no wheel")
+                return BuildOutcome(
+                    log=log, needs=result.needs, error=result.error or "the worker returned no wheel"
+                )
             if result.wheel_name is None or result.wheel_sha256 is None:
                 raise ExecutorError("the worker reported a wheel without its digest")
             try:
@@ -251,26 +297,40 @@ class DaskExecutor:
             expected = _expected_dependencies(task)
             reported = {d.name: d.to_dict() for d in result.build.dependencies}
             if reported != {d.name: d.to_dict() for d in expected}:
-                raise ExecutorError(f"worker {_identity(result.worker)['name']} reports a build "
-                                    "environment other than the one it was given")
+                raise ExecutorError(
+                    f"worker {_identity(result.worker)['name']} reports a build "
+                    "environment other than the one it was given"
+                )
             if result.build.sdist_sha256 != request.sdist_sha256:
                 raise ExecutorError(f"worker {_identity(result.worker)['name']} built another sdist")
             signed = attest_build(
                 replace(result.build, wheel=wheel, log=log, dependencies=expected),
-                self.ws, self.signer, requirement=request.requirement, sdist=request.sdist,
-                sdist_uri=request.sdist_uri, sdist_annotations=request.sdist_annotations,
+                self.ws,
+                self.signer,
+                requirement=request.requirement,
+                sdist=request.sdist,
+                sdist_uri=request.sdist_uri,
+                sdist_annotations=request.sdist_annotations,
                 sdist_unverified=request.sdist_unverified,
-                output_dir=self.ws.stage1 if request.stage1 else None, update_index=False,
-                builder_id=DASK_BUILDER_ID, worker=_identity(result.worker),
-                log_sha256=result.log_sha256)
+                output_dir=self.ws.stage1 if request.stage1 else None,
+                update_index=False,
+                builder_id=DASK_BUILDER_ID,
+                worker=_identity(result.worker),
+                log_sha256=result.log_sha256,
+            )
         except FromsourceError as exc:
             return BuildOutcome(log=log, error=exc.message)
         if not request.settings.keep_build_dirs:
             shutil.rmtree(out, ignore_errors=True)
         return BuildOutcome(
-            wheel=signed.wheel, wheel_sha256=signed.wheel_sha256, attestation=signed.attestation,
-            log=log, seconds=signed.seconds, backend_requires=signed.backend_requires,
-            timings=dict(signed.timings), other_results=others,
+            wheel=signed.wheel,
+            wheel_sha256=signed.wheel_sha256,
+            attestation=signed.attestation,
+            log=log,
+            seconds=signed.seconds,
+            backend_requires=signed.backend_requires,
+            timings=dict(signed.timings),
+            other_results=others,
         )
 
     def shutdown(self) -> None:
@@ -300,13 +360,17 @@ def _identity(reported: Any) -> dict[str, str]:
 
 def _check_report(build: Any) -> None:
     """What the coordinator records on the worker's word must at least have its shape."""
-    if not (isinstance(build, UnsignedBuild) and build.isolation in ISOLATION_LEVELS
-            and isinstance(build.source_date_epoch, int)
-            and (build.sandbox is None or isinstance(build.sandbox, Sandbox))
-            and all(isinstance(d, Dependency) and d.kind in NATIVE_KINDS for d in build.natives)
-            and isinstance(build.interpreter, Dependency)
-            and build.interpreter.kind == KIND_INTERPRETER
-            and isinstance(build.started_on, str) and isinstance(build.finished_on, str)):
+    if not (
+        isinstance(build, UnsignedBuild)
+        and build.isolation in ISOLATION_LEVELS
+        and isinstance(build.source_date_epoch, int)
+        and (build.sandbox is None or isinstance(build.sandbox, Sandbox))
+        and all(isinstance(d, Dependency) and d.kind in NATIVE_KINDS for d in build.natives)
+        and isinstance(build.interpreter, Dependency)
+        and build.interpreter.kind == KIND_INTERPRETER
+        and isinstance(build.started_on, str)
+        and isinstance(build.finished_on, str)
+    ):
         raise ExecutorError("the worker's report of its build is malformed")
 
 
@@ -316,8 +380,12 @@ def _expected_dependencies(task: RemoteBuild) -> tuple[Dependency, ...]:
     for wheel in task.env:
         name = canonicalize_name(parse_wheel_filename(wheel.filename)[0])
         deps[name] = Dependency(
-            name=wheel.filename, sha256=wheel.sha256, kind=KIND_WHEEL, edge=wheel.edge,
-            seed=wheel.seed, attestation_sha256=None if wheel.external else wheel.attestation_sha256,
+            name=wheel.filename,
+            sha256=wheel.sha256,
+            kind=KIND_WHEEL,
+            edge=wheel.edge,
+            seed=wheel.seed,
+            attestation_sha256=None if wheel.external else wheel.attestation_sha256,
             external=wheel.external,
         )
     return tuple(dep for _, dep in sorted(deps.items()))

@@ -28,8 +28,11 @@ class Difference:
     rebuild_sha256: str | None  # None: absent from the rebuild
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "referenceSha256": self.reference_sha256,
-                "rebuildSha256": self.rebuild_sha256}
+        return {
+            "name": self.name,
+            "referenceSha256": self.reference_sha256,
+            "rebuildSha256": self.rebuild_sha256,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +47,13 @@ class Comparison:
         return not self.differences
 
     def to_dict(self) -> dict[str, Any]:
-        return {"reference": self.reference, "rebuild": self.rebuild, "files": self.files,
-                "equivalent": self.equivalent,
-                "differences": [d.to_dict() for d in self.differences]}
+        return {
+            "reference": self.reference,
+            "rebuild": self.rebuild,
+            "files": self.files,
+            "equivalent": self.equivalent,
+            "differences": [d.to_dict() for d in self.differences],
+        }
 
 
 def _normalised_digests(wheel: Path) -> dict[str, str]:

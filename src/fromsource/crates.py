@@ -61,8 +61,10 @@ def find_lock(root: Path) -> Path | None:
                 return directory / "Cargo.lock"
             if directory == root:
                 break
-    raise CrateError(f"{manifests[0].relative_to(root.parent)} has no Cargo.lock: its crates "
-                     "are not pinned, so they cannot be fetched and checked before the build")
+    raise CrateError(
+        f"{manifests[0].relative_to(root.parent)} has no Cargo.lock: its crates "
+        "are not pinned, so they cannot be fetched and checked before the build"
+    )
 
 
 def read_lock(path: Path) -> list[LockedCrate]:
@@ -80,19 +82,28 @@ def read_lock(path: Path) -> list[LockedCrate]:
             continue  # a member of the sdist's own cargo workspace
         name, version = package.get("name"), package.get("version")
         if not isinstance(source, str) or not source.startswith("registry+"):
-            raise CrateError(f"{path.name}: {name} {version} comes from {source!r}; only "
-                             "registry crates can be fetched and checked")
+            raise CrateError(
+                f"{path.name}: {name} {version} comes from {source!r}; only "
+                "registry crates can be fetched and checked"
+            )
         checksum = package.get("checksum")
-        if not (isinstance(name, str) and isinstance(version, str) and isinstance(checksum, str)
-                and len(checksum) == 64 and all(c in "0123456789abcdef" for c in checksum)):
+        if not (
+            isinstance(name, str)
+            and isinstance(version, str)
+            and isinstance(checksum, str)
+            and len(checksum) == 64
+            and all(c in "0123456789abcdef" for c in checksum)
+        ):
             raise CrateError(f"{path.name}: {name} {version} has no valid sha256 checksum")
         if "/" in name or "/" in version or name.startswith(".") or version.startswith("."):
             raise CrateError(f"{path.name}: {name!r} {version!r} is not a crate name and version")
         crates.append(LockedCrate(name=name, version=version, source=source, checksum=checksum))
     sources = {c.source for c in crates}
     if len(sources) > 1:
-        raise CrateError(f"{path.name}: crates from several registries ({', '.join(sorted(sources))}) "
-                         "are not supported; only the default registry's are vendored")
+        raise CrateError(
+            f"{path.name}: crates from several registries ({', '.join(sorted(sources))}) "
+            "are not supported; only the default registry's are vendored"
+        )
     return crates
 
 
@@ -108,16 +119,18 @@ def _fetch(crate: LockedCrate, registry: str, dest: Path) -> tuple[Path, str]:
     try:
         with requests.get(url, stream=True, timeout=_TIMEOUT) as response:
             if response.status_code != 200:
-                raise CrateError(f"crate registry {registry} answered HTTP {response.status_code} "
-                                 f"for {crate.filename}")
+                raise CrateError(
+                    f"crate registry {registry} answered HTTP {response.status_code} for {crate.filename}"
+                )
             data = bytearray()
             for chunk in response.iter_content(1 << 20):
                 data += chunk
                 if len(data) > _MAX_CRATE:
                     raise CrateError(f"{crate.filename} from {registry} exceeds {_MAX_CRATE} bytes")
     except requests.RequestException as exc:
-        raise CrateError(f"crate registry {registry} is unreachable ({type(exc).__name__}) "
-                         f"fetching {crate.filename}") from exc
+        raise CrateError(
+            f"crate registry {registry} is unreachable ({type(exc).__name__}) fetching {crate.filename}"
+        ) from exc
     path = dest / crate.filename
     atomic_write_bytes(path, bytes(data))
     return path, url
@@ -136,8 +149,10 @@ def vendor(root: Path, registry: str | None, cache: Path) -> tuple[Dependency, .
     if not crates:
         return ()
     if registry is None:
-        raise CrateError(f"{lock.relative_to(root.parent)} pins {len(crates)} crate(s) and no crate "
-                         "registry is configured: set [build].crates_registry in the policy")
+        raise CrateError(
+            f"{lock.relative_to(root.parent)} pins {len(crates)} crate(s) and no crate "
+            "registry is configured: set [build].crates_registry in the policy"
+        )
     cache.mkdir(parents=True, exist_ok=True)
     vendored = root / VENDOR_DIR
     deps = []
@@ -145,33 +160,46 @@ def vendor(root: Path, registry: str | None, cache: Path) -> tuple[Dependency, .
         path, uri = _fetch(crate, registry, cache)
         actual = sha256_file(path)
         if actual != crate.checksum:
-            raise CrateError(f"crate {crate.filename} from {registry} has sha256 {actual}, but "
-                             f"{lock.name} pins {crate.checksum}; refusing it")
+            raise CrateError(
+                f"crate {crate.filename} from {registry} has sha256 {actual}, but "
+                f"{lock.name} pins {crate.checksum}; refusing it"
+            )
         try:
             top = extract_sdist(path, vendored / f".{crate.name}-{crate.version}")
         except ArchiveError as exc:
             raise CrateError(f"crate {crate.filename}: {exc.message}") from exc
         if top.name != f"{crate.name}-{crate.version}":
-            raise CrateError(f"crate {crate.filename} unpacks to {top.name}, not "
-                             f"{crate.name}-{crate.version}")
+            raise CrateError(
+                f"crate {crate.filename} unpacks to {top.name}, not {crate.name}-{crate.version}"
+            )
         final = vendored / top.name
         top.rename(final)
         top.parent.rmdir()
         # cargo's directory source: the package checksum ties it to Cargo.lock's.
-        (final / ".cargo-checksum.json").write_text(
-            json.dumps({"files": {}, "package": crate.checksum}))
-        deps.append(Dependency(name=crate.filename, sha256=actual, kind=KIND_CRATE,
-                               uri=uri, crate=crate.name, version=crate.version,
-                               lock_source=crate.source))
+        (final / ".cargo-checksum.json").write_text(json.dumps({"files": {}, "package": crate.checksum}))
+        deps.append(
+            Dependency(
+                name=crate.filename,
+                sha256=actual,
+                kind=KIND_CRATE,
+                uri=uri,
+                crate=crate.name,
+                version=crate.version,
+                lock_source=crate.source,
+            )
+        )
     config = root / ".cargo" / "config.toml"
     config.parent.mkdir(exist_ok=True)
     existing = config.read_text("utf-8") if config.is_file() else ""
     if "[source.crates-io]" in existing or "[net]" in existing:
-        raise CrateError(f"the sdist's {config.relative_to(root.parent)} already configures "
-                         "[source.crates-io] or [net]; fromsource cannot vendor its crates")
-    config.write_text(existing + "\n# Written by fromsource: crates vendored before the build.\n"
-                      "[source.crates-io]\nreplace-with = \"fromsource-vendored\"\n"
-                      f"[source.fromsource-vendored]\ndirectory = {json.dumps(str(vendored))}\n"
-                      "[net]\noffline = true\n")
+        raise CrateError(
+            f"the sdist's {config.relative_to(root.parent)} already configures "
+            "[source.crates-io] or [net]; fromsource cannot vendor its crates"
+        )
+    config.write_text(
+        existing + "\n# Written by fromsource: crates vendored before the build.\n"
+        '[source.crates-io]\nreplace-with = "fromsource-vendored"\n'
+        f"[source.fromsource-vendored]\ndirectory = {json.dumps(str(vendored))}\n"
+        "[net]\noffline = true\n"
+    )
     return tuple(deps)
-

@@ -36,7 +36,8 @@ class Efficiency:
     def to_dict(self) -> dict[str, Any]:
         ratio = self.ratio
         return {
-            "workers": self.workers, "builds": self.builds,
+            "workers": self.workers,
+            "builds": self.builds,
             "build_seconds": round(self.build_seconds, 3),
             "critical_path_seconds": round(self.critical_path_seconds, 3),
             "lower_bound_seconds": round(self.lower_bound_seconds, 3),
@@ -57,8 +58,7 @@ def critical_path(graph: BuildGraph, seconds: Mapping[Node, float]) -> float:
     longest = 0.0
     for component in _tarjan(needs):
         members = set(component)
-        before = max((finish[d] for m in component for d in needs[m] if d not in members),
-                     default=0.0)
+        before = max((finish[d] for m in component for d in needs[m] if d not in members), default=0.0)
         done = before + max((seconds.get(m, 0.0) for m in component), default=0.0)
         for member in component:
             finish[member] = done
@@ -66,9 +66,13 @@ def critical_path(graph: BuildGraph, seconds: Mapping[Node, float]) -> float:
     return longest
 
 
-def measure(graph: BuildGraph, seconds: Mapping[Node, float], *, workers: int,
-            wall_seconds: float) -> Efficiency:
+def measure(
+    graph: BuildGraph, seconds: Mapping[Node, float], *, workers: int, wall_seconds: float
+) -> Efficiency:
     return Efficiency(
-        workers=workers, builds=len(seconds), build_seconds=sum(seconds.values()),
-        critical_path_seconds=critical_path(graph, seconds), wall_seconds=wall_seconds,
+        workers=workers,
+        builds=len(seconds),
+        build_seconds=sum(seconds.values()),
+        critical_path_seconds=critical_path(graph, seconds),
+        wall_seconds=wall_seconds,
     )

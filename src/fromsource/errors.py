@@ -90,8 +90,7 @@ class BackendRequirementsMissing(MissingRequirementError):
     them, build what is missing and retry with a larger environment.
     """
 
-    def __init__(self, message: str, requirements: tuple[str, ...], *,
-                 hint: str | None = None) -> None:
+    def __init__(self, message: str, requirements: tuple[str, ...], *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.requirements = requirements
 

@@ -81,13 +81,20 @@ def run_build(request: BuildRequest) -> BuildOutcome:
     log = workspace.builds / f"{request.name}-{request.version}{stage}" / "build.log"
     try:
         if sha256_file(request.sdist) != request.sdist_sha256:
-            return BuildOutcome(log=log, error=f"{request.sdist.name} does not have sha256 "
-                                               f"{request.sdist_sha256}")
+            return BuildOutcome(
+                log=log, error=f"{request.sdist.name} does not have sha256 {request.sdist_sha256}"
+            )
         result = build_sdist(
-            request.sdist, workspace, _signer(request.key), requirement=request.requirement,
-            sdist_uri=request.sdist_uri, sdist_unverified=request.sdist_unverified,
-            settings=request.settings, env_wheels=request.env,
-            update_index=False, output_dir=workspace.stage1 if request.stage1 else None,
+            request.sdist,
+            workspace,
+            _signer(request.key),
+            requirement=request.requirement,
+            sdist_uri=request.sdist_uri,
+            sdist_unverified=request.sdist_unverified,
+            settings=request.settings,
+            env_wheels=request.env,
+            update_index=False,
+            output_dir=workspace.stage1 if request.stage1 else None,
             sdist_annotations=request.sdist_annotations,
         )
     except BackendRequirementsMissing as exc:
@@ -97,8 +104,12 @@ def run_build(request: BuildRequest) -> BuildOutcome:
     except Exception as exc:  # a bug or an OS error: report it as this build's failure
         return BuildOutcome(log=log, error=f"{type(exc).__name__}: {exc}")
     return BuildOutcome(
-        wheel=result.wheel, wheel_sha256=result.wheel_sha256, attestation=result.attestation,
-        log=result.log, seconds=result.seconds, backend_requires=result.backend_requires,
+        wheel=result.wheel,
+        wheel_sha256=result.wheel_sha256,
+        attestation=result.attestation,
+        log=result.log,
+        seconds=result.seconds,
+        backend_requires=result.backend_requires,
         timings=dict(result.timings),
     )
 
@@ -144,8 +155,10 @@ class LocalExecutor:
 
     def __init__(self, jobs: int) -> None:
         self._pool = ProcessPoolExecutor(
-            max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init, initargs=(os.getpid(),),
+            max_workers=max(1, jobs),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
         )
 
     def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
@@ -171,8 +184,7 @@ def parse_executor(text: str) -> ExecutorSpec:
     if text.startswith("dask-local:"):
         count = text.removeprefix("dask-local:")
         if not count.isdigit() or not 0 < int(count) <= 1024:
-            raise InputError(f"--executor {text}: N must be a number of workers from 1 to 1024",
-                             hint=usage)
+            raise InputError(f"--executor {text}: N must be a number of workers from 1 to 1024", hint=usage)
         return ExecutorSpec("dask-local", workers=int(count))
     if text.startswith("dask://"):
         host, _, port = text.removeprefix("dask://").rpartition(":")

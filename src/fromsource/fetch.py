@@ -29,8 +29,15 @@ import requests
 
 from fromsource.errors import BrokenTransferError, IndexError_
 
-__all__ = ["DEFAULT_RULES", "FetchRules", "Fetcher", "check_status",
-           "insecure_reason", "is_loopback", "transport_error"]
+__all__ = [
+    "DEFAULT_RULES",
+    "FetchRules",
+    "Fetcher",
+    "check_status",
+    "insecure_reason",
+    "is_loopback",
+    "transport_error",
+]
 
 _CHUNK = 1 << 16
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -92,21 +99,25 @@ class Fetcher:
         """Refuse a URL (or a redirect hop to it) that breaks the scheme and host rules."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise IndexError_(f"refusing to fetch {url!r}: only http(s) URLs with a host are "
-                              "fetched" + (f" (redirected from {came_from})" if came_from else ""))
+            raise IndexError_(
+                f"refusing to fetch {url!r}: only http(s) URLs with a host are "
+                "fetched" + (f" (redirected from {came_from})" if came_from else "")
+            )
         if came_from is not None:
             before = urlsplit(came_from)
             if before.scheme == "https" and parts.scheme == "http":
-                raise IndexError_(f"refusing the redirect from {came_from} to {url}: "
-                                  "https must not be downgraded to http")
+                raise IndexError_(
+                    f"refusing the redirect from {came_from} to {url}: https must not be downgraded to http"
+                )
             if is_loopback(parts.hostname) and not is_loopback(before.hostname):
-                raise IndexError_(f"refusing the redirect from {came_from} to {url}: "
-                                  "a remote server may not send us to this machine")
+                raise IndexError_(
+                    f"refusing the redirect from {came_from} to {url}: "
+                    "a remote server may not send us to this machine"
+                )
         reason = insecure_reason(url)
         if reason is not None and not self.rules.allow_unverified:
             raise IndexError_(
-                f"refusing {url}: plain http to {parts.hostname} can be rewritten by anyone "
-                "on the path",
+                f"refusing {url}: plain http to {parts.hostname} can be rewritten by anyone on the path",
                 hint="use an https index URL, or pass --allow-unverified-sources (recorded "
                 "in the provenance) if you accept that",
             )
@@ -128,8 +139,10 @@ class Fetcher:
                 raise IndexError_(f"{current} answered a redirect without a Location")
             hops += 1
             if hops > self.rules.max_redirects:
-                raise IndexError_(f"{url}: more than {self.rules.max_redirects} redirects "
-                                  "(redirect limit)", hint="the index may be redirecting in a loop")
+                raise IndexError_(
+                    f"{url}: more than {self.rules.max_redirects} redirects (redirect limit)",
+                    hint="the index may be redirecting in a loop",
+                )
             target = urljoin(current, location)
             self.check_url(target, came_from=current)
             current = target
@@ -143,8 +156,9 @@ class Fetcher:
         for attempt in range(self._retries + 1):
             last = attempt == self._retries
             try:
-                response = self.session.get(url, headers=headers, timeout=self._timeout,
-                                            stream=True, allow_redirects=False)
+                response = self.session.get(
+                    url, headers=headers, timeout=self._timeout, stream=True, allow_redirects=False
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if last:
                     raise transport_error(url, exc) from exc
@@ -170,23 +184,27 @@ class Fetcher:
                     raise _too_big(response.url, what, limit, "more arrived")
                 yield chunk
         except requests.RequestException as exc:
-            raise BrokenTransferError(f"the transfer of {response.url} broke off: {exc}",
-                                      hint="check the network; it was retried") from exc
+            raise BrokenTransferError(
+                f"the transfer of {response.url} broke off: {exc}", hint="check the network; it was retried"
+            ) from exc
 
 
 def check_status(response: requests.Response, url: str) -> None:
     if response.status_code >= 400:
         raise IndexError_(
             f"{url} answered HTTP {response.status_code} {response.reason}",
-            hint="check --index-url; 5xx answers were retried" if response.status_code >= 500
+            hint="check --index-url; 5xx answers were retried"
+            if response.status_code >= 500
             else "check --index-url and any credentials it needs",
         )
 
 
 def _too_big(url: str, what: str, limit: int, detail: str) -> IndexError_:
     option = {"index page": "--max-page-size", "download": "--max-download-size"}.get(what)
-    return IndexError_(f"{url}: {what} larger than the {limit}-byte limit ({detail})",
-                       hint=f"raise {option} if this is expected" if option else None)
+    return IndexError_(
+        f"{url}: {what} larger than the {limit}-byte limit ({detail})",
+        hint=f"raise {option} if this is expected" if option else None,
+    )
 
 
 def transport_error(url: str, exc: Exception) -> IndexError_:

@@ -45,8 +45,8 @@ class FrozenIndex:
         pinned = self.pins.get(key)
         if not pinned:
             raise ProjectNotFoundError(
-                f"--frozen: {name} is not in {self.graph_file}; run without --frozen to "
-                "resolve it")
+                f"--frozen: {name} is not in {self.graph_file}; run without --frozen to resolve it"
+            )
         found: dict[Version, SdistCandidate] = {}
         for path in sorted(self.sources.iterdir()) if self.sources.is_dir() else ():
             try:
@@ -55,15 +55,23 @@ class FrozenIndex:
                 continue
             if project == key and version in pinned and path.is_file():
                 # Requires-Python was checked when these pins were resolved; not re-read.
-                found.setdefault(version, SdistCandidate(
-                    name=key, version=version, filename=path.name,
-                    url=path.resolve().as_uri(), sha256=sha256_file(path)))
+                found.setdefault(
+                    version,
+                    SdistCandidate(
+                        name=key,
+                        version=version,
+                        filename=path.name,
+                        url=path.resolve().as_uri(),
+                        sha256=sha256_file(path),
+                    ),
+                )
         missing = pinned - set(found)
         if missing:
             versions = ", ".join(sorted(map(str, missing)))
             raise IndexError_(
                 f"--frozen: the sdist of {name} {versions} is not in {self.sources}",
-                hint="run without --frozen to fetch it again")
+                hint="run without --frozen to fetch it again",
+            )
         return list(found.values())
 
     def wheel_candidates(self, name: str) -> list[WheelCandidate]:
@@ -72,11 +80,13 @@ class FrozenIndex:
     def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
         return self.local.fetch(candidate, dest_dir)
 
-    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
-                         limit: int) -> bytes | None:
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate, limit: int) -> bytes | None:
         return None  # no index: publisher evidence comes from evidence/ and --evidence
 
-    def fetch_wheel(self, candidate: WheelCandidate, dest_dir: Path, *,
-                    expected_sha256: str | None = None) -> Path:
-        raise IndexError_(f"--frozen: {candidate.filename} would need an index; put it into "
-                          "the workspace's externals/ directory")
+    def fetch_wheel(
+        self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
+    ) -> Path:
+        raise IndexError_(
+            f"--frozen: {candidate.filename} would need an index; put it into "
+            "the workspace's externals/ directory"
+        )

@@ -106,9 +106,7 @@ class BuildGraph:
     nodes: frozenset[Node]
     edges: frozenset[Edge]
     roots: tuple[Node, ...] = ()
-    _out: Mapping[Node, tuple[Edge, ...]] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
+    _out: Mapping[Node, tuple[Edge, ...]] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         referenced = {e.source for e in self.edges} | {e.target for e in self.edges}
@@ -266,8 +264,7 @@ class BuildGraph:
             lines.append(f'  "{node.id}" [{", ".join(attrs)}];')
         for edge in sorted(self.edges):
             lines.append(
-                f'  "{edge.source.id}" -> "{edge.target.id}" '
-                f'[label="{edge.kind}", style={style[edge.kind]}];'
+                f'  "{edge.source.id}" -> "{edge.target.id}" [label="{edge.kind}", style={style[edge.kind]}];'
             )
         lines.append("}")
         return "\n".join(lines) + "\n"
@@ -281,13 +278,11 @@ class BuildGraph:
             "format_version": FORMAT_VERSION,
             "roots": [n.id for n in self.roots],
             "nodes": [
-                {"id": n.id, "name": n.name, "display_name": n.display_name,
-                 "version": n.version}
+                {"id": n.id, "name": n.name, "display_name": n.display_name, "version": n.version}
                 for n in sorted(self.nodes)
             ],
             "edges": [
-                {"from": e.source.id, "to": e.target.id, "kind": e.kind,
-                 "requirement": e.requirement}
+                {"from": e.source.id, "to": e.target.id, "kind": e.kind, "requirement": e.requirement}
                 for e in sorted(self.edges)
             ],
         }
@@ -302,13 +297,11 @@ class BuildGraph:
                     f"(format={data.get('format')!r}, version={data.get('format_version')!r})"
                 )
             nodes = {
-                str(n["id"]): Node(str(n["name"]), str(n["version"]),
-                                   str(n.get("display_name") or n["name"]))
+                str(n["id"]): Node(str(n["name"]), str(n["version"]), str(n.get("display_name") or n["name"]))
                 for n in data["nodes"]
             }
             edges = frozenset(
-                Edge(nodes[e["from"]], nodes[e["to"]], _edge_kind(e["kind"]),
-                     e.get("requirement"))
+                Edge(nodes[e["from"]], nodes[e["to"]], _edge_kind(e["kind"]), e.get("requirement"))
                 for e in data["edges"]
             )
             roots = tuple(nodes[r] for r in data["roots"])
@@ -341,9 +334,7 @@ class GraphBuilder:
         self._nodes.add(node)
         return node
 
-    def add_edge(
-        self, source: Node, target: Node, kind: EdgeKind, requirement: str | None = None
-    ) -> Edge:
+    def add_edge(self, source: Node, target: Node, kind: EdgeKind, requirement: str | None = None) -> Edge:
         edge = Edge(self.add_node(source), self.add_node(target), kind, requirement)
         self._edges.add(edge)
         return edge
@@ -402,11 +393,9 @@ def load(path: Path) -> BuildGraph:
             f"no build graph at {path}", hint="run `fromsource bootstrap` in this workspace first"
         )
     try:
-        data = load_json(read_file(path, limit=MAX_SMALL_FILE_BYTES, what="build graph"),
-                         source="the file")
+        data = load_json(read_file(path, limit=MAX_SMALL_FILE_BYTES, what="build graph"), source="the file")
     except InputError as exc:
-        raise InputError(f"cannot read build graph {path}: {exc.message}",
-                         hint=exc.hint) from exc
+        raise InputError(f"cannot read build graph {path}: {exc.message}", hint=exc.hint) from exc
     return BuildGraph.from_json(data)
 
 

@@ -71,16 +71,27 @@ class Reusable:
 
 
 def find_reusable(
-    workspace: Workspace, name: str, version: str, *, sdist_sha256: str,
-    env: Sequence[EnvWheel], fingerprint: Fingerprint, keys: Sequence[Key], digest: DigestCache,
-    directory: Path | None = None, sdist_annotations: Mapping[str, Any] | None = None,
+    workspace: Workspace,
+    name: str,
+    version: str,
+    *,
+    sdist_sha256: str,
+    env: Sequence[EnvWheel],
+    fingerprint: Fingerprint,
+    keys: Sequence[Key],
+    digest: DigestCache,
+    directory: Path | None = None,
+    sdist_annotations: Mapping[str, Any] | None = None,
 ) -> Reusable | None:
     """A wheel of ``name`` ``version`` built from exactly these inputs, in wheels/ or in
     ``directory`` (stage1/, whose wheels carry sidecar attestations)."""
     evidence = PublisherEvidence.from_annotations(sdist_annotations or {})
     wanted_env = {
-        (w.path.name, w.sha256,
-         None if w.external else digest(attestation_of(w.path, workspace.attestations)))
+        (
+            w.path.name,
+            w.sha256,
+            None if w.external else digest(attestation_of(w.path, workspace.attestations)),
+        )
         for w in env
     }
     key = canonicalize_name(name)
@@ -106,15 +117,22 @@ def _record(path: Path, keys: Sequence[Key]) -> BuildRecord | None:
     """The first envelope's record, when it verifies and reads strictly; else nothing to reuse."""
     try:
         envelopes = dsse.parse_envelopes(
-            read_file(path, limit=MAX_ATTESTATION_BYTES, what="attestation"), path.name)
+            read_file(path, limit=MAX_ATTESTATION_BYTES, what="attestation"), path.name
+        )
         return BuildRecord.from_statement(dsse.verify(envelopes[0], keys).statement)
     except (OSError, FromsourceError):
         return None
 
 
-def _matches(record: BuildRecord, wheel_name: str, wheel_sha: str, sdist_sha: str,
-             env: set[tuple[str, str, str | None]], fingerprint: Fingerprint,
-             evidence: PublisherEvidence | None) -> bool:
+def _matches(
+    record: BuildRecord,
+    wheel_name: str,
+    wheel_sha: str,
+    sdist_sha: str,
+    env: set[tuple[str, str, str | None]],
+    fingerprint: Fingerprint,
+    evidence: PublisherEvidence | None,
+) -> bool:
     used = {(d.name, d.sha256, d.attestation_sha256) for d in record.wheels}
     return (
         not record.subject_problems(wheel_name, wheel_sha)
@@ -135,16 +153,18 @@ def _backend_file(workspace: Workspace, name: str, version: str) -> Path:
     return workspace.builds / f"{canonicalize_name(name)}-{version}" / "backend-requires.json"
 
 
-def load_backend_requires(workspace: Workspace, name: str, version: str,
-                          sdist_sha256: str) -> tuple[str, ...] | None:
+def load_backend_requires(
+    workspace: Workspace, name: str, version: str, sdist_sha256: str
+) -> tuple[str, ...] | None:
     """What the backend asked for last time from this very sdist, if recorded.
 
     Only a hint: the build checks the hook's answer again and says if it asks for more.
     """
     try:
         path = _backend_file(workspace, name, version)
-        data = load_json(read_file(path, limit=MAX_SMALL_FILE_BYTES, what="backend requirements"),
-                         source=str(path))
+        data = load_json(
+            read_file(path, limit=MAX_SMALL_FILE_BYTES, what="backend requirements"), source=str(path)
+        )
         if data["sdist_sha256"] == sdist_sha256:
             return tuple(str(r) for r in data["requires"])
     except (FromsourceError, KeyError, TypeError):
@@ -152,19 +172,25 @@ def load_backend_requires(workspace: Workspace, name: str, version: str,
     return None
 
 
-def save_backend_requires(workspace: Workspace, name: str, version: str, sdist_sha256: str,
-                          requires: Sequence[str]) -> None:
+def save_backend_requires(
+    workspace: Workspace, name: str, version: str, sdist_sha256: str, requires: Sequence[str]
+) -> None:
     doc = {"sdist_sha256": sdist_sha256, "requires": list(requires)}
-    atomic_write_bytes(_backend_file(workspace, name, version),
-                       json.dumps(doc, indent=2).encode() + b"\n")
+    atomic_write_bytes(_backend_file(workspace, name, version), json.dumps(doc, indent=2).encode() + b"\n")
 
 
 def remove_stale_temp_files(workspace: Workspace) -> int:
     """Delete temp files a killed run left (``.<name>.*.tmp`` / ``.part``); call under the lock."""
     removed = 0
     # Not rglob over builds/: it holds whole unpacked trees and venvs.
-    places = [(workspace.root, ""), (workspace.wheels, ""), (workspace.attestations, ""),
-              (workspace.sources, ""), (workspace.simple, "**/"), (workspace.builds, "*/")]
+    places = [
+        (workspace.root, ""),
+        (workspace.wheels, ""),
+        (workspace.attestations, ""),
+        (workspace.sources, ""),
+        (workspace.simple, "**/"),
+        (workspace.builds, "*/"),
+    ]
     for directory, prefix in places:
         if not directory.is_dir():
             continue

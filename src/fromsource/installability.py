@@ -51,10 +51,12 @@ class InstallVerdict:
         return "not installable: needs " + ", ".join(map(str, self.needs))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"requirement": self.requirement, "installable": self.installable,
-                "closure": list(self.closure),
-                "needs": [{"package": n.package, "status": n.status, "reason": n.reason}
-                          for n in self.needs]}
+        return {
+            "requirement": self.requirement,
+            "installable": self.installable,
+            "closure": list(self.closure),
+            "needs": [{"package": n.package, "status": n.status, "reason": n.reason} for n in self.needs],
+        }
 
 
 def install_closure(top: Resolution, name: NormalizedName) -> list[NormalizedName]:
@@ -92,8 +94,12 @@ def _reason(report: PackageReport) -> str:
     return lines[0] if lines else report.status
 
 
-def check(requirements: Sequence[str], top: Resolution | None,
-          reports: Iterable[PackageReport], workspace: Workspace) -> tuple[InstallVerdict, ...]:
+def check(
+    requirements: Sequence[str],
+    top: Resolution | None,
+    reports: Iterable[PackageReport],
+    workspace: Workspace,
+) -> tuple[InstallVerdict, ...]:
     """One verdict per requested requirement (in the order asked)."""
     if top is None:
         return ()
@@ -114,11 +120,22 @@ def check(requirements: Sequence[str], top: Resolution | None,
             if report is None:
                 needs.append(Need(package=label, status="missing", reason="not in the run"))
             elif report.wheel is None or report.status not in ("built", "reused", "external"):
-                needs.append(Need(package=label, status=report.status, reason=_reason(report),
-                                  blocked_by=tuple(report.blocked_by)))
+                needs.append(
+                    Need(
+                        package=label,
+                        status=report.status,
+                        reason=_reason(report),
+                        blocked_by=tuple(report.blocked_by),
+                    )
+                )
             elif not in_simple_index(workspace, report.wheel.name):
-                needs.append(Need(package=label, status="missing",
-                                  reason=f"{report.wheel.name} is not in {workspace.simple}"))
+                needs.append(
+                    Need(
+                        package=label,
+                        status="missing",
+                        reason=f"{report.wheel.name} is not in {workspace.simple}",
+                    )
+                )
         verdicts.append(InstallVerdict(requirement=text, closure=tuple(labels), needs=tuple(needs)))
     return tuple(verdicts)
 
@@ -133,7 +150,9 @@ def runtime_blockers(verdicts: Iterable[InstallVerdict]) -> set[str]:
     blockers = set()
     for verdict in verdicts:
         missing = {need.package for need in verdict.needs}
-        blockers |= {need.package for need in verdict.needs
-                     if not (need.status == "skipped" and need.blocked_by
-                             and set(need.blocked_by) <= missing)}
+        blockers |= {
+            need.package
+            for need in verdict.needs
+            if not (need.status == "skipped" and need.blocked_by and set(need.blocked_by) <= missing)
+        }
     return blockers

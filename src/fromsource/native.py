@@ -37,8 +37,16 @@ _TOOL_TIMEOUT = 30.0
 # Directories the loader searches after the cache (glibc's defaults, multiarch first).
 # Runs a tool and returns its stdout, or None when it is missing or fails (tests pass their own).
 Runner = Callable[[Sequence[str]], "str | None"]
-_DEFAULT_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
-                 "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib")
+_DEFAULT_DIRS = (
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,8 +107,12 @@ def read_links(data: bytes) -> ElfLinks:
                     search += str(tag.rpath).split(":")  # type: ignore[attr-defined]
                 elif kind == "DT_RUNPATH":
                     search += str(tag.runpath).split(":")  # type: ignore[attr-defined]
-        return ElfLinks(needed=tuple(needed), search=tuple(s for s in search if s),
-                        elf_class=elf.elfclass, machine=str(elf["e_machine"]))
+        return ElfLinks(
+            needed=tuple(needed),
+            search=tuple(s for s in search if s),
+            elf_class=elf.elfclass,
+            machine=str(elf["e_machine"]),
+        )
     except (ELFError, ValueError, KeyError, IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a readable ELF file: {exc}") from exc
 
@@ -136,8 +148,13 @@ def ld_cache(run: Runner | None = None) -> dict[tuple[str, int], str]:
     return parse_ld_cache(runner(["ldconfig", "-p"]) or runner(["/sbin/ldconfig", "-p"]) or "")
 
 
-def find_soname(soname: str, search: Sequence[str], cache: dict[tuple[str, int], str],
-                elf_class: int = 64, default_dirs: Sequence[str] = _DEFAULT_DIRS) -> Path | None:
+def find_soname(
+    soname: str,
+    search: Sequence[str],
+    cache: dict[tuple[str, int], str],
+    elf_class: int = 64,
+    default_dirs: Sequence[str] = _DEFAULT_DIRS,
+) -> Path | None:
     """The file the loader would map for ``soname`` (``$ORIGIN`` entries are skipped: they
     point into the wheel, which :func:`collect` handles)."""
     if "/" in soname:
@@ -163,9 +180,14 @@ def find_soname(soname: str, search: Sequence[str], cache: dict[tuple[str, int],
 def _run(argv: Sequence[str]) -> str | None:
     """stdout of a tool, or None when it is missing or fails."""
     try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=_TOOL_TIMEOUT,
-                              check=False, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                                                "LC_ALL": "C"})
+        done = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=_TOOL_TIMEOUT,
+            check=False,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     # Some tools (dpkg -S) exit non-zero when only part of what was asked is known.
@@ -177,9 +199,9 @@ def _usrmerge_aliases(path: str) -> list[str]:
     out = [path]
     for short, long in (("/lib/", "/usr/lib/"), ("/bin/", "/usr/bin/"), ("/lib64/", "/usr/lib64/")):
         if path.startswith(short):
-            out.append(long + path[len(short):])
+            out.append(long + path[len(short) :])
         elif path.startswith(long):
-            out.append(short + path[len(long):])
+            out.append(short + path[len(long) :])
     return out
 
 
@@ -201,8 +223,14 @@ def dpkg_packages(paths: Iterable[str], run: Runner | None = None) -> dict[str, 
     if not owners:
         return {}
     versions: dict[str, tuple[str, str]] = {}
-    query = runner(["dpkg-query", "-W", "-f=${binary:Package}\\t${Version}\\t${Architecture}\\n",
-                    *sorted(set(owners.values()))])
+    query = runner(
+        [
+            "dpkg-query",
+            "-W",
+            "-f=${binary:Package}\\t${Version}\\t${Architecture}\\n",
+            *sorted(set(owners.values())),
+        ]
+    )
     for line in (query or "").splitlines():
         fields = line.split("\t")
         if len(fields) == 3 and fields[1]:
@@ -212,8 +240,9 @@ def dpkg_packages(paths: Iterable[str], run: Runner | None = None) -> dict[str, 
         if package not in versions:
             continue
         version, arch = versions[package]
-        found[path] = SystemPackage(manager="dpkg", name=package.partition(":")[0],
-                                    version=version, architecture=arch or None)
+        found[path] = SystemPackage(
+            manager="dpkg", name=package.partition(":")[0], version=version, architecture=arch or None
+        )
     return found
 
 
@@ -231,22 +260,26 @@ def find_compiler(path_env: str | None = None, run: Runner | None = None) -> Com
         version = (runner([found, "-dumpfullversion", "-dumpversion"]) or "").strip()
         banner = (runner([found, "--version"]) or "").splitlines()
         first = banner[0] if banner else ""
-        name = ("clang" if "clang" in first or "clang" in binary.name
-                else "gcc" if "gcc" in binary.name or "GCC" in first or "Free Software" in " ".join(banner)
-                else binary.name)
+        name = (
+            "clang"
+            if "clang" in first or "clang" in binary.name
+            else "gcc"
+            if "gcc" in binary.name or "GCC" in first or "Free Software" in " ".join(banner)
+            else binary.name
+        )
         if not version:
             match = re.search(r"(\d+\.\d+(?:\.\d+)?)", first)
             version = match.group(1) if match else "unknown"
-        return Compiler(name=name, command=command, path=str(binary), version=version,
-                        sha256=sha256_file(binary))
+        return Compiler(
+            name=name, command=command, path=str(binary), version=version, sha256=sha256_file(binary)
+        )
     return None
 
 
 # ------------------------------------------------------------------------ together
 
 
-def collect(wheel: Path, *, run: Runner | None = None,
-            path_env: str | None = None) -> NativeInputs | None:
+def collect(wheel: Path, *, run: Runner | None = None, path_env: str | None = None) -> NativeInputs | None:
     """The native inputs of ``wheel``, or None for a wheel without ELF files (pure Python)."""
     modules = list(extension_modules(wheel))
     if not modules:
@@ -270,22 +303,37 @@ def collect(wheel: Path, *, run: Runner | None = None,
         else:
             located[soname] = path
     compiler = find_compiler(path_env, run)
-    owned = dpkg_packages([*(str(p) for p in located.values()),
-                           *(str(p.resolve()) for p in located.values()),
-                           *([compiler.path] if compiler else [])], run)
+    owned = dpkg_packages(
+        [
+            *(str(p) for p in located.values()),
+            *(str(p.resolve()) for p in located.values()),
+            *([compiler.path] if compiler else []),
+        ],
+        run,
+    )
     libraries = []
     for soname, path in sorted(located.items()):
         real = path.resolve()
-        libraries.append(SystemLibrary(
-            soname=soname, path=str(path), file=str(real), sha256=sha256_file(real),
-            needed_by=tuple(sorted(needers[soname])),
-            package=owned.get(str(path)) or owned.get(str(real)) or _owned_alias(owned, str(path))))
+        libraries.append(
+            SystemLibrary(
+                soname=soname,
+                path=str(path),
+                file=str(real),
+                sha256=sha256_file(real),
+                needed_by=tuple(sorted(needers[soname])),
+                package=owned.get(str(path)) or owned.get(str(real)) or _owned_alias(owned, str(path)),
+            )
+        )
     if compiler is not None and compiler.path in owned:
-        compiler = Compiler(name=compiler.name, command=compiler.command, path=compiler.path,
-                            version=compiler.version, sha256=compiler.sha256,
-                            package=owned[compiler.path])
-    return NativeInputs(libraries=tuple(libraries), compiler=compiler,
-                        unresolved=tuple(unresolved))
+        compiler = Compiler(
+            name=compiler.name,
+            command=compiler.command,
+            path=compiler.path,
+            version=compiler.version,
+            sha256=compiler.sha256,
+            package=owned[compiler.path],
+        )
+    return NativeInputs(libraries=tuple(libraries), compiler=compiler, unresolved=tuple(unresolved))
 
 
 def _owned_alias(owned: dict[str, SystemPackage], path: str) -> SystemPackage | None:
@@ -300,14 +348,31 @@ def native_dependencies(wheel: Path, run: Runner | None = None) -> tuple[Depende
     found = collect(wheel, run=run)
     if found is None:
         return ()
-    deps = [Dependency(name=library.soname, sha256=library.sha256, kind=KIND_SYSTEM_LIBRARY,
-                       uri=f"file://{library.file}", soname=library.soname, path=library.path,
-                       needed_by=library.needed_by, package=library.package)
-            for library in found.libraries]
+    deps = [
+        Dependency(
+            name=library.soname,
+            sha256=library.sha256,
+            kind=KIND_SYSTEM_LIBRARY,
+            uri=f"file://{library.file}",
+            soname=library.soname,
+            path=library.path,
+            needed_by=library.needed_by,
+            package=library.package,
+        )
+        for library in found.libraries
+    ]
     compiler = found.compiler
     if compiler is not None:
-        deps.append(Dependency(name=f"{compiler.name}-{compiler.version}", sha256=compiler.sha256,
-                               kind=KIND_COMPILER, uri=f"file://{compiler.path}",
-                               compiler=compiler.name, version=compiler.version,
-                               command=compiler.command, package=compiler.package))
+        deps.append(
+            Dependency(
+                name=f"{compiler.name}-{compiler.version}",
+                sha256=compiler.sha256,
+                kind=KIND_COMPILER,
+                uri=f"file://{compiler.path}",
+                compiler=compiler.name,
+                version=compiler.version,
+                command=compiler.command,
+                package=compiler.package,
+            )
+        )
     return tuple(deps)

@@ -58,8 +58,17 @@ if TYPE_CHECKING:  # index imports this module
 # source: re-assembled from its sdist; provenance: built by a trusted builder; review: a
 # pre-built wheel a trusted reviewer found readable (or a binary pinned by digest).
 EVIDENCE_KINDS = frozenset({"source", "provenance", "review"})
-_TOP_KEYS = {"version", "expires", "trust", "build", "seeds", "externals", "sigstore",
-             "publishers", "sources"}
+_TOP_KEYS = {
+    "version",
+    "expires",
+    "trust",
+    "build",
+    "seeds",
+    "externals",
+    "sigstore",
+    "publishers",
+    "sources",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,19 +180,24 @@ def load_policy(path: Path) -> Policy:
         errors.add("expires", "must be a TOML offset date-time, e.g. 2027-06-30T00:00:00Z")
         expires = None
     trust = _table(data, "trust", errors, {"builder_keys", "reviewer_keys", "threshold"})
-    build = _table(data, "build", errors, {"require_isolation", "require_sandbox",
-                                           "allow_unverified_sources", "toolchains",
-                                           "crates_registry"})
+    build = _table(
+        data,
+        "build",
+        errors,
+        {"require_isolation", "require_sandbox", "allow_unverified_sources", "toolchains", "crates_registry"},
+    )
     seeds = _table(data, "seeds", errors, {"evidence", "allow", "binary_digests"})
     externals = _table(data, "externals", errors, {"wheels"})
-    require_origin, repositories = _sources(_table(data, "sources", errors,
-                                                   {"require_origin", "repositories"}),
-                                            path.parent, errors)
+    require_origin, repositories = _sources(
+        _table(data, "sources", errors, {"require_origin", "repositories"}), path.parent, errors
+    )
     base = path.parent
-    builder_keys = _keys(_str_list(trust, "builder_keys", "[trust]", errors), base,
-                         "[trust].builder_keys", errors)
-    reviewer_keys = _keys(_str_list(trust, "reviewer_keys", "[trust]", errors), base,
-                          "[trust].reviewer_keys", errors)
+    builder_keys = _keys(
+        _str_list(trust, "builder_keys", "[trust]", errors), base, "[trust].builder_keys", errors
+    )
+    reviewer_keys = _keys(
+        _str_list(trust, "reviewer_keys", "[trust]", errors), base, "[trust].reviewer_keys", errors
+    )
     threshold = trust.get("threshold", 1)
     if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
         errors.add("[trust].threshold", "must be an integer >= 1")
@@ -201,8 +215,7 @@ def load_policy(path: Path) -> Policy:
     if isinstance(registry, str) and "://" not in registry and not Path(registry).is_absolute():
         registry = str(path.parent / registry)
     for bad in sorted(set(granted) - set(KNOWN_TOOLCHAINS)):
-        errors.add("[build].toolchains", f"unknown toolchain {bad!r} (known: "
-                   f"{', '.join(KNOWN_TOOLCHAINS)})")
+        errors.add("[build].toolchains", f"unknown toolchain {bad!r} (known: {', '.join(KNOWN_TOOLCHAINS)})")
     evidence = set(_str_list(seeds, "evidence", "[seeds]", errors) or EVIDENCE_KINDS)
     for bad in sorted(evidence - EVIDENCE_KINDS):
         errors.add("[seeds].evidence", f"unknown evidence kind {bad!r} (use source, provenance, review)")
@@ -228,8 +241,7 @@ def load_policy(path: Path) -> Policy:
         spec = None
         if "publisher" in entry:
             try:
-                spec = parse_publisher(entry["publisher"]) if isinstance(entry["publisher"], str) \
-                    else None
+                spec = parse_publisher(entry["publisher"]) if isinstance(entry["publisher"], str) else None
             except FromsourceError as exc:
                 errors.add(f"{where}.publisher", exc.message)
                 continue
@@ -237,10 +249,12 @@ def load_policy(path: Path) -> Policy:
                 errors.add(f"{where}.publisher", "must be a publisher spec string")
                 continue
         if "project" in entry:
-            if spec is None or not isinstance(entry["project"], str) or "file" in entry \
-                    or "sha256" in entry:
-                errors.add(where, "{project, publisher} admits any wheel its publisher publishes; "
-                                  "it takes no file or sha256")
+            if spec is None or not isinstance(entry["project"], str) or "file" in entry or "sha256" in entry:
+                errors.add(
+                    where,
+                    "{project, publisher} admits any wheel its publisher publishes; "
+                    "it takes no file or sha256",
+                )
                 continue
             by_publisher[canonicalize_name(entry["project"])] = spec
             continue
@@ -260,17 +274,26 @@ def load_policy(path: Path) -> Policy:
             f"policy {path} has {len(errors.items)} error(s):\n  " + "\n  ".join(errors.items)
         )
     return Policy(
-        source=str(path), builder_keys=builder_keys, reviewer_keys=reviewer_keys,
-        threshold=threshold, expires=expires, require_isolation=require_isolation,
+        source=str(path),
+        builder_keys=builder_keys,
+        reviewer_keys=reviewer_keys,
+        threshold=threshold,
+        expires=expires,
+        require_isolation=require_isolation,
         require_sandbox=require_sandbox,
-        allow_unverified_sources=allow_unverified, toolchains=tuple(sorted(set(granted))),
+        allow_unverified_sources=allow_unverified,
+        toolchains=tuple(sorted(set(granted))),
         crates_registry=registry,
         seed_evidence=frozenset(evidence),
         seed_allow=frozenset(canonicalize_name(n) for n in allow) if allow is not None else None,
-        binary_seed_digests=frozenset(digests), externals=external_map,
-        trusted_root=trusted_root, publishers=publishers,
-        external_publishers=external_publishers, externals_by_publisher=by_publisher,
-        require_origin=require_origin, repositories=repositories,
+        binary_seed_digests=frozenset(digests),
+        externals=external_map,
+        trusted_root=trusted_root,
+        publishers=publishers,
+        external_publishers=external_publishers,
+        externals_by_publisher=by_publisher,
+        require_origin=require_origin,
+        repositories=repositories,
     )
 
 
@@ -296,7 +319,7 @@ def _sigstore_table(data: dict[str, Any], base: Path, errors: _Errors) -> TrustR
 def _publishers_table(data: dict[str, Any], errors: _Errors) -> dict[str, PublisherSpec]:
     table = data.get("publishers", {})
     if not isinstance(table, dict):
-        errors.add("[publishers]", "must be a table of project = \"publisher spec\"")
+        errors.add("[publishers]", 'must be a table of project = "publisher spec"')
         return {}
     found: dict[str, PublisherSpec] = {}
     for project, spec in table.items():
@@ -310,8 +333,9 @@ def _publishers_table(data: dict[str, Any], errors: _Errors) -> dict[str, Publis
     return found
 
 
-def _sources(table: dict[str, Any], base: Path,
-             errors: _Errors) -> tuple[bool | frozenset[str] | None, dict[str, str]]:
+def _sources(
+    table: dict[str, Any], base: Path, errors: _Errors
+) -> tuple[bool | frozenset[str] | None, dict[str, str]]:
     required = table.get("require_origin")
     origin: bool | frozenset[str] | None = None
     if isinstance(required, bool):

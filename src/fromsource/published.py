@@ -31,24 +31,39 @@ class PublishedCheck:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"wheel": self.wheel, "sha256": self.sha256, "equivalent": self.equivalent,
-                "differences": list(self.differences), "note": self.note}
+        return {
+            "wheel": self.wheel,
+            "sha256": self.sha256,
+            "equivalent": self.equivalent,
+            "differences": list(self.differences),
+            "note": self.note,
+        }
 
 
-def compare_published(index: Index, name: str, version: str, rebuild: Path,
-                      directory: Path) -> tuple[PublishedCheck, Comparison | None, Path | None]:
+def compare_published(
+    index: Index, name: str, version: str, rebuild: Path, directory: Path
+) -> tuple[PublishedCheck, Comparison | None, Path | None]:
     """Fetch the wheel of ``name`` ``version`` an installer would pick here (hash-checked
     against the index) into ``directory`` and compare it with ``rebuild``."""
     try:
         candidate = best_wheel(index.wheel_candidates(name), Version(version))
         if candidate is None:
-            return PublishedCheck(note=f"the index has no wheel of {name} {version} for this "
-                                       "interpreter"), None, None
+            return (
+                PublishedCheck(note=f"the index has no wheel of {name} {version} for this interpreter"),
+                None,
+                None,
+            )
         path = index.fetch_wheel(candidate, directory)
         comparison = compare_wheels(path, rebuild)
     except FromsourceError as exc:
         return PublishedCheck(note=f"not compared: {exc.message.splitlines()[0]}"), None, None
-    return PublishedCheck(
-        wheel=path.name, sha256=sha256_file(path), equivalent=comparison.equivalent,
-        differences=tuple(d.name for d in comparison.differences),
-    ), comparison, path
+    return (
+        PublishedCheck(
+            wheel=path.name,
+            sha256=sha256_file(path),
+            equivalent=comparison.equivalent,
+            differences=tuple(d.name for d in comparison.differences),
+        ),
+        comparison,
+        path,
+    )

@@ -48,16 +48,21 @@ class PublisherGate:
     def required(self, project: str) -> PublisherSpec | None:
         return self.policy.publishers.get(project)
 
-    def check(self, project: str, candidate: SdistCandidate, sdist: Path,
-              sha256: str) -> dict[str, Any]:
+    def check(self, project: str, candidate: SdistCandidate, sdist: Path, sha256: str) -> dict[str, Any]:
         """The annotation for ``sdist``, or :class:`PolicyError` naming project, file, reason."""
         spec = self.required(project)
         if spec is None:
             return {}
         return annotation(self.verify_file(project, candidate, sdist, sha256, spec), spec)
 
-    def verify_file(self, project: str, candidate: SdistCandidate | WheelCandidate | None,
-                    dist: Path, sha256: str, spec: PublisherSpec) -> VerifiedEvidence:
+    def verify_file(
+        self,
+        project: str,
+        candidate: SdistCandidate | WheelCandidate | None,
+        dist: Path,
+        sha256: str,
+        spec: PublisherSpec,
+    ) -> VerifiedEvidence:
         """Evidence that ``dist`` comes from ``spec`` (sdists and external wheels alike).
 
         The workspace store is tried alone first, so a re-run asks the index for nothing.
@@ -72,8 +77,16 @@ class PublisherGate:
                 return self._verify(dist, sha256, spec, found, [])
             except EvidenceError:
                 pass  # perhaps evidence for another publisher: look further
-        self._read([p for d in self.evidence_dirs for s in BESIDE_SUFFIXES
-                    if (p := d / f"{dist.name}{s}").is_file()], found, problems)
+        self._read(
+            [
+                p
+                for d in self.evidence_dirs
+                for s in BESIDE_SUFFIXES
+                if (p := d / f"{dist.name}{s}").is_file()
+            ],
+            found,
+            problems,
+        )
         if candidate is not None:
             try:
                 served = self.index.fetch_provenance(candidate, MAX_EVIDENCE_BYTES)
@@ -85,17 +98,28 @@ class PublisherGate:
         try:
             return self._verify(dist, sha256, spec, found, problems)
         except EvidenceError as exc:
-            reasons = problems + (exc.reasons if found else [
-                "no publisher evidence: not in the workspace, the index links no PEP 740 "
-                "provenance, and no --evidence directory holds any"])
+            reasons = problems + (
+                exc.reasons
+                if found
+                else [
+                    "no publisher evidence: not in the workspace, the index links no PEP 740 "
+                    "provenance, and no --evidence directory holds any"
+                ]
+            )
             raise PolicyError(
                 f"{project}: {dist.name} must be published by {spec} (policy "
                 f"{self.policy.source}), and no evidence verifies: " + "; ".join(reasons),
                 hint="pass --evidence DIR holding its PEP 740 attestation or provenance object",
             ) from exc
 
-    def _verify(self, dist: Path, sha256: str, spec: PublisherSpec,
-                found: list[tuple[str, bytes]], problems: list[str]) -> VerifiedEvidence:
+    def _verify(
+        self,
+        dist: Path,
+        sha256: str,
+        spec: PublisherSpec,
+        found: list[tuple[str, bytes]],
+        problems: list[str],
+    ) -> VerifiedEvidence:
         assert self._root is not None  # noqa: S101 - loaded by verify_file
         files: list[EvidenceFile] = []
         for where, data in found:
@@ -104,8 +128,14 @@ class PublisherGate:
             except FromsourceError as exc:
                 problems.append(exc.message)
                 continue
-            files.append(EvidenceFile(path=Path(where), sha256=hashlib.sha256(data).hexdigest(),
-                                      kind=kind, candidates=candidates))
+            files.append(
+                EvidenceFile(
+                    path=Path(where),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    kind=kind,
+                    candidates=candidates,
+                )
+            )
         result = verify_distribution(dist, files, spec, self._root, dist_sha256=sha256)
         verified = next(d for _, d in found if hashlib.sha256(d).hexdigest() == result.evidence_sha256)
         store_evidence(self.workspace.evidence, sha256, verified)

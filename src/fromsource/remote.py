@@ -89,7 +89,8 @@ def _identity() -> tuple[dict[str, str], Path]:
         worker = get_worker()
     except (ImportError, ValueError):  # not on a Dask worker: an inline run, a test
         return {"host": host, "address": "", "name": f"pid-{os.getpid()}"}, Path(
-            tempfile.gettempdir()) / f"fromsource-worker-{os.getpid()}"
+            tempfile.gettempdir()
+        ) / f"fromsource-worker-{os.getpid()}"
     identity = {"host": host, "address": str(worker.address), "name": str(worker.name)}
     return identity, Path(worker.local_directory) / "fromsource"
 
@@ -105,39 +106,61 @@ def build_on_worker(task: RemoteBuild) -> RemoteResult:
     """Run one build step on this worker; see the module docstring for the contract."""
     identity, root = _identity()
     if task.builder_version != __version__:
-        return RemoteResult(worker=identity, error=(
-            f"worker {identity['name']} runs fromsource {__version__}, the coordinator "
-            f"{task.builder_version}; install the same version on every worker"))
+        return RemoteResult(
+            worker=identity,
+            error=(
+                f"worker {identity['name']} runs fromsource {__version__}, the coordinator "
+                f"{task.builder_version}; install the same version on every worker"
+            ),
+        )
     store = open_store(task.store)
     blobs = root / "blobs"
     sdist = _fetch(store, task.sdist_sha256, blobs / task.sdist_sha256 / task.sdist_name)
     env = tuple(
-        EnvWheel(_fetch(store, w.sha256, blobs / w.sha256 / w.filename), w.sha256, w.edge,
-                 seed=w.seed, external=w.external, attestation_sha256=w.attestation_sha256)
+        EnvWheel(
+            _fetch(store, w.sha256, blobs / w.sha256 / w.filename),
+            w.sha256,
+            w.edge,
+            seed=w.seed,
+            external=w.external,
+            attestation_sha256=w.attestation_sha256,
+        )
         for w in task.env
     )
     workspace = Workspace(root / "work")
     stage = "-stage1" if task.stage1 else ""
     log = workspace.builds / f"{canonicalize_name(task.name)}-{task.version}{stage}" / "build.log"
     try:
-        build, cleanup = build_unsigned(sdist, workspace, env_wheels=env,
-                                        requirement=task.requirement, settings=task.settings,
-                                        stage1=task.stage1)
+        build, cleanup = build_unsigned(
+            sdist,
+            workspace,
+            env_wheels=env,
+            requirement=task.requirement,
+            settings=task.settings,
+            stage1=task.stage1,
+        )
     except StoreError:
         raise
     except BackendRequirementsMissing as exc:
-        return RemoteResult(worker=identity, log_sha256=_put_log(store, log),
-                            needs=exc.requirements, error=exc.message)
+        return RemoteResult(
+            worker=identity, log_sha256=_put_log(store, log), needs=exc.requirements, error=exc.message
+        )
     except FromsourceError as exc:
         return RemoteResult(worker=identity, log_sha256=_put_log(store, log), error=exc.message)
     except Exception as exc:  # a bug or an OS error: this build's failure, reported
-        return RemoteResult(worker=identity, log_sha256=_put_log(store, log),
-                            error=f"{type(exc).__name__}: {exc}")
+        return RemoteResult(
+            worker=identity, log_sha256=_put_log(store, log), error=f"{type(exc).__name__}: {exc}"
+        )
     wheel_sha256 = store.put_file(build.wheel)
     log_sha256 = store.put_file(build.log)
     cleanup()
-    return RemoteResult(worker=identity, log_sha256=log_sha256, wheel_name=build.wheel.name,
-                        wheel_sha256=wheel_sha256, build=build)
+    return RemoteResult(
+        worker=identity,
+        log_sha256=log_sha256,
+        wheel_name=build.wheel.name,
+        wheel_sha256=wheel_sha256,
+        build=build,
+    )
 
 
 def _put_log(store: Store, log: Path) -> str | None:

@@ -69,9 +69,7 @@ class TargetEnvironment:
         """Whether ``marker`` holds here for the base package or any of ``extras``."""
         if marker is None:
             return True
-        return any(
-            marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras)
-        )
+        return any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
 
     def accepts_python(self, requires_python: str | None) -> bool:
         if not requires_python:
@@ -121,9 +119,7 @@ class SdistMetadata:
     """Dependencies of an sdist: static PKG-INFO (Metadata >= 2.2, Requires-Dist not
     Dynamic), else ``metadata_for(candidate)``. Fetched sdists land in ``sources``."""
 
-    def __init__(
-        self, index: Index, sources: Path, metadata_for: MetadataSource | None = None
-    ) -> None:
+    def __init__(self, index: Index, sources: Path, metadata_for: MetadataSource | None = None) -> None:
         self.index = index
         self.sources = sources
         self.metadata_for = metadata_for
@@ -140,9 +136,12 @@ class SdistMetadata:
         if static is not None:
             return static
         if self.metadata_for is None:
-            why = ("it has no PKG-INFO" if info is None
-                   else f"its PKG-INFO (Metadata-Version {info.metadata_version}) does not "
-                   "declare Requires-Dist statically")
+            why = (
+                "it has no PKG-INFO"
+                if info is None
+                else f"its PKG-INFO (Metadata-Version {info.metadata_version}) does not "
+                "declare Requires-Dist statically"
+            )
             raise ResolutionError(
                 f"dependencies of {candidate} are unknown: {why}",
                 hint="they are known once the sdist is built; bootstrap does that",
@@ -203,9 +202,7 @@ class SdistProvider(AbstractProvider[Requirement, Candidate, str]):
         self._listed: dict[NormalizedName, list[SdistCandidate]] = {}
         self.dependencies_of: dict[Candidate, tuple[Requirement, ...]] = {}
         # identifier -> (requirement, parent) pairs seen, to explain conflicts as chains
-        self.required_by: dict[str, list[tuple[Requirement, Candidate | None]]] = (
-            defaultdict(list)
-        )
+        self.required_by: dict[str, list[tuple[Requirement, Candidate | None]]] = defaultdict(list)
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         if isinstance(requirement_or_candidate, Candidate):
@@ -275,7 +272,8 @@ class SdistProvider(AbstractProvider[Requirement, Candidate, str]):
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         if candidate not in self.dependencies_of:
             chosen = tuple(
-                r for r in self.metadata(candidate.sdist)
+                r
+                for r in self.metadata(candidate.sdist)
                 if self.environment.evaluate(r.marker, candidate.extras)
             )
             for requirement in chosen:
@@ -346,12 +344,9 @@ def resolve(
 
     Raises :class:`ResolutionError` with the chains of requirements that conflict.
     """
-    provider = SdistProvider(
-        index, metadata, constraints=constraints, environment=environment
-    )
+    provider = SdistProvider(index, metadata, constraints=constraints, environment=environment)
     wanted = [
-        r for r in (_parse_requirement(r) for r in requirements)
-        if provider.environment.evaluate(r.marker)
+        r for r in (_parse_requirement(r) for r in requirements) if provider.environment.evaluate(r.marker)
     ]
     for requirement in wanted:
         provider.required_by[identify(requirement)].append((requirement, None))
@@ -418,8 +413,7 @@ def _explain(
             lines.append(f"  ({provider.missing[name]})")
             continue
         listed = provider.listed(name)
-        usable = sorted({s.version for s in listed
-                         if provider.environment.accepts_python(s.requires_python)})
+        usable = sorted({s.version for s in listed if provider.environment.accepts_python(s.requires_python)})
         shown = ", ".join(map(str, usable[-8:])) or "none"
         note = f"  (sdists of {name} for Python {provider.environment.python_version}: {shown}"
         yanked = sorted({str(s.version) for s in listed if s.yanked})
@@ -434,8 +428,11 @@ def _chain(provider: SdistProvider, requirement: Requirement, parent: Candidate 
     while parent is not None and parent not in seen:
         seen.add(parent)
         how = next(
-            ((r, p) for r, p in provider.required_by[provider.identify(parent)]
-             if provider.is_satisfied_by(r, parent)),
+            (
+                (r, p)
+                for r, p in provider.required_by[provider.identify(parent)]
+                if provider.is_satisfied_by(r, parent)
+            ),
             None,
         )
         if how is None:

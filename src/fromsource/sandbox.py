@@ -50,9 +50,18 @@ _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # The few files of /etc that dynamic linking, compilers and locale need. Not /etc as a whole:
 # it holds /etc/shadow, ssh host keys and credentials of system services.
 _ETC_FILES = (
-    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
-    "/etc/localtime", "/etc/nsswitch.conf", "/etc/protocols", "/etc/services",
-    "/etc/os-release", "/etc/debian_version", "/etc/fedora-release", "/etc/redhat-release",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/protocols",
+    "/etc/services",
+    "/etc/os-release",
+    "/etc/debian_version",
+    "/etc/fedora-release",
+    "/etc/redhat-release",
 )
 HOSTNAME = "fromsource-build"
 
@@ -77,8 +86,9 @@ def _unshare_works() -> bool:
     if shutil.which("unshare") is None:
         return False
     try:
-        result = subprocess.run(["unshare", "--net", "--map-root-user", "true"],
-                                capture_output=True, timeout=10, check=False)
+        result = subprocess.run(
+            ["unshare", "--net", "--map-root-user", "true"], capture_output=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
@@ -92,18 +102,25 @@ def probe() -> Capability:
     if bwrap is None:
         return Capability(fallback, None, None, "bubblewrap (bwrap) is not installed")
     try:
-        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True,
-                                 timeout=10, check=False).stdout.strip().removeprefix("bubblewrap ")
+        version = (
+            subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10, check=False)
+            .stdout.strip()
+            .removeprefix("bubblewrap ")
+        )
         trial = subprocess.run(
             [bwrap, *_namespace_args(), *_system_args(), "--", "true"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Capability(fallback, None, None, f"bwrap does not run: {exc}")
     if trial.returncode != 0:
         detail = trial.stderr.strip().splitlines()[-1:] or [f"exit {trial.returncode}"]
-        return Capability(fallback, None, None,
-                          f"bwrap is installed but cannot create namespaces here: {detail[0]}")
+        return Capability(
+            fallback, None, None, f"bwrap is installed but cannot create namespaces here: {detail[0]}"
+        )
     return Capability(ISOLATION_BWRAP, bwrap, version or "unknown", "")
 
 
@@ -116,8 +133,12 @@ def choose_level(mode: SandboxMode, *, require_network_isolation: bool = False) 
     """
     found = probe()
     if mode == "off":
-        found = Capability(ISOLATION_NET if _unshare_works() else ISOLATION_NONE, None, None,
-                           "the filesystem sandbox is turned off (--sandbox off)")
+        found = Capability(
+            ISOLATION_NET if _unshare_works() else ISOLATION_NONE,
+            None,
+            None,
+            "the filesystem sandbox is turned off (--sandbox off)",
+        )
     elif found.level != ISOLATION_BWRAP and (mode == "required" or shutil.which("bwrap")):
         raise SandboxUnavailable(
             f"the build sandbox is required but unavailable: {found.reason}",
@@ -137,8 +158,12 @@ def diagnose() -> dict[str, Any]:
     system = [p for p in (*_SYSTEM_DIRS, *_ETC_FILES) if os.path.lexists(p)]
     return {
         "level": found.level,
-        "bwrap": {"path": found.bwrap or shutil.which("bwrap"), "version": found.bwrap_version,
-                  "works": found.level == ISOLATION_BWRAP, "reason": found.reason},
+        "bwrap": {
+            "path": found.bwrap or shutil.which("bwrap"),
+            "version": found.bwrap_version,
+            "works": found.level == ISOLATION_BWRAP,
+            "reason": found.reason,
+        },
         "network_isolation": found.level != ISOLATION_NONE,
         "not_isolated_from": not_isolated(found.level),
         "read_only": [*system, *interpreter_roots(), "<build environment>"],
@@ -155,13 +180,22 @@ def not_isolated(level: str) -> str:
 
 
 def install_hint() -> str:
-    return ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
-            "bubblewrap) and allow user namespaces; fromsource doctor says what is missing")
+    return (
+        "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
+        "bubblewrap) and allow user namespaces; fromsource doctor says what is missing"
+    )
 
 
 def _namespace_args() -> list[str]:
-    return ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--hostname", HOSTNAME]
+    return [
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--hostname",
+        HOSTNAME,
+    ]
 
 
 def _bind(flag: str, path: str) -> list[str]:
@@ -180,8 +214,7 @@ def _system_args() -> list[str]:
         if os.path.lexists(path):
             args += _bind("--ro-bind", path)
     # Fresh, empty /tmp and /var/tmp inside the sandbox: never the host's.
-    return [*args, "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]  # noqa: S108
+    return [*args, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]  # noqa: S108
 
 
 def interpreter_roots() -> tuple[str, ...]:
@@ -218,18 +251,29 @@ class BuildSandbox:
     etc_dir: str | None = None  # this build's generated passwd, group and hosts
 
     @classmethod
-    def for_build(cls, capability: Capability, *, env: Path, writable: Sequence[Path],
-                  etc_dir: Path, granted: Sequence[str] = ()) -> BuildSandbox:
+    def for_build(
+        cls,
+        capability: Capability,
+        *,
+        env: Path,
+        writable: Sequence[Path],
+        etc_dir: Path,
+        granted: Sequence[str] = (),
+    ) -> BuildSandbox:
         """``granted``: read-only roots of toolchains the policy grants (fromsource.toolchains)."""
         if capability.level != ISOLATION_BWRAP:
             return cls(level=capability.level)
         _write_etc(etc_dir)
         extra = tuple(p for p in granted if not p.startswith(("/usr/", "/bin/", "/lib")))
         read_only = (*interpreter_roots(), str(env.absolute()), *extra)
-        return cls(level=capability.level, read_only=read_only,
-                   read_write=tuple(str(p.absolute()) for p in writable),
-                   bwrap=capability.bwrap, version=capability.bwrap_version,
-                   etc_dir=str(etc_dir.absolute()))
+        return cls(
+            level=capability.level,
+            read_only=read_only,
+            read_write=tuple(str(p.absolute()) for p in writable),
+            bwrap=capability.bwrap,
+            version=capability.bwrap_version,
+            etc_dir=str(etc_dir.absolute()),
+        )
 
     def describe(self) -> Sandbox | None:
         """``internalParameters.sandbox``: exactly what the build could see and write.
@@ -242,9 +286,13 @@ class BuildSandbox:
         system = [p for p in (*_SYSTEM_DIRS, *_ETC_FILES) if os.path.lexists(p)]
         read_only = (*system, "/etc/passwd", "/etc/group", "/etc/hosts", *self.read_only)
         read_write = (*self.read_write, "(hook control directory of pyproject-hooks)")
-        return Sandbox(tool="bwrap", version=self.version or "unknown",
-                       read_only=tuple(dict.fromkeys(read_only)),
-                       read_write=tuple(dict.fromkeys(read_write)), namespaces=NAMESPACES)
+        return Sandbox(
+            tool="bwrap",
+            version=self.version or "unknown",
+            read_only=tuple(dict.fromkeys(read_only)),
+            read_write=tuple(dict.fromkeys(read_write)),
+            namespaces=NAMESPACES,
+        )
 
     def command(self, cmd: Sequence[str], cwd: str | None) -> list[str]:
         """``cmd`` (pyproject-hooks' ``[python, script, hook, control_dir]``) confined."""
@@ -300,9 +348,23 @@ def _unshare_prefix() -> list[str]:
     return [*unshare, "sh", "-c", script, "sh"]
 
 
-def run_confined(sandbox: BuildSandbox, cmd: Sequence[str], *, cwd: str | None,
-                 env: Mapping[str, str], stdout: Any, timeout: float | None) -> None:
+def run_confined(
+    sandbox: BuildSandbox,
+    cmd: Sequence[str],
+    *,
+    cwd: str | None,
+    env: Mapping[str, str],
+    stdout: Any,
+    timeout: float | None,
+) -> None:
     """Run one hook command confined; ``CalledProcessError`` on a non-zero exit."""
-    subprocess.run(sandbox.command(cmd, cwd), cwd=cwd, env=dict(env), stdout=stdout,
-                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=True,
-                   timeout=timeout)
+    subprocess.run(
+        sandbox.command(cmd, cwd),
+        cwd=cwd,
+        env=dict(env),
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        check=True,
+        timeout=timeout,
+    )

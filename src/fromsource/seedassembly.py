@@ -74,8 +74,9 @@ class Placement:
     def parse(cls, text: str) -> Placement:
         source, sep, destination = text.partition("=")
         if not sep:
-            raise SeedAssemblyError(f"--layout {text!r}: expected SRC=DEST, e.g. src/pkg=pkg "
-                                    "or .=coherent/build")
+            raise SeedAssemblyError(
+                f"--layout {text!r}: expected SRC=DEST, e.g. src/pkg=pkg or .=coherent/build"
+            )
         return cls(_relative(source, "SRC", text), _relative(destination, "DEST", text))
 
     def __str__(self) -> str:
@@ -87,12 +88,15 @@ def _relative(raw: str, what: str, spec: str) -> str:
     if not raw:
         raise SeedAssemblyError(f"--layout {spec!r}: {what} is empty (use . for the top)")
     if "\x00" in raw or "\\" in raw or _DRIVE.match(raw) or raw.startswith("/"):
-        raise SeedAssemblyError(f"--layout {spec!r}: {what} {raw!r} is absolute or not a posix "
-                                "path; it would escape the wheel root")
+        raise SeedAssemblyError(
+            f"--layout {spec!r}: {what} {raw!r} is absolute or not a posix "
+            "path; it would escape the wheel root"
+        )
     parts = [p for p in raw.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise SeedAssemblyError(f"--layout {spec!r}: {what} {raw!r} contains '..'; it would "
-                                "escape the wheel root")
+        raise SeedAssemblyError(
+            f"--layout {spec!r}: {what} {raw!r} contains '..'; it would escape the wheel root"
+        )
     return "/".join(parts) or "."
 
 
@@ -116,8 +120,12 @@ class AssembledSeed:
     @property
     def recipe(self) -> str:
         """The recipe as command-line arguments, for people."""
-        return " ".join([*(f"--layout {shlex.quote(str(p))}" for p in self.layout),
-                         *(f"--exclude {shlex.quote(e)}" for e in self.exclude)])
+        return " ".join(
+            [
+                *(f"--layout {shlex.quote(str(p))}" for p in self.layout),
+                *(f"--exclude {shlex.quote(e)}" for e in self.exclude),
+            ]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +142,9 @@ def _read_sdist(sdist: Path) -> _Sdist:
         head, _, rest = item.name.partition("/")
         top = head if top is None else top
         if head != top or not rest:
-            raise SeedAssemblyError(f"{sdist.name}: members do not all lie below one top "
-                                    f"directory ({item.name!r}); not an sdist")
+            raise SeedAssemblyError(
+                f"{sdist.name}: members do not all lie below one top directory ({item.name!r}); not an sdist"
+            )
         if isinstance(item, Link):
             links.append(rest)
         else:
@@ -156,8 +165,9 @@ def _metadata(sdist: str, files: Mapping[str, bytes]) -> _Metadata:
     """PKG-INFO, if it can be the wheel's METADATA byte for byte; else refuse with the reason."""
     data = files.get("PKG-INFO")
     if data is None:
-        raise SeedAssemblyError(f"{sdist}: no PKG-INFO in its top directory; a source seed's "
-                                "METADATA is the sdist's PKG-INFO")
+        raise SeedAssemblyError(
+            f"{sdist}: no PKG-INFO in its top directory; a source seed's METADATA is the sdist's PKG-INFO"
+        )
     try:
         raw, unparsed = parse_email(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -165,8 +175,7 @@ def _metadata(sdist: str, files: Mapping[str, bytes]) -> _Metadata:
     bad = sorted(k for k in ("metadata_version", "name", "version") if k in unparsed)
     if bad:
         raise SeedAssemblyError(f"{sdist}: PKG-INFO has invalid or repeated fields: {', '.join(bad)}")
-    metadata_version, name, version = (raw.get("metadata_version"), raw.get("name"),
-                                       raw.get("version"))
+    metadata_version, name, version = (raw.get("metadata_version"), raw.get("name"), raw.get("version"))
     if not metadata_version or not name or not version:
         raise SeedAssemblyError(f"{sdist}: PKG-INFO lacks Metadata-Version, Name or Version")
     try:
@@ -178,20 +187,23 @@ def _metadata(sdist: str, files: Mapping[str, bytes]) -> _Metadata:
         raise SeedAssemblyError(
             f"{sdist}: PKG-INFO is Metadata-Version {metadata_version}; before 2.2 (PEP 643) an "
             "sdist's metadata is not final, so it cannot be a wheel's METADATA",
-            hint="break the cycle with a reviewed wheel instead: fromsource seed admit")
+            hint="break the cycle with a reviewed wheel instead: fromsource seed admit",
+        )
     dynamic = raw.get("dynamic", [])
     if dynamic:
         raise SeedAssemblyError(
             f"{sdist}: PKG-INFO marks {', '.join(dynamic)} as Dynamic: the backend computes "
             "them when it builds a wheel, so PKG-INFO cannot be the wheel's METADATA",
-            hint="break the cycle with a reviewed wheel instead: fromsource seed admit")
+            hint="break the cycle with a reviewed wheel instead: fromsource seed admit",
+        )
     try:
         stated = parse_sdist_filename(sdist)
     except InvalidSdistFilename:
         stated = None
     if stated is not None and (stated[0] != canonicalize_name(name) or stated[1] != parsed):
-        raise SeedAssemblyError(f"{sdist}: PKG-INFO says {name} {version}, the file name "
-                                f"{stated[0]} {stated[1]}")
+        raise SeedAssemblyError(
+            f"{sdist}: PKG-INFO says {name} {version}, the file name {stated[0]} {stated[1]}"
+        )
     return _Metadata(data, name, parsed, metadata_version, tuple(raw.get("license_files", [])))
 
 
@@ -230,17 +242,22 @@ def _suggestion(files: Mapping[str, bytes], name: str) -> str | None:
 
 def _layout_error(sdist: str, files: Mapping[str, bytes], name: str) -> SeedAssemblyError:
     pkg = re.sub(r"[-_.]+", "_", name).lower()
-    packages = sorted({p.rsplit("/", 1)[0] for p in files
-                       if p.endswith("/__init__.py") and p.count("/") <= 2})
+    packages = sorted(
+        {p.rsplit("/", 1)[0] for p in files if p.endswith("/__init__.py") and p.count("/") <= 2}
+    )
     found = ", ".join(f"{p}/" for p in packages) or "none"
     suggestion = _suggestion(files, name)
     flat = "; the top directory is itself a package" if suggestion else ""
     return SeedAssemblyError(
         f"{sdist}: cannot infer the layout (looked for exactly one of src/{pkg}/, {pkg}/, "
         f"{pkg}.py; packages found: {found}{flat}); --layout SRC=DEST is needed",
-        hint=(f"for example: {suggestion}" if suggestion else
-              "name each package: --layout src/PKG=PKG (repeatable), with --exclude GLOB for what "
-              "the wheel must not hold"))
+        hint=(
+            f"for example: {suggestion}"
+            if suggestion
+            else "name each package: --layout src/PKG=PKG (repeatable), with --exclude GLOB for what "
+            "the wheel must not hold"
+        ),
+    )
 
 
 def suggested_arguments(sdist: Path) -> str | None:
@@ -263,7 +280,7 @@ def _below(path: str, source: str) -> str | None:
         return path
     if path == source:
         return ""
-    return path[len(source) + 1:] if path.startswith(source + "/") else None
+    return path[len(source) + 1 :] if path.startswith(source + "/") else None
 
 
 def _excluded(path: str, patterns: Sequence[str]) -> str | None:
@@ -293,8 +310,9 @@ def _zip(members: Sequence[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-def _place(read: _Sdist, layout: Sequence[Placement],
-           exclude: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+def _place(
+    read: _Sdist, layout: Sequence[Placement], exclude: Sequence[str]
+) -> tuple[dict[str, str], list[str]]:
     """Wheel path -> sdist path, and every problem with the layout."""
     placed: dict[str, str] = {}
     problems: list[str] = []
@@ -315,8 +333,9 @@ def _place(read: _Sdist, layout: Sequence[Placement],
                 dest = f"{placement.destination}/{rel}" if rel else placement.destination
             mapped += 1
             if dest.split("/")[0].endswith((".dist-info", ".data")):
-                problems.append(f"{path} would be placed at {dest}, inside the wheel's "
-                                "metadata or data directory")
+                problems.append(
+                    f"{path} would be placed at {dest}, inside the wheel's metadata or data directory"
+                )
             elif placed.get(dest, path) != path:
                 problems.append(f"{placed[dest]} and {path} both map to {dest}")
             placed[dest] = path
@@ -327,18 +346,22 @@ def _place(read: _Sdist, layout: Sequence[Placement],
             if pattern is not None:
                 used.add(pattern)
             else:
-                problems.append(f"{link} is a link; a source seed holds regular files only "
-                                "(a link could point outside the wheel)")
+                problems.append(
+                    f"{link} is a link; a source seed holds regular files only "
+                    "(a link could point outside the wheel)"
+                )
         if not mapped:
-            problems.append(f"--layout {placement} maps nothing (no file at or below "
-                            f"{placement.source} that is not excluded)")
-    problems += [f"--exclude {p!r} matches no file the layout places" for p in exclude
-                 if p not in used]
+            problems.append(
+                f"--layout {placement} maps nothing (no file at or below "
+                f"{placement.source} that is not excluded)"
+            )
+    problems += [f"--exclude {p!r} matches no file the layout places" for p in exclude if p not in used]
     dests = set(placed)
     for dest in sorted(dests):
         parts = dest.split("/")
-        clash = next(("/".join(parts[:i]) for i in range(1, len(parts))
-                      if "/".join(parts[:i]) in dests), None)
+        clash = next(
+            ("/".join(parts[:i]) for i in range(1, len(parts)) if "/".join(parts[:i]) in dests), None
+        )
         if clash is not None:
             problems.append(f"{clash} would be both a file and a directory (for {dest})")
     for path in sorted(set(placed.values())):
@@ -348,8 +371,7 @@ def _place(read: _Sdist, layout: Sequence[Placement],
     return placed, problems
 
 
-def assemble(sdist: Path, layout: Sequence[Placement] = (),
-             exclude: Sequence[str] = ()) -> AssembledSeed:
+def assemble(sdist: Path, layout: Sequence[Placement] = (), exclude: Sequence[str] = ()) -> AssembledSeed:
     """The source seed of ``sdist``: its files placed by ``layout`` (inferred when empty).
 
     Raises :class:`SeedAssemblyError` with every reason when the sdist or the layout cannot
@@ -380,11 +402,13 @@ def assemble(sdist: Path, layout: Sequence[Placement] = (),
         raise SeedAssemblyError(
             f"{sdist.name}: cannot assemble a source seed ({len(problems)} problem"
             f"{'s' if len(problems) != 1 else ''}):\n  - " + "\n  - ".join(problems),
-            hint="adjust --layout SRC=DEST and --exclude GLOB (see docs/source-seeds.md)")
+            hint="adjust --layout SRC=DEST and --exclude GLOB (see docs/source-seeds.md)",
+        )
     members = [(dest, read.files[placed[dest]]) for dest in sorted(placed)]
     members += sorted(licenses)
-    wheel_file = (f"Wheel-Version: 1.0\nGenerator: {GENERATOR}\nRoot-Is-Purelib: true\n"
-                  f"Tag: {WHEEL_TAG}\n").encode()
+    wheel_file = (
+        f"Wheel-Version: 1.0\nGenerator: {GENERATOR}\nRoot-Is-Purelib: true\nTag: {WHEEL_TAG}\n"
+    ).encode()
     members += [(f"{dist_info}/METADATA", meta.raw), (f"{dist_info}/WHEEL", wheel_file)]
     record = io.StringIO()
     writer = csv.writer(record, lineterminator="\n")
@@ -394,10 +418,16 @@ def assemble(sdist: Path, layout: Sequence[Placement] = (),
     members.append((f"{dist_info}/RECORD", record.getvalue().encode()))
     data = _zip(members)
     return AssembledSeed(
-        filename=f"{stem}-{meta.version}-{WHEEL_TAG}.whl", data=data,
-        sha256=hashlib.sha256(data).hexdigest(), name=meta.name, version=str(meta.version),
-        sdist_name=sdist.name, sdist_sha256=sha256_file(sdist), layout=tuple(layout),
-        exclude=tuple(exclude), inferred=inferred,
+        filename=f"{stem}-{meta.version}-{WHEEL_TAG}.whl",
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        name=meta.name,
+        version=str(meta.version),
+        sdist_name=sdist.name,
+        sdist_sha256=sha256_file(sdist),
+        layout=tuple(layout),
+        exclude=tuple(exclude),
+        inferred=inferred,
         files=tuple((dest, placed[dest]) for dest in sorted(placed)),
         metadata_version=meta.metadata_version,
     )

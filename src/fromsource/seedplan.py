@@ -42,8 +42,9 @@ def without_seeded(graph: BuildGraph, seeded: Mapping[Node, frozenset[Node]]) ->
         for needed in sorted(graph.install_closure([edge.target]) - {edge.target}):
             if needed in seeded and edge.source in seeded[needed]:
                 continue  # that one is seeded too
-            builder.add_edge(edge.source, needed, edge.kind,
-                             f"(install dependency of the seed of {edge.target})")
+            builder.add_edge(
+                edge.source, needed, edge.kind, f"(install dependency of the seed of {edge.target})"
+            )
     return builder.build()
 
 
@@ -51,8 +52,9 @@ def _cycles_touching(graph: BuildGraph, members: Set[Node]) -> list[Cycle]:
     return [c for c in graph.cycles() if members & set(c.members)]
 
 
-def smallest_breaking_set(graph: BuildGraph, members: frozenset[Node],
-                          candidates: Set[Node]) -> tuple[Node, ...] | None:
+def smallest_breaking_set(
+    graph: BuildGraph, members: frozenset[Node], candidates: Set[Node]
+) -> tuple[Node, ...] | None:
     """Fewest ``candidates`` whose seeds leave no cycle through ``members``; None if none do."""
     pool = sorted(candidates & members)
     for size in range(1, min(len(pool), MAX_SEEDS_PER_CYCLE) + 1):
@@ -63,8 +65,9 @@ def smallest_breaking_set(graph: BuildGraph, members: frozenset[Node],
     return None
 
 
-def plan_seeds(graph: BuildGraph, available: Set[Node],
-               seeded: Mapping[Node, frozenset[Node]] | None = None) -> SeedPlan:
+def plan_seeds(
+    graph: BuildGraph, available: Set[Node], seeded: Mapping[Node, frozenset[Node]] | None = None
+) -> SeedPlan:
     """Extend ``seeded`` with the fewest ``available`` seeds that break every cycle."""
     chosen = dict(seeded or {})
     while True:

@@ -107,13 +107,22 @@ class SeedCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "wheel": self.wheel, "sha256": self.sha256, "accepted": self.accepted,
+            "wheel": self.wheel,
+            "sha256": self.sha256,
+            "accepted": self.accepted,
             "origin": self.origin,
-            "evidence": [{"kind": e.kind, "keyids": list(e.keyids), "detail": e.detail,
-                          "source": e.source,
-                          **({"sdist": {"name": e.sdist[0], "sha256": e.sdist[1]}} if e.sdist else {})}
-                         for e in self.evidence],
-            "problems": list(self.problems), "publisher": list(self.publisher),
+            "evidence": [
+                {
+                    "kind": e.kind,
+                    "keyids": list(e.keyids),
+                    "detail": e.detail,
+                    "source": e.source,
+                    **({"sdist": {"name": e.sdist[0], "sha256": e.sdist[1]}} if e.sdist else {}),
+                }
+                for e in self.evidence
+            ],
+            "problems": list(self.problems),
+            "publisher": list(self.publisher),
         }
 
 
@@ -126,10 +135,16 @@ class Admission:
     reasons: tuple[str, ...] = ()
 
 
-def admit_by_review(wheel: Path, sdist: Path, signer: Signer, store: SeedStore, *,
-                    policy: Policy | None = None,
-                    inspect: Callable[[Path, Path], Any] | None = None,
-                    rebuild_in: Path | None = None) -> Admission:
+def admit_by_review(
+    wheel: Path,
+    sdist: Path,
+    signer: Signer,
+    store: SeedStore,
+    *,
+    policy: Policy | None = None,
+    inspect: Callable[[Path, Path], Any] | None = None,
+    rebuild_in: Path | None = None,
+) -> Admission:
     """Inspect ``wheel`` against ``sdist``, sign a seed review, store the seed.
 
     Only settled verdicts are signed: an ``unsettled`` wheel (metadata a non-authoritative
@@ -148,6 +163,7 @@ def admit_by_review(wheel: Path, sdist: Path, signer: Signer, store: SeedStore, 
 
         def inspect(w: Path, s: Path) -> Any:
             return inspect_wheel(w, s, rebuild=rebuild_in is not None, workspace=rebuild_in)
+
     report = inspect(wheel, sdist)
     digest = report.wheel_sha256
     if report.verdict == UNSETTLED:
@@ -155,7 +171,7 @@ def admit_by_review(wheel: Path, sdist: Path, signer: Signer, store: SeedStore, 
             f"{wheel.name}: inspect could not settle its metadata against {sdist.name}; only settled "
             "verdicts are signed:\n  - " + "\n  - ".join(report.metadata.unsettled),
             hint="admit it with --rebuild (the sdist is built to settle it; its build requirements "
-                 "must be in the workspace)",
+            "must be in the workspace)",
         )
     if report.readable:
         admission = ADMIT_READABLE
@@ -166,23 +182,37 @@ def admit_by_review(wheel: Path, sdist: Path, signer: Signer, store: SeedStore, 
             f"{wheel.name} is not readable from {sdist.name}; refused as a seed:\n  - "
             + "\n  - ".join(report.reasons),
             hint=f"a binary seed is admitted only when the policy lists its sha256 {digest} "
-                 "in [seeds].binary_digests",
+            "in [seeds].binary_digests",
         )
     report_bytes = dsse.canonical_json(report.to_dict())
     statement = review_statement(
-        wheel_name=wheel.name, wheel_sha256=digest, sdist_name=sdist.name,
-        sdist_sha256=report.sdist_sha256, verdict=report.verdict, admission=admission,
-        counts=report.counts(), reasons=list(report.reasons), notes=list(report.notes),
+        wheel_name=wheel.name,
+        wheel_sha256=digest,
+        sdist_name=sdist.name,
+        sdist_sha256=report.sdist_sha256,
+        verdict=report.verdict,
+        admission=admission,
+        counts=report.counts(),
+        reasons=list(report.reasons),
+        notes=list(report.notes),
         report_name=store.report_file(wheel.name).name,
-        report_sha256=_sha256_bytes(report_bytes), tool_version=__version__, reviewed_on=timestamp_now(),
+        report_sha256=_sha256_bytes(report_bytes),
+        tool_version=__version__,
+        reviewed_on=timestamp_now(),
     )
     seed = store.add(wheel, [dsse.sign(statement, signer)], report_bytes)
     return Admission(seed, digest, EVIDENCE_REVIEW, admission, tuple(report.reasons))
 
 
-def assemble_source_seed(sdist: Path, layout: Sequence[Placement], exclude: Sequence[str],
-                         signer: Signer, store: SeedStore, *,
-                         policy: Policy | None = None) -> tuple[AssembledSeed, Admission]:
+def assemble_source_seed(
+    sdist: Path,
+    layout: Sequence[Placement],
+    exclude: Sequence[str],
+    signer: Signer,
+    store: SeedStore,
+    *,
+    policy: Policy | None = None,
+) -> tuple[AssembledSeed, Admission]:
     """Assemble ``sdist`` into a seed (see :mod:`fromsource.seedassembly`), sign what was
     done (the source-seed predicate) and store the seed with its sdist."""
     if policy is not None:
@@ -195,8 +225,7 @@ def assemble_source_seed(sdist: Path, layout: Sequence[Placement], exclude: Sequ
     return seed, Admission(path, seed.sha256, EVIDENCE_SOURCE, f"assembled from {sdist.name}")
 
 
-def admit_by_provenance(wheel: Path, attestations: list[Path], store: SeedStore,
-                        policy: Policy) -> Admission:
+def admit_by_provenance(wheel: Path, attestations: list[Path], store: SeedStore, policy: Policy) -> Admission:
     """Admit a wheel built earlier by a trusted builder, through its build provenance."""
     policy.check_current()
     _check_allowed(wheel.name, policy)
@@ -204,8 +233,7 @@ def admit_by_provenance(wheel: Path, attestations: list[Path], store: SeedStore,
     problems: list[str] = []
     for path in attestations:
         for index, line in enumerate(_envelope_lines(path), 1):
-            found = _provenance_evidence(line, f"{path.name}#{index}", wheel.name, digest, policy,
-                                         problems)
+            found = _provenance_evidence(line, f"{path.name}#{index}", wheel.name, digest, policy, problems)
             if found is not None:
                 seed = store.add(wheel, [line])
                 return Admission(seed, digest, EVIDENCE_PROVENANCE, found.detail)
@@ -216,9 +244,15 @@ def admit_by_provenance(wheel: Path, attestations: list[Path], store: SeedStore,
     )
 
 
-def check_seed(wheel: Path, policy: Policy, evidence_files: list[Path] | None = None,
-               now: datetime | None = None, *, sdist_dirs: Sequence[Path] = (),
-               expected_sdist: str | None = None) -> SeedCheck:
+def check_seed(
+    wheel: Path,
+    policy: Policy,
+    evidence_files: list[Path] | None = None,
+    now: datetime | None = None,
+    *,
+    sdist_dirs: Sequence[Path] = (),
+    expected_sdist: str | None = None,
+) -> SeedCheck:
     """Which of a seed's evidence ``policy`` accepts, and every reason it rejects the rest.
 
     Source-seed evidence is re-assembled from its sdist (beside the seed or in
@@ -240,18 +274,26 @@ def check_seed(wheel: Path, policy: Policy, evidence_files: list[Path] | None = 
             continue
         for index, line in enumerate(_envelope_lines(path), 1):
             where = f"{path.name}#{index}"
-            found = (_review_evidence(line, where, wheel.name, digest, policy, rejected)
-                     or _provenance_evidence(line, where, wheel.name, digest, policy, rejected)
-                     or _source_evidence(line, where, wheel, digest, policy, rejected,
-                                         [wheel.parent, *sdist_dirs], expected_sdist))
+            found = (
+                _review_evidence(line, where, wheel.name, digest, policy, rejected)
+                or _provenance_evidence(line, where, wheel.name, digest, policy, rejected)
+                or _source_evidence(
+                    line, where, wheel, digest, policy, rejected, [wheel.parent, *sdist_dirs], expected_sdist
+                )
+            )
             if found is not None and found.kind in policy.seed_evidence:
                 accepted.append(found)
             elif found is not None:
                 rejected.append(f"{where}: {found.kind} evidence is not accepted by the policy")
     if not accepted:
         problems.extend(rejected or ["no evidence found"])
-    return SeedCheck(wheel.name, digest, tuple(accepted), tuple(problems),
-                     publisher=_publisher_evidence(wheel, digest, policy))
+    return SeedCheck(
+        wheel.name,
+        digest,
+        tuple(accepted),
+        tuple(problems),
+        publisher=_publisher_evidence(wheel, digest, policy),
+    )
 
 
 def _publisher_evidence(wheel: Path, digest: str, policy: Policy) -> tuple[str, ...]:
@@ -266,8 +308,9 @@ def _publisher_evidence(wheel: Path, digest: str, policy: Policy) -> tuple[str, 
         return ()
     try:
         files = [read_evidence(path) for path in paths]
-        result = verify_distribution(wheel, files, spec, load_pinned_root(policy.trusted_root),
-                                     dist_sha256=digest)
+        result = verify_distribution(
+            wheel, files, spec, load_pinned_root(policy.trusted_root), dist_sha256=digest
+        )
     except EvidenceError as exc:
         return (f"not published by {spec}: " + "; ".join(exc.reasons),)
     except FromsourceError as exc:
@@ -286,8 +329,9 @@ def _envelope_lines(path: Path) -> list[bytes]:
     return [line + b"\n" for line in data.splitlines() if line.strip()]
 
 
-def _verified(line: bytes, where: str, keys: tuple[Key, ...], threshold: int,
-              rejected: list[str]) -> dsse.VerifiedStatement | None:
+def _verified(
+    line: bytes, where: str, keys: tuple[Key, ...], threshold: int, rejected: list[str]
+) -> dsse.VerifiedStatement | None:
     if not keys:
         return None
     try:
@@ -298,8 +342,9 @@ def _verified(line: bytes, where: str, keys: tuple[Key, ...], threshold: int,
         return None
 
 
-def _review_evidence(line: bytes, where: str, wheel_name: str, digest: str, policy: Policy,
-                     rejected: list[str]) -> Evidence | None:
+def _review_evidence(
+    line: bytes, where: str, wheel_name: str, digest: str, policy: Policy, rejected: list[str]
+) -> Evidence | None:
     if claimed_predicate_type(line) != SEED_REVIEW:
         return None
     verified = _verified(line, where, policy.reviewer_keys, 1, rejected)
@@ -324,8 +369,9 @@ def _review_evidence(line: bytes, where: str, wheel_name: str, digest: str, poli
     return Evidence(EVIDENCE_REVIEW, verified.keyids, review.admission, where)
 
 
-def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, policy: Policy,
-                         rejected: list[str]) -> Evidence | None:
+def _provenance_evidence(
+    line: bytes, where: str, wheel_name: str, digest: str, policy: Policy, rejected: list[str]
+) -> Evidence | None:
     if claimed_predicate_type(line) != SLSA_PROVENANCE:
         return None
     verified = _verified(line, where, policy.builder_keys, policy.threshold, rejected)
@@ -337,8 +383,9 @@ def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, 
         rejected.extend(f"{where}: {r}" for r in exc.reasons)
         return None
     problems = record.subject_problems(wheel_name, digest)
-    problems += record.isolation_problems(require_isolation=policy.require_isolation,
-                                          require_sandbox=policy.require_sandbox)
+    problems += record.isolation_problems(
+        require_isolation=policy.require_isolation, require_sandbox=policy.require_sandbox
+    )
     problems += record.source_problems(allow_unverified_sources=policy.allow_unverified_sources)
     if problems:
         rejected.extend(f"{where}: {p}" for p in problems)
@@ -346,9 +393,16 @@ def _provenance_evidence(line: bytes, where: str, wheel_name: str, digest: str, 
     return Evidence(EVIDENCE_PROVENANCE, verified.keyids, BUILDER_ID, where)
 
 
-def _source_evidence(line: bytes, where: str, wheel: Path, digest: str, policy: Policy,
-                     rejected: list[str], sdist_dirs: Sequence[Path],
-                     expected_sdist: str | None) -> Evidence | None:
+def _source_evidence(
+    line: bytes,
+    where: str,
+    wheel: Path,
+    digest: str,
+    policy: Policy,
+    rejected: list[str],
+    sdist_dirs: Sequence[Path],
+    expected_sdist: str | None,
+) -> Evidence | None:
     """Re-assemble the seed from its sdist and compare bytes: the evidence holds whoever
     signed it, so the signature only names who assembled it (when the policy knows them)."""
     if claimed_predicate_type(line) != SOURCE_SEED:
@@ -371,25 +425,32 @@ def _source_evidence(line: bytes, where: str, wheel: Path, digest: str, policy: 
         rejected.append(f"{where}: the seed file's sha256 differs from the digest that was attested")
         return None
     if expected_sdist is not None and claim.sdist_sha256 != expected_sdist:
-        rejected.append(f"{where}: assembled from an sdist with sha256 {claim.sdist_sha256}, not "
-                        f"the one being built ({expected_sdist})")
+        rejected.append(
+            f"{where}: assembled from an sdist with sha256 {claim.sdist_sha256}, not "
+            f"the one being built ({expected_sdist})"
+        )
         return None
-    sdist = next((d / claim.sdist_name for d in sdist_dirs
-                  if _has_digest(d / claim.sdist_name, claim.sdist_sha256)), None)
+    sdist = next(
+        (d / claim.sdist_name for d in sdist_dirs if _has_digest(d / claim.sdist_name, claim.sdist_sha256)),
+        None,
+    )
     if sdist is None:
-        rejected.append(f"{where}: its sdist {claim.sdist_name} (sha256 {claim.sdist_sha256}) is "
-                        "not beside the seed; it cannot be re-assembled")
+        rejected.append(
+            f"{where}: its sdist {claim.sdist_name} (sha256 {claim.sdist_sha256}) is "
+            "not beside the seed; it cannot be re-assembled"
+        )
         return None
     try:
         again = assemble(sdist, claim.layout, claim.exclude)
     except SeedAssemblyError as exc:
-        rejected.append(f"{where}: the seed does not re-assemble from {claim.sdist_name}: "
-                        f"{exc.message}")
+        rejected.append(f"{where}: the seed does not re-assemble from {claim.sdist_name}: {exc.message}")
         return None
     if again.sha256 != digest or again.filename != wheel.name:
-        rejected.append(f"{where}: the seed's bytes do not re-assemble from its sdist "
-                        f"{claim.sdist_name} (re-assembled {again.filename} sha256 {again.sha256}, "
-                        f"the seed's is {digest})")
+        rejected.append(
+            f"{where}: the seed's bytes do not re-assemble from its sdist "
+            f"{claim.sdist_name} (re-assembled {again.filename} sha256 {again.sha256}, "
+            f"the seed's is {digest})"
+        )
         return None
     keys = (*policy.builder_keys, *policy.reviewer_keys)
     keyids: tuple[str, ...] = ()
@@ -397,8 +458,13 @@ def _source_evidence(line: bytes, where: str, wheel: Path, digest: str, policy: 
         # Not signed by a key the policy names: the bytes still re-assemble.
         with contextlib.suppress(VerificationError):
             keyids = dsse.verify(envelope, keys, 1).keyids
-    return Evidence(EVIDENCE_SOURCE, keyids, f"re-assembled from {claim.sdist_name}", where,
-                    sdist=(claim.sdist_name, claim.sdist_sha256))
+    return Evidence(
+        EVIDENCE_SOURCE,
+        keyids,
+        f"re-assembled from {claim.sdist_name}",
+        where,
+        sdist=(claim.sdist_name, claim.sdist_sha256),
+    )
 
 
 def _has_digest(path: Path, sha256: str) -> bool:

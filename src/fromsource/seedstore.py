@@ -42,17 +42,18 @@ class SeedStore:
         """Store the wheel with its evidence; evidence first, so no seed appears without it."""
         self.dir.mkdir(parents=True, exist_ok=True)
         evidence = self.evidence_file(wheel.name)
-        lines = read_file(evidence, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines(
-            keepends=True) if evidence.exists() else []
+        lines = (
+            read_file(evidence, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines(keepends=True)
+            if evidence.exists()
+            else []
+        )
         lines += [e for e in envelopes if e not in lines]
         if report is not None:
             atomic_write_bytes(self.report_file(wheel.name), report)
         atomic_write_bytes(evidence, b"".join(lines))
         dest = self.dir / wheel.name
         if dest.exists() and sha256_file(dest) != sha256_file(wheel):
-            raise InputError(
-                f"a different {wheel.name} is already a seed; remove seeds/{wheel.name} first"
-            )
+            raise InputError(f"a different {wheel.name} is already a seed; remove seeds/{wheel.name} first")
         atomic_copy(wheel, dest)
         return dest
 
@@ -68,8 +69,11 @@ class SeedStore:
         if not kept.exists() or sha256_file(kept) != seed.sdist_sha256:
             atomic_copy(sdist, kept)
         evidence = self.evidence_file(seed.filename)
-        lines = read_file(evidence, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines(
-            keepends=True) if evidence.exists() else []
+        lines = (
+            read_file(evidence, limit=MAX_EVIDENCE_BYTES, what="seed evidence").splitlines(keepends=True)
+            if evidence.exists()
+            else []
+        )
         # Assembled again (same bytes): the newest statement replaces the older ones.
         lines = [line for line in lines if claimed_predicate_type(line) != SOURCE_SEED]
         atomic_write_bytes(evidence, b"".join([*lines, envelope]))
@@ -87,27 +91,42 @@ class SeedStore:
         kinds: list[str | None] = []
         lines: list[bytes] = []
         if evidence_file.is_file():
-            lines = [line for line in read_file(evidence_file, limit=MAX_EVIDENCE_BYTES,
-                                                what="seed evidence").splitlines() if line.strip()]
+            lines = [
+                line
+                for line in read_file(
+                    evidence_file, limit=MAX_EVIDENCE_BYTES, what="seed evidence"
+                ).splitlines()
+                if line.strip()
+            ]
             kinds = [claimed_predicate_type(line) for line in lines]
-        info: dict[str, Any] = {"wheel": wheel.name, "sha256": sha256_file(wheel),
-                                "evidence": [k for k in kinds if k]}
+        info: dict[str, Any] = {
+            "wheel": wheel.name,
+            "sha256": sha256_file(wheel),
+            "evidence": [k for k in kinds if k],
+        }
         for line, kind in zip(lines, kinds, strict=True):
             if kind != SOURCE_SEED:
                 continue
             claim = _source_claim(line)
             if claim is not None:
-                info["source"] = {"sdist": {"name": claim.sdist_name, "sha256": claim.sdist_sha256},
-                                  "layout": [str(p) for p in claim.layout],
-                                  "exclude": list(claim.exclude)}
+                info["source"] = {
+                    "sdist": {"name": claim.sdist_name, "sha256": claim.sdist_sha256},
+                    "layout": [str(p) for p in claim.layout],
+                    "exclude": list(claim.exclude),
+                }
         report = self.report_file(wheel.name)
         if report.is_file():
-            data = load_json(read_file(report, limit=MAX_SMALL_FILE_BYTES, what="review report"),
-                             source=str(report))
+            data = load_json(
+                read_file(report, limit=MAX_SMALL_FILE_BYTES, what="review report"), source=str(report)
+            )
             if not isinstance(data, dict):
                 raise InputError(f"{report}: not a JSON object")
-            info["review"] = {"sdist": data.get("sdist"), "verdict": data.get("verdict"),
-                              "counts": data.get("counts"), "reasons": data.get("reasons")}
+            info["review"] = {
+                "sdist": data.get("sdist"),
+                "verdict": data.get("verdict"),
+                "counts": data.get("counts"),
+                "reasons": data.get("reasons"),
+            }
         return info
 
 
@@ -127,6 +146,7 @@ def _source_claim(line: bytes) -> SourceSeedClaim | None:
     try:
         envelope = load_json(line, source="envelope")
         return SourceSeedClaim.from_statement(
-            load_json(base64.b64decode(envelope["payload"]), source="payload"))
+            load_json(base64.b64decode(envelope["payload"]), source="payload")
+        )
     except (FromsourceError, ValueError, KeyError, TypeError, binascii.Error):
         return None

@@ -71,8 +71,10 @@ def _copy_checked(source: Any, digest: str, dest: Path, where: str) -> Path:
                 hasher.update(chunk)
                 out.write(chunk)
         if hasher.hexdigest() != digest:
-            raise StoreError(f"blob {digest} in {where} has sha256 {hasher.hexdigest()}: "
-                             "the store is corrupt or was tampered with")
+            raise StoreError(
+                f"blob {digest} in {where} has sha256 {hasher.hexdigest()}: "
+                "the store is corrupt or was tampered with"
+            )
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -124,8 +126,7 @@ class FsspecStore:
         try:
             from fsspec.core import url_to_fs
         except ImportError as exc:
-            raise InputError(f"the store {url} needs fsspec",
-                             hint="pip install 'fromsource[dask]'") from exc
+            raise InputError(f"the store {url} needs fsspec", hint="pip install 'fromsource[dask]'") from exc
         try:
             self.fs, self.root = url_to_fs(url)
         except (ValueError, ImportError) as exc:

@@ -48,11 +48,18 @@ class Toolchain:
     programs: tuple[Program, ...]
 
     def dependencies(self) -> tuple[Dependency, ...]:
-        return tuple(Dependency(
-            name=f"{p.name}-{p.version.split()[1] if len(p.version.split()) > 1 else p.version}",
-            sha256=p.sha256, kind=KIND_TOOLCHAIN, uri=f"file://{p.path}",
-            toolchain=self.name, program=p.name, version=p.version)
-            for p in self.programs)
+        return tuple(
+            Dependency(
+                name=f"{p.name}-{p.version.split()[1] if len(p.version.split()) > 1 else p.version}",
+                sha256=p.sha256,
+                kind=KIND_TOOLCHAIN,
+                uri=f"file://{p.path}",
+                toolchain=self.name,
+                program=p.name,
+                version=p.version,
+            )
+            for p in self.programs
+        )
 
 
 def _output(argv: list[str]) -> str:
@@ -61,8 +68,7 @@ def _output(argv: list[str]) -> str:
         if key in os.environ:
             env[key] = os.environ[key]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=_TIMEOUT,
-                              check=False, env=env)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=_TIMEOUT, check=False, env=env)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ToolchainError(f"cannot run {argv[0]}: {exc}") from exc
     if done.returncode != 0:
@@ -82,8 +88,14 @@ def find(name: str) -> Toolchain:
         if not path.is_file():
             raise ToolchainError(f"the {name} toolchain at {sysroot} has no {program}")
         real = path.resolve()
-        programs.append(Program(name=program, version=_output([str(path), "--version"]),
-                                path=str(real), sha256=sha256_file(real)))
+        programs.append(
+            Program(
+                name=program,
+                version=_output([str(path), "--version"]),
+                path=str(real),
+                sha256=sha256_file(real),
+            )
+        )
     return Toolchain(name=name, root=str(sysroot), bin=str(bin_dir), programs=tuple(programs))
 
 

@@ -22,9 +22,18 @@ from typing import Any, BinaryIO
 from fromsource.errors import FromsourceError, InputError
 
 __all__ = [
-    "MAX_ATTESTATION_BYTES", "MAX_DEPTH", "MAX_EVIDENCE_BYTES", "MAX_KEY_BYTES",
-    "MAX_POLICY_BYTES", "MAX_SMALL_FILE_BYTES", "check_depth", "load_json", "load_toml",
-    "open_regular", "read_file", "read_tail",
+    "MAX_ATTESTATION_BYTES",
+    "MAX_DEPTH",
+    "MAX_EVIDENCE_BYTES",
+    "MAX_KEY_BYTES",
+    "MAX_POLICY_BYTES",
+    "MAX_SMALL_FILE_BYTES",
+    "check_depth",
+    "load_json",
+    "load_toml",
+    "open_regular",
+    "read_file",
+    "read_tail",
 ]
 
 MAX_KEY_BYTES = 64 * 1024  # an ed25519 PEM is ~120 bytes
@@ -37,8 +46,8 @@ MAX_SMALL_FILE_BYTES = 64 * 1024 * 1024  # graph.json, reports, constraints
 MAX_DEPTH = 64
 _MAX_LINE = 1000  # characters of one log line shown
 
-def read_file(path: Path, *, limit: int, what: str,
-              error: type[FromsourceError] = InputError) -> bytes:
+
+def read_file(path: Path, *, limit: int, what: str, error: type[FromsourceError] = InputError) -> bytes:
     """The bytes of the regular file ``path``, refusing anything else and anything over ``limit``.
 
     A FIFO, socket or device fails at once: the open does not block (``O_NONBLOCK``) and the
@@ -51,13 +60,14 @@ def read_file(path: Path, *, limit: int, what: str,
         except OSError as exc:
             raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     if len(data) > limit:
-        raise _hinted(error(f"{what} {path} is larger than {limit} bytes (size limit)"),
-                      "a real file of this kind is far smaller; check the path")
+        raise _hinted(
+            error(f"{what} {path} is larger than {limit} bytes (size limit)"),
+            "a real file of this kind is far smaller; check the path",
+        )
     return data
 
 
-def open_regular(path: Path, *, what: str,
-                 error: type[FromsourceError] = InputError) -> BinaryIO:
+def open_regular(path: Path, *, what: str, error: type[FromsourceError] = InputError) -> BinaryIO:
     """``path`` opened for reading if it is a regular file; a FIFO or device fails at once."""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
@@ -67,8 +77,9 @@ def open_regular(path: Path, *, what: str,
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise _hinted(error(f"{what} {path} is {_kind(mode)}, not a regular file"),
-                      "pass the path of an ordinary file")
+        raise _hinted(
+            error(f"{what} {path} is {_kind(mode)}, not a regular file"), "pass the path of an ordinary file"
+        )
     return os.fdopen(fd, "rb")
 
 
@@ -88,9 +99,7 @@ def read_tail(path: Path, *, limit: int, lines: int) -> str:
     if size > limit and len(text) > 1:
         text = text[1:]  # the first line is cut
     # One line may be the whole tail (a backend need not print newlines): keep its end.
-    return "\n".join(line if len(line) <= _MAX_LINE else "..." + line[-_MAX_LINE:]
-                     for line in text[-lines:])
-
+    return "\n".join(line if len(line) <= _MAX_LINE else "..." + line[-_MAX_LINE:] for line in text[-lines:])
 
 
 LOG_TAIL_LINES = 15
@@ -100,6 +109,7 @@ LOG_TAIL_BYTES = 64 * 1024  # a backend may write gigabytes of log; read only it
 def log_tail(log: Path | None) -> str:
     """The end of a build log as a failure shows it ("" without a log)."""
     return "" if log is None else read_tail(log, limit=LOG_TAIL_BYTES, lines=LOG_TAIL_LINES)
+
 
 def _hinted(exc: FromsourceError, hint: str) -> FromsourceError:
     exc.hint = hint  # not every subclass takes hint= (VerificationError collects reasons)
@@ -118,14 +128,14 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def check_depth(value: Any, *, source: str, max_depth: int = MAX_DEPTH,
-                error: type[FromsourceError] = InputError) -> None:
+def check_depth(
+    value: Any, *, source: str, max_depth: int = MAX_DEPTH, error: type[FromsourceError] = InputError
+) -> None:
     """Refuse ``value`` when lists/dicts nest deeper than ``max_depth`` (walked without recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        children = (item.values() if isinstance(item, dict)
-                    else item if isinstance(item, list) else None)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
         if children is None:
             continue
         if depth > max_depth:
@@ -133,8 +143,14 @@ def check_depth(value: Any, *, source: str, max_depth: int = MAX_DEPTH,
         stack.extend((child, depth + 1) for child in children)
 
 
-def load_json(data: bytes | str, *, source: str, max_depth: int = MAX_DEPTH,
-              error: type[FromsourceError] = InputError, unique_keys: bool = False) -> Any:
+def load_json(
+    data: bytes | str,
+    *,
+    source: str,
+    max_depth: int = MAX_DEPTH,
+    error: type[FromsourceError] = InputError,
+    unique_keys: bool = False,
+) -> Any:
     """Parse JSON from an untrusted source; any failure, including depth, is ``error``.
 
     ``unique_keys``: refuse an object with a key twice (signed statements: parsers disagree on
@@ -161,8 +177,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def load_toml(text: str, *, source: str, max_depth: int = MAX_DEPTH,
-              error: type[FromsourceError] = InputError) -> dict[str, Any]:
+def load_toml(
+    text: str, *, source: str, max_depth: int = MAX_DEPTH, error: type[FromsourceError] = InputError
+) -> dict[str, Any]:
     """Parse TOML from an untrusted source; any failure, including depth, is ``error``."""
     try:
         value = tomllib.loads(text)

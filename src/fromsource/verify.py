@@ -95,8 +95,13 @@ class ChainNode:
         """JSON shape; a wheel already shown earlier appears as ``{"ref": true}`` without children."""
         shown = set() if _shown is None else _shown
         out: dict[str, Any] = {
-            "name": self.name, "kind": self.kind, "sha256": self.sha256, "edge": self.edge,
-            "valid": self.ok, "problems": list(self.problems), "evidence": list(self.evidence),
+            "name": self.name,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "edge": self.edge,
+            "valid": self.ok,
+            "problems": list(self.problems),
+            "evidence": list(self.evidence),
             **({"origin": self.origin} if self.origin else {}),
         }
         if self.detail:
@@ -105,7 +110,10 @@ class ChainNode:
             return {**out, "ref": True}
         shown.add(self.key)
         return {
-            **out, "ref": False, "attestation": self.attestation, "keyids": list(self.keyids),
+            **out,
+            "ref": False,
+            "attestation": self.attestation,
+            "keyids": list(self.keyids),
             "children": [c.to_dict(shown) for c in self.children],
         }
 
@@ -119,12 +127,19 @@ class Locations:
     seed_dirs: tuple[Path, ...] = ()
     evidence_dirs: tuple[Path, ...] = ()  # publisher evidence stores (<sdist sha256>/...)
 
-    def wheel(self, name: str, near: Path | None = None, sha256: str | None = None,
-              *, seeds: bool = False, exclude: Path | None = None,
-              attestation_sha256: str | None = None,
-              digest: Callable[[Path], str] = sha256_file,
-              attestations: Callable[[Path], list[Path]] | None = None,
-              found: list[Path] | None = None) -> Path | None:
+    def wheel(
+        self,
+        name: str,
+        near: Path | None = None,
+        sha256: str | None = None,
+        *,
+        seeds: bool = False,
+        exclude: Path | None = None,
+        attestation_sha256: str | None = None,
+        digest: Callable[[Path], str] = sha256_file,
+        attestations: Callable[[Path], list[Path]] | None = None,
+        found: list[Path] | None = None,
+    ) -> Path | None:
         """The file called ``name``; with ``sha256``, preferably the one with that digest,
         and among those the one whose attestation has ``attestation_sha256``.
 
@@ -168,10 +183,20 @@ class Locations:
 
 
 class Verifier:
-    def __init__(self, keys: Sequence[Key], locations: Locations, *, threshold: int = 1,
-                 require_isolation: bool = False, require_sandbox: bool = False,
-                 policy: Policy | None = None, allow_unverified_sources: bool = False,
-                 max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES, check_record: bool = False) -> None:
+    def __init__(
+        self,
+        keys: Sequence[Key],
+        locations: Locations,
+        *,
+        threshold: int = 1,
+        require_isolation: bool = False,
+        require_sandbox: bool = False,
+        policy: Policy | None = None,
+        allow_unverified_sources: bool = False,
+        max_depth: int = MAX_DEPTH,
+        max_nodes: int = MAX_NODES,
+        check_record: bool = False,
+    ) -> None:
         if not keys:
             raise VerificationError("no trusted keys given")
         # One key listed twice must not count twice towards the threshold.
@@ -185,7 +210,8 @@ class Verifier:
         self.require_isolation = require_isolation
         self.require_sandbox = require_sandbox
         self.allow_unverified_sources = allow_unverified_sources or (
-            policy is not None and policy.allow_unverified_sources)
+            policy is not None and policy.allow_unverified_sources
+        )
         self.policy = policy
         self.max_depth = max_depth
         self.max_nodes = max_nodes
@@ -206,14 +232,28 @@ class Verifier:
             self._attestation_files[wheel] = self.locations.attestation_files(wheel)
         return self._attestation_files[wheel]
 
-    def _find_wheel(self, name: str, near: Path | None, sha256: str, *, seeds: bool = False,
-                    exclude: Path | None = None, attestation_sha256: str | None = None) -> Path | None:
+    def _find_wheel(
+        self,
+        name: str,
+        near: Path | None,
+        sha256: str,
+        *,
+        seeds: bool = False,
+        exclude: Path | None = None,
+        attestation_sha256: str | None = None,
+    ) -> Path | None:
         key = (name, near, seeds)
         if key not in self._candidates:
             self._candidates[key] = self.locations.candidates(name, near, seeds=seeds)
         return self.locations.wheel(
-            name, sha256=sha256, exclude=exclude, attestation_sha256=attestation_sha256,
-            digest=self._digest, attestations=self._attestations, found=self._candidates[key])
+            name,
+            sha256=sha256,
+            exclude=exclude,
+            attestation_sha256=attestation_sha256,
+            digest=self._digest,
+            attestations=self._attestations,
+            found=self._candidates[key],
+        )
 
     def _digest(self, path: Path) -> str:
         found = self._digests.get(path)
@@ -235,7 +275,8 @@ class Verifier:
         if data is None:
             # Bounded, regular files only (untrusted.read_file); over the limit is an error.
             data = self._attestation_bytes[attestation] = read_file(
-                attestation, limit=MAX_ATTESTATION_BYTES, what="attestation", error=VerificationError)
+                attestation, limit=MAX_ATTESTATION_BYTES, what="attestation", error=VerificationError
+            )
         return data
 
     def verify_wheels(self, wheels: Iterable[Path]) -> list[ChainNode]:
@@ -245,8 +286,13 @@ class Verifier:
         try:
             digest = self._digest(wheel)
         except OSError as exc:
-            return ChainNode(wheel.name, KIND_WHEEL, None, edge=edge,
-                             problems=[f"cannot read wheel: {exc.strerror or exc}"])
+            return ChainNode(
+                wheel.name,
+                KIND_WHEEL,
+                None,
+                edge=edge,
+                problems=[f"cannot read wheel: {exc.strerror or exc}"],
+            )
         key = (_same_file_key(wheel), digest)  # by file: stage-1 and stage-2 twins are distinct
         if key in self._done:
             return self._done[key]
@@ -300,8 +346,9 @@ class Verifier:
                     reasons.extend(f"{where}: {r}" for r in exc.reasons)
                     continue
                 problems = record.subject_problems(wheel.name, digest)
-                problems += record.isolation_problems(require_isolation=self.require_isolation,
-                                                      require_sandbox=self.require_sandbox)
+                problems += record.isolation_problems(
+                    require_isolation=self.require_isolation, require_sandbox=self.require_sandbox
+                )
                 problems += record.source_problems(allow_unverified_sources=self.allow_unverified_sources)
                 if problems:
                     reasons.extend(f"{where}: {p}" for p in problems)
@@ -325,8 +372,14 @@ class Verifier:
         required = None
         if self.policy is not None:  # the reader checked that the name is an sdist file name
             required = self.policy.publishers.get(canonicalize_name(parse_sdist_filename(sdist.name)[0]))
-        evidence, problems = recheck(sdist.name, sdist.sha256, sdist.publisher_evidence,
-                                     self.locations.evidence_dirs, required, self._root)
+        evidence, problems = recheck(
+            sdist.name,
+            sdist.sha256,
+            sdist.publisher_evidence,
+            self.locations.evidence_dirs,
+            required,
+            self._root,
+        )
         node = ChainNode(sdist.name, KIND_SDIST, sdist.sha256, evidence=evidence, problems=problems)
         self._origin(node, sdist.name, sdist.sha256)
         return node
@@ -360,26 +413,43 @@ class Verifier:
         if external is not None:
             return external
         if dep.external:
-            return ChainNode(name, KIND_EXTERNAL, sha, edge=edge, problems=[
-                "an external wheel (no provenance), and no policy names its sha256 or its publisher "
-                "under [externals]"
-            ])
+            return ChainNode(
+                name,
+                KIND_EXTERNAL,
+                sha,
+                edge=edge,
+                problems=[
+                    "an external wheel (no provenance), and no policy names its sha256 or its publisher "
+                    "under [externals]"
+                ],
+            )
         recorded = dep.attestation_sha256
         path = self._find_wheel(name, dependent.parent, sha, exclude=dependent, attestation_sha256=recorded)
         if path is None:
-            return ChainNode(name, KIND_WHEEL, sha, edge=edge,
-                             problems=["dependency wheel not found in the workspace"])
+            return ChainNode(
+                name, KIND_WHEEL, sha, edge=edge, problems=["dependency wheel not found in the workspace"]
+            )
         child = self.verify_wheel(path, depth=depth + 1, edge=edge)
         if child.edge != edge:  # memoised from another dependent: label it for this one
             child = replace(child, edge=edge)
         if child.sha256 != sha:
-            return ChainNode(name, KIND_WHEEL, child.sha256, edge=edge, problems=[
-                f"sha256 is {child.sha256}, but the attestation that used it says {sha}"
-            ])
+            return ChainNode(
+                name,
+                KIND_WHEEL,
+                child.sha256,
+                edge=edge,
+                problems=[f"sha256 is {child.sha256}, but the attestation that used it says {sha}"],
+            )
         if child.attestation and self._digest(Path(child.attestation)) != recorded:
             # Nodes are shared between dependents: report on a copy, not the memoised node.
-            return replace(child, edge=edge, problems=[
-                *child.problems, "its attestation file differs from the one recorded when it was used"])
+            return replace(
+                child,
+                edge=edge,
+                problems=[
+                    *child.problems,
+                    "its attestation file differs from the one recorded when it was used",
+                ],
+            )
         return child
 
     def _origin(self, node: ChainNode, name: str, sha: str) -> None:
@@ -393,8 +463,10 @@ class Verifier:
             if not found.claim.matches:
                 node.problems.append(f"its signed origin check found: {'; '.join(found.claim.findings)}")
         elif required:
-            node.problems.extend(found.problems or [
-                "the policy requires an origin attestation ([sources].require_origin); none found"])
+            node.problems.extend(
+                found.problems
+                or ["the policy requires an origin attestation ([sources].require_origin); none found"]
+            )
         elif found.problems:
             node.evidence = (*node.evidence, f"origin not verified: {found.problems[0]}")
 
@@ -419,12 +491,14 @@ class Verifier:
         else:
             check = check_seed(path, self.policy, [sidecar(path)])
             node.problems.extend(check.problems)
-            node.evidence = tuple(f"{e.kind}: {e.detail} ({e.source})" for e in check.evidence) \
-                + check.publisher
+            node.evidence = (
+                tuple(f"{e.kind}: {e.detail} ({e.source})" for e in check.evidence) + check.publisher
+            )
             node.origin = check.origin
             # A source seed's chain goes on to the sdist it was re-assembled from.
-            node.children.extend(ChainNode(e.sdist[0], KIND_SDIST, e.sdist[1])
-                                 for e in check.evidence if e.sdist is not None)
+            node.children.extend(
+                ChainNode(e.sdist[0], KIND_SDIST, e.sdist[1]) for e in check.evidence if e.sdist is not None
+            )
         return node
 
 

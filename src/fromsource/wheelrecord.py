@@ -67,8 +67,11 @@ def check_record(members: Mapping[str, bytes], dist_info: str | None = None) -> 
     records = sorted(name for name in members if _RECORD.fullmatch(name))
     if len(records) != 1:
         where = f"{dist_info}/RECORD" if dist_info else "*.dist-info/RECORD"
-        return [RecordProblem(where, f"a wheel holds exactly one *.dist-info/RECORD, this one holds "
-                                     f"{len(records)}")]
+        return [
+            RecordProblem(
+                where, f"a wheel holds exactly one *.dist-info/RECORD, this one holds {len(records)}"
+            )
+        ]
     record = records[0]
     if dist_info is not None and record != f"{dist_info}/RECORD":
         return [RecordProblem(record, f"RECORD is not in the wheel's own {dist_info}")]
@@ -103,8 +106,11 @@ def check_record(members: Mapping[str, bytes], dist_info: str | None = None) -> 
         else:
             problems.extend(_check_row(path, data, hash_field, size_field, line))
     exempt = {record, *(f"{directory}/{name}" for name in _SIGNATURES)}
-    problems.extend(RecordProblem(name, "in the wheel but not listed in RECORD")
-                    for name in sorted(members) if name not in listed and name not in exempt)
+    problems.extend(
+        RecordProblem(name, "in the wheel but not listed in RECORD")
+        for name in sorted(members)
+        if name not in listed and name not in exempt
+    )
     return problems
 
 
@@ -114,15 +120,19 @@ def _check_row(path: str, data: bytes, hash_field: str, size_field: str, line: i
     if not expected:
         problems.append(RecordProblem(path, "RECORD gives no hash", line))
     elif algorithm not in ACCEPTED_HASHES:
-        problems.append(RecordProblem(
-            path, f"RECORD hash algorithm {algorithm!r} is not one of {', '.join(ACCEPTED_HASHES)}", line))
+        problems.append(
+            RecordProblem(
+                path, f"RECORD hash algorithm {algorithm!r} is not one of {', '.join(ACCEPTED_HASHES)}", line
+            )
+        )
     else:
         actual = base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).rstrip(b"=").decode()
         if actual != expected.rstrip("="):
             problems.append(RecordProblem(path, f"{algorithm} differs from RECORD", line))
     if not size_field.isdecimal() or not size_field.isascii():
-        problems.append(RecordProblem(path, f"RECORD size {size_field or 'empty'} is not a decimal number",
-                                      line))
+        problems.append(
+            RecordProblem(path, f"RECORD size {size_field or 'empty'} is not a decimal number", line)
+        )
     elif int(size_field) != len(data):
         problems.append(RecordProblem(path, f"size {len(data)} differs from RECORD's {size_field}", line))
     return problems

@@ -61,12 +61,10 @@ def read_wheel_info(path: Path) -> WheelInfo:
     try:
         with open_zip(path) as archive:
             metadata_name = next(
-                n for n in archive.namelist()
-                if n.endswith(".dist-info/METADATA") and n.count("/") == 1
+                n for n in archive.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1
             )
             if archive.getinfo(metadata_name).file_size > _MAX_METADATA_BYTES:
-                raise ArchiveError(f"{path.name}: METADATA is larger than "
-                                   f"{_MAX_METADATA_BYTES} bytes")
+                raise ArchiveError(f"{path.name}: METADATA is larger than {_MAX_METADATA_BYTES} bytes")
             raw = archive.read(metadata_name).decode("utf-8", "replace")
     except (OSError, zipfile.BadZipFile, StopIteration) as exc:
         raise ArchiveError(f"cannot read METADATA of {path.name}: {exc}") from exc
@@ -83,14 +81,20 @@ def read_wheel_info(path: Path) -> WheelInfo:
 class WheelStore:
     """The wheels of one directory, indexed by project name."""
 
-    def __init__(self, wheels: Iterable[WheelInfo], *, tags: Iterable[Tag] | None = None,
-                 environment: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        wheels: Iterable[WheelInfo],
+        *,
+        tags: Iterable[Tag] | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         self._by_name: dict[str, list[WheelInfo]] = {}
         for info in wheels:
             self._by_name.setdefault(info.name, []).append(info)
         self._tags = frozenset(tags if tags is not None else sys_tags())
         self._environment: dict[str, str] = (
-            dict(environment) if environment is not None
+            dict(environment)
+            if environment is not None
             else {key: str(value) for key, value in default_environment().items()}
         )
 
@@ -99,9 +103,14 @@ class WheelStore:
         paths = sorted(directory.glob("*.whl")) if directory.is_dir() else []
         return cls(read_wheel_info(p) for p in paths)
 
-    def closure(self, requirements: Iterable[Requirement], *, edge: str,
-                chosen: Mapping[str, Selected] | None = None,
-                requested_by: str = "the build") -> dict[str, Selected]:
+    def closure(
+        self,
+        requirements: Iterable[Requirement],
+        *,
+        edge: str,
+        chosen: Mapping[str, Selected] | None = None,
+        requested_by: str = "the build",
+    ) -> dict[str, Selected]:
         """Extend ``chosen`` with wheels for ``requirements`` and their install-closure.
 
         Raises :class:`MissingRequirementError` naming every requirement no wheel meets.
@@ -132,15 +141,16 @@ class WheelStore:
             queue.extend((dep, "install", extras) for dep in wheel.requires_dist)
         if missing:
             raise MissingRequirementError(
-                f"{requested_by} needs {', '.join(missing)}, and no wheel in the workspace "
-                "provides it",
+                f"{requested_by} needs {', '.join(missing)}, and no wheel in the workspace provides it",
                 hint="build the missing requirement's sdist into this workspace first "
                 "(fromsource build SDIST --workspace DIR), then re-run",
             )
         return result
 
-    def runtime_graph(self, roots: Sequence[WheelInfo],
-                      ) -> tuple[dict[Path, set[Path]], dict[Path, set[str]]]:
+    def runtime_graph(
+        self,
+        roots: Sequence[WheelInfo],
+    ) -> tuple[dict[Path, set[Path]], dict[Path, set[str]]]:
         """Requires-Dist of ``roots`` and their closure, each requirement met by its best wheel.
 
         What an install of ``roots`` pulls in (the SBOM's dependencies): markers evaluated
@@ -163,10 +173,14 @@ class WheelStore:
             edges.setdefault(path, set())
             for req in by_path[path].requires_dist:
                 if req.marker is not None and not any(
-                        req.marker.evaluate({**self._environment, "extra": e}) for e in {"", *extras}):
+                    req.marker.evaluate({**self._environment, "extra": e}) for e in {"", *extras}
+                ):
                     continue
-                fits = [w for w in self._by_name.get(canonicalize_name(req.name), [])
-                        if req.specifier.contains(w.version, prereleases=True) and w.tags & self._tags]
+                fits = [
+                    w
+                    for w in self._by_name.get(canonicalize_name(req.name), [])
+                    if req.specifier.contains(w.version, prereleases=True) and w.tags & self._tags
+                ]
                 target = max(fits, key=lambda w: (w.version, w.path.name), default=None)
                 if target is None:
                     unresolved.setdefault(path, set()).add(str(req))
@@ -183,7 +197,8 @@ class WheelStore:
 
     def _best(self, name: str, specifier: SpecifierSet) -> WheelInfo | None:
         candidates = [
-            w for w in self._by_name.get(name, [])
+            w
+            for w in self._by_name.get(name, [])
             if specifier.contains(w.version, prereleases=True) and w.tags & self._tags
         ]
         return max(candidates, key=lambda w: w.version, default=None)
@@ -219,8 +234,10 @@ def best_wheel(
         return (candidate.yanked, best, (-build,), candidate.filename)
 
     fitting = [
-        c for c in candidates
-        if c.version == wanted and any(t in priority for t in c.tags)
+        c
+        for c in candidates
+        if c.version == wanted
+        and any(t in priority for t in c.tags)
         and _python_fits(c.requires_python, python)
     ]
     return min(fitting, key=rank) if fitting else None

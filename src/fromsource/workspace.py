@@ -96,8 +96,7 @@ class Workspace:
         if self.root.exists() and not self.root.is_dir():
             raise WorkspaceError(f"workspace {self.root} exists and is not a directory")
         try:
-            for path in (self.sources, self.wheels, self.simple, self.seeds,
-                         self.attestations, self.builds):
+            for path in (self.sources, self.wheels, self.simple, self.seeds, self.attestations, self.builds):
                 path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WorkspaceError(f"cannot create workspace {self.root}: {exc}") from exc
@@ -168,13 +167,12 @@ class Workspace:
                 projects.setdefault(project, []).append((wheel.name, wheel))
         for name, wheels in projects.items():
             links = "\n".join(
-                f'    <a href="{html.escape(href)}#sha256={sha256_file(w)}">'
-                f"{html.escape(w.name)}</a><br/>"
+                f'    <a href="{html.escape(href)}#sha256={sha256_file(w)}">{html.escape(w.name)}</a><br/>'
                 for href, w in wheels
             )
             page = (
-                "<!DOCTYPE html>\n<html>\n  <head><meta name=\"pypi:repository-version\" "
-                f"content=\"1.0\"><title>Links for {html.escape(name)}</title></head>\n"
+                '<!DOCTYPE html>\n<html>\n  <head><meta name="pypi:repository-version" '
+                f'content="1.0"><title>Links for {html.escape(name)}</title></head>\n'
                 f"  <body>\n    <h1>Links for {html.escape(name)}</h1>\n{links}\n  </body>\n</html>\n"
             )
             atomic_write_bytes(self.simple / name / "index.html", page.encode())
@@ -182,8 +180,8 @@ class Workspace:
             f'    <a href="{html.escape(n)}/">{html.escape(n)}</a><br/>' for n in sorted(projects)
         )
         root = (
-            "<!DOCTYPE html>\n<html>\n  <head><meta name=\"pypi:repository-version\" "
-            "content=\"1.0\"><title>Simple index</title></head>\n"
+            '<!DOCTYPE html>\n<html>\n  <head><meta name="pypi:repository-version" '
+            'content="1.0"><title>Simple index</title></head>\n'
             f"  <body>\n{root_links}\n  </body>\n</html>\n"
         )
         atomic_write_bytes(self.simple / "index.html", root.encode())

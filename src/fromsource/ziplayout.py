@@ -54,13 +54,16 @@ def check_layout(handle: IO[bytes], *, max_entries: int) -> int:
     size = handle.tell()
     end, cd_offset, cd_size, total = _end_record(handle, size)
     if total > max_entries:
-        raise ZipLayoutError(f"more than {max_entries} members (member-count limit): "
-                             f"the central directory lists {total}")
+        raise ZipLayoutError(
+            f"more than {max_entries} members (member-count limit): the central directory lists {total}"
+        )
     if cd_offset + cd_size < end:
         # zipfile silently shifts every offset by this much; a header walker does not.
-        raise ZipLayoutError(f"{end - cd_offset - cd_size} unlisted bytes before the first "
-                             "entry or between entries (the central directory is not where "
-                             "its offset says); another reader could see a different archive")
+        raise ZipLayoutError(
+            f"{end - cd_offset - cd_size} unlisted bytes before the first "
+            "entry or between entries (the central directory is not where "
+            "its offset says); another reader could see a different archive"
+        )
     if cd_offset + cd_size > end:
         raise ZipLayoutError("the central directory overlaps the end record")
     handle.seek(cd_offset)
@@ -69,16 +72,20 @@ def check_layout(handle: IO[bytes], *, max_entries: int) -> int:
     expected = 0
     for number, entry in enumerate(sorted(entries, key=lambda e: e.offset)):
         if entry.offset != expected:
-            where = ("before the first entry" if number == 0 else
-                     f"between entries (before {_show(entry.name)})")
+            where = (
+                "before the first entry" if number == 0 else f"between entries (before {_show(entry.name)})"
+            )
             if entry.offset < expected:
                 raise ZipLayoutError(f"entry {_show(entry.name)} overlaps the one before it")
-            raise ZipLayoutError(f"{entry.offset - expected} unlisted bytes {where}; "
-                                 "another reader could see a different archive")
+            raise ZipLayoutError(
+                f"{entry.offset - expected} unlisted bytes {where}; "
+                "another reader could see a different archive"
+            )
         expected = _check_local(handle, entry)
     if expected != cd_offset:
-        raise ZipLayoutError(f"{cd_offset - expected} unlisted bytes between the last entry "
-                             "and the central directory")
+        raise ZipLayoutError(
+            f"{cd_offset - expected} unlisted bytes between the last entry and the central directory"
+        )
     return total
 
 
@@ -99,8 +106,10 @@ def _end_record(handle: IO[bytes], size: int) -> tuple[int, int, int, int]:
                 break
         position = tail.rfind(b"PK\x05\x06", 0, position)
     else:
-        raise ZipLayoutError("no end-of-central-directory record ending the file "
-                             "(truncated, or bytes appended after the archive)")
+        raise ZipLayoutError(
+            "no end-of-central-directory record ending the file "
+            "(truncated, or bytes appended after the archive)"
+        )
     _sig, disk, cd_disk, here, total, cd_size, cd_offset, _comment = fields
     eocd = size - tail_len + position
     if disk or cd_disk or here != total:
@@ -118,8 +127,7 @@ def _end_record(handle: IO[bytes], size: int) -> tuple[int, int, int, int]:
     raw = handle.read(_EOCD64.size)
     if len(raw) != _EOCD64.size:
         raise ZipLayoutError("zip64 end record truncated")
-    sig, record_size, _made, _need, disk, cd_disk, here, total, cd_size, cd_offset = \
-        _EOCD64.unpack(raw)
+    sig, record_size, _made, _need, disk, cd_disk, here, total, cd_size, cd_offset = _EOCD64.unpack(raw)
     if sig != b"PK\x06\x06" or disk or cd_disk or here != total:
         raise ZipLayoutError("zip64 end record is malformed or multi-disk")
     if record_offset + 12 + record_size != eocd - _LOCATOR.size:
@@ -132,7 +140,7 @@ def _zip64_values(extra: bytes, wanted: list[bool]) -> list[int]:
     position = 0
     while position + 4 <= len(extra):
         tag, length = struct.unpack_from("<2H", extra, position)
-        body = extra[position + 4: position + 4 + length]
+        body = extra[position + 4 : position + 4 + length]
         if tag == _ZIP64_EXTRA:
             count = sum(wanted)
             if len(body) < 8 * count:
@@ -150,30 +158,49 @@ def _central_entries(directory: bytes, total: int) -> list[_Central]:
     for _ in range(total):
         if position + _CENTRAL.size > len(directory):
             raise ZipLayoutError("central directory truncated")
-        (sig, _made, _need, flags, method, _time, _date, crc, compressed, size, name_len,
-         extra_len, comment_len, disk, _internal, _external, offset) = \
-            _CENTRAL.unpack_from(directory, position)
+        (
+            sig,
+            _made,
+            _need,
+            flags,
+            method,
+            _time,
+            _date,
+            crc,
+            compressed,
+            size,
+            name_len,
+            extra_len,
+            comment_len,
+            disk,
+            _internal,
+            _external,
+            offset,
+        ) = _CENTRAL.unpack_from(directory, position)
         if sig != b"PK\x01\x02":
             raise ZipLayoutError("central directory entry without its signature")
         start = position + _CENTRAL.size
-        name = directory[start: start + name_len]
-        extra = directory[start + name_len: start + name_len + extra_len]
+        name = directory[start : start + name_len]
+        extra = directory[start + name_len : start + name_len + extra_len]
         position = start + name_len + extra_len + comment_len
         if position > len(directory):
             raise ZipLayoutError("central directory truncated")
-        wanted = [size == 0xFFFFFFFF, compressed == 0xFFFFFFFF, offset == 0xFFFFFFFF,
-                  disk == 0xFFFF]
+        wanted = [size == 0xFFFFFFFF, compressed == 0xFFFFFFFF, offset == 0xFFFFFFFF, disk == 0xFFFF]
         values = iter(_zip64_values(extra, wanted))
         size = next(values) if wanted[0] else size
         compressed = next(values) if wanted[1] else compressed
         offset = next(values) if wanted[2] else offset
         if flags & _FLAG_ENCRYPTED:
             raise ZipLayoutError(f"entry {_show(name)} is encrypted")
-        entries.append(_Central(name, flags, method, crc, compressed, size, offset,
-                                zip64=any(wanted) or _has_zip64(extra)))
+        entries.append(
+            _Central(
+                name, flags, method, crc, compressed, size, offset, zip64=any(wanted) or _has_zip64(extra)
+            )
+        )
     if position != len(directory):
-        raise ZipLayoutError(f"central directory holds {len(directory) - position} bytes "
-                             "beyond its listed entries")
+        raise ZipLayoutError(
+            f"central directory holds {len(directory) - position} bytes beyond its listed entries"
+        )
     return entries
 
 
@@ -193,19 +220,19 @@ def _check_local(handle: IO[bytes], entry: _Central) -> int:
     raw = handle.read(_LOCAL.size)
     if len(raw) != _LOCAL.size:
         raise ZipLayoutError(f"local header of {_show(entry.name)} truncated")
-    (sig, _need, flags, method, _time, _date, crc, compressed, size, name_len,
-     extra_len) = _LOCAL.unpack(raw)
+    (sig, _need, flags, method, _time, _date, crc, compressed, size, name_len, extra_len) = _LOCAL.unpack(raw)
     if sig != b"PK\x03\x04":
         raise ZipLayoutError(f"no local header where the directory puts {_show(entry.name)}")
     head = handle.read(name_len + extra_len)
     name, extra = head[:name_len], head[name_len:]
     label = _show(entry.name)
     if name != entry.name:
-        raise ZipLayoutError(f"local header names {_show(name)} where the central directory "
-                             f"names {label}")
+        raise ZipLayoutError(f"local header names {_show(name)} where the central directory names {label}")
     if method != entry.method:
-        raise ZipLayoutError(f"{label}: compression method {method} in the local header, "
-                             f"{entry.method} in the central directory")
+        raise ZipLayoutError(
+            f"{label}: compression method {method} in the local header, "
+            f"{entry.method} in the central directory"
+        )
     if (flags ^ entry.flags) & (_FLAG_ENCRYPTED | _FLAG_DESCRIPTOR | _FLAG_UTF8):
         raise ZipLayoutError(f"{label}: local header flags disagree with the central directory")
     zip64 = entry.zip64 or _has_zip64(extra)
@@ -237,4 +264,5 @@ def _agree(label: str, where: str, found: tuple[int, int, int], entry: _Central)
         raise ZipLayoutError(
             f"{label}: {where} says crc {found[0]:08x}, {found[1]} bytes compressed, "
             f"{found[2]} bytes; the central directory says crc {entry.crc:08x}, "
-            f"{entry.compressed}, {entry.size}")
+            f"{entry.compressed}, {entry.size}"
+        )

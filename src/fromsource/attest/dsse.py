@@ -58,8 +58,7 @@ def parse_envelopes(data: bytes, source: str) -> list[Envelope]:
             if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
             envelopes.append(Envelope.from_dict(raw))
-        except (VerificationError, ValueError, TypeError, KeyError, binascii.Error,
-                AttributeError) as exc:
+        except (VerificationError, ValueError, TypeError, KeyError, binascii.Error, AttributeError) as exc:
             raise VerificationError(f"{source}:{lineno}: not a DSSE envelope ({exc})") from exc
     if not envelopes:
         raise VerificationError(f"{source}: holds no envelope")
@@ -76,8 +75,9 @@ def verify(envelope: Envelope, keys: Sequence[Key], threshold: int = 1) -> Verif
         accepted = envelope.verify(list(keys), threshold)
     except (sslib_exceptions.VerificationError, ValueError) as exc:
         raise VerificationError(f"signature not valid for any trusted key ({exc})") from exc
-    statement = load_json(envelope.payload, source="signed payload", error=VerificationError,
-                          unique_keys=True)
+    statement = load_json(
+        envelope.payload, source="signed payload", error=VerificationError, unique_keys=True
+    )
     if not isinstance(statement, dict):
         raise VerificationError("signed payload is not a JSON object")
     return VerifiedStatement(statement, envelope.payload, tuple(sorted(accepted)))

@@ -16,16 +16,22 @@ ROLE_SEED = "seed"
 ROLE_PUBLISHED = "published"  # the index's wheel of a source-seeded version
 
 
-def equivalence_statement(comparison: Comparison, *, rebuild_sha256: str, reference_sha256: str,
-                          role: str, tool_version: str, compared_on: str) -> dict[str, Any]:
+def equivalence_statement(
+    comparison: Comparison,
+    *,
+    rebuild_sha256: str,
+    reference_sha256: str,
+    role: str,
+    tool_version: str,
+    compared_on: str,
+) -> dict[str, Any]:
     """Subject: the rebuilt wheel. Predicate: what it was compared with, and the verdict."""
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": comparison.rebuild, "digest": {"sha256": rebuild_sha256}}],
         "predicateType": REBUILD_EQUIVALENCE,
         "predicate": {
-            "reference": {"name": comparison.reference, "digest": {"sha256": reference_sha256},
-                          "role": role},
+            "reference": {"name": comparison.reference, "digest": {"sha256": reference_sha256}, "role": role},
             "equivalent": comparison.equivalent,
             "normalisation": list(NORMALISATION),
             "files": comparison.files,

@@ -36,12 +36,19 @@ if TYPE_CHECKING:
 # A PEP 740 attestation is ~10 KB; a provenance object holds a few. Read no further.
 MAX_EVIDENCE_BYTES = 4 << 20
 # File names looked for beside a distribution (``<dist name><suffix>``).
-BESIDE_SUFFIXES = (".publish.attestation", ".slsa.attestation", ".attestation", ".provenance",
-                   ".sigstore", ".sigstore.json")
+BESIDE_SUFFIXES = (
+    ".publish.attestation",
+    ".slsa.attestation",
+    ".attestation",
+    ".provenance",
+    ".sigstore",
+    ".sigstore.json",
+)
 IN_TOTO_PAYLOAD = "application/vnd.in-toto+json"
 # The predicate types PEP 740 defines (pypi_attestations.AttestationType).
-PEP740_PREDICATES = frozenset({"https://docs.pypi.org/attestations/publish/v1",
-                               "https://slsa.dev/provenance/v1"})
+PEP740_PREDICATES = frozenset(
+    {"https://docs.pypi.org/attestations/publish/v1", "https://slsa.dev/provenance/v1"}
+)
 
 EvidenceKind = Literal["pep740-attestation", "pep740-provenance", "sigstore-bundle"]
 
@@ -82,11 +89,17 @@ class VerifiedEvidence:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "distribution": self.distribution, "sha256": self.sha256, "expected": self.expected,
-            "evidence": self.evidence, "evidenceSha256": self.evidence_sha256,
-            "evidenceKind": self.evidence_kind, "predicateType": self.predicate_type,
-            "logIndex": self.log_index, "integratedTime": self.integrated_time,
-            "signer": self.signer, "trustedRootSha256": self.trusted_root_sha256,
+            "distribution": self.distribution,
+            "sha256": self.sha256,
+            "expected": self.expected,
+            "evidence": self.evidence,
+            "evidenceSha256": self.evidence_sha256,
+            "evidenceKind": self.evidence_kind,
+            "predicateType": self.predicate_type,
+            "logIndex": self.log_index,
+            "integratedTime": self.integrated_time,
+            "signer": self.signer,
+            "trustedRootSha256": self.trusted_root_sha256,
         }
 
 
@@ -115,10 +128,10 @@ def parse_evidence(data: bytes, source: str) -> tuple[EvidenceKind, tuple[Candid
         if "attestation_bundles" in raw:
             provenance = Provenance.model_validate_json(data)
             candidates = tuple(
-                _from_attestation(att, f"{source}: bundle {b}, attestation {a}",
-                                  claimed=bundle.publisher)
+                _from_attestation(att, f"{source}: bundle {b}, attestation {a}", claimed=bundle.publisher)
                 for b, bundle in enumerate(provenance.attestation_bundles, 1)
-                for a, att in enumerate(bundle.attestations, 1))
+                for a, att in enumerate(bundle.attestations, 1)
+            )
             if not candidates:
                 raise EvidenceFileError(f"evidence {source}: provenance object holds no attestation")
             return "pep740-provenance", candidates
@@ -131,7 +144,8 @@ def parse_evidence(data: bytes, source: str) -> tuple[EvidenceKind, tuple[Candid
         raise EvidenceFileError(f"evidence {source} is malformed: {_first_line(exc)}") from exc
     raise EvidenceFileError(
         f"evidence {source} is neither a PEP 740 attestation, a PEP 740 provenance object "
-        "nor a sigstore bundle")
+        "nor a sigstore bundle"
+    )
 
 
 def _from_attestation(attestation: Any, label: str, claimed: object | None = None) -> Candidate:
@@ -142,18 +156,17 @@ def _from_attestation(attestation: Any, label: str, claimed: object | None = Non
     except ConversionError as exc:
         # Well-formed JSON whose certificate or log entry is not what it must be: a failed
         # candidate (tampered), not an unreadable file.
-        return Candidate(label=label, bundle=None, unusable=_first_line(exc),
-                         claimed_publisher=claimed)
+        return Candidate(label=label, bundle=None, unusable=_first_line(exc), claimed_publisher=claimed)
 
 
 def read_evidence(path: Path) -> EvidenceFile:
     data = read_bounded(path)
     kind, candidates = parse_evidence(data, str(path))
-    return EvidenceFile(path=path, sha256=hashlib.sha256(data).hexdigest(), kind=kind,
-                        candidates=candidates)
+    return EvidenceFile(path=path, sha256=hashlib.sha256(data).hexdigest(), kind=kind, candidates=candidates)
 
 
 # -- where evidence lives -----------------------------------------------------------------
+
 
 def store_dir(evidence_root: Path, dist_sha256: str) -> Path:
     return evidence_root / dist_sha256
@@ -180,8 +193,15 @@ def store_evidence(evidence_root: Path, dist_sha256: str, data: bytes) -> Path:
 
 # -- verification ------------------------------------------------------------------------
 
-def verify_distribution(dist: Path, evidence: list[EvidenceFile], expected: Expected,
-                        root: PinnedRoot, *, dist_sha256: str | None = None) -> VerifiedEvidence:
+
+def verify_distribution(
+    dist: Path,
+    evidence: list[EvidenceFile],
+    expected: Expected,
+    root: PinnedRoot,
+    *,
+    dist_sha256: str | None = None,
+) -> VerifiedEvidence:
     """The first candidate that verifies for ``dist`` and ``expected``; otherwise
     :class:`EvidenceError` with one reason per candidate tried."""
     from sigstore.verify import Verifier
@@ -189,8 +209,10 @@ def verify_distribution(dist: Path, evidence: list[EvidenceFile], expected: Expe
     name = dist.name
     digest = dist_sha256 or sha256_file(dist)
     if not evidence:
-        raise EvidenceError(f"{name}: no publisher evidence found",
-                            [f"{name}: no publisher evidence found (pass --attestation FILE)"])
+        raise EvidenceError(
+            f"{name}: no publisher evidence found",
+            [f"{name}: no publisher evidence found (pass --attestation FILE)"],
+        )
     verifier = Verifier(trusted_root=root.root)
     reasons: list[str] = []
     for file in evidence:
@@ -203,11 +225,18 @@ def verify_distribution(dist: Path, evidence: list[EvidenceFile], expected: Expe
             assert candidate.bundle is not None  # noqa: S101 - _verify_candidate checked it
             entry = _log_entry(candidate.bundle)
             return VerifiedEvidence(
-                distribution=name, sha256=digest, expected=str(expected), evidence=str(file.path),
-                evidence_sha256=file.sha256, evidence_kind=file.kind, predicate_type=predicate,
+                distribution=name,
+                sha256=digest,
+                expected=str(expected),
+                evidence=str(file.path),
+                evidence_sha256=file.sha256,
+                evidence_kind=file.kind,
+                predicate_type=predicate,
                 log_index=int(entry.get("logIndex", -1)),
                 integrated_time=int(entry.get("integratedTime", 0)),
-                signer=signer, trusted_root_sha256=root.sha256)
+                signer=signer,
+                trusted_root_sha256=root.sha256,
+            )
     raise EvidenceError(f"{name}: no evidence verifies for {expected}", reasons)
 
 
@@ -215,8 +244,9 @@ class _Rejected(Exception):
     """A candidate failed; the message is the one-line reason (never leaves this module)."""
 
 
-def _verify_candidate(verifier: Any, candidate: Candidate, name: str, digest: str,
-                      expected: Expected) -> tuple[str | None, str]:
+def _verify_candidate(
+    verifier: Any, candidate: Candidate, name: str, digest: str, expected: Expected
+) -> tuple[str | None, str]:
     from cryptography.x509 import ExtensionNotFound
     from sigstore.errors import CertValidationError
     from sigstore.errors import Error as SigstoreError
@@ -231,11 +261,15 @@ def _verify_candidate(verifier: Any, candidate: Candidate, name: str, digest: st
         # names it, so an environment can be required only of provenance-object evidence.
         claimed = candidate.claimed_publisher
         if claimed is None:
-            raise _Rejected(f"environment {expected.environment!r} cannot be checked: only the "
-                            "index's provenance object names it, the certificate does not")
+            raise _Rejected(
+                f"environment {expected.environment!r} cannot be checked: only the "
+                "index's provenance object names it, the certificate does not"
+            )
         if getattr(claimed, "environment", None) != expected.environment:
-            raise _Rejected(f"the index names environment {getattr(claimed, 'environment', None)!r}"
-                            f", not {expected.environment!r}")
+            raise _Rejected(
+                f"the index names environment {getattr(claimed, 'environment', None)!r}"
+                f", not {expected.environment!r}"
+            )
     policy = expected.policy()
     if isinstance(expected, PublisherSpec):
         # The publisher policy's own message prints raw certificate extensions; say it plainly.
@@ -250,12 +284,14 @@ def _verify_candidate(verifier: Any, candidate: Candidate, name: str, digest: st
             predicate = _check_statement(payload_type, payload, name, digest, expected)
         else:
             verifier.verify_artifact(
-                Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest)),
-                bundle, policy)
+                Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest)), bundle, policy
+            )
             predicate = None
     except CertValidationError as exc:
-        raise _Rejected("certificate does not chain to the pinned trusted root (another sigstore "
-                        f"instance?): {_first_line(exc)}") from exc
+        raise _Rejected(
+            "certificate does not chain to the pinned trusted root (another sigstore "
+            f"instance?): {_first_line(exc)}"
+        ) from exc
     except SigstoreError as exc:
         raise _Rejected(_first_line(exc)) from exc
     except (ValueError, KeyError, ExtensionNotFound) as exc:  # claims a policy needs are absent
@@ -263,8 +299,7 @@ def _verify_candidate(verifier: Any, candidate: Candidate, name: str, digest: st
     return predicate, _signer(bundle)
 
 
-def _check_statement(payload_type: str, payload: bytes, name: str, digest: str,
-                     expected: Expected) -> str:
+def _check_statement(payload_type: str, payload: bytes, name: str, digest: str, expected: Expected) -> str:
     """Bind the verified in-toto statement to this file, as pypi-attestations does."""
     if payload_type != IN_TOTO_PAYLOAD:
         raise _Rejected(f"envelope payload type is {payload_type!r}, not an in-toto statement")
@@ -288,8 +323,7 @@ def _check_statement(payload_type: str, payload: bytes, name: str, digest: str,
         if (subject.get("digest") or {}).get("sha256") != digest:
             raise _Rejected(f"attestation is for another file: sha256 differs from {name}'s")
         return predicate
-    if not any(isinstance(s, dict) and (s.get("digest") or {}).get("sha256") == digest
-               for s in subjects):
+    if not any(isinstance(s, dict) and (s.get("digest") or {}).get("sha256") == digest for s in subjects):
         raise _Rejected(f"no subject of the signed statement has {name}'s sha256")
     return predicate
 
@@ -315,8 +349,7 @@ def _signer(bundle: Bundle) -> str:
     from cryptography import x509
 
     try:
-        san = bundle.signing_certificate.extensions.get_extension_for_class(
-            x509.SubjectAlternativeName).value
+        san = bundle.signing_certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return "?"
     names = [str(v) for v in san.get_values_for_type(x509.UniformResourceIdentifier)]

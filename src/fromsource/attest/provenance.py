@@ -77,9 +77,13 @@ class PublisherEvidence:
     signer: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"publisher": self.publisher, "attestationSha256": self.attestation_sha256,
-                "attestationKind": self.attestation_kind, "logIndex": self.log_index,
-                "signer": self.signer}
+        return {
+            "publisher": self.publisher,
+            "attestationSha256": self.attestation_sha256,
+            "attestationKind": self.attestation_kind,
+            "logIndex": self.log_index,
+            "signer": self.signer,
+        }
 
     @classmethod
     def from_annotations(cls, annotations: Mapping[str, Any]) -> PublisherEvidence | None:
@@ -91,8 +95,9 @@ class PublisherEvidence:
         extra = shape.obj(dict(annotations), "$.annotations", p, (), (PUBLISHER_EVIDENCE,))
         found = None
         if extra is not None and PUBLISHER_EVIDENCE in extra:
-            found = read_publisher_evidence(extra[PUBLISHER_EVIDENCE],
-                                            f"$.annotations.{PUBLISHER_EVIDENCE}", p)
+            found = read_publisher_evidence(
+                extra[PUBLISHER_EVIDENCE], f"$.annotations.{PUBLISHER_EVIDENCE}", p
+            )
         if p:
             raise StatementError("sdist annotations this reader does not understand:", p.items)
         return found
@@ -194,8 +199,13 @@ class Sandbox:
     namespaces: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tool": self.tool, "version": self.version, "readOnly": list(self.read_only),
-                "readWrite": list(self.read_write), "namespaces": list(self.namespaces)}
+        return {
+            "tool": self.tool,
+            "version": self.version,
+            "readOnly": list(self.read_only),
+            "readWrite": list(self.read_write),
+            "namespaces": list(self.namespaces),
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -290,27 +300,36 @@ class BuildRecord:
         """What the policy's ``[build]`` rules make of the recorded isolation: the network rule
         accepts any level that cut the network, the sandbox rule only ``bwrap``."""
         if require_sandbox and self.isolation != ISOLATION_BWRAP:
-            return [f"built with isolation {self.isolation!r}; the policy requires the filesystem "
-                    f"sandbox ({ISOLATION_BWRAP!r})"]
+            return [
+                f"built with isolation {self.isolation!r}; the policy requires the filesystem "
+                f"sandbox ({ISOLATION_BWRAP!r})"
+            ]
         if require_isolation and self.isolation not in NETWORK_ISOLATED:
-            return [f"built with isolation {self.isolation!r}; the policy requires network "
-                    f"isolation ({', '.join(sorted(NETWORK_ISOLATED))})"]
+            return [
+                f"built with isolation {self.isolation!r}; the policy requires network "
+                f"isolation ({', '.join(sorted(NETWORK_ISOLATED))})"
+            ]
         return []
 
     def source_problems(self, *, allow_unverified_sources: bool) -> list[str]:
         """An sdist fetched without an integrity check is refused unless the policy allows it."""
         if self.sdist.unverified is None or allow_unverified_sources:
             return []
-        return [f"sdist {self.sdist.name!r} was built without an integrity check "
-                f"({self.sdist.unverified}); the policy does not allow unverified sources "
-                "([build].allow_unverified_sources)"]
+        return [
+            f"sdist {self.sdist.name!r} was built without an integrity check "
+            f"({self.sdist.unverified}); the policy does not allow unverified sources "
+            "([build].allow_unverified_sources)"
+        ]
 
     def subject_problems(self, wheel_name: str, wheel_sha256: str) -> list[str]:
         """Why this record is not about the wheel file ``wheel_name`` with that digest."""
         if self.wheel_name != wheel_name:
-            return [f"$.subject[0].name: subject must name exactly {wheel_name}, once "
-                    f"(it names {self.wheel_name})"]
+            return [
+                f"$.subject[0].name: subject must name exactly {wheel_name}, once "
+                f"(it names {self.wheel_name})"
+            ]
         if self.wheel_sha256 != wheel_sha256:
-            return [f"$.subject[0].digest.sha256: subject digest does not match the wheel's sha256 "
-                    f"{wheel_sha256}"]
+            return [
+                f"$.subject[0].digest.sha256: subject digest does not match the wheel's sha256 {wheel_sha256}"
+            ]
         return []

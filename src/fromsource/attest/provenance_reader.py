@@ -66,9 +66,12 @@ def read_statement(statement: object, p: Problems) -> BuildRecord | None:
     if predicate is None:
         return None
     where = "$.predicate.buildDefinition"
-    definition = shape.obj(predicate.get("buildDefinition"), where, p,
-                           ("buildType", "externalParameters", "internalParameters",
-                            "resolvedDependencies"))
+    definition = shape.obj(
+        predicate.get("buildDefinition"),
+        where,
+        p,
+        ("buildType", "externalParameters", "internalParameters", "resolvedDependencies"),
+    )
     if definition is None:
         return None
     shape.const(definition.get("buildType"), f"{where}.buildType", p, BUILD_TYPE)
@@ -78,16 +81,37 @@ def read_statement(statement: object, p: Problems) -> BuildRecord | None:
     run = _run_details(predicate.get("runDetails"), p)
     if deps is not None and sdist is not None:
         _check_sdist(deps[0], sdist, p)
-    if (subject is None or requirement is None or sdist is None or isolation is None
-            or epoch is None or deps is None or run is None or deps[0] is None or deps[2] is None):
+    if (
+        subject is None
+        or requirement is None
+        or sdist is None
+        or isolation is None
+        or epoch is None
+        or deps is None
+        or run is None
+        or deps[0] is None
+        or deps[2] is None
+    ):
         return None
     builder_version, invocation_id, started_on, finished_on, log_sha256, builder_id, worker = run
     return BuildRecord(
-        wheel_name=subject[0], wheel_sha256=subject[1], requirement=requirement,
-        sdist=deps[0], wheels=deps[1], interpreter=deps[2], natives=deps[3], isolation=isolation,
-        source_date_epoch=epoch, builder_version=builder_version, invocation_id=invocation_id,
-        started_on=started_on, finished_on=finished_on, log_sha256=log_sha256, sandbox=sandbox,
-        builder_id=builder_id, worker=worker,
+        wheel_name=subject[0],
+        wheel_sha256=subject[1],
+        requirement=requirement,
+        sdist=deps[0],
+        wheels=deps[1],
+        interpreter=deps[2],
+        natives=deps[3],
+        isolation=isolation,
+        source_date_epoch=epoch,
+        builder_version=builder_version,
+        invocation_id=invocation_id,
+        started_on=started_on,
+        finished_on=finished_on,
+        log_sha256=log_sha256,
+        sandbox=sandbox,
+        builder_id=builder_id,
+        worker=worker,
     )
 
 
@@ -203,13 +227,15 @@ def _sandbox(value: object, where: str, p: Problems) -> Sandbox | None:
         namespaces = None
     if not tool or version is None or read_only is None or read_write is None or namespaces is None:
         return None
-    return Sandbox(tool="bwrap", version=version, read_only=read_only, read_write=read_write,
-                   namespaces=namespaces)
+    return Sandbox(
+        tool="bwrap", version=version, read_only=read_only, read_write=read_write, namespaces=namespaces
+    )
 
 
-def _dependencies(value: object, p: Problems,
-                  ) -> tuple[Dependency | None, tuple[Dependency, ...], Dependency | None,
-                             tuple[Dependency, ...]] | None:
+def _dependencies(
+    value: object,
+    p: Problems,
+) -> tuple[Dependency | None, tuple[Dependency, ...], Dependency | None, tuple[Dependency, ...]] | None:
     """(the sdist, the wheels, the interpreter, the native inputs); None when the list itself
     is unusable."""
     where = "$.predicate.buildDefinition.resolvedDependencies"
@@ -233,8 +259,10 @@ def _dependencies(value: object, p: Problems,
             interpreters.append((index, dep))
         elif dep is not None and dep.kind in NATIVE_KINDS:
             if (dep.kind, dep.name) in native_names:
-                p.add(f"{path}.name", f"{dep.kind} {dep.name} is already entry "
-                      f"[{native_names[dep.kind, dep.name]}]")
+                p.add(
+                    f"{path}.name",
+                    f"{dep.kind} {dep.name} is already entry [{native_names[dep.kind, dep.name]}]",
+                )
                 ok = False
             else:
                 native_names[dep.kind, dep.name] = index
@@ -258,8 +286,9 @@ def _claimed_kind(entry: object) -> object:
     return annotations.get("kind") if isinstance(annotations, dict) else None
 
 
-def _exactly_one(found: list[tuple[int, Dependency | None]], kind: str, where: str,
-                 p: Problems) -> Dependency | None:
+def _exactly_one(
+    found: list[tuple[int, Dependency | None]], kind: str, where: str, p: Problems
+) -> Dependency | None:
     if len(found) != 1:
         at = ", ".join(f"[{i}]" for i, _ in found) or "none"
         p.add(where, f"must hold exactly one {kind} entry, holds {len(found)} ({at})")
@@ -274,16 +303,18 @@ def _dependency(value: object, path: str, p: Problems) -> Dependency | None:
     sha = shape.digest(entry.get("digest"), f"{path}.digest", p)
     uri = shape.string(entry["uri"], f"{path}.uri", p) if "uri" in entry else None
     notes = entry.get("annotations")
-    kind = shape.one_of(notes.get("kind") if isinstance(notes, dict) else None,
-                        f"{path}.annotations.kind", p, KINDS)
+    kind = shape.one_of(
+        notes.get("kind") if isinstance(notes, dict) else None, f"{path}.annotations.kind", p, KINDS
+    )
     where = f"{path}.annotations"
     if kind == KIND_SDIST:
         name = _sdist_filename(entry.get("name"), f"{path}.name", p)
         annotations = shape.obj(notes, where, p, ("kind",), (PUBLISHER_EVIDENCE, UNVERIFIED))
         evidence = unverified = None
         if annotations is not None and PUBLISHER_EVIDENCE in annotations:
-            evidence = read_publisher_evidence(annotations[PUBLISHER_EVIDENCE],
-                                           f"{where}.{PUBLISHER_EVIDENCE}", p)
+            evidence = read_publisher_evidence(
+                annotations[PUBLISHER_EVIDENCE], f"{where}.{PUBLISHER_EVIDENCE}", p
+            )
             if evidence is None:
                 return None
         if annotations is not None and UNVERIFIED in annotations:
@@ -292,8 +323,9 @@ def _dependency(value: object, path: str, p: Problems) -> Dependency | None:
                 return None
         if name is None or sha is None or ("uri" in entry and uri is None):
             return None
-        return Dependency(name=name, sha256=sha, kind=kind, uri=uri, publisher_evidence=evidence,
-                          unverified=unverified)
+        return Dependency(
+            name=name, sha256=sha, kind=kind, uri=uri, publisher_evidence=evidence, unverified=unverified
+        )
     if kind in NATIVE_KINDS:
         return _native(entry, kind, sha, uri, path, p)
     if "uri" in entry:  # only a fetched sdist and native inputs have a place they came from
@@ -305,8 +337,11 @@ def _dependency(value: object, path: str, p: Problems) -> Dependency | None:
             p.add(f"{path}.name", f"{name!r} is not python-X.Y.Z")
             name = None
         annotations = shape.obj(notes, where, p, ("kind", "implementation"))
-        implementation = (shape.string(annotations.get("implementation"), f"{where}.implementation", p)
-                          if annotations is not None else None)
+        implementation = (
+            shape.string(annotations.get("implementation"), f"{where}.implementation", p)
+            if annotations is not None
+            else None
+        )
         if name is None or sha is None or implementation is None:
             return None
         return Dependency(name=name, sha256=sha, kind=kind, implementation=implementation)
@@ -319,8 +354,9 @@ def _dependency(value: object, path: str, p: Problems) -> Dependency | None:
 def _wheel(entry: dict[str, Any], sha: str | None, path: str, p: Problems) -> Dependency | None:
     name = _wheel_filename(entry.get("name"), f"{path}.name", p)
     where = f"{path}.annotations"
-    notes = shape.obj(entry.get("annotations"), where, p,
-                      ("kind", "edge", "seed", "attestationSha256"), ("external",))
+    notes = shape.obj(
+        entry.get("annotations"), where, p, ("kind", "edge", "seed", "attestationSha256"), ("external",)
+    )
     if notes is None:
         return None
     edge = shape.one_of(notes.get("edge"), f"{where}.edge", p, EDGES)
@@ -347,8 +383,15 @@ def _wheel(entry: dict[str, Any], sha: str | None, path: str, p: Problems) -> De
             return None
     if name is None or sha is None or edge is None or seed is None:
         return None
-    return Dependency(name=name, sha256=sha, kind=KIND_WHEEL, edge=edge, seed=seed,
-                      attestation_sha256=attestation, external=external)
+    return Dependency(
+        name=name,
+        sha256=sha,
+        kind=KIND_WHEEL,
+        edge=edge,
+        seed=seed,
+        attestation_sha256=attestation,
+        external=external,
+    )
 
 
 _NATIVE_FIELDS = {
@@ -359,8 +402,9 @@ _NATIVE_FIELDS = {
 }
 
 
-def _native(entry: dict[str, Any], kind: str, sha: str | None, uri: str | None, path: str,
-            p: Problems) -> Dependency | None:
+def _native(
+    entry: dict[str, Any], kind: str, sha: str | None, uri: str | None, path: str, p: Problems
+) -> Dependency | None:
     """A system-library, compiler, toolchain or crate entry: every annotation its kind has,
     nothing else, and the ``uri`` of the file it was."""
     name = _plain_name(entry.get("name"), f"{path}.name", p)
@@ -385,12 +429,22 @@ def _native(entry: dict[str, Any], kind: str, sha: str | None, uri: str | None, 
     if any(v is None for v in fields.values()):
         return None
     return Dependency(
-        name=name, sha256=sha, kind=kind, uri=uri, package=package,
-        soname=fields.get("soname"), path=fields.get("path"),
-        needed_by=fields.get("neededBy") or (), version=fields.get("version"),
-        compiler=fields.get("compiler"), command=fields.get("command"),
-        toolchain=fields.get("toolchain"), program=fields.get("program"),
-        crate=fields.get("crate"), lock_source=fields.get("lockSource"))
+        name=name,
+        sha256=sha,
+        kind=kind,
+        uri=uri,
+        package=package,
+        soname=fields.get("soname"),
+        path=fields.get("path"),
+        needed_by=fields.get("neededBy") or (),
+        version=fields.get("version"),
+        compiler=fields.get("compiler"),
+        command=fields.get("command"),
+        toolchain=fields.get("toolchain"),
+        program=fields.get("program"),
+        crate=fields.get("crate"),
+        lock_source=fields.get("lockSource"),
+    )
 
 
 def _system_package(value: object, where: str, p: Problems) -> SystemPackage | None:
@@ -400,16 +454,18 @@ def _system_package(value: object, where: str, p: Problems) -> SystemPackage | N
     manager = shape.one_of(record.get("manager"), f"{where}.manager", p, PACKAGE_MANAGERS)
     name = shape.string(record.get("name"), f"{where}.name", p)
     version = shape.string(record.get("version"), f"{where}.version", p)
-    arch = (shape.string(record["architecture"], f"{where}.architecture", p)
-            if "architecture" in record else None)
+    arch = (
+        shape.string(record["architecture"], f"{where}.architecture", p) if "architecture" in record else None
+    )
     if manager is None or name is None or version is None or ("architecture" in record and arch is None):
         return None
     return SystemPackage(manager=manager, name=name, version=version, architecture=arch)
 
 
 def read_publisher_evidence(value: object, where: str, p: Problems) -> PublisherEvidence | None:
-    record = shape.obj(value, where, p, ("publisher", "attestationSha256", "attestationKind", "logIndex",
-                                         "signer"))
+    record = shape.obj(
+        value, where, p, ("publisher", "attestationSha256", "attestationKind", "logIndex", "signer")
+    )
     if record is None:
         return None
     publisher = shape.string(record.get("publisher"), f"{where}.publisher", p)
@@ -425,8 +481,13 @@ def read_publisher_evidence(value: object, where: str, p: Problems) -> Publisher
     signer = shape.string(record.get("signer"), f"{where}.signer", p)
     if publisher is None or digest is None or kind is None or log_index is None or signer is None:
         return None
-    return PublisherEvidence(publisher=publisher, attestation_sha256=digest, attestation_kind=kind,
-                             log_index=log_index, signer=signer)
+    return PublisherEvidence(
+        publisher=publisher,
+        attestation_sha256=digest,
+        attestation_kind=kind,
+        log_index=log_index,
+        signer=signer,
+    )
 
 
 def _check_sdist(dep: Dependency | None, sdist: Dependency, p: Problems) -> None:
@@ -434,14 +495,18 @@ def _check_sdist(dep: Dependency | None, sdist: Dependency, p: Problems) -> None
     if dep is None:
         return
     where = "$.predicate.buildDefinition.resolvedDependencies"
-    for label, ours, theirs in (("name", dep.name, sdist.name), ("digest.sha256", dep.sha256, sdist.sha256),
-                                ("uri", dep.uri, sdist.uri)):
+    for label, ours, theirs in (
+        ("name", dep.name, sdist.name),
+        ("digest.sha256", dep.sha256, sdist.sha256),
+        ("uri", dep.uri, sdist.uri),
+    ):
         if ours != theirs:
             p.add(f"{where}[sdist].{label}", f"{ours!r} differs from externalParameters.sdist's {theirs!r}")
 
 
 def _run_details(
-    value: object, p: Problems,
+    value: object,
+    p: Problems,
 ) -> tuple[str, str, str, str, str, str, dict[str, str] | None] | None:
     where = "$.predicate.runDetails"
     run = shape.obj(value, where, p, ("builder", "metadata", "byproducts"), ("worker",))
@@ -459,8 +524,7 @@ def _run_details(
         versions = shape.obj(builder.get("version"), f"{where}.builder.version", p, ("fromsource",))
         if versions is not None:
             version = shape.string(versions.get("fromsource"), f"{where}.builder.version.fromsource", p)
-    meta = shape.obj(run.get("metadata"), f"{where}.metadata", p,
-                     ("invocationId", "startedOn", "finishedOn"))
+    meta = shape.obj(run.get("metadata"), f"{where}.metadata", p, ("invocationId", "startedOn", "finishedOn"))
     invocation = started = finished = None
     if meta is not None:
         invocation = shape.string(meta.get("invocationId"), f"{where}.metadata.invocationId", p)

@@ -49,11 +49,13 @@ class PublisherSpec:
         from pypi_attestations import GitHubPublisher, GitLabPublisher, GooglePublisher
 
         if self.kind == "github":
-            return GitHubPublisher(repository=self.repository, workflow=self.workflow,
-                                   environment=self.environment)
+            return GitHubPublisher(
+                repository=self.repository, workflow=self.workflow, environment=self.environment
+            )
         if self.kind == "gitlab":
-            return GitLabPublisher(repository=self.repository, workflow_filepath=self.workflow,
-                                   environment=self.environment)
+            return GitLabPublisher(
+                repository=self.repository, workflow_filepath=self.workflow, environment=self.environment
+            )
         return GooglePublisher(email=self.email)
 
     def policy(self) -> VerificationPolicy:
@@ -69,8 +71,10 @@ class PublisherSpec:
         if self.kind == "google":
             return bool(getattr(claimed, "email", "") == self.email)
         workflow = getattr(claimed, "workflow", None) or getattr(claimed, "workflow_filepath", "")
-        return bool(str(getattr(claimed, "repository", "")).lower() == self.repository.lower()
-                    and workflow == self.workflow)
+        return bool(
+            str(getattr(claimed, "repository", "")).lower() == self.repository.lower()
+            and workflow == self.workflow
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,8 +116,9 @@ def parse_publisher(spec: str) -> PublisherSpec:
             raise InputError(f"publisher {spec!r}: expected github:OWNER/REPO/WORKFLOW.yml[@ENV]")
         if "@" in rest and not _SEGMENT.match(env):
             raise InputError(f"publisher {spec!r}: the environment after @ is empty or invalid")
-        return PublisherSpec(kind="github", repository=f"{parts[0]}/{parts[1]}",
-                             workflow=parts[2], environment=env or None)
+        return PublisherSpec(
+            kind="github", repository=f"{parts[0]}/{parts[1]}", workflow=parts[2], environment=env or None
+        )
     if kind == "gitlab":
         body, _, env = rest.partition("@")
         # GitLab's own build-config URI separates project and CI file path with "//"; without
@@ -122,12 +127,12 @@ def parse_publisher(spec: str) -> PublisherSpec:
         if not dslash:
             project, _, path = body.rpartition("/")
         parts, file_parts = project.split("/"), path.split("/")
-        if len(parts) < 2 or not _segments_ok(parts + file_parts) \
-                or not _WORKFLOW.match(file_parts[-1]):
-            raise InputError(f"publisher {spec!r}: expected gitlab:NAMESPACE/PROJECT/CI-FILE.yml "
-                             "(or NAMESPACE/PROJECT//DIR/CI-FILE.yml)")
+        if len(parts) < 2 or not _segments_ok(parts + file_parts) or not _WORKFLOW.match(file_parts[-1]):
+            raise InputError(
+                f"publisher {spec!r}: expected gitlab:NAMESPACE/PROJECT/CI-FILE.yml "
+                "(or NAMESPACE/PROJECT//DIR/CI-FILE.yml)"
+            )
         if "@" in rest and not _SEGMENT.match(env):
             raise InputError(f"publisher {spec!r}: the environment after @ is empty or invalid")
-        return PublisherSpec(kind="gitlab", repository=project, workflow=path,
-                             environment=env or None)
+        return PublisherSpec(kind="gitlab", repository=project, workflow=path, environment=env or None)
     raise InputError(f"unknown publisher kind {kind!r} in {spec!r} (use github:, gitlab:, google:)")

@@ -29,21 +29,33 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 def annotation(result: VerifiedEvidence, spec: PublisherSpec) -> dict[str, Any]:
     """What was verified, enough to find the evidence again and re-check it."""
-    return {ANNOTATION: PublisherEvidence(
-        publisher=str(spec), attestation_sha256=result.evidence_sha256,
-        attestation_kind=result.evidence_kind, log_index=result.log_index, signer=result.signer,
-    ).to_dict()}
+    return {
+        ANNOTATION: PublisherEvidence(
+            publisher=str(spec),
+            attestation_sha256=result.evidence_sha256,
+            attestation_kind=result.evidence_kind,
+            log_index=result.log_index,
+            signer=result.signer,
+        ).to_dict()
+    }
 
 
-def recheck(name: str, sha256: str, record: PublisherEvidence | None, evidence_dirs: Sequence[Path],
-            required: PublisherSpec | None, root: Callable[[], PinnedRoot]
-            ) -> tuple[tuple[str, ...], list[str]]:
+def recheck(
+    name: str,
+    sha256: str,
+    record: PublisherEvidence | None,
+    evidence_dirs: Sequence[Path],
+    required: PublisherSpec | None,
+    root: Callable[[], PinnedRoot],
+) -> tuple[tuple[str, ...], list[str]]:
     """(evidence lines, problems) for one sdist entry, whose ``publisherEvidence`` the statement
     reader (:meth:`BuildRecord.from_statement`) has already read strictly; never raises."""
     if record is None:
         if required is not None:
-            return (), [f"the policy requires publisher {required}; the provenance records no "
-                        "publisher evidence for this sdist"]
+            return (), [
+                f"the policy requires publisher {required}; the provenance records no "
+                "publisher evidence for this sdist"
+            ]
         return (), []
     try:
         spec = parse_publisher(record.publisher)
@@ -55,8 +67,10 @@ def recheck(name: str, sha256: str, record: PublisherEvidence | None, evidence_d
     digest = record.attestation_sha256
     path = next((p for d in evidence_dirs if (p := d / sha256 / f"{digest}.json").is_file()), None)
     if path is None:
-        return (), [*problems, f"publisher evidence sha256:{digest[:12]} is not in the workspace "
-                               "evidence store"]
+        return (), [
+            *problems,
+            f"publisher evidence sha256:{digest[:12]} is not in the workspace evidence store",
+        ]
     try:
         evidence = read_evidence(path)
         if evidence.sha256 != digest:
@@ -67,15 +81,19 @@ def recheck(name: str, sha256: str, record: PublisherEvidence | None, evidence_d
     except FromsourceError as exc:
         return (), [*problems, f"publisher evidence: {exc.message}"]
     if result.log_index != record.log_index:
-        problems.append(f"publisher evidence verifies at log index {result.log_index}, the "
-                        f"provenance records {record.log_index}")
-    return (f"published by {spec}",
-            f"log index {result.log_index}, evidence sha256:{digest[:12]} ({result.evidence_kind})"), \
-        problems
+        problems.append(
+            f"publisher evidence verifies at log index {result.log_index}, the "
+            f"provenance records {record.log_index}"
+        )
+    return (
+        f"published by {spec}",
+        f"log index {result.log_index}, evidence sha256:{digest[:12]} ({result.evidence_kind})",
+    ), problems
 
 
-def check_stored(name: str, sha256: str, spec: PublisherSpec, evidence_dirs: Sequence[Path],
-                 root: Callable[[], PinnedRoot]) -> tuple[tuple[str, ...], list[str]]:
+def check_stored(
+    name: str, sha256: str, spec: PublisherSpec, evidence_dirs: Sequence[Path], root: Callable[[], PinnedRoot]
+) -> tuple[tuple[str, ...], list[str]]:
     """(evidence, problems): does any stored evidence for ``sha256`` show ``spec`` published
     ``name``? For externals admitted by publisher, whose entries carry no annotation."""
     files, problems = [], []
@@ -91,6 +109,8 @@ def check_stored(name: str, sha256: str, spec: PublisherSpec, evidence_dirs: Seq
         return (), [*problems, *(f"publisher evidence: {r}" for r in exc.reasons)]
     except FromsourceError as exc:
         return (), [*problems, f"publisher evidence: {exc.message}"]
-    return (f"published by {spec}", f"log index {result.log_index}, evidence sha256:"
-            f"{result.evidence_sha256[:12]} ({result.evidence_kind})"), []
-
+    return (
+        f"published by {spec}",
+        f"log index {result.log_index}, evidence sha256:"
+        f"{result.evidence_sha256[:12]} ({result.evidence_kind})",
+    ), []

@@ -21,10 +21,22 @@ VERDICTS = ("readable", "not-readable")
 ADMITTED_VERDICT = {ADMIT_READABLE: "readable", ADMIT_BINARY: "not-readable"}
 
 
-def review_statement(*, wheel_name: str, wheel_sha256: str, sdist_name: str, sdist_sha256: str,
-                     verdict: str, admission: str, counts: dict[str, int], reasons: list[str],
-                     notes: list[str], report_name: str, report_sha256: str, tool_version: str,
-                     reviewed_on: str) -> dict[str, Any]:
+def review_statement(
+    *,
+    wheel_name: str,
+    wheel_sha256: str,
+    sdist_name: str,
+    sdist_sha256: str,
+    verdict: str,
+    admission: str,
+    counts: dict[str, int],
+    reasons: list[str],
+    notes: list[str],
+    report_name: str,
+    report_sha256: str,
+    tool_version: str,
+    reviewed_on: str,
+) -> dict[str, Any]:
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": wheel_name, "digest": {"sha256": wheel_sha256}}],
@@ -63,8 +75,9 @@ class SeedReview:
         p = Problems()
         review = _read(statement, p)
         if p or review is None:
-            raise StatementError(f"not a {SEED_REVIEW} statement this reader fully understands:",
-                                 p.items or ["$: unreadable"])
+            raise StatementError(
+                f"not a {SEED_REVIEW} statement this reader fully understands:", p.items or ["$: unreadable"]
+            )
         return review
 
 
@@ -74,9 +87,13 @@ def _read(statement: object, p: Problems) -> SeedReview | None:
         return None
     top, subject = read
     w = "$.predicate"
-    pred = shape.obj(top.get("predicate"), w, p,
-                     ("sdist", "verdict", "admission", "counts", "reasons", "tool", "reviewedOn"),
-                     ("notes", "inspectReport"))
+    pred = shape.obj(
+        top.get("predicate"),
+        w,
+        p,
+        ("sdist", "verdict", "admission", "counts", "reasons", "tool", "reviewedOn"),
+        ("notes", "inspectReport"),
+    )
     if pred is None:
         return None
     sdist = shape.obj(pred.get("sdist"), f"{w}.sdist", p, ("name", "digest"))
@@ -110,5 +127,11 @@ def _read(statement: object, p: Problems) -> SeedReview | None:
     shape.string(pred.get("reviewedOn"), f"{w}.reviewedOn", p)
     if subject is None or sdist_name is None or sdist_sha is None or verdict is None or admission is None:
         return None
-    return SeedReview(wheel_name=subject[0], wheel_sha256=subject[1], sdist_name=sdist_name,
-                      sdist_sha256=sdist_sha, verdict=verdict, admission=admission)
+    return SeedReview(
+        wheel_name=subject[0],
+        wheel_sha256=subject[1],
+        sdist_name=sdist_name,
+        sdist_sha256=sdist_sha,
+        verdict=verdict,
+        admission=admission,
+    )

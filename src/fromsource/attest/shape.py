@@ -68,8 +68,9 @@ def _keyset(names: tuple[str, ...]) -> frozenset[str]:
     return found
 
 
-def obj(value: object, path: str, problems: Problems, required: tuple[str, ...],
-        optional: tuple[str, ...] = ()) -> dict[str, Any] | None:
+def obj(
+    value: object, path: str, problems: Problems, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
     """An object with exactly ``required`` keys plus any of ``optional``; unknown keys are problems."""
     if value.__class__ is dict:  # json.loads makes exactly dicts; the common case first
         keys = value.keys()
@@ -178,8 +179,12 @@ def digest(value: object, path: str, problems: Problems) -> str | None:
     return None if digests is None else sha256(digests.get("sha256"), f"{path}.sha256", problems)
 
 
-def statement_about_one(statement: object, p: Problems, statement_type: str, predicate_type: str,
-                        ) -> tuple[dict[str, Any], tuple[str, str] | None] | None:
+def statement_about_one(
+    statement: object,
+    p: Problems,
+    statement_type: str,
+    predicate_type: str,
+) -> tuple[dict[str, Any], tuple[str, str] | None] | None:
     """The top object of an in-toto Statement of ``predicate_type`` about exactly one subject,
     and that subject (name, sha256) when it reads; None when it is not such a statement at all
     (no object, or another predicate type). Every problem goes to ``p``."""

@@ -19,8 +19,7 @@ from fromsource.seedassembly import ASSEMBLY, AssembledSeed, Placement
 SOURCE_SEED = "https://fromsource.dev/attestations/source-seed/v1"
 
 
-def source_seed_statement(seed: AssembledSeed, *, tool_version: str,
-                          assembled_on: str) -> dict[str, Any]:
+def source_seed_statement(seed: AssembledSeed, *, tool_version: str, assembled_on: str) -> dict[str, Any]:
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": seed.filename, "digest": {"sha256": seed.sha256}}],
@@ -60,8 +59,9 @@ class SourceSeedClaim:
         p = shape.Problems()
         claim = _read(statement, p)
         if p or claim is None:
-            raise StatementError(f"not a {SOURCE_SEED} statement this reader fully understands:",
-                                 p.items or ["$: unreadable"])
+            raise StatementError(
+                f"not a {SOURCE_SEED} statement this reader fully understands:", p.items or ["$: unreadable"]
+            )
         return claim
 
 
@@ -71,8 +71,12 @@ def _read(statement: object, p: shape.Problems) -> SourceSeedClaim | None:
         return None
     top, subject = read
     w = "$.predicate"
-    pred = shape.obj(top.get("predicate"), w, p, ("sdist", "assembly", "layout", "exclude",
-                                                  "layoutInferred", "files", "tool", "assembledOn"))
+    pred = shape.obj(
+        top.get("predicate"),
+        w,
+        p,
+        ("sdist", "assembly", "layout", "exclude", "layoutInferred", "files", "tool", "assembledOn"),
+    )
     if pred is None:
         return None
     sdist = shape.obj(pred.get("sdist"), f"{w}.sdist", p, ("name", "digest"))
@@ -115,9 +119,22 @@ def _read(statement: object, p: shape.Problems) -> SourceSeedClaim | None:
         shape.const(tool.get("name"), f"{w}.tool.name", p, "fromsource")
         version = shape.string(tool.get("version"), f"{w}.tool.version", p)
     shape.string(pred.get("assembledOn"), f"{w}.assembledOn", p)
-    if subject is None or sdist_name is None or sdist_sha is None or inferred is None \
-            or version is None or not layout:
+    if (
+        subject is None
+        or sdist_name is None
+        or sdist_sha is None
+        or inferred is None
+        or version is None
+        or not layout
+    ):
         return None
-    return SourceSeedClaim(wheel_name=subject[0], wheel_sha256=subject[1], sdist_name=sdist_name,
-                           sdist_sha256=sdist_sha, layout=tuple(layout), exclude=tuple(exclude),
-                           inferred=inferred, tool_version=version)
+    return SourceSeedClaim(
+        wheel_name=subject[0],
+        wheel_sha256=subject[1],
+        sdist_name=sdist_name,
+        sdist_sha256=sdist_sha,
+        layout=tuple(layout),
+        exclude=tuple(exclude),
+        inferred=inferred,
+        tool_version=version,
+    )

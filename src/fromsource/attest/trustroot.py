@@ -27,7 +27,6 @@ MAX_TRUSTED_ROOT_BYTES = 1 << 20
 _PACKAGED_ROOT = ("_store", "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev", "trusted_root.json")
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrustRootPin:
     """A trusted root file and the sha256 it must have (``None``: the packaged default)."""
@@ -61,8 +60,7 @@ def load_pinned_root(pin: TrustRootPin | None = None) -> PinnedRoot:
     from sigstore_models.trustroot.v1 import TrustedRoot as TrustedRootMessage
 
     pin = pin or packaged_root_pin()
-    data = read_file(pin.path, limit=MAX_TRUSTED_ROOT_BYTES, what="trusted root",
-                     error=TrustRootError)
+    data = read_file(pin.path, limit=MAX_TRUSTED_ROOT_BYTES, what="trusted root", error=TrustRootError)
     digest = hashlib.sha256(data).hexdigest()
     if pin.sha256 is not None and digest != pin.sha256:
         raise TrustRootError(

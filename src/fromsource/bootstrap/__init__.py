@@ -168,19 +168,34 @@ def default_jobs() -> int:
 
 
 class _Planner:
-    def __init__(self, requirements: Sequence[str], *, workspace: Workspace, index: Index,
-                 key: Path, constraints: Sequence[Requirement], jobs: int, keep_going: bool,
-                 settings: BuildSettings, environment: TargetEnvironment,
-                 executor: Executor, reporter: Reporter, policy: Policy | None = None,
-                 evidence_dirs: Sequence[Path] = (),
-                 prefer_buildable: bool = False) -> None:
+    def __init__(
+        self,
+        requirements: Sequence[str],
+        *,
+        workspace: Workspace,
+        index: Index,
+        key: Path,
+        constraints: Sequence[Requirement],
+        jobs: int,
+        keep_going: bool,
+        settings: BuildSettings,
+        environment: TargetEnvironment,
+        executor: Executor,
+        reporter: Reporter,
+        policy: Policy | None = None,
+        evidence_dirs: Sequence[Path] = (),
+        prefer_buildable: bool = False,
+    ) -> None:
         self.requirements = tuple(requirements)
         self.prefer_buildable = prefer_buildable
         self.top: Resolution | None = None
         self.policy = policy
-        self.publishers = PublisherGate(policy, workspace, index, tuple(evidence_dirs)) \
-            if policy is not None and (policy.publishers or policy.external_publishers
-                                       or policy.externals_by_publisher) else None
+        self.publishers = (
+            PublisherGate(policy, workspace, index, tuple(evidence_dirs))
+            if policy is not None
+            and (policy.publishers or policy.external_publishers or policy.externals_by_publisher)
+            else None
+        )
         self.seed_store = SeedStore(workspace)
         self.seed_checks: dict[Node, tuple[Path | None, list[SeedCheck]]] = {}
         self.seeded: dict[Node, frozenset[Node]] = {}  # seed -> members of the cycles it serves
@@ -197,8 +212,9 @@ class _Planner:
         self.executor = executor
         self.reporter = reporter
         # The sandbox level is part of what a build depends on; unavailable: stop before work.
-        self.fingerprint = Fingerprint.current(choose_level(
-            settings.sandbox, require_network_isolation=settings.require_isolation).level)
+        self.fingerprint = Fingerprint.current(
+            choose_level(settings.sandbox, require_network_isolation=settings.require_isolation).level
+        )
         self.digest = DigestCache()
         self.metadata = SdistMetadata(index, workspace.sources, metadata_for=self._metadata_for)
         self.graph = GraphBuilder()
@@ -300,15 +316,19 @@ class _Planner:
             if task.kind == "backend" and package.bs_env is not None:
                 wanted = (*package.build_system.requires, *(package.backend or ()))
                 # The hook ran with these versions; the build must keep them.
-                pins = tuple(Requirement(f"{p.name}=={p.version}")
-                             for p in package.bs_env.packages.values())
+                pins = tuple(Requirement(f"{p.name}=={p.version}") for p in package.bs_env.packages.values())
             self.reporter.discovering(f"resolving the build environment of {package.node}")
         key = (tuple(sorted(map(str, wanted))), tuple(sorted(map(str, pins))))
         if key in self.resolved:
             return self.resolved[key]
         try:
-            result = resolve(wanted, index=self.index, metadata=self.metadata,
-                             constraints=(*self.constraints, *pins), environment=self.environment)
+            result = resolve(
+                wanted,
+                index=self.index,
+                metadata=self.metadata,
+                constraints=(*self.constraints, *pins),
+                environment=self.environment,
+            )
         except _PendingMetadata as pending:
             return pending.candidate
         self.resolved[key] = result
@@ -338,14 +358,24 @@ class _Planner:
                 if str(parse_wheel_filename(wheel.name)[1]) != node.version:
                     continue
                 if self.policy is None:
-                    checks.append(SeedCheck(wheel.name, sha256_file(wheel), (),
-                                            ("no --policy given to decide on its evidence",)))
+                    checks.append(
+                        SeedCheck(
+                            wheel.name,
+                            sha256_file(wheel),
+                            (),
+                            ("no --policy given to decide on its evidence",),
+                        )
+                    )
                     continue
                 # A source seed must be assembled from the very sdist this run builds.
                 package = self.packages.get(node)
-                check = check_seed(wheel, self.policy, [self.seed_store.evidence_file(wheel.name)],
-                                   sdist_dirs=(self.ws.sources,),
-                                   expected_sdist=package.sha256 if package else None)
+                check = check_seed(
+                    wheel,
+                    self.policy,
+                    [self.seed_store.evidence_file(wheel.name)],
+                    sdist_dirs=(self.ws.sources,),
+                    expected_sdist=package.sha256 if package else None,
+                )
                 checks.append(check)
                 if check.accepted and found is None:
                     found = wheel
@@ -374,23 +404,23 @@ class _Planner:
             path = self.ws.externals / filename
             if not path.is_file():
                 self.reporter.discovering(f"fetching external {filename}")
-                published = [c for c in self.index.wheel_candidates(node.name)
-                             if c.filename == filename]
+                published = [c for c in self.index.wheel_candidates(node.name) if c.filename == filename]
                 if not published:
                     raise FromsourceError(
                         f"the policy names external {filename} for {node}, but it is neither in "
                         f"{self.ws.externals}/ nor on the index",
                         hint=f"put that wheel into {self.ws.externals}/ (its sha256 must be {digest})",
                     )
-                path = self.index.fetch_wheel(published[0], self.ws.externals,
-                                              expected_sha256=digest)
+                path = self.index.fetch_wheel(published[0], self.ws.externals, expected_sha256=digest)
             if self.digest(path) != digest:
                 raise FromsourceError(
-                    f"{path} does not have the sha256 the policy names ({digest}); refusing it")
+                    f"{path} does not have the sha256 the policy names ({digest}); refusing it"
+                )
             spec = self.policy.external_publishers.get(digest)
             if spec is not None and self.publishers is not None:  # digest and publisher
-                self.publishers.verify_file(node.name, self._published_wheel(node, filename),
-                                            path, digest, spec)
+                self.publishers.verify_file(
+                    node.name, self._published_wheel(node, filename), path, digest, spec
+                )
             return path, digest
         spec = self.policy.externals_by_publisher.get(canonicalize_name(node.name))
         if spec is None or self.publishers is None:
@@ -399,8 +429,10 @@ class _Planner:
         self.reporter.discovering(f"fetching external {node} published by {spec}")
         candidate = best_wheel(self.index.wheel_candidates(node.name), Version(node.version))
         if candidate is None:
-            raise FromsourceError(f"the policy admits {node} as an external published by {spec}, "
-                                  "but the index has no wheel of it for this environment")
+            raise FromsourceError(
+                f"the policy admits {node} as an external published by {spec}, "
+                "but the index has no wheel of it for this environment"
+            )
         path = self.index.fetch_wheel(candidate, self.ws.externals)
         digest = self.digest(path)
         self.publishers.verify_file(node.name, candidate, path, digest, spec)
@@ -409,8 +441,7 @@ class _Planner:
     def _published_wheel(self, node: Node, filename: str) -> WheelCandidate | None:
         """The index's entry for an external wheel, for its provenance link (if reachable)."""
         try:
-            return next((c for c in self.index.wheel_candidates(node.name)
-                         if c.filename == filename), None)
+            return next((c for c in self.index.wheel_candidates(node.name) if c.filename == filename), None)
         except FromsourceError:
             return None
 
@@ -432,8 +463,7 @@ class _Planner:
         if task.kind == "build-system":
             owner.bs_env = result
             self._edges_to(owner, owner.build_system.requires, nodes, "build-system")
-            hinted = load_backend_requires(self.ws, owner.node.name, owner.node.version,
-                                           owner.sha256)
+            hinted = load_backend_requires(self.ws, owner.node.name, owner.node.version, owner.sha256)
             if hinted is not None:
                 self._learn_backend(owner, hinted)
         else:
@@ -449,8 +479,13 @@ class _Planner:
     def _wanted(self, requirements: Iterable[Requirement]) -> list[Requirement]:
         return [r for r in requirements if self.environment.evaluate(r.marker)]
 
-    def _edges_to(self, owner: _Package, requirements: Iterable[Requirement],
-                  nodes: dict[NormalizedName, Node], kind: EdgeKind) -> None:
+    def _edges_to(
+        self,
+        owner: _Package,
+        requirements: Iterable[Requirement],
+        nodes: dict[NormalizedName, Node],
+        kind: EdgeKind,
+    ) -> None:
         for requirement in self._wanted(requirements):
             target = nodes.get(canonicalize_name(requirement.name))
             if target is not None:
@@ -480,14 +515,16 @@ class _Planner:
         if external is not None:  # used, not built: its build requirements are not needed
             package.wheel, package.wheel_sha256 = external
             self.ws.publish_external(external[0])  # the output index must be installable
-            self._finish(package, PackageReport(
-                name=node.display_name, version=node.version, status="external",
-                wheel=external[0]))
+            self._finish(
+                package,
+                PackageReport(
+                    name=node.display_name, version=node.version, status="external", wheel=external[0]
+                ),
+            )
         else:
             if self.publishers is not None and self.publishers.required(node.name):
                 # before anything of this sdist is built
-                package.sdist_annotations = self.publishers.check(
-                    node.name, sdist, path, package.sha256)
+                package.sdist_annotations = self.publishers.check(node.name, sdist, path, package.sha256)
             self._check_origin(sdist.name, path)  # likewise, when the policy asks
             self._add_task(_Task("build-system", node))
         self.reporter.planned(len(self.packages))
@@ -499,8 +536,13 @@ class _Planner:
             from fromsource.origin.store import require_origin  # git: only when asked for
 
             self.reporter.discovering(f"checking the origin of {path.name}")
-            require_origin(self.ws, path, self.digest(path), signer=load_signer(self.key),
-                           repository=self.policy.repositories.get(canonicalize_name(name)))
+            require_origin(
+                self.ws,
+                path,
+                self.digest(path),
+                signer=load_signer(self.key),
+                repository=self.policy.repositories.get(canonicalize_name(name)),
+            )
 
     # -- cycles --------------------------------------------------------------------
 
@@ -539,19 +581,24 @@ class _Planner:
             raise CycleError(self._cycle_message(plan.unbroken), hint=self._cycle_hint())
 
     def _cycle_message(self, unbroken: Sequence[tuple[Any, tuple[Node, ...]]]) -> str:
-        lines = ["the build graph has cycles that no accepted seed breaks, so nothing in them "
-                 "can be built from source:"]
+        lines = [
+            "the build graph has cycles that no accepted seed breaks, so nothing in them "
+            "can be built from source:"
+        ]
         for cycle, needed in unbroken:
             lines.append(f"  {cycle.cycle_path()}")
             names = " and ".join(str(n) for n in needed)
-            lines.append(f"    a seed of {names} would break it; assemble one from its sdist "
-                         "(no pre-built artifact):")
+            lines.append(
+                f"    a seed of {names} would break it; assemble one from its sdist (no pre-built artifact):"
+            )
             for node in needed:
                 package = self.packages[node]
                 args = suggested_arguments(package.path)
                 args = "--layout SRC=DEST " if args is None else f"{args} " if args else ""
-                lines.append(f"      fromsource seed assemble {package.path} {args}"
-                             f"--key KEY --workspace {self.ws.root}")
+                lines.append(
+                    f"      fromsource seed assemble {package.path} {args}"
+                    f"--key KEY --workspace {self.ws.root}"
+                )
             lines.append("    or review the published wheel and admit it:")
             for node in needed:
                 package = self.packages[node]
@@ -566,19 +613,22 @@ class _Planner:
         return "\n".join(lines)
 
     def _cycle_hint(self) -> str:
-        return ("a source seed needs no pre-built file: assemble it, then re-run with a --policy "
-                "whose [seeds].evidence includes source. Otherwise get the published wheel "
-                "(pip download --no-deps --only-binary :all: NAME==VERSION), admit it with the "
-                "command above, and re-run with --policy naming the reviewer's public key in "
-                "[trust].reviewer_keys")
+        return (
+            "a source seed needs no pre-built file: assemble it, then re-run with a --policy "
+            "whose [seeds].evidence includes source. Otherwise get the published wheel "
+            "(pip download --no-deps --only-binary :all: NAME==VERSION), admit it with the "
+            "command above, and re-run with --policy naming the reviewer's public key in "
+            "[trust].reviewer_keys"
+        )
 
     def _check_stuck(self) -> None:
         """After the loop: anything still waiting must be explained, never dropped."""
         if self.stopping:
             return
         waiting = [p for p in self.packages.values() if p.status == "waiting"]
-        stuck_tasks = [t for t in self.tasks
-                       if t.blocked_on is None or self.packages[t.blocked_on].status not in _DEAD]
+        stuck_tasks = [
+            t for t in self.tasks if t.blocked_on is None or self.packages[t.blocked_on].status not in _DEAD
+        ]
         if waiting or stuck_tasks:
             # Unreachable if the cycle check is complete; say so rather than lose packages.
             names = ", ".join(sorted(str(p.node) for p in waiting)) or "the top-level resolution"
@@ -614,9 +664,14 @@ class _Planner:
             reusable = None
             if package.stale_env != wheels:
                 reusable = find_reusable(
-                    self.ws, package.node.name, package.node.version,
-                    sdist_sha256=package.sha256, env=wheels, fingerprint=self.fingerprint,
-                    keys=self.keys, digest=self.digest,
+                    self.ws,
+                    package.node.name,
+                    package.node.version,
+                    sdist_sha256=package.sha256,
+                    env=wheels,
+                    fingerprint=self.fingerprint,
+                    keys=self.keys,
+                    digest=self.digest,
                     directory=self.ws.stage1 if stage1 else None,
                     sdist_annotations=package.sdist_annotations,
                 )
@@ -626,9 +681,19 @@ class _Planner:
                     package.stage1_wheel, package.stage1_sha256 = reusable.wheel, reusable.sha256
                 else:
                     package.wheel, package.wheel_sha256 = reusable.wheel, reusable.sha256
-                    self._finish(package, self._final_report(package, PackageReport(
-                        name=package.node.display_name, version=package.node.version,
-                        status="reused", wheel=reusable.wheel, attestation=reusable.attestation)))
+                    self._finish(
+                        package,
+                        self._final_report(
+                            package,
+                            PackageReport(
+                                name=package.node.display_name,
+                                version=package.node.version,
+                                status="reused",
+                                wheel=reusable.wheel,
+                                attestation=reusable.attestation,
+                            ),
+                        ),
+                    )
                 progressed = True
                 continue
             if len(self.running) >= self.jobs:
@@ -652,16 +717,14 @@ class _Planner:
     def _node_of(self, package: ResolvedPackage) -> Node:
         return self.packages[Node(package.name, str(package.version))].node
 
-    def _env_wheels(self, package: _Package, env: Resolution,
-                    stage1: bool = False) -> tuple[EnvWheel, ...]:
+    def _env_wheels(self, package: _Package, env: Resolution, stage1: bool = False) -> tuple[EnvWheel, ...]:
         bs_names = {canonicalize_name(r.name) for r in self._wanted(package.build_system.requires)}
         backend_names = {canonicalize_name(r.name) for r in self._wanted(package.backend or ())}
         members = self.cycle_of.get(package.node, frozenset())
         wheels = []
         for name, resolved in sorted(env.packages.items()):
             dep = self.packages[self._node_of(resolved)]
-            edge = ("build-system" if name in bs_names
-                    else "backend" if name in backend_names else "install")
+            edge = "build-system" if name in bs_names else "backend" if name in backend_names else "install"
             if stage1 and self._seed_for(dep, package):
                 seed = self._accepted_seed(dep.node)
                 if seed is None:
@@ -674,19 +737,25 @@ class _Planner:
             else:
                 if dep.wheel is None or dep.wheel_sha256 is None:
                     raise AssertionError(f"{dep.node} is not built yet")
-                wheels.append(EnvWheel(dep.wheel, dep.wheel_sha256, edge,
-                                       external=dep.status == "external"))
+                wheels.append(EnvWheel(dep.wheel, dep.wheel_sha256, edge, external=dep.status == "external"))
         return tuple(wheels)
 
     def _submit(self, package: _Package, wheels: tuple[EnvWheel, ...], stage1: bool) -> None:
         node = package.node
         request = BuildRequest(
-            name=node.name, version=node.version, sdist=package.path.absolute(),
-            sdist_sha256=package.sha256, sdist_uri=package.sdist.url,
+            name=node.name,
+            version=node.version,
+            sdist=package.path.absolute(),
+            sdist_sha256=package.sha256,
+            sdist_uri=package.sdist.url,
             sdist_unverified=package.sdist.unverified,
-            requirement=f"{node.name}=={node.version}", env=wheels,
-            workspace=self.ws.root.absolute(), settings=self.settings, key=self.key,
-            stage1=stage1, sdist_annotations=package.sdist_annotations,
+            requirement=f"{node.name}=={node.version}",
+            env=wheels,
+            workspace=self.ws.root.absolute(),
+            settings=self.settings,
+            key=self.key,
+            stage1=stage1,
+            sdist_annotations=package.sdist_annotations,
         )
         package.status = "running"
         package.running_stage1 = stage1
@@ -704,9 +773,19 @@ class _Planner:
         now = timestamp_now()
         lines = []
         stage1 = compare_wheels(package.stage1_wheel, package.wheel)
-        lines.append(dsse.sign(equivalence_statement(
-            stage1, rebuild_sha256=package.wheel_sha256, reference_sha256=self.digest(package.stage1_wheel),
-            role=ROLE_STAGE1, tool_version=__version__, compared_on=now), signer))
+        lines.append(
+            dsse.sign(
+                equivalence_statement(
+                    stage1,
+                    rebuild_sha256=package.wheel_sha256,
+                    reference_sha256=self.digest(package.stage1_wheel),
+                    role=ROLE_STAGE1,
+                    tool_version=__version__,
+                    compared_on=now,
+                ),
+                signer,
+            )
+        )
         seed = self._accepted_seed(package.node) if package.node in self.seeded else None
         seed_equivalent = None
         origin = self._seed_origin(package.node) if seed is not None else None
@@ -716,26 +795,51 @@ class _Planner:
             against_seed = compare_wheels(seed, package.wheel)
             seed_equivalent = against_seed.equivalent
             seed_differences = tuple(d.name for d in against_seed.differences)
-            lines.append(dsse.sign(equivalence_statement(
-                against_seed, rebuild_sha256=package.wheel_sha256,
-                reference_sha256=self.digest(seed), role=ROLE_SEED, tool_version=__version__,
-                compared_on=now), signer))
+            lines.append(
+                dsse.sign(
+                    equivalence_statement(
+                        against_seed,
+                        rebuild_sha256=package.wheel_sha256,
+                        reference_sha256=self.digest(seed),
+                        role=ROLE_SEED,
+                        tool_version=__version__,
+                        compared_on=now,
+                    ),
+                    signer,
+                )
+            )
         if origin == ORIGIN_SOURCE:  # nothing published was used: does it reproduce?
             self.reporter.discovering(f"{package.node}: comparing the published wheel with stage 2")
             published, comparison, path = compare_published(
-                self.index, package.node.name, package.node.version, package.wheel,
-                self.ws.published)
+                self.index, package.node.name, package.node.version, package.wheel, self.ws.published
+            )
             if comparison is not None and path is not None and published.sha256 is not None:
-                lines.append(dsse.sign(equivalence_statement(
-                    comparison, rebuild_sha256=package.wheel_sha256,
-                    reference_sha256=published.sha256, role=ROLE_PUBLISHED,
-                    tool_version=__version__, compared_on=now), signer))
-        atomic_write_bytes(self.ws.attestations / f"{package.wheel.name}.rebuild.intoto.jsonl",
-                           b"".join(lines))
-        return replace(report, seed=seed.name if seed is not None else None,
-                       stage1_wheel=package.stage1_wheel, stage1_equivalent=stage1.equivalent,
-                       seed_equivalent=seed_equivalent, seed_origin=origin,
-                       seed_differences=seed_differences, published=published)
+                lines.append(
+                    dsse.sign(
+                        equivalence_statement(
+                            comparison,
+                            rebuild_sha256=package.wheel_sha256,
+                            reference_sha256=published.sha256,
+                            role=ROLE_PUBLISHED,
+                            tool_version=__version__,
+                            compared_on=now,
+                        ),
+                        signer,
+                    )
+                )
+        atomic_write_bytes(
+            self.ws.attestations / f"{package.wheel.name}.rebuild.intoto.jsonl", b"".join(lines)
+        )
+        return replace(
+            report,
+            seed=seed.name if seed is not None else None,
+            stage1_wheel=package.stage1_wheel,
+            stage1_equivalent=stage1.equivalent,
+            seed_equivalent=seed_equivalent,
+            seed_origin=origin,
+            seed_differences=seed_differences,
+            published=published,
+        )
 
     def _collect(self) -> None:
         done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
@@ -757,11 +861,18 @@ class _Planner:
             self._learn_backend(package, outcome.needs)
             return
         if not outcome.ok:
-            self._finish(package, PackageReport(
-                name=node.display_name, version=node.version, status="failed", log=outcome.log,
-                seconds=time.perf_counter() - package.started,
-                error=(outcome.error or "build failed").splitlines()[0],
-                log_tail=log_tail(outcome.log)))
+            self._finish(
+                package,
+                PackageReport(
+                    name=node.display_name,
+                    version=node.version,
+                    status="failed",
+                    log=outcome.log,
+                    seconds=time.perf_counter() - package.started,
+                    error=(outcome.error or "build failed").splitlines()[0],
+                    log_tail=log_tail(outcome.log),
+                ),
+            )
             if not self.keep_going:
                 self.stopping = True
             return
@@ -769,8 +880,7 @@ class _Planner:
             raise AssertionError("a successful build outcome without its files")
         self.digest.forget(outcome.wheel)
         self.digest.forget(outcome.attestation)
-        save_backend_requires(self.ws, node.name, node.version, package.sha256,
-                              outcome.backend_requires)
+        save_backend_requires(self.ws, node.name, node.version, package.sha256, outcome.backend_requires)
         env = self._environment_of(package)
         if outcome.backend_requires and env is not None:
             nodes = {name: self._node_of(p) for name, p in env.packages.items()}
@@ -782,22 +892,46 @@ class _Planner:
             self.reporter.discovering(f"{node}: stage 1 built with seeds; stage 2 next")
             return
         package.wheel, package.wheel_sha256 = outcome.wheel, outcome.wheel_sha256
-        self._finish(package, self._final_report(package, PackageReport(
-            name=node.display_name, version=node.version, status="built", wheel=outcome.wheel,
-            attestation=outcome.attestation, log=outcome.log, seconds=outcome.seconds,
-            other_results=outcome.other_results)))
+        self._finish(
+            package,
+            self._final_report(
+                package,
+                PackageReport(
+                    name=node.display_name,
+                    version=node.version,
+                    status="built",
+                    wheel=outcome.wheel,
+                    attestation=outcome.attestation,
+                    log=outcome.log,
+                    seconds=outcome.seconds,
+                    other_results=outcome.other_results,
+                ),
+            ),
+        )
 
     def _fail(self, package: _Package, error: str) -> None:
-        self._finish(package, PackageReport(
-            name=package.node.display_name, version=package.node.version, status="failed",
-            error=f"{ENV_UNRESOLVED}: {error.splitlines()[0]}",
-            log_tail="\n".join(error.splitlines()[1:])))
+        self._finish(
+            package,
+            PackageReport(
+                name=package.node.display_name,
+                version=package.node.version,
+                status="failed",
+                error=f"{ENV_UNRESOLVED}: {error.splitlines()[0]}",
+                log_tail="\n".join(error.splitlines()[1:]),
+            ),
+        )
 
     def _skip(self, package: _Package, dead: Sequence[_Package]) -> None:
-        self._finish(package, PackageReport(
-            name=package.node.display_name, version=package.node.version, status="skipped",
-            error="a package its build needs did not build",
-            blocked_by=tuple(sorted({str(d.node) for d in dead}))))
+        self._finish(
+            package,
+            PackageReport(
+                name=package.node.display_name,
+                version=package.node.version,
+                status="skipped",
+                error="a package its build needs did not build",
+                blocked_by=tuple(sorted({str(d.node) for d in dead})),
+            ),
+        )
 
     def _finish(self, package: _Package, report: PackageReport) -> None:
         package.status = report.status
@@ -811,8 +945,11 @@ class _Planner:
         for package in sorted(self.packages.values(), key=lambda p: p.node):
             if package.report is None:
                 package.report = PackageReport(
-                    name=package.node.display_name, version=package.node.version,
-                    status="cancelled", error="not built: the run stopped after a failure")
+                    name=package.node.display_name,
+                    version=package.node.version,
+                    status="cancelled",
+                    error="not built: the run stopped after a failure",
+                )
             reports.append(package.report)
         return tuple(reports)
 
@@ -822,26 +959,43 @@ class _Planner:
         for node in sorted(self.seeded):
             seed = self._accepted_seed(node)
             checks = self.seed_checks.get(node, (None, []))[1]
-            evidence = [f"{e.kind}: {e.detail}" for c in checks if seed and c.wheel == seed.name
-                        for e in c.evidence]
-            base.append({"kind": "seed", "origin": self._seed_origin(node),
-                         "name": str(node), "wheel": seed.name if seed else None,
-                         "sha256": self.digest(seed) if seed else None, "evidence": evidence,
-                         "cycle": sorted(str(m) for m in self.seeded[node])})
+            evidence = [
+                f"{e.kind}: {e.detail}" for c in checks if seed and c.wheel == seed.name for e in c.evidence
+            ]
+            base.append(
+                {
+                    "kind": "seed",
+                    "origin": self._seed_origin(node),
+                    "name": str(node),
+                    "wheel": seed.name if seed else None,
+                    "sha256": self.digest(seed) if seed else None,
+                    "evidence": evidence,
+                    "cycle": sorted(str(m) for m in self.seeded[node]),
+                }
+            )
         source = self.policy.source if self.policy else "the policy"
         for package in sorted(self.packages.values(), key=lambda p: p.node):
             if package.status == "external" and package.wheel is not None:
-                base.append({"kind": "external", "name": str(package.node),
-                             "wheel": package.wheel.name, "sha256": package.wheel_sha256,
-                             "evidence": self._external_evidence(package, source)})
+                base.append(
+                    {
+                        "kind": "external",
+                        "name": str(package.node),
+                        "wheel": package.wheel.name,
+                        "sha256": package.wheel_sha256,
+                        "evidence": self._external_evidence(package, source),
+                    }
+                )
         refused = []
         for wheel in self.seed_store.wheels():
             info = read_wheel_info(wheel)
             node = Node(info.name, str(info.version))
             if node in self.packages and node not in self.seeded:
-                refused.append({"seed": wheel.name,
-                                "reason": f"{node} is in no build cycle; a seed is only used "
-                                          "where a cycle forces it"})
+                refused.append(
+                    {
+                        "seed": wheel.name,
+                        "reason": f"{node} is in no build cycle; a seed is only used where a cycle forces it",
+                    }
+                )
         return tuple(base), tuple(refused)
 
     def _external_evidence(self, package: _Package, source: str) -> list[str]:
@@ -849,14 +1003,16 @@ class _Planner:
         evidence = []
         if package.wheel_sha256 in self.policy.externals:
             evidence.append(f"named by sha256 in {source}")
-        spec = (self.policy.external_publishers.get(package.wheel_sha256 or "")
-                or self.policy.externals_by_publisher.get(canonicalize_name(package.node.name)))
+        spec = self.policy.external_publishers.get(
+            package.wheel_sha256 or ""
+        ) or self.policy.externals_by_publisher.get(canonicalize_name(package.node.name))
         if spec is not None:
             evidence.append(f"published by {spec} (verified; policy {source})")
         return evidence
 
-    def externals_suggested(self, blocking: set[str],
-                            alternatives: Sequence[Alternative] = ()) -> tuple[dict[str, str], ...]:
+    def externals_suggested(
+        self, blocking: set[str], alternatives: Sequence[Alternative] = ()
+    ) -> tuple[dict[str, str], ...]:
         """Policy lines admitting published wheels for what keeps a requested requirement
         from installing (``blocking``: "name version" labels), the fewest: a skipped
         package's own wheel rather than its build tools' when that wheel is compiled (it could
@@ -876,14 +1032,18 @@ class _Planner:
             if package.status not in ("failed", "skipped"):
                 continue
             try:
-                wheel = best_wheel(self.index.wheel_candidates(package.node.name),
-                                   Version(package.node.version))
+                wheel = best_wheel(
+                    self.index.wheel_candidates(package.node.name), Version(package.node.version)
+                )
             except FromsourceError:
                 wheel = None
             blocked_by = list(package.report.blocked_by) if package.report is not None else []
             pure = wheel is not None and all(t.platform == "any" for t in wheel.tags)
-            if wheel is not None and wheel.sha256 and not (package.status == "skipped"
-                                                           and pure and blocked_by):
+            if (
+                wheel is not None
+                and wheel.sha256
+                and not (package.status == "skipped" and pure and blocked_by)
+            ):
                 lines[label] = external_policy_line(wheel)
             else:  # no usable wheel of its own, or pure Python: unblock its build
                 todo += blocked_by
@@ -895,18 +1055,30 @@ class _Planner:
         graph = self.graph.build()
         for package in sorted(self.packages.values(), key=lambda p: p.node):
             report = package.report
-            if report is None or report.status != "failed" or not (
-                    report.error or "").startswith(ENV_UNRESOLVED):
+            if (
+                report is None
+                or report.status != "failed"
+                or not (report.error or "").startswith(ENV_UNRESOLVED)
+            ):
                 continue
             allowed = [_specifier(e.requirement) for e in graph.edges if e.target == package.node]
-            allowed += [_specifier(r) for r in self.requirements
-                        if canonicalize_name(Requirement(r).name) == package.node.name]
+            allowed += [
+                _specifier(r)
+                for r in self.requirements
+                if canonicalize_name(Requirement(r).name) == package.node.name
+            ]
             self.reporter.discovering(f"looking for a buildable version of {package.node}")
             alternative = find_buildable(
-                package.node.display_name, Version(package.node.version),
-                reason=report.error or "", index=self.index, sources=self.ws.sources,
+                package.node.display_name,
+                Version(package.node.version),
+                reason=report.error or "",
+                index=self.index,
+                sources=self.ws.sources,
                 metadata=SdistMetadata(self.index, self.ws.sources, self._metadata_or_none),
-                constraints=self.constraints, environment=self.environment, allowed=allowed)
+                constraints=self.constraints,
+                environment=self.environment,
+                allowed=allowed,
+            )
             if alternative is not None:
                 found.append(alternative)
         return tuple(found)
@@ -1005,12 +1177,19 @@ def bootstrap(
         try:
             for _ in range(_PREFER_ROUNDS + 1):
                 planner = _Planner(
-                    requirements, workspace=workspace, index=index, key=key,
+                    requirements,
+                    workspace=workspace,
+                    index=index,
+                    key=key,
                     constraints=(*constraints, *(Requirement(a.constraint) for a in chosen)),
-                    jobs=jobs, keep_going=keep_going, settings=settings or BuildSettings(),
+                    jobs=jobs,
+                    keep_going=keep_going,
+                    settings=settings or BuildSettings(),
                     environment=environment or TargetEnvironment.current(),
-                    executor=_AcrossRounds(real), reporter=reporter or Reporter(),
-                    policy=policy, evidence_dirs=evidence_dirs,
+                    executor=_AcrossRounds(real),
+                    reporter=reporter or Reporter(),
+                    policy=policy,
+                    evidence_dirs=evidence_dirs,
                     prefer_buildable=prefer_buildable,
                 )
                 reports = planner.run()
@@ -1022,23 +1201,40 @@ def bootstrap(
             real.shutdown()
     trust_base, refused = planner.trust_base()
     verdicts = installability.check(requirements, planner.top, reports, workspace)
-    suggested = planner.externals_suggested(installability.runtime_blockers(verdicts),
-                                            alternatives)
-    built = {n: p.report.seconds for n, p in planner.packages.items()
-             if p.report is not None and p.report.status == "built"}
+    suggested = planner.externals_suggested(installability.runtime_blockers(verdicts), alternatives)
+    built = {
+        n: p.report.seconds
+        for n, p in planner.packages.items()
+        if p.report is not None and p.report.status == "built"
+    }
     seconds = time.perf_counter() - start
     return BootstrapSummary(
-        requirements=tuple(requirements), roots=tuple(n.id for n in planner.roots),
-        packages=reports, graph_file=workspace.graph_file,
-        seconds=seconds, jobs=jobs,
-        trust_base=trust_base, seeds_refused=refused, externals_suggested=suggested,
-        isolation=planner.fingerprint.isolation, installable=verdicts,
+        requirements=tuple(requirements),
+        roots=tuple(n.id for n in planner.roots),
+        packages=reports,
+        graph_file=workspace.graph_file,
+        seconds=seconds,
+        jobs=jobs,
+        trust_base=trust_base,
+        seeds_refused=refused,
+        externals_suggested=suggested,
+        isolation=planner.fingerprint.isolation,
+        installable=verdicts,
         constraints_suggested=alternatives,
-        choices=tuple({"package": a.package, "chose": a.constraint,
-                       "reason": f"--prefer-buildable: {a.reason}"} for a in chosen),
+        choices=tuple(
+            {"package": a.package, "chose": a.constraint, "reason": f"--prefer-buildable: {a.reason}"}
+            for a in chosen
+        ),
         efficiency=measure(planner.graph.build(), built, workers=jobs, wall_seconds=seconds),
     )
 
 
-__all__ = ["ENV_UNRESOLVED", "BootstrapSummary", "PackageReport", "Reporter", "Status", "bootstrap",
-           "default_jobs"]
+__all__ = [
+    "ENV_UNRESOLVED",
+    "BootstrapSummary",
+    "PackageReport",
+    "Reporter",
+    "Status",
+    "bootstrap",
+    "default_jobs",
+]

@@ -45,16 +45,23 @@ class PackageReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "version": self.version, "status": self.status,
-            "seed": self.seed, "stage1_wheel": str(self.stage1_wheel) if self.stage1_wheel else None,
-            "stage1_equivalent": self.stage1_equivalent, "seed_equivalent": self.seed_equivalent,
-            "seed_origin": self.seed_origin, "seed_differences": list(self.seed_differences),
+            "name": self.name,
+            "version": self.version,
+            "status": self.status,
+            "seed": self.seed,
+            "stage1_wheel": str(self.stage1_wheel) if self.stage1_wheel else None,
+            "stage1_equivalent": self.stage1_equivalent,
+            "seed_equivalent": self.seed_equivalent,
+            "seed_origin": self.seed_origin,
+            "seed_differences": list(self.seed_differences),
             "published": self.published.to_dict() if self.published else None,
             "wheel": str(self.wheel) if self.wheel else None,
             "attestation": str(self.attestation) if self.attestation else None,
             "log": str(self.log) if self.log else None,
-            "seconds": round(self.seconds, 3), "error": self.error,
-            "log_tail": self.log_tail, "blocked_by": list(self.blocked_by),
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+            "log_tail": self.log_tail,
+            "blocked_by": list(self.blocked_by),
             "other_results": list(self.other_results),
         }
 
@@ -93,14 +100,23 @@ class BootstrapSummary:
         return all(p.status in DONE for p in self.packages)
 
     def to_dict(self) -> dict[str, Any]:
-        counts = {s: len(self.with_status(s))
-                  for s in ("built", "reused", "external", "failed", "skipped", "cancelled")}
+        counts = {
+            s: len(self.with_status(s))
+            for s in ("built", "reused", "external", "failed", "skipped", "cancelled")
+        }
         return {
-            "format": "fromsource.bootstrap-summary", "format_version": 1,
-            "ok": self.ok, "requirements": list(self.requirements), "roots": list(self.roots),
-            "jobs": self.jobs, "seconds": round(self.seconds, 3), "counts": counts,
-            "graph": str(self.graph_file), "isolation": self.isolation,
-            "trust_base": list(self.trust_base), "seeds_refused": list(self.seeds_refused),
+            "format": "fromsource.bootstrap-summary",
+            "format_version": 1,
+            "ok": self.ok,
+            "requirements": list(self.requirements),
+            "roots": list(self.roots),
+            "jobs": self.jobs,
+            "seconds": round(self.seconds, 3),
+            "counts": counts,
+            "graph": str(self.graph_file),
+            "isolation": self.isolation,
+            "trust_base": list(self.trust_base),
+            "seeds_refused": list(self.seeds_refused),
             "externals_suggested": list(self.externals_suggested),
             "installable": [v.to_dict() for v in self.installable],
             "constraints_suggested": [a.to_dict() for a in self.constraints_suggested],

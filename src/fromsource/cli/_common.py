@@ -47,8 +47,9 @@ def safe(text: object, *, multiline: bool = False) -> str:
             shown.append(_VISIBLE[char])
         else:
             code = ord(char)
-            shown.append(f"\\x{code:02x}" if code < 0x100 else
-                         f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+            shown.append(
+                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+            )
     return "".join(shown)
 
 
@@ -95,35 +96,45 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 # the command does with them.
 def policy_option(help: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """``--policy FILE`` as ``policy_path: Path | None``."""
-    return click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-                        help=help)
+    return click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path), help=help)
 
 
 def key_option(help: str, *, required: bool = False) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """``--key FILE`` (an ed25519 private key, PEM) as ``key: Path | None``."""
-    return click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
-                        required=required, help=help)
+    return click.option(
+        "--key", type=click.Path(dir_okay=False, path_type=Path), required=required, help=help
+    )
 
 
 def trusted_key_option(help: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """``--trusted-key FILE`` (repeatable public keys, PEM) as ``trusted_keys: tuple[Path, ...]``."""
-    return click.option("--trusted-key", "trusted_keys", multiple=True,
-                        type=click.Path(dir_okay=False, path_type=Path), help=help)
+    return click.option(
+        "--trusted-key",
+        "trusted_keys",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help,
+    )
 
 
 sandbox_option = click.option(
-    "--sandbox", type=click.Choice(["auto", "required", "off"]), default="auto", show_default=True,
+    "--sandbox",
+    type=click.Choice(["auto", "required", "off"]),
+    default="auto",
+    show_default=True,
     help="Filesystem sandbox (bubblewrap) around every build hook. auto: use it where installed "
-         "(installed but not working is an error); required: refuse to build without it; off: "
-         "network isolation only, the build can read your files (debugging).",
+    "(installed but not working is an error); required: refuse to build without it; off: "
+    "network isolation only, the build can read your files (debugging).",
 )
 
 
 def warn_not_isolated(what: str) -> None:
     """Say, once, what builds ran without isolation from (empty: nothing to say)."""
     if what:
-        err.print(f"[yellow]warning:[/] builds were not isolated from {clean(what)}; "
-                  "install bubblewrap to sandbox them (fromsource doctor)")
+        err.print(
+            f"[yellow]warning:[/] builds were not isolated from {clean(what)}; "
+            "install bubblewrap to sandbox them (fromsource doctor)"
+        )
 
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
@@ -149,8 +160,13 @@ def fetch_options(func: Callable[..., R]) -> Callable[..., R]:
     """
 
     @functools.wraps(func)
-    def wrapper(*args: Any, allow_unverified_sources: bool, max_page_size: int | None,
-                max_download_size: int | None, **kwargs: Any) -> R:
+    def wrapper(
+        *args: Any,
+        allow_unverified_sources: bool,
+        max_page_size: int | None,
+        max_download_size: int | None,
+        **kwargs: Any,
+    ) -> R:
         def rules(policy_allows: bool = False) -> Any:
             from fromsource.fetch import DEFAULT_RULES, FetchRules
 
@@ -165,13 +181,26 @@ def fetch_options(func: Callable[..., R]) -> Callable[..., R]:
         return func(*args, fetch_rules=rules, **kwargs)
 
     options = [
-        click.option("--allow-unverified-sources", is_flag=True,
-                     help="Fetch sdists whose integrity nothing vouches for (the index publishes "
-                          "no sha256, or plain http to another host); the provenance records it."),
-        click.option("--max-page-size", callback=_size, default=None, metavar="SIZE",
-                     help="Largest index page read (default 32M)."),
-        click.option("--max-download-size", callback=_size, default=None, metavar="SIZE",
-                     help="Largest sdist or wheel downloaded (default 1G)."),
+        click.option(
+            "--allow-unverified-sources",
+            is_flag=True,
+            help="Fetch sdists whose integrity nothing vouches for (the index publishes "
+            "no sha256, or plain http to another host); the provenance records it.",
+        ),
+        click.option(
+            "--max-page-size",
+            callback=_size,
+            default=None,
+            metavar="SIZE",
+            help="Largest index page read (default 32M).",
+        ),
+        click.option(
+            "--max-download-size",
+            callback=_size,
+            default=None,
+            metavar="SIZE",
+            help="Largest sdist or wheel downloaded (default 1G).",
+        ),
     ]
     decorated: Callable[..., R] = wrapper
     for option in reversed(options):

@@ -17,8 +17,13 @@ class Heartbeat:
     started by :meth:`start` only calls :meth:`beat` every ``interval`` seconds.
     """
 
-    def __init__(self, write: Callable[[str], None], *, interval: float = HEARTBEAT_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        *,
+        interval: float = HEARTBEAT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.write = write
         self.interval = interval
         self.clock = clock
@@ -40,9 +45,11 @@ class Heartbeat:
         """Write (and return) a line for each build running at least ``interval`` seconds."""
         now = self.clock()
         with self._lock:
-            lines = [f"still building {label} ({now - since:.0f}s)"
-                     for label, since in sorted(self.running.items())
-                     if now - since >= self.interval]
+            lines = [
+                f"still building {label} ({now - since:.0f}s)"
+                for label, since in sorted(self.running.items())
+                if now - since >= self.interval
+            ]
         for line in lines:
             self.write(line)
         return lines

@@ -23,8 +23,14 @@ def current_policy(path: Path | None) -> Policy | None:
     return policy
 
 
-def verifier_for(trusted_keys: Sequence[Path], policy: Policy | None, locations: Locations, *,
-                 allow_unverified_sources: bool = False, check_record: bool = False) -> Verifier:
+def verifier_for(
+    trusted_keys: Sequence[Path],
+    policy: Policy | None,
+    locations: Locations,
+    *,
+    allow_unverified_sources: bool = False,
+    check_record: bool = False,
+) -> Verifier:
     """A :class:`Verifier` trusting ``trusted_keys`` and the policy's builder keys, under the
     policy's threshold, isolation and sandbox rules (one signature, no rules, without one)."""
     from securesystemslib.signer import Key
@@ -38,6 +44,13 @@ def verifier_for(trusted_keys: Sequence[Path], policy: Policy | None, locations:
         keys.extend(policy.builder_keys)
         threshold, require_isolation = policy.threshold, policy.require_isolation
         require_sandbox = policy.require_sandbox
-    return Verifier(keys, locations, threshold=threshold, require_isolation=require_isolation,
-                    require_sandbox=require_sandbox, policy=policy,
-                    allow_unverified_sources=allow_unverified_sources, check_record=check_record)
+    return Verifier(
+        keys,
+        locations,
+        threshold=threshold,
+        require_isolation=require_isolation,
+        require_sandbox=require_sandbox,
+        policy=policy,
+        allow_unverified_sources=allow_unverified_sources,
+        check_record=check_record,
+    )

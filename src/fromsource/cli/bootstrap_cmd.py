@@ -83,60 +83,123 @@ class _ProgressReporter(Reporter):
 @click.command()
 @click.argument("requirements", nargs=-1, required=True)
 @workspace_option
-@click.option("--index-url", metavar="URL",
-              help="Simple-API index for sdists. Default: pip's index-url setting, else the "
-                   "public Python package index.")
-@click.option("--find-links", "find_links", multiple=True,
-              type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Directory of sdists searched before the index (repeatable).")
+@click.option(
+    "--index-url",
+    metavar="URL",
+    help="Simple-API index for sdists. Default: pip's index-url setting, else the "
+    "public Python package index.",
+)
+@click.option(
+    "--find-links",
+    "find_links",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Directory of sdists searched before the index (repeatable).",
+)
 @click.option("--no-index", is_flag=True, help="Use only --find-links directories.")
-@click.option("--constraint", "-c", "constraint_files", multiple=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Constraints file (name<spec> per line) for every environment (repeatable).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Builds in parallel. Default: the number of usable cores.")
-@click.option("--keep-going", is_flag=True,
-              help="Keep building what does not depend on a failed build.")
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
-              help="ed25519 private key (PEM) to sign with. Default: WORKSPACE/keys/builder.key, "
-                   "generated on first use.")
-@click.option("--require-isolation", is_flag=True,
-              help="Fail builds instead of running them with the network reachable.")
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Policy TOML deciding which admitted seeds may break cycles, which "
-                   "pre-built externals may be used, and whether builds need the sandbox.")
-@click.option("--prefer-buildable", is_flag=True,
-              help="When a version's build environment does not resolve, use the closest "
-                   "version whose does (recorded in the summary as a choice made).")
-@click.option("--frozen", is_flag=True,
-              help="Re-run on the versions of the last graph.json, with the sdists in the "
-                   "workspace's sources/: no index traffic.")
+@click.option(
+    "--constraint",
+    "-c",
+    "constraint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Constraints file (name<spec> per line) for every environment (repeatable).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Builds in parallel. Default: the number of usable cores.",
+)
+@click.option("--keep-going", is_flag=True, help="Keep building what does not depend on a failed build.")
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="ed25519 private key (PEM) to sign with. Default: WORKSPACE/keys/builder.key, "
+    "generated on first use.",
+)
+@click.option(
+    "--require-isolation",
+    is_flag=True,
+    help="Fail builds instead of running them with the network reachable.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Policy TOML deciding which admitted seeds may break cycles, which "
+    "pre-built externals may be used, and whether builds need the sandbox.",
+)
+@click.option(
+    "--prefer-buildable",
+    is_flag=True,
+    help="When a version's build environment does not resolve, use the closest "
+    "version whose does (recorded in the summary as a choice made).",
+)
+@click.option(
+    "--frozen",
+    is_flag=True,
+    help="Re-run on the versions of the last graph.json, with the sdists in the "
+    "workspace's sources/: no index traffic.",
+)
 @sandbox_option
-@click.option("--evidence", "evidence_dirs", multiple=True,
-              type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Directory of publisher evidence (<sdist file><suffix>: .publish.attestation, "
-                   ".provenance, .sigstore...) for projects the policy's [publishers] names "
-                   "(repeatable).")
+@click.option(
+    "--evidence",
+    "evidence_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Directory of publisher evidence (<sdist file><suffix>: .publish.attestation, "
+    ".provenance, .sigstore...) for projects the policy's [publishers] names "
+    "(repeatable).",
+)
 @fetch_options
-@click.option("--executor", "executor_spec", default="local", show_default=True,
-              metavar="local|dask://HOST:PORT|dask-local:N",
-              help="Where builds run: this machine's process pool, an existing Dask scheduler, "
-                   "or a Dask LocalCluster of N worker processes (needs fromsource[dask]).")
-@click.option("--store", "store_spec", metavar="DIR|URL",
-              help="Content-addressed store the Dask workers exchange blobs through: a "
-                   "directory every worker reaches, or an fsspec URL. Default: WORKSPACE/store.")
-@click.option("--keep-build-dirs", is_flag=True,
-              help="Keep each build's venv and unpacked source (default: removed after a "
-                   "successful build; logs are kept).")
+@click.option(
+    "--executor",
+    "executor_spec",
+    default="local",
+    show_default=True,
+    metavar="local|dask://HOST:PORT|dask-local:N",
+    help="Where builds run: this machine's process pool, an existing Dask scheduler, "
+    "or a Dask LocalCluster of N worker processes (needs fromsource[dask]).",
+)
+@click.option(
+    "--store",
+    "store_spec",
+    metavar="DIR|URL",
+    help="Content-addressed store the Dask workers exchange blobs through: a "
+    "directory every worker reaches, or an fsspec URL. Default: WORKSPACE/store.",
+)
+@click.option(
+    "--keep-build-dirs",
+    is_flag=True,
+    help="Keep each build's venv and unpacked source (default: removed after a "
+    "successful build; logs are kept).",
+)
 @json_option
 @guarded
-def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | None,
-              find_links: tuple[Path, ...], no_index: bool, constraint_files: tuple[Path, ...],
-              jobs: int | None, keep_going: bool, key: Path | None, require_isolation: bool,
-              policy_path: Path | None, sandbox: SandboxMode, evidence_dirs: tuple[Path, ...],
-              prefer_buildable: bool, frozen: bool,
-              executor_spec: str, store_spec: str | None, keep_build_dirs: bool,
-              as_json: bool, fetch_rules: Callable[[bool], Any]) -> None:
+def bootstrap(
+    requirements: tuple[str, ...],
+    workspace: Path,
+    index_url: str | None,
+    find_links: tuple[Path, ...],
+    no_index: bool,
+    constraint_files: tuple[Path, ...],
+    jobs: int | None,
+    keep_going: bool,
+    key: Path | None,
+    require_isolation: bool,
+    policy_path: Path | None,
+    sandbox: SandboxMode,
+    evidence_dirs: tuple[Path, ...],
+    prefer_buildable: bool,
+    frozen: bool,
+    executor_spec: str,
+    store_spec: str | None,
+    keep_build_dirs: bool,
+    as_json: bool,
+    fetch_rules: Callable[[bool], Any],
+) -> None:
     """Resolve REQUIREMENTS and build them and everything their builds need from source.
 
     Exit 0 when every package was built or reused, 3 when a build failed, 1 on a cycle or a
@@ -172,15 +235,26 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
         require_isolation = require_isolation or policy.require_isolation
     if frozen:
         if index_url or find_links or no_index:
-            raise InputError("--frozen takes the sdists from the workspace; drop --index-url, "
-                             "--find-links and --no-index")
+            raise InputError(
+                "--frozen takes the sdists from the workspace; drop --index-url, --find-links and --no-index"
+            )
         index: Index = FrozenIndex(ws)
     else:
-        index = open_index(index_url, find_links, no_index=no_index, rules=fetch_rules(
-            policy is not None and policy.allow_unverified_sources))
+        index = open_index(
+            index_url,
+            find_links,
+            no_index=no_index,
+            rules=fetch_rules(policy is not None and policy.allow_unverified_sources),
+        )
     executor: Executor | None = None
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err, transient=True)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     heartbeat = None if err.is_terminal else Heartbeat(lambda line: err.print(line, markup=False))
     try:
         if heartbeat is not None:
@@ -198,14 +272,24 @@ def bootstrap(requirements: tuple[str, ...], workspace: Path, index_url: str | N
             task = progress.add_task("resolving", total=None)
             reporter = _ProgressReporter(progress, task, heartbeat)
             summary = run_bootstrap(
-                list(requirements), workspace=ws, index=index, key=key_path,
-                constraints=constraints, jobs=jobs, keep_going=keep_going,
-                settings=BuildSettings(require_isolation=require_isolation, sandbox=sandbox,
-                                       toolchains=policy.toolchains if policy else (),
-                                       crates_registry=policy.crates_registry if policy else None,
-                                       keep_build_dirs=keep_build_dirs),
+                list(requirements),
+                workspace=ws,
+                index=index,
+                key=key_path,
+                constraints=constraints,
+                jobs=jobs,
+                keep_going=keep_going,
+                settings=BuildSettings(
+                    require_isolation=require_isolation,
+                    sandbox=sandbox,
+                    toolchains=policy.toolchains if policy else (),
+                    crates_registry=policy.crates_registry if policy else None,
+                    keep_build_dirs=keep_build_dirs,
+                ),
                 reporter=reporter,
-                policy=policy, evidence_dirs=evidence_dirs, prefer_buildable=prefer_buildable,
+                policy=policy,
+                evidence_dirs=evidence_dirs,
+                prefer_buildable=prefer_buildable,
                 executor=executor,
             )
     finally:
@@ -242,26 +326,33 @@ def _print_summary(summary: BootstrapSummary) -> None:
     failed, skipped = summary.with_status("failed"), summary.with_status("skipped")
     cancelled = summary.with_status("cancelled")
     externals = summary.with_status("external")
-    out.print(f"{len(built)} built, {len(reused)} reused, {len(externals)} external, {len(failed)} failed, "
-              f"{len(skipped)} skipped, {len(cancelled)} not started "
-              f"in {summary.seconds:.1f}s (jobs: {summary.jobs})")
+    out.print(
+        f"{len(built)} built, {len(reused)} reused, {len(externals)} external, {len(failed)} failed, "
+        f"{len(skipped)} skipped, {len(cancelled)} not started "
+        f"in {summary.seconds:.1f}s (jobs: {summary.jobs})"
+    )
     for report in failed:
-        out.print(f"[bold red]failed[/] {clean(report.name)} {clean(report.version)}: "
-                  f"{clean(report.error or '')}")
+        out.print(
+            f"[bold red]failed[/] {clean(report.name)} {clean(report.version)}: {clean(report.error or '')}"
+        )
         if report.log:
             out.print(f"  log: {clean(str(report.log))}")
         for line in report.log_tail.splitlines():
             out.print(f"  | {clean(line)}")
     for report in skipped:
-        out.print(f"[yellow]skipped[/] {clean(report.name)} {clean(report.version)}: needs "
-                  f"{clean(', '.join(report.blocked_by))}")
+        out.print(
+            f"[yellow]skipped[/] {clean(report.name)} {clean(report.version)}: needs "
+            f"{clean(', '.join(report.blocked_by))}"
+        )
     for report in cancelled:
         out.print(f"[dim]not started[/] {clean(report.name)} {clean(report.version)}")
     for report in summary.packages:
         if report.other_results:
-            out.print(f"[yellow]not reproducible[/] {clean(report.name)} {clean(report.version)}: "
-                      f"the same inputs built other wheels before (sha256 "
-                      f"{', '.join(report.other_results)}); all are kept in the store")
+            out.print(
+                f"[yellow]not reproducible[/] {clean(report.name)} {clean(report.version)}: "
+                f"the same inputs built other wheels before (sha256 "
+                f"{', '.join(report.other_results)}); all are kept in the store"
+            )
     for report in summary.packages:
         if report.stage1_equivalent is None:
             continue
@@ -269,24 +360,32 @@ def _print_summary(summary: BootstrapSummary) -> None:
         line = f"stage 2 {clean(report.name)} {clean(report.version)}: {verdict} to stage 1"
         if report.seed is not None and report.seed_origin == "source":
             line += f"; the source seed {clean(report.seed)} " + (
-                "has the same files" if report.seed_equivalent else
-                "differs in " + clean(", ".join(n.rsplit("/", 1)[-1] for n in report.seed_differences)))
+                "has the same files"
+                if report.seed_equivalent
+                else "differs in " + clean(", ".join(n.rsplit("/", 1)[-1] for n in report.seed_differences))
+            )
         elif report.seed is not None:
             seed = "reproduces" if report.seed_equivalent else "[yellow]does not reproduce[/]"
             line += f"; the seed {clean(report.seed)} {seed} from source"
         out.print(line)
         published = report.published
         if published is not None and published.equivalent is not None:
-            verdict = ("reproduces from source" if published.equivalent else
-                       "[yellow]differs from stage 2[/] in " + clean(", ".join(published.differences)))
+            verdict = (
+                "reproduces from source"
+                if published.equivalent
+                else "[yellow]differs from stage 2[/] in " + clean(", ".join(published.differences))
+            )
             out.print(f"  published wheel {clean(str(published.wheel))} {verdict}")
         elif published is not None:
             out.print(f"  published wheel: {clean(published.note)}")
     seeds = [t for t in summary.trust_base if t["kind"] == "seed"]
     leaves = [t for t in summary.trust_base if t["kind"] == "external"]
     origins = sorted({str(t.get("origin")) for t in seeds})
-    detail = " (" + ", ".join(f"{sum(str(t.get('origin')) == o for t in seeds)} {o}"
-                              for o in origins) + ")" if seeds else ""
+    detail = (
+        " (" + ", ".join(f"{sum(str(t.get('origin')) == o for t in seeds)} {o}" for o in origins) + ")"
+        if seeds
+        else ""
+    )
     out.print(f"trust base: {len(seeds)} seed(s){detail}, {len(leaves)} external(s)")
     for item in summary.trust_base:
         evidence = "; ".join(item["evidence"]) or "-"
@@ -295,29 +394,36 @@ def _print_summary(summary: BootstrapSummary) -> None:
     for refused in summary.seeds_refused:
         out.print(f"[yellow]seed refused[/] {clean(refused['seed'])}: {clean(refused['reason'])}")
     for choice in summary.choices:
-        out.print(f"[yellow]chose[/] {clean(choice['chose'])} instead of "
-                  f"{clean(choice['package'])} ({clean(choice['reason'])})")
+        out.print(
+            f"[yellow]chose[/] {clean(choice['chose'])} instead of "
+            f"{clean(choice['package'])} ({clean(choice['reason'])})"
+        )
     for check in summary.installable:
         colour = "green" if check.installable else "red"
         out.print(f"[{colour}]{clean(check.requirement)}[/]: {clean(check.describe())}")
     if summary.constraints_suggested:
-        out.print("these versions' build environments resolve; add to a constraints file "
-                  "(-c FILE), or re-run with --prefer-buildable:")
+        out.print(
+            "these versions' build environments resolve; add to a constraints file "
+            "(-c FILE), or re-run with --prefer-buildable:"
+        )
         for alternative in summary.constraints_suggested:
-            out.print(f"  {alternative.constraint}  # instead of {alternative.package}",
-                      markup=False)
+            out.print(f"  {alternative.constraint}  # instead of {alternative.package}", markup=False)
     if summary.externals_suggested:
-        out.print("published wheels exist for what keeps a requested requirement from "
-                  "installing; to use them as externals (trust-base leaves, named by digest), "
-                  "add to the policy:")
+        out.print(
+            "published wheels exist for what keeps a requested requirement from "
+            "installing; to use them as externals (trust-base leaves, named by digest), "
+            "add to the policy:"
+        )
         out.print("[externals]\nwheels = [", markup=False)
         for item in summary.externals_suggested:
             out.print(f"  {safe(item['line'])},  # {safe(item['package'])}", markup=False)
         out.print("]", markup=False)
     efficiency = summary.efficiency
     if efficiency is not None and efficiency.ratio is not None:
-        out.print(f"scheduling: {efficiency.wall_seconds:.1f}s wall against a lower bound of "
-                  f"{efficiency.lower_bound_seconds:.1f}s ({efficiency.ratio:.2f}x; critical path "
-                  f"{efficiency.critical_path_seconds:.1f}s, {efficiency.build_seconds:.1f} build-s "
-                  f"over {efficiency.workers} slot(s))")
+        out.print(
+            f"scheduling: {efficiency.wall_seconds:.1f}s wall against a lower bound of "
+            f"{efficiency.lower_bound_seconds:.1f}s ({efficiency.ratio:.2f}x; critical path "
+            f"{efficiency.critical_path_seconds:.1f}s, {efficiency.build_seconds:.1f} build-s "
+            f"over {efficiency.workers} slot(s))"
+        )
     out.print(f"graph: {clean(str(summary.graph_file))}")

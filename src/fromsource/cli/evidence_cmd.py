@@ -18,22 +18,41 @@ def evidence() -> None:
 
 @evidence.command("verify")
 @click.argument("dist", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--publisher", "publisher_spec", metavar="SPEC",
-              help="Trusted Publisher: github:OWNER/REPO/WORKFLOW.yml[@ENV], "
-                   "gitlab:NAMESPACE/PROJECT/FILE.yml, google:EMAIL.")
+@click.option(
+    "--publisher",
+    "publisher_spec",
+    metavar="SPEC",
+    help="Trusted Publisher: github:OWNER/REPO/WORKFLOW.yml[@ENV], "
+    "gitlab:NAMESPACE/PROJECT/FILE.yml, google:EMAIL.",
+)
 @click.option("--identity", metavar="SAN", help="Certificate identity of a plain sigstore bundle.")
 @click.option("--issuer", metavar="URL", help="OIDC issuer that goes with --identity.")
-@click.option("--attestation", "attestations", multiple=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Evidence file (repeatable); default: beside DIST and in the workspace store.")
-@click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path),
-              help="Workspace whose evidence/ store is searched.")
+@click.option(
+    "--attestation",
+    "attestations",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Evidence file (repeatable); default: beside DIST and in the workspace store.",
+)
+@click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Workspace whose evidence/ store is searched.",
+)
 @policy_option("Policy TOML whose [sigstore] table pins the trusted root.")
 @json_option
 @guarded
-def verify(dist: Path, publisher_spec: str | None, identity: str | None, issuer: str | None,
-           attestations: tuple[Path, ...], workspace: Path | None, policy_path: Path | None,
-           as_json: bool) -> None:
+def verify(
+    dist: Path,
+    publisher_spec: str | None,
+    identity: str | None,
+    issuer: str | None,
+    attestations: tuple[Path, ...],
+    workspace: Path | None,
+    policy_path: Path | None,
+    as_json: bool,
+) -> None:
     """Verify that DIST (name and sha256) was published by a publisher or sigstore identity.
 
     Exit 0 when some evidence verifies, 1 when none does (with each reason), 2 on unusable
@@ -53,8 +72,7 @@ def verify(dist: Path, publisher_spec: str | None, identity: str | None, issuer:
     elif identity and issuer:
         expected = SigstoreIdentity(san=identity, issuer=issuer)
     else:
-        raise InputError("say who must have published DIST: --publisher SPEC, or "
-                         "--identity SAN --issuer URL")
+        raise InputError("say who must have published DIST: --publisher SPEC, or --identity SAN --issuer URL")
     if not dist.is_file():
         raise InputError(f"{dist} does not exist")
     pin = None
@@ -75,9 +93,16 @@ def verify(dist: Path, publisher_spec: str | None, identity: str | None, issuer:
         result = verify_distribution(dist, files, expected, root, dist_sha256=digest)
     except EvidenceError as exc:
         if as_json:
-            print_json({"valid": False, "distribution": dist.name, "sha256": digest,
-                        "expected": str(expected), "trustedRoot": root.describe(),
-                        "problems": exc.reasons})
+            print_json(
+                {
+                    "valid": False,
+                    "distribution": dist.name,
+                    "sha256": digest,
+                    "expected": str(expected),
+                    "trustedRoot": root.describe(),
+                    "problems": exc.reasons,
+                }
+            )
         else:
             out.print(f"[red]NOT VERIFIED[/]: {clean(exc.message)}")
             for reason in exc.reasons:
@@ -88,9 +113,13 @@ def verify(dist: Path, publisher_spec: str | None, identity: str | None, issuer:
         return
     what = "published by" if publisher_spec else "signed by"
     out.print(f"[green]verified[/]: {clean(dist.name)} {what} {clean(str(expected))}")
-    out.print(f"  evidence {safe(result.evidence)} ({safe(result.evidence_kind)}, "
-              f"sha256:{safe(result.evidence_sha256[:12])})",
-              markup=False)
+    out.print(
+        f"  evidence {safe(result.evidence)} ({safe(result.evidence_kind)}, "
+        f"sha256:{safe(result.evidence_sha256[:12])})",
+        markup=False,
+    )
     out.print(f"  signer {safe(result.signer)}, log index {safe(result.log_index)}", markup=False)
-    out.print(f"  trusted root {safe(root.path)} sha256:{safe(root.sha256[:12])} ({safe(root.source)})",
-              markup=False)
+    out.print(
+        f"  trusted root {safe(root.path)} sha256:{safe(root.sha256[:12])} ({safe(root.source)})",
+        markup=False,
+    )

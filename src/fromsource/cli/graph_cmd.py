@@ -46,8 +46,7 @@ def graph(workspace: Path, dot: bool, why_name: str | None, as_json: bool) -> No
 
 
 def _edge_json(edge: Edge) -> dict[str, str | None]:
-    return {"from": edge.source.id, "to": edge.target.id, "kind": edge.kind,
-            "requirement": edge.requirement}
+    return {"from": edge.source.id, "to": edge.target.id, "kind": edge.kind, "requirement": edge.requirement}
 
 
 def _tree(build_graph: BuildGraph) -> Tree:

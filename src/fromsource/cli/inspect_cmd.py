@@ -48,13 +48,15 @@ def _sdist_id(sdist: Path) -> tuple[str, str] | None:
 
 
 def _pair(
-    wheels: tuple[Path, ...], sdists: tuple[Path, ...], index_url: str | None, tmp: Path,
+    wheels: tuple[Path, ...],
+    sdists: tuple[Path, ...],
+    index_url: str | None,
+    tmp: Path,
     fetch_rules: Callable[[bool], Any],
 ) -> list[tuple[Path, Path]]:
     for path in (*wheels, *sdists):
         if not path.is_file():
-            raise InputError(f"{path}: not a regular file" if path.exists() else
-                             f"{path}: no such file")
+            raise InputError(f"{path}: not a regular file" if path.exists() else f"{path}: no such file")
     if not sdists and index_url is None:
         raise InputError(
             "no sdist to compare with", hint="pass --sdist SDIST (or --index-url URL to fetch it)"
@@ -84,8 +86,9 @@ def _fetch(wanted: tuple[str, str], index_url: str, tmp: Path, rules: Any) -> Pa
         raise InputError(
             f"cannot fetch sdists here ({exc})", hint="pass the sdist with --sdist SDIST"
         ) from exc
-    err.print(f"fetching the sdist of {safe(wanted[0])} {safe(wanted[1])} from {safe(index_url)}",
-              markup=False)
+    err.print(
+        f"fetching the sdist of {safe(wanted[0])} {safe(wanted[1])} from {safe(index_url)}", markup=False
+    )
     return fetch_sdist(wanted[0], wanted[1], index_url, tmp, rules=rules)
 
 
@@ -163,8 +166,7 @@ def inspect(
     readable = all(r.readable for r in reports)
     if as_json:
         verdicts = {r.verdict for r in reports}
-        overall = ("readable" if readable else "not-readable" if "not-readable" in verdicts
-                   else "unsettled")
+        overall = "readable" if readable else "not-readable" if "not-readable" in verdicts else "unsettled"
         print_json({"verdict": overall, "reports": [r.to_dict() for r in reports]})
     else:
         _render(reports, verbose=verbose)
@@ -185,7 +187,8 @@ def _render(reports: list[Report], *, verbose: bool) -> None:
     for r in reports:
         counts = r.counts()
         verdict = {"readable": "[green]readable[/]", "unsettled": "[yellow]unsettled[/]"}.get(
-            r.verdict, "[red]not-readable[/]")
+            r.verdict, "[red]not-readable[/]"
+        )
         files = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]) or "none"
         table.add_row(clean(r.wheel), verdict, files, str(len(r.reasons)))
     out.print(table)

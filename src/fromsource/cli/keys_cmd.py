@@ -16,8 +16,12 @@ def keys() -> None:
 
 @keys.command("generate")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--name", default="builder", show_default=True,
-              help="File stem: writes NAME.key (private, 0600) and NAME.pub.")
+@click.option(
+    "--name",
+    default="builder",
+    show_default=True,
+    help="File stem: writes NAME.key (private, 0600) and NAME.pub.",
+)
 @guarded
 def generate(directory: Path, name: str) -> None:
     """Write an ed25519 key pair into DIRECTORY and print its keyid."""

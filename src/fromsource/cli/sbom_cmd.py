@@ -30,23 +30,45 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("wheels", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the SBOM (CycloneDX 1.6 JSON), e.g. bom.cdx.json.")
-@click.option("--validate", is_flag=True,
-              help="Check the SBOM against the CycloneDX 1.6 schema; exit 1 listing every error.")
-@click.option("--reproducible", is_flag=True,
-              help="Timestamp from SOURCE_DATE_EPOCH (default: the newest build's) and a serial "
-                   "number derived from the content, so the same workspace gives the same file.")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the SBOM (CycloneDX 1.6 JSON), e.g. bom.cdx.json.",
+)
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Check the SBOM against the CycloneDX 1.6 schema; exit 1 listing every error.",
+)
+@click.option(
+    "--reproducible",
+    is_flag=True,
+    help="Timestamp from SOURCE_DATE_EPOCH (default: the newest build's) and a serial "
+    "number derived from the content, so the same workspace gives the same file.",
+)
 @trusted_key_option("Verify every chain against this public key first (repeatable); exit 1 if invalid.")
-@policy_option("Policy TOML: verify every chain under it first (exit 1 if invalid); the "
-            "externals it names by sha256 become trust-base leaves of the SBOM.")
-@click.option("--attest", is_flag=True,
-              help="Also write OUTPUT.intoto.jsonl: the SBOM as a signed in-toto Statement.")
+@policy_option(
+    "Policy TOML: verify every chain under it first (exit 1 if invalid); the "
+    "externals it names by sha256 become trust-base leaves of the SBOM."
+)
+@click.option(
+    "--attest", is_flag=True, help="Also write OUTPUT.intoto.jsonl: the SBOM as a signed in-toto Statement."
+)
 @key_option("Private key for --attest. Default: WORKSPACE/keys/builder.key.")
 @guarded
-def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool, reproducible: bool,
-         trusted_keys: tuple[Path, ...], policy_path: Path | None, attest: bool,
-         key: Path | None) -> None:
+def sbom(
+    wheels: tuple[Path, ...],
+    workspace: Path,
+    output: Path,
+    validate: bool,
+    reproducible: bool,
+    trusted_keys: tuple[Path, ...],
+    policy_path: Path | None,
+    attest: bool,
+    key: Path | None,
+) -> None:
     """Write a CycloneDX 1.6 SBOM of WHEEL... (default: every wheel in the workspace).
 
     Components carry sha256 hashes, purls and attestation references; `formulation` holds
@@ -66,9 +88,16 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
     epoch = _source_date_epoch() if reproducible else None
     policy = current_policy(policy_path)
     externals = _externals(ws, policy) if policy else {}
-    result = build_sbom(ws, list(wheels), SbomOptions(
-        relative_to=output.absolute().parent, reproducible=reproducible, source_date_epoch=epoch,
-        externals=externals))
+    result = build_sbom(
+        ws,
+        list(wheels),
+        SbomOptions(
+            relative_to=output.absolute().parent,
+            reproducible=reproducible,
+            source_date_epoch=epoch,
+            externals=externals,
+        ),
+    )
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {clean(warning)}")
     if trusted_keys or policy is not None:
@@ -77,8 +106,10 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
     if validate:
         problems = validate_sbom(text)
         if problems:
-            err.print(f"[red]INVALID[/]: the SBOM breaks CycloneDX 1.6 ({len(problems)} problem(s)); "
-                      f"{clean(output)} not written")
+            err.print(
+                f"[red]INVALID[/]: the SBOM breaks CycloneDX 1.6 ({len(problems)} problem(s)); "
+                f"{clean(output)} not written"
+            )
             for problem in problems:
                 err.print(f"  - {safe(problem)}", markup=False)
             sys.exit(EXIT_INVALID)
@@ -86,8 +117,11 @@ def sbom(wheels: tuple[Path, ...], workspace: Path, output: Path, validate: bool
     components = len(result.document.get("components", []))
     tasks = sum(len(w.get("tasks", [])) for f in result.document["formulation"] for w in f["workflows"])
     checked = ", valid CycloneDX 1.6" if validate else ""
-    out.print(f"wrote {safe(output)}: {len(result.subjects)} shipped wheel(s), {components} components, "
-              f"{tasks} build task(s){checked}", markup=False)
+    out.print(
+        f"wrote {safe(output)}: {len(result.subjects)} shipped wheel(s), {components} components, "
+        f"{tasks} build task(s){checked}",
+        markup=False,
+    )
     if attest:
         from fromsource.cli._signing import signer_for
 
@@ -129,14 +163,18 @@ def _externals(ws: Workspace, policy: Policy) -> dict[str, str]:
     return found
 
 
-def _verify_chains(ws: Workspace, wheels: list[Path], trusted_keys: tuple[Path, ...],
-                   policy: Policy | None) -> None:
+def _verify_chains(
+    ws: Workspace, wheels: list[Path], trusted_keys: tuple[Path, ...], policy: Policy | None
+) -> None:
     """Refuse to describe chains that do not verify: same checks as ``fromsource verify``."""
     from fromsource.cli._trust import verifier_for
     from fromsource.verify import Locations
 
-    verifier = verifier_for(trusted_keys, policy, Locations(
-        (ws.wheels, ws.stage1), (ws.attestations,), (ws.seeds,), (ws.evidence,)))
+    verifier = verifier_for(
+        trusted_keys,
+        policy,
+        Locations((ws.wheels, ws.stage1), (ws.attestations,), (ws.seeds,), (ws.evidence,)),
+    )
     problems = [p for node in verifier.verify_wheels(wheels) for p in node.all_problems()]
     if problems:
         err.print("[red]INVALID[/]: provenance does not verify; no SBOM written")

@@ -35,25 +35,46 @@ def seed() -> None:
 
 @seed.command("admit")
 @click.argument("wheel", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--sdist", type=click.Path(dir_okay=False, path_type=Path),
-              help="The wheel's sdist: inspect the pair and sign a seed review.")
+@click.option(
+    "--sdist",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The wheel's sdist: inspect the pair and sign a seed review.",
+)
 @key_option("Reviewer's ed25519 private key (PEM), with --sdist.")
-@click.option("--provenance", is_flag=True,
-              help="Admit a wheel fromsource built earlier, through its build provenance "
-                   "(needs --policy naming the builder key).")
-@click.option("--attestations", "attestation_dirs", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Where to find the wheel's provenance, with --provenance (repeatable).")
-@click.option("--rebuild", is_flag=True,
-              help="With --sdist: settle metadata a non-authoritative PKG-INFO leaves open by "
-                   "building the sdist (build requirements from the workspace), as inspect --rebuild.")
+@click.option(
+    "--provenance",
+    is_flag=True,
+    help="Admit a wheel fromsource built earlier, through its build provenance "
+    "(needs --policy naming the builder key).",
+)
+@click.option(
+    "--attestations",
+    "attestation_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to find the wheel's provenance, with --provenance (repeatable).",
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="With --sdist: settle metadata a non-authoritative PKG-INFO leaves open by "
+    "building the sdist (build requirements from the workspace), as inspect --rebuild.",
+)
 @_policy
 @workspace_option
 @json_option
 @guarded
-def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
-          attestation_dirs: tuple[Path, ...], rebuild: bool, policy_path: Path | None, workspace: Path,
-          as_json: bool) -> None:
+def admit(
+    wheel: Path,
+    sdist: Path | None,
+    key: Path | None,
+    provenance: bool,
+    attestation_dirs: tuple[Path, ...],
+    rebuild: bool,
+    policy_path: Path | None,
+    workspace: Path,
+    as_json: bool,
+) -> None:
     """Admit WHEEL as a seed, by review (--sdist and --key) or by provenance (--provenance).
 
     A review runs inspect: a not-readable wheel is refused unless the policy lists its sha256
@@ -82,19 +103,26 @@ def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
                 raise InputError("--sdist needs --key REVIEWER_KEY to sign the review")
             if not sdist.is_file():
                 raise InputError(f"sdist {sdist} does not exist")
-            result = admit_by_review(wheel, sdist, load_signer(key), store, policy=policy,
-                                     rebuild_in=ws.root if rebuild else None)
+            result = admit_by_review(
+                wheel, sdist, load_signer(key), store, policy=policy, rebuild_in=ws.root if rebuild else None
+            )
         else:
             if policy is None:
                 raise InputError("--provenance needs --policy naming the trusted builder keys")
             files = attestation_files(wheel, [*attestation_dirs, ws.attestations])
             result = admit_by_provenance(wheel, files, store, policy)
     if as_json:
-        print_json({"seed": str(result.seed), "sha256": result.sha256, "evidence": result.kind,
-                    "detail": result.detail, "reasons": list(result.reasons)})
+        print_json(
+            {
+                "seed": str(result.seed),
+                "sha256": result.sha256,
+                "evidence": result.kind,
+                "detail": result.detail,
+                "reasons": list(result.reasons),
+            }
+        )
         return
-    out.print(f"admitted {clean(wheel.name)} as a seed ({clean(result.kind)}: "
-              f"{clean(result.detail)})")
+    out.print(f"admitted {clean(wheel.name)} as a seed ({clean(result.kind)}: {clean(result.detail)})")
     out.print(f"  seed:   {clean(result.seed)}")
     out.print(f"  sha256: {clean(result.sha256)}")
     for reason in result.reasons:
@@ -103,19 +131,36 @@ def admit(wheel: Path, sdist: Path | None, key: Path | None, provenance: bool,
 
 @seed.command("assemble")
 @click.argument("sdist", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--layout", "layout", multiple=True, metavar="SRC=DEST",
-              help="Place the sdist's SRC (a file or directory, relative to its top directory; "
-                   ". for that directory) at DEST in the wheel (repeatable). Default: src/PKG/ "
-                   "or PKG/ to PKG/, when exactly one exists.")
-@click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
-              help="Leave out sdist files (or directories) matching GLOB, e.g. 'tests/*' (repeatable).")
+@click.option(
+    "--layout",
+    "layout",
+    multiple=True,
+    metavar="SRC=DEST",
+    help="Place the sdist's SRC (a file or directory, relative to its top directory; "
+    ". for that directory) at DEST in the wheel (repeatable). Default: src/PKG/ "
+    "or PKG/ to PKG/, when exactly one exists.",
+)
+@click.option(
+    "--exclude",
+    "exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out sdist files (or directories) matching GLOB, e.g. 'tests/*' (repeatable).",
+)
 @key_option("Ed25519 private key (PEM) signing the source-seed statement.", required=True)
 @_policy
 @workspace_option
 @json_option
 @guarded
-def assemble(sdist: Path, layout: tuple[str, ...], exclude: tuple[str, ...], key: Path,
-             policy_path: Path | None, workspace: Path, as_json: bool) -> None:
+def assemble(
+    sdist: Path,
+    layout: tuple[str, ...],
+    exclude: tuple[str, ...],
+    key: Path,
+    policy_path: Path | None,
+    workspace: Path,
+    as_json: bool,
+) -> None:
     """Assemble a seed from SDIST's own files, byte for byte, placed by --layout.
 
     No pre-built artifact: METADATA is the sdist's PKG-INFO (Metadata 2.2+, nothing
@@ -137,18 +182,26 @@ def assemble(sdist: Path, layout: tuple[str, ...], exclude: tuple[str, ...], key
     signer = load_signer(key)
     ws = Workspace(workspace).create()
     with ws.lock():
-        built, result = assemble_source_seed(sdist, placements, exclude, signer, SeedStore(ws),
-                                             policy=policy)
+        built, result = assemble_source_seed(sdist, placements, exclude, signer, SeedStore(ws), policy=policy)
     if as_json:
-        print_json({"seed": str(result.seed), "sha256": result.sha256, "evidence": result.kind,
-                    "sdist": {"name": built.sdist_name, "sha256": built.sdist_sha256},
-                    "layout": [str(p) for p in built.layout], "exclude": list(built.exclude),
-                    "inferred": built.inferred,
-                    "files": [{"wheel": w, "sdist": s} for w, s in built.files]})
+        print_json(
+            {
+                "seed": str(result.seed),
+                "sha256": result.sha256,
+                "evidence": result.kind,
+                "sdist": {"name": built.sdist_name, "sha256": built.sdist_sha256},
+                "layout": [str(p) for p in built.layout],
+                "exclude": list(built.exclude),
+                "inferred": built.inferred,
+                "files": [{"wheel": w, "sdist": s} for w, s in built.files],
+            }
+        )
         return
     how = "inferred" if built.inferred else "given"
-    out.print(f"assembled {clean(built.filename)} from {clean(built.sdist_name)} "
-              f"({len(built.files)} file(s), layout {how}: {clean(built.recipe)})")
+    out.print(
+        f"assembled {clean(built.filename)} from {clean(built.sdist_name)} "
+        f"({len(built.files)} file(s), layout {how}: {clean(built.recipe)})"
+    )
     out.print(f"  seed:   {clean(str(result.seed))}")
     out.print(f"  sha256: {result.sha256}")
 
@@ -220,15 +273,20 @@ def show(name: str, policy_path: Path | None, workspace: Path, as_json: bool) ->
                 out.print(f"  evidence: {clean(kind)}")
             source = s.get("source")
             if source:
-                recipe = " ".join([*(f"--layout {p}" for p in source["layout"]),
-                                   *(f"--exclude {e}" for e in source["exclude"])])
-                out.print(f"  source: assembled from {clean(source['sdist']['name'])} by "
-                          f"{clean(recipe)}")
+                recipe = " ".join(
+                    [
+                        *(f"--layout {p}" for p in source["layout"]),
+                        *(f"--exclude {e}" for e in source["exclude"]),
+                    ]
+                )
+                out.print(f"  source: assembled from {clean(source['sdist']['name'])} by {clean(recipe)}")
             review = s.get("review")
             if review:
                 counts = review["counts"] if isinstance(review["counts"], dict) else {}
-                out.print(f"  review: {clean(review['verdict'])} against {clean(review['sdist'])}; "
-                          "files: " + clean(", ".join(f"{k} {v}" for k, v in counts.items() if v)))
+                out.print(
+                    f"  review: {clean(review['verdict'])} against {clean(review['sdist'])}; "
+                    "files: " + clean(", ".join(f"{k} {v}" for k, v in counts.items() if v))
+                )
                 for reason in review["reasons"] or []:
                     out.print(f"    reason: {clean(reason)}")
             check = s.get("check")

@@ -29,23 +29,44 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path),
-              help="Workspace whose wheels/ and attestations/ hold the chain.")
-@click.option("--attestations", "attestation_dirs", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Extra directory of *.intoto.jsonl files (repeatable).")
+@click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Workspace whose wheels/ and attestations/ hold the chain.",
+)
+@click.option(
+    "--attestations",
+    "attestation_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Extra directory of *.intoto.jsonl files (repeatable).",
+)
 @trusted_key_option("Public key (PEM) whose signatures are trusted (repeatable).")
 @policy_option("Policy TOML: trusted builder keys, signature threshold, build rules, expiry.")
-@click.option("--allow-unverified-sources", is_flag=True,
-              help="Accept chains whose sdists were fetched without an integrity check "
-                   "(as the policy's [build].allow_unverified_sources does).")
-@click.option("--check-record", is_flag=True,
-              help="Also check every wheel of every chain against its RECORD (reads each archive).")
+@click.option(
+    "--allow-unverified-sources",
+    is_flag=True,
+    help="Accept chains whose sdists were fetched without an integrity check "
+    "(as the policy's [build].allow_unverified_sources does).",
+)
+@click.option(
+    "--check-record",
+    is_flag=True,
+    help="Also check every wheel of every chain against its RECORD (reads each archive).",
+)
 @json_option
 @guarded
-def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: tuple[Path, ...],
-           trusted_keys: tuple[Path, ...], policy_path: Path | None,
-           allow_unverified_sources: bool, check_record: bool, as_json: bool) -> None:
+def verify(
+    wheels: tuple[Path, ...],
+    workspace: Path | None,
+    attestation_dirs: tuple[Path, ...],
+    trusted_keys: tuple[Path, ...],
+    policy_path: Path | None,
+    allow_unverified_sources: bool,
+    check_record: bool,
+    as_json: bool,
+) -> None:
     """Verify that each WHEEL has a valid signed chain of provenance back to sdists.
 
     Trusted keys come from --policy and/or --trusted-key. Exit 0 when every chain is valid,
@@ -71,15 +92,24 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
         seed_dirs.append(ws.seeds)
         evidence_dirs.append(ws.evidence)
     locations = Locations(tuple(wheel_dirs), tuple(att_dirs), tuple(seed_dirs), tuple(evidence_dirs))
-    verifier = verifier_for(trusted_keys, policy, locations,
-                            allow_unverified_sources=allow_unverified_sources, check_record=check_record)
+    verifier = verifier_for(
+        trusted_keys,
+        policy,
+        locations,
+        allow_unverified_sources=allow_unverified_sources,
+        check_record=check_record,
+    )
     nodes = verifier.verify_wheels(wheels)
     valid = all(n.ok for n in nodes)
     if as_json:
-        print_json({"valid": valid, "wheels": [n.to_dict() for n in nodes],
-                    "problems": [p for n in nodes for p in n.all_problems()],
-                    "sigstoreTrustedRoot": verifier.trusted_root.describe()
-                    if verifier.trusted_root else None})
+        print_json(
+            {
+                "valid": valid,
+                "wheels": [n.to_dict() for n in nodes],
+                "problems": [p for n in nodes for p in n.all_problems()],
+                "sigstoreTrustedRoot": verifier.trusted_root.describe() if verifier.trusted_root else None,
+            }
+        )
     else:
         shown: set[tuple[str, str | None, str | None]] = set()
         with _uncut():
@@ -89,12 +119,17 @@ def verify(wheels: tuple[Path, ...], workspace: Path | None, attestation_dirs: t
                 out.print(tree)
         if verifier.trusted_root is not None:
             pinned = verifier.trusted_root
-            out.print(f"publisher evidence checked offline against the sigstore trusted root "
-                      f"{pinned.path} (sha256 {pinned.sha256}, {pinned.source})", markup=False)
+            out.print(
+                f"publisher evidence checked offline against the sigstore trusted root "
+                f"{pinned.path} (sha256 {pinned.sha256}, {pinned.source})",
+                markup=False,
+            )
         if valid:
             leaves = _trust_base(nodes)
-            out.print(f"[green]valid[/]: {len(nodes)} wheel(s); every chain ends at sdists"
-                      + (f", and the trust base: {clean(', '.join(leaves))}" if leaves else ""))
+            out.print(
+                f"[green]valid[/]: {len(nodes)} wheel(s); every chain ends at sdists"
+                + (f", and the trust base: {clean(', '.join(leaves))}" if leaves else "")
+            )
         else:
             out.print("[red]INVALID[/]:")
             for node in nodes:
@@ -151,8 +186,10 @@ def _label(node: ChainNode) -> str:
         evidence = f" [cyan]evidence: {clean('; '.join(node.evidence))}[/]" if node.evidence else ""
     kind = f"{node.origin} {node.kind}" if node.origin else node.kind
     detail = f" [dim]{clean('; '.join(node.detail))}[/]" if node.detail else ""
-    return (f"{mark} {clean(kind)} {clean(node.name)}{edge} sha256:{clean(digest)}"
-            f"{clean(keyids)}{evidence}{detail}")
+    return (
+        f"{mark} {clean(kind)} {clean(node.name)}{edge} sha256:{clean(digest)}"
+        f"{clean(keyids)}{evidence}{detail}"
+    )
 
 
 def _grow(tree: Tree, node: ChainNode, shown: set[tuple[str, str | None, str | None]]) -> None:

@@ -30,7 +30,10 @@ from fromsource.index.simple import SimpleIndex
 
 
 def open_index(
-    index_url: str | None = None, find_links: Sequence[Path] = (), *, no_index: bool = False,
+    index_url: str | None = None,
+    find_links: Sequence[Path] = (),
+    *,
+    no_index: bool = False,
     rules: FetchRules = DEFAULT_RULES,
 ) -> Index:
     """The index a command's ``--index-url`` / ``--find-links`` / ``--no-index`` describe.
@@ -55,8 +58,9 @@ def close_index(index: Index) -> None:
             close_index(inner)
 
 
-def fetch_sdist(name: str, version: str, index_url: str | None, dest_dir: Path, *,
-                rules: FetchRules = DEFAULT_RULES) -> Path:
+def fetch_sdist(
+    name: str, version: str, index_url: str | None, dest_dir: Path, *, rules: FetchRules = DEFAULT_RULES
+) -> Path:
     """Fetch the sdist of exactly ``name==version`` (yanked allowed: it is pinned)."""
     wanted = Version(version)
     with SimpleIndex(index_url, rules=rules) as index:

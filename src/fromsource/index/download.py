@@ -35,6 +35,7 @@ def expecting(candidate: WheelCandidate, expected: str | None) -> WheelCandidate
 def claim_of(expected_sha256: str | None) -> str:
     return PUBLISHED if expected_sha256 is None else "the caller expects"
 
+
 def cache_path(candidate: Fetchable, dest_dir: Path) -> Path:
     name = candidate.filename
     # An index controls this name: refuse anything that would leave dest_dir.
@@ -46,14 +47,10 @@ def cache_path(candidate: Fetchable, dest_dir: Path) -> Path:
 
 def cached_ok(candidate: Fetchable, dest: Path) -> bool:
     # Without a published digest nothing can vouch for a cached copy: fetch again.
-    return candidate.sha256 is not None and dest.is_file() and sha256_file(dest) == (
-        candidate.sha256.lower()
-    )
+    return candidate.sha256 is not None and dest.is_file() and sha256_file(dest) == (candidate.sha256.lower())
 
 
-def write_verified(
-    candidate: Fetchable, chunks: Iterable[bytes], dest: Path, claim: str = PUBLISHED
-) -> None:
+def write_verified(candidate: Fetchable, chunks: Iterable[bytes], dest: Path, claim: str = PUBLISHED) -> None:
     """Stream ``chunks`` to ``dest`` atomically, refusing them on a digest mismatch."""
 
     def check(got: str) -> None:
@@ -65,5 +62,3 @@ def write_verified(
             )
 
     atomic_write_chunks(dest, chunks, check=check, suffix=".part")
-
-

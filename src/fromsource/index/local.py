@@ -58,8 +58,11 @@ class LocalDirIndex:
     def candidates(self, name: str) -> list[SdistCandidate]:
         key = canonicalize_name(name)
         if key not in self._cache:
-            found = [self._candidate(key, version, path)
-                     for path, (pname, version) in self._sdists() if pname == key]
+            found = [
+                self._candidate(key, version, path)
+                for path, (pname, version) in self._sdists()
+                if pname == key
+            ]
             if not found:
                 raise ProjectNotFoundError(f"no sdist of {key!r} in {self.path}")
             self._cache[key] = found
@@ -84,11 +87,9 @@ class LocalDirIndex:
     def fetch_wheel(
         self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
     ) -> Path:
-        return self._copy(expecting(candidate, expected_sha256), dest_dir,
-                          claim=claim_of(expected_sha256))
+        return self._copy(expecting(candidate, expected_sha256), dest_dir, claim=claim_of(expected_sha256))
 
-    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
-                         limit: int) -> bytes | None:
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate, limit: int) -> bytes | None:
         # A provenance object kept beside the file (<file>.provenance) plays the index's link.
         source = self.path / f"{candidate.filename}.provenance"
         if not source.is_file():
@@ -132,7 +133,6 @@ class LocalDirIndex:
         )
 
 
-
 # --------------------------------------------------------------------------- several
 
 
@@ -159,8 +159,7 @@ class MultiIndex:
 
     def wheel_candidates(self, name: str) -> list[WheelCandidate]:
         # A local directory of sdists lists no wheels: only every index missing is an error.
-        return _merge(self.indexes, lambda i: i.wheel_candidates(name), self._wheel_origin,
-                      strict=True)
+        return _merge(self.indexes, lambda i: i.wheel_candidates(name), self._wheel_origin, strict=True)
 
     def fetch_wheel(
         self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
@@ -170,19 +169,21 @@ class MultiIndex:
             raise IndexError_(f"{candidate.filename} was not listed by any configured index")
         return index.fetch_wheel(candidate, dest_dir, expected_sha256=expected_sha256)
 
-    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
-                         limit: int) -> bytes | None:
-        index = (self._origin.get(candidate) if isinstance(candidate, SdistCandidate)
-                 else self._wheel_origin.get(candidate))
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate, limit: int) -> bytes | None:
+        index = (
+            self._origin.get(candidate)
+            if isinstance(candidate, SdistCandidate)
+            else self._wheel_origin.get(candidate)
+        )
         return index.fetch_provenance(candidate, limit) if index is not None else None
-
 
 
 _C = TypeVar("_C", SdistCandidate, WheelCandidate)
 
 
-def _merge(indexes: Sequence[Index], listing: Callable[[Index], list[_C]],
-           origin: dict[_C, Index], *, strict: bool) -> list[_C]:
+def _merge(
+    indexes: Sequence[Index], listing: Callable[[Index], list[_C]], origin: dict[_C, Index], *, strict: bool
+) -> list[_C]:
     """Candidates of every index, first listing of a file name wins; ``origin`` records which
     index to fetch each from. A miss raises when every index missed (``strict``) or when
     nothing was found and some index missed."""

@@ -98,8 +98,7 @@ class Index(Protocol):
         """
         ...
 
-    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
-                         limit: int) -> bytes | None:
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate, limit: int) -> bytes | None:
         """The PEP 740 provenance object the index links for ``candidate`` (at most
         ``limit`` bytes, else :class:`IndexError_`), or ``None`` when it links none."""
         ...
@@ -109,17 +108,29 @@ Fetchable = SdistCandidate | WheelCandidate
 
 
 def wheel_candidate(
-    filename: str, url: str, sha256: str | None, *, requires_python: str | None = None,
-    yanked: bool = False, provenance_url: str | None = None,
+    filename: str,
+    url: str,
+    sha256: str | None,
+    *,
+    requires_python: str | None = None,
+    yanked: bool = False,
+    provenance_url: str | None = None,
 ) -> WheelCandidate | None:
     try:
         name, version, build_tag, tags = parse_wheel_filename(filename)
     except (InvalidWheelFilename, InvalidVersion):
         return None
     return WheelCandidate(
-        name=name, version=version, filename=filename, url=url,
-        sha256=sha256.lower() if sha256 else None, tags=tags, build_tag=build_tag,
-        requires_python=requires_python, yanked=yanked, provenance_url=provenance_url,
+        name=name,
+        version=version,
+        filename=filename,
+        url=url,
+        sha256=sha256.lower() if sha256 else None,
+        tags=tags,
+        build_tag=build_tag,
+        requires_python=requires_python,
+        yanked=yanked,
+        provenance_url=provenance_url,
     )
 
 

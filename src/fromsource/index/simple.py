@@ -70,8 +70,9 @@ class SimpleIndex:
         self._own_session = session is None
         self._session = session if session is not None else requests.Session()
         self.rules = rules
-        self._fetcher = Fetcher(self._session, rules, timeout=timeout, retries=retries,
-                                backoff=backoff, sleep=sleep)
+        self._fetcher = Fetcher(
+            self._session, rules, timeout=timeout, retries=retries, backoff=backoff, sleep=sleep
+        )
         self._retries = retries
         self._backoff = backoff
         self._sleep = sleep
@@ -81,7 +82,9 @@ class SimpleIndex:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -107,15 +110,17 @@ class SimpleIndex:
                 if response.status_code == 404:
                     raise ProjectNotFoundError(f"project {key!r} not found on {self.url} (404)")
                 check_status(response, url)
-                body = b"".join(self._fetcher.chunks(
-                    response, limit=self.rules.max_page_bytes, what="index page"))
+                body = b"".join(
+                    self._fetcher.chunks(response, limit=self.rules.max_page_bytes, what="index page")
+                )
                 page = _parse_page(response, body, key, url)
             if len(page.packages) > self.rules.max_files_per_page:
-                raise IndexError_(f"{url} lists {len(page.packages)} files (limit "
-                                  f"{self.rules.max_files_per_page} files per page)")
+                raise IndexError_(
+                    f"{url} lists {len(page.packages)} files (limit "
+                    f"{self.rules.max_files_per_page} files per page)"
+                )
             unverified = insecure_reason(url)
-            self._pages[key] = _Listing(_sdists(key, page, unverified),
-                                        _wheels(key, page, unverified))
+            self._pages[key] = _Listing(_sdists(key, page, unverified), _wheels(key, page, unverified))
         return self._pages[key]
 
     def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
@@ -124,11 +129,11 @@ class SimpleIndex:
     def fetch_wheel(
         self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
     ) -> Path:
-        return self._download(expecting(candidate, expected_sha256), dest_dir,
-                              claim=claim_of(expected_sha256))
+        return self._download(
+            expecting(candidate, expected_sha256), dest_dir, claim=claim_of(expected_sha256)
+        )
 
-    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate,
-                         limit: int) -> bytes | None:
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate, limit: int) -> bytes | None:
         url = candidate.provenance_url
         if url is None:
             return None
@@ -138,13 +143,11 @@ class SimpleIndex:
             check_status(response, url)
             return b"".join(self._fetcher.chunks(response, limit=limit, what="provenance"))
 
-    def _download(self, candidate: Fetchable, dest_dir: Path, *, claim: str = PUBLISHED
-                  ) -> Path:
+    def _download(self, candidate: Fetchable, dest_dir: Path, *, claim: str = PUBLISHED) -> Path:
         dest = cache_path(candidate, dest_dir)
         if candidate.unverified is not None and not self.rules.allow_unverified:
             raise IndexError_(
-                f"refusing {candidate.filename}: its integrity cannot be checked "
-                f"({candidate.unverified})",
+                f"refusing {candidate.filename}: its integrity cannot be checked ({candidate.unverified})",
                 hint="use an index that publishes sha256 digests over https, or pass "
                 "--allow-unverified-sources (the provenance then records it)",
             )
@@ -156,8 +159,9 @@ class SimpleIndex:
                     if response.status_code == 404:
                         raise IndexError_(f"{candidate.filename}: {candidate.url} answered 404")
                     check_status(response, candidate.url)
-                    chunks = self._fetcher.chunks(response, limit=self.rules.max_download_bytes,
-                                                  what="download")
+                    chunks = self._fetcher.chunks(
+                        response, limit=self.rules.max_download_bytes, what="download"
+                    )
                     write_verified(candidate, chunks, dest, claim)
                 return dest
             except BrokenTransferError:  # broke off mid-body: retry; anything else is final
@@ -184,38 +188,55 @@ class _Listing:
     wheels: list[WheelCandidate]
 
 
-def _parse_page(response: requests.Response, body: bytes, project: str, url: str
-                ) -> ProjectPage:
+def _parse_page(response: requests.Response, body: bytes, project: str, url: str) -> ProjectPage:
     """pypi-simple's reading of a page whose bytes were read (bounded) by the fetcher."""
     content_type = response.headers.get("Content-Type", "text/html")
     kind, _, params = content_type.partition(";")
     kind = kind.strip().lower()
-    charset = next((p.split("=", 1)[1].strip().strip('"') for p in params.split(";")
-                    if p.strip().lower().startswith("charset=")), None)
+    charset = next(
+        (
+            p.split("=", 1)[1].strip().strip('"')
+            for p in params.split(";")
+            if p.strip().lower().startswith("charset=")
+        ),
+        None,
+    )
     try:
         if kind == "application/vnd.pypi.simple.v1+json":
             data = load_json(body, source=url, error=IndexError_)
             page = ProjectPage.from_json_data(data, response.url)
         elif kind in ("application/vnd.pypi.simple.v1+html", "text/html"):
-            page = ProjectPage.from_html(project=project, html=body, base_url=response.url,
-                                         from_encoding=charset)
+            page = ProjectPage.from_html(
+                project=project, html=body, base_url=response.url, from_encoding=charset
+            )
         else:
-            raise IndexError_(f"{url} answered with content type {content_type!r}, "
-                              "not a simple-API page")
-    except (UnsupportedRepoVersionError, ValueError, TypeError, KeyError, AttributeError,
-            RecursionError) as exc:
+            raise IndexError_(f"{url} answered with content type {content_type!r}, not a simple-API page")
+    except (
+        UnsupportedRepoVersionError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        RecursionError,
+    ) as exc:
         raise IndexError_(f"{url} is not a usable simple-API page: {exc}") from exc
     return page
 
 
 def _unverified(page_reason: str | None, url: str, sha256: str | None) -> str | None:
-    reasons = [r for r in (page_reason and f"index page {page_reason}", insecure_reason(url),
-                           None if sha256 else "the index publishes no sha256 for it") if r]
+    reasons = [
+        r
+        for r in (
+            page_reason and f"index page {page_reason}",
+            insecure_reason(url),
+            None if sha256 else "the index publishes no sha256 for it",
+        )
+        if r
+    ]
     return "; ".join(dict.fromkeys(reasons)) or None
 
 
-def _sdists(name: NormalizedName, page: ProjectPage, page_reason: str | None = None
-            ) -> list[SdistCandidate]:
+def _sdists(name: NormalizedName, page: ProjectPage, page_reason: str | None = None) -> list[SdistCandidate]:
     found = []
     for package in page.packages:
         if package.package_type != "sdist":
@@ -239,20 +260,21 @@ def _sdists(name: NormalizedName, page: ProjectPage, page_reason: str | None = N
     return found
 
 
-def _wheels(name: NormalizedName, page: ProjectPage, page_reason: str | None = None
-            ) -> list[WheelCandidate]:
+def _wheels(name: NormalizedName, page: ProjectPage, page_reason: str | None = None) -> list[WheelCandidate]:
     found = []
     for package in page.packages:
         if package.package_type != "wheel":
             continue
         candidate = wheel_candidate(
-            package.filename, package.url, package.digests.get("sha256"),
-            requires_python=package.requires_python, yanked=package.is_yanked,
+            package.filename,
+            package.url,
+            package.digests.get("sha256"),
+            requires_python=package.requires_python,
+            yanked=package.is_yanked,
             provenance_url=package.provenance_url,
         )
         if candidate is not None and candidate.name == name:
-            found.append(replace(candidate, unverified=_unverified(
-                page_reason, candidate.url, candidate.sha256)))
+            found.append(
+                replace(candidate, unverified=_unverified(page_reason, candidate.url, candidate.sha256))
+            )
     return found
-
-

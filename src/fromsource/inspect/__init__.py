@@ -64,9 +64,9 @@ def _prefilter(wheel: Path) -> dict[str, bool]:
     return {name: lint.suspect(data) for name, data in files.items() if name.endswith(".py")}
 
 
-def _read_pair(wheel: Path, sdist: Path) -> tuple[
-    dict[str, bytes], str, dict[str, bytes], str, dict[str, bool]
-]:
+def _read_pair(
+    wheel: Path, sdist: Path
+) -> tuple[dict[str, bytes], str, dict[str, bytes], str, dict[str, bool]]:
     if not sdist.is_file():
         raise InputError(f"{sdist}: no such file")
     if sdist.stat().st_size < PARALLEL_SDIST_BYTES or "fork" not in multiprocessing.get_all_start_methods():

@@ -241,8 +241,14 @@ def _classify(wheel: Mapping[str, bytes], layout: WheelLayout, index: SdistIndex
             state.notes.append(f"{result.path}: opaque data, byte-identical to {result.sdist_path}")
 
 
-def _lint(wheel: Mapping[str, bytes], index: SdistIndex, state: _State, *, parse_all: bool,
-          prefilter: Mapping[str, bool]) -> None:
+def _lint(
+    wheel: Mapping[str, bytes],
+    index: SdistIndex,
+    state: _State,
+    *,
+    parse_all: bool,
+    prefilter: Mapping[str, bool],
+) -> None:
     covered: set[str] = set()
     jobs: list[lint.Job] = []
     for result in state.files.values():
@@ -277,7 +283,8 @@ def _shared_from_sdist(r: FileResult) -> bool:
     icons, desktop files, jupyter kernels) and the sdist's own bytes. Anything else there can
     land on ``sys.path`` (``lib/...``) or ``PATH`` (``bin/``) and stays dangerous."""
     from_sdist = r.status in (IDENTICAL, RELOCATED) or (
-        r.status == OPAQUE and r.sdist_path is not None and r.change is None)
+        r.status == OPAQUE and r.sdist_path is not None and r.change is None
+    )
     return r.install_path.startswith("share/") and from_sdist and not r.install_path.endswith(".pth")
 
 
@@ -311,11 +318,16 @@ def _dangerous(
         elif r.scheme == "headers":
             state.notes.append(f"{r.path}: C header installed with the package")
         elif r.scheme == "data" and _shared_from_sdist(r):
-            state.notes.append(f"{r.path}: installs under the prefix's share/, {r.status} from the "
-                               f"sdist's {r.sdist_path}")
+            state.notes.append(
+                f"{r.path}: installs under the prefix's share/, {r.status} from the sdist's {r.sdist_path}"
+            )
         elif r.scheme == "data":
-            flag("outside-namespace", r.path, "installs into the environment's prefix (.data/data), "
-                 "not as a file of the sdist under share/")
+            flag(
+                "outside-namespace",
+                r.path,
+                "installs into the environment's prefix (.data/data), "
+                "not as a file of the sdist under share/",
+            )
         else:
             flag("outside-namespace", r.path, f"unknown .data scheme {r.scheme!r}")
     ep_path = f"{dist_info}/entry_points.txt"
@@ -376,8 +388,10 @@ def audit(
             notes=(*meta.notes, note),
             unsettled=(),
         )
-    record = [Finding(rule="record", path=p.path, message=p.message, line=p.line)
-              for p in check_record(wheel, dist_info)]
+    record = [
+        Finding(rule="record", path=p.path, message=p.message, line=p.line)
+        for p in check_record(wheel, dist_info)
+    ]
     meta = dataclasses.replace(meta, problems=(*meta.problems, *record))
     _check_filename(wheel_name, meta, state)
     state.reasons.extend(str(p) for p in meta.problems)

@@ -352,15 +352,24 @@ class _Finder:
             return False
         runs = ENCODED.findall(compact)
         longest_line = max((len(line.strip()) for line in text.splitlines()), default=0)
-        return (len(runs) == 1 and len(runs[0]) == len(compact) and longest_line >= 40
-                and may_hide_code(compact))
+        return (
+            len(runs) == 1 and len(runs[0]) == len(compact) and longest_line >= 40 and may_hide_code(compact)
+        )
 
 
 # What a decoded payload must look like to run: source text, a compressed or archive stream,
 # serialised code, or an executable. Multi-byte magics, so random bytes rarely match.
 _LOADABLE_MAGIC = (
-    b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x5d\x00\x00", b"PK\x03\x04", b"\x7fELF", b"MZ",
-    b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"\x5d\x00\x00",
+    b"PK\x03\x04",
+    b"\x7fELF",
+    b"MZ",
+    b"\xcf\xfa\xed\xfe",
+    b"\xce\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
 )
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _SAMPLE = 1 << 16

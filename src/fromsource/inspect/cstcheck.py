@@ -313,8 +313,12 @@ class _Finder(cst.CSTVisitor):
         compact = "".join(text.split())
         runs = ENCODED.findall(compact)
         longest_line = max((len(line.strip()) for line in text.splitlines()), default=0)
-        if (len(runs) == 1 and len(runs[0]) == len(compact) >= LONG_ENCODED and longest_line >= 40
-                and may_hide_code(compact)):
+        if (
+            len(runs) == 1
+            and len(runs[0]) == len(compact) >= LONG_ENCODED
+            and longest_line >= 40
+            and may_hide_code(compact)
+        ):
             self.found_at(
                 node,
                 "long-encoded-literal",

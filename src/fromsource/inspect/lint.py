@@ -260,8 +260,9 @@ def syntax_error(path: str, source: bytes) -> Finding | None:
     return None
 
 
-def lint_module(path: str, source: bytes, *, parse_check: bool = False,
-                suspected: bool | None = None) -> tuple[list[Finding], bool]:
+def lint_module(
+    path: str, source: bytes, *, parse_check: bool = False, suspected: bool | None = None
+) -> tuple[list[Finding], bool]:
     """Findings for one module, and whether it was parsed (``suspected``: the pre-filter's
     answer when already known)."""
     if parse_check:

@@ -59,8 +59,9 @@ def _added_removed(ours: Mapping[_K, str], theirs: Mapping[_K, str]) -> tuple[li
     return added, removed
 
 
-def differences(ours: RawMetadata, theirs: RawMetadata, *, ours_path: str, theirs_path: str,
-                problems: list[Finding]) -> dict[str, str]:
+def differences(
+    ours: RawMetadata, theirs: RawMetadata, *, ours_path: str, theirs_path: str, problems: list[Finding]
+) -> dict[str, str]:
     """Each of :data:`COMPARED` that differs between two metadata documents, described.
 
     Requirements, extras, specifiers, names and versions are compared parsed, so spelling
@@ -112,8 +113,10 @@ def compare_metadata(
     if pkg_info is None:
         problems.append(Finding(rule="metadata", path=pkg_info_path, message="the sdist has no PKG-INFO"))
     elif old_metadata:
-        notes.append(f"PKG-INFO is Metadata-Version {s_meta_version or '?'} (before 2.2): it is not "
-                     f"authoritative for {', '.join(COMPARED)}")
+        notes.append(
+            f"PKG-INFO is Metadata-Version {s_meta_version or '?'} (before 2.2): it is not "
+            f"authoritative for {', '.join(COMPARED)}"
+        )
     elif dynamic & {f.lower() for f in COMPARED}:
         marked = [f for f in COMPARED if f.lower() in dynamic]
         notes.append(f"PKG-INFO marks {', '.join(marked)} as Dynamic: it is not authoritative for them")
@@ -121,15 +124,20 @@ def compare_metadata(
     def authoritative(field: str) -> bool:
         return pkg_info is not None and not old_metadata and field.lower() not in dynamic
 
-    found = differences(wheel, sdist, ours_path=metadata_path, theirs_path=pkg_info_path,
-                        problems=problems) if pkg_info is not None else {}
+    found = (
+        differences(wheel, sdist, ours_path=metadata_path, theirs_path=pkg_info_path, problems=problems)
+        if pkg_info is not None
+        else {}
+    )
     for field, detail in found.items():
         if authoritative(field):
             message = f"{field} differs from the sdist's PKG-INFO: {detail}"
             problems.append(Finding(rule="metadata", path=metadata_path, message=message))
         else:
-            unsettled.append(f"{metadata_path}: {field} differs from the sdist's PKG-INFO, which is not "
-                             f"authoritative for it: {detail} (inspect --rebuild settles it)")
+            unsettled.append(
+                f"{metadata_path}: {field} differs from the sdist's PKG-INFO, which is not "
+                f"authoritative for it: {detail} (inspect --rebuild settles it)"
+            )
     mine = _requirements(wheel.get("requires_dist", []), metadata_path, [])
     yours = _requirements(sdist.get("requires_dist", []), pkg_info_path, [])
     added, removed = _added_removed(mine, yours)
@@ -155,16 +163,19 @@ def compare_rebuilt(metadata: bytes, rebuilt: bytes, *, metadata_path: str) -> t
     :data:`COMPARED`; returns the problems and a note saying what the rebuild settled."""
     problems: list[Finding] = []
     where = "the wheel built from the sdist"
-    found = differences(_parse(metadata), _parse(rebuilt), ours_path=metadata_path,
-                        theirs_path=f"{where}'s METADATA", problems=problems)
+    found = differences(
+        _parse(metadata),
+        _parse(rebuilt),
+        ours_path=metadata_path,
+        theirs_path=f"{where}'s METADATA",
+        problems=problems,
+    )
     for field, detail in found.items():
         message = f"{field} differs from {where}: {detail}"
         problems.append(Finding(rule="metadata", path=metadata_path, message=message))
     if problems:
         return problems, "rebuild: the sdist was built; its METADATA differs from the wheel's"
-    return problems, (
-        "rebuild: the sdist was built; its METADATA has the wheel's " + ", ".join(COMPARED)
-    )
+    return problems, ("rebuild: the sdist was built; its METADATA has the wheel's " + ", ".join(COMPARED))
 
 
 @dataclass(frozen=True, slots=True)

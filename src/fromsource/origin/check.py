@@ -52,12 +52,17 @@ class OriginReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": "fromsource.origin-report", "format_version": 1,
+            "format": "fromsource.origin-report",
+            "format_version": 1,
             "sdist": {"name": self.sdist, "sha256": self.sdist_sha256},
             "project": {"name": self.name, "version": self.version},
-            "repository": self.repository, "ref": self.ref, "commit": self.commit,
-            "objectFormat": self.object_format, "matches": self.matches,
-            "counts": self.comparison.counts(), "filesDigest": self.comparison.files_digest(),
+            "repository": self.repository,
+            "ref": self.ref,
+            "commit": self.commit,
+            "objectFormat": self.object_format,
+            "matches": self.matches,
+            "counts": self.comparison.counts(),
+            "filesDigest": self.comparison.files_digest(),
             "findings": [f.to_dict() for f in self.comparison.findings],
             "files": [f.to_dict() for f in self.comparison.files],
             "treeOnly": list(self.comparison.tree_only),
@@ -89,14 +94,16 @@ def _metadata(sdist: Path, data: bytes | None) -> _Metadata:
         try:
             parsed_name, parsed_version = parse_sdist_filename(sdist.name)
         except InvalidSdistFilename as exc:
-            raise OriginError(f"{sdist.name}: no PKG-INFO with Name and Version, and the file "
-                              "name is not an sdist's") from exc
+            raise OriginError(
+                f"{sdist.name}: no PKG-INFO with Name and Version, and the file name is not an sdist's"
+            ) from exc
         name, version = name or str(parsed_name), version or str(parsed_version)
     return _Metadata(name, version, dict(raw.get("project_urls", {})), raw.get("home_page"))
 
 
-def check_origin(sdist: Path, *, repo: str | None = None, ref: str | None = None,
-                 limits: Limits = DEFAULT_LIMITS) -> OriginReport:
+def check_origin(
+    sdist: Path, *, repo: str | None = None, ref: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> OriginReport:
     """Compare ``sdist`` with the tree at ``ref`` of ``repo``; raise OriginError when
     that cannot be done (no repository, no such ref), return the report otherwise."""
     if not sdist.is_file():
@@ -124,8 +131,9 @@ def check_origin(sdist: Path, *, repo: str | None = None, ref: str | None = None
             if top is None:
                 top = head
             if head != top or not rest:
-                raise ArchiveError(f"{sdist.name}: an sdist holds one top-level directory; "
-                                   f"found {top!r} and {member.name!r}")
+                raise ArchiveError(
+                    f"{sdist.name}: an sdist holds one top-level directory; found {top!r} and {member.name!r}"
+                )
             if isinstance(member, Link):
                 target = member.target.removeprefix(f"{top}/") if member.hard else member.target
                 comparer.add_link(rest, target, hard=member.hard)
@@ -136,6 +144,13 @@ def check_origin(sdist: Path, *, repo: str | None = None, ref: str | None = None
         meta = meta or _metadata(sdist, pkg_info)
         comparison = comparer.finish(git, commit, name=meta.name, version=meta.version)
     return OriginReport(
-        sdist=sdist.name, sdist_sha256=sha256_file(sdist), name=meta.name,
-        version=meta.version, repository=remote if "://" not in remote else repository,
-        ref=full_ref, commit=commit, object_format=git.object_format, comparison=comparison)
+        sdist=sdist.name,
+        sdist_sha256=sha256_file(sdist),
+        name=meta.name,
+        version=meta.version,
+        repository=remote if "://" not in remote else repository,
+        ref=full_ref,
+        commit=commit,
+        object_format=git.object_format,
+        comparison=comparison,
+    )

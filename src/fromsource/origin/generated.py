@@ -29,10 +29,19 @@ if TYPE_CHECKING:
 SETUPTOOLS = "setuptools"
 METADATA = "build backend (core metadata)"
 EXPORT_SUBST = "git archive export-subst"
-_EGG_INFO_FILES = frozenset({
-    "PKG-INFO", "SOURCES.txt", "dependency_links.txt", "top_level.txt", "requires.txt",
-    "entry_points.txt", "not-zip-safe", "zip-safe", "namespace_packages.txt",
-})
+_EGG_INFO_FILES = frozenset(
+    {
+        "PKG-INFO",
+        "SOURCES.txt",
+        "dependency_links.txt",
+        "top_level.txt",
+        "requires.txt",
+        "entry_points.txt",
+        "not-zip-safe",
+        "zip-safe",
+        "namespace_packages.txt",
+    }
+)
 _EGG_INFO_TAGS = frozenset({"tag_build", "tag_date", "tag_svn_revision"})
 _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$")
 _ENTRY_POINT = re.compile(r"^[\w.]+(\s*:\s*[\w.]+)?(\s*\[[\w\s,.-]*\])?$")
@@ -70,8 +79,15 @@ def _get(table: Any, *keys: str) -> Any:
 class Generators:
     """What the tagged tree's configuration says its packaging tools generate."""
 
-    def __init__(self, *, name: str, version: str, pyproject: bytes | None,
-                 setup_cfg: bytes | None, setup_py: bytes | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: str,
+        pyproject: bytes | None,
+        setup_cfg: bytes | None,
+        setup_py: bytes | None = None,
+    ) -> None:
         self.name, self.version = name, version
         self.setup_cfg = setup_cfg
         self.version_files: dict[str, str] = {}  # path -> generator
@@ -88,8 +104,10 @@ class Generators:
                 self.version_files[_get(scm, key)] = "setuptools-scm"
         for path in _setup_py_version_files(setup_py):
             self.version_files.setdefault(path, "setuptools-scm")
-        for hooks in (_get(config, "tool", "hatch", "build", "hooks", "vcs"),
-                      _get(config, "tool", "hatch", "build", "targets", "wheel", "hooks", "vcs")):
+        for hooks in (
+            _get(config, "tool", "hatch", "build", "hooks", "vcs"),
+            _get(config, "tool", "hatch", "build", "targets", "wheel", "hooks", "vcs"),
+        ):
             if isinstance(_get(hooks, "version-file"), str):
                 self.version_files[_get(hooks, "version-file")] = "hatch-vcs"
         versioneer = _get(config, "tool", "versioneer") or {}
@@ -207,8 +225,7 @@ class Generators:
         module = _codecheck().parse(data)
         if module is None:
             return "version file does not parse"
-        body = [s for s in module.body
-                if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        body = [s for s in module.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
         imports = [s for s in body if isinstance(s, ast.Import)]
         if any(a.name not in ("json", "sys") or a.asname for s in imports for a in s.names):
             return "versioneer's file imports more than json"
@@ -216,8 +233,12 @@ class Generators:
         if len(rest) != 2 or not isinstance(rest[0], ast.Assign) or not isinstance(rest[1], ast.FunctionDef):
             return "not versioneer's short version file (literal JSON and get_versions)"
         assign, func = rest[0], rest[1]
-        if (len(assign.targets) != 1 or _codecheck().dotted(assign.targets[0]) != "version_json"
-                or not isinstance(assign.value, ast.Constant) or not isinstance(assign.value.value, str)):
+        if (
+            len(assign.targets) != 1
+            or _codecheck().dotted(assign.targets[0]) != "version_json"
+            or not isinstance(assign.value, ast.Constant)
+            or not isinstance(assign.value.value, str)
+        ):
             return "versioneer's version_json is not a string literal"
         expected = "def get_versions():\n    return json.loads(version_json)"
         if func.args.args or func.decorator_list or ast.unparse(func) != expected:
@@ -244,8 +265,9 @@ def export_subst(path: str, data: bytes, template: bytes, archived: bytes | None
         return Verdict(EXPORT_SUBST)
     if archived is not None and archived == template:
         return Verdict(EXPORT_SUBST, "the tagged tree does not mark it export-subst")
-    pattern = b"".join(re.escape(part) if i % 2 == 0 else rb"[^\r\n]*"
-                       for i, part in enumerate(_split_format(template)))
+    pattern = b"".join(
+        re.escape(part) if i % 2 == 0 else rb"[^\r\n]*" for i, part in enumerate(_split_format(template))
+    )
     if re.fullmatch(pattern, data) is None:
         return Verdict(EXPORT_SUBST, "differs from the tagged tree beyond its $Format$ placeholders")
     if path.endswith(".py") and _codecheck().is_literal_only(data) is not True:
@@ -259,11 +281,18 @@ def _setup_py_version_files(setup_py: bytes | None) -> list[str]:
     module = _codecheck().parse(setup_py) if setup_py is not None else None
     found = []
     for node in ast.walk(module) if module is not None else ():
-        if isinstance(node, ast.keyword) and node.arg == "use_scm_version" \
-                and isinstance(node.value, ast.Dict):
+        if (
+            isinstance(node, ast.keyword)
+            and node.arg == "use_scm_version"
+            and isinstance(node.value, ast.Dict)
+        ):
             for key, value in zip(node.value.keys, node.value.values, strict=True):
-                if (isinstance(key, ast.Constant) and key.value in ("write_to", "version_file")
-                        and isinstance(value, ast.Constant) and isinstance(value.value, str)):
+                if (
+                    isinstance(key, ast.Constant)
+                    and key.value in ("write_to", "version_file")
+                    and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)
+                ):
                     found.append(value.value)
     return found
 
@@ -272,7 +301,7 @@ def _split_format(template: bytes) -> list[bytes]:
     parts: list[bytes] = []
     position = 0
     for match in _FORMAT.finditer(template):
-        parts += [template[position:match.start()], match.group()]
+        parts += [template[position : match.start()], match.group()]
         position = match.end()
     return [*parts, template[position:]]
 

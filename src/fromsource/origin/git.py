@@ -26,8 +26,19 @@ from fromsource.errors import OriginError
 
 _TIMEOUT = 600  # seconds for a fetch; listing is quick
 _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "http_proxy", "https_proxy", "no_proxy",
-                 "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
+_PASS_THROUGH = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 _TARGET = "refs/fromsource/origin"
 
 
@@ -39,11 +50,17 @@ class TreeEntry:
 
 def _environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in _PASS_THROUGH}
-    env.update({
-        "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false",
-        "GIT_ALLOW_PROTOCOL": "https:http:git:file",
-    })
+    env.update(
+        {
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "/bin/false",
+            "SSH_ASKPASS": "/bin/false",
+            "GIT_ALLOW_PROTOCOL": "https:http:git:file",
+        }
+    )
     return env
 
 
@@ -64,21 +81,35 @@ class Git:
         self.env = _environment(directory)
         self.object_format = "sha1"
 
-    def run(self, *args: str, stdin: bytes | None = None, what: str = "git",
-            timeout: float = _TIMEOUT) -> bytes:
-        command = ["git", "-c", "credential.helper=", "-c", "core.hooksPath=/dev/null",
-                   "--git-dir", str(self.dir / "repo.git"), *args]
+    def run(
+        self, *args: str, stdin: bytes | None = None, what: str = "git", timeout: float = _TIMEOUT
+    ) -> bytes:
+        command = [
+            "git",
+            "-c",
+            "credential.helper=",
+            "-c",
+            "core.hooksPath=/dev/null",
+            "--git-dir",
+            str(self.dir / "repo.git"),
+            *args,
+        ]
         try:
-            done = subprocess.run(command, input=stdin, capture_output=True, env=self.env,
-                                  timeout=timeout, check=False)
+            done = subprocess.run(
+                command, input=stdin, capture_output=True, env=self.env, timeout=timeout, check=False
+            )
         except FileNotFoundError as exc:
-            raise OriginError("the git binary is not installed",
-                              hint="install git; origin checks use it to fetch") from exc
+            raise OriginError(
+                "the git binary is not installed", hint="install git; origin checks use it to fetch"
+            ) from exc
         except subprocess.TimeoutExpired as exc:
             raise OriginError(f"{what} timed out after {timeout:.0f} s") from exc
         if done.returncode != 0:
-            lines = [ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines()
-                     if ln.strip() and not ln.startswith("hint:")]
+            lines = [
+                ln.strip()
+                for ln in done.stderr.decode("utf-8", "replace").splitlines()
+                if ln.strip() and not ln.startswith("hint:")
+            ]
             fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))] or lines
             raise OriginError(f"{what} failed: {fatal[0] if fatal else f'exit {done.returncode}'}")
         return done.stdout
@@ -86,8 +117,15 @@ class Git:
     def init(self, object_format: str = "sha1") -> Git:
         """Create the private repository, in the remote's object format (sha1 or sha256)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.run("init", "--quiet", "--bare", "--template=", f"--object-format={object_format}",
-                 str(self.dir / "repo.git"), what="git init")
+        self.run(
+            "init",
+            "--quiet",
+            "--bare",
+            "--template=",
+            f"--object-format={object_format}",
+            str(self.dir / "repo.git"),
+            what="git init",
+        )
         self.object_format = object_format
         return self
 
@@ -95,8 +133,7 @@ class Git:
         """Every ref the remote advertises -> the commit it names (tags peeled).
 
         Works before :meth:`init`, whose object format can then follow the remote's."""
-        raw = self.run("ls-remote", "--", self.remote,
-                       what=f"listing the refs of {self.remote}", timeout=120)
+        raw = self.run("ls-remote", "--", self.remote, what=f"listing the refs of {self.remote}", timeout=120)
         refs: dict[str, str] = {}
         for line in raw.decode("utf-8", "replace").splitlines():
             oid, _, name = line.partition("\t")
@@ -120,10 +157,28 @@ class Git:
             alternates.write_text(f"{objects}\n")
             self.run("update-ref", _TARGET, oid, what=f"resolving {ref} in {self.remote}")
         else:
-            self.run("fetch", "--quiet", "--depth", "1", "--no-tags", "--", self.remote,
-                     f"+{ref}:{_TARGET}", what=f"fetching {ref} from {self.remote}")
-        found = self.run("rev-parse", "--show-object-format", "--verify", f"{_TARGET}^{{commit}}",
-                         what=f"resolving {ref}").decode().split()
+            self.run(
+                "fetch",
+                "--quiet",
+                "--depth",
+                "1",
+                "--no-tags",
+                "--",
+                self.remote,
+                f"+{ref}:{_TARGET}",
+                what=f"fetching {ref} from {self.remote}",
+            )
+        found = (
+            self.run(
+                "rev-parse",
+                "--show-object-format",
+                "--verify",
+                f"{_TARGET}^{{commit}}",
+                what=f"resolving {ref}",
+            )
+            .decode()
+            .split()
+        )
         self.object_format, commit = found[0], found[-1]
         return commit
 
@@ -143,8 +198,9 @@ class Git:
         wanted = sorted(set(oids))
         if not wanted:
             return {}
-        raw = self.run("cat-file", "--batch", stdin="".join(f"{o}\n" for o in wanted).encode(),
-                       what="reading blobs")
+        raw = self.run(
+            "cat-file", "--batch", stdin="".join(f"{o}\n" for o in wanted).encode(), what="reading blobs"
+        )
         found: dict[str, bytes] = {}
         position = 0
         for oid in wanted:
@@ -153,7 +209,7 @@ class Git:
             if len(header) != 3:
                 raise OriginError(f"git cat-file: {oid} is missing from the fetched commit")
             size = int(header[2])
-            found[oid] = raw[end + 1:end + 1 + size]
+            found[oid] = raw[end + 1 : end + 1 + size]
             position = end + 1 + size + 1  # content, then a newline
         return found
 

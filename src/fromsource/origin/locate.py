@@ -21,8 +21,17 @@ from fromsource.origin.git import is_commit_id
 # Labels normalised as PEP 753 does, most specific first; a code host's own name is a
 # common label for the repository (attrs: "GitHub").
 _LABELS = ("source", "sourcecode", "repository", "repo", "code", "github", "gitlab", "homepage")
-KNOWN_HOSTS = frozenset({"github.com", "gitlab.com", "codeberg.org", "bitbucket.org",
-                         "git.sr.ht", "foss.heptapod.net", "salsa.debian.org"})
+KNOWN_HOSTS = frozenset(
+    {
+        "github.com",
+        "gitlab.com",
+        "codeberg.org",
+        "bitbucket.org",
+        "git.sr.ht",
+        "foss.heptapod.net",
+        "salsa.debian.org",
+    }
+)
 _URL_SCHEMES = frozenset({"https", "http", "git", "file"})
 
 
@@ -38,7 +47,7 @@ def repository_url(url: str) -> str | None:
         return None
     segments = [s for s in parts.path.split("/") if s]
     if "-" in segments:  # GitLab: /group/sub/project/-/tree/main
-        segments = segments[:segments.index("-")]
+        segments = segments[: segments.index("-")]
     elif host not in {"gitlab.com", "salsa.debian.org"}:
         segments = segments[:2]  # owner/repo, then pages of it (tree/main, issues...)
     if len(segments) < 2:
@@ -64,9 +73,13 @@ def repository_from_metadata(project_urls: Mapping[str, str], home_page: str | N
                 return found
     raise OriginError(
         "PKG-INFO names no repository on a known code host"
-        + (f" (looked at {', '.join(looked)})" if looked else " (no Source, Repository, Code "
-           "or Homepage URL)"),
-        hint="name it with --repo URL or --repo PATH")
+        + (
+            f" (looked at {', '.join(looked)})"
+            if looked
+            else " (no Source, Repository, Code or Homepage URL)"
+        ),
+        hint="name it with --repo URL or --repo PATH",
+    )
 
 
 def remote_of(repo: str) -> str:
@@ -74,8 +87,10 @@ def remote_of(repo: str) -> str:
     if "://" in repo:
         scheme = repo.split("://", 1)[0].lower()
         if scheme not in _URL_SCHEMES:
-            raise OriginError(f"repository URL {repo!r}: scheme {scheme!r} is not allowed "
-                              f"(use one of {', '.join(sorted(_URL_SCHEMES))}, or a path)")
+            raise OriginError(
+                f"repository URL {repo!r}: scheme {scheme!r} is not allowed "
+                f"(use one of {', '.join(sorted(_URL_SCHEMES))}, or a path)"
+            )
         return repo
     path = Path(repo)
     if not path.is_dir():
@@ -87,8 +102,11 @@ def tag_candidates(name: str, version: str) -> list[str]:
     """Tag spellings of a release: v1.2.3, 1.2.3, NAME-1.2.3, NAME-v1.2.3 (a few NAMEs)."""
     names = [name, canonicalize_name(name), canonicalize_name(name).replace("-", "_")]
     found: list[str] = []
-    for tag in (f"v{version}", version,
-                *(f"{n}-{p}{version}" for n in dict.fromkeys(names) for p in ("", "v"))):
+    for tag in (
+        f"v{version}",
+        version,
+        *(f"{n}-{p}{version}" for n in dict.fromkeys(names) for p in ("", "v")),
+    ):
         if tag not in found:
             found.append(tag)
     return found
@@ -102,16 +120,17 @@ def choose_ref(refs: Mapping[str, str], name: str, version: str, wanted: str | N
                 return full
         if is_commit_id(wanted):
             return wanted
-        raise OriginError(f"the repository has no ref {wanted!r} (tried {wanted}, "
-                          f"refs/tags/{wanted}, refs/heads/{wanted})")
+        raise OriginError(
+            f"the repository has no ref {wanted!r} (tried {wanted}, refs/tags/{wanted}, refs/heads/{wanted})"
+        )
     tried = tag_candidates(name, version)
     lower = {ref.lower(): ref for ref in refs if ref.startswith("refs/tags/")}
     matches = [lower[f"refs/tags/{t}".lower()] for t in tried if f"refs/tags/{t}".lower() in lower]
     if not matches:
-        raise OriginError(f"no tag for {name} {version}: tried {', '.join(tried)}",
-                          hint="name the ref with --ref")
+        raise OriginError(
+            f"no tag for {name} {version}: tried {', '.join(tried)}", hint="name the ref with --ref"
+        )
     if len({refs[m] for m in matches}) > 1:
         listed = ", ".join(f"{m.removeprefix('refs/tags/')} ({refs[m][:12]})" for m in matches)
-        raise OriginError(f"ambiguous tags for {name} {version}: {listed}",
-                          hint="name the ref with --ref")
+        raise OriginError(f"ambiguous tags for {name} {version}: {listed}", hint="name the ref with --ref")
     return matches[0]

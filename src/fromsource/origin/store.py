@@ -41,8 +41,10 @@ def record_origin(workspace: Workspace, report: OriginReport, signer: Signer) ->
     data = report.to_dict()
     statement = origin_statement(data, tool_version=__version__, checked_on=timestamp_now())
     workspace.attestations.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(workspace.attestations / f"{report.sdist}.origin.json",
-                       json.dumps(data, indent=2, sort_keys=True).encode() + b"\n")
+    atomic_write_bytes(
+        workspace.attestations / f"{report.sdist}.origin.json",
+        json.dumps(data, indent=2, sort_keys=True).encode() + b"\n",
+    )
     path = attestation_file(workspace.attestations, report.sdist)
     atomic_write_bytes(path, dsse.sign(statement, signer))
     return path
@@ -55,8 +57,9 @@ class FoundOrigin:
     problems: tuple[str, ...] = ()
 
 
-def find_origin(directories: Iterable[Path], sdist_name: str, sdist_sha256: str,
-                keys: Sequence[Key], threshold: int = 1) -> FoundOrigin:
+def find_origin(
+    directories: Iterable[Path], sdist_name: str, sdist_sha256: str, keys: Sequence[Key], threshold: int = 1
+) -> FoundOrigin:
     """The verified origin claim for this exact sdist, if an attestation for it exists."""
     problems: list[str] = []
     for directory in directories:
@@ -79,15 +82,17 @@ def find_origin(directories: Iterable[Path], sdist_name: str, sdist_sha256: str,
             if claim is None:
                 problems += [f"{where}: {r}" for r in reasons]
             elif claim.sdist_sha256 != sdist_sha256 or claim.sdist != sdist_name:
-                problems.append(f"{where}: states {claim.sdist} sha256 {claim.sdist_sha256[:12]}…, "
-                                f"not this sdist")
+                problems.append(
+                    f"{where}: states {claim.sdist} sha256 {claim.sdist_sha256[:12]}…, not this sdist"
+                )
             else:
                 return FoundOrigin(claim, path)
     return FoundOrigin(None, None, tuple(problems))
 
 
-def require_origin(workspace: Workspace, sdist: Path, sdist_sha256: str, *,
-                   repository: str | None, signer: Signer) -> OriginClaim:
+def require_origin(
+    workspace: Workspace, sdist: Path, sdist_sha256: str, *, repository: str | None, signer: Signer
+) -> OriginClaim:
     """Bootstrap's gate: reuse a matching signed claim, else check, attest, or raise
     :class:`OriginMismatch` with every finding (nothing of that sdist is built then)."""
     found = find_origin([workspace.attestations], sdist.name, sdist_sha256, [signer.public_key])
@@ -99,8 +104,10 @@ def require_origin(workspace: Workspace, sdist: Path, sdist_sha256: str, *,
         raise OriginMismatch(
             f"{sdist.name} does not match {report.repository} @ {report.ref_name} "
             f"(commit {report.commit[:12]}); the policy requires origin, so it is not built:\n  "
-            + "\n  ".join(findings), findings,
-            hint="run `fromsource origin` on it for the diffs; build only what its repository holds")
+            + "\n  ".join(findings),
+            findings,
+            hint="run `fromsource origin` on it for the diffs; build only what its repository holds",
+        )
     record_origin(workspace, report, signer)
     claim = find_origin([workspace.attestations], sdist.name, sdist_sha256, [signer.public_key]).claim
     if claim is None:  # pragma: no cover - we just wrote it with this key

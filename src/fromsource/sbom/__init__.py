@@ -32,8 +32,10 @@ from fromsource.workspace import Workspace
 def build_sbom(workspace: Workspace, wheels: Sequence[Path], options: SbomOptions) -> Sbom:
     """Describe ``wheels`` (default: every wheel in the workspace) and how they were built."""
     if not workspace.root.is_dir():
-        raise InputError(f"workspace {workspace.root} does not exist",
-                         hint="pass --workspace DIR of a workspace that fromsource built into")
+        raise InputError(
+            f"workspace {workspace.root} does not exist",
+            hint="pass --workspace DIR of a workspace that fromsource built into",
+        )
     for wheel in wheels:
         if not wheel.is_file() or not wheel.name.endswith(".whl"):
             raise InputError(f"{wheel} is not a wheel file")
@@ -42,8 +44,10 @@ def build_sbom(workspace: Workspace, wheels: Sequence[Path], options: SbomOption
     # Externals (policy-named pre-built wheels) satisfy runtime requirements too.
     present = [*built, *wheels_in(workspace.externals)]
     if not requested:
-        raise InputError(f"no wheels in {workspace.wheels}",
-                         hint="build or bootstrap into this workspace first, or name WHEEL files")
+        raise InputError(
+            f"no wheels in {workspace.wheels}",
+            hint="build or bootstrap into this workspace first, or name WHEEL files",
+        )
     infos = {p.resolve(): read_wheel_info(p) for p in [*present, *requested]}
     roots = [infos[p.resolve()] for p in requested]
     # What ships: the named wheels and what installing them pulls in.
@@ -60,16 +64,22 @@ def build_sbom(workspace: Workspace, wheels: Sequence[Path], options: SbomOption
     # Runtime edges of every wheel described (shipped or build-only) whose file is at hand:
     # CycloneDX reads a component without dependsOn as having no dependencies.
     described = set(shipped) | {e.artifact for b in collector.builds.values() for e in b.env}
-    edges, unresolved = runtime_graph([i for a, i in by_artifact.items() if a in described],
-                                      list(infos.values()))
-    collector.warnings += [f"{path.name} requires {req}, which no wheel here provides"
-                           for path in shipped_paths for req in sorted(unresolved.get(path, ()))]
+    edges, unresolved = runtime_graph(
+        [i for a, i in by_artifact.items() if a in described], list(infos.values())
+    )
+    collector.warnings += [
+        f"{path.name} requires {req}, which no wheel here provides"
+        for path in shipped_paths
+        for req in sorted(unresolved.get(path, ()))
+    ]
     return Document(collector, sorted(shipped), edges, unresolved, options).render()
 
 
-def runtime_graph(roots: Sequence[WheelInfo], available: Sequence[WheelInfo],
-                  environment: Mapping[str, str] | None = None,
-                  ) -> tuple[dict[Path, set[Path]], dict[Path, set[str]]]:
+def runtime_graph(
+    roots: Sequence[WheelInfo],
+    available: Sequence[WheelInfo],
+    environment: Mapping[str, str] | None = None,
+) -> tuple[dict[Path, set[Path]], dict[Path, set[str]]]:
     """Requires-Dist of ``roots`` and their closure, resolved against ``available``
     (:meth:`WheelStore.runtime_graph`)."""
     return WheelStore(available, environment=environment).runtime_graph(roots)

@@ -74,11 +74,15 @@ class Collector:
         for build in self.builds.values():
             for dep in build.env:
                 # The build pinned its dependency's attestation; a replaced file is worth knowing.
-                if (dep.attestation_sha256 and dep.artifact in self.primary
-                        and dep.attestation_sha256 not in self.builds):
+                if (
+                    dep.attestation_sha256
+                    and dep.artifact in self.primary
+                    and dep.attestation_sha256 not in self.builds
+                ):
                     self.warnings.append(
                         f"{build.wheel.name} was built with {dep.artifact.name} whose attestation "
-                        f"has changed since (recorded sha256 {dep.attestation_sha256[:12]}…)")
+                        f"has changed since (recorded sha256 {dep.attestation_sha256[:12]}…)"
+                    )
 
     def producer(self, artifact: Artifact, recorded: str | None = None) -> BuildStep | None:
         """The build that made ``artifact``: the one whose attestation was recorded, if known."""
@@ -99,8 +103,9 @@ class Collector:
         if recorded is not None:  # the attestation a dependent recorded comes first
             paths.sort(key=lambda p: sha256_file(p) != recorded)
         if not paths:
-            self.problems.append(f"{wheel.name} has no attestation "
-                                 f"({self.ws.attestation_for(wheel.name)} is missing)")
+            self.problems.append(
+                f"{wheel.name} has no attestation ({self.ws.attestation_for(wheel.name)} is missing)"
+            )
             return None
         for path in paths:
             try:
@@ -120,8 +125,10 @@ class Collector:
                     return None
                 if not record.subject_problems(wheel.name, wheel.sha256):
                     return _build_step(wheel, path, hashlib.sha256(data).hexdigest(), record)
-        self.problems.append(f"{', '.join(map(str, paths))} holds no build provenance for "
-                             f"{wheel.name} with sha256 {wheel.sha256}")
+        self.problems.append(
+            f"{', '.join(map(str, paths))} holds no build provenance for "
+            f"{wheel.name} with sha256 {wheel.sha256}"
+        )
         return None
 
     def _add_seed(self, seed: Artifact) -> None:
@@ -132,7 +139,8 @@ class Collector:
         for path in attestation_files(self.ws.seeds / seed.name, (self.ws.attestations,)):
             try:
                 envelopes = dsse.parse_envelopes(
-                    read_file(path, limit=MAX_EVIDENCE_BYTES, what="seed evidence"), str(path))
+                    read_file(path, limit=MAX_EVIDENCE_BYTES, what="seed evidence"), str(path)
+                )
             except (OSError, FromsourceError) as exc:
                 self.problems.append(f"cannot read seed evidence {path}: {exc}")
                 continue
@@ -174,8 +182,9 @@ def _payload(raw: bytes) -> dict[str, Any] | None:
 _ORIGIN_RANK = ("source", "built", "reviewed", "binary")
 
 
-def _evidence_about(statement: dict[str, Any] | None,
-                    seed: Artifact) -> tuple[str, tuple[str, str | None]] | None:
+def _evidence_about(
+    statement: dict[str, Any] | None, seed: Artifact
+) -> tuple[str, tuple[str, str | None]] | None:
     """The predicateType of a statement that reads strictly and is about ``seed``, and what it
     says the seed is (source with its sdist, built, reviewed, binary); ``verify --policy``
     decides whether that holds."""
@@ -205,25 +214,40 @@ def _evidence_about(statement: dict[str, Any] | None,
 
 def _build_step(wheel: Artifact, path: Path, digest: str, record: BuildRecord) -> BuildStep:
     sdist = Artifact(record.sdist.name, record.sdist.sha256)
-    env = [BuildInput(Artifact(d.name, d.sha256), str(d.edge), d.seed, d.attestation_sha256)
-           for d in record.wheels]
+    env = [
+        BuildInput(Artifact(d.name, d.sha256), str(d.edge), d.seed, d.attestation_sha256)
+        for d in record.wheels
+    ]
     return BuildStep(
-        wheel=wheel, attestation=path, attestation_sha256=digest, sdist=sdist,
-        sdist_uri=record.sdist.uri, requirement=record.requirement,
+        wheel=wheel,
+        attestation=path,
+        attestation_sha256=digest,
+        sdist=sdist,
+        sdist_uri=record.sdist.uri,
+        requirement=record.requirement,
         env=tuple(sorted(env, key=lambda e: e.artifact)),
         interpreter=Artifact(record.interpreter.name, record.interpreter.sha256),
-        implementation=record.interpreter.implementation, isolation=record.isolation,
-        source_date_epoch=record.source_date_epoch, invocation_id=record.invocation_id,
-        started_on=record.started_on, finished_on=record.finished_on, log_sha256=record.log_sha256,
-        sdist_publisher=(record.sdist.publisher_evidence.to_dict()
-                         if record.sdist.publisher_evidence is not None else None),
+        implementation=record.interpreter.implementation,
+        isolation=record.isolation,
+        source_date_epoch=record.source_date_epoch,
+        invocation_id=record.invocation_id,
+        started_on=record.started_on,
+        finished_on=record.finished_on,
+        log_sha256=record.log_sha256,
+        sdist_publisher=(
+            record.sdist.publisher_evidence.to_dict() if record.sdist.publisher_evidence is not None else None
+        ),
         natives=tuple(_native_input(d) for d in record.natives),
     )
 
 
 def _native_input(dep: Dependency) -> NativeInput:
     package = dep.package
-    deb = ((package.name, package.version, package.architecture)
-           if package is not None and package.manager == "dpkg" else None)
-    return NativeInput(kind=dep.kind, name=dep.name, sha256=dep.sha256, uri=dep.uri,
-                       version=dep.version, package=deb)
+    deb = (
+        (package.name, package.version, package.architecture)
+        if package is not None and package.manager == "dpkg"
+        else None
+    )
+    return NativeInput(
+        kind=dep.kind, name=dep.name, sha256=dep.sha256, uri=dep.uri, version=dep.version, package=deb
+    )

@@ -42,15 +42,30 @@ from fromsource.sbom.collect import Collector
 from fromsource.sbom.formulation import Formulation
 from fromsource.sbom.model import NS, Artifact, NativeInput, Sbom, SbomOptions, sha
 
-_TOP_KEYS = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
-             "components", "dependencies", "formulation")
+_TOP_KEYS = (
+    "$schema",
+    "bomFormat",
+    "specVersion",
+    "serialNumber",
+    "version",
+    "metadata",
+    "components",
+    "dependencies",
+    "formulation",
+)
 
 
 class Document:
     """Turns collected facts into the CycloneDX JSON."""
 
-    def __init__(self, facts: Collector, shipped: list[Artifact], edges: dict[Path, set[Path]],
-                 unresolved: dict[Path, set[str]], options: SbomOptions) -> None:
+    def __init__(
+        self,
+        facts: Collector,
+        shipped: list[Artifact],
+        edges: dict[Path, set[Path]],
+        unresolved: dict[Path, set[str]],
+        options: SbomOptions,
+    ) -> None:
         self.facts, self.shipped, self.options = facts, shipped, options
         self.edges, self.unresolved = edges, unresolved
         self.refs: dict[Artifact, str] = {}
@@ -61,14 +76,23 @@ class Document:
         self.formulation = Formulation(self.facts, self.refs, self._url)
         for artifact in sorted(self.refs):
             self.components[artifact] = self._component(artifact)
-        bom = Bom(components=self.components.values(), metadata=BomMetaData(
-            tools=[], lifecycles=[PredefinedLifecycle(LifecyclePhase.BUILD)],
-            timestamp=datetime.now(UTC),
-            properties=[Property(name=f"{NS}workspace", value=self.facts.ws.root.name)],
-        ))
-        bom.metadata.tools.components.add(Component(
-            type=ComponentType.APPLICATION, name="fromsource", version=__version__,
-            bom_ref="tool:fromsource"))
+        bom = Bom(
+            components=self.components.values(),
+            metadata=BomMetaData(
+                tools=[],
+                lifecycles=[PredefinedLifecycle(LifecyclePhase.BUILD)],
+                timestamp=datetime.now(UTC),
+                properties=[Property(name=f"{NS}workspace", value=self.facts.ws.root.name)],
+            ),
+        )
+        bom.metadata.tools.components.add(
+            Component(
+                type=ComponentType.APPLICATION,
+                name="fromsource",
+                version=__version__,
+                bom_ref="tool:fromsource",
+            )
+        )
         self._add_natives(bom)
         by_path = {path: self.components[a] for a, path in self.facts.files.items() if a in self.components}
         for path, targets in self.edges.items():
@@ -109,18 +133,35 @@ class Document:
             props.append(Property(name=f"{NS}deb-package", value=native.package[0]))
         if native.kind in (KIND_COMPILER, KIND_TOOLCHAIN):
             name, _, version = native.name.rpartition("-")
-            return Component(type=ComponentType.APPLICATION, name=name or native.name,
-                             version=native.version or version or None, bom_ref=native.ref,
-                             purl=native.purl, hashes=[sha(native.sha256)], properties=props)
+            return Component(
+                type=ComponentType.APPLICATION,
+                name=name or native.name,
+                version=native.version or version or None,
+                bom_ref=native.ref,
+                purl=native.purl,
+                hashes=[sha(native.sha256)],
+                properties=props,
+            )
         if native.kind == KIND_CRATE:
             crate = native.name.removesuffix(f"-{native.version}.crate")
-            return Component(type=ComponentType.LIBRARY, name=crate,
-                             version=native.version, bom_ref=native.ref, purl=native.purl,
-                             hashes=[sha(native.sha256)], properties=props)
-        return Component(type=ComponentType.LIBRARY, name=native.name,
-                         version=native.package[1] if native.package else None,
-                         bom_ref=native.ref, purl=native.purl, hashes=[sha(native.sha256)],
-                         properties=props)
+            return Component(
+                type=ComponentType.LIBRARY,
+                name=crate,
+                version=native.version,
+                bom_ref=native.ref,
+                purl=native.purl,
+                hashes=[sha(native.sha256)],
+                properties=props,
+            )
+        return Component(
+            type=ComponentType.LIBRARY,
+            name=native.name,
+            version=native.package[1] if native.package else None,
+            bom_ref=native.ref,
+            purl=native.purl,
+            hashes=[sha(native.sha256)],
+            properties=props,
+        )
 
     def _assign_refs(self) -> None:
         artifacts: set[Artifact] = set(self.shipped) | set(self.facts.seeds) | set(self.facts.externals)
@@ -146,19 +187,27 @@ class Document:
         if artifact in self.facts.externals:
             props["external"] = "true"
             props["external-evidence"] = self.facts.externals[artifact]
-        publisher = next((b.sdist_publisher for b in self.facts.builds.values()
-                          if b.sdist == artifact and b.sdist_publisher), None)
+        publisher = next(
+            (
+                b.sdist_publisher
+                for b in self.facts.builds.values()
+                if b.sdist == artifact and b.sdist_publisher
+            ),
+            None,
+        )
         if publisher is not None:
             props["publisher"] = str(publisher.get("publisher"))
             props["publisher-log-index"] = str(publisher.get("logIndex"))
             props["publisher-signer"] = str(publisher.get("signer"))
             stored = self.facts.ws.evidence / artifact.sha256 / f"{publisher.get('attestationSha256')}.json"
             if stored.is_file():
-                refs.append(self._attestation_ref(
-                    stored, f"publisher evidence: {publisher.get('attestationKind')}"))
+                refs.append(
+                    self._attestation_ref(stored, f"publisher evidence: {publisher.get('attestationKind')}")
+                )
             else:
-                self.facts.warnings.append(f"publisher evidence for {artifact.name} is not in "
-                                           f"{self.facts.ws.evidence}")
+                self.facts.warnings.append(
+                    f"publisher evidence for {artifact.name} is not in {self.facts.ws.evidence}"
+                )
         build = self.facts.producer(artifact)
         if build is not None:
             refs.append(self._attestation_ref(build.attestation, f"build provenance: {SLSA_PROVENANCE}"))
@@ -167,23 +216,38 @@ class Document:
             refs += self._origin(artifact, props)
         path = self.facts.files.get(artifact)
         if path is not None:
-            refs.append(ExternalReference(type=ExternalReferenceType.DISTRIBUTION,
-                                          url=XsUri(self._url(path)), hashes=[sha(artifact.sha256)]))
+            refs.append(
+                ExternalReference(
+                    type=ExternalReferenceType.DISTRIBUTION,
+                    url=XsUri(self._url(path)),
+                    hashes=[sha(artifact.sha256)],
+                )
+            )
         properties = [Property(name=NS + k, value=v) for k, v in props.items()]
         if seed:
-            properties += [Property(name=f"{NS}seed-evidence", value=f"{kind} {self._url(evidence)}")
-                           for evidence, kind in self.facts.seeds[artifact]] or [
-                Property(name=f"{NS}seed-evidence", value="none found")]
+            properties += [
+                Property(name=f"{NS}seed-evidence", value=f"{kind} {self._url(evidence)}")
+                for evidence, kind in self.facts.seeds[artifact]
+            ] or [Property(name=f"{NS}seed-evidence", value="none found")]
             origin, sdist = self.facts.seed_origins.get(artifact, ("unknown", None))
             properties.append(Property(name=f"{NS}seed-origin", value=origin))
             if sdist is not None:
                 properties.append(Property(name=f"{NS}seed-sdist", value=sdist))
-        properties += [Property(name=f"{NS}unresolved-requirement", value=r)
-                       for r in sorted(self.unresolved.get(path or Path(), ()))]
+        properties += [
+            Property(name=f"{NS}unresolved-requirement", value=r)
+            for r in sorted(self.unresolved.get(path or Path(), ()))
+        ]
         name, version, ctype, purl = _identity(artifact)
-        return Component(type=ctype, name=name, version=version, bom_ref=self.refs[artifact],
-                         purl=purl, hashes=[sha(artifact.sha256)], external_references=refs,
-                         properties=properties)
+        return Component(
+            type=ctype,
+            name=name,
+            version=version,
+            bom_ref=self.refs[artifact],
+            purl=purl,
+            hashes=[sha(artifact.sha256)],
+            external_references=refs,
+            properties=properties,
+        )
 
     def _origin(self, sdist: Artifact, props: dict[str, str]) -> list[ExternalReference]:
         """The repository and commit an origin attestation ties the sdist to (docs/origin.md)."""
@@ -191,16 +255,31 @@ class Document:
         if recorded is None:
             return []
         claim, attestation = recorded
-        props.update({"origin-repository": claim.repository, "origin-ref": claim.ref,
-                      "origin-commit": claim.commit, "origin-matches": str(claim.matches).lower()})
+        props.update(
+            {
+                "origin-repository": claim.repository,
+                "origin-ref": claim.ref,
+                "origin-commit": claim.commit,
+                "origin-matches": str(claim.matches).lower(),
+            }
+        )
         url = claim.repository if "://" in claim.repository else Path(claim.repository).as_uri()
-        return [ExternalReference(type=ExternalReferenceType.VCS, url=XsUri(url),
-                                  comment=f"commit {claim.commit} ({claim.ref_name})"),
-                self._attestation_ref(attestation, f"source origin: {SOURCE_ORIGIN}")]
+        return [
+            ExternalReference(
+                type=ExternalReferenceType.VCS,
+                url=XsUri(url),
+                comment=f"commit {claim.commit} ({claim.ref_name})",
+            ),
+            self._attestation_ref(attestation, f"source origin: {SOURCE_ORIGIN}"),
+        ]
 
     def _attestation_ref(self, path: Path, comment: str) -> ExternalReference:
-        return ExternalReference(type=ExternalReferenceType.ATTESTATION, url=XsUri(self._url(path)),
-                                 comment=comment, hashes=[sha(sha256_file(path))])
+        return ExternalReference(
+            type=ExternalReferenceType.ATTESTATION,
+            url=XsUri(self._url(path)),
+            comment=comment,
+            hashes=[sha(sha256_file(path))],
+        )
 
     def _url(self, path: Path) -> str:
         # Relative to the SBOM's directory, so the SBOM and workspace can move together.
@@ -236,8 +315,9 @@ def _identity(artifact: Artifact) -> tuple[str, str | None, ComponentType, Packa
     else:
         project, parsed = parse_sdist_filename(artifact.name)
         ctype = ComponentType.FILE
-    purl = PackageURL(type="pypi", name=str(project), version=str(parsed),
-                      qualifiers={"file_name": artifact.name})
+    purl = PackageURL(
+        type="pypi", name=str(project), version=str(parsed), qualifiers={"file_name": artifact.name}
+    )
     return str(project), str(parsed), ctype, purl
 
 

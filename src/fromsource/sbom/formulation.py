@@ -31,21 +31,30 @@ class Formulation:
         tasks, task_deps = [], []
         for build in builds:
             tasks.append(self._task(build))
-            needs = sorted({self.task_ref(made) for e in build.env
-                            if (made := self.facts.producer(e.artifact, e.attestation_sha256))})
+            needs = sorted(
+                {
+                    self.task_ref(made)
+                    for e in build.env
+                    if (made := self.facts.producer(e.artifact, e.attestation_sha256))
+                }
+            )
             task_deps.append({"ref": self.task_ref(build), **({"dependsOn": needs} if needs else {})})
         uid = uuid.uuid5(uuid.NAMESPACE_URL, "fromsource:" + ",".join(b.invocation_id for b in builds))
         workflow: dict[str, Any] = {
-            "bom-ref": "workflow:fromsource", "uid": f"urn:uuid:{uid}",
+            "bom-ref": "workflow:fromsource",
+            "uid": f"urn:uuid:{uid}",
             "name": f"fromsource builds in workspace {self.facts.ws.root.name}",
             "description": "Every wheel built from its sdist by fromsource, one task per build; "
-                           "taskDependencies say which build used which built wheel.",
-            "taskTypes": ["build"], "tasks": tasks, "taskDependencies": task_deps,
+            "taskDependencies say which build used which built wheel.",
+            "taskTypes": ["build"],
+            "tasks": tasks,
+            "taskDependencies": task_deps,
         }
         graph = self.facts.ws.graph_file
         if graph.is_file():
-            workflow["properties"] = [{"name": f"{NS}build-graph",
-                                       "value": f"{self._url(graph)} sha256:{sha256_file(graph)}"}]
+            workflow["properties"] = [
+                {"name": f"{NS}build-graph", "value": f"{self._url(graph)} sha256:{sha256_file(graph)}"}
+            ]
         return {"bom-ref": "formula:fromsource", "workflows": [workflow]}
 
     def task_ref(self, build: BuildStep) -> str:
@@ -56,8 +65,9 @@ class Formulation:
 
     def _task(self, build: BuildStep) -> dict[str, Any]:
         ref = self.refs[build.wheel]
-        inputs: list[dict[str, Any]] = [{"resource": {"ref": self.refs[build.sdist]},
-                                         "properties": [prop("input", "sdist")]}]
+        inputs: list[dict[str, Any]] = [
+            {"resource": {"ref": self.refs[build.sdist]}, "properties": [prop("input", "sdist")]}
+        ]
         for env in build.env:
             props = [prop("edge", env.edge), prop("seed", str(env.seed).lower())]
             if env.attestation_sha256:
@@ -65,9 +75,16 @@ class Formulation:
             inputs.append({"resource": {"ref": self.refs[env.artifact]}, "properties": props})
         outputs: list[dict[str, Any]] = [
             {"type": "artifact", "resource": {"ref": ref}},
-            {"type": "attestation", "resource": {"externalReference": {
-                "type": "attestation", "url": self._url(build.attestation),
-                "hashes": [{"alg": "SHA-256", "content": build.attestation_sha256}]}}},
+            {
+                "type": "attestation",
+                "resource": {
+                    "externalReference": {
+                        "type": "attestation",
+                        "url": self._url(build.attestation),
+                        "hashes": [{"alg": "SHA-256", "content": build.attestation_sha256}],
+                    }
+                },
+            },
         ]
         sdist_file = self.facts.sdist_file(build.sdist)
         step_props = [prop("requirement", build.requirement), prop("isolation", build.isolation)]
@@ -76,16 +93,21 @@ class Formulation:
         if build.source_date_epoch is not None:
             step_props.append(prop("source-date-epoch", str(build.source_date_epoch)))
         task: dict[str, Any] = {
-            "bom-ref": self.task_ref(build), "uid": build.invocation_id,
-            "name": f"build {build.wheel.name}", "taskTypes": ["build"],
-            "inputs": inputs, "outputs": outputs,
-            "steps": [{
-                "name": "fromsource build",
-                "description": "PEP 517 get_requires_for_build_wheel and build_wheel in a fresh "
-                               "venv holding only the input wheels",
-                "commands": [{"executed": f"fromsource build sources/{build.sdist.name}"}],
-                "properties": step_props,
-            }],
+            "bom-ref": self.task_ref(build),
+            "uid": build.invocation_id,
+            "name": f"build {build.wheel.name}",
+            "taskTypes": ["build"],
+            "inputs": inputs,
+            "outputs": outputs,
+            "steps": [
+                {
+                    "name": "fromsource build",
+                    "description": "PEP 517 get_requires_for_build_wheel and build_wheel in a fresh "
+                    "venv holding only the input wheels",
+                    "commands": [{"executed": f"fromsource build sources/{build.sdist.name}"}],
+                    "properties": step_props,
+                }
+            ],
         }
         if build.interpreter is not None:
             task["resourceReferences"] = [{"ref": self.refs[build.interpreter]}]

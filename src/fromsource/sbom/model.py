@@ -64,13 +64,19 @@ class NativeInput:
     @property
     def purl(self) -> PackageURL | None:
         if self.kind == KIND_CRATE and self.version is not None:
-            return PackageURL(type="cargo", name=self.name.removesuffix(f"-{self.version}.crate"),
-                              version=self.version)
+            return PackageURL(
+                type="cargo", name=self.name.removesuffix(f"-{self.version}.crate"), version=self.version
+            )
         if self.package is None:
             return None
         name, version, arch = self.package
-        return PackageURL(type="deb", namespace="debian", name=name, version=version,
-                          qualifiers={"arch": arch} if arch else None)
+        return PackageURL(
+            type="deb",
+            namespace="debian",
+            name=name,
+            version=version,
+            qualifiers={"arch": arch} if arch else None,
+        )
 
     @property
     def ref(self) -> str:

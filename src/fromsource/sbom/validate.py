@@ -17,8 +17,9 @@ def validate(text: str) -> list[str]:
     try:
         errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text, all_errors=True)
     except MissingOptionalDependencyException as exc:
-        raise InputError(f"cannot validate: {exc}",
-                         hint="install cyclonedx-python-lib[json-validation]") from exc
+        raise InputError(
+            f"cannot validate: {exc}", hint="install cyclonedx-python-lib[json-validation]"
+        ) from exc
     found = []
     for error in errors or ():
         where = "/".join(str(p) for p in error.data.absolute_path) or "(document)"

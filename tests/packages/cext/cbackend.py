@@ -31,8 +31,20 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     target = os.path.abspath("build/" + NAME + suffix)
     os.makedirs("build", exist_ok=True)
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-I" + sysconfig.get_paths()["include"],
-                    "cosine.c", "-o", target, "-lm"], check=True)
+    subprocess.run(
+        [
+            "cc",
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-I" + sysconfig.get_paths()["include"],
+            "cosine.c",
+            "-o",
+            target,
+            "-lm",
+        ],
+        check=True,
+    )
     with open(target, "rb") as handle:
         module = handle.read()
     python = f"cp{sys.version_info.major}{sys.version_info.minor}"
@@ -42,8 +54,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     files = {
         NAME + suffix: module,
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {VERSION}\n".encode(),
-        f"{dist_info}/WHEEL": ("Wheel-Version: 1.0\nGenerator: cbackend\nRoot-Is-Purelib: false\n"
-                               f"Tag: {tag}\n").encode(),
+        f"{dist_info}/WHEEL": (
+            f"Wheel-Version: 1.0\nGenerator: cbackend\nRoot-Is-Purelib: false\nTag: {tag}\n"
+        ).encode(),
     }
     record = "\n".join(_record_line(p, d) for p, d in files.items()) + f"\n{dist_info}/RECORD,,\n"
     files[f"{dist_info}/RECORD"] = record.encode()

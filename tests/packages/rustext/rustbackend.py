@@ -47,8 +47,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         f"{NAME}/__init__.py": LOADER,
         f"{NAME}/_native.so": native,
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {VERSION}\n".encode(),
-        f"{dist_info}/WHEEL": ("Wheel-Version: 1.0\nGenerator: rustbackend\nRoot-Is-Purelib: false\n"
-                               f"Tag: {tag}\n").encode(),
+        f"{dist_info}/WHEEL": (
+            f"Wheel-Version: 1.0\nGenerator: rustbackend\nRoot-Is-Purelib: false\nTag: {tag}\n"
+        ).encode(),
     }
     record = "\n".join(_record_line(p, d) for p, d in files.items()) + f"\n{dist_info}/RECORD,,\n"
     files[f"{dist_info}/RECORD"] = record.encode()

@@ -64,7 +64,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         + (f"BUILD = {os.urandom(8).hex()!r}\n".encode() if config.get("unstable") else b""),
         f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tinybackend\nRoot-Is-Purelib: true\n"
-                              b"Tag: py3-none-any\n",
+        b"Tag: py3-none-any\n",
     }
     record = "\n".join(_record_line(p, d) for p, d in files.items()) + f"\n{dist_info}/RECORD,,\n"
     files[f"{dist_info}/RECORD"] = record.encode()
