@@ -281,6 +281,38 @@ def test_without_bubblewrap_required_is_a_clear_error_and_auto_warns(tmp_path: P
 
 
 @requires_bwrap
+def test_the_hook_script_may_live_in_the_hidden_site_packages(tmp_path: Path) -> None:
+    """fromsource installed into the base interpreter (as CI does): pyproject-hooks' script sits
+    in the site-packages the sandbox hides, and must still be reachable, alone, read-only."""
+    hidden = sandbox.hidden_site_packages()
+    if not hidden:
+        pytest.skip("this interpreter has no site-packages of its own")
+    script = Path(hidden[0]) / "fromsource-probe-script.py"
+    neighbour = Path(hidden[0]) / "fromsource-probe-neighbour.txt"
+    script.write_text("")
+    neighbour.write_text("")
+    try:
+        build = tmp_path / "build"
+        dirs = [build / sub for sub in ("src", "out", "home", "tmp", "env", "control")]
+        for directory in dirs:
+            directory.mkdir(parents=True)
+        box = sandbox.BuildSandbox.for_build(
+            sandbox.probe(), env=build / "env", writable=dirs[:4], etc_dir=build / "etc"
+        )
+        # [program, script, hook, control dir], the shape pyproject-hooks calls with.
+        probe_cmd = ["/bin/sh", str(script), "-", str(build / "control")]
+        shell = f"test -f {script} && ! test -e {neighbour} && ! touch {Path(hidden[0]) / 'x'} 2>/dev/null"
+        cmd = box.command(probe_cmd, str(build / "src"))
+        result = subprocess.run(
+            [*cmd[: cmd.index("--") + 1], "/bin/sh", "-c", shell], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stderr
+    finally:
+        script.unlink()
+        neighbour.unlink()
+
+
+@requires_bwrap
 def test_doctor_reports_bubblewrap() -> None:
     result = CliRunner().invoke(main, ["doctor"])
     assert result.exit_code == 0, result.output

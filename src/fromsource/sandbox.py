@@ -307,13 +307,18 @@ class BuildSandbox:
             args += ["--ro-bind", f"{self.etc_dir}/{name}", f"/etc/{name}"]
         for path in self.read_only:
             args += ["--ro-bind", path, path]
-        for path in hidden_site_packages():
-            args += ["--tmpfs", path, "--remount-ro", path]
+        hidden = hidden_site_packages()
+        for path in hidden:
+            args += ["--tmpfs", path]
         for path in self.read_write:
             args += ["--bind", path, path]
-        # pyproject-hooks passes its in-process script and a per-call control directory.
+        # pyproject-hooks passes its in-process script and a per-call control directory. The
+        # script may live in a hidden site-packages (fromsource installed into the base
+        # interpreter): its mount point is made in the tmpfs, which turns read-only after.
         if len(cmd) >= 4 and os.path.isfile(cmd[1]) and os.path.isdir(cmd[3]):
             args += ["--ro-bind", cmd[1], cmd[1], "--bind", cmd[3], cmd[3]]
+        for path in hidden:
+            args += ["--remount-ro", path]
         if cwd is not None:
             args += ["--chdir", cwd]
         return [*args, "--", *cmd]
