@@ -131,16 +131,19 @@ def _kind(mode: int) -> str:
 def check_depth(
     value: Any, *, source: str, max_depth: int = MAX_DEPTH, error: type[FromsourceError] = InputError
 ) -> None:
-    """Refuse ``value`` when lists/dicts nest deeper than ``max_depth`` (walked without recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    """Refuse ``value`` when lists/dicts nest deeper than ``max_depth`` (walked without recursion).
+
+    Only containers are put on the stack: verify reads every attestation through here, and
+    most values of a statement are strings.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
         if depth > max_depth:
             raise error(f"{source}: nested deeper than {max_depth} levels (nesting limit)")
-        stack.extend((child, depth + 1) for child in children)
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
 
 
 def load_json(
