@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from pypi_attestations import AttestationType
 
 from fromsource.attest.publisher import parse_publisher
 from fromsource.cli import main
@@ -299,7 +300,7 @@ def test_dsse_sigstore_bundle_verifies_for_a_publisher() -> None:
         PA / "pypi_attestation_models-0.0.4a2.tar.gz.sigstore",
     )
     assert code == 0, data
-    assert data["predicateType"] == "https://docs.pypi.org/attestations/publish/v1"
+    assert data["predicateType"] == AttestationType.PYPI_PUBLISH_V1.value
 
 
 @pytest.mark.parametrize("case", conformance_dirs(False), ids=lambda p: p.name)

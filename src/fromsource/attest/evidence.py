@@ -45,10 +45,6 @@ BESIDE_SUFFIXES = (
     ".sigstore.json",
 )
 IN_TOTO_PAYLOAD = "application/vnd.in-toto+json"
-# The predicate types PEP 740 defines (pypi_attestations.AttestationType).
-PEP740_PREDICATES = frozenset(
-    {"https://docs.pypi.org/attestations/publish/v1", "https://slsa.dev/provenance/v1"}
-)
 
 EvidenceKind = Literal["pep740-attestation", "pep740-provenance", "sigstore-bundle"]
 
@@ -313,7 +309,10 @@ def _check_statement(payload_type: str, payload: bytes, name: str, digest: str, 
         raise _Rejected("signed payload is not an in-toto statement") from exc
     if isinstance(expected, PublisherSpec):
         # A publish attestation names exactly one distribution (PEP 740).
-        if predicate not in PEP740_PREDICATES:
+        # The predicate types PEP 740 defines, from the reference implementation.
+        from pypi_attestations import AttestationType
+
+        if predicate not in {kind.value for kind in AttestationType}:
             raise _Rejected(f"unknown attestation type {predicate}")
         if len(subjects) != 1 or not isinstance(subjects[0], dict):
             raise _Rejected("statement must have exactly one subject")
