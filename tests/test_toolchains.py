@@ -138,6 +138,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     # Lock the project against that crate, offline: a throw-away vendored source for cargo.
     project = root / "rustcrate"
     shutil.copytree(PACKAGES / "rustcrate", project)
+    shutil.copy(PACKAGES / "rustext" / "rustbackend.py", project)  # the one Rust test backend
     vendor = root / "vendor"
     subprocess.run(["tar", "xzf", str(crate), "-C", str(_made(vendor))], check=True)
     digest = sha256_file(crate)

@@ -155,7 +155,7 @@ def choose_level(mode: SandboxMode, *, require_network_isolation: bool = False) 
 def diagnose() -> dict[str, Any]:
     """What ``fromsource doctor`` reports: the level builds get here and why, and the view."""
     found = probe()
-    system = [p for p in (*_SYSTEM_DIRS, *_ETC_FILES) if os.path.lexists(p)]
+    system = list(_system_paths())
     return {
         "level": found.level,
         "bwrap": {
@@ -205,14 +205,16 @@ def _bind(flag: str, path: str) -> list[str]:
     return [flag, path, path]
 
 
+@functools.cache
+def _system_paths() -> tuple[str, ...]:
+    """The system directories and /etc files this host has, bound read-only into builds."""
+    return tuple(p for p in (*_SYSTEM_DIRS, *_ETC_FILES) if os.path.lexists(p))
+
+
 def _system_args() -> list[str]:
     args: list[str] = []
-    for path in _SYSTEM_DIRS:
-        if os.path.lexists(path):
-            args += _bind("--ro-bind", path)
-    for path in _ETC_FILES:
-        if os.path.lexists(path):
-            args += _bind("--ro-bind", path)
+    for path in _system_paths():
+        args += _bind("--ro-bind", path)
     # Fresh, empty /tmp and /var/tmp inside the sandbox: never the host's.
     return [*args, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]  # noqa: S108
 
@@ -283,8 +285,7 @@ class BuildSandbox:
         """
         if self.level != ISOLATION_BWRAP:
             return None
-        system = [p for p in (*_SYSTEM_DIRS, *_ETC_FILES) if os.path.lexists(p)]
-        read_only = (*system, "/etc/passwd", "/etc/group", "/etc/hosts", *self.read_only)
+        read_only = (*_system_paths(), "/etc/passwd", "/etc/group", "/etc/hosts", *self.read_only)
         read_write = (*self.read_write, "(hook control directory of pyproject-hooks)")
         return Sandbox(
             tool="bwrap",

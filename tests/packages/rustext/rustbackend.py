@@ -12,7 +12,15 @@ import sysconfig
 import time
 import zipfile
 
-NAME, VERSION = "rustadd", "1.0"
+
+def _identity():
+    # Name and version from the sdist's own PKG-INFO: one backend serves every Rust fixture.
+    with open("PKG-INFO", encoding="utf-8") as handle:
+        fields = dict(line.split(": ", 1) for line in handle.read().splitlines() if ": " in line)
+    return fields["Name"], fields["Version"]
+
+
+NAME, VERSION = _identity()
 LOADER = b'''"""rustadd: an add function compiled from Rust."""
 import ctypes
 import pathlib
