@@ -7,7 +7,6 @@ attestation is written before the wheel so a wheel never appears without it.
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import subprocess
@@ -385,30 +384,31 @@ class _Builder:
                 shutil.rmtree(self.dir / sub, ignore_errors=True)
 
     def _output_wheel(self, wheel_name: object) -> Path:
+        """The wheel ``build_wheel`` named: one path component naming a regular file of out/.
+
+        Checked by what the name *is* (a single component, lstat'ed), not by a list of bad
+        spellings; the hooks have exited, and with bwrap's PID namespace nothing of theirs
+        survives to swap the file afterwards.
+        """
         out = self.dir / "out"
+        name = Path(wheel_name) if isinstance(wheel_name, str) and "\0" not in wheel_name else None
         # PEP 517 asks for the basename; some backends (coherent.build) return the full path
         # into the output directory, which names the same file.
-        if (
-            isinstance(wheel_name, str)
-            and os.path.isabs(wheel_name)
-            and Path(wheel_name).parent == out.absolute()
-        ):
-            wheel_name = Path(wheel_name).name
-        if (
-            not isinstance(wheel_name, str)
-            or wheel_name in ("", ".", "..")
-            or "/" in wheel_name
-            or "\\" in wheel_name
-            or "\0" in wheel_name
-        ):
+        if name is not None and name.is_absolute() and name.parent == out.absolute():
+            name = Path(name.name)
+        if name is None or str(name) != name.name or name.name in ("", ".", ".."):
             raise BuildError(
                 f"{self.name} {self.version}: build_wheel returned {wheel_name!r}, "
                 "not a file name in its output directory"
             )
-        built = out / wheel_name
-        if not built.is_file() or built.is_symlink():
+        built = out / name
+        try:
+            regular = stat.S_ISREG(built.lstat().st_mode)
+        except OSError:
+            regular = False
+        if not regular:
             raise BuildError(
-                f"{self.name} {self.version}: build_wheel named {wheel_name!r}, which "
+                f"{self.name} {self.version}: build_wheel named {str(name)!r}, which "
                 "is not a regular file in its output directory"
             )
         return built
