@@ -306,7 +306,7 @@ def test_library_reports_progress_without_printing(tmp_path: Path, capfd: pytest
     from fromsource.attest.keys import generate_keypair
     from fromsource.bootstrap import PackageReport, Reporter
     from fromsource.bootstrap import bootstrap as run
-    from fromsource.executor import InlineExecutor
+    from fromsource.bootstrap.executor import InlineExecutor
     from fromsource.index import LocalDirIndex
     from fromsource.workspace import Workspace
 

@@ -197,8 +197,8 @@ def test_the_coordinator_signs_nothing_a_worker_misreports(
 
     from fromsource.attest.keys import generate_keypair
     from fromsource.bootstrap import bootstrap
+    from fromsource.bootstrap.executor import parse_executor
     from fromsource.cluster import DaskExecutor
-    from fromsource.executor import parse_executor
     from fromsource.index import LocalDirIndex
     from fromsource.store import open_store
     from fromsource.workspace import Workspace

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from fromsource.bootstrap.seedplan import plan_seeds, smallest_breaking_set, without_seeded
 from fromsource.graph import BuildGraph, EdgeKind, GraphBuilder, Node
-from fromsource.seedplan import plan_seeds, smallest_breaking_set, without_seeded
 
 A, B, C, D, T = (Node(n, "1") for n in "abcdt")
 COHERENT = Node("coherent.build", "0.19.1")

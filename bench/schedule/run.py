@@ -42,8 +42,8 @@ from fromsource.attest.keys import generate_keypair, load_signer
 from fromsource.attest.locate import attestation_of
 from fromsource.attest.provenance import KIND_WHEEL, Dependency
 from fromsource.bootstrap import bootstrap
+from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, ExecutorSpec
 from fromsource.build import UnsignedBuild, attest_build, interpreter_dependency
-from fromsource.executor import BuildOutcome, BuildRequest, ExecutorSpec
 from fromsource.fileutil import sha256_file
 from fromsource.index import LocalDirIndex
 from fromsource.remote import RemoteBuild, RemoteResult

@@ -40,9 +40,9 @@ from fromsource.attest.provenance import (
     Dependency,
     Sandbox,
 )
+from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, ExecutorSpec
 from fromsource.build import UnsignedBuild, attest_build, check_built_wheel
 from fromsource.errors import ExecutorError, FromsourceError, InputError
-from fromsource.executor import BuildOutcome, BuildRequest, ExecutorSpec
 from fromsource.fileutil import atomic_write_bytes, sha256_file
 from fromsource.remote import RemoteBuild, RemoteResult, RemoteWheel, build_on_worker
 from fromsource.store import Store

@@ -67,6 +67,41 @@ class PackageReport:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TrustEntry:
+    """A leaf of the run's trust base: a seed that broke a cycle, or an external wheel."""
+
+    kind: Literal["seed", "external"]
+    name: str  # the node, "name==version"
+    wheel: str | None
+    sha256: str | None
+    evidence: tuple[str, ...]
+    origin: str | None = None  # seeds: "source" or "published"
+    cycle: tuple[str, ...] = ()  # seeds: the cycle members it stands in for
+
+    def to_dict(self) -> dict[str, Any]:
+        common = {
+            "name": self.name,
+            "wheel": self.wheel,
+            "sha256": self.sha256,
+            "evidence": list(self.evidence),
+        }
+        if self.kind == "external":
+            return {"kind": "external", **common}
+        return {"kind": "seed", "origin": self.origin, **common, "cycle": list(self.cycle)}
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedSeed:
+    """An admitted seed the run did not use, and why."""
+
+    seed: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"seed": self.seed, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BootstrapSummary:
     requirements: tuple[str, ...]
     roots: tuple[str, ...]  # node ids (name==version) of the top-level install set
@@ -74,10 +109,10 @@ class BootstrapSummary:
     graph_file: Path
     seconds: float
     jobs: int
-    # The trust base: seeds and externals the run rested on ({kind, name, wheel, sha256, evidence}).
-    trust_base: tuple[dict[str, Any], ...] = ()
+    # The trust base: seeds and externals the run rested on.
+    trust_base: tuple[TrustEntry, ...] = ()
     # Admitted seeds the run did not use, each with the reason (a seed no cycle needs is refused).
-    seeds_refused: tuple[dict[str, str], ...] = ()
+    seeds_refused: tuple[RefusedSeed, ...] = ()
     # For packages that failed or were skipped: the policy lines that would admit the
     # published wheel instead, as an external ({package, line}).
     externals_suggested: tuple[dict[str, str], ...] = ()
@@ -115,8 +150,8 @@ class BootstrapSummary:
             "counts": counts,
             "graph": str(self.graph_file),
             "isolation": self.isolation,
-            "trust_base": list(self.trust_base),
-            "seeds_refused": list(self.seeds_refused),
+            "trust_base": [t.to_dict() for t in self.trust_base],
+            "seeds_refused": [r.to_dict() for r in self.seeds_refused],
             "externals_suggested": list(self.externals_suggested),
             "installable": [v.to_dict() for v in self.installable],
             "constraints_suggested": [a.to_dict() for a in self.constraints_suggested],

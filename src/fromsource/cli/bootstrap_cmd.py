@@ -213,9 +213,9 @@ def bootstrap(
     evidence (index provenance, --evidence, the workspace store) verifies.
     """
     from fromsource.attest.keys import PRIVATE_KEY_NAME
+    from fromsource.bootstrap.executor import Executor, parse_executor
     from fromsource.build import BuildSettings
     from fromsource.cli._signing import signer_for
-    from fromsource.executor import Executor, parse_executor
     from fromsource.frozen import FrozenIndex
     from fromsource.index import Index, close_index, open_index
     from fromsource.policy import load_policy
@@ -378,21 +378,21 @@ def _print_summary(summary: BootstrapSummary) -> None:
             out.print(f"  published wheel {clean(str(published.wheel))} {verdict}")
         elif published is not None:
             out.print(f"  published wheel: {clean(published.note)}")
-    seeds = [t for t in summary.trust_base if t["kind"] == "seed"]
-    leaves = [t for t in summary.trust_base if t["kind"] == "external"]
-    origins = sorted({str(t.get("origin")) for t in seeds})
+    seeds = [t for t in summary.trust_base if t.kind == "seed"]
+    leaves = [t for t in summary.trust_base if t.kind == "external"]
+    origins = sorted({str(t.origin) for t in seeds})
     detail = (
-        " (" + ", ".join(f"{sum(str(t.get('origin')) == o for t in seeds)} {o}" for o in origins) + ")"
+        " (" + ", ".join(f"{sum(str(t.origin) == o for t in seeds)} {o}" for o in origins) + ")"
         if seeds
         else ""
     )
     out.print(f"trust base: {len(seeds)} seed(s){detail}, {len(leaves)} external(s)")
     for item in summary.trust_base:
-        evidence = "; ".join(item["evidence"]) or "-"
-        kind = f"{item['origin']} seed" if item["kind"] == "seed" and item.get("origin") else item["kind"]
-        out.print(f"  {clean(kind)} {clean(str(item['wheel']))} ({clean(evidence)})")
+        evidence = "; ".join(item.evidence) or "-"
+        kind = f"{item.origin} seed" if item.kind == "seed" and item.origin else item.kind
+        out.print(f"  {clean(kind)} {clean(str(item.wheel))} ({clean(evidence)})")
     for refused in summary.seeds_refused:
-        out.print(f"[yellow]seed refused[/] {clean(refused['seed'])}: {clean(refused['reason'])}")
+        out.print(f"[yellow]seed refused[/] {clean(refused.seed)}: {clean(refused.reason)}")
     for choice in summary.choices:
         out.print(
             f"[yellow]chose[/] {clean(choice['chose'])} instead of "
@@ -415,8 +415,8 @@ def _print_summary(summary: BootstrapSummary) -> None:
             "add to the policy:"
         )
         out.print("[externals]\nwheels = [", markup=False)
-        for item in summary.externals_suggested:
-            out.print(f"  {safe(item['line'])},  # {safe(item['package'])}", markup=False)
+        for suggestion in summary.externals_suggested:
+            out.print(f"  {safe(suggestion['line'])},  # {safe(suggestion['package'])}", markup=False)
         out.print("]", markup=False)
     efficiency = summary.efficiency
     if efficiency is not None and efficiency.ratio is not None:

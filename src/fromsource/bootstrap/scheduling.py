@@ -1,0 +1,240 @@
+"""Scheduling: hand each package whose build environment is resolved and built to the
+executor (or reuse an attested wheel built from the same inputs), and take back outcomes.
+Members of a seeded cycle are built twice: stage 1 with seeds, stage 2 from stage-1 wheels."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+from packaging.utils import canonicalize_name
+from securesystemslib.signer import Key
+
+from fromsource.bootstrap.discovery import Discovery
+from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, Executor
+from fromsource.bootstrap.incremental import Fingerprint, Reusable, find_reusable, save_backend_requires
+from fromsource.bootstrap.report import DONE, PackageReport
+from fromsource.bootstrap.seeding import SeedChoice
+from fromsource.bootstrap.stage2 import finish_stage2
+from fromsource.bootstrap.state import DEAD, PackageState, RunContext, parse_all
+from fromsource.build import BuildSettings, EnvWheel
+from fromsource.errors import ExecutorError
+from fromsource.graph import Node
+from fromsource.resolve import Resolution, ResolvedPackage
+from fromsource.untrusted import log_tail
+
+
+class Scheduler:
+    def __init__(
+        self,
+        ctx: RunContext,
+        discovery: Discovery,
+        seeds: SeedChoice,
+        *,
+        executor: Executor,
+        jobs: int,
+        settings: BuildSettings,
+        fingerprint: Fingerprint,
+        keys: list[Key],
+    ) -> None:
+        self.ctx = ctx
+        self.discovery = discovery
+        self.seeds = seeds
+        self.executor = executor
+        self.jobs = jobs
+        self.settings = settings
+        self.fingerprint = fingerprint
+        self.keys = keys
+        self.running: dict[Future[BuildOutcome], PackageState] = {}
+
+    def environment_of(self, package: PackageState) -> Resolution | None:
+        """The resolved environment ``package`` builds in, once all of it is known."""
+        if package.bs_env is None:
+            return None
+        if package.backend is None or not self.ctx.wanted(package.backend):
+            return package.bs_env
+        return package.full_env
+
+    def schedule(self) -> bool:
+        """Reuse or submit every package that is ready; whether anything changed."""
+        progressed = False
+        for package in sorted(self.ctx.packages.values(), key=lambda p: p.node):
+            if package.status != "waiting":
+                continue
+            env = self.environment_of(package)
+            if env is None:
+                continue
+            stage1 = package.node in self.seeds.cycle_of and package.stage1_wheel is None
+            deps = [self.ctx.packages[self._node_of(p)] for p in env.packages.values()]
+            dead = [d for d in deps if d.status in DEAD]
+            if dead:
+                self.ctx.skip(package, dead)
+                progressed = True
+                continue
+            if self.ctx.stopping or not all(self._ready(d, package, stage1) for d in deps):
+                continue
+            wheels = self._env_wheels(package, env, stage1)
+            if package.stale_env != wheels:
+                reusable = self._reusable(package, wheels, stage1)
+                package.stale_env = wheels
+                if reusable is not None:
+                    self._reuse(package, reusable, stage1)
+                    progressed = True
+                    continue
+            if len(self.running) >= self.jobs:
+                continue
+            self._submit(package, wheels, stage1)
+            progressed = True
+        return progressed
+
+    def _reusable(self, package: PackageState, wheels: tuple[EnvWheel, ...], stage1: bool) -> Reusable | None:
+        return find_reusable(
+            self.ctx.ws,
+            package.node.name,
+            package.node.version,
+            sdist_sha256=package.sha256,
+            env=wheels,
+            fingerprint=self.fingerprint,
+            keys=self.keys,
+            digest=self.ctx.digest,
+            directory=self.ctx.ws.stage1 if stage1 else None,
+            sdist_annotations=package.sdist_annotations,
+        )
+
+    def _reuse(self, package: PackageState, reusable: Reusable, stage1: bool) -> None:
+        if stage1:
+            package.stage1_wheel, package.stage1_sha256 = reusable.wheel, reusable.sha256
+            return
+        package.wheel, package.wheel_sha256 = reusable.wheel, reusable.sha256
+        report = PackageReport(
+            name=package.node.display_name,
+            version=package.node.version,
+            status="reused",
+            wheel=reusable.wheel,
+            attestation=reusable.attestation,
+        )
+        self.ctx.finish(package, finish_stage2(self.ctx, self.seeds, package, report))
+
+    def _ready(self, dep: PackageState, package: PackageState, stage1: bool) -> bool:
+        members = self.seeds.cycle_of.get(package.node, frozenset())
+        if stage1 and self.seeds.stands_in(dep.node, package.node):
+            return True
+        if dep.node in members:  # inside a seeded cycle, stages use stage-1 wheels
+            return dep.stage1_wheel is not None
+        return dep.status in DONE
+
+    def _node_of(self, package: ResolvedPackage) -> Node:
+        return self.ctx.packages[Node(package.name, str(package.version))].node
+
+    def _env_wheels(
+        self, package: PackageState, env: Resolution, stage1: bool = False
+    ) -> tuple[EnvWheel, ...]:
+        bs_names = {canonicalize_name(r.name) for r in self.ctx.wanted(package.build_system.requires)}
+        backend_names = {canonicalize_name(r.name) for r in self.ctx.wanted(package.backend or ())}
+        members = self.seeds.cycle_of.get(package.node, frozenset())
+        wheels = []
+        for name, resolved in sorted(env.packages.items()):
+            dep = self.ctx.packages[self._node_of(resolved)]
+            edge = "build-system" if name in bs_names else "backend" if name in backend_names else "install"
+            if stage1 and self.seeds.stands_in(dep.node, package.node):
+                seed = self.seeds.accepted(dep.node)
+                if seed is None:
+                    raise AssertionError(f"{dep.node} was seeded without an accepted seed")
+                wheels.append(EnvWheel(seed, self.ctx.digest(seed), edge, seed=True))
+            elif dep.node in members:
+                if dep.stage1_wheel is None or dep.stage1_sha256 is None:
+                    raise AssertionError(f"{dep.node} has no stage-1 wheel yet")
+                wheels.append(EnvWheel(dep.stage1_wheel, dep.stage1_sha256, edge))
+            else:
+                if dep.wheel is None or dep.wheel_sha256 is None:
+                    raise AssertionError(f"{dep.node} is not built yet")
+                wheels.append(EnvWheel(dep.wheel, dep.wheel_sha256, edge, external=dep.status == "external"))
+        return tuple(wheels)
+
+    def _submit(self, package: PackageState, wheels: tuple[EnvWheel, ...], stage1: bool) -> None:
+        node = package.node
+        request = BuildRequest(
+            name=node.name,
+            version=node.version,
+            sdist=package.path.absolute(),
+            sdist_sha256=package.sha256,
+            sdist_uri=package.sdist.url,
+            sdist_unverified=package.sdist.unverified,
+            requirement=f"{node.name}=={node.version}",
+            env=wheels,
+            workspace=self.ctx.ws.root.absolute(),
+            settings=self.settings,
+            key=self.ctx.key,
+            stage1=stage1,
+            sdist_annotations=package.sdist_annotations,
+        )
+        package.status = "running"
+        package.running_stage1 = stage1
+        package.started = time.perf_counter()
+        self.ctx.reporter.started(node.display_name + (" (stage 1)" if stage1 else ""), node.version)
+        self.running[self.executor.submit(request)] = package
+
+    def collect(self) -> None:
+        """Wait for at least one running build and take in what finished."""
+        done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+        for future in sorted(done, key=lambda f: self.running[f].node):
+            package = self.running.pop(future)
+            try:
+                outcome = future.result()
+            except ExecutorError:  # the cluster is gone: stop; a re-run resumes
+                raise
+            except Exception as exc:  # the executor itself broke (a worker died, say)
+                outcome = BuildOutcome(error=f"the executor failed: {type(exc).__name__}: {exc}")
+            self._outcome(package, outcome)
+
+    def _outcome(self, package: PackageState, outcome: BuildOutcome) -> None:
+        ctx, node = self.ctx, package.node
+        if outcome.needs is not None:
+            save_backend_requires(ctx.ws, node.name, node.version, package.sha256, outcome.needs)
+            package.status = "waiting"
+            self.discovery.learn_backend(package, outcome.needs)
+            return
+        if not outcome.ok:
+            self._failed(package, outcome)
+            return
+        if outcome.wheel is None or outcome.attestation is None or outcome.wheel_sha256 is None:
+            raise AssertionError("a successful build outcome without its files")
+        ctx.digest.forget(outcome.wheel)
+        ctx.digest.forget(outcome.attestation)
+        save_backend_requires(ctx.ws, node.name, node.version, package.sha256, outcome.backend_requires)
+        env = self.environment_of(package)
+        if outcome.backend_requires and env is not None:
+            nodes = {name: self._node_of(p) for name, p in env.packages.items()}
+            backend = parse_all(outcome.backend_requires, f"{node} backend")
+            self.discovery.edges_to(package, backend, nodes, "backend")
+        if package.running_stage1:  # stage 2 follows once the whole cycle has a stage 1
+            package.stage1_wheel, package.stage1_sha256 = outcome.wheel, outcome.wheel_sha256
+            package.status = "waiting"
+            ctx.reporter.discovering(f"{node}: stage 1 built with seeds; stage 2 next")
+            return
+        package.wheel, package.wheel_sha256 = outcome.wheel, outcome.wheel_sha256
+        report = PackageReport(
+            name=node.display_name,
+            version=node.version,
+            status="built",
+            wheel=outcome.wheel,
+            attestation=outcome.attestation,
+            log=outcome.log,
+            seconds=outcome.seconds,
+            other_results=outcome.other_results,
+        )
+        ctx.finish(package, finish_stage2(ctx, self.seeds, package, report))
+
+    def _failed(self, package: PackageState, outcome: BuildOutcome) -> None:
+        report = PackageReport(
+            name=package.node.display_name,
+            version=package.node.version,
+            status="failed",
+            log=outcome.log,
+            seconds=time.perf_counter() - package.started,
+            error=(outcome.error or "build failed").splitlines()[0],
+            log_tail=log_tail(outcome.log),
+        )
+        self.ctx.finish(package, report)
+        if not self.ctx.keep_going:
+            self.ctx.stopping = True
