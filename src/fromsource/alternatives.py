@@ -10,7 +10,7 @@ the package are tried closest first (newer ones, then older ones) and the first 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -89,13 +89,16 @@ def find_buildable(
     environment: TargetEnvironment,
     allowed: Sequence[SpecifierSet],
     max_tries: int = MAX_TRIES,
+    pyproject: Callable[[Path], bytes | None] | None = None,
 ) -> Alternative | None:
     """The closest version of ``name`` whose build-system requirements resolve, if any.
 
     ``allowed`` are the specifiers of every requirement on ``name`` in the run (a version
     outside them would only move the conflict); ``constraints`` apply as in the run, minus
-    any on ``name`` itself (they pinned the failing version).
+    any on ``name`` itself (they pinned the failing version). ``pyproject`` reads an sdist's
+    pyproject.toml (bootstrap's remembers it by the sdist's digest).
     """
+    read_pyproject = pyproject or _pyproject
     key = canonicalize_name(name)
     constraints = [c for c in constraints if canonicalize_name(c.name) != key]
     try:
@@ -104,7 +107,7 @@ def find_buildable(
         return None
     for candidate in candidates[:max_tries]:
         try:
-            build_system = parse_build_system(_pyproject(index.fetch(candidate, sources)))
+            build_system = parse_build_system(read_pyproject(index.fetch(candidate, sources)))
             resolve(
                 build_system.requires,
                 index=index,

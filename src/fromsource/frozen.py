@@ -8,6 +8,7 @@ index (and without learning of newer releases, which is the point of freezing).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.utils import (
@@ -28,17 +29,31 @@ from fromsource.workspace import Workspace
 class FrozenIndex:
     """An :class:`~fromsource.index.Index` over ``sources/`` limited to the graph's pins."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, digest: Callable[[Path], str] = sha256_file) -> None:
         graph = load(workspace.graph_file)  # InputError with a hint when there is none
         self.graph_file = workspace.graph_file
         self.pins: dict[NormalizedName, set[Version]] = {}
         for node in graph.nodes:
             self.pins.setdefault(canonicalize_name(node.name), set()).add(Version(node.version))
         self.sources = workspace.sources
-        self.local = LocalDirIndex(workspace.sources)
+        self.local = LocalDirIndex(workspace.sources, digest=digest)
+        self.digest = digest  # a stat cache on re-runs: the sdists were hashed last time
+        self._listed: dict[NormalizedName, list[tuple[Version, Path]]] | None = None
 
     def __repr__(self) -> str:
         return f"FrozenIndex({str(self.graph_file)!r})"
+
+    def _sources(self) -> dict[NormalizedName, list[tuple[Version, Path]]]:
+        """sources/ by project, listed once."""
+        if self._listed is None:
+            self._listed = {}
+            for path in sorted(self.sources.iterdir()) if self.sources.is_dir() else ():
+                try:
+                    project, version = parse_sdist_filename(path.name)
+                except InvalidSdistFilename:
+                    continue
+                self._listed.setdefault(project, []).append((version, path))
+        return self._listed
 
     def candidates(self, name: str) -> list[SdistCandidate]:
         key = canonicalize_name(name)
@@ -48,12 +63,8 @@ class FrozenIndex:
                 f"--frozen: {name} is not in {self.graph_file}; run without --frozen to resolve it"
             )
         found: dict[Version, SdistCandidate] = {}
-        for path in sorted(self.sources.iterdir()) if self.sources.is_dir() else ():
-            try:
-                project, version = parse_sdist_filename(path.name)
-            except InvalidSdistFilename:
-                continue
-            if project == key and version in pinned and path.is_file():
+        for version, path in self._sources().get(key, []):
+            if version in pinned and path.is_file():
                 # Requires-Python was checked when these pins were resolved; not re-read.
                 found.setdefault(
                     version,
@@ -62,7 +73,7 @@ class FrozenIndex:
                         version=version,
                         filename=path.name,
                         url=path.resolve().as_uri(),
-                        sha256=sha256_file(path),
+                        sha256=self.digest(path),
                     ),
                 )
         missing = pinned - set(found)

@@ -27,6 +27,7 @@ from fromsource.archives import iter_members
 from fromsource.attest.provenance import (
     KIND_COMPILER,
     KIND_SYSTEM_LIBRARY,
+    KIND_TOOLCHAIN,
     Dependency,
     SystemPackage,
 )
@@ -376,3 +377,61 @@ def native_dependencies(wheel: Path, run: Runner | None = None) -> tuple[Depende
             )
         )
     return tuple(deps)
+
+
+# ------------------------------------------------------------------------ reuse
+
+
+def changed_inputs(
+    natives: Iterable[Dependency],
+    digest: Callable[[Path], str] = sha256_file,
+    path_env: str | None = None,
+) -> list[str]:
+    """Why this machine no longer offers the native inputs a wheel was built with: a
+    recorded system library whose file (where the loader found it) is gone or has other
+    bytes, a compiler that ``cc`` no longer resolves to, a toolchain program that changed.
+    Empty: all the same. ``digest`` is meant to be a stat cache, so a no-op re-run hashes
+    nothing. Crates are not checked here: the sdist's Cargo.lock fixes their digests.
+
+    Only the recorded paths are checked: a library installed later earlier on the loader's
+    search path is not noticed (finding that needs the extension's RPATH from the wheel).
+    """
+    reasons = []
+    for dep in natives:
+        if dep.kind == KIND_SYSTEM_LIBRARY and dep.path is not None:
+            now = _digest_or_none(Path(dep.path), digest)
+            if now != dep.sha256:
+                reasons.append(f"{dep.soname or dep.name} at {dep.path} " + _changed(now, dep.sha256))
+        elif dep.kind == KIND_COMPILER and dep.command is not None:
+            found = shutil.which(dep.command, path=path_env)
+            recorded = _file_of(dep.uri)
+            if found is None:
+                reasons.append(f"compiler {dep.command} is no longer on PATH")
+            elif recorded is not None and Path(found).resolve() != recorded:
+                reasons.append(f"compiler {dep.command} is now {Path(found).resolve()}, not {recorded}")
+            else:
+                now = _digest_or_none(Path(found).resolve(), digest)
+                if now != dep.sha256:
+                    reasons.append(f"compiler {dep.command} ({found}) " + _changed(now, dep.sha256))
+        elif dep.kind == KIND_TOOLCHAIN:
+            recorded = _file_of(dep.uri)
+            if recorded is not None:
+                now = _digest_or_none(recorded, digest)
+                if now != dep.sha256:
+                    reasons.append(f"toolchain program {recorded} " + _changed(now, dep.sha256))
+    return reasons
+
+
+def _digest_or_none(path: Path, digest: Callable[[Path], str]) -> str | None:
+    try:
+        return digest(path)
+    except OSError:
+        return None
+
+
+def _changed(now: str | None, recorded: str) -> str:
+    return "is gone" if now is None else f"changed (sha256 {recorded[:12]}... then, {now[:12]}... now)"
+
+
+def _file_of(uri: str | None) -> Path | None:
+    return Path(uri[len("file://") :]) if uri is not None and uri.startswith("file://") else None

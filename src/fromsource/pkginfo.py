@@ -49,8 +49,11 @@ class PkgInfo:
 def read_pkg_info(sdist: Path) -> PkgInfo | None:
     """Parse ``PKG-INFO`` from an sdist; ``None`` when the archive has none."""
     data = _read_member(sdist)
-    if data is None:
-        return None
+    return None if data is None else parse_pkg_info(data)
+
+
+def parse_pkg_info(data: bytes) -> PkgInfo:
+    """The fields resolution needs from PKG-INFO's bytes."""
     raw, _unparsed = parse_email(data)
     return PkgInfo(
         metadata_version=raw.get("metadata_version", "1.0"),

@@ -11,6 +11,7 @@ build environment separately, as build isolation requires.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from fromsource.errors import InputError, ResolutionError
 from fromsource.index import Index, ProjectNotFoundError, SdistCandidate, preferred_sdist
-from fromsource.pkginfo import read_pkg_info
+from fromsource.pkginfo import PkgInfo, read_pkg_info
 from fromsource.untrusted import MAX_SMALL_FILE_BYTES, read_file
 
 if TYPE_CHECKING:
@@ -60,10 +61,10 @@ class TargetEnvironment:
     def python_version(self) -> Version:
         for key in ("python_full_version", "python_version"):
             try:
-                return Version(self.markers[key])
+                return _version(self.markers[key])
             except (KeyError, InvalidVersion):
                 continue
-        return Version(".".join(map(str, sys.version_info[:3])))
+        return _version(".".join(map(str, sys.version_info[:3])))
 
     def evaluate(self, marker: Marker | None, extras: Iterable[str] = ()) -> bool:
         """Whether ``marker`` holds here for the base package or any of ``extras``."""
@@ -74,10 +75,20 @@ class TargetEnvironment:
     def accepts_python(self, requires_python: str | None) -> bool:
         if not requires_python:
             return True
-        try:
-            return SpecifierSet(requires_python).contains(self.python_version, prereleases=True)
-        except ValueError:
-            return True  # an unparsable Requires-Python is ignored, as installers do
+        return _python_allowed(requires_python, self.python_version)
+
+
+@functools.lru_cache(maxsize=64)  # asked for every file of every listing
+def _version(text: str) -> Version:
+    return Version(text)
+
+
+@functools.lru_cache(maxsize=4096)  # an index lists the same few Requires-Python on every file
+def _python_allowed(requires_python: str, python: Version) -> bool:
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except ValueError:
+        return True  # an unparsable Requires-Python is ignored, as installers do
 
 
 # ------------------------------------------------------------------------ constraints
@@ -119,10 +130,18 @@ class SdistMetadata:
     """Dependencies of an sdist: static PKG-INFO (Metadata >= 2.2, Requires-Dist not
     Dynamic), else ``metadata_for(candidate)``. Fetched sdists land in ``sources``."""
 
-    def __init__(self, index: Index, sources: Path, metadata_for: MetadataSource | None = None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        sources: Path,
+        metadata_for: MetadataSource | None = None,
+        *,
+        pkg_info: Callable[[Path], PkgInfo | None] = read_pkg_info,
+    ) -> None:
         self.index = index
         self.sources = sources
         self.metadata_for = metadata_for
+        self.pkg_info = pkg_info  # bootstrap's remembers it by the sdist's digest
         self._cache: dict[SdistCandidate, list[Requirement]] = {}
 
     def __call__(self, candidate: SdistCandidate) -> list[Requirement]:
@@ -131,7 +150,7 @@ class SdistMetadata:
         return list(self._cache[candidate])
 
     def _load(self, candidate: SdistCandidate) -> list[Requirement]:
-        info = read_pkg_info(self.index.fetch(candidate, self.sources))
+        info = self.pkg_info(self.index.fetch(candidate, self.sources))
         static = info.static_requirements if info is not None else None
         if static is not None:
             return static

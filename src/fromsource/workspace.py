@@ -11,6 +11,8 @@ A workspace is one directory holding a run's state::
     evidence/       <sha256 of a file>/<sha256 of the evidence>.json: publisher evidence
     builds/         <name>-<version>/ logs and unpacked trees
     keys/           the builder key generated on first use
+    cache/          what re-runs need not compute again: file digests by stat, sdist
+                    facts by sha256, failures by the digest of their inputs
     graph.json      the build graph of the last bootstrap
 """
 
@@ -86,6 +88,11 @@ class Workspace:
     @property
     def keys(self) -> Path:
         return self.root / "keys"
+
+    @property
+    def cache(self) -> Path:
+        """Caches a re-run reads (each keyed by content digests; deleting it is always safe)."""
+        return self.root / "cache"
 
     @property
     def graph_file(self) -> Path:

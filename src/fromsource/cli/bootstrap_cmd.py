@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import (
@@ -35,6 +35,9 @@ from fromsource.cli._common import (
 from fromsource.cli._heartbeat import Heartbeat
 from fromsource.errors import EXIT_BUILD, InputError
 from fromsource.sandbox import SandboxMode, not_isolated
+
+if TYPE_CHECKING:
+    from fromsource.workspace import Workspace
 
 
 class _ProgressReporter(Reporter):
@@ -217,9 +220,10 @@ def bootstrap(
     from fromsource.build import BuildSettings
     from fromsource.cli._signing import signer_for
     from fromsource.frozen import FrozenIndex
-    from fromsource.index import Index, close_index, open_index
+    from fromsource.index import Index, close_index, open_index, prefetch
     from fromsource.policy import load_policy
     from fromsource.resolve import load_constraints
+    from fromsource.statdigests import StatDigests
     from fromsource.workspace import Workspace
 
     spec = parse_executor(executor_spec)
@@ -233,19 +237,22 @@ def bootstrap(
         if policy.require_sandbox:
             sandbox = "required"
         require_isolation = require_isolation or policy.require_isolation
+    digests = StatDigests(ws.cache / "digests.json")
     if frozen:
         if index_url or find_links or no_index:
             raise InputError(
                 "--frozen takes the sdists from the workspace; drop --index-url, --find-links and --no-index"
             )
-        index: Index = FrozenIndex(ws)
+        index: Index = FrozenIndex(ws, digest=digests)
     else:
         index = open_index(
             index_url,
             find_links,
             no_index=no_index,
             rules=fetch_rules(policy is not None and policy.allow_unverified_sources),
+            digest=digests,
         )
+        prefetch(index, _last_projects(ws))
     executor: Executor | None = None
     progress = Progress(
         TextColumn("{task.description}"),
@@ -298,6 +305,7 @@ def bootstrap(
         if heartbeat is not None:
             heartbeat.stop()
         close_index(index)
+        digests.save()
     warn_not_isolated(not_isolated(summary.isolation))
     if as_json:
         print_json(summary.to_dict())
@@ -305,6 +313,20 @@ def bootstrap(
         _print_summary(summary)
     if not summary.ok:
         sys.exit(EXIT_BUILD)
+
+
+def _last_projects(ws: Workspace) -> list[str]:
+    """The projects of the last run's graph (none on a first run, or if it is unreadable:
+    the listings are then fetched one by one as resolution asks)."""
+    from fromsource.errors import FromsourceError
+    from fromsource.graph import load
+
+    if not ws.graph_file.is_file():
+        return []
+    try:
+        return [node.name for node in load(ws.graph_file).nodes]
+    except FromsourceError:
+        return []
 
 
 def _quiet_dask() -> None:

@@ -17,13 +17,14 @@ Modules: ``model`` (candidates and the ``Index`` interface), ``simple`` (the HTT
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from packaging.version import Version
 
 from fromsource.errors import IndexError_, InputError
 from fromsource.fetch import DEFAULT_RULES, FetchRules
+from fromsource.fileutil import sha256_file
 from fromsource.index.local import LocalDirIndex, MultiIndex
 from fromsource.index.model import Index, ProjectNotFoundError, SdistCandidate, WheelCandidate
 from fromsource.index.simple import SimpleIndex
@@ -35,15 +36,16 @@ def open_index(
     *,
     no_index: bool = False,
     rules: FetchRules = DEFAULT_RULES,
+    digest: Callable[[Path], str] = sha256_file,
 ) -> Index:
     """The index a command's ``--index-url`` / ``--find-links`` / ``--no-index`` describe.
 
     Local directories come first, so a frozen directory wins over the network. Release the
     HTTP sessions with :func:`close_index`.
     """
-    indexes: list[Index] = [LocalDirIndex(path) for path in find_links]
+    indexes: list[Index] = [LocalDirIndex(path, digest=digest) for path in find_links]
     if not no_index:
-        indexes.append(SimpleIndex(index_url, rules=rules))
+        indexes.append(SimpleIndex(index_url, rules=rules, digest=digest))
     if not indexes:
         raise InputError("--no-index needs at least one --find-links directory")
     return indexes[0] if len(indexes) == 1 else MultiIndex(indexes)
@@ -56,6 +58,16 @@ def close_index(index: Index) -> None:
     elif isinstance(index, MultiIndex):
         for inner in index.indexes:
             close_index(inner)
+
+
+def prefetch(index: Index, names: Iterable[str]) -> None:
+    """Fetch the listings of ``names`` from every HTTP index at once (a re-run knows its
+    projects from the last graph); other indexes have nothing to fetch ahead."""
+    if isinstance(index, SimpleIndex):
+        index.prefetch(names)
+    elif isinstance(index, MultiIndex):
+        for inner in index.indexes:
+            prefetch(inner, names)
 
 
 def fetch_sdist(
@@ -92,4 +104,5 @@ __all__ = [
     "fetch_sdist",
     "open_index",
     "preferred_sdist",
+    "prefetch",
 ]

@@ -3,7 +3,7 @@ re-verified when a cached copy is reused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,9 +45,9 @@ def cache_path(candidate: Fetchable, dest_dir: Path) -> Path:
     return dest_dir / name
 
 
-def cached_ok(candidate: Fetchable, dest: Path) -> bool:
+def cached_ok(candidate: Fetchable, dest: Path, digest: Callable[[Path], str] = sha256_file) -> bool:
     # Without a published digest nothing can vouch for a cached copy: fetch again.
-    return candidate.sha256 is not None and dest.is_file() and sha256_file(dest) == (candidate.sha256.lower())
+    return candidate.sha256 is not None and dest.is_file() and digest(dest) == (candidate.sha256.lower())
 
 
 def write_verified(candidate: Fetchable, chunks: Iterable[bytes], dest: Path, claim: str = PUBLISHED) -> None:

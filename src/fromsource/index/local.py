@@ -45,10 +45,11 @@ class LocalDirIndex:
     :meth:`wheel_candidates` only.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, digest: Callable[[Path], str] = sha256_file) -> None:
         if not path.is_dir():
             raise InputError(f"--find-links {path}: not a directory")
         self.path = path
+        self.digest = digest  # a stat cache (statdigests) spares re-hashing on re-runs
         self._cache: dict[NormalizedName, list[SdistCandidate]] = {}
         self._wheel_cache: dict[NormalizedName, list[WheelCandidate]] = {}
 
@@ -77,7 +78,7 @@ class LocalDirIndex:
                     continue
                 candidate = wheel_candidate(path.name, path.resolve().as_uri(), None)
                 if candidate is not None and candidate.name == key:
-                    found.append(replace(candidate, sha256=sha256_file(path)))
+                    found.append(replace(candidate, sha256=self.digest(path)))
             self._wheel_cache[key] = found
         return list(self._wheel_cache[key])
 
@@ -103,7 +104,7 @@ class LocalDirIndex:
     def _copy(self, candidate: Fetchable, dest_dir: Path, *, claim: str = PUBLISHED) -> Path:
         dest = cache_path(candidate, dest_dir)
         source = self.path / dest.name
-        if cached_ok(candidate, dest):
+        if cached_ok(candidate, dest, self.digest):
             return dest
         try:
             with source.open("rb") as handle:
@@ -128,7 +129,7 @@ class LocalDirIndex:
             version=version,
             filename=path.name,
             url=path.resolve().as_uri(),
-            sha256=sha256_file(path),
+            sha256=self.digest(path),
             requires_python=info.requires_python if info else None,
         )
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -19,7 +21,7 @@ from pypi_simple import (
     UnsupportedRepoVersionError,
 )
 
-from fromsource.errors import BrokenTransferError, IndexError_
+from fromsource.errors import BrokenTransferError, FromsourceError, IndexError_
 from fromsource.fetch import (
     DEFAULT_RULES,
     Fetcher,
@@ -27,6 +29,7 @@ from fromsource.fetch import (
     check_status,
     insecure_reason,
 )
+from fromsource.fileutil import sha256_file
 from fromsource.index.download import (
     PUBLISHED,
     cache_path,
@@ -45,6 +48,9 @@ from fromsource.index.model import (
 )
 from fromsource.pipconfig import default_index_url
 from fromsource.untrusted import load_json
+
+# Listings fetched at once by prefetch (an index serves each in tens of milliseconds).
+PREFETCH_WORKERS = 8
 
 
 class SimpleIndex:
@@ -65,8 +71,10 @@ class SimpleIndex:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         rules: FetchRules = DEFAULT_RULES,
+        digest: Callable[[Path], str] = sha256_file,
     ) -> None:
         self.url = (url or default_index_url()).rstrip("/") + "/"
+        self.digest = digest  # of cached downloads; a stat cache spares re-hashing on re-runs
         self._own_session = session is None
         self._session = session if session is not None else requests.Session()
         self.rules = rules
@@ -100,7 +108,18 @@ class SimpleIndex:
         return list(self._listing(name).sdists)
 
     def wheel_candidates(self, name: str) -> list[WheelCandidate]:
-        return list(self._listing(name).wheels)
+        return list(self._listing(name).wheels())
+
+    def prefetch(self, names: Iterable[str], workers: int = PREFETCH_WORKERS) -> None:
+        """Fetch the listings of ``names`` concurrently (a re-run knows its projects from the
+        last graph); a listing that fails is left for the lazy fetch to raise in context."""
+        todo = sorted({canonicalize_name(n) for n in names} - set(self._pages))
+        if not todo:
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(self._listing, name) for name in todo]:
+                with contextlib.suppress(FromsourceError):
+                    future.result()
 
     def _listing(self, name: str) -> _Listing:
         key = canonicalize_name(name)
@@ -113,14 +132,16 @@ class SimpleIndex:
                 body = b"".join(
                     self._fetcher.chunks(response, limit=self.rules.max_page_bytes, what="index page")
                 )
-                page = _parse_page(response, body, key, url)
-            if len(page.packages) > self.rules.max_files_per_page:
+                sdist_page, wheel_page, files = _parse_page(response, body, key, url)
+            if files > self.rules.max_files_per_page:
                 raise IndexError_(
-                    f"{url} lists {len(page.packages)} files (limit "
-                    f"{self.rules.max_files_per_page} files per page)"
+                    f"{url} lists {files} files (limit {self.rules.max_files_per_page} files per page)"
                 )
             unverified = insecure_reason(url)
-            self._pages[key] = _Listing(_sdists(key, page, unverified), _wheels(key, page, unverified))
+            self._pages[key] = _Listing(
+                _sdists(key, sdist_page, unverified),
+                lambda: _wheels(key, wheel_page(), unverified),
+            )
         return self._pages[key]
 
     def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
@@ -151,7 +172,7 @@ class SimpleIndex:
                 hint="use an index that publishes sha256 digests over https, or pass "
                 "--allow-unverified-sources (the provenance then records it)",
             )
-        if cached_ok(candidate, dest):
+        if cached_ok(candidate, dest, self.digest):
             return dest
         for attempt in _attempts(self._retries):
             try:
@@ -182,14 +203,26 @@ def _attempts(retries: int) -> Iterator[_Attempt]:
         yield _Attempt(number, number == retries)
 
 
-@dataclass(frozen=True, slots=True)
 class _Listing:
-    sdists: list[SdistCandidate]
-    wheels: list[WheelCandidate]
+    """A project's sdists, and its wheels read only when asked for: most listings are mostly
+    wheels, and only externals and published comparisons need them."""
+
+    def __init__(self, sdists: list[SdistCandidate], wheels: Callable[[], list[WheelCandidate]]) -> None:
+        self.sdists = sdists
+        self._read_wheels = wheels
+        self._wheels: list[WheelCandidate] | None = None
+
+    def wheels(self) -> list[WheelCandidate]:
+        if self._wheels is None:
+            self._wheels = self._read_wheels()
+        return self._wheels
 
 
-def _parse_page(response: requests.Response, body: bytes, project: str, url: str) -> ProjectPage:
-    """pypi-simple's reading of a page whose bytes were read (bounded) by the fetcher."""
+def _parse_page(
+    response: requests.Response, body: bytes, project: str, url: str
+) -> tuple[ProjectPage, Callable[[], ProjectPage], int]:
+    """pypi-simple's reading of a page whose bytes were read (bounded) by the fetcher: the
+    sdists' page, the wheels' page (parsed when called) and the number of files listed."""
     content_type = response.headers.get("Content-Type", "text/html")
     kind, _, params = content_type.partition(";")
     kind = kind.strip().lower()
@@ -201,26 +234,47 @@ def _parse_page(response: requests.Response, body: bytes, project: str, url: str
         ),
         None,
     )
-    try:
-        if kind == "application/vnd.pypi.simple.v1+json":
-            data = load_json(body, source=url, error=IndexError_)
-            page = ProjectPage.from_json_data(data, response.url)
-        elif kind in ("application/vnd.pypi.simple.v1+html", "text/html"):
-            page = ProjectPage.from_html(
+
+    def guarded(read: Callable[[], ProjectPage]) -> ProjectPage:
+        try:
+            return read()
+        except (
+            UnsupportedRepoVersionError,
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            RecursionError,
+        ) as exc:
+            raise IndexError_(f"{url} is not a usable simple-API page: {exc}") from exc
+
+    if kind == "application/vnd.pypi.simple.v1+json":
+        data = load_json(body, source=url, error=IndexError_)
+        files = data.get("files") if isinstance(data, dict) else None
+        if not isinstance(files, list):  # pypi-simple says what is wrong with it
+            page = guarded(lambda: ProjectPage.from_json_data(data, response.url))
+            return page, lambda: page, len(page.packages)
+        # Only the sdists are parsed now (a page lists wheels by the hundred).
+        wheels = [f for f in files if _is_wheel_entry(f)]
+        rest = [f for f in files if not _is_wheel_entry(f)]
+        sdist_page = guarded(lambda: ProjectPage.from_json_data({**data, "files": rest}, response.url))
+        return (
+            sdist_page,
+            lambda: guarded(lambda: ProjectPage.from_json_data({**data, "files": wheels}, response.url)),
+            len(files),
+        )
+    if kind in ("application/vnd.pypi.simple.v1+html", "text/html"):
+        page = guarded(
+            lambda: ProjectPage.from_html(
                 project=project, html=body, base_url=response.url, from_encoding=charset
             )
-        else:
-            raise IndexError_(f"{url} answered with content type {content_type!r}, not a simple-API page")
-    except (
-        UnsupportedRepoVersionError,
-        ValueError,
-        TypeError,
-        KeyError,
-        AttributeError,
-        RecursionError,
-    ) as exc:
-        raise IndexError_(f"{url} is not a usable simple-API page: {exc}") from exc
-    return page
+        )
+        return page, lambda: page, len(page.packages)
+    raise IndexError_(f"{url} answered with content type {content_type!r}, not a simple-API page")
+
+
+def _is_wheel_entry(entry: object) -> bool:
+    return isinstance(entry, dict) and str(entry.get("filename", "")).endswith(".whl")
 
 
 def _unverified(page_reason: str | None, url: str, sha256: str | None) -> str | None:
