@@ -37,8 +37,9 @@ class StatDigests:
     """``digests(path)`` -> sha256, hashing only files whose stat changed since it was
     remembered; :meth:`save` writes what this run learned to ``store`` (None: memory only)."""
 
-    def __init__(self, store: Path | None = None) -> None:
+    def __init__(self, store: Path | None = None, *, racy_seconds: float = RACY_SECONDS) -> None:
         self.store = store
+        self.racy_seconds = racy_seconds
         self._known: dict[str, tuple[_Stamp, str]] = _load(store) if store is not None else {}
         self._changed = False
 
@@ -49,7 +50,7 @@ class StatDigests:
         if known is not None and known[0] == stamp:
             return known[1]
         digest = sha256_file(path)
-        if _stamp(path)[0] == stamp and time.time() - changed_at > RACY_SECONDS:
+        if _stamp(path)[0] == stamp and time.time() - changed_at >= self.racy_seconds:
             self._known[key] = (stamp, digest)
             self._changed = True
         else:
