@@ -42,6 +42,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             "-o",
             target,
             "-lm",
+            # Extra linker arguments a test puts beside the source (a library of its own).
+            *(open("link.txt").read().split() if os.path.exists("link.txt") else []),
         ],
         check=True,
     )
