@@ -22,7 +22,7 @@ import contextlib
 import fcntl
 import html
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,12 +157,14 @@ class Workspace:
             atomic_copy(wheel, dest)
         return dest
 
-    def update_simple_index(self) -> None:
+    def update_simple_index(self, digest: Callable[[Path], str] = sha256_file) -> None:
         """Rewrite the PEP 503 index under wheels/simple/ from the wheels present.
 
         Built wheels (wheels/) and published externals (wheels/simple/<project>/) are listed
         together. Links carry ``#sha256=`` fragments so pip checks what it installs. Each
-        page is written atomically; a wheel is in place before the index names it.
+        page is written atomically, and only when it changed (a no-op re-run writes
+        nothing); a wheel is in place before the index names it. ``digest``: a stat cache
+        spares hashing every wheel again.
         """
         projects: dict[str, list[tuple[str, Path]]] = {}
         for wheel in self.wheel_files():
@@ -174,7 +176,7 @@ class Workspace:
                 projects.setdefault(project, []).append((wheel.name, wheel))
         for name, wheels in projects.items():
             links = "\n".join(
-                f'    <a href="{html.escape(href)}#sha256={sha256_file(w)}">{html.escape(w.name)}</a><br/>'
+                f'    <a href="{html.escape(href)}#sha256={digest(w)}">{html.escape(w.name)}</a><br/>'
                 for href, w in wheels
             )
             page = (
@@ -182,7 +184,7 @@ class Workspace:
                 f'content="1.0"><title>Links for {html.escape(name)}</title></head>\n'
                 f"  <body>\n    <h1>Links for {html.escape(name)}</h1>\n{links}\n  </body>\n</html>\n"
             )
-            atomic_write_bytes(self.simple / name / "index.html", page.encode())
+            _write_if_changed(self.simple / name / "index.html", page.encode())
         root_links = "\n".join(
             f'    <a href="{html.escape(n)}/">{html.escape(n)}</a><br/>' for n in sorted(projects)
         )
@@ -191,4 +193,13 @@ class Workspace:
             'content="1.0"><title>Simple index</title></head>\n'
             f"  <body>\n{root_links}\n  </body>\n</html>\n"
         )
-        atomic_write_bytes(self.simple / "index.html", root.encode())
+        _write_if_changed(self.simple / "index.html", root.encode())
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return
+    except OSError:
+        pass  # absent or unreadable: write it
+    atomic_write_bytes(path, data)

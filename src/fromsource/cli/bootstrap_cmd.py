@@ -251,6 +251,7 @@ def bootstrap(
             no_index=no_index,
             rules=fetch_rules(policy is not None and policy.allow_unverified_sources),
             digest=digests,
+            cache=ws.cache / "listings",
         )
         prefetch(index, _last_projects(ws))
     executor: Executor | None = None

@@ -25,6 +25,7 @@ from packaging.version import Version
 from fromsource.errors import IndexError_, InputError
 from fromsource.fetch import DEFAULT_RULES, FetchRules
 from fromsource.fileutil import sha256_file
+from fromsource.index.listingcache import ListingCache
 from fromsource.index.local import LocalDirIndex, MultiIndex
 from fromsource.index.model import Index, ProjectNotFoundError, SdistCandidate, WheelCandidate
 from fromsource.index.simple import SimpleIndex
@@ -37,15 +38,18 @@ def open_index(
     no_index: bool = False,
     rules: FetchRules = DEFAULT_RULES,
     digest: Callable[[Path], str] = sha256_file,
+    cache: Path | None = None,
 ) -> Index:
     """The index a command's ``--index-url`` / ``--find-links`` / ``--no-index`` describe.
 
     Local directories come first, so a frozen directory wins over the network. Release the
-    HTTP sessions with :func:`close_index`.
+    HTTP sessions with :func:`close_index`. ``digest`` hashes cached downloads (a stat cache
+    on re-runs); ``cache`` is a directory of pages read before (see ``listingcache``).
     """
     indexes: list[Index] = [LocalDirIndex(path, digest=digest) for path in find_links]
     if not no_index:
-        indexes.append(SimpleIndex(index_url, rules=rules, digest=digest))
+        listings = ListingCache(cache) if cache is not None else None
+        indexes.append(SimpleIndex(index_url, rules=rules, digest=digest, listings=listings))
     if not indexes:
         raise InputError("--no-index needs at least one --find-links directory")
     return indexes[0] if len(indexes) == 1 else MultiIndex(indexes)

@@ -38,6 +38,7 @@ from fromsource.index.download import (
     expecting,
     write_verified,
 )
+from fromsource.index.listingcache import ListingCache, page_key
 from fromsource.index.model import (
     Fetchable,
     ProjectNotFoundError,
@@ -72,8 +73,10 @@ class SimpleIndex:
         sleep: Callable[[float], None] = time.sleep,
         rules: FetchRules = DEFAULT_RULES,
         digest: Callable[[Path], str] = sha256_file,
+        listings: ListingCache | None = None,
     ) -> None:
         self.url = (url or default_index_url()).rstrip("/") + "/"
+        self.listings = listings  # pages read before, by the digest of their bytes
         self.digest = digest  # of cached downloads; a stat cache spares re-hashing on re-runs
         self._own_session = session is None
         self._session = session if session is not None else requests.Session()
@@ -132,17 +135,31 @@ class SimpleIndex:
                 body = b"".join(
                     self._fetcher.chunks(response, limit=self.rules.max_page_bytes, what="index page")
                 )
-                sdist_page, wheel_page, files = _parse_page(response, body, key, url)
-            if files > self.rules.max_files_per_page:
-                raise IndexError_(
-                    f"{url} lists {files} files (limit {self.rules.max_files_per_page} files per page)"
-                )
+                content_type, base = response.headers.get("Content-Type", "text/html"), response.url
             unverified = insecure_reason(url)
-            self._pages[key] = _Listing(
-                _sdists(key, sdist_page, unverified),
-                lambda: _wheels(key, wheel_page(), unverified),
-            )
+            page_id = page_key(base, content_type, body)
+            cached = self.listings.get(page_id, key) if self.listings is not None else None
+            if cached is None:
+                sdist_page, _, files = _parse_page(content_type, base, body, key, url)
+                self._check_count(files, url)
+                sdists = _sdists(key, sdist_page, unverified)
+                if self.listings is not None:
+                    self.listings.put(page_id, key, sdists, files)
+            else:
+                sdists, files = cached
+                self._check_count(files, url)  # the limit may be lower than when it was read
+
+            def wheels() -> list[WheelCandidate]:
+                return _wheels(key, _parse_page(content_type, base, body, key, url)[1](), unverified)
+
+            self._pages[key] = _Listing(sdists, wheels)
         return self._pages[key]
+
+    def _check_count(self, files: int, url: str) -> None:
+        if files > self.rules.max_files_per_page:
+            raise IndexError_(
+                f"{url} lists {files} files (limit {self.rules.max_files_per_page} files per page)"
+            )
 
     def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
         return self._download(candidate, dest_dir)
@@ -219,11 +236,11 @@ class _Listing:
 
 
 def _parse_page(
-    response: requests.Response, body: bytes, project: str, url: str
+    content_type: str, base: str, body: bytes, project: str, url: str
 ) -> tuple[ProjectPage, Callable[[], ProjectPage], int]:
-    """pypi-simple's reading of a page whose bytes were read (bounded) by the fetcher: the
-    sdists' page, the wheels' page (parsed when called) and the number of files listed."""
-    content_type = response.headers.get("Content-Type", "text/html")
+    """pypi-simple's reading of a page whose bytes were read (bounded) by the fetcher (its
+    final URL ``base``): the sdists' page, the wheels' page (parsed when called) and the
+    number of files listed."""
     kind, _, params = content_type.partition(";")
     kind = kind.strip().lower()
     charset = next(
@@ -252,22 +269,20 @@ def _parse_page(
         data = load_json(body, source=url, error=IndexError_)
         files = data.get("files") if isinstance(data, dict) else None
         if not isinstance(files, list):  # pypi-simple says what is wrong with it
-            page = guarded(lambda: ProjectPage.from_json_data(data, response.url))
+            page = guarded(lambda: ProjectPage.from_json_data(data, base))
             return page, lambda: page, len(page.packages)
         # Only the sdists are parsed now (a page lists wheels by the hundred).
         wheels = [f for f in files if _is_wheel_entry(f)]
         rest = [f for f in files if not _is_wheel_entry(f)]
-        sdist_page = guarded(lambda: ProjectPage.from_json_data({**data, "files": rest}, response.url))
+        sdist_page = guarded(lambda: ProjectPage.from_json_data({**data, "files": rest}, base))
         return (
             sdist_page,
-            lambda: guarded(lambda: ProjectPage.from_json_data({**data, "files": wheels}, response.url)),
+            lambda: guarded(lambda: ProjectPage.from_json_data({**data, "files": wheels}, base)),
             len(files),
         )
     if kind in ("application/vnd.pypi.simple.v1+html", "text/html"):
         page = guarded(
-            lambda: ProjectPage.from_html(
-                project=project, html=body, base_url=response.url, from_encoding=charset
-            )
+            lambda: ProjectPage.from_html(project=project, html=body, base_url=base, from_encoding=charset)
         )
         return page, lambda: page, len(page.packages)
     raise IndexError_(f"{url} answered with content type {content_type!r}, not a simple-API page")
