@@ -39,6 +39,7 @@ from fromsource.efficiency import measure
 from fromsource.index import Index
 from fromsource.policy import Policy
 from fromsource.resolve import TargetEnvironment
+from fromsource.statdigests import StatDigests
 from fromsource.workspace import Workspace
 
 # --prefer-buildable: at most this many re-runs, each with the alternatives found.
@@ -82,6 +83,8 @@ def bootstrap(
     policy: Policy | None = None,
     evidence_dirs: Sequence[Path] = (),
     prefer_buildable: bool = False,
+    digests: StatDigests | None = None,
+    retry_failed: bool = False,
 ) -> BootstrapSummary:
     """Build ``requirements`` and their whole build closure from source into ``workspace``.
 
@@ -96,12 +99,17 @@ def bootstrap(
     With ``prefer_buildable``, a package whose build environment does not resolve fails
     alone (as with ``keep_going``) and the run is repeated with the closest version whose
     build environment resolves pinned; each such choice is in the summary's ``choices``.
+
+    A build that failed before from exactly the same inputs is reported failed again without
+    being run (``retry_failed`` runs it). ``digests`` remembers file digests across runs
+    (``WORKSPACE/cache/digests.json`` when not given); it is saved at the end.
     """
     start = time.perf_counter()
     jobs = jobs or default_jobs()
     workspace.create()
     chosen: list[Alternative] = []
     real = executor or LocalExecutor(jobs)
+    digests = digests if digests is not None else StatDigests(workspace.cache / "digests.json")
     with workspace.lock():
         remove_stale_temp_files(workspace)
         try:
@@ -121,6 +129,8 @@ def bootstrap(
                     policy=policy,
                     evidence_dirs=evidence_dirs,
                     prefer_buildable=prefer_buildable,
+                    digests=digests,
+                    retry_failed=retry_failed,
                 )
                 reports = planner.run()
                 alternatives = planner.alternatives()
@@ -129,6 +139,7 @@ def bootstrap(
                 chosen += alternatives
         finally:
             real.shutdown()
+            digests.save()
     trust_base, refused = planner.trust_base()
     verdicts = installability.check(requirements, planner.top, reports, workspace)
     suggested = planner.externals.suggest(installability.runtime_blockers(verdicts), alternatives)

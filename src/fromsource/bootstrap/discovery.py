@@ -30,7 +30,9 @@ class Discovery:
         self.ctx = ctx
         self.intake = intake
         self.seeds = seeds
-        self.metadata = SdistMetadata(ctx.index, ctx.ws.sources, metadata_for=self.metadata_for)
+        self.metadata = SdistMetadata(
+            ctx.index, ctx.ws.sources, metadata_for=self.metadata_for, pkg_info=ctx.pkg_info
+        )
         self.graph = GraphBuilder()
         self.version = 0  # bumped whenever the graph (or a provisional edge) changes
         self.provisional: set[tuple[Node, Node]] = set()

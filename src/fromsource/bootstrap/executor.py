@@ -24,7 +24,13 @@ from securesystemslib.signer import CryptoSigner
 
 from fromsource.attest.keys import load_signer
 from fromsource.build import BuildSettings, EnvWheel, build_sdist
-from fromsource.errors import BackendRequirementsMissing, FromsourceError, InputError
+from fromsource.errors import (
+    BackendRequirementsMissing,
+    BuildError,
+    FromsourceError,
+    InputError,
+    SandboxUnavailable,
+)
 from fromsource.fileutil import sha256_file
 from fromsource.workspace import Workspace
 
@@ -63,6 +69,9 @@ class BuildOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     # sha256 of other wheels the very same inputs built before (the build is not reproducible).
     other_results: tuple[str, ...] = ()
+    # A failure the build itself reported (not the machinery): a re-run with the same
+    # inputs need not repeat it (fromsource.failures).
+    remember: bool = False
 
     @property
     def ok(self) -> bool:
@@ -99,6 +108,10 @@ def run_build(request: BuildRequest) -> BuildOutcome:
         )
     except BackendRequirementsMissing as exc:
         return BuildOutcome(log=log, needs=exc.requirements, error=exc.message)
+    except SandboxUnavailable as exc:  # the machine's, not the build's
+        return BuildOutcome(log=log, error=exc.message)
+    except BuildError as exc:
+        return BuildOutcome(log=log, error=exc.message, remember=True)
     except FromsourceError as exc:
         return BuildOutcome(log=log, error=exc.message)
     except Exception as exc:  # a bug or an OS error: report it as this build's failure

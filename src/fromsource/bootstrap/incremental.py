@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from fromsource.attest.provenance import BuildRecord, PublisherEvidence
 from fromsource.build import EnvWheel
 from fromsource.errors import FromsourceError
 from fromsource.fileutil import atomic_write_bytes, sha256_file
+from fromsource.native import changed_inputs
 from fromsource.untrusted import MAX_ATTESTATION_BYTES, MAX_SMALL_FILE_BYTES, load_json, read_file
 from fromsource.workspace import Workspace
 
@@ -48,21 +49,6 @@ def _interpreter_digest() -> str:
     return sha256_file(Path(sys.executable).resolve())
 
 
-class DigestCache:
-    """sha256 of workspace files, computed once per run (a no-op re-run must be quick)."""
-
-    def __init__(self) -> None:
-        self._known: dict[Path, str] = {}
-
-    def __call__(self, path: Path) -> str:
-        if path not in self._known:
-            self._known[path] = sha256_file(path)
-        return self._known[path]
-
-    def forget(self, path: Path) -> None:
-        self._known.pop(path, None)
-
-
 @dataclass(frozen=True, slots=True)
 class Reusable:
     wheel: Path
@@ -79,12 +65,15 @@ def find_reusable(
     env: Sequence[EnvWheel],
     fingerprint: Fingerprint,
     keys: Sequence[Key],
-    digest: DigestCache,
+    digest: Callable[[Path], str],
     directory: Path | None = None,
     sdist_annotations: Mapping[str, Any] | None = None,
+    stale: Callable[[str], None] | None = None,
 ) -> Reusable | None:
     """A wheel of ``name`` ``version`` built from exactly these inputs, in wheels/ or in
-    ``directory`` (stage1/, whose wheels carry sidecar attestations)."""
+    ``directory`` (stage1/, whose wheels carry sidecar attestations), whose recorded native
+    inputs this machine still offers unchanged (else ``stale`` hears why it is not reused).
+    ``digest`` is a stat cache: a no-op re-run hashes nothing."""
     evidence = PublisherEvidence.from_annotations(sdist_annotations or {})
     wanted_env = {
         (
@@ -109,7 +98,11 @@ def find_reusable(
             continue
         wheel_sha = digest(wheel)
         if _matches(record, wheel.name, wheel_sha, sdist_sha256, wanted_env, fingerprint, evidence):
-            return Reusable(wheel, wheel_sha, attestation)
+            changed = changed_inputs(record.natives, digest)
+            if not changed:
+                return Reusable(wheel, wheel_sha, attestation)
+            if stale is not None:
+                stale("native inputs changed: " + "; ".join(changed))
     return None
 
 

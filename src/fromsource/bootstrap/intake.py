@@ -4,18 +4,16 @@ own spelling, and apply the policy's checks that come before anything of it is b
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from fromsource.archives import iter_members
 from fromsource.bootstrap.externals import Externals
 from fromsource.bootstrap.state import PackageState, RunContext
 from fromsource.build import parse_build_system
 from fromsource.errors import FromsourceError
 from fromsource.graph import Node
 from fromsource.index import SdistCandidate
-from fromsource.pkginfo import read_pkg_info
 from fromsource.publishers import PublisherGate
 
 
@@ -30,7 +28,8 @@ class Intake:
         ctx = self.ctx
         ctx.reporter.discovering(f"reading {sdist.filename}")
         path = ctx.index.fetch(sdist, ctx.ws.sources)
-        display, pyproject = sdist_facts(path)
+        facts = ctx.facts(path)
+        display, pyproject = (facts.pkg_info.name if facts.pkg_info else None), facts.pyproject
         try:
             build_system = parse_build_system(pyproject)
         except FromsourceError as exc:
@@ -62,21 +61,3 @@ class Intake:
                 signer=self.ctx.signer,
                 repository=policy.repositories.get(canonicalize_name(name)),
             )
-
-
-def sdist_facts(sdist: Path) -> tuple[str | None, bytes | None]:
-    """The project's own spelling (PKG-INFO ``Name``) and ``pyproject.toml``, in one pass."""
-    pyproject: bytes | None = None
-    has_pkg_info = False
-    for member in iter_members(sdist):
-        parts = PurePosixPath(member.name).parts
-        if len(parts) != 2:
-            continue
-        if parts[1] == "pyproject.toml":
-            pyproject = member.data
-        elif parts[1] == "PKG-INFO":
-            has_pkg_info = True
-        if pyproject is not None and has_pkg_info:
-            break
-    info = read_pkg_info(sdist) if has_pkg_info else None
-    return (info.name if info else None), pyproject

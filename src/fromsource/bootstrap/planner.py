@@ -34,6 +34,7 @@ from fromsource.policy import Policy
 from fromsource.publishers import PublisherGate
 from fromsource.resolve import Resolution, SdistMetadata, TargetEnvironment
 from fromsource.sandbox import choose_level
+from fromsource.statdigests import StatDigests
 from fromsource.workspace import Workspace
 
 
@@ -55,6 +56,8 @@ class Planner:
         policy: Policy | None = None,
         evidence_dirs: Sequence[Path] = (),
         prefer_buildable: bool = False,
+        digests: StatDigests | None = None,
+        retry_failed: bool = False,
     ) -> None:
         signer = load_signer(key)
         self.ctx = ctx = RunContext(
@@ -69,6 +72,7 @@ class Planner:
             reporter=reporter,
             keep_going=keep_going,
             prefer_buildable=prefer_buildable,
+            digest=digests if digests is not None else StatDigests(),
         )
         publishers = (
             PublisherGate(policy, workspace, index, tuple(evidence_dirs))
@@ -93,6 +97,7 @@ class Planner:
             settings=settings,
             fingerprint=self.fingerprint,
             keys=[signer.public_key],
+            retry_failed=retry_failed,
         )
         self.executor = executor
 
@@ -118,7 +123,7 @@ class Planner:
             # (the pins --frozen re-runs from).
             if self.discovery.top is not None:
                 dump(self.discovery.graph.build(), self.ctx.ws.graph_file)
-        self.ctx.ws.update_simple_index()
+        self.ctx.ws.update_simple_index(self.ctx.digest)
         return self._reports()
 
     def _reports(self) -> tuple[PackageReport, ...]:
@@ -163,7 +168,10 @@ class Planner:
                 reason=report.error or "",
                 index=ctx.index,
                 sources=ctx.ws.sources,
-                metadata=SdistMetadata(ctx.index, ctx.ws.sources, self._metadata_or_none),
+                metadata=SdistMetadata(
+                    ctx.index, ctx.ws.sources, self._metadata_or_none, pkg_info=ctx.pkg_info
+                ),
+                pyproject=ctx.pyproject,
                 constraints=ctx.constraints,
                 environment=ctx.environment,
                 allowed=allowed,

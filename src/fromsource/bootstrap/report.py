@@ -42,6 +42,8 @@ class PackageReport:
     published: PublishedCheck | None = None
     # Digests of other wheels the same build task (same inputs) produced before this one.
     other_results: tuple[str, ...] = ()
+    # "failed": reported from an earlier attempt with the same inputs, not built this run.
+    remembered: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class PackageReport:
             "log_tail": self.log_tail,
             "blocked_by": list(self.blocked_by),
             "other_results": list(self.other_results),
+            "remembered": self.remembered,
         }
 
 
@@ -175,3 +178,6 @@ class Reporter:
 
     def finished(self, report: PackageReport) -> None:
         """A package reached its final status."""
+
+    def note(self, message: str) -> None:
+        """Something the user should read in the run's log (why a wheel is rebuilt)."""

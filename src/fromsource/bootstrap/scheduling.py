@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from securesystemslib.signer import Key
 
+from fromsource.attest.locate import attestation_of
+from fromsource.attest.shape import timestamp_now
 from fromsource.bootstrap.discovery import Discovery
 from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, Executor
 from fromsource.bootstrap.incremental import Fingerprint, Reusable, find_reusable, save_backend_requires
@@ -19,6 +22,7 @@ from fromsource.bootstrap.stage2 import finish_stage2
 from fromsource.bootstrap.state import DEAD, PackageState, RunContext, parse_all
 from fromsource.build import BuildSettings, EnvWheel
 from fromsource.errors import ExecutorError
+from fromsource.failures import Failure, FailureMemory, failure_key, system_state
 from fromsource.graph import Node
 from fromsource.resolve import Resolution, ResolvedPackage
 from fromsource.untrusted import log_tail
@@ -36,6 +40,7 @@ class Scheduler:
         settings: BuildSettings,
         fingerprint: Fingerprint,
         keys: list[Key],
+        retry_failed: bool = False,
     ) -> None:
         self.ctx = ctx
         self.discovery = discovery
@@ -46,6 +51,9 @@ class Scheduler:
         self.fingerprint = fingerprint
         self.keys = keys
         self.running: dict[Future[BuildOutcome], PackageState] = {}
+        self.retry_failed = retry_failed
+        self.failures = FailureMemory(ctx.ws.cache / "failures")
+        self._system: list[str] | None = None  # package databases' digests, read once
 
     def environment_of(self, package: PackageState) -> Resolution | None:
         """The resolved environment ``package`` builds in, once all of it is known."""
@@ -83,9 +91,62 @@ class Scheduler:
                     continue
             if len(self.running) >= self.jobs:
                 continue
-            self._submit(package, wheels, stage1)
+            package.failure_key = self._failure_key(package, wheels, stage1)
+            remembered = None if self.retry_failed else self.failures.recall(package.failure_key)
+            if remembered is not None:
+                self._failed_earlier(package, remembered)
+            else:
+                self._submit(package, wheels, stage1)
             progressed = True
         return progressed
+
+    def _failure_key(self, package: PackageState, wheels: tuple[EnvWheel, ...], stage1: bool) -> str:
+        """The digest of everything this build's result depends on (fromsource.failures)."""
+        if self._system is None:
+            self._system = system_state(self.ctx.digest)
+        return failure_key(
+            name=package.node.name + (" (stage 1)" if stage1 else ""),
+            version=package.node.version,
+            sdist_sha256=package.sha256,
+            env=[
+                (
+                    w.path.name,
+                    w.sha256,
+                    None if w.external else self.ctx.digest(attestation_of(w.path, self.ctx.ws.attestations)),
+                )
+                for w in wheels
+            ],
+            fingerprint=(
+                self.fingerprint.isolation,
+                self.fingerprint.interpreter_sha256,
+                self.fingerprint.builder_version,
+            ),
+            settings=repr(
+                (
+                    self.settings.sandbox,
+                    self.settings.require_isolation,
+                    self.settings.toolchains,
+                    self.settings.crates_registry,
+                    sorted(package.sdist_annotations.items()),
+                )
+            ),
+            system=self._system,
+        )
+
+    def _failed_earlier(self, package: PackageState, failure: Failure) -> None:
+        """Report a failure remembered for exactly these inputs, without building again."""
+        report = PackageReport(
+            name=package.node.display_name,
+            version=package.node.version,
+            status="failed",
+            log=Path(failure.log) if failure.log else None,
+            error=f"failed earlier with the same inputs: {failure.error}",
+            log_tail=failure.log_tail or "",
+            remembered=True,
+        )
+        self.ctx.finish(package, report)
+        if not self.ctx.keep_going:
+            self.ctx.stopping = True
 
     def _reusable(self, package: PackageState, wheels: tuple[EnvWheel, ...], stage1: bool) -> Reusable | None:
         return find_reusable(
@@ -99,6 +160,7 @@ class Scheduler:
             digest=self.ctx.digest,
             directory=self.ctx.ws.stage1 if stage1 else None,
             sdist_annotations=package.sdist_annotations,
+            stale=lambda why: self.ctx.reporter.note(f"{package.node}: rebuilding, {why}"),
         )
 
     def _reuse(self, package: PackageState, reusable: Reusable, stage1: bool) -> None:
@@ -201,6 +263,8 @@ class Scheduler:
             raise AssertionError("a successful build outcome without its files")
         ctx.digest.forget(outcome.wheel)
         ctx.digest.forget(outcome.attestation)
+        if package.failure_key is not None:  # built now (--retry-failed, or a flaky build)
+            self.failures.forget(package.failure_key)
         save_backend_requires(ctx.ws, node.name, node.version, package.sha256, outcome.backend_requires)
         env = self.environment_of(package)
         if outcome.backend_requires and env is not None:
@@ -226,6 +290,18 @@ class Scheduler:
         ctx.finish(package, finish_stage2(ctx, self.seeds, package, report))
 
     def _failed(self, package: PackageState, outcome: BuildOutcome) -> None:
+        if outcome.remember and package.failure_key is not None:
+            self.failures.remember(
+                package.failure_key,
+                Failure(
+                    name=package.node.name,
+                    version=package.node.version,
+                    error=(outcome.error or "build failed").splitlines()[0],
+                    log=str(outcome.log) if outcome.log else None,
+                    log_tail=log_tail(outcome.log),
+                    failed_on=timestamp_now(),
+                ),
+            )
         report = PackageReport(
             name=package.node.display_name,
             version=package.node.version,

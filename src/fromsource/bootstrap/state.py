@@ -12,14 +12,16 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from securesystemslib.signer import CryptoSigner
 
-from fromsource.bootstrap.incremental import DigestCache
 from fromsource.bootstrap.report import PackageReport, Reporter, Status
 from fromsource.build import BuildSystem, EnvWheel
 from fromsource.errors import FromsourceError
 from fromsource.graph import Node
 from fromsource.index import Index, SdistCandidate
+from fromsource.pkginfo import PkgInfo
 from fromsource.policy import Policy
 from fromsource.resolve import Resolution, TargetEnvironment
+from fromsource.sdistfacts import SdistFactsCache
+from fromsource.statdigests import StatDigests
 from fromsource.workspace import Workspace
 
 DEAD = ("failed", "skipped", "cancelled")
@@ -72,6 +74,8 @@ class PackageState:
     running_stage1: bool = False
     # What the policy's [publishers] check verified, recorded on the sdist's dependency entry.
     sdist_annotations: dict[str, Any] = field(default_factory=dict)
+    # The digest of the inputs of the build running (fromsource.failures), to remember a failure.
+    failure_key: str | None = None
 
 
 @dataclass(eq=False)
@@ -90,9 +94,20 @@ class RunContext:
     reporter: Reporter
     keep_going: bool
     prefer_buildable: bool
-    digest: DigestCache = field(default_factory=DigestCache)
+    # sha256 of files by stat, kept across runs in cache/digests.json (saved by bootstrap).
+    digest: StatDigests = field(default_factory=StatDigests)
     packages: dict[Node, PackageState] = field(default_factory=dict)
     stopping: bool = False  # a failure without --keep-going, or an unbroken cycle
+    facts: SdistFactsCache = field(init=False)  # PKG-INFO and pyproject.toml by sdist digest
+
+    def __post_init__(self) -> None:
+        self.facts = SdistFactsCache(self.ws.cache / "sdists", self.digest)
+
+    def pkg_info(self, sdist: Path) -> PkgInfo | None:
+        return self.facts(sdist).pkg_info
+
+    def pyproject(self, sdist: Path) -> bytes | None:
+        return self.facts(sdist).pyproject
 
     def finish(self, package: PackageState, report: PackageReport) -> None:
         """``package`` reached its final status."""

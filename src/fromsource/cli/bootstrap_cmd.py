@@ -67,6 +67,9 @@ class _ProgressReporter(Reporter):
             self.heartbeat.started(f"{name} {version}")
         self._show()
 
+    def note(self, message: str) -> None:
+        self.progress.console.print(clean(message), markup=False)
+
     def finished(self, report: PackageReport) -> None:
         label = f"{report.name} {report.version}"
         if label in self.running:
@@ -78,6 +81,10 @@ class _ProgressReporter(Reporter):
             self.progress.console.print(f"[green]built[/] {clean(label)} ({report.seconds:.1f}s)")
         elif report.status == "external":
             self.progress.console.print(f"[cyan]external[/] {clean(label)} (pre-built, not built)")
+        elif report.status == "failed" and report.remembered:
+            self.progress.console.print(
+                f"[red]failed earlier[/] {clean(label)} (same inputs; not built again)"
+            )
         elif report.status == "failed":
             self.progress.console.print(f"[red]failed[/] {clean(label)}")
         self._show()
@@ -141,6 +148,12 @@ class _ProgressReporter(Reporter):
     "version whose does (recorded in the summary as a choice made).",
 )
 @click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Build again what failed before from exactly the same inputs (by default such a "
+    "failure is reported from the last attempt without building).",
+)
+@click.option(
     "--frozen",
     is_flag=True,
     help="Re-run on the versions of the last graph.json, with the sdists in the "
@@ -196,6 +209,7 @@ def bootstrap(
     sandbox: SandboxMode,
     evidence_dirs: tuple[Path, ...],
     prefer_buildable: bool,
+    retry_failed: bool,
     frozen: bool,
     executor_spec: str,
     store_spec: str | None,
@@ -299,6 +313,8 @@ def bootstrap(
                 evidence_dirs=evidence_dirs,
                 prefer_buildable=prefer_buildable,
                 executor=executor,
+                digests=digests,
+                retry_failed=retry_failed,
             )
     finally:
         if executor is not None:
@@ -306,7 +322,6 @@ def bootstrap(
         if heartbeat is not None:
             heartbeat.stop()
         close_index(index)
-        digests.save()
     warn_not_isolated(not_isolated(summary.isolation))
     if as_json:
         print_json(summary.to_dict())
@@ -362,6 +377,11 @@ def _print_summary(summary: BootstrapSummary) -> None:
             out.print(f"  log: {clean(str(report.log))}")
         for line in report.log_tail.splitlines():
             out.print(f"  | {clean(line)}")
+    if any(r.remembered for r in failed):
+        out.print(
+            "  (failures marked 'failed earlier' were not built again: their inputs are "
+            "unchanged; --retry-failed builds them again)"
+        )
     for report in skipped:
         out.print(
             f"[yellow]skipped[/] {clean(report.name)} {clean(report.version)}: needs "
