@@ -264,3 +264,11 @@ def test_changed_native_inputs_are_named(tmp_path: Path) -> None:
     assert changed_inputs(recorded[:1]) == [f"libfake.so.1 at {lib / 'libfake.so.1'} is gone"]
     if cc is not None:
         assert changed_inputs(recorded[1:2], path_env=str(tmp_path)) == ["compiler cc is no longer on PATH"]
+
+
+def test_the_accept_header_is_pypi_simples() -> None:
+    from pypi_simple import ACCEPT_JSON_PREFERRED
+
+    from fromsource.index import simple
+
+    assert simple.ACCEPT_JSON_PREFERRED == ACCEPT_JSON_PREFERRED

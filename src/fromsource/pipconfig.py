@@ -12,8 +12,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pypi_simple import PYPI_SIMPLE_ENDPOINT
-
 from fromsource.errors import InputError
 
 
@@ -41,7 +39,14 @@ def default_index_url(
                 for key, value in parser.items(section):
                     if key.replace("_", "-") == "index-url" and value.strip():
                         found[section] = value.strip()
-    return found.get("install") or found.get("global") or PYPI_SIMPLE_ENDPOINT
+    configured = found.get("install") or found.get("global")
+    if configured:
+        return configured
+    # Imported here: pypi-simple's package imports its whole page model (a third of a second
+    # of a no-op re-run that has pip configured).
+    from pypi_simple import PYPI_SIMPLE_ENDPOINT
+
+    return str(PYPI_SIMPLE_ENDPOINT)
 
 
 def pip_config_files(environ: Mapping[str, str]) -> list[Path]:
@@ -63,4 +68,4 @@ def pip_config_files(environ: Mapping[str, str]) -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
-__all__ = ["PYPI_SIMPLE_ENDPOINT", "default_index_url", "pip_config_files"]
+__all__ = ["default_index_url", "pip_config_files"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -234,7 +236,7 @@ def bootstrap(
     from fromsource.build import BuildSettings
     from fromsource.cli._signing import signer_for
     from fromsource.frozen import FrozenIndex
-    from fromsource.index import Index, close_index, open_index, prefetch
+    from fromsource.index import Index, close_index, listed_projects, open_index, prefetch
     from fromsource.policy import load_policy
     from fromsource.resolve import load_constraints
     from fromsource.statdigests import StatDigests
@@ -321,6 +323,8 @@ def bootstrap(
             executor.shutdown()
         if heartbeat is not None:
             heartbeat.stop()
+        if not frozen:
+            _remember_projects(ws, listed_projects(index))
         close_index(index)
     warn_not_isolated(not_isolated(summary.isolation))
     if as_json:
@@ -332,17 +336,33 @@ def bootstrap(
 
 
 def _last_projects(ws: Workspace) -> list[str]:
-    """The projects of the last run's graph (none on a first run, or if it is unreadable:
-    the listings are then fetched one by one as resolution asks)."""
+    """The projects the last run listed (cache/projects.json: the graph's, and those whose
+    resolution failed) and the last graph's; none on a first run. What is missing or
+    unreadable is fetched one by one as resolution asks."""
     from fromsource.errors import FromsourceError
     from fromsource.graph import load
+    from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
 
-    if not ws.graph_file.is_file():
-        return []
-    try:
-        return [node.name for node in load(ws.graph_file).nodes]
-    except FromsourceError:
-        return []
+    names: list[str] = []
+    if ws.graph_file.is_file():
+        with contextlib.suppress(FromsourceError):
+            names += [node.name for node in load(ws.graph_file).nodes]
+    path = ws.cache / "projects.json"
+    if path.is_file():
+        with contextlib.suppress(FromsourceError):
+            data = load_json(
+                read_file(path, limit=MAX_SMALL_FILE_BYTES, what="project list"), source=str(path)
+            )
+            if isinstance(data, list):
+                names += [n for n in data if isinstance(n, str)]
+    return names
+
+
+def _remember_projects(ws: Workspace, names: list[str]) -> None:
+    from fromsource.fileutil import atomic_write_bytes
+
+    if names:
+        atomic_write_bytes(ws.cache / "projects.json", json.dumps(names).encode() + b"\n")
 
 
 def _quiet_dask() -> None:

@@ -74,6 +74,15 @@ def prefetch(index: Index, names: Iterable[str]) -> None:
             prefetch(inner, names)
 
 
+def listed_projects(index: Index) -> list[str]:
+    """The projects whose listings the HTTP indexes in ``index`` read this run."""
+    if isinstance(index, SimpleIndex):
+        return index.listed()
+    if isinstance(index, MultiIndex):
+        return sorted({name for inner in index.indexes for name in listed_projects(inner)})
+    return []
+
+
 def fetch_sdist(
     name: str, version: str, index_url: str | None, dest_dir: Path, *, rules: FetchRules = DEFAULT_RULES
 ) -> Path:
@@ -106,6 +115,7 @@ __all__ = [
     "WheelCandidate",
     "close_index",
     "fetch_sdist",
+    "listed_projects",
     "open_index",
     "preferred_sdist",
     "prefetch",

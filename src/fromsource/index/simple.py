@@ -9,16 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import requests
 from packaging.utils import (
     NormalizedName,
     canonicalize_name,
-)
-from pypi_simple import (
-    ACCEPT_JSON_PREFERRED,
-    ProjectPage,
-    UnsupportedRepoVersionError,
 )
 
 from fromsource.errors import BrokenTransferError, FromsourceError, IndexError_
@@ -50,6 +46,14 @@ from fromsource.index.model import (
 from fromsource.pipconfig import default_index_url
 from fromsource.untrusted import load_json
 
+if TYPE_CHECKING:
+    from pypi_simple import ProjectPage
+
+# pypi-simple's ACCEPT_JSON_PREFERRED, spelled out (tests compare them): importing pypi-simple
+# loads its whole page model, which a re-run whose pages are all remembered never needs.
+ACCEPT_JSON_PREFERRED = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.5, text/html;q=0.01"
+)
 # Listings fetched at once by prefetch (an index serves each in tens of milliseconds).
 PREFETCH_WORKERS = 8
 
@@ -123,6 +127,10 @@ class SimpleIndex:
             for future in [pool.submit(self._listing, name) for name in todo]:
                 with contextlib.suppress(FromsourceError):
                     future.result()
+
+    def listed(self) -> list[str]:
+        """The projects whose listings this index read (for the next run's prefetch)."""
+        return sorted(self._pages)
 
     def _listing(self, name: str) -> _Listing:
         key = canonicalize_name(name)
@@ -241,6 +249,8 @@ def _parse_page(
     """pypi-simple's reading of a page whose bytes were read (bounded) by the fetcher (its
     final URL ``base``): the sdists' page, the wheels' page (parsed when called) and the
     number of files listed."""
+    from pypi_simple import ProjectPage, UnsupportedRepoVersionError
+
     kind, _, params = content_type.partition(";")
     kind = kind.strip().lower()
     charset = next(

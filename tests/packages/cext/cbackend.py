@@ -27,6 +27,14 @@ def _record_line(path, data):
     return f"{path},sha256={digest},{len(data)}"
 
 
+def _extra_link_args():
+    """Linker arguments a test puts beside the source (a library of its own)."""
+    if not os.path.exists("link.txt"):
+        return []
+    with open("link.txt") as handle:
+        return handle.read().split()
+
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     target = os.path.abspath("build/" + NAME + suffix)
@@ -42,8 +50,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             "-o",
             target,
             "-lm",
-            # Extra linker arguments a test puts beside the source (a library of its own).
-            *(open("link.txt").read().split() if os.path.exists("link.txt") else []),
+            *_extra_link_args(),
         ],
         check=True,
     )
