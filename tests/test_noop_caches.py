@@ -8,17 +8,21 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
+from fromsource.alternatives import Alternative, AlternativesMemo
 from fromsource.attest.provenance import KIND_COMPILER, KIND_SYSTEM_LIBRARY, KIND_TOOLCHAIN, Dependency
 from fromsource.failures import Failure, FailureMemory, failure_key, system_state
 from fromsource.fileutil import sha256_file
 from fromsource.index import LocalDirIndex, MultiIndex, SimpleIndex, prefetch
 from fromsource.native import changed_inputs
 from fromsource.pkginfo import read_pkg_info
+from fromsource.resolve import SdistMetadata, TargetEnvironment
 from fromsource.sdistfacts import SdistFactsCache, read_sdist_facts
 from fromsource.statdigests import StatDigests
 from tinyindex import Release, make_sdist, serve, sha256
@@ -272,3 +276,45 @@ def test_the_accept_header_is_pypi_simples() -> None:
     from fromsource.index import simple
 
     assert simple.ACCEPT_JSON_PREFERRED == ACCEPT_JSON_PREFERRED
+
+
+# ------------------------------------------------------------------ alternatives remembered
+
+
+def test_alternatives_are_remembered_while_the_pages_they_read_are_unchanged(tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    old, failed = make_sdist(files, "demo", "1.0"), make_sdist(files, "demo", "2.0")
+    newer = make_sdist(files, "demo", "3.0")
+    # 3.0 is served from the start but listed only later (the server's files are fixed).
+    projects = {"demo": [Release(old, sha256(old)), Release(failed, sha256(failed)), Release(newer, None)]}
+    memo = AlternativesMemo(tmp_path / "cache")
+    environment = TargetEnvironment.current()
+
+    def find(index: SimpleIndex, sources: Path) -> Alternative | None:
+        return memo.find(
+            "demo",
+            Version("2.0"),
+            reason="its build environment cannot be resolved",
+            index=index,
+            sources=sources,
+            metadata=SdistMetadata(index, sources),
+            constraints=[],
+            environment=environment,
+            allowed=[],
+        )
+
+    with serve(projects) as server:
+        listed_later = projects["demo"].pop()
+        with SimpleIndex(server.url + "simple") as index:
+            first = find(index, tmp_path / "src1")
+        assert first is not None and first.constraint == "demo==1.0"
+        server.hits.clear()
+        with SimpleIndex(server.url + "simple") as index:  # the next run: nothing searched
+            assert find(index, tmp_path / "src2") == first
+        assert server.hits == ["/simple/demo/"]
+        assert not (tmp_path / "src2").exists()
+
+        projects["demo"].append(replace(listed_later, published_sha256=sha256(newer)))  # the page changed
+        with SimpleIndex(server.url + "simple") as index:
+            again = find(index, tmp_path / "src3")
+    assert again is not None and again.constraint == "demo==3.0"

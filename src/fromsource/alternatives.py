@@ -10,6 +10,8 @@ the package are tried closest first (newer ones, then older ones) and the first 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,11 +24,14 @@ from packaging.version import Version
 from fromsource.archives import iter_members
 from fromsource.build import parse_build_system
 from fromsource.errors import FromsourceError
-from fromsource.index import Index, SdistCandidate
+from fromsource.fileutil import atomic_write_bytes
+from fromsource.index import Index, SdistCandidate, WheelCandidate, page_digest
 from fromsource.resolve import MetadataSource, TargetEnvironment, resolve
+from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
 
 # Each try may download an sdist; a handful covers the usual "the newest release is broken".
 MAX_TRIES = 6
+MEMO_FORMAT = "fromsource.alternatives/1"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,3 +129,121 @@ def find_buildable(
             reason=reason,
         )
     return None
+
+
+# ------------------------------------------------------------------------ remembered answers
+
+
+class _Recording:
+    """An index that notes every project whose listing is asked for (what an answer rests on)."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.projects: set[str] = set()
+
+    def candidates(self, name: str) -> list[SdistCandidate]:
+        self.projects.add(canonicalize_name(name))
+        return self.index.candidates(name)
+
+    def wheel_candidates(self, name: str) -> list[WheelCandidate]:
+        self.projects.add(canonicalize_name(name))
+        return self.index.wheel_candidates(name)
+
+    def fetch(self, candidate: SdistCandidate, dest_dir: Path) -> Path:
+        return self.index.fetch(candidate, dest_dir)
+
+    def fetch_wheel(
+        self, candidate: WheelCandidate, dest_dir: Path, *, expected_sha256: str | None = None
+    ) -> Path:
+        return self.index.fetch_wheel(candidate, dest_dir, expected_sha256=expected_sha256)
+
+    def fetch_provenance(self, candidate: SdistCandidate | WheelCandidate, limit: int) -> bytes | None:
+        return self.index.fetch_provenance(candidate, limit)
+
+
+class AlternativesMemo:
+    """:func:`find_buildable`'s answers in ``directory`` (``WORKSPACE/cache/alternatives``),
+    by their inputs, each valid while every index page the search read is byte-identical:
+    a re-run whose failure has not changed does not search again. Only over HTTP indexes
+    (:func:`~fromsource.index.page_digest`); anything else searches every time."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def find(
+        self,
+        name: str,
+        failed: Version,
+        *,
+        reason: str,
+        index: Index,
+        sources: Path,
+        metadata: MetadataSource,
+        constraints: Sequence[Requirement],
+        environment: TargetEnvironment,
+        allowed: Sequence[SpecifierSet],
+        pyproject: Callable[[Path], bytes | None] | None = None,
+    ) -> Alternative | None:
+        inputs = {
+            "name": canonicalize_name(name),
+            "failed": str(failed),
+            "reason": reason,
+            "constraints": sorted(map(str, constraints)),
+            "environment": sorted(environment.markers.items()),
+            "allowed": sorted(map(str, allowed)),
+            "max_tries": MAX_TRIES,
+        }
+        key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+        path = self.directory / f"{key}.json"
+        remembered = self._recall(path, key, index)
+        if remembered is not None:
+            return remembered[0]
+        recording = _Recording(index)
+        found = find_buildable(
+            name,
+            failed,
+            reason=reason,
+            index=recording,
+            sources=sources,
+            metadata=metadata,
+            constraints=constraints,
+            environment=environment,
+            allowed=allowed,
+            pyproject=pyproject,
+        )
+        pages = {p: page_digest(index, p) for p in sorted(recording.projects)}
+        if all(pages.values()):
+            doc = {
+                "format": MEMO_FORMAT,
+                "key": key,
+                "pages": pages,
+                "alternative": found.to_dict() if found is not None else None,
+            }
+            atomic_write_bytes(path, json.dumps(doc, indent=1).encode() + b"\n")
+        return found
+
+    def _recall(self, path: Path, key: str, index: Index) -> tuple[Alternative | None] | None:
+        """(the answer,) when remembered and every page it read is unchanged; else None."""
+        if not path.is_file():
+            return None
+        try:
+            doc = load_json(
+                read_file(path, limit=MAX_SMALL_FILE_BYTES, what="alternatives"), source=str(path)
+            )
+            if not isinstance(doc, dict) or set(doc) != {"format", "key", "pages", "alternative"}:
+                return None
+            if doc["format"] != MEMO_FORMAT or doc["key"] != key or not isinstance(doc["pages"], dict):
+                return None
+            for project, digest in doc["pages"].items():
+                if not isinstance(digest, str) or page_digest(index, project) != digest:
+                    return None
+            found = doc["alternative"]
+            if found is None:
+                return (None,)
+            if not isinstance(found, dict) or set(found) != {"package", "version", "constraint", "reason"}:
+                return None
+            if not all(isinstance(v, str) for v in found.values()):
+                return None
+            return (Alternative(**found),)
+        except (FromsourceError, OSError):
+            return None

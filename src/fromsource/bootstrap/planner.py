@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from fromsource.alternatives import Alternative, find_buildable
+from fromsource.alternatives import Alternative, AlternativesMemo
 from fromsource.attest.keys import load_signer
 from fromsource.bootstrap.cycles import CycleGuard
 from fromsource.bootstrap.discovery import Discovery
@@ -146,6 +146,7 @@ class Planner:
     def alternatives(self) -> tuple[Alternative, ...]:
         """For each package whose build environment does not resolve: a version that does."""
         ctx, found = self.ctx, []
+        memo = AlternativesMemo(ctx.ws.cache / "alternatives")
         graph = self.discovery.graph.build()
         for package in sorted(ctx.packages.values(), key=lambda p: p.node):
             report = package.report
@@ -162,7 +163,7 @@ class Planner:
                 if canonicalize_name(Requirement(r).name) == package.node.name
             ]
             ctx.reporter.discovering(f"looking for a buildable version of {package.node}")
-            alternative = find_buildable(
+            alternative = memo.find(
                 package.node.display_name,
                 Version(package.node.version),
                 reason=report.error or "",

@@ -74,6 +74,17 @@ def prefetch(index: Index, names: Iterable[str]) -> None:
             prefetch(inner, names)
 
 
+def page_digest(index: Index, name: str) -> str | None:
+    """What the index says of ``name`` now, as a digest (its pages' bytes); None when an
+    index in it has no pages to digest (a directory: its files are compared instead)."""
+    if isinstance(index, SimpleIndex):
+        return index.page_digest(name)
+    if isinstance(index, MultiIndex):
+        parts = [page_digest(inner, name) for inner in index.indexes]
+        return None if any(p is None for p in parts) else ",".join(p for p in parts if p)
+    return None
+
+
 def listed_projects(index: Index) -> list[str]:
     """The projects whose listings the HTTP indexes in ``index`` read this run."""
     if isinstance(index, SimpleIndex):
@@ -117,6 +128,7 @@ __all__ = [
     "fetch_sdist",
     "listed_projects",
     "open_index",
+    "page_digest",
     "preferred_sdist",
     "prefetch",
 ]

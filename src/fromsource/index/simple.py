@@ -128,6 +128,14 @@ class SimpleIndex:
                 with contextlib.suppress(FromsourceError):
                     future.result()
 
+    def page_digest(self, name: str) -> str:
+        """The digest of the project's page as fetched this run (see ``listingcache``);
+        ``absent`` for a project the index does not have."""
+        try:
+            return self._listing(name).digest
+        except ProjectNotFoundError:
+            return "absent"
+
     def listed(self) -> list[str]:
         """The projects whose listings this index read (for the next run's prefetch)."""
         return sorted(self._pages)
@@ -160,7 +168,7 @@ class SimpleIndex:
             def wheels() -> list[WheelCandidate]:
                 return _wheels(key, _parse_page(content_type, base, body, key, url)[1](), unverified)
 
-            self._pages[key] = _Listing(sdists, wheels)
+            self._pages[key] = _Listing(sdists, wheels, page_id)
         return self._pages[key]
 
     def _check_count(self, files: int, url: str) -> None:
@@ -232,8 +240,11 @@ class _Listing:
     """A project's sdists, and its wheels read only when asked for: most listings are mostly
     wheels, and only externals and published comparisons need them."""
 
-    def __init__(self, sdists: list[SdistCandidate], wheels: Callable[[], list[WheelCandidate]]) -> None:
+    def __init__(
+        self, sdists: list[SdistCandidate], wheels: Callable[[], list[WheelCandidate]], digest: str
+    ) -> None:
         self.sdists = sdists
+        self.digest = digest
         self._read_wheels = wheels
         self._wheels: list[WheelCandidate] | None = None
 
