@@ -20,6 +20,7 @@ from fromsource.attest.provenance import KIND_COMPILER, KIND_SYSTEM_LIBRARY, KIN
 from fromsource.failures import Failure, FailureMemory, failure_key, system_state
 from fromsource.fileutil import sha256_file
 from fromsource.index import LocalDirIndex, MultiIndex, SimpleIndex, prefetch
+from fromsource.index.listingcache import ListingCache
 from fromsource.native import changed_inputs
 from fromsource.pkginfo import read_pkg_info
 from fromsource.resolve import SdistMetadata, TargetEnvironment
@@ -318,3 +319,26 @@ def test_alternatives_are_remembered_while_the_pages_they_read_are_unchanged(tmp
         with SimpleIndex(server.url + "simple") as index:
             again = find(index, tmp_path / "src3")
     assert again is not None and again.constraint == "demo==3.0"
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "fetched_again"),
+    [("max-age=600, public", False), (None, True), ("max-age=600, no-cache", True)],
+)
+def test_a_page_the_index_calls_fresh_is_not_asked_for_again(
+    tmp_path: Path, cache_control: str | None, fetched_again: bool
+) -> None:
+    files = tmp_path / "files"
+    sdist = make_sdist(files, "demo", "1.0")
+    listings = ListingCache(tmp_path / "listings")
+    with serve({"demo": [Release(sdist, sha256(sdist))]}) as server:
+        server.cache_control = cache_control
+        with SimpleIndex(server.url + "simple", listings=listings) as index:
+            first = index.candidates("demo")
+        server.hits.clear()
+        with SimpleIndex(server.url + "simple", listings=listings) as index:  # the next run
+            assert index.candidates("demo") == first
+            assert (server.hits == ["/simple/demo/"]) is fetched_again
+            assert index.wheel_candidates("demo") == []  # wheels: the page is fetched then
+            hits = list(server.hits)
+    assert hits == ["/simple/demo/"]

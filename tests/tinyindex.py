@@ -77,6 +77,7 @@ class FakeServer:
     fail: dict[str, list[int]] = field(default_factory=dict)  # path -> statuses to answer first
     # path -> answered only once the event is set (every held answer is released on exit)
     hold: dict[str, threading.Event] = field(default_factory=dict)
+    cache_control: str | None = None  # sent with project pages when set
 
 
 def _page(server: FakeServer, project: str, base: str) -> tuple[str, bytes]:
@@ -137,7 +138,7 @@ def serve(projects: dict[str, list[Release]], fmt: str = "json") -> Iterator[Fak
             parts = self.path.strip("/").split("/")
             if len(parts) == 2 and parts[0] == "simple" and parts[1] in state.projects:
                 ctype, body = _page(state, parts[1], state.url)
-                self._send(200, ctype, body)
+                self._send(200, ctype, body, state.cache_control)
             elif len(parts) == 2 and parts[0] == "files" and parts[1] in files:
                 self._send(200, "application/octet-stream", files[parts[1]].read_bytes())
             elif len(parts) == 2 and parts[0] == "provenance" and parts[1] in provenance:
@@ -145,9 +146,11 @@ def serve(projects: dict[str, list[Release]], fmt: str = "json") -> Iterator[Fak
             else:
                 self._send(404, "text/plain", b"not found")
 
-        def _send(self, status: int, ctype: str, body: bytes) -> None:
+        def _send(self, status: int, ctype: str, body: bytes, cache_control: str | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
+            if cache_control is not None:
+                self.send_header("Cache-Control", cache_control)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

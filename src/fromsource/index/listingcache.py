@@ -4,7 +4,9 @@ A re-run fetches every listing again (new releases must be seen), but most pages
 byte for byte the same, and reading one (JSON, its depth check, pypi-simple's model of every
 file) costs far more than fetching it. Entries live in ``WORKSPACE/cache/listings/`` named
 by the project and the sha256 of the page's final URL, content type and body, so any change
-to the page is a new entry (replacing the project's old one). It is the workspace's own
+to the page is a new entry (replacing the project's old one). When the index says how long
+a page stays fresh (``Cache-Control: max-age``, which pip's HTTP cache honours too), an entry
+younger than that answers without any request. It is the workspace's own
 state (as trusted as ``sources/`` and the signing key beside it); an entry that does not
 read strictly counts as absent.
 """
@@ -49,28 +51,72 @@ class ListingCache:
         return self.directory / f"{project}-{key}.json"
 
     def get(self, key: str, project: NormalizedName) -> tuple[list[SdistCandidate], int] | None:
-        path = self._path(project, key)
+        """(sdists, files) of the page with this key, if it was read before."""
+        data = self._load(self._path(project, key))
+        try:
+            return None if data is None else _read(data, key, project)
+        except (ValueError, InvalidVersion):
+            return None
+
+    def fresh(
+        self, project: NormalizedName, url: str, now: float
+    ) -> tuple[str, list[SdistCandidate], int] | None:
+        """(key, sdists, files) of the project's page fetched from ``url`` while the index's
+        ``max-age`` for it has not run out; else None (fetch it)."""
+        for path in self._entries(project):
+            data = self._load(path)
+            key = path.name[len(project) + 1 : -len(".json")]
+            if not isinstance(data, dict) or data.get("url") != url:
+                continue
+            fresh_until = data.get("fresh_until")
+            if not isinstance(fresh_until, float) or fresh_until <= now:
+                continue
+            try:
+                sdists, files = _read(data, key, project)
+            except (ValueError, InvalidVersion):
+                continue
+            return key, sdists, files
+        return None
+
+    def _load(self, path: Path) -> Any:
         if not path.is_file():
             return None
         try:
-            data = load_json(
+            return load_json(
                 read_file(path, limit=MAX_SMALL_FILE_BYTES, what="listing cache"), source=str(path)
             )
-            return _read(data, key, project)
-        except (FromsourceError, OSError, ValueError, InvalidVersion):
+        except (FromsourceError, OSError):
             return None
 
-    def put(self, key: str, project: NormalizedName, sdists: list[SdistCandidate], files: int) -> None:
-        """Remember a page read; the project's older pages are dropped (one entry each)."""
+    def _entries(self, project: NormalizedName) -> list[Path]:
+        # The same length: the same project ("foo-*" also matches "foo-bar-<key>").
+        length = len(self._path(project, "0" * 64).name)
+        if not self.directory.is_dir():
+            return []
+        return [p for p in self.directory.glob(f"{project}-*.json") if len(p.name) == length]
+
+    def put(
+        self,
+        key: str,
+        project: NormalizedName,
+        sdists: list[SdistCandidate],
+        files: int,
+        *,
+        url: str,
+        fresh_until: float | None = None,
+    ) -> None:
+        """Remember a page read from ``url``; the project's older pages are dropped (one
+        entry each). ``fresh_until``: when the index's ``max-age`` for it runs out."""
         path = self._path(project, key)
-        for old in self.directory.glob(f"{project}-*.json") if self.directory.is_dir() else ():
-            # The same length: the same project ("foo-*" also matches "foo-bar-<key>").
-            if old != path and len(old.name) == len(path.name):
+        for old in self._entries(project):
+            if old != path:
                 old.unlink(missing_ok=True)
         doc = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "key": key,
+            "url": url,
+            "fresh_until": fresh_until,
             "files": files,
             "sdists": [
                 {
@@ -92,12 +138,17 @@ class ListingCache:
 
 def _read(data: Any, key: str, project: NormalizedName) -> tuple[list[SdistCandidate], int]:
     """The strict reading of an entry; ValueError on anything unexpected."""
-    if not isinstance(data, dict) or set(data) != {"format", "format_version", "key", "files", "sdists"}:
+    fields = {"format", "format_version", "key", "url", "fresh_until", "files", "sdists"}
+    if not isinstance(data, dict) or set(data) != fields:
         raise ValueError("not a listing entry")
     if (data["format"], data["format_version"], data["key"]) != (FORMAT, FORMAT_VERSION, key):
         raise ValueError("another format, version or page")
     if type(data["files"]) is not int or not isinstance(data["sdists"], list):
         raise ValueError("files or sdists of the wrong type")
+    if not isinstance(data["url"], str) or not (
+        data["fresh_until"] is None or isinstance(data["fresh_until"], float)
+    ):
+        raise ValueError("url or fresh_until of the wrong type")
     found = []
     fields = {"name", "version", "yanked", *_TEXT, *_OPTIONAL_TEXT}
     for entry in data["sdists"]:

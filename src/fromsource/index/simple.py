@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -140,35 +141,56 @@ class SimpleIndex:
         """The projects whose listings this index read (for the next run's prefetch)."""
         return sorted(self._pages)
 
+    def _fetch_page(self, key: NormalizedName, url: str) -> tuple[bytes, str, str, float | None]:
+        """A project page's body, content type, final URL and when it stops being fresh."""
+        with self._fetcher.open(url, accept=ACCEPT_JSON_PREFERRED) as response:
+            if response.status_code == 404:
+                raise ProjectNotFoundError(f"project {key!r} not found on {self.url} (404)")
+            check_status(response, url)
+            body = b"".join(
+                self._fetcher.chunks(response, limit=self.rules.max_page_bytes, what="index page")
+            )
+            return (
+                body,
+                response.headers.get("Content-Type", "text/html"),
+                response.url,
+                _fresh_until(response.headers),
+            )
+
     def _listing(self, name: str) -> _Listing:
         key = canonicalize_name(name)
-        if key not in self._pages:
-            url = f"{self.url}{key}/"
-            with self._fetcher.open(url, accept=ACCEPT_JSON_PREFERRED) as response:
-                if response.status_code == 404:
-                    raise ProjectNotFoundError(f"project {key!r} not found on {self.url} (404)")
-                check_status(response, url)
-                body = b"".join(
-                    self._fetcher.chunks(response, limit=self.rules.max_page_bytes, what="index page")
-                )
-                content_type, base = response.headers.get("Content-Type", "text/html"), response.url
-            unverified = insecure_reason(url)
-            page_id = page_key(base, content_type, body)
-            cached = self.listings.get(page_id, key) if self.listings is not None else None
-            if cached is None:
-                sdist_page, _, files = _parse_page(content_type, base, body, key, url)
-                self._check_count(files, url)
-                sdists = _sdists(key, sdist_page, unverified)
-                if self.listings is not None:
-                    self.listings.put(page_id, key, sdists, files)
-            else:
-                sdists, files = cached
-                self._check_count(files, url)  # the limit may be lower than when it was read
+        if key in self._pages:
+            return self._pages[key]
+        url = f"{self.url}{key}/"
+        unverified = insecure_reason(url)
+        fresh = self.listings.fresh(key, url, time.time()) if self.listings is not None else None
+        if fresh is not None:  # the index said the page stays fresh this long: no request
+            page_id, sdists, files = fresh
+            self._check_count(files, url)
 
-            def wheels() -> list[WheelCandidate]:
+            def fetched_wheels() -> list[WheelCandidate]:
+                body, content_type, base, _ = self._fetch_page(key, url)
                 return _wheels(key, _parse_page(content_type, base, body, key, url)[1](), unverified)
 
-            self._pages[key] = _Listing(sdists, wheels, page_id)
+            self._pages[key] = _Listing(sdists, fetched_wheels, page_id)
+            return self._pages[key]
+        body, content_type, base, fresh_until = self._fetch_page(key, url)
+        page_id = page_key(base, content_type, body)
+        cached = self.listings.get(page_id, key) if self.listings is not None else None
+        if cached is None:
+            sdist_page, _, files = _parse_page(content_type, base, body, key, url)
+            self._check_count(files, url)
+            sdists = _sdists(key, sdist_page, unverified)
+        else:
+            sdists, files = cached
+            self._check_count(files, url)  # the limit may be lower than when it was read
+        if self.listings is not None and (cached is None or fresh_until is not None):
+            self.listings.put(page_id, key, sdists, files, url=url, fresh_until=fresh_until)
+
+        def wheels() -> list[WheelCandidate]:
+            return _wheels(key, _parse_page(content_type, base, body, key, url)[1](), unverified)
+
+        self._pages[key] = _Listing(sdists, wheels, page_id)
         return self._pages[key]
 
     def _check_count(self, files: int, url: str) -> None:
@@ -307,6 +329,20 @@ def _parse_page(
         )
         return page, lambda: page, len(page.packages)
     raise IndexError_(f"{url} answered with content type {content_type!r}, not a simple-API page")
+
+
+def _fresh_until(headers: Mapping[str, str]) -> float | None:
+    """When a page stops being fresh by its ``Cache-Control: max-age`` (less its ``Age``);
+    None when the index does not say, or says not to store or reuse it."""
+    control = headers.get("Cache-Control", "").lower()
+    if "no-store" in control or "no-cache" in control:
+        return None
+    match = re.search(r"(?:^|[,\s])max-age=(\d+)", control)
+    if match is None:
+        return None
+    age = headers.get("Age", "0").strip()
+    remaining = int(match.group(1)) - (int(age) if age.isdigit() else 0)
+    return time.time() + remaining if remaining > 0 else None
 
 
 def _is_wheel_entry(entry: object) -> bool:
