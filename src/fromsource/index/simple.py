@@ -93,6 +93,7 @@ class SimpleIndex:
         self._backoff = backoff
         self._sleep = sleep
         self._pages: dict[NormalizedName, _Listing] = {}
+        self._missing: dict[NormalizedName, str] = {}  # projects the index answered 404 for
 
     def __enter__(self) -> SimpleIndex:
         return self
@@ -139,7 +140,7 @@ class SimpleIndex:
 
     def listed(self) -> list[str]:
         """The projects whose listings this index read (for the next run's prefetch)."""
-        return sorted(self._pages)
+        return sorted({*self._pages, *self._missing})
 
     def _fetch_page(self, key: NormalizedName, url: str) -> tuple[bytes, str, str, float | None]:
         """A project page's body, content type, final URL and when it stops being fresh."""
@@ -161,6 +162,8 @@ class SimpleIndex:
         key = canonicalize_name(name)
         if key in self._pages:
             return self._pages[key]
+        if key in self._missing:  # asked once per run, like any listing
+            raise ProjectNotFoundError(self._missing[key])
         url = f"{self.url}{key}/"
         unverified = insecure_reason(url)
         fresh = self.listings.fresh(key, url, time.time()) if self.listings is not None else None
@@ -174,7 +177,11 @@ class SimpleIndex:
 
             self._pages[key] = _Listing(sdists, fetched_wheels, page_id)
             return self._pages[key]
-        body, content_type, base, fresh_until = self._fetch_page(key, url)
+        try:
+            body, content_type, base, fresh_until = self._fetch_page(key, url)
+        except ProjectNotFoundError as exc:
+            self._missing[key] = exc.message
+            raise
         page_id = page_key(base, content_type, body)
         cached = self.listings.get(page_id, key) if self.listings is not None else None
         if cached is None:
