@@ -89,14 +89,16 @@ class Scheduler:
                     self._reuse(package, reusable, stage1)
                     progressed = True
                     continue
+                # Needs no build slot: a failure remembered for exactly these inputs.
+                package.failure_key = self._failure_key(package, wheels, stage1)
+                remembered = None if self.retry_failed else self.failures.recall(package.failure_key)
+                if remembered is not None:
+                    self._failed_earlier(package, remembered)
+                    progressed = True
+                    continue
             if len(self.running) >= self.jobs:
                 continue
-            package.failure_key = self._failure_key(package, wheels, stage1)
-            remembered = None if self.retry_failed else self.failures.recall(package.failure_key)
-            if remembered is not None:
-                self._failed_earlier(package, remembered)
-            else:
-                self._submit(package, wheels, stage1)
+            self._submit(package, wheels, stage1)
             progressed = True
         return progressed
 
