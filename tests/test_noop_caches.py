@@ -42,7 +42,8 @@ def test_prefetch_fetches_each_listing_once_and_leaves_errors_to_the_lazy_fetch(
         projects[name] = [Release(sdist, sha256(sdist))]
     with serve(projects, fmt) as server, SimpleIndex(server.url + "simple") as index:
         server.fail["/simple/gamma/"] = [500, 500, 500, 500]  # every retry of the prefetch
-        prefetch(MultiIndex([LocalDirIndex(tmp_path / "files"), index]), ["Alpha", "beta", "gamma", "alpha"])
+        names = ["Alpha", "beta", "gamma", "alpha", "../../files/x", ""]  # not names: not asked for
+        prefetch(MultiIndex([LocalDirIndex(tmp_path / "files"), index]), names)
         fetched = sorted(h for h in server.hits if h != "/simple/gamma/")
         assert [c.filename for c in index.candidates("alpha")] == ["alpha-1.0.tar.gz"]
         assert [c.filename for c in index.candidates("beta")] == ["beta-1.0.tar.gz"]

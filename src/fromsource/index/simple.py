@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import requests
 from packaging.utils import (
+    InvalidName,
     NormalizedName,
     canonicalize_name,
 )
@@ -122,7 +123,11 @@ class SimpleIndex:
     def prefetch(self, names: Iterable[str], workers: int = PREFETCH_WORKERS) -> None:
         """Fetch the listings of ``names`` concurrently (a re-run knows its projects from the
         last graph); a listing that fails is left for the lazy fetch to raise in context."""
-        todo = sorted({canonicalize_name(n) for n in names} - set(self._pages))
+        wanted = set()
+        for name in names:  # names from workspace files: only project names become URLs
+            with contextlib.suppress(InvalidName):
+                wanted.add(canonicalize_name(name, validate=True))
+        todo = sorted(wanted - set(self._pages))
         if not todo:
             return
         with ThreadPoolExecutor(max_workers=workers) as pool:
