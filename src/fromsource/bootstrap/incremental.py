@@ -69,11 +69,13 @@ def find_reusable(
     directory: Path | None = None,
     sdist_annotations: Mapping[str, Any] | None = None,
     stale: Callable[[str], None] | None = None,
+    listing: WheelListing | None = None,
 ) -> Reusable | None:
     """A wheel of ``name`` ``version`` built from exactly these inputs, in wheels/ or in
     ``directory`` (stage1/, whose wheels carry sidecar attestations), whose recorded native
     inputs this machine still offers unchanged (else ``stale`` hears why it is not reused).
-    ``digest`` is a stat cache: a no-op re-run hashes nothing."""
+    ``digest`` is a stat cache: a no-op re-run hashes nothing; ``listing`` the run's one
+    listing of wheels/ (else it is listed here)."""
     evidence = PublisherEvidence.from_annotations(sdist_annotations or {})
     wanted_env = {
         (
@@ -83,15 +85,9 @@ def find_reusable(
         )
         for w in env
     }
-    key = canonicalize_name(name)
-    files = sorted(directory.glob("*.whl")) if directory is not None else workspace.wheel_files()
-    for wheel in files:
-        try:
-            wname, wversion, _, _ = parse_wheel_filename(wheel.name)
-        except ValueError:
-            continue
-        if wname != key or str(wversion) != version:
-            continue
+    if directory is not None or listing is None:
+        listing = WheelListing(directory if directory is not None else workspace.wheels)
+    for wheel in listing.of(name, version):
         attestation = attestation_of(wheel, workspace.attestations)
         record = _record(attestation, keys)
         if record is None:
@@ -104,6 +100,29 @@ def find_reusable(
             if stale is not None:
                 stale("native inputs changed: " + "; ".join(changed))
     return None
+
+
+class WheelListing:
+    """The wheels of a directory by (project, version), listed once until :meth:`forget`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._by_release: dict[tuple[str, str], list[Path]] | None = None
+
+    def of(self, name: str, version: str) -> list[Path]:
+        if self._by_release is None:
+            self._by_release = {}
+            for wheel in sorted(self.directory.glob("*.whl")) if self.directory.is_dir() else ():
+                try:
+                    wname, wversion, _, _ = parse_wheel_filename(wheel.name)
+                except ValueError:
+                    continue
+                self._by_release.setdefault((wname, str(wversion)), []).append(wheel)
+        return self._by_release.get((canonicalize_name(name), version), [])
+
+    def forget(self) -> None:
+        """A wheel was written: list again when next asked."""
+        self._by_release = None
 
 
 def _record(path: Path, keys: Sequence[Key]) -> BuildRecord | None:

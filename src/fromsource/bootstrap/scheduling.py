@@ -15,7 +15,13 @@ from fromsource.attest.locate import attestation_of
 from fromsource.attest.shape import timestamp_now
 from fromsource.bootstrap.discovery import Discovery
 from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, Executor
-from fromsource.bootstrap.incremental import Fingerprint, Reusable, find_reusable, save_backend_requires
+from fromsource.bootstrap.incremental import (
+    Fingerprint,
+    Reusable,
+    WheelListing,
+    find_reusable,
+    save_backend_requires,
+)
 from fromsource.bootstrap.report import DONE, PackageReport
 from fromsource.bootstrap.seeding import SeedChoice
 from fromsource.bootstrap.stage2 import finish_stage2
@@ -54,6 +60,7 @@ class Scheduler:
         self.retry_failed = retry_failed
         self.failures = FailureMemory(ctx.ws.cache / "failures")
         self._system: list[str] | None = None  # package databases' digests, read once
+        self.wheels = WheelListing(ctx.ws.wheels)  # listed once; again after a build
 
     def environment_of(self, package: PackageState) -> Resolution | None:
         """The resolved environment ``package`` builds in, once all of it is known."""
@@ -163,6 +170,7 @@ class Scheduler:
             directory=self.ctx.ws.stage1 if stage1 else None,
             sdist_annotations=package.sdist_annotations,
             stale=lambda why: self.ctx.reporter.note(f"{package.node}: rebuilding, {why}"),
+            listing=self.wheels,
         )
 
     def _reuse(self, package: PackageState, reusable: Reusable, stage1: bool) -> None:
@@ -265,6 +273,7 @@ class Scheduler:
             raise AssertionError("a successful build outcome without its files")
         ctx.digest.forget(outcome.wheel)
         ctx.digest.forget(outcome.attestation)
+        self.wheels.forget()
         if package.failure_key is not None:  # built now (--retry-failed, or a flaky build)
             self.failures.forget(package.failure_key)
         save_backend_requires(ctx.ws, node.name, node.version, package.sha256, outcome.backend_requires)
