@@ -56,7 +56,7 @@ def read_file(path: Path, *, limit: int, what: str, error: type[FromsourceError]
     """
     with open_regular(path, what=what, error=error) as handle:
         try:
-            data = handle.read(limit + 1)  # a regular file: read() returns all it can
+            data = _read_at_most(handle, limit + 1)
         except OSError as exc:
             raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     if len(data) > limit:
@@ -64,6 +64,20 @@ def read_file(path: Path, *, limit: int, what: str, error: type[FromsourceError]
             error(f"{what} {path} is larger than {limit} bytes (size limit)"),
             "a real file of this kind is far smaller; check the path",
         )
+    return data
+
+
+def _read_at_most(handle: BinaryIO, count: int) -> bytes:
+    """Up to ``count`` bytes of a regular file, until its end.
+
+    ``read(count)`` alone would allocate ``count`` bytes first (16 MiB for an attestation of
+    3 KiB, a cost verify pays per file): ask for what the file claims to hold plus one byte,
+    and only if it delivers that much (it grew, or claims 0 as procfs does) read on.
+    """
+    claimed = os.fstat(handle.fileno()).st_size
+    data = handle.read(min(claimed + 1, count))
+    if len(data) == min(claimed + 1, count) < count:
+        data += handle.read(count - len(data))
     return data
 
 
@@ -133,17 +147,24 @@ def check_depth(
 ) -> None:
     """Refuse ``value`` when lists/dicts nest deeper than ``max_depth`` (walked without recursion).
 
-    Only containers are put on the stack: verify reads every attestation through here, and
-    most values of a statement are strings.
+    Walked a level at a time, one comprehension per level: verify reads every attestation
+    through here, and most values of a statement are strings.
     """
-    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
-    while stack:
-        item, depth = stack.pop()
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > max_depth:
             raise error(f"{source}: nested deeper than {max_depth} levels (nesting limit)")
-        for child in item.values() if isinstance(item, dict) else item:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, _CONTAINERS)
+        ]
+
+
+_CONTAINERS = (dict, list)
 
 
 def load_json(
@@ -160,13 +181,23 @@ def load_json(
     which value wins, so a signer and a verifier could read different statements).
     """
     try:
-        value = json.loads(data, object_pairs_hook=_unique_keys) if unique_keys else json.loads(data)
+        value = _loads_unique(data) if unique_keys else json.loads(data)
     except RecursionError as exc:
         raise error(f"{source}: nested too deeply to parse (nesting limit {max_depth})") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise error(f"{source} is not JSON ({exc})") from exc
     check_depth(value, source=source, max_depth=max_depth, error=error)
     return value
+
+
+def _loads_unique(data: bytes | str) -> Any:
+    """``json.loads(data, object_pairs_hook=_unique_keys)`` on one decoder made once (json.loads
+    builds a decoder and its scanner per call when given a hook)."""
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+        return _UNIQUE_KEYS_DECODER.decode(data)
+    return _UNIQUE_KEYS_DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -178,6 +209,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise ValueError(f"key {key!r} appears twice in one object")
             seen.add(key)
     return obj
+
+
+_UNIQUE_KEYS_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
 
 
 def load_toml(

@@ -89,7 +89,7 @@ class PublisherEvidence:
     def from_annotations(cls, annotations: Mapping[str, Any]) -> PublisherEvidence | None:
         """From the extra sdist annotations a build is given (``{}`` or ``{"publisherEvidence":
         {...}}``), read by the same rules as a statement's."""
-        from fromsource.attest.provenance_reader import read_publisher_evidence
+        from fromsource.attest.dependency_reader import read_publisher_evidence
 
         p = Problems()
         extra = shape.obj(dict(annotations), "$.annotations", p, (), (PUBLISHER_EVIDENCE,))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the one form of every time a statement records
@@ -159,6 +159,11 @@ def const(value: object, path: str, problems: Problems, expected: str) -> bool:
         problems.add(path, f"is {value!r}, expected {expected}")
         return False
     return True
+
+
+def is_sha256(value: object) -> TypeGuard[str]:
+    """``value`` is a sha256 as 64 lower-case hex digits (no problem recorded)."""
+    return value.__class__ is str and isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
 def sha256(value: object, path: str, problems: Problems) -> str | None:
