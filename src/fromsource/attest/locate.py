@@ -8,7 +8,7 @@ attestations/, ``--attestations`` directories), in that order, each file once.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 SUFFIX = ".intoto.jsonl"
@@ -22,14 +22,21 @@ def sidecar(wheel: Path) -> Path:
     return wheel.parent / attestation_name(wheel.name)
 
 
-def attestation_files(wheel: Path, directories: Iterable[Path] = ()) -> list[Path]:
-    """Every existing attestation file of ``wheel``: its sidecar first, then ``directories``."""
+def attestation_files(
+    wheel: Path, directories: Iterable[Path] = (), *, exists: Callable[[Path, str], bool] | None = None
+) -> list[Path]:
+    """Every existing attestation file of ``wheel``: its sidecar first, then ``directories``.
+
+    ``exists(directory, name)``: whether a regular file of that name is there (default: stat
+    it; verify answers from one listing of each directory).
+    """
     name = attestation_name(wheel.name)
     found: list[Path] = []
     seen: set[str] = set()
-    for path in (wheel.parent / name, *(d / name for d in directories)):
+    for directory in (wheel.parent, *directories):
+        path = directory / name
         key = os.path.abspath(path)  # no resolve(): verify looks files up thousands of times
-        if key not in seen and path.is_file():
+        if key not in seen and (path.is_file() if exists is None else exists(directory, name)):
             seen.add(key)
             found.append(path)
     return found

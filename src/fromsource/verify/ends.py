@@ -21,6 +21,7 @@ from fromsource.attest.locate import sidecar
 from fromsource.attest.provenance import KIND_SDIST, Dependency
 from fromsource.attest.publisher_record import check_stored, recheck
 from fromsource.attest.trustroot import PinnedRoot, load_pinned_root
+from fromsource.origin.store import ATTESTATION_SUFFIX as ORIGIN_SUFFIX
 from fromsource.origin.store import find_origin
 from fromsource.policy import Policy
 from fromsource.seeds import check_seed
@@ -69,7 +70,9 @@ class ChainEnds:
         """The sdist's origin attestation (docs/origin.md), when there is one or the policy
         requires it: shown as evidence, a mismatch or a missing required one a problem."""
         required = self.policy is not None and self.policy.requires_origin(_sdist_project(name))
-        found = find_origin(self.files.locations.attestation_dirs, name, sha, self.keys, self.threshold)
+        origin_name = name + ORIGIN_SUFFIX  # asked from the listings; find_origin reads the rest
+        dirs = [d for d in self.files.locations.attestation_dirs if self.files.exists(d, origin_name)]
+        found = find_origin(dirs, name, sha, self.keys, self.threshold)
         if found.claim is not None:
             node.attestation = str(found.attestation)
             node.evidence = (*node.evidence, found.claim.summary())

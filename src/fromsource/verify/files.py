@@ -3,12 +3,14 @@ hashed and read once per verification.
 
 Files are keyed by their path as text: a wheel sits in many build environments, so the same
 lookups come back thousands of times, and ``Path`` objects cost more to hash and compare.
+Whether a file is there is answered from one listing of its directory, not a stat per name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,22 +29,35 @@ class Locations:
     seed_dirs: tuple[Path, ...] = ()
     evidence_dirs: tuple[Path, ...] = ()  # publisher evidence stores (<sdist sha256>/...)
 
-    def candidates(self, name: str, near: Path | None = None, *, seeds: bool = False) -> list[Path]:
+    def candidates(
+        self,
+        name: str,
+        near: Path | None = None,
+        *,
+        seeds: bool = False,
+        exists: Callable[[Path, str], bool] | None = None,
+    ) -> list[Path]:
         """Every existing file called ``name``: in seeds/, or near the dependent then the wheel
-        directories; each file once."""
+        directories; each file once. ``exists`` as for :func:`attestation_files`."""
         dirs = self.seed_dirs if seeds else ((near,) if near else ()) + self.wheel_dirs
         found: list[Path] = []
         seen: set[str] = set()
-        for path in (d / name for d in dirs):
+        for directory in dirs:
+            path = directory / name
             key = same_file_key(path)
-            if key not in seen and path.is_file():
+            if key not in seen and (path.is_file() if exists is None else exists(directory, name)):
                 seen.add(key)
                 found.append(path)
         return found
 
-    def attestation_files(self, wheel: Path) -> list[Path]:
+    def attestation_files(
+        self, wheel: Path, *, exists: Callable[[Path, str], bool] | None = None
+    ) -> list[Path]:
         """Sidecar first (``X.whl.intoto.jsonl``), then the attestation directories."""
-        return attestation_files(wheel, self.attestation_dirs)
+        return attestation_files(wheel, self.attestation_dirs, exists=exists)
+
+
+_UNLISTED: frozenset[str] = frozenset({"/"})  # no file is called "/": marks "not listed yet"
 
 
 class Lookups:
@@ -56,6 +71,23 @@ class Lookups:
         self._bytes: dict[str, bytes] = {}
         self._attestations: dict[str, list[Path]] = {}
         self._candidates: dict[tuple[str, str | None, bool], list[Path]] = {}
+        self._listings: dict[str, frozenset[str] | None] = {}
+
+    def exists(self, directory: Path, name: str) -> bool:
+        """Whether ``directory`` holds a regular file (or a link to one) called ``name``, from
+        one listing of the directory; a directory that cannot be listed is asked per file."""
+        text = str(directory)
+        names = self._listings.get(text, _UNLISTED)
+        if names is _UNLISTED:
+            try:
+                with os.scandir(directory) as entries:
+                    names = frozenset(entry.name for entry in entries if entry.is_file())
+            except OSError:
+                names = None
+            self._listings[text] = names
+        if names is None or "/" in name or name in (".", ".."):
+            return (directory / name).is_file()
+        return name in names
 
     def file_key(self, path: Path) -> str:
         """Identity of a file for de-duplication (see :func:`same_file_key`)."""
@@ -95,7 +127,7 @@ class Lookups:
         text = str(wheel)
         found = self._attestations.get(text)
         if found is None:
-            found = self._attestations[text] = self.locations.attestation_files(wheel)
+            found = self._attestations[text] = self.locations.attestation_files(wheel, exists=self.exists)
         return found
 
     def find_wheel(
@@ -119,7 +151,8 @@ class Lookups:
         key = (name, None if near is None else str(near), seeds)
         found = self._candidates.get(key)
         if found is None:
-            found = self._candidates[key] = self.locations.candidates(name, near, seeds=seeds)
+            found = self.locations.candidates(name, near, seeds=seeds, exists=self.exists)
+            self._candidates[key] = found
         if exclude is not None:
             found = [f for f in found if self.file_key(f) != exclude]
         matching = [f for f in found if self.digest(f) == sha256]

@@ -27,6 +27,9 @@ MAX_NODES = 10_000
 
 
 class Verifier:
+    """One verification: files are looked up, listed and hashed once, so make a new one after
+    the workspace changed."""
+
     def __init__(
         self,
         keys: Sequence[Key],
