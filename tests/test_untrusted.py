@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fromsource.errors import IndexError_, InputError, KeyFileError
 from fromsource.fetch import Fetcher, FetchRules, insecure_reason
@@ -92,3 +94,36 @@ def test_bad_size_is_a_usage_error(tmp_path: Path, value: str) -> None:
     assert result.exit_code == 2
     assert "is not a size" in result.output
     assert not (tmp_path / "w").exists()  # refused before the command ran
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(JSON_VALUES, st.integers(0, 6))
+def test_depth_limit_is_exactly_the_nesting_of_containers(value: object, limit: int) -> None:
+    if _depth(value) > limit:
+        with pytest.raises(InputError, match=f"nested deeper than {limit} levels"):
+            check_depth(value, source="s", max_depth=limit)
+    else:
+        check_depth(value, source="s", max_depth=limit)
+
+
+def test_read_file_reads_past_the_size_a_file_claims() -> None:
+    # procfs files claim size 0 and deliver more: the read does not stop at the claim.
+    data = read_file(Path("/proc/self/status"), limit=1 << 20, what="status")
+    assert data.startswith(b"Name:") and len(data) > 100
+    with pytest.raises(InputError, match="larger than 10 bytes"):
+        read_file(Path("/proc/self/status"), limit=10, what="status")

@@ -187,3 +187,33 @@ def test_malformed_attestation_files(workspace_copy: Path, keypair: KeyPair, gar
     result = _verify(workspace_copy, keypair.public_path)
     assert result.exit_code == 1
     assert "Traceback" not in result.output
+
+
+def test_the_directory_listing_answers_as_a_stat_would(tmp_path: Path) -> None:
+    # verify asks "is this file there" from one listing per directory (verify/files.py).
+    import os
+
+    from fromsource.verify.files import Locations, Lookups
+
+    d = tmp_path / "wheels"
+    d.mkdir()
+    (d / "plain.whl").write_bytes(b"x")
+    (d / "linked.whl").symlink_to(d / "plain.whl")
+    (d / "dangling.whl").symlink_to(d / "nowhere.whl")
+    (d / "dir.whl").mkdir()
+    os.mkfifo(d / "fifo.whl")
+    (d / "to-dir.whl").symlink_to(d / "dir.whl")
+    files = Lookups(Locations((d,)))
+    names = [
+        "plain.whl",
+        "linked.whl",
+        "dangling.whl",
+        "dir.whl",
+        "fifo.whl",
+        "to-dir.whl",
+        "absent.whl",
+        "..",
+    ]
+    assert {n: files.exists(d, n) for n in names} == {n: (d / n).is_file() for n in names}
+    assert files.exists(tmp_path / "missing", "plain.whl") is False
+    assert Locations((d,)).candidates("linked.whl", exists=files.exists) == [d / "linked.whl"]

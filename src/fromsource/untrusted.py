@@ -54,11 +54,13 @@ def read_file(path: Path, *, limit: int, what: str, error: type[FromsourceError]
     type is checked on the open descriptor, so the answer cannot change between check and
     read. At most ``limit + 1`` bytes are read, whatever size the file claims.
     """
-    with open_regular(path, what=what, error=error) as handle:
-        try:
-            data = _read_at_most(handle, limit + 1)
-        except OSError as exc:
-            raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    fd, claimed = _open_regular_fd(path, what=what, error=error)
+    try:
+        data = _read_at_most(fd, claimed, limit + 1)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise _hinted(
             error(f"{what} {path} is larger than {limit} bytes (size limit)"),
@@ -67,34 +69,49 @@ def read_file(path: Path, *, limit: int, what: str, error: type[FromsourceError]
     return data
 
 
-def _read_at_most(handle: BinaryIO, count: int) -> bytes:
+def _read_at_most(fd: int, claimed: int, count: int) -> bytes:
     """Up to ``count`` bytes of a regular file, until its end.
 
-    ``read(count)`` alone would allocate ``count`` bytes first (16 MiB for an attestation of
-    3 KiB, a cost verify pays per file): ask for what the file claims to hold plus one byte,
-    and only if it delivers that much (it grew, or claims 0 as procfs does) read on.
+    Straight from the descriptor, asking for what the file claims to hold plus one byte (a
+    buffered ``read(count)`` would allocate all ``count`` bytes first: 16 MiB for an
+    attestation of 3 KiB, a cost verify paid per file); a file that delivers more than it
+    claimed (it grew, or claims 0 as procfs does) is read on in chunks up to ``count``.
     """
-    claimed = os.fstat(handle.fileno()).st_size
-    data = handle.read(min(claimed + 1, count))
-    if len(data) == min(claimed + 1, count) < count:
-        data += handle.read(count - len(data))
-    return data
+    chunks = [os.read(fd, min(claimed + 1, count))]
+    got = len(chunks[0])
+    while 0 < got < count:
+        chunk = os.read(fd, min(count - got, _READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+_READ_CHUNK = 1024 * 1024
 
 
 def open_regular(path: Path, *, what: str, error: type[FromsourceError] = InputError) -> BinaryIO:
     """``path`` opened for reading if it is a regular file; a FIFO or device fails at once."""
+    fd, _ = _open_regular_fd(path, what=what, error=error)
+    return os.fdopen(fd, "rb")
+
+
+def _open_regular_fd(path: Path, *, what: str, error: type[FromsourceError]) -> tuple[int, int]:
+    """(descriptor, size it claims) of ``path`` if it is a regular file, opened without blocking."""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
         fd = os.open(path, flags)
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise _hinted(
-            error(f"{what} {path} is {_kind(mode)}, not a regular file"), "pass the path of an ordinary file"
+            error(f"{what} {path} is {_kind(info.st_mode)}, not a regular file"),
+            "pass the path of an ordinary file",
         )
-    return os.fdopen(fd, "rb")
+    return fd, info.st_size
 
 
 def read_tail(path: Path, *, limit: int, lines: int) -> str:
