@@ -70,7 +70,7 @@ class Lookups:
         self._digests: dict[str, str] = {}
         self._bytes: dict[str, bytes] = {}
         self._attestations: dict[str, list[Path]] = {}
-        self._candidates: dict[tuple[str, str | None, bool], list[Path]] = {}
+        self._ranked: dict[tuple[str, str | None, bool, str, str | None], list[tuple[Path, str]]] = {}
         self._listings: dict[str, frozenset[str] | None] = {}
 
     def exists(self, directory: Path, name: str) -> bool:
@@ -102,14 +102,15 @@ class Lookups:
         text = str(path)
         found = self._digests.get(text)
         if found is None:
+            file = path if isinstance(path, Path) else Path(path)
             if text.endswith(SUFFIX):
                 # One that cannot be read pins nothing; reading it again reports why.
                 try:
-                    found = hashlib.sha256(self.read(Path(text))).hexdigest()
+                    found = hashlib.sha256(self.read(file)).hexdigest()
                 except (OSError, FromsourceError):
                     found = "unreadable"
             else:
-                found = sha256_file(Path(text))
+                found = sha256_file(file)
             self._digests[text] = found
         return found
 
@@ -147,23 +148,32 @@ class Lookups:
         Stage-1 and stage-2 builds of one package share a file name and can be byte for
         byte the same; what tells them apart is the attestation recorded when one was used.
         Without a digest match the first file found is returned, for a precise mismatch error.
+        The order is worked out once per lookup; only ``exclude`` differs between dependents.
         """
-        key = (name, None if near is None else str(near), seeds)
-        found = self._candidates.get(key)
-        if found is None:
-            found = self.locations.candidates(name, near, seeds=seeds, exists=self.exists)
-            self._candidates[key] = found
-        if exclude is not None:
-            found = [f for f in found if self.file_key(f) != exclude]
+        key = (name, None if near is None else str(near), seeds, sha256, attestation_sha256)
+        ranked = self._ranked.get(key)
+        if ranked is None:
+            ranked = self._ranked[key] = self._rank(name, near, seeds, sha256, attestation_sha256)
+        for path, file_key in ranked:
+            if file_key != exclude:
+                return path
+        return None
+
+    def _rank(
+        self, name: str, near: Path | None, seeds: bool, sha256: str, attestation_sha256: str | None
+    ) -> list[tuple[Path, str]]:
+        """The files called ``name`` in the order :meth:`find_wheel` prefers them: the attestation
+        matching too, then the digest, then the rest, each in the order of the candidates."""
+        found = self.locations.candidates(name, near, seeds=seeds, exists=self.exists)
         matching = [f for f in found if self.digest(f) == sha256]
+        pinned = []
         if attestation_sha256 is not None:
             for candidate in matching:
                 files = self.attestations(candidate)
                 if files and self.digest(files[0]) == attestation_sha256:
-                    return candidate
-        if matching:
-            return matching[0]
-        return found[0] if found else None
+                    pinned.append(candidate)
+        ordered = pinned + [f for f in matching if f not in pinned] + [f for f in found if f not in matching]
+        return [(f, self.file_key(f)) for f in ordered]
 
 
 def same_file_key(path: Path) -> str:
