@@ -138,12 +138,11 @@ class Verifier:
                 reasons.append(str(exc))
                 continue
             for index, envelope in enumerate(envelopes, 1):
-                where = f"{path.name}#{index}"
                 try:
                     verified = dsse.verify(envelope, self.keys, self.threshold)
                     record = BuildRecord.from_statement(verified.statement)
                 except VerificationError as exc:
-                    reasons.extend(f"{where}: {r}" for r in exc.reasons)
+                    reasons.extend(f"{path.name}#{index}: {r}" for r in exc.reasons)
                     continue
                 problems = record.subject_problems(wheel.name, digest)
                 problems += record.isolation_problems(
@@ -151,7 +150,7 @@ class Verifier:
                 )
                 problems += record.source_problems(allow_unverified_sources=self.allow_unverified_sources)
                 if problems:
-                    reasons.extend(f"{where}: {p}" for p in problems)
+                    reasons.extend(f"{path.name}#{index}: {p}" for p in problems)
                     continue
                 node.attestation = str(path)
                 node.keyids = verified.keyids
