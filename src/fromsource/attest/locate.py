@@ -34,9 +34,11 @@ def attestation_files(
     found: list[Path] = []
     seen: set[str] = set()
     for directory in (wheel.parent, *directories):
+        if exists is not None and not exists(directory, name):
+            continue  # answered without making a path
         path = directory / name
         key = os.path.abspath(path)  # no resolve(): verify looks files up thousands of times
-        if key not in seen and (path.is_file() if exists is None else exists(directory, name)):
+        if key not in seen and (exists is not None or path.is_file()):
             seen.add(key)
             found.append(path)
     return found

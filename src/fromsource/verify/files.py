@@ -43,9 +43,11 @@ class Locations:
         found: list[Path] = []
         seen: set[str] = set()
         for directory in dirs:
+            if exists is not None and not exists(directory, name):
+                continue  # answered without making a path
             path = directory / name
             key = same_file_key(path)
-            if key not in seen and (path.is_file() if exists is None else exists(directory, name)):
+            if key not in seen and (exists is not None or path.is_file()):
                 seen.add(key)
                 found.append(path)
         return found
