@@ -30,7 +30,7 @@ def project(
     static: bool = True,
     fail: bool = False,
     block: bool = False,
-    gate: bool = False,
+    gate: Path | None = None,
     unstable: bool = False,
 ) -> Path:
     """Write ``name-version.tar.gz`` into ``index``.
@@ -40,7 +40,8 @@ def project(
     Requires-Dist; ``static=False`` leaves PKG-INFO without authoritative Requires-Dist;
     ``block=True`` makes ``build_wheel`` write ``blocked`` into its source tree and wait
     there until it is killed (a test's way to stop a run mid-build without a race);
-    ``gate=True`` holds ``build_wheel`` until the test opens the gate (see tinybackend);
+    ``gate`` (a directory with the FIFO ``started``, see tinybackend) holds ``build_wheel``
+    until the test opens the gate; the build must see that directory (``--sandbox off``);
     ``unstable=True`` makes every build's wheel different (a non-reproducible build).
     """
     index.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,7 @@ def project(
         "backend_requires": list(backend),
         "fail": fail,
         "block": block,
-        "gate": gate,
+        "gate": str(gate) if gate else None,
         "unstable": unstable,
         "imports": [module_name(r) for r in [*build, *backend] if ";" not in r],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -13,6 +14,16 @@ from fromsource.attest.keys import KeyPair
 
 DATA = Path(__file__).parent / "data"
 PACKAGES = Path(__file__).parent / "packages"
+SHARED_MEMORY = "/dev/shm"  # a tmpfs where the system has one
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Test files (workspaces, build venvs, unpacked sdists) in memory where the system has a
+    writable /dev/shm: builds fsync and delete thousands of small files, which costs whole
+    seconds on a disk mounted with discard. pytest's own temporary root, so its numbered
+    directories, locks and retention work as usual; an explicit one is left alone."""
+    if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.access(SHARED_MEMORY, os.W_OK | os.X_OK):
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = SHARED_MEMORY
 
 
 def make_sdist(project_dir: Path, dest_dir: Path, name: str, version: str) -> Path:

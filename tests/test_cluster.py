@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import base64
 import functools
-import glob
 import hashlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -313,12 +312,41 @@ def _free_port() -> int:
         return port
 
 
-def _wait_for(predicate: Callable[[], object], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+class _Gate:
+    """Where gated builds (``project(..., gate=...)``) stop: each writes its source tree into
+    the FIFO ``started`` and waits on the FIFO ``gate-open`` it made there. The test blocks
+    reading ``started``; nothing polls a clock."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True)
+        os.mkfifo(root / "started")
+        # Read and write ends both held: a build's open never blocks, and no end of file
+        # shows between two builds.
+        self._started = os.open(root / "started", os.O_RDWR)
+        self._pending = b""
+        self._opened: list[int] = []
+
+    def next_build(self) -> Path:
+        """The source tree of the next build to reach the gate (blocks until one does)."""
+        while b"\n" not in self._pending:
+            # the timeout only keeps a broken run from hanging the suite
+            ready, _, _ = select.select([self._started], [], [], 300)
+            assert ready, "no build reached the gate"
+            self._pending += os.read(self._started, 4096)
+        line, _, self._pending = self._pending.partition(b"\n")
+        return Path(line.decode())
+
+    def let_through(self, source: Path) -> None:
+        """Open the gate of the build waiting in ``source``: the line stays in the FIFO until
+        the build reads it, since this end stays open until :meth:`close`."""
+        fd = os.open(source / "gate-open", os.O_RDWR)
+        self._opened.append(fd)
+        os.write(fd, b"open\n")
+
+    def close(self) -> None:
+        for fd in (self._started, *self._opened):
+            os.close(fd)
 
 
 class _Cluster:
@@ -402,13 +430,18 @@ def real_cluster(tmp_path: Path) -> Iterator[_Cluster]:
         cluster.stop()
 
 
-def _gates(root: Path) -> list[Path]:
-    """Gated builds waiting in the workers' directories (glob.glob: trees vanish meanwhile)."""
-    pattern = root / "w*" / "scratch" / "**" / "held-1.0" / "src" / "*" / "gate-waiting"
-    return sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
+@pytest.fixture
+def gate(tmp_path: Path) -> Iterator[_Gate]:
+    made = _Gate(tmp_path / "gate")
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 def _command(index: Path, ws: Path, store: Path, address: str) -> list[str]:
+    # --sandbox off (network isolation only): a gated build writes to the test's FIFO, which
+    # bubblewrap would hide; the LocalCluster tests above build in the default sandbox.
     return [
         sys.executable,
         "-m",
@@ -425,16 +458,26 @@ def _command(index: Path, ws: Path, store: Path, address: str) -> list[str]:
         str(store),
         "--executor",
         address.replace("tcp://", "dask://"),
+        "--sandbox",
+        "off",
     ]
 
 
+def _read_until(stream: IO[str], wanted: str) -> None:
+    """Read the run's progress lines up to ``wanted``: gated on the pipe, no clock."""
+    for line in stream:
+        if line.startswith(wanted):
+            return
+    raise AssertionError(f"the run ended before printing {wanted!r}")
+
+
 def test_real_scheduler_and_workers_build_and_survive_a_killed_worker(
-    real_cluster: _Cluster, tmp_path: Path
+    real_cluster: _Cluster, gate: _Gate, tmp_path: Path
 ) -> None:
     index, ws, store = tmp_path / "index", tmp_path / "ws", tmp_path / "store"
     _diamond(index)
     project(index, "app", requires=["left", "right"], build=["builder", "held"])
-    project(index, "held", gate=True)  # its build waits until the test opens the gate
+    project(index, "held", gate=gate.root)  # its build waits until the test opens the gate
 
     run = subprocess.Popen(
         _command(index, ws, store, real_cluster.address),
@@ -443,19 +486,13 @@ def test_real_scheduler_and_workers_build_and_survive_a_killed_worker(
         text=True,
     )
     try:
-
-        def waiting() -> list[Path]:
-            return _gates(real_cluster.root)
-
-        _wait_for(lambda: len(waiting()) == 1, "the gated build to start")
-        (first,) = waiting()
+        first = gate.next_build()
         victim = first.relative_to(real_cluster.root).parts[0]
         real_cluster.kill(victim)  # mid-build: its hook dies with it
         # The scheduler hands the build to the other worker; let that attempt through.
-        _wait_for(lambda: any(p != first and p.exists() for p in waiting()), "the retried build")
-        (second,) = [p for p in waiting() if p != first]
+        second = gate.next_build()
         assert second.relative_to(real_cluster.root).parts[0] != victim
-        (second.parent / "gate-open").touch()
+        gate.let_through(second)
         stdout, stderr = run.communicate(timeout=300)
     finally:
         if run.poll() is None:
@@ -480,10 +517,12 @@ def test_real_scheduler_and_workers_build_and_survive_a_killed_worker(
         assert not list((real_cluster.root / worker).rglob("*.intoto.jsonl"))
 
 
-def test_lost_scheduler_stops_the_run_and_a_rerun_resumes(real_cluster: _Cluster, tmp_path: Path) -> None:
+def test_lost_scheduler_stops_the_run_and_a_rerun_resumes(
+    real_cluster: _Cluster, gate: _Gate, tmp_path: Path
+) -> None:
     index, ws, store = tmp_path / "index", tmp_path / "ws", tmp_path / "store"
     project(index, "app", build=["held", "quick"])
-    project(index, "held", gate=True)
+    project(index, "held", gate=gate.root)
     project(index, "quick")
 
     run = subprocess.Popen(
@@ -493,8 +532,10 @@ def test_lost_scheduler_stops_the_run_and_a_rerun_resumes(real_cluster: _Cluster
         text=True,
     )
     try:
-        _wait_for(lambda: bool(_gates(real_cluster.root)), "the gated build to start")
-        _wait_for((ws / "wheels" / "quick-1.0-py3-none-any.whl").exists, "quick to be signed")
+        gate.next_build()
+        assert run.stderr is not None
+        _read_until(run.stderr, "built quick 1.0")  # signed: off a terminal, a line per build
+        assert (ws / "wheels" / "quick-1.0-py3-none-any.whl").exists()
         real_cluster.stop()  # scheduler and workers gone mid-build
         _, stderr = run.communicate(timeout=180)
     finally:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from fromsource.attest import dsse
@@ -33,6 +33,8 @@ from fromsource.verify import Locations, Verifier
 PACKAGING = "packaging-24.2-py3-none-any.whl"
 FLIT = "flit_core-3.12.0-py3-none-any.whl"
 EXAMPLES = int(os.environ.get("FROMSOURCE_MUTATIONS", "2000"))
+# The examples run as this many seeded shards, which pytest-xdist spreads over the cores.
+SHARDS = 4
 
 JsonPath = tuple[str | int, ...]
 
@@ -87,7 +89,7 @@ class Mutation:
 
     def apply(self, statement: dict[str, Any]) -> bytes:
         """The mutated statement as the exact payload bytes to sign."""
-        doc = copy.deepcopy(statement)
+        doc = _copy_along(statement, self.path[:-1])
         parent, last = get(doc, self.path[:-1]), self.path[-1]
         duplicate_key = None
         if self.op == "drop":
@@ -107,6 +109,17 @@ class Mutation:
         else:  # the same key twice in one object: only raw JSON can say that
             duplicate_key = (self.path, self.value)
         return _encode(doc, (), duplicate_key)
+
+
+def _copy_along(doc: Any, path: JsonPath) -> Any:
+    """A copy of ``doc`` in which the containers along ``path`` are new (the only ones a
+    mutation changes); everything else is shared with ``doc``, which stays as it was."""
+    root = copy.copy(doc)
+    node = root
+    for step in path:
+        node[step] = copy.copy(node[step])
+        node = node[step]
+    return root
 
 
 def _encode(value: Any, path: JsonPath, duplicate: tuple[JsonPath, Any] | None) -> bytes:
@@ -287,6 +300,7 @@ class Chain:
     statements: dict[str, dict[str, Any]]
     originals: dict[str, bytes]
     dirty: set[str] = field(default_factory=set)  # attestations not as built (writes are slow here)
+    sites: dict[str, list[JsonPath]] = field(default_factory=dict)  # of each statement, listed once
 
     def att(self, wheel: str) -> Path:
         return self.ws / "attestations" / f"{wheel}.intoto.jsonl"
@@ -329,14 +343,15 @@ def chain(built_workspace: Path, keypair: KeyPair, tmp_path_factory: pytest.Temp
     )
     originals[PACKAGING] = made.sign(dsse.canonical_json(statements[PACKAGING]))
     made.att(PACKAGING).write_bytes(originals[PACKAGING])
+    made.sites.update((wheel, sites(statement)) for wheel, statement in statements.items())
     return made
 
 
 @st.composite
-def mutations(draw: st.DrawFn, statements: dict[str, dict[str, Any]]) -> Mutation:
+def mutations(draw: st.DrawFn, chain: Chain) -> Mutation:
     target = draw(st.sampled_from([PACKAGING, FLIT]))
-    statement = statements[target]
-    path = draw(st.sampled_from(sites(statement)))
+    statement = chain.statements[target]
+    path = draw(st.sampled_from(chain.sites[target]))
     parent, original = get(statement, path[:-1]), get(statement, path)
     ops = ["drop", "duplicate", "retype", "add", "change"] + (["rename"] if isinstance(parent, dict) else [])
     op = draw(st.sampled_from(ops))
@@ -410,11 +425,14 @@ def _check(chain: Chain, mutation: Mutation) -> None:
     assert not valid or neutral(mutation, statement), f"verify accepted {mutation}"
 
 
-def test_every_mutation_is_rejected_unless_neutral(chain: Chain) -> None:
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_mutation_is_rejected_unless_neutral(chain: Chain, shard: int) -> None:
     counted = {"seen": 0}
+    examples = -(-EXAMPLES // SHARDS)  # together at least EXAMPLES
 
+    @seed(shard)  # reproducible, and each shard draws other mutations
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         derandomize=True,
         database=None,
@@ -423,13 +441,13 @@ def test_every_mutation_is_rejected_unless_neutral(chain: Chain) -> None:
     @given(st.data())
     def run(data: st.DataObject) -> None:
         counted["seen"] += 1
-        _check(chain, data.draw(mutations(chain.statements)))
+        _check(chain, data.draw(mutations(chain)))
 
     try:
         run()
     finally:
         chain.restore()
-    assert counted["seen"] >= EXAMPLES
+    assert counted["seen"] >= examples
 
 
 @pytest.mark.parametrize(

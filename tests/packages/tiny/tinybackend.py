@@ -3,8 +3,10 @@
 ``tiny.json`` next to it says what to build: name, version, Requires-Dist lines, extras,
 what ``get_requires_for_build_wheel`` returns, modules that must be importable (the build
 requirements, proving the environment holds them), blocking until killed, a failure, output
-that differs on every build (``unstable``), or a gate: the build writes ``gate-waiting`` into
-its source tree and waits until a test writes ``gate-open`` there.
+that differs on every build (``unstable``), or a gate (a directory the test made, holding the
+FIFO ``started``): the build makes the FIFO ``gate-open`` in its source tree, writes the tree's
+path as one line into ``started`` and blocks reading ``gate-open`` until the test writes a line
+there. Blocking opens and reads on both sides: nothing waits on a clock.
 """
 
 import base64
@@ -44,12 +46,12 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         while True:
             signal.pause()  # no clock: only the signal that kills the run ends this
     if config.get("gate"):
-        open("gate-waiting", "w").close()
-        deadline = time.monotonic() + 300
-        while not os.path.exists("gate-open"):
-            if time.monotonic() > deadline:
-                raise SystemExit("tinybackend: the gate was never opened")
-            time.sleep(0.02)
+        os.mkfifo("gate-open")
+        with open(os.path.join(config["gate"], "started"), "w", encoding="utf-8") as started:
+            started.write(os.getcwd() + "\n")
+        with open("gate-open", encoding="utf-8") as gate:
+            if not gate.readline():
+                raise SystemExit("tinybackend: the gate closed without opening")
     if config.get("fail"):
         print("tinybackend: failing on purpose", file=sys.stderr)
         raise SystemExit(1)
