@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,18 @@ def pytest_configure(config: pytest.Config) -> None:
     writable /dev/shm: builds fsync and delete thousands of small files, which costs whole
     seconds on a disk mounted with discard. pytest's own temporary root, so its numbered
     directories, locks and retention work as usual; an explicit one is left alone."""
-    if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.access(SHARED_MEMORY, os.W_OK | os.X_OK):
+    in_memory = os.access(SHARED_MEMORY, os.W_OK | os.X_OK)
+    if "PYTEST_DEBUG_TEMPROOT" not in os.environ and in_memory:
         os.environ["PYTEST_DEBUG_TEMPROOT"] = SHARED_MEMORY
+    # Under PYTHONDONTWRITEBYTECODE every interpreter the suite starts (command-line runs,
+    # build pool workers, dask workers, pytest-xdist workers: hundreds) compiles the project
+    # again. They share compiled modules in a directory of this run instead; the source tree
+    # stays as the variable asks. xdist workers inherit the result.
+    if os.environ.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in os.environ:
+        prefix = tempfile.mkdtemp(prefix="fromsource-pycache-", dir=SHARED_MEMORY if in_memory else None)
+        config.add_cleanup(functools.partial(shutil.rmtree, prefix, ignore_errors=True))
+        del os.environ["PYTHONDONTWRITEBYTECODE"]
+        os.environ["PYTHONPYCACHEPREFIX"] = prefix
 
 
 def make_sdist(project_dir: Path, dest_dir: Path, name: str, version: str) -> Path:

@@ -411,6 +411,12 @@ def test_libcst_is_only_a_fallback() -> None:
         (b"x = True\n", b"x = False\n", CHANGE_CODE),
         (b"x = 1\n", b"x = '1'\n", CHANGE_CODE),
         (b"x = 0x10\n", b"x = 16\n", CHANGE_FORMATTING),
+        (b"if a:\n    b()\nc()\n", b"if a:\n    b()\n    c()\n", CHANGE_CODE),  # one block or two
+        (b"if a: b()\nelif c: d()\n", b"if a: b()\nelse:\n    if c: d()\n", CHANGE_FORMATTING),
+        (b"x = f'a{y}' 'b'\n", b"x = f'a{y}b'\n", CHANGE_FORMATTING),
+        (b"x = f'{y!r}'\n", b"x = f'{y!s}'\n", CHANGE_CODE),
+        (b"def f(*a): pass\n", b"def f(**a): pass\n", CHANGE_CODE),
+        (b"from . import x\n", b"from .. import x\n", CHANGE_CODE),
     ],
 )
 def test_classify_change_follows_the_interpreter(parser: Parser, old: bytes, new: bytes, change: str) -> None:

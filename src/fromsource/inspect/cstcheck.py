@@ -3,26 +3,16 @@
 The checks run on the standard library's ``ast``; a module the running interpreter cannot
 parse (newer syntax than this Python, say) gets a second chance here, with libcst's own
 grammar. Importing this module imports libcst (slow), so callers import it lazily, and only
-for such modules.
+for such modules. The hidden-code checks are in :mod:`fromsource.inspect.cstlint`.
 """
 
 from __future__ import annotations
 
-import re
+import dataclasses
 import unicodedata
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from fromsource.inspect.codecheck import (
-    DECODERS,
-    ENCODED,
-    EXECUTORS,
-    IMPORTERS,
-    LONG_ENCODED,
-    is_builtin,
-    may_hide_code,
-)
 from fromsource.inspect.model import (
     CHANGE_CODE,
     CHANGE_FORMATTING,
@@ -35,7 +25,6 @@ with warnings.catch_warnings():
     # libcst 1.0 imports mypy_extensions.TypedDict, deprecated in recent mypy_extensions
     warnings.simplefilter("ignore", DeprecationWarning)
     import libcst as cst
-    from libcst.metadata import MetadataWrapper, PositionProvider
 
 # Layout-only nodes: they never change what a module does.
 _LAYOUT = (
@@ -59,18 +48,18 @@ _LAYOUT = (
 _LITERAL = "<literal>"
 
 
-def _identifier(name: cst.Name) -> str:
+def identifier(name: cst.Name) -> str:
     """The name as the interpreter reads it: NFKC-normalised (fullwidth ``exec`` is ``exec``)."""
     return name.value if name.value.isascii() else unicodedata.normalize("NFKC", name.value)
 
 
-_Part = cst.SimpleString | cst.FormattedString
+StringPart = cst.SimpleString | cst.FormattedString
 
 
-def _parts(node: cst.ConcatenatedString) -> list[_Part]:
+def string_parts(node: cst.ConcatenatedString) -> list[StringPart]:
     """The literals of an implicit concatenation, walked without recursion (one level per part)."""
-    parts: list[_Part] = []
-    current: _Part | cst.ConcatenatedString = node
+    parts: list[StringPart] = []
+    current: StringPart | cst.ConcatenatedString = node
     while isinstance(current, cst.ConcatenatedString):
         parts.append(current.left)
         current = current.right
@@ -78,9 +67,9 @@ def _parts(node: cst.ConcatenatedString) -> list[_Part]:
     return parts
 
 
-def _value(node: cst.SimpleString | cst.ConcatenatedString) -> str | bytes | None:
+def string_value(node: cst.SimpleString | cst.ConcatenatedString) -> str | bytes | None:
     """The value of a string literal or concatenation; None for f-strings and odd escapes."""
-    parts = _parts(node) if isinstance(node, cst.ConcatenatedString) else [node]
+    parts = string_parts(node) if isinstance(node, cst.ConcatenatedString) else [node]
     values: list[str | bytes] = []
     for part in parts:
         if isinstance(part, cst.FormattedString):
@@ -101,66 +90,118 @@ def _value(node: cst.SimpleString | cst.ConcatenatedString) -> str | bytes | Non
     return None
 
 
-class _Signature(cst.CSTVisitor):
-    """Flatten a tree into node types and leaf values, layout left out.
-
-    Each node's items are closed by ``)``, so the flat list keeps the tree's shape (``if a:
-    b()`` then ``c()`` is not ``if a: b(); c()``). Statement lines are layout, as are ``;``
-    and the choice between a one-line suite and an indented block, and ``elif`` versus
-    ``else: if``: the interpreter's tree has the same statements in the same blocks.
-    """
-
-    def __init__(self, *, keep_literals: bool) -> None:
-        super().__init__()
-        self.keep_literals = keep_literals
-        self.items: list[str] = []
-        self._closes: list[int] = []  # per visited node: how many ")" its leaving adds
-        self._elifs: set[cst.If] = set()
-
-    def _literal(self, kind: str, value: object) -> bool:
-        self.items.append(kind)
-        self.items.append(repr(value) if self.keep_literals else _LITERAL)
-        self._closes.append(0)
-        return False
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (*_LAYOUT, cst.SimpleStatementLine, cst.Else)):
-            self._closes.append(0)
-            return not isinstance(node, _LAYOUT)
-        if isinstance(node, cst.ConcatenatedString | cst.SimpleString):
-            value = _value(node)  # quote style and implicit concatenation are layout
-            if value is not None:
-                return self._literal("str", value)
-        if isinstance(node, cst.Integer | cst.Float | cst.Imaginary):
-            return self._literal("num", node.evaluated_value)
-        if isinstance(node, cst.FormattedStringText):
-            return self._literal("fstr", node.value)
-        closes = 1
-        if node in self._elifs:  # ``elif`` is ``else:`` holding an ``if``
-            self.items.append("Block")
-            closes = 2
-        if isinstance(node, cst.If) and isinstance(node.orelse, cst.If):
-            self._elifs.add(node.orelse)
-        self.items.append(
-            "Block" if isinstance(node, cst.IndentedBlock | cst.SimpleStatementSuite) else type(node).__name__
-        )
-        if isinstance(node, cst.Name):
-            self.items.append(_identifier(node))
-        self._closes.append(closes)
-        if isinstance(node, cst.ConcatenatedString):  # an f-string among the parts
-            for part in _parts(node):
-                part.visit(self)
-            return False
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.items.extend(")" * self._closes.pop())
+# Fields that only hold layout: parentheses, separators, indentation, newlines, quotes.
+_LAYOUT_FIELDS = frozenset(
+    {
+        "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header",
+        "footer", "indent", "newline", "trailing_whitespace", "default_indent", "default_newline",
+        "has_trailing_newline", "encoding", "start", "end",
+    }
+)  # fmt: skip
+_BLOCKS = (cst.Module, cst.IndentedBlock, cst.SimpleStatementSuite)
 
 
-def _signature(module: cst.Module, *, keep_literals: bool) -> list[str]:
-    visitor = _Signature(keep_literals=keep_literals)
-    module.visit(visitor)
-    return visitor.items
+def _statements(block: cst.CSTNode | None) -> list[cst.CSTNode]:
+    """A block's statements as the interpreter lists them: ``;`` and line breaks are layout,
+    and so are a one-line suite versus an indented block, and ``elif`` versus ``else: if``."""
+    if block is None:
+        return []
+    if isinstance(block, cst.If):  # elif
+        return [block]
+    if isinstance(block, cst.Else):
+        block = block.body
+    found: list[cst.CSTNode] = []
+    for statement in getattr(block, "body", ()):
+        found.extend(statement.body if isinstance(statement, cst.SimpleStatementLine) else [statement])
+    return found
+
+
+def _text(text: cst.FormattedStringText, raw: bool) -> str:
+    """The value an f-string's text part stands for."""
+    value = text.value.replace("{{", "{").replace("}}", "}")
+    if raw or "\\" not in value:
+        return value
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escapes are not our concern
+        try:
+            return value.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        except UnicodeDecodeError:
+            return value
+
+
+class _Text(str):
+    """A text piece of an f-string (a literal), unlike a field's string (code)."""
+
+
+def _pieces(node: cst.FormattedString | cst.ConcatenatedString) -> list[_Text | cst.CSTNode]:
+    """An f-string (or a concatenation holding one) as the interpreter joins it: adjacent
+    texts merged, empty ones dropped, the replacement fields in between."""
+    pieces: list[str | cst.CSTNode] = []
+    for part in string_parts(node) if isinstance(node, cst.ConcatenatedString) else [node]:
+        if isinstance(part, cst.SimpleString):
+            value = string_value(part)
+            pieces.append(value if isinstance(value, str) else part)
+            continue
+        raw = "r" in part.start.lower()
+        for piece in part.parts:
+            pieces.append(_text(piece, raw) if isinstance(piece, cst.FormattedStringText) else piece)
+    merged: list[str | cst.CSTNode] = []
+    for item in pieces:
+        if isinstance(item, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += item
+        elif item != "":
+            merged.append(item)
+    return [_Text(item) if isinstance(item, str) else item for item in merged]
+
+
+def _signature(module: cst.Module, *, keep_literals: bool) -> list[object]:
+    """Node types, semantic fields and literals in order, layout left out, the shape kept by
+    list lengths (as codecheck does with ``ast``); iterative, so deep trees are fine."""
+    items: list[object] = []
+    stack: list[object] = [module]
+
+    def literal(kind: str, value: object) -> None:
+        items.append(kind)
+        items.append(repr(value) if keep_literals else _LITERAL)
+
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _Text):
+            literal("str", str(node))
+        elif isinstance(node, list):
+            items.append(len(node))
+            stack.extend(reversed(node))
+        elif not isinstance(node, cst.CSTNode):
+            items.append(node if isinstance(node, bool | int | str) or node is None else type(node).__name__)
+        elif isinstance(node, _LAYOUT):
+            continue
+        elif isinstance(node, cst.SimpleString | cst.ConcatenatedString) and string_value(node) is not None:
+            literal("str", string_value(node))  # quote style and implicit concatenation are layout
+        elif isinstance(node, cst.Integer | cst.Float | cst.Imaginary):
+            literal("num", node.evaluated_value)
+        elif isinstance(node, cst.FormattedString | cst.ConcatenatedString):
+            items.append("JoinedStr")
+            stack.append(_pieces(node))
+        elif isinstance(node, cst.FormattedStringText):  # in a format spec
+            literal("str", node.value)
+        elif isinstance(node, cst.Name):
+            items += ["Name", identifier(node)]
+        elif isinstance(node, _BLOCKS):
+            items.append("Block")
+            stack.append(_statements(node))
+        elif isinstance(node, cst.If):
+            items.append("If")
+            stack += [_statements(node.orelse), _statements(node.body), node.test]
+        else:
+            items.append(type(node).__name__)
+            children: list[object] = []
+            for spec in dataclasses.fields(node):
+                if spec.name in _LAYOUT_FIELDS or spec.name.startswith("whitespace"):
+                    continue
+                value = getattr(node, spec.name)
+                children.append(list(value) if isinstance(value, tuple | list) else value)
+            stack.extend(reversed(children))
+    return items
 
 
 def parse(source: bytes) -> cst.Module | None:
@@ -188,12 +229,12 @@ def classify_change(old: bytes, new: bytes) -> str:
 _TYPING_MODULES = frozenset({"typing", "__future__"})
 
 
-def _dotted(node: cst.BaseExpression) -> str | None:
+def dotted(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.Name):
-        return _identifier(node)
+        return identifier(node)
     if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{_identifier(node.attr)}" if base else None
+        base = dotted(node.value)
+        return f"{base}.{identifier(node.attr)}" if base else None
     return None
 
 
@@ -204,7 +245,7 @@ def _inert(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Ellipsis):
         return True
     if isinstance(node, cst.Name | cst.Attribute):
-        return _dotted(node) is not None
+        return dotted(node) is not None
     if isinstance(node, cst.UnaryOperation):
         return isinstance(node.operator, cst.Minus | cst.Plus) and _inert(node.expression)
     if isinstance(node, cst.BinaryOperation):  # ``str | None`` in annotations
@@ -249,10 +290,10 @@ def _inert_small(stmt: cst.BaseSmallStatement) -> bool:
             and (stmt.value is None or _inert(stmt.value))
         )
     if isinstance(stmt, cst.ImportFrom):
-        module = _dotted(stmt.module) if stmt.module is not None else None
+        module = dotted(stmt.module) if stmt.module is not None else None
         return not stmt.relative and module in _TYPING_MODULES
     if isinstance(stmt, cst.Import):
-        return all(_dotted(alias.name) in _TYPING_MODULES for alias in stmt.names)
+        return all(dotted(alias.name) in _TYPING_MODULES for alias in stmt.names)
     return False
 
 
@@ -274,7 +315,7 @@ def _inert_block(body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallState
 
 def _inert_if(stmt: cst.If) -> bool:
     # Only ``if TYPE_CHECKING:`` (setuptools-scm's version template) is allowed.
-    if _dotted(stmt.test) not in {"TYPE_CHECKING", "typing.TYPE_CHECKING"}:
+    if dotted(stmt.test) not in {"TYPE_CHECKING", "typing.TYPE_CHECKING"}:
         return False
     if not _inert_block(stmt.body.body):
         return False
@@ -296,220 +337,9 @@ def is_literal_only(source: bytes) -> bool | None:
 
 # ---------------------------------------------------------------- hidden code
 
-# The rule vocabulary is codecheck's: one definition for both parsers.
-
-
-def _callee(node: cst.Call) -> str:
-    return _dotted(node.func) or ""
-
-
-_NEWLINES = re.compile(r"\r\n|\r|\n")
-
-
-class _Flatten(cst.CSTTransformer):
-    """Each implicit concatenation of plain literals as one literal with the same value over
-    the same lines (backslash-newlines inside it), its parts' values kept aside.
-
-    libcst nests a concatenation one level per literal, so walking or printing a long one
-    recurses past the interpreter's limit; the flat tree has the same positions.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: dict[cst.SimpleString, list[str | bytes]] = {}
-
-    def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> bool:
-        # only an f-string among the parts has expressions to walk into
-        return any(isinstance(p, cst.FormattedString) for p in _parts(node))
-
-    def leave_ConcatenatedString(
-        self, original_node: cst.ConcatenatedString, updated_node: cst.ConcatenatedString
-    ) -> cst.BaseExpression:
-        value = _value(original_node)
-        if value is None:
-            return updated_node
-        layout = cst.Module(body=[])
-        spaces: list[str] = []
-        level: _Part | cst.ConcatenatedString = original_node
-        while isinstance(level, cst.ConcatenatedString):
-            spaces.append(layout.code_for_node(level.whitespace_between))
-            level = level.right
-        parts = _parts(original_node)
-        text = "".join(p.value for p in parts if isinstance(p, cst.SimpleString)) + "".join(spaces)
-        breaks = len(_NEWLINES.findall(text))
-        spelt = repr(value)
-        flat = cst.SimpleString(
-            spelt[:-1] + "\\\n" * breaks + spelt[-1], lpar=original_node.lpar, rpar=original_node.rpar
-        )
-        values = (_value(p) for p in parts if isinstance(p, cst.SimpleString))
-        self.parts[flat] = [v for v in values if v is not None]
-        return flat
-
-
-@dataclass
-class _ExecCall:
-    node: cst.Call
-    name: str
-    decoded: bool = False  # a decoding call inside its arguments
-    names: set[str] = field(default_factory=set)  # names its arguments read
-
-
-class _Finder(cst.CSTVisitor):
-    """One pass: executors and what feeds them, importers, marshal, long literals.
-
-    Runs on the tree :class:`_Flatten` made: ``concatenated`` holds the parts of the literals
-    that were implicit concatenations.
-    """
-
-    def __init__(self, concatenated: dict[cst.SimpleString, list[str | bytes]]) -> None:
-        super().__init__()
-        self.concatenated = concatenated
-        self.found: list[tuple[cst.CSTNode, str, str]] = []
-        self.executors: list[_ExecCall] = []
-        self.decoded_names: set[str] = set()  # bound to a decoding call's result
-        self._open: list[_ExecCall] = []
-        self._targets: list[list[str]] = []
-
-    def found_at(self, node: cst.CSTNode, rule: str, message: str) -> None:
-        self.found.append((node, rule, message))
-
-    # Names bound by ``=``, an annotated ``=`` or ``:=`` to something decoded.
-    def visit_Assign(self, node: cst.Assign) -> None:
-        self._targets.append([_identifier(t.target) for t in node.targets if isinstance(t.target, cst.Name)])
-
-    def leave_Assign(self, original_node: cst.Assign) -> None:
-        self._targets.pop()
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._targets.append([_identifier(node.target)] if isinstance(node.target, cst.Name) else [])
-
-    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
-        self._targets.pop()
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._targets.append([_identifier(node.target)] if isinstance(node.target, cst.Name) else [])
-
-    def leave_NamedExpr(self, original_node: cst.NamedExpr) -> None:
-        self._targets.pop()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        for call in self._open:
-            call.names.add(_identifier(node))
-
-    def visit_Call(self, node: cst.Call) -> None:
-        name = _callee(node)
-        if name.rsplit(".", 1)[-1] in DECODERS:
-            for call in self._open:
-                call.decoded = True
-            for targets in self._targets:
-                self.decoded_names.update(targets)
-        if is_builtin(name, EXECUTORS):
-            call = _ExecCall(node, name)
-            self.executors.append(call)
-            self._open.append(call)
-        elif is_builtin(name, IMPORTERS) or name.endswith(".import_module"):
-            if node.args and self._computed(node.args[0].value):
-                self.found_at(node, "computed-import", f"{name}() of a computed module name")
-        elif name in {"marshal.loads", "marshal.load"}:
-            self.found_at(node, "marshal", f"{name}() turns bytes into code objects")
-
-    def leave_Call(self, original_node: cst.Call) -> None:
-        if self._open and self._open[-1].node is original_node:
-            self._open.pop()
-
-    def finish(self) -> None:
-        for call in self.executors:
-            # the callee's own name ("exec") is not an argument
-            if call.decoded or (call.names - {call.name}) & self.decoded_names:
-                self.found_at(call.node, "exec-decoded", f"{call.name}() of decoded or decompressed data")
-
-    def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> bool:
-        # Left by _Flatten: an f-string among the parts. Its text is not a literal of its own
-        # (as in the interpreter's tree); the expressions inside are walked.
-        for part in _parts(node):
-            if isinstance(part, cst.FormattedString):
-                part.visit(self)
-        return False
-
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        if len(node.value) < LONG_ENCODED:
-            return  # too short to matter: skip the costly evaluation
-        value = _value(node)
-        if value is None:  # odd escapes; nothing to measure
-            return
-        # "prose: " "TWFu...": implicit concatenation hides a long encoded part
-        for candidate in (value, *self.concatenated.get(node, ())):
-            compact = _encoded(candidate)
-            if compact is not None:
-                message = f"string literal of {len(compact)} base64/hex-like characters"
-                self.found_at(node, "long-encoded-literal", message)
-                return
-
-    def _computed(self, node: cst.BaseExpression) -> bool:
-        """A module name spelt so a reader cannot see it: built by calls, or from literals
-        only (``"o" "s"`` included).
-
-        Passing a name through (``__import__(name)``) or prefixing one (``"pkg." + name``) is
-        ordinary plugin loading and not flagged.
-        """
-        if isinstance(node, cst.SimpleString):
-            return node in self.concatenated
-        if isinstance(node, cst.Name | cst.Attribute):
-            return False
-        look = _Look()
-        node.visit(look)
-        if look.calls:
-            return True
-        return look.names == 0  # "o" + "s", "so"[::-1]: a literal in disguise
-
-
-class _Look(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-        self.names = 0
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls += 1
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names += 1
-
-
-def _encoded(value: str | bytes) -> str | None:
-    """The literal's text without whitespace if it is one long encoded run that may hide code."""
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    if len(text) < LONG_ENCODED:
-        return None
-    compact = "".join(text.split())
-    runs = ENCODED.findall(compact)
-    longest_line = max((len(line.strip()) for line in text.splitlines()), default=0)
-    if (
-        len(runs) == 1
-        and len(runs[0]) == len(compact) >= LONG_ENCODED
-        and longest_line >= 40
-        and may_hide_code(compact)
-    ):
-        return compact
-    return None
-
 
 def deep_lint(path: str, source: bytes) -> list[Finding]:
     """Findings of hidden code in one module (one finding if it does not parse)."""
-    module = parse(source)
-    if module is None:
-        return [Finding(rule="does-not-parse", path=path, message="libcst cannot parse it")]
-    flatten = _Flatten()
-    module = module.visit(flatten)
-    finder = _Finder(flatten.parts)
-    module.visit(finder)
-    finder.finish()
-    if not finder.found:
-        return []
-    # positions only when there is something to report (the nodes are the same objects)
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    findings = []
-    for node, rule, message in finder.found:
-        line = positions[node].start.line if node in positions else None
-        findings.append(Finding(rule=rule, path=path, line=line, message=message))
-    return sorted(findings, key=lambda f: (f.line or 0, f.rule))
+    from fromsource.inspect import cstlint
+
+    return cstlint.deep_lint(path, source)
