@@ -17,14 +17,23 @@ from fromsource.attest.keys import KeyPair
 DATA = Path(__file__).parent / "data"
 PACKAGES = Path(__file__).parent / "packages"
 SHARED_MEMORY = "/dev/shm"  # a tmpfs where the system has one
+ROOM_NEEDED = 2 << 30  # bytes free on it for the suite's files (a container's 64 MiB is not)
+
+
+def _in_memory() -> bool:
+    try:
+        free = os.statvfs(SHARED_MEMORY)
+    except OSError:
+        return False
+    return os.access(SHARED_MEMORY, os.W_OK | os.X_OK) and free.f_bavail * free.f_frsize >= ROOM_NEEDED
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Test files (workspaces, build venvs, unpacked sdists) in memory where the system has a
-    writable /dev/shm: builds fsync and delete thousands of small files, which costs whole
-    seconds on a disk mounted with discard. pytest's own temporary root, so its numbered
+    writable /dev/shm with room: builds fsync and delete thousands of small files, which costs
+    whole seconds on a disk mounted with discard. pytest's own temporary root, so its numbered
     directories, locks and retention work as usual; an explicit one is left alone."""
-    in_memory = os.access(SHARED_MEMORY, os.W_OK | os.X_OK)
+    in_memory = _in_memory()
     if "PYTEST_DEBUG_TEMPROOT" not in os.environ and in_memory:
         os.environ["PYTEST_DEBUG_TEMPROOT"] = SHARED_MEMORY
     # Under PYTHONDONTWRITEBYTECODE every interpreter the suite starts (command-line runs,
