@@ -10,11 +10,11 @@ evidence beside it::
 
 Evidence is checked against a policy each time a seed is used, never only at admission: a
 seed whose reviewer is no longer trusted, or whose bytes changed, stops being admissible.
+Admission is here; reading each kind of evidence is :mod:`fromsource.seedevidence`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,36 +23,33 @@ from pathlib import Path
 from typing import Any
 
 from packaging.utils import parse_wheel_filename
-from securesystemslib.signer import Key, Signer
+from securesystemslib.signer import Signer
 
 from fromsource import __version__
 from fromsource.attest import dsse
 from fromsource.attest.locate import sidecar
-from fromsource.attest.provenance import BUILDER_ID, SLSA_PROVENANCE, BuildRecord
 from fromsource.attest.seed_review import (
     ADMIT_BINARY,
     ADMIT_READABLE,
-    SEED_REVIEW,
-    SeedReview,
     review_statement,
 )
 from fromsource.attest.shape import timestamp_now
-from fromsource.attest.source_seed import SOURCE_SEED, SourceSeedClaim, source_seed_statement
-from fromsource.errors import (
-    FromsourceError,
-    PolicyError,
-    SeedAssemblyError,
-    VerificationError,
-)
+from fromsource.attest.source_seed import source_seed_statement
+from fromsource.errors import FromsourceError, PolicyError
 from fromsource.fileutil import sha256_file
 from fromsource.policy import Policy
 from fromsource.seedassembly import AssembledSeed, Placement, assemble
-from fromsource.seedstore import SeedStore, claimed_predicate_type
-from fromsource.untrusted import MAX_EVIDENCE_BYTES, load_json, read_file
-
-EVIDENCE_REVIEW = "review"
-EVIDENCE_PROVENANCE = "provenance"
-EVIDENCE_SOURCE = "source"
+from fromsource.seedevidence import (
+    EVIDENCE_PROVENANCE,
+    EVIDENCE_REVIEW,
+    EVIDENCE_SOURCE,
+    Evidence,
+    envelope_lines,
+    provenance_evidence,
+    review_evidence,
+    source_evidence,
+)
+from fromsource.seedstore import SeedStore
 
 # What a seed is, strongest first: assembled from its sdist, built earlier by a trusted
 # builder, a pre-built wheel reviewed readable, a binary wheel pinned by digest.
@@ -60,15 +57,6 @@ ORIGIN_SOURCE = "source"
 ORIGIN_BUILT = "built"
 ORIGIN_REVIEWED = "reviewed"
 ORIGIN_BINARY = "binary"
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    kind: str  # review | provenance | source
-    keyids: tuple[str, ...]
-    detail: str  # review: readable | binary-by-digest; provenance: the builder id; source: the sdist
-    source: str  # file#envelope
-    sdist: tuple[str, str] | None = None  # source: (file name, sha256) it re-assembles from
 
 
 def seed_origin(evidence: Iterable[Evidence]) -> str | None:
@@ -232,8 +220,8 @@ def admit_by_provenance(wheel: Path, attestations: list[Path], store: SeedStore,
     digest = sha256_file(wheel)
     problems: list[str] = []
     for path in attestations:
-        for index, line in enumerate(_envelope_lines(path), 1):
-            found = _provenance_evidence(line, f"{path.name}#{index}", wheel.name, digest, policy, problems)
+        for index, line in enumerate(envelope_lines(path), 1):
+            found = provenance_evidence(line, f"{path.name}#{index}", wheel.name, digest, policy, problems)
             if found is not None:
                 seed = store.add(wheel, [line])
                 return Admission(seed, digest, EVIDENCE_PROVENANCE, found.detail)
@@ -272,12 +260,12 @@ def check_seed(
     for path in files:
         if not path.is_file():
             continue
-        for index, line in enumerate(_envelope_lines(path), 1):
+        for index, line in enumerate(envelope_lines(path), 1):
             where = f"{path.name}#{index}"
             found = (
-                _review_evidence(line, where, wheel.name, digest, policy, rejected)
-                or _provenance_evidence(line, where, wheel.name, digest, policy, rejected)
-                or _source_evidence(
+                review_evidence(line, where, wheel.name, digest, policy, rejected)
+                or provenance_evidence(line, where, wheel.name, digest, policy, rejected)
+                or source_evidence(
                     line, where, wheel, digest, policy, rejected, [wheel.parent, *sdist_dirs], expected_sdist
                 )
             )
@@ -322,156 +310,6 @@ def _check_allowed(wheel_name: str, policy: Policy) -> None:
     name = parse_wheel_filename(wheel_name)[0]
     if policy.seed_allow is not None and name not in policy.seed_allow:
         raise PolicyError(f"{name} is not in the policy's [seeds].allow list")
-
-
-def _envelope_lines(path: Path) -> list[bytes]:
-    data = read_file(path, limit=MAX_EVIDENCE_BYTES, what="evidence file")
-    return [line + b"\n" for line in data.splitlines() if line.strip()]
-
-
-def _verified(
-    line: bytes, where: str, keys: tuple[Key, ...], threshold: int, rejected: list[str]
-) -> dsse.VerifiedStatement | None:
-    if not keys:
-        return None
-    try:
-        (envelope,) = dsse.parse_envelopes(line, where)
-        return dsse.verify(envelope, keys, min(threshold, len({k.keyid for k in keys})))
-    except VerificationError as exc:
-        rejected.append(f"{where}: {exc.message}")
-        return None
-
-
-def _review_evidence(
-    line: bytes, where: str, wheel_name: str, digest: str, policy: Policy, rejected: list[str]
-) -> Evidence | None:
-    if claimed_predicate_type(line) != SEED_REVIEW:
-        return None
-    verified = _verified(line, where, policy.reviewer_keys, 1, rejected)
-    if verified is None:
-        if not policy.reviewer_keys:
-            rejected.append(f"{where}: the policy trusts no reviewer keys")
-        return None
-    try:
-        review = SeedReview.from_statement(verified.statement)
-    except VerificationError as exc:
-        rejected.extend(f"{where}: {r}" for r in exc.reasons)
-        return None
-    if review.wheel_name != wheel_name:
-        rejected.append(f"{where}: statement is about {review.wheel_name!r}, not {wheel_name}")
-        return None
-    if review.wheel_sha256 != digest:
-        rejected.append(f"{where}: the seed file's sha256 differs from the digest that was attested")
-        return None
-    if review.admission == ADMIT_BINARY and digest not in policy.binary_seed_digests:
-        rejected.append(f"{where}: a binary seed, and the policy does not name its sha256 {digest}")
-        return None
-    return Evidence(EVIDENCE_REVIEW, verified.keyids, review.admission, where)
-
-
-def _provenance_evidence(
-    line: bytes, where: str, wheel_name: str, digest: str, policy: Policy, rejected: list[str]
-) -> Evidence | None:
-    if claimed_predicate_type(line) != SLSA_PROVENANCE:
-        return None
-    verified = _verified(line, where, policy.builder_keys, policy.threshold, rejected)
-    if verified is None:
-        return None
-    try:
-        record = BuildRecord.from_statement(verified.statement)
-    except VerificationError as exc:
-        rejected.extend(f"{where}: {r}" for r in exc.reasons)
-        return None
-    problems = record.subject_problems(wheel_name, digest)
-    problems += record.isolation_problems(
-        require_isolation=policy.require_isolation, require_sandbox=policy.require_sandbox
-    )
-    problems += record.source_problems(allow_unverified_sources=policy.allow_unverified_sources)
-    if problems:
-        rejected.extend(f"{where}: {p}" for p in problems)
-        return None
-    return Evidence(EVIDENCE_PROVENANCE, verified.keyids, BUILDER_ID, where)
-
-
-def _source_evidence(
-    line: bytes,
-    where: str,
-    wheel: Path,
-    digest: str,
-    policy: Policy,
-    rejected: list[str],
-    sdist_dirs: Sequence[Path],
-    expected_sdist: str | None,
-) -> Evidence | None:
-    """Re-assemble the seed from its sdist and compare bytes: the evidence holds whoever
-    signed it, so the signature only names who assembled it (when the policy knows them)."""
-    if claimed_predicate_type(line) != SOURCE_SEED:
-        return None
-    try:
-        (envelope,) = dsse.parse_envelopes(line, where)
-        statement = load_json(envelope.payload, source=f"{where} payload", error=VerificationError)
-    except VerificationError as exc:
-        rejected.append(f"{where}: {exc}")
-        return None
-    try:
-        claim = SourceSeedClaim.from_statement(statement)
-    except VerificationError as exc:
-        rejected.extend(f"{where}: {r}" for r in exc.reasons)
-        return None
-    if claim.wheel_name != wheel.name:
-        rejected.append(f"{where}: statement is about {claim.wheel_name!r}, not {wheel.name}")
-        return None
-    if claim.wheel_sha256 != digest:
-        rejected.append(f"{where}: the seed file's sha256 differs from the digest that was attested")
-        return None
-    if expected_sdist is not None and claim.sdist_sha256 != expected_sdist:
-        rejected.append(
-            f"{where}: assembled from an sdist with sha256 {claim.sdist_sha256}, not "
-            f"the one being built ({expected_sdist})"
-        )
-        return None
-    sdist = next(
-        (d / claim.sdist_name for d in sdist_dirs if _has_digest(d / claim.sdist_name, claim.sdist_sha256)),
-        None,
-    )
-    if sdist is None:
-        rejected.append(
-            f"{where}: its sdist {claim.sdist_name} (sha256 {claim.sdist_sha256}) is "
-            "not beside the seed; it cannot be re-assembled"
-        )
-        return None
-    try:
-        again = assemble(sdist, claim.layout, claim.exclude)
-    except SeedAssemblyError as exc:
-        rejected.append(f"{where}: the seed does not re-assemble from {claim.sdist_name}: {exc.message}")
-        return None
-    if again.sha256 != digest or again.filename != wheel.name:
-        rejected.append(
-            f"{where}: the seed's bytes do not re-assemble from its sdist "
-            f"{claim.sdist_name} (re-assembled {again.filename} sha256 {again.sha256}, "
-            f"the seed's is {digest})"
-        )
-        return None
-    keys = (*policy.builder_keys, *policy.reviewer_keys)
-    keyids: tuple[str, ...] = ()
-    if keys:
-        # Not signed by a key the policy names: the bytes still re-assemble.
-        with contextlib.suppress(VerificationError):
-            keyids = dsse.verify(envelope, keys, 1).keyids
-    return Evidence(
-        EVIDENCE_SOURCE,
-        keyids,
-        f"re-assembled from {claim.sdist_name}",
-        where,
-        sdist=(claim.sdist_name, claim.sdist_sha256),
-    )
-
-
-def _has_digest(path: Path, sha256: str) -> bool:
-    try:
-        return path.is_file() and sha256_file(path) == sha256
-    except OSError:  # unreadable, or not a regular file after all
-        return False
 
 
 def _sha256_bytes(data: bytes) -> str:
