@@ -7,7 +7,8 @@ pre-filter (:mod:`fromsource.inspect.lint`) flags.
 - :func:`is_literal_only` says whether a generated module is inert data such as a
   ``_version.py``.
 - :func:`deep_lint` looks for code that hides code: exec of decoded data, computed imports,
-  marshal, long encoded literals.
+  marshal, long encoded literals (:mod:`fromsource.inspect.encoded` decides which literals
+  are payloads).
 
 ``ast`` is what the interpreter itself builds, so its answers are the interpreter's: two
 modules with equal trees differ only in layout (whitespace, comments, parentheses, quote
@@ -25,6 +26,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from fromsource.inspect.encoded import ENCODED, LONG_ENCODED, compact, looks_encoded, may_hide_code
 from fromsource.inspect.model import (
     CHANGE_CODE,
     CHANGE_FORMATTING,
@@ -32,8 +34,22 @@ from fromsource.inspect.model import (
     Finding,
 )
 
-LONG_ENCODED = 1000  # characters of base64/hex alphabet in one literal
-ENCODED = re.compile(r"[A-Za-z0-9+/=_-]+")
+# cstcheck, the libcst fallback, takes the encoded-literal names from here with the rule tables.
+__all__ = [
+    "DECODERS",
+    "ENCODED",
+    "EXECUTORS",
+    "IMPORTERS",
+    "LONG_ENCODED",
+    "classify_change",
+    "deep_lint",
+    "dotted",
+    "is_builtin",
+    "is_literal_only",
+    "may_hide_code",
+    "parse",
+]
+
 # What feeds an executor hidden code: the last part of a called name (``base64.b64decode``).
 DECODERS = frozenset(
     {
@@ -324,11 +340,11 @@ class _Finder:
         value = node.value
         if not isinstance(value, str | bytes) or len(value) < LONG_ENCODED:
             return
-        if self._encoded(value):
+        if looks_encoded(value):
             self.at(
                 node,
                 "long-encoded-literal",
-                f"string literal of {len(_compact(value))} base64/hex-like characters",
+                f"string literal of {len(compact(value))} base64/hex-like characters",
             )
             return
         # "prose: " "TWFu...": implicit concatenation hides a long encoded part
@@ -336,97 +352,13 @@ class _Finder:
         if segment is None:
             return
         for part in _string_parts(segment):
-            if len(part) >= LONG_ENCODED and self._encoded(part):
+            if len(part) >= LONG_ENCODED and looks_encoded(part):
                 self.at(
                     node,
                     "long-encoded-literal",
-                    f"string literal of {len(_compact(part))} base64/hex-like characters",
+                    f"string literal of {len(compact(part))} base64/hex-like characters",
                 )
                 return
-
-    @staticmethod
-    def _encoded(value: str | bytes) -> bool:
-        text = value.decode("latin-1") if isinstance(value, bytes) else value
-        compact = _compact(text)
-        if len(compact) < LONG_ENCODED:
-            return False
-        runs = ENCODED.findall(compact)
-        longest_line = max((len(line.strip()) for line in text.splitlines()), default=0)
-        return (
-            len(runs) == 1 and len(runs[0]) == len(compact) and longest_line >= 40 and may_hide_code(compact)
-        )
-
-
-# What a decoded payload must look like to run: source text, a compressed or archive stream,
-# serialised code, or an executable. Multi-byte magics, so random bytes rarely match.
-_LOADABLE_MAGIC = (
-    b"\x1f\x8b",
-    b"BZh",
-    b"\xfd7zXZ\x00",
-    b"\x5d\x00\x00",
-    b"PK\x03\x04",
-    b"\x7fELF",
-    b"MZ",
-    b"\xcf\xfa\xed\xfe",
-    b"\xce\xfa\xed\xfe",
-    b"\xca\xfe\xba\xbe",
-)
-_HEX = re.compile(r"[0-9a-fA-F]+")
-_SAMPLE = 1 << 16
-
-
-def may_hide_code(compact: str) -> bool:
-    """Whether base64/hex text decodes, at any alignment, to something a loader could run.
-
-    Random-looking bytes (digits of pi, test vectors, keys) are data: to run, they would need
-    a decoding step before ``exec``, which the ``exec-decoded`` rule looks for.
-    """
-    return any(_loadable(data) for data in _decodings(compact[: _SAMPLE * 2]))
-
-
-def _decodings(compact: str) -> Iterator[bytes]:
-    import base64
-    import binascii
-
-    if _HEX.fullmatch(compact):
-        for start in (0, 1):  # a leading nibble would shift every byte
-            text = compact[start:]
-            yield bytes.fromhex(text[: len(text) // 2 * 2])
-    standard = compact.replace("-", "+").replace("_", "/").replace("=", "")
-    for start in range(4):  # leading characters shift the base64 quanta
-        text = standard[start:]
-        try:
-            yield base64.b64decode(text[: len(text) // 4 * 4])
-        except (binascii.Error, ValueError):
-            continue
-
-
-def _loadable(data: bytes) -> bool:
-    import zlib
-
-    sample = data[:4096]
-    if not sample:
-        return False
-    if data.startswith(_LOADABLE_MAGIC):
-        return True
-    if data[:1] in (b"\xe3", b"c") and data[2:5] == b"\0\0\0":  # a marshalled code object
-        return True
-    if len(data) > 1 and data[0] == 0x80 and 2 <= data[1] <= 5:  # a pickle, protocol 2 to 5
-        return True
-    printable = sum(1 for b in sample if 32 <= b < 127 or b in (9, 10, 13))
-    if printable >= 0.95 * len(sample):  # source code, a shell script
-        return True
-    if len(data) > 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0:  # zlib header
-        try:
-            return bool(zlib.decompressobj().decompress(data[:4096], 64))
-        except zlib.error:
-            return False
-    return False
-
-
-def _compact(value: str | bytes) -> str:
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    return "".join(text.split())
 
 
 def _string_parts(segment: str) -> list[str | bytes]:
