@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 
-from fromsource.bootstrap import BootstrapSummary, PackageReport, Reporter
 from fromsource.bootstrap import bootstrap as run_bootstrap
+from fromsource.cli._bootstrap_output import ProgressReporter, print_summary
 from fromsource.cli._common import (
-    clean,
     err,
     fetch_options,
     guarded,
     json_option,
-    out,
     print_json,
-    safe,
     sandbox_option,
     warn_not_isolated,
     workspace_option,
@@ -37,59 +31,6 @@ from fromsource.cli._common import (
 from fromsource.cli._heartbeat import Heartbeat
 from fromsource.errors import EXIT_BUILD, InputError
 from fromsource.sandbox import SandboxMode, not_isolated
-
-if TYPE_CHECKING:
-    from fromsource.workspace import Workspace
-
-
-class _ProgressReporter(Reporter):
-    """done/total and the builds running, on stderr; one line per finished build."""
-
-    def __init__(self, progress: Progress, task: TaskID, heartbeat: Heartbeat | None = None) -> None:
-        self.progress = progress
-        self.task = task
-        self.running: list[str] = []
-        self.done = 0
-        self.heartbeat = heartbeat  # off a terminal: plain lines instead of a live bar
-
-    def _show(self, note: str = "") -> None:
-        running = ", ".join(self.running[:4]) + (" ..." if len(self.running) > 4 else "")
-        text = f"building {running}" if running else note
-        self.progress.update(self.task, completed=self.done, description=clean(text))
-
-    def discovering(self, message: str) -> None:
-        self._show(message)
-
-    def planned(self, total: int) -> None:
-        self.progress.update(self.task, total=total)
-
-    def started(self, name: str, version: str) -> None:
-        self.running.append(f"{name} {version}")
-        if self.heartbeat is not None:
-            self.heartbeat.started(f"{name} {version}")
-        self._show()
-
-    def note(self, message: str) -> None:
-        self.progress.console.print(clean(message), markup=False)
-
-    def finished(self, report: PackageReport) -> None:
-        label = f"{report.name} {report.version}"
-        if label in self.running:
-            self.running.remove(label)
-        if self.heartbeat is not None:
-            self.heartbeat.finished(label)
-        self.done += 1
-        if report.status == "built":
-            self.progress.console.print(f"[green]built[/] {clean(label)} ({report.seconds:.1f}s)")
-        elif report.status == "external":
-            self.progress.console.print(f"[cyan]external[/] {clean(label)} (pre-built, not built)")
-        elif report.status == "failed" and report.remembered:
-            self.progress.console.print(
-                f"[red]failed earlier[/] {clean(label)} (same inputs; not built again)"
-            )
-        elif report.status == "failed":
-            self.progress.console.print(f"[red]failed[/] {clean(label)}")
-        self._show()
 
 
 @click.command()
@@ -233,6 +174,7 @@ def bootstrap(
     """
     from fromsource.attest.keys import PRIVATE_KEY_NAME
     from fromsource.bootstrap.executor import Executor, parse_executor
+    from fromsource.bootstrap.prefetch import last_projects, remember_projects
     from fromsource.build import BuildSettings
     from fromsource.cli._signing import signer_for
     from fromsource.frozen import FrozenIndex
@@ -269,7 +211,7 @@ def bootstrap(
             digest=digests,
             cache=ws.cache / "listings",
         )
-        prefetch(index, _last_projects(ws))
+        prefetch(index, last_projects(ws))
     executor: Executor | None = None
     progress = Progress(
         TextColumn("{task.description}"),
@@ -294,7 +236,7 @@ def bootstrap(
             executor, jobs = dask, jobs or dask.slots
         with progress:
             task = progress.add_task("resolving", total=None)
-            reporter = _ProgressReporter(progress, task, heartbeat)
+            reporter = ProgressReporter(progress, task, heartbeat)
             summary = run_bootstrap(
                 list(requirements),
                 workspace=ws,
@@ -324,45 +266,15 @@ def bootstrap(
         if heartbeat is not None:
             heartbeat.stop()
         if not frozen:
-            _remember_projects(ws, listed_projects(index))
+            remember_projects(ws, listed_projects(index))
         close_index(index)
     warn_not_isolated(not_isolated(summary.isolation))
     if as_json:
         print_json(summary.to_dict())
     else:
-        _print_summary(summary)
+        print_summary(summary)
     if not summary.ok:
         sys.exit(EXIT_BUILD)
-
-
-def _last_projects(ws: Workspace) -> list[str]:
-    """The projects the last run listed (cache/projects.json: the graph's, and those whose
-    resolution failed) and the last graph's; none on a first run. What is missing or
-    unreadable is fetched one by one as resolution asks."""
-    from fromsource.errors import FromsourceError
-    from fromsource.graph import load
-    from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
-
-    names: list[str] = []
-    if ws.graph_file.is_file():
-        with contextlib.suppress(FromsourceError):
-            names += [node.name for node in load(ws.graph_file).nodes]
-    path = ws.cache / "projects.json"
-    if path.is_file():
-        with contextlib.suppress(FromsourceError):
-            data = load_json(
-                read_file(path, limit=MAX_SMALL_FILE_BYTES, what="project list"), source=str(path)
-            )
-            if isinstance(data, list):
-                names += [n for n in data if isinstance(n, str)]
-    return names
-
-
-def _remember_projects(ws: Workspace, names: list[str]) -> None:
-    from fromsource.fileutil import atomic_write_bytes
-
-    if names:
-        atomic_write_bytes(ws.cache / "projects.json", json.dumps(names).encode() + b"\n")
 
 
 def _quiet_dask() -> None:
@@ -377,116 +289,3 @@ def _quiet_dask() -> None:
     for name in list(logging.root.manager.loggerDict):
         if name == "distributed" or name.startswith("distributed."):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def _print_summary(summary: BootstrapSummary) -> None:
-    built, reused = summary.with_status("built"), summary.with_status("reused")
-    failed, skipped = summary.with_status("failed"), summary.with_status("skipped")
-    cancelled = summary.with_status("cancelled")
-    externals = summary.with_status("external")
-    out.print(
-        f"{len(built)} built, {len(reused)} reused, {len(externals)} external, {len(failed)} failed, "
-        f"{len(skipped)} skipped, {len(cancelled)} not started "
-        f"in {summary.seconds:.1f}s (jobs: {summary.jobs})"
-    )
-    for report in failed:
-        out.print(
-            f"[bold red]failed[/] {clean(report.name)} {clean(report.version)}: {clean(report.error or '')}"
-        )
-        if report.log:
-            out.print(f"  log: {clean(str(report.log))}")
-        for line in report.log_tail.splitlines():
-            out.print(f"  | {clean(line)}")
-    if any(r.remembered for r in failed):
-        out.print(
-            "  (failures marked 'failed earlier' were not built again: their inputs are "
-            "unchanged; --retry-failed builds them again)"
-        )
-    for report in skipped:
-        out.print(
-            f"[yellow]skipped[/] {clean(report.name)} {clean(report.version)}: needs "
-            f"{clean(', '.join(report.blocked_by))}"
-        )
-    for report in cancelled:
-        out.print(f"[dim]not started[/] {clean(report.name)} {clean(report.version)}")
-    for report in summary.packages:
-        if report.other_results:
-            out.print(
-                f"[yellow]not reproducible[/] {clean(report.name)} {clean(report.version)}: "
-                f"the same inputs built other wheels before (sha256 "
-                f"{', '.join(report.other_results)}); all are kept in the store"
-            )
-    for report in summary.packages:
-        if report.stage1_equivalent is None:
-            continue
-        verdict = "equivalent" if report.stage1_equivalent else "[red]DIFFERENT[/]"
-        line = f"stage 2 {clean(report.name)} {clean(report.version)}: {verdict} to stage 1"
-        if report.seed is not None and report.seed_origin == "source":
-            line += f"; the source seed {clean(report.seed)} " + (
-                "has the same files"
-                if report.seed_equivalent
-                else "differs in " + clean(", ".join(n.rsplit("/", 1)[-1] for n in report.seed_differences))
-            )
-        elif report.seed is not None:
-            seed = "reproduces" if report.seed_equivalent else "[yellow]does not reproduce[/]"
-            line += f"; the seed {clean(report.seed)} {seed} from source"
-        out.print(line)
-        published = report.published
-        if published is not None and published.equivalent is not None:
-            verdict = (
-                "reproduces from source"
-                if published.equivalent
-                else "[yellow]differs from stage 2[/] in " + clean(", ".join(published.differences))
-            )
-            out.print(f"  published wheel {clean(str(published.wheel))} {verdict}")
-        elif published is not None:
-            out.print(f"  published wheel: {clean(published.note)}")
-    seeds = [t for t in summary.trust_base if t.kind == "seed"]
-    leaves = [t for t in summary.trust_base if t.kind == "external"]
-    origins = sorted({str(t.origin) for t in seeds})
-    detail = (
-        " (" + ", ".join(f"{sum(str(t.origin) == o for t in seeds)} {o}" for o in origins) + ")"
-        if seeds
-        else ""
-    )
-    out.print(f"trust base: {len(seeds)} seed(s){detail}, {len(leaves)} external(s)")
-    for item in summary.trust_base:
-        evidence = "; ".join(item.evidence) or "-"
-        kind = f"{item.origin} seed" if item.kind == "seed" and item.origin else item.kind
-        out.print(f"  {clean(kind)} {clean(str(item.wheel))} ({clean(evidence)})")
-    for refused in summary.seeds_refused:
-        out.print(f"[yellow]seed refused[/] {clean(refused.seed)}: {clean(refused.reason)}")
-    for choice in summary.choices:
-        out.print(
-            f"[yellow]chose[/] {clean(choice['chose'])} instead of "
-            f"{clean(choice['package'])} ({clean(choice['reason'])})"
-        )
-    for check in summary.installable:
-        colour = "green" if check.installable else "red"
-        out.print(f"[{colour}]{clean(check.requirement)}[/]: {clean(check.describe())}")
-    if summary.constraints_suggested:
-        out.print(
-            "these versions' build environments resolve; add to a constraints file "
-            "(-c FILE), or re-run with --prefer-buildable:"
-        )
-        for alternative in summary.constraints_suggested:
-            out.print(f"  {alternative.constraint}  # instead of {alternative.package}", markup=False)
-    if summary.externals_suggested:
-        out.print(
-            "published wheels exist for what keeps a requested requirement from "
-            "installing; to use them as externals (trust-base leaves, named by digest), "
-            "add to the policy:"
-        )
-        out.print("[externals]\nwheels = [", markup=False)
-        for suggestion in summary.externals_suggested:
-            out.print(f"  {safe(suggestion['line'])},  # {safe(suggestion['package'])}", markup=False)
-        out.print("]", markup=False)
-    efficiency = summary.efficiency
-    if efficiency is not None and efficiency.ratio is not None:
-        out.print(
-            f"scheduling: {efficiency.wall_seconds:.1f}s wall against a lower bound of "
-            f"{efficiency.lower_bound_seconds:.1f}s ({efficiency.ratio:.2f}x; critical path "
-            f"{efficiency.critical_path_seconds:.1f}s, {efficiency.build_seconds:.1f} build-s "
-            f"over {efficiency.workers} slot(s))"
-        )
-    out.print(f"graph: {clean(str(summary.graph_file))}")
