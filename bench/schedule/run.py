@@ -232,7 +232,7 @@ class FakeLocalExecutor:
 
 def fake_build_on_worker(task: RemoteBuild) -> RemoteResult:
     """A worker's fake build step: store in, store out, as build_on_worker does."""
-    from fromsource.cluster import _expected_dependencies
+    from fromsource.coordinator import expected_dependencies as _expected_dependencies
 
     start = time.perf_counter()
     store = open_store(task.store)

@@ -41,12 +41,18 @@ def atomic_write_chunks(
     *,
     check: Callable[[str], None] | None = None,
     suffix: str = ".tmp",
+    durable: bool = True,
 ) -> str:
     """Write ``chunks`` to ``path`` so a reader sees the old file or the new one, never half.
 
     Temp file in the same directory, fsync, rename, then fsync the directory. ``check`` gets
     the sha256 of what was written before the rename and may raise to refuse it (the temp
     file is removed). Returns that sha256.
+
+    ``durable=False`` keeps the rename but skips both fsyncs, for files whose loss or
+    truncation by a power cut is detected and repaired on the next run: downloads re-checked
+    against their digest, hints, pages regenerated, build outputs whose signature and digests
+    are verified before reuse. An fsync costs milliseconds; a run writes several per package.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -56,8 +62,9 @@ def atomic_write_chunks(
             for chunk in chunks:
                 digest.update(chunk)
                 handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         if check is not None:
             check(digest.hexdigest())
         os.chmod(tmp, mode)
@@ -66,18 +73,19 @@ def atomic_write_chunks(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     return digest.hexdigest()
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_write_chunks`)."""
-    atomic_write_chunks(path, (data,), mode)
+    atomic_write_chunks(path, (data,), mode, durable=durable)
 
 
-def atomic_copy(src: Path, dest: Path) -> None:
+def atomic_copy(src: Path, dest: Path, *, durable: bool = True) -> None:
     """Copy a file into place atomically (same guarantees as :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(dest, src.read_bytes())
+    atomic_write_bytes(dest, src.read_bytes(), durable=durable)
 
 
 def _fsync_dir(directory: Path) -> None:

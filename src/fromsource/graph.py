@@ -322,12 +322,11 @@ class GraphBuilder:
     def __init__(self) -> None:
         self._nodes: set[Node] = set()
         self._edges: set[Edge] = set()
-        self._roots: list[Node] = []
+        self._roots: dict[Node, None] = {}  # in the order added; a set to look up in
 
     def add_root(self, node: Node) -> Node:
         self.add_node(node)
-        if node not in self._roots:
-            self._roots.append(node)
+        self._roots.setdefault(node)
         return node
 
     def add_node(self, node: Node) -> Node:

@@ -27,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
+from fromsource.conflictfree import resolve_conflict_free
 from fromsource.errors import InputError, ResolutionError
 from fromsource.index import Index, ProjectNotFoundError, SdistCandidate, preferred_sdist
 from fromsource.pkginfo import PkgInfo, read_pkg_info
@@ -37,6 +38,26 @@ if TYPE_CHECKING:
     from resolvelib.structs import RequirementInformation
 
 MetadataSource = Callable[[SdistCandidate], Sequence[Requirement]]
+
+
+class MetadataPending(Exception):  # a signal between the planner and resolve, not an error
+    """Raised by a metadata source: this sdist's dependencies are known once it is built."""
+
+    def __init__(self, candidate: SdistCandidate) -> None:
+        super().__init__(str(candidate))
+        self.candidate = candidate
+
+
+class MetadataNeeded(Exception):  # likewise: never shown to a user
+    """Raised by :func:`resolve`: these sdists must be built before it can finish.
+
+    All of them at once: the resolution went on as if each had no dependencies, so the
+    caller can build them side by side and resolve again once, not once per sdist.
+    """
+
+    def __init__(self, candidates: Sequence[SdistCandidate]) -> None:
+        super().__init__(", ".join(map(str, candidates)))
+        self.candidates = tuple(candidates)
 
 
 # ------------------------------------------------------------------------ environment
@@ -222,6 +243,15 @@ class SdistProvider(AbstractProvider[Requirement, Candidate, str]):
         self.dependencies_of: dict[Candidate, tuple[Requirement, ...]] = {}
         # identifier -> (requirement, parent) pairs seen, to explain conflicts as chains
         self.required_by: dict[str, list[tuple[Requirement, Candidate | None]]] = defaultdict(list)
+        # sdists whose metadata the source could not give yet (taken as no dependencies)
+        self.pending: dict[SdistCandidate, None] = {}
+
+    def fresh(self) -> SdistProvider:
+        """A provider with nothing seen yet, sharing this one's index listings."""
+        other = SdistProvider(self.index, self.metadata, environment=self.environment)
+        other.constraints = self.constraints
+        other.missing, other._listed = self.missing, self._listed
+        return other
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         if isinstance(requirement_or_candidate, Candidate):
@@ -284,17 +314,19 @@ class SdistProvider(AbstractProvider[Requirement, Candidate, str]):
         return self._listed[name]
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
-        return canonicalize_name(requirement.name) == candidate.name and (
+        # resolvelib asks this for every criterion in every round: the name is canonicalized once.
+        return _canonical(requirement.name) == candidate.name and (
             requirement.specifier.contains(candidate.version, prereleases=True)
         )
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         if candidate not in self.dependencies_of:
-            chosen = tuple(
-                r
-                for r in self.metadata(candidate.sdist)
-                if self.environment.evaluate(r.marker, candidate.extras)
-            )
+            try:
+                declared = self.metadata(candidate.sdist)
+            except MetadataPending as pending:
+                self.pending[pending.candidate] = None
+                declared = []
+            chosen = tuple(r for r in declared if self.environment.evaluate(r.marker, candidate.extras))
             for requirement in chosen:
                 if requirement.url:
                     raise ResolutionError(
@@ -308,6 +340,11 @@ class SdistProvider(AbstractProvider[Requirement, Candidate, str]):
         for requirement in dependencies:
             self.required_by[identify(requirement)].append((requirement, candidate))
         return dependencies
+
+
+@functools.cache
+def _canonical(name: str) -> NormalizedName:
+    return canonicalize_name(name)
 
 
 def _exact_pins(requirements: Iterable[Requirement]) -> set[Version]:
@@ -361,25 +398,39 @@ def resolve(
 ) -> Resolution:
     """Resolve one environment's requirements to sdists, backtracking on conflicts.
 
-    Raises :class:`ResolutionError` with the chains of requirements that conflict.
+    Raises :class:`ResolutionError` with the chains of requirements that conflict, and
+    :class:`MetadataNeeded` naming every sdist whose metadata source raised
+    :class:`MetadataPending` (the rest of the resolution went on without their dependencies).
     """
     provider = SdistProvider(index, metadata, constraints=constraints, environment=environment)
     wanted = [
         r for r in (_parse_requirement(r) for r in requirements) if provider.environment.evaluate(r.marker)
     ]
-    for requirement in wanted:
-        provider.required_by[identify(requirement)].append((requirement, None))
-    resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, BaseReporter())
-    try:
-        result = resolver.resolve(wanted, max_rounds=max_rounds)
-    except ResolutionImpossible as exc:
-        raise ResolutionError(_explain(provider, exc.causes)) from None
-    except ResolutionTooDeep as exc:
-        raise ResolutionError(
-            f"resolution gave up after {max_rounds} rounds of backtracking",
-            hint="add constraints (--constraint FILE) to narrow the search",
-        ) from exc
-    return _collect(provider, result.mapping.values(), wanted)
+    # Without conflicts, resolvelib's own sequence of pins, replayed in O(n log n).
+    chosen = resolve_conflict_free(provider, wanted, max_rounds)
+    if chosen is None:
+        provider = provider.fresh()  # resolvelib from the start: its results, its reports
+        for requirement in wanted:
+            provider.required_by[identify(requirement)].append((requirement, None))
+        resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, BaseReporter())
+        try:
+            chosen = list(resolver.resolve(wanted, max_rounds=max_rounds).mapping.values())
+        except ResolutionImpossible as exc:
+            _raise_pending(provider)  # first learn what was missing, then judge
+            raise ResolutionError(_explain(provider, exc.causes)) from None
+        except ResolutionTooDeep as exc:
+            _raise_pending(provider)
+            raise ResolutionError(
+                f"resolution gave up after {max_rounds} rounds of backtracking",
+                hint="add constraints (--constraint FILE) to narrow the search",
+            ) from exc
+    _raise_pending(provider)
+    return _collect(provider, chosen, wanted)
+
+
+def _raise_pending(provider: SdistProvider) -> None:
+    if provider.pending:
+        raise MetadataNeeded(list(provider.pending))
 
 
 def _parse_requirement(requirement: Requirement | str) -> Requirement:

@@ -202,4 +202,4 @@ def _write_if_changed(path: Path, data: bytes) -> None:
             return
     except OSError:
         pass  # absent or unreadable: write it
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, durable=False)  # rewritten from wheels/ by every run

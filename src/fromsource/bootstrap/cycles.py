@@ -84,9 +84,7 @@ class CycleGuard:
         packages = self.ctx.packages
         waiting = [p for p in packages.values() if p.status == "waiting"]
         stuck_tasks = [
-            t
-            for t in self.discovery.tasks
-            if t.blocked_on is None or packages[t.blocked_on].status not in DEAD
+            t for t in self.discovery.tasks if not any(packages[b].status in DEAD for b in t.blocked_on)
         ]
         if waiting or stuck_tasks:
             # Unreachable if the cycle check is complete; say so rather than lose packages.

@@ -3,8 +3,10 @@
 (build isolation) and turned into graph nodes and edges.
 
 An sdist whose ``Requires-Dist`` is dynamic must be built before a resolution that includes
-it can finish: the task waits on that package (a provisional edge, so the cycle check sees
-it) and is retried once the package is built."""
+it can finish. The resolution goes on as if it had no dependencies to find every such sdist
+at once; the task waits on all of them (provisional edges, so the cycle check sees them),
+they are read into the graph and built side by side, and the task is retried once they are
+all built: one retry per level of dynamic metadata, not one per sdist."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from fromsource.bootstrap.state import DEAD, PackageState, PendingMetadata, RunC
 from fromsource.errors import IndexError_, ResolutionError
 from fromsource.graph import BuildGraph, EdgeKind, GraphBuilder, Node
 from fromsource.index import SdistCandidate
-from fromsource.resolve import Resolution, SdistMetadata, resolve
+from fromsource.resolve import MetadataNeeded, Resolution, SdistMetadata, resolve
 from fromsource.wheelstore import read_wheel_info
 
 
@@ -58,15 +60,16 @@ class Discovery:
         changed = False
         packages = self.ctx.packages
         for task in list(self.tasks):
-            if task.blocked_on is not None:
-                blocker = packages[task.blocked_on]
-                if blocker.status in DEAD and task.owner is not None:
-                    self.ctx.skip(packages[task.owner], [blocker])
+            if task.blocked_on:
+                blockers = [packages[b] for b in task.blocked_on]
+                dead = [b for b in blockers if b.status in DEAD]
+                if dead and task.owner is not None:
+                    self.ctx.skip(packages[task.owner], dead)
                     self.tasks.remove(task)
                     changed = True
-                if blocker.status not in DONE:
+                if dead or any(b.status not in DONE for b in blockers):
                     continue
-                task.blocked_on = None
+                task.blocked_on = ()
             if task.owner is not None and packages[task.owner].status in DEAD:
                 self.tasks.remove(task)
                 continue
@@ -80,13 +83,12 @@ class Discovery:
                 self.ctx.fail_unresolved(packages[task.owner], exc.message)
                 changed = True
                 continue
-            if isinstance(result, SdistCandidate):
-                node = self.ensure_node(result)
-                task.blocked_on = node
+            if isinstance(result, MetadataNeeded):
+                task.blocked_on = tuple(self.ensure_node(c) for c in result.candidates)
                 if task.owner is not None:
-                    self.provisional.add((task.owner, node))
+                    self.provisional |= {(task.owner, node) for node in task.blocked_on}
                     self.version += 1
-                changed = changed or packages[node].status in DONE
+                changed = changed or all(packages[n].status in DONE for n in task.blocked_on)
                 continue
             self.tasks.remove(task)
             self._apply(task, result)
@@ -102,7 +104,7 @@ class Discovery:
         self.tasks.append(task)
         self.tasks_added += 1
 
-    def _resolve(self, task: Task) -> Resolution | SdistCandidate:
+    def _resolve(self, task: Task) -> Resolution | MetadataNeeded:
         ctx = self.ctx
         pins: tuple[Requirement, ...] = ()
         if task.kind == "top":
@@ -127,8 +129,8 @@ class Discovery:
                 constraints=(*ctx.constraints, *pins),
                 environment=ctx.environment,
             )
-        except PendingMetadata as pending:
-            return pending.candidate
+        except MetadataNeeded as needed:
+            return needed
         self.resolved[key] = result
         return result
 

@@ -163,6 +163,11 @@ def _worker_init(parent: int) -> None:
         os._exit(1)
 
 
+def _warm_up() -> None:
+    """Nothing: run once per worker when the pool is made, so the workers are spawned and
+    have imported the build step (this module) while the planner still resolves."""
+
+
 class LocalExecutor:
     """A pool of ``jobs`` worker processes on this machine (spawned: no inherited threads)."""
 
@@ -173,6 +178,8 @@ class LocalExecutor:
             initializer=_worker_init,
             initargs=(os.getpid(),),
         )
+        for _ in range(max(1, jobs)):  # the pool spawns a worker per task while none is idle
+            self._pool.submit(_warm_up)
 
     def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
         return self._pool.submit(run_build, request)

@@ -188,7 +188,8 @@ def save_backend_requires(
     workspace: Workspace, name: str, version: str, sdist_sha256: str, requires: Sequence[str]
 ) -> None:
     doc = {"sdist_sha256": sdist_sha256, "requires": list(requires)}
-    atomic_write_bytes(_backend_file(workspace, name, version), json.dumps(doc, indent=2).encode() + b"\n")
+    path = _backend_file(workspace, name, version)  # a hint: a torn one is ignored
+    atomic_write_bytes(path, json.dumps(doc, indent=2).encode() + b"\n", durable=False)
 
 
 def remove_stale_temp_files(workspace: Workspace) -> int:

@@ -22,6 +22,7 @@ from fromsource.bootstrap.incremental import (
     find_reusable,
     save_backend_requires,
 )
+from fromsource.bootstrap.passes import PassSet
 from fromsource.bootstrap.report import DONE, PackageReport
 from fromsource.bootstrap.seeding import SeedChoice
 from fromsource.bootstrap.stage2 import finish_stage2
@@ -60,7 +61,9 @@ class Scheduler:
         self.retry_failed = retry_failed
         self.failures = FailureMemory(ctx.ws.cache / "failures")
         self._system: list[str] | None = None  # package databases' digests, read once
-        self.wheels = WheelListing(ctx.ws.wheels)  # listed once; again after a build
+        self.wheels = WheelListing(ctx.ws.wheels)  # listed once per round
+        self._passes = PassSet(ctx.packages, lambda: discovery.version, self._needed_by)
+        self._deps: dict[Node, tuple[Resolution, list[PackageState]]] = {}
 
     def environment_of(self, package: PackageState) -> Resolution | None:
         """The resolved environment ``package`` builds in, once all of it is known."""
@@ -70,23 +73,40 @@ class Scheduler:
             return package.bs_env
         return package.full_env
 
+    def _needed_by(self) -> dict[Node, list[Node]]:
+        needed: dict[Node, list[Node]] = {}
+        for package in self.ctx.packages.values():
+            env = self.environment_of(package)
+            for dep in self._deps_of(package, env) if env is not None else ():
+                needed.setdefault(dep.node, []).append(package.node)
+        return needed
+
+    def _deps_of(self, package: PackageState, env: Resolution) -> list[PackageState]:
+        known = self._deps.get(package.node)
+        if known is None or known[0] is not env:
+            known = (env, [self.ctx.packages[self._node_of(p)] for p in env.packages.values()])
+            self._deps[package.node] = known
+        return known[1]
+
     def schedule(self) -> bool:
         """Reuse or submit every package that is ready; whether anything changed."""
         progressed = False
-        for package in sorted(self.ctx.packages.values(), key=lambda p: p.node):
+        for package in self._passes.current():
             if package.status != "waiting":
                 continue
+            if len(self.running) >= self.jobs and package.stale_env is not None:
+                continue  # ready and checked for reuse already: it waits for a free slot
             env = self.environment_of(package)
             if env is None:
                 continue
             stage1 = package.node in self.seeds.cycle_of and package.stage1_wheel is None
-            deps = [self.ctx.packages[self._node_of(p)] for p in env.packages.values()]
+            deps = self._deps_of(package, env)
             dead = [d for d in deps if d.status in DEAD]
             if dead:
                 self.ctx.skip(package, dead)
                 progressed = True
                 continue
-            if self.ctx.stopping or not all(self._ready(d, package, stage1) for d in deps):
+            if self.ctx.stopping or not self._all_ready(deps, package, stage1):
                 continue
             wheels = self._env_wheels(package, env, stage1)
             if package.stale_env != wheels:
@@ -187,6 +207,13 @@ class Scheduler:
         )
         self.ctx.finish(package, finish_stage2(self.ctx, self.seeds, package, report))
 
+    def _all_ready(self, deps: list[PackageState], package: PackageState, stage1: bool) -> bool:
+        for dep in deps:
+            if not self._ready(dep, package, stage1):
+                self._passes.park(package, dep)  # looked at again once dep changes
+                return False
+        return True
+
     def _ready(self, dep: PackageState, package: PackageState, stage1: bool) -> bool:
         members = self.seeds.cycle_of.get(package.node, frozenset())
         if stage1 and self.seeds.stands_in(dep.node, package.node):
@@ -273,7 +300,8 @@ class Scheduler:
             raise AssertionError("a successful build outcome without its files")
         ctx.digest.forget(outcome.wheel)
         ctx.digest.forget(outcome.attestation)
-        self.wheels.forget()
+        # self.wheels is not listed again: a wheel this round builds is never reused in it
+        # (each package and stage is built once); listing after every build is n².
         if package.failure_key is not None:  # built now (--retry-failed, or a flaky build)
             self.failures.forget(package.failure_key)
         save_backend_requires(ctx.ws, node.name, node.version, package.sha256, outcome.backend_requires)

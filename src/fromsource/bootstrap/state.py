@@ -19,7 +19,7 @@ from fromsource.graph import Node
 from fromsource.index import Index, SdistCandidate
 from fromsource.pkginfo import PkgInfo
 from fromsource.policy import Policy
-from fromsource.resolve import Resolution, TargetEnvironment
+from fromsource.resolve import MetadataPending, Resolution, TargetEnvironment
 from fromsource.sdistfacts import SdistFactsCache
 from fromsource.statdigests import StatDigests
 from fromsource.workspace import Workspace
@@ -29,12 +29,8 @@ DEAD = ("failed", "skipped", "cancelled")
 ENV_UNRESOLVED = "its build environment cannot be resolved"
 
 
-class PendingMetadata(Exception):
-    """A resolution needs the runtime dependencies of an sdist that must be built first."""
-
-    def __init__(self, candidate: SdistCandidate) -> None:
-        super().__init__(str(candidate))
-        self.candidate = candidate
+# A resolution needs the runtime dependencies of an sdist that must be built first.
+PendingMetadata = MetadataPending
 
 
 TaskKind = Literal["top", "build-system", "backend"]
@@ -42,11 +38,12 @@ TaskKind = Literal["top", "build-system", "backend"]
 
 @dataclass(eq=False)
 class Task:
-    """One environment to resolve; ``blocked_on`` is a package whose metadata it awaits."""
+    """One environment to resolve; ``blocked_on``: the packages whose metadata it awaits
+    (all of them found by one resolution, built side by side, then resolved again once)."""
 
     kind: TaskKind
     owner: Node | None
-    blocked_on: Node | None = None
+    blocked_on: tuple[Node, ...] = ()
 
 
 @dataclass(eq=False)

@@ -87,11 +87,13 @@ def attest_build(
         attestation = workspace.attestation_for(built.name)
         wheel_dest = workspace.wheels / built.name
     # Attestation first, wheel second: a reader never finds a wheel without provenance.
-    atomic_write_bytes(attestation, envelope)
-    atomic_copy(built, wheel_dest)
+    # Not fsynced: reuse checks the signature and every digest, so a file a power cut
+    # truncated is rebuilt, never trusted.
+    atomic_write_bytes(attestation, envelope, durable=False)
+    atomic_copy(built, wheel_dest, durable=False)
     source_copy = workspace.sources / sdist.name
     if not source_copy.exists():
-        atomic_copy(sdist, source_copy)
+        atomic_copy(sdist, source_copy, durable=False)
     if update_index and output_dir is None:  # bootstrap's planner does it once
         workspace.update_simple_index()
     return BuildResult(

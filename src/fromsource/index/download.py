@@ -61,4 +61,5 @@ def write_verified(candidate: Fetchable, chunks: Iterable[bytes], dest: Path, cl
                 hint="the file changed after the index listed it, or something tampered with it",
             )
 
-    atomic_write_chunks(dest, chunks, check=check, suffix=".part")
+    # A cache: a copy is re-hashed before it is reused, so a power cut costs a download.
+    atomic_write_chunks(dest, chunks, check=check, suffix=".part", durable=False)

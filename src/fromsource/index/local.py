@@ -3,7 +3,8 @@ indexes searched together."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -52,6 +53,10 @@ class LocalDirIndex:
         self.digest = digest  # a stat cache (statdigests) spares re-hashing on re-runs
         self._cache: dict[NormalizedName, list[SdistCandidate]] = {}
         self._wheel_cache: dict[NormalizedName, list[WheelCandidate]] = {}
+        # The directory listed once, grouped by project, until its mtime changes: a run asks
+        # for every project of its graph, and listing thousands of files per project is
+        # quadratic.
+        self._listing: tuple[int, dict[NormalizedName, list[tuple[Path, Version]]]] | None = None
 
     def __repr__(self) -> str:
         return f"LocalDirIndex({str(self.path)!r})"
@@ -59,11 +64,8 @@ class LocalDirIndex:
     def candidates(self, name: str) -> list[SdistCandidate]:
         key = canonicalize_name(name)
         if key not in self._cache:
-            found = [
-                self._candidate(key, version, path)
-                for path, (pname, version) in self._sdists()
-                if pname == key
-            ]
+            listed = self._sdists().get(key) or self._sdists(fresh=True).get(key, [])
+            found = [self._candidate(key, version, path) for path, version in listed]
             if not found:
                 raise ProjectNotFoundError(f"no sdist of {key!r} in {self.path}")
             self._cache[key] = found
@@ -113,11 +115,19 @@ class LocalDirIndex:
             raise IndexError_(f"{source} disappeared from the --find-links directory") from exc
         return dest
 
-    def _sdists(self) -> Iterator[tuple[Path, tuple[NormalizedName, Version]]]:
-        for path in sorted(self.path.iterdir()):
-            parsed = parse_sdist(path.name)
-            if parsed is not None and path.is_file():
-                yield path, parsed
+    def _sdists(self, *, fresh: bool = False) -> dict[NormalizedName, list[tuple[Path, Version]]]:
+        """The directory's sdists by project, in file-name order (re-listed when it changed,
+        or when ``fresh``: an mtime can miss a file added within its clock tick)."""
+        mtime = self.path.stat().st_mtime_ns
+        if fresh or self._listing is None or self._listing[0] != mtime:
+            by_name: dict[NormalizedName, list[tuple[Path, Version]]] = {}
+            with os.scandir(self.path) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    parsed = parse_sdist(entry.name)
+                    if parsed is not None and entry.is_file():
+                        by_name.setdefault(parsed[0], []).append((Path(entry.path), parsed[1]))
+            self._listing = (mtime, by_name)
+        return self._listing[1]
 
     def _candidate(self, name: NormalizedName, version: Version, path: Path) -> SdistCandidate:
         try:

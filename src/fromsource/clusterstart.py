@@ -1,0 +1,139 @@
+"""Starting or joining a Dask cluster, and checking its workers can do our builds.
+
+Split from :mod:`fromsource.cluster` so the executor holds only submitting and finishing.
+Starting a LocalCluster takes seconds (importing distributed, spawning the scheduler and the
+worker processes); :class:`Startup` does it on a thread, so the planner resolves and
+fetches meanwhile and only the first build waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from fromsource.bootstrap.executor import ExecutorSpec
+from fromsource.errors import ExecutorError, InputError
+from fromsource.store import Store
+from fromsource.workspace import Workspace
+
+if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
+
+CONNECT_TIMEOUT = 10.0  # seconds; a refused connection is retried until then
+_INSTALL_HINT = "pip install 'fromsource[dask]' (on the coordinator and on every worker)"
+_WORKER_HINT = "start workers with `dask worker ADDRESS --nthreads 1`"
+
+
+def distributed_module() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise InputError(
+            "the Dask executor needs the distributed package, which is not installed", hint=_INSTALL_HINT
+        ) from exc
+    return distributed
+
+
+def _probe_store(spec: str, digest: str) -> bool:
+    """Runs on each worker: can it read the store the coordinator writes? Also imports the
+    build step, so the first build does not pay for it."""
+    import fromsource.remote  # noqa: F401 - warming up the worker
+    from fromsource.store import open_store
+
+    return open_store(spec).has(digest)
+
+
+def join(address: str) -> Client:
+    """A client of the scheduler at ``address`` (``HOST:PORT``)."""
+    distributed = distributed_module()
+    try:
+        client: Client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address}: {exc}",
+            hint=f"start one with `dask scheduler` and {_WORKER_HINT}",
+        ) from exc
+    return client
+
+
+def start_local(workers: int) -> tuple[Client, LocalCluster]:
+    """A LocalCluster of ``workers`` single-threaded processes, and its client."""
+    distributed = distributed_module()
+    cluster = None
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+        return distributed.Client(cluster, set_as_default=False), cluster
+    except Exception as exc:  # Dask reports start-up trouble as plain exceptions
+        if cluster is not None:
+            cluster.close()
+        raise ExecutorError(f"cannot start a Dask LocalCluster: {exc}") from exc
+
+
+def check_workers(client: Client, store: Store, workspace: Workspace) -> None:
+    """Some worker is there, and every worker reads what this process writes into the store."""
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except TimeoutError as exc:
+        raise ExecutorError("the Dask scheduler has no workers", hint=_WORKER_HINT) from exc
+    marker = workspace.root / ".store-probe"
+    marker.write_text(f"fromsource store probe for {store.spec}\n")
+    digest = store.put_file(marker)
+    marker.unlink()
+    seen = client.run(_probe_store, store.spec, digest)
+    blind = sorted(address for address, ok in seen.items() if not ok)
+    if blind:
+        raise InputError(
+            f"worker(s) {', '.join(blind)} cannot read the store {store.spec}",
+            hint="use --store with a directory every worker mounts, or an object-store URL",
+        )
+
+
+def close(client: Client, cluster: LocalCluster | None) -> None:
+    client.close()  # type: ignore[no-untyped-call]
+    if cluster is not None:
+        cluster.close()
+
+
+class Startup:
+    """The cluster being started or joined and checked on a thread; :meth:`result` waits
+    and raises what went wrong (the cluster half started is closed again)."""
+
+    def __init__(self, spec: ExecutorSpec, store: Store, workspace: Workspace) -> None:
+        self.spec = spec
+        # dask://: connect here, so an unreachable scheduler is reported at once.
+        self._client = join(spec.address) if spec.address is not None else None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fromsource-dask-start")
+        self._future: Future[tuple[Client, LocalCluster | None]] = self._pool.submit(
+            self._start, store, workspace
+        )
+        self._pool.shutdown(wait=False)
+
+    def _start(self, store: Store, workspace: Workspace) -> tuple[Client, LocalCluster | None]:
+        if self._client is not None:
+            client, cluster = self._client, None
+        else:
+            client, cluster = start_local(self.spec.workers)
+        try:
+            check_workers(client, store, workspace)
+        except BaseException:
+            close(client, cluster)
+            raise
+        return client, cluster
+
+    def result(self) -> tuple[Client, LocalCluster | None]:
+        return self._future.result()
+
+    def close(self) -> None:
+        """Close whatever was started (waits for a start still running)."""
+        try:
+            client, cluster = self._future.result()
+        except Exception:  # it failed and closed itself: nothing to close
+            return
+        close(client, cluster)
