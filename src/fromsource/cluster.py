@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from fromsource.attest.keys import load_signer
 from fromsource.attest.locate import attestation_of
 from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, ExecutorSpec
-from fromsource.clusterstart import Startup, distributed_module
+from fromsource.clusterstart import Startup, distributed_module, require_distributed
 from fromsource.coordinator import accept_result
 from fromsource.errors import ExecutorError, FromsourceError
 from fromsource.fileutil import sha256_file
@@ -80,14 +80,17 @@ class DaskExecutor:
         workspace: Workspace,
         key: Path,
         build: Callable[[RemoteBuild], RemoteResult] = build_on_worker,
+        prepare: Callable[[], None] | None = None,
     ) -> DaskExecutor:
         """Start a LocalCluster (``dask-local:N``) or join a scheduler (``dask://``).
 
-        Returns at once for ``dask-local``: the cluster starts while the planner resolves,
-        and the first :meth:`submit` waits for it (and raises what kept it from starting).
+        Returns at once for ``dask-local``: distributed is imported and the cluster started
+        while the planner resolves, and the first :meth:`submit` waits for it (and raises
+        what kept it from starting). ``prepare`` runs right after distributed is imported.
         """
-        distributed_module()  # not installed: say so now, not at the first build
-        return cls(Startup(spec, store, workspace), store=store, workspace=workspace, key=key, build=build)
+        require_distributed()  # not installed: say so now, not at the first build
+        startup = Startup(spec, store, workspace, prepare)
+        return cls(startup, store=store, workspace=workspace, key=key, build=build)
 
     @property
     def client(self) -> Client:

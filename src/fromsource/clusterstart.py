@@ -8,7 +8,9 @@ fetches meanwhile and only the first build waits for it.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +27,27 @@ _INSTALL_HINT = "pip install 'fromsource[dask]' (on the coordinator and on every
 _WORKER_HINT = "start workers with `dask worker ADDRESS --nthreads 1`"
 
 
+def _not_installed() -> InputError:
+    message = "the Dask executor needs the distributed package, which is not installed"
+    return InputError(message, hint=_INSTALL_HINT)
+
+
+def require_distributed() -> None:
+    """Fail now if distributed is missing, without importing it (that takes a second; the
+    start-up thread does it while the planner resolves)."""
+    try:
+        found = importlib.util.find_spec("distributed") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise _not_installed()
+
+
 def distributed_module() -> Any:
     try:
         import distributed
     except ImportError as exc:
-        raise InputError(
-            "the Dask executor needs the distributed package, which is not installed", hint=_INSTALL_HINT
-        ) from exc
+        raise _not_installed() from exc
     return distributed
 
 
@@ -105,10 +121,19 @@ class Startup:
     """The cluster being started or joined and checked on a thread; :meth:`result` waits
     and raises what went wrong (the cluster half started is closed again)."""
 
-    def __init__(self, spec: ExecutorSpec, store: Store, workspace: Workspace) -> None:
+    def __init__(
+        self,
+        spec: ExecutorSpec,
+        store: Store,
+        workspace: Workspace,
+        prepare: Callable[[], None] | None = None,
+    ) -> None:
         self.spec = spec
-        # dask://: connect here, so an unreachable scheduler is reported at once.
-        self._client = join(spec.address) if spec.address is not None else None
+        self._prepare = prepare  # run once distributed is imported (the CLI quiets its logs)
+        self._client = None
+        if spec.address is not None:  # connect here: an unreachable scheduler is said at once
+            self._imported()
+            self._client = join(spec.address)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fromsource-dask-start")
         self._future: Future[tuple[Client, LocalCluster | None]] = self._pool.submit(
             self._start, store, workspace
@@ -119,6 +144,7 @@ class Startup:
         if self._client is not None:
             client, cluster = self._client, None
         else:
+            self._imported()
             client, cluster = start_local(self.spec.workers)
         try:
             check_workers(client, store, workspace)
@@ -126,6 +152,11 @@ class Startup:
             close(client, cluster)
             raise
         return client, cluster
+
+    def _imported(self) -> None:
+        distributed_module()
+        if self._prepare is not None:
+            self._prepare()
 
     def result(self) -> tuple[Client, LocalCluster | None]:
         return self._future.result()

@@ -229,10 +229,8 @@ def bootstrap(
             from fromsource.cluster import DaskExecutor
             from fromsource.store import open_store
 
-            _quiet_dask()
-
             store = open_store(store_spec if store_spec is not None else ws.root / "store")
-            dask = DaskExecutor.connect(spec, store=store, workspace=ws, key=key_path)
+            dask = DaskExecutor.connect(spec, store=store, workspace=ws, key=key_path, prepare=_quiet_dask)
             executor, jobs = dask, jobs or dask.slots
         with progress:
             task = progress.add_task("resolving", total=None)
