@@ -23,9 +23,10 @@ from fromsource.index import LocalDirIndex, MultiIndex, SimpleIndex, prefetch
 from fromsource.index.listingcache import ListingCache
 from fromsource.native import changed_inputs
 from fromsource.pkginfo import read_pkg_info
-from fromsource.resolve import SdistMetadata, TargetEnvironment
+from fromsource.resolve import SdistMetadata
 from fromsource.sdistfacts import SdistFactsCache, read_sdist_facts
 from fromsource.statdigests import StatDigests
+from fromsource.target import TargetEnvironment
 from tinyindex import Release, make_sdist, serve, sha256
 
 # ------------------------------------------------------------------ listings fetched ahead

@@ -10,14 +10,8 @@ from packaging.version import Version
 
 from fromsource.errors import InputError, ResolutionError
 from fromsource.index import LocalDirIndex, SdistCandidate
-from fromsource.resolve import (
-    Resolution,
-    SdistMetadata,
-    TargetEnvironment,
-    load_constraints,
-    parse_constraints,
-    resolve,
-)
+from fromsource.resolve import Resolution, SdistMetadata, resolve
+from fromsource.target import TargetEnvironment, load_constraints, parse_constraints
 from tinyindex import make_sdist
 
 LINUX_311 = TargetEnvironment.current(

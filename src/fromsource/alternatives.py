@@ -26,7 +26,8 @@ from fromsource.build import parse_build_system
 from fromsource.errors import FromsourceError
 from fromsource.fileutil import atomic_write_bytes
 from fromsource.index import Index, SdistCandidate, WheelCandidate, page_digest
-from fromsource.resolve import MetadataSource, TargetEnvironment, resolve
+from fromsource.resolve import MetadataSource, resolve
+from fromsource.target import TargetEnvironment
 from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
 
 # Each try may download an sdist; a handful covers the usual "the newest release is broken".

@@ -12,14 +12,12 @@ build environment separately, as build isolation requires.
 from __future__ import annotations
 
 import functools
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.markers import Marker, default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -31,7 +29,7 @@ from fromsource.conflictfree import resolve_conflict_free
 from fromsource.errors import InputError, ResolutionError
 from fromsource.index import Index, ProjectNotFoundError, SdistCandidate, preferred_sdist
 from fromsource.pkginfo import PkgInfo, read_pkg_info
-from fromsource.untrusted import MAX_SMALL_FILE_BYTES, read_file
+from fromsource.target import TargetEnvironment
 
 if TYPE_CHECKING:
     from resolvelib.providers import Preference
@@ -58,90 +56,6 @@ class MetadataNeeded(Exception):  # likewise: never shown to a user
     def __init__(self, candidates: Sequence[SdistCandidate]) -> None:
         super().__init__(", ".join(map(str, candidates)))
         self.candidates = tuple(candidates)
-
-
-# ------------------------------------------------------------------------ environment
-
-
-def _current_markers() -> dict[str, str]:
-    return {key: str(value) for key, value in default_environment().items()}
-
-
-@dataclass(frozen=True, slots=True)
-class TargetEnvironment:
-    """PEP 508 marker values of the interpreter the wheels are for."""
-
-    markers: Mapping[str, str] = field(default_factory=_current_markers)
-
-    @classmethod
-    def current(cls, **overrides: str) -> TargetEnvironment:
-        """This interpreter, with any marker values replaced (``python_version="3.12"``)."""
-        return cls({**_current_markers(), **overrides})
-
-    @property
-    def python_version(self) -> Version:
-        for key in ("python_full_version", "python_version"):
-            try:
-                return _version(self.markers[key])
-            except (KeyError, InvalidVersion):
-                continue
-        return _version(".".join(map(str, sys.version_info[:3])))
-
-    def evaluate(self, marker: Marker | None, extras: Iterable[str] = ()) -> bool:
-        """Whether ``marker`` holds here for the base package or any of ``extras``."""
-        if marker is None:
-            return True
-        return any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
-
-    def accepts_python(self, requires_python: str | None) -> bool:
-        if not requires_python:
-            return True
-        return _python_allowed(requires_python, self.python_version)
-
-
-@functools.lru_cache(maxsize=64)  # asked for every file of every listing
-def _version(text: str) -> Version:
-    return Version(text)
-
-
-@functools.lru_cache(maxsize=4096)  # an index lists the same few Requires-Python on every file
-def _python_allowed(requires_python: str, python: Version) -> bool:
-    try:
-        return SpecifierSet(requires_python).contains(python, prereleases=True)
-    except ValueError:
-        return True  # an unparsable Requires-Python is ignored, as installers do
-
-
-# ------------------------------------------------------------------------ constraints
-
-
-def parse_constraints(text: str, source: str = "constraints") -> list[Requirement]:
-    """Parse a constraints file: one ``name<specifier>[; marker]`` per line, ``#`` comments."""
-    found = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        where = f"{source}:{number}"
-        if line.startswith("-"):
-            raise InputError(f"{where}: options such as {line.split()[0]} are not supported")
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement as exc:
-            raise InputError(f"{where}: {exc}") from exc
-        if requirement.extras or requirement.url:
-            raise InputError(f"{where}: a constraint takes no extras and no URL: {line}")
-        found.append(requirement)
-    return found
-
-
-def load_constraints(path: Path) -> list[Requirement]:
-    """Read ``--constraint FILE``."""
-    try:
-        text = read_file(path, limit=MAX_SMALL_FILE_BYTES, what="constraints file").decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"constraints file {path} is not UTF-8: {exc}") from exc
-    return parse_constraints(text, str(path))
 
 
 # ------------------------------------------------------------------- metadata source

@@ -32,9 +32,10 @@ from fromsource.graph import dump
 from fromsource.index import Index, SdistCandidate
 from fromsource.policy import Policy
 from fromsource.publishers import PublisherGate
-from fromsource.resolve import Resolution, SdistMetadata, TargetEnvironment
+from fromsource.resolve import Resolution, SdistMetadata
 from fromsource.sandbox import choose_level
 from fromsource.statdigests import StatDigests
+from fromsource.target import TargetEnvironment
 from fromsource.workspace import Workspace
 
 

@@ -21,8 +21,8 @@ from fromsource.build import BuildSettings
 from fromsource.efficiency import measure
 from fromsource.index import Index
 from fromsource.policy import Policy
-from fromsource.resolve import TargetEnvironment
 from fromsource.statdigests import StatDigests
+from fromsource.target import TargetEnvironment
 from fromsource.workspace import Workspace
 
 # --prefer-buildable: at most this many re-runs, each with the alternatives found.

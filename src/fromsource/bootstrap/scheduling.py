@@ -11,25 +11,22 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from securesystemslib.signer import Key
 
-from fromsource.attest.locate import attestation_of
-from fromsource.attest.shape import timestamp_now
 from fromsource.bootstrap.discovery import Discovery
 from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, Executor
 from fromsource.bootstrap.incremental import (
     Fingerprint,
     Reusable,
-    WheelListing,
-    find_reusable,
     save_backend_requires,
 )
 from fromsource.bootstrap.passes import PassSet
 from fromsource.bootstrap.report import DONE, PackageReport
+from fromsource.bootstrap.reuse import Shortcuts
 from fromsource.bootstrap.seeding import SeedChoice
 from fromsource.bootstrap.stage2 import finish_stage2
 from fromsource.bootstrap.state import DEAD, PackageState, RunContext, parse_all
 from fromsource.build import BuildSettings, EnvWheel
 from fromsource.errors import ExecutorError
-from fromsource.failures import Failure, FailureMemory, failure_key, system_state
+from fromsource.failures import Failure
 from fromsource.graph import Node
 from fromsource.resolve import Resolution, ResolvedPackage
 from fromsource.untrusted import log_tail
@@ -55,13 +52,10 @@ class Scheduler:
         self.executor = executor
         self.jobs = jobs
         self.settings = settings
-        self.fingerprint = fingerprint
-        self.keys = keys
         self.running: dict[Future[BuildOutcome], PackageState] = {}
-        self.retry_failed = retry_failed
-        self.failures = FailureMemory(ctx.ws.cache / "failures")
-        self._system: list[str] | None = None  # package databases' digests, read once
-        self.wheels = WheelListing(ctx.ws.wheels)  # listed once per round
+        self.shortcuts = Shortcuts(
+            ctx, settings=settings, fingerprint=fingerprint, keys=keys, retry_failed=retry_failed
+        )
         self._passes = PassSet(ctx.packages, lambda: discovery.version, self._needed_by)
         self._deps: dict[Node, tuple[Resolution, list[PackageState]]] = {}
 
@@ -110,15 +104,14 @@ class Scheduler:
                 continue
             wheels = self._env_wheels(package, env, stage1)
             if package.stale_env != wheels:
-                reusable = self._reusable(package, wheels, stage1)
+                reusable = self.shortcuts.reusable(package, wheels, stage1)
                 package.stale_env = wheels
                 if reusable is not None:
                     self._reuse(package, reusable, stage1)
                     progressed = True
                     continue
                 # Needs no build slot: a failure remembered for exactly these inputs.
-                package.failure_key = self._failure_key(package, wheels, stage1)
-                remembered = None if self.retry_failed else self.failures.recall(package.failure_key)
+                remembered = self.shortcuts.failed_before(package, wheels, stage1)
                 if remembered is not None:
                     self._failed_earlier(package, remembered)
                     progressed = True
@@ -128,39 +121,6 @@ class Scheduler:
             self._submit(package, wheels, stage1)
             progressed = True
         return progressed
-
-    def _failure_key(self, package: PackageState, wheels: tuple[EnvWheel, ...], stage1: bool) -> str:
-        """The digest of everything this build's result depends on (fromsource.failures)."""
-        if self._system is None:
-            self._system = system_state(self.ctx.digest)
-        return failure_key(
-            name=package.node.name + (" (stage 1)" if stage1 else ""),
-            version=package.node.version,
-            sdist_sha256=package.sha256,
-            env=[
-                (
-                    w.path.name,
-                    w.sha256,
-                    None if w.external else self.ctx.digest(attestation_of(w.path, self.ctx.ws.attestations)),
-                )
-                for w in wheels
-            ],
-            fingerprint=(
-                self.fingerprint.isolation,
-                self.fingerprint.interpreter_sha256,
-                self.fingerprint.builder_version,
-            ),
-            settings=repr(
-                (
-                    self.settings.sandbox,
-                    self.settings.require_isolation,
-                    self.settings.toolchains,
-                    self.settings.crates_registry,
-                    sorted(package.sdist_annotations.items()),
-                )
-            ),
-            system=self._system,
-        )
 
     def _failed_earlier(self, package: PackageState, failure: Failure) -> None:
         """Report a failure remembered for exactly these inputs, without building again."""
@@ -176,22 +136,6 @@ class Scheduler:
         self.ctx.finish(package, report)
         if not self.ctx.keep_going:
             self.ctx.stopping = True
-
-    def _reusable(self, package: PackageState, wheels: tuple[EnvWheel, ...], stage1: bool) -> Reusable | None:
-        return find_reusable(
-            self.ctx.ws,
-            package.node.name,
-            package.node.version,
-            sdist_sha256=package.sha256,
-            env=wheels,
-            fingerprint=self.fingerprint,
-            keys=self.keys,
-            digest=self.ctx.digest,
-            directory=self.ctx.ws.stage1 if stage1 else None,
-            sdist_annotations=package.sdist_annotations,
-            stale=lambda why: self.ctx.reporter.note(f"{package.node}: rebuilding, {why}"),
-            listing=self.wheels,
-        )
 
     def _reuse(self, package: PackageState, reusable: Reusable, stage1: bool) -> None:
         if stage1:
@@ -300,10 +244,9 @@ class Scheduler:
             raise AssertionError("a successful build outcome without its files")
         ctx.digest.forget(outcome.wheel)
         ctx.digest.forget(outcome.attestation)
-        # self.wheels is not listed again: a wheel this round builds is never reused in it
+        # The wheel listing is not renewed: a wheel this round builds is never reused in it
         # (each package and stage is built once); listing after every build is n².
-        if package.failure_key is not None:  # built now (--retry-failed, or a flaky build)
-            self.failures.forget(package.failure_key)
+        self.shortcuts.built(package)
         save_backend_requires(ctx.ws, node.name, node.version, package.sha256, outcome.backend_requires)
         env = self.environment_of(package)
         if outcome.backend_requires and env is not None:
@@ -329,18 +272,8 @@ class Scheduler:
         ctx.finish(package, finish_stage2(ctx, self.seeds, package, report))
 
     def _failed(self, package: PackageState, outcome: BuildOutcome) -> None:
-        if outcome.remember and package.failure_key is not None:
-            self.failures.remember(
-                package.failure_key,
-                Failure(
-                    name=package.node.name,
-                    version=package.node.version,
-                    error=(outcome.error or "build failed").splitlines()[0],
-                    log=str(outcome.log) if outcome.log else None,
-                    log_tail=log_tail(outcome.log),
-                    failed_on=timestamp_now(),
-                ),
-            )
+        if outcome.remember:
+            self.shortcuts.failed(package, outcome)
         report = PackageReport(
             name=package.node.display_name,
             version=package.node.version,

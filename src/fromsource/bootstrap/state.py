@@ -19,9 +19,10 @@ from fromsource.graph import Node
 from fromsource.index import Index, SdistCandidate
 from fromsource.pkginfo import PkgInfo
 from fromsource.policy import Policy
-from fromsource.resolve import MetadataPending, Resolution, TargetEnvironment
+from fromsource.resolve import MetadataPending, Resolution
 from fromsource.sdistfacts import SdistFactsCache
 from fromsource.statdigests import StatDigests
+from fromsource.target import TargetEnvironment
 from fromsource.workspace import Workspace
 
 DEAD = ("failed", "skipped", "cancelled")

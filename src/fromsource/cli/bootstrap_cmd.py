@@ -180,8 +180,8 @@ def bootstrap(
     from fromsource.frozen import FrozenIndex
     from fromsource.index import Index, close_index, listed_projects, open_index, prefetch
     from fromsource.policy import load_policy
-    from fromsource.resolve import load_constraints
     from fromsource.statdigests import StatDigests
+    from fromsource.target import load_constraints
     from fromsource.workspace import Workspace
 
     spec = parse_executor(executor_spec)
