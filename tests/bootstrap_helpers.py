@@ -32,6 +32,7 @@ def project(
     block: bool = False,
     gate: Path | None = None,
     unstable: bool = False,
+    hint: Sequence[str] | None = None,
 ) -> Path:
     """Write ``name-version.tar.gz`` into ``index``.
 
@@ -42,7 +43,9 @@ def project(
     there until it is killed (a test's way to stop a run mid-build without a race);
     ``gate`` (a directory with the FIFO ``started``, see tinybackend) holds ``build_wheel``
     until the test opens the gate; the build must see that directory (``--sandbox off``);
-    ``unstable=True`` makes every build's wheel different (a non-reproducible build).
+    ``unstable=True`` makes every build's wheel different (a non-reproducible build);
+    ``hint`` (with ``static=False``) is the non-authoritative Requires-Dist PKG-INFO lists
+    (as setuptools writes it for dependencies it only knows at build time).
     """
     index.mkdir(parents=True, exist_ok=True)
     stem = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}"
@@ -60,7 +63,7 @@ def project(
     }
     pkg_info = [f"Metadata-Version: {'2.2' if static else '2.1'}", f"Name: {name}", f"Version: {version}"]
     pkg_info += [f"Provides-Extra: {e}" for e in extras]
-    pkg_info += [f"Requires-Dist: {r}" for r in requires] if static else []
+    pkg_info += [f"Requires-Dist: {r}" for r in (requires if static else hint or ())]
     pyproject = (
         "[build-system]\n"
         f"requires = {json.dumps(list(build))}\n"

@@ -2,18 +2,24 @@
 
 Builds start while discovery goes on: every sdist with dynamic metadata that a resolution
 needs is built side by side, and the resolution is retried once, not once per sdist. Among
-ready packages the one the longest chain of builds waits on goes first."""
+ready packages the one the longest chain of builds waits on goes first. While builds run and
+nothing else can move, what a waiting resolution probably needs (PKG-INFO's non-authoritative
+Requires-Dist) is read into the graph and built meanwhile; the graph's edges still come
+from the built metadata. A build's seconds count every attempt it took."""
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 from pathlib import Path
 
+import pytest
+
 from bootstrap_helpers import project, verify_all
 from fromsource.attest.keys import generate_keypair
-from fromsource.bootstrap import Reporter
+from fromsource.bootstrap import BootstrapSummary, Reporter
 from fromsource.bootstrap import bootstrap as run
-from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, InlineExecutor
+from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, InlineExecutor, run_build
 from fromsource.bootstrap.passes import chain_lengths
 from fromsource.graph import load
 from fromsource.index import LocalDirIndex
@@ -31,6 +37,57 @@ class _Seam(InlineExecutor):
         return super().submit(request)
 
 
+class _Held(InlineExecutor):
+    """The real in-process executor, except that ``held``'s first build stays running until
+    another build is handed over (it is then finished first): what the planner does while a
+    build runs becomes an order of events. Should nothing else come, a fallback finishes it
+    after ``patience`` seconds and says so in the events (the test then fails, never hangs)."""
+
+    def __init__(self, events: list[str], held: str, patience: float = 120.0) -> None:
+        self.events = events
+        self.held = held
+        self.patience = patience
+        self.waiting: tuple[BuildRequest, Future[BuildOutcome]] | None = None
+        self.lock = threading.Lock()
+        self.released = threading.Event()
+
+    def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
+        self.events.append(f"build {request.name}")
+        if request.name == self.held and not self.released.is_set() and self.waiting is None:
+            future: Future[BuildOutcome] = Future()
+            self.waiting = (request, future)
+            threading.Thread(target=self._fallback, daemon=True).start()
+            return future
+        done = super().submit(request)
+        self._release(f"{self.held} finished")
+        return done
+
+    def _fallback(self) -> None:
+        if not self.released.wait(self.patience):
+            self._release(f"{self.held} finished with nothing else built meanwhile")
+
+    def _release(self, event: str) -> None:
+        with self.lock:
+            if self.waiting is None:
+                return
+            (request, future), self.waiting = self.waiting, None
+            self.released.set()
+        self.events.append(event)
+        future.set_result(run_build(request))
+
+
+class _Timed(InlineExecutor):
+    """The real in-process executor, noting each outcome's seconds by package."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = {}
+
+    def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
+        future = super().submit(request)
+        self.seconds.setdefault(request.name, []).append(future.result().seconds)
+        return future
+
+
 class _Resolutions(Reporter):
     def __init__(self, events: list[str]) -> None:
         self.events = events
@@ -40,18 +97,24 @@ class _Resolutions(Reporter):
             self.events.append("resolve top")
 
 
-def _bootstrap(index: Path, ws: Path, requirements: list[str], events: list[str], jobs: int = 2) -> bool:
+def _bootstrap(
+    index: Path,
+    ws: Path,
+    requirements: list[str],
+    events: list[str],
+    jobs: int = 2,
+    executor: InlineExecutor | None = None,
+) -> BootstrapSummary:
     key = generate_keypair(ws / "keys", "builder").private_path
-    summary = run(
+    return run(
         requirements,
         workspace=Workspace(ws),
         index=LocalDirIndex(index),
         key=key,
-        executor=_Seam(events),
+        executor=executor or _Seam(events),
         jobs=jobs,
         reporter=_Resolutions(events),
     )
-    return summary.ok
 
 
 def test_every_dynamic_sdist_of_a_resolution_is_built_before_it_is_retried(tmp_path: Path) -> None:
@@ -63,7 +126,7 @@ def test_every_dynamic_sdist_of_a_resolution_is_built_before_it_is_retried(tmp_p
     project(index, "tool")
     events: list[str] = []
 
-    assert _bootstrap(index, ws, ["app"], events)
+    assert _bootstrap(index, ws, ["app"], events).ok
 
     # One provisional resolution names all three; they (and their build tool) are built;
     # the one retry then finds leaf, and app and leaf are built.
@@ -89,7 +152,7 @@ def test_a_dynamic_sdist_behind_another_waits_for_the_next_retry(tmp_path: Path)
     project(index, "leaf")
     events: list[str] = []
 
-    assert _bootstrap(index, ws, ["outer"], events)
+    assert _bootstrap(index, ws, ["outer"], events).ok
 
     # inner is only known once outer's metadata is: one level of dynamic metadata per retry.
     assert events == [
@@ -132,3 +195,68 @@ def test_chain_lengths_count_the_builds_waiting_in_a_row() -> None:
     assert lengths[c] >= 1  # e waits on it; the way back into c counts nothing
     assert lengths[d] == 0
     assert max(lengths.values()) == lengths[a]
+
+
+def test_while_a_dynamic_sdist_builds_what_its_pkg_info_names_is_built_too(tmp_path: Path) -> None:
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    # app's Requires-Dist is dynamic; its PKG-INFO names lib (as setuptools writes it).
+    project(index, "app", requires=["lib"], static=False, hint=["lib"])
+    project(index, "lib", build=["tool"])
+    project(index, "tool")
+    events: list[str] = []
+
+    assert _bootstrap(index, ws, ["app"], events, executor=_Held(events, held="app")).ok
+
+    # lib's build tool is built while app's build runs (the first build handed over after
+    # app's); lib itself, once tool is there, whether or not the resolution was retried.
+    assert events == [
+        "resolve top",
+        "build app",
+        "build tool",
+        "app finished",
+        "resolve top",
+        "build lib",
+    ]
+    graph = load(ws / "graph.json")
+    assert {(e.source.id, e.kind, e.target.id) for e in graph.edges} == {
+        ("app==1.0", "install", "lib==1.0"),
+        ("lib==1.0", "build-system", "tool==1.0"),
+    }
+    assert verify_all(ws) == []
+
+
+def test_a_wrong_guess_costs_a_build_but_no_edge(tmp_path: Path) -> None:
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "app", requires=["lib"], static=False, hint=["stray"])  # PKG-INFO is wrong
+    project(index, "lib")
+    project(index, "stray")
+    events: list[str] = []
+
+    summary = _bootstrap(index, ws, ["app"], events, executor=_Held(events, held="app"))
+
+    assert summary.ok
+    assert events == ["resolve top", "build app", "build stray", "app finished", "resolve top", "build lib"]
+    graph = load(ws / "graph.json")
+    assert {(e.source.id, e.target.id) for e in graph.edges} == {("app==1.0", "lib==1.0")}
+    assert {p.name for p in summary.packages if p.status == "built"} == {"app", "lib", "stray"}
+    assert verify_all(ws) == []
+
+
+def test_a_build_counts_the_seconds_of_every_attempt(tmp_path: Path) -> None:
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    # The backend asks for helper only when asked (get_requires_for_build_wheel): the first
+    # attempt finds it missing, the second builds.
+    project(index, "app", backend=["helper"])
+    project(index, "helper")
+    timed = _Timed()
+
+    summary = _bootstrap(index, ws, ["app"], [], executor=timed)
+
+    assert summary.ok
+    assert len(timed.seconds["app"]) == 2
+    app = next(p for p in summary.packages if p.name == "app")
+    assert app.seconds == pytest.approx(sum(timed.seconds["app"]), abs=1e-3)
+    assert summary.efficiency is not None
+    assert summary.efficiency.build_seconds == pytest.approx(
+        sum(sum(s) for s in timed.seconds.values()), abs=1e-2
+    )

@@ -9,6 +9,7 @@ here, naming the worker in ``runDetails.worker``.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -53,7 +54,10 @@ def accept_result(
             store.fetch(result.log_sha256, log)
         if result.error is not None or result.build is None:
             return BuildOutcome(
-                log=log, needs=result.needs, error=result.error or "the worker returned no wheel"
+                log=log,
+                needs=result.needs,
+                error=result.error or "the worker returned no wheel",
+                seconds=_worker_seconds(result, 0.0),
             )
         if result.wheel_name is None or result.wheel_sha256 is None:
             raise ExecutorError("the worker reported a wheel without its digest")
@@ -101,11 +105,20 @@ def accept_result(
         wheel_sha256=signed.wheel_sha256,
         attestation=signed.attestation,
         log=log,
-        seconds=signed.seconds,
+        seconds=_worker_seconds(result, signed.seconds),
         backend_requires=signed.backend_requires,
         timings=dict(signed.timings),
         other_results=others,
     )
+
+
+def _worker_seconds(result: RemoteResult, fallback: float) -> float:
+    """The worker's time for the whole task (it only feeds the run's efficiency figures;
+    a value that is not a sane duration is replaced by ``fallback``)."""
+    seconds = result.seconds
+    if isinstance(seconds, float | int) and math.isfinite(seconds) and 0 <= seconds < 7 * 86400:
+        return max(float(seconds), fallback)
+    return fallback
 
 
 def _identity(reported: Any) -> dict[str, str]:

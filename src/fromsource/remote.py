@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class RemoteResult:
     build: UnsignedBuild | None = None  # paths in it are the worker's own
     needs: tuple[str, ...] | None = None
     error: str | None = None
+    seconds: float = 0.0  # the whole task on the worker: fetching inputs, building, storing
 
 
 def _identity() -> tuple[dict[str, str], Path]:
@@ -104,6 +106,7 @@ def _fetch(store: Store, digest: str, dest: Path) -> Path:
 
 def build_on_worker(task: RemoteBuild) -> RemoteResult:
     """Run one build step on this worker; see the module docstring for the contract."""
+    start = time.perf_counter()
     identity, root = _identity()
     if task.builder_version != __version__:
         return RemoteResult(
@@ -143,7 +146,11 @@ def build_on_worker(task: RemoteBuild) -> RemoteResult:
         raise
     except BackendRequirementsMissing as exc:
         return RemoteResult(
-            worker=identity, log_sha256=_put_log(store, log), needs=exc.requirements, error=exc.message
+            worker=identity,
+            log_sha256=_put_log(store, log),
+            needs=exc.requirements,
+            error=exc.message,
+            seconds=time.perf_counter() - start,
         )
     except FromsourceError as exc:
         return RemoteResult(worker=identity, log_sha256=_put_log(store, log), error=exc.message)
@@ -160,6 +167,7 @@ def build_on_worker(task: RemoteBuild) -> RemoteResult:
         wheel_name=build.wheel.name,
         wheel_sha256=wheel_sha256,
         build=build,
+        seconds=time.perf_counter() - start,
     )
 
 

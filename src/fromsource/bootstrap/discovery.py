@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from fromsource.bootstrap.incremental import load_backend_requires
@@ -20,7 +20,7 @@ from fromsource.bootstrap.intake import Intake
 from fromsource.bootstrap.report import DONE, PackageReport
 from fromsource.bootstrap.seeding import SeedChoice
 from fromsource.bootstrap.state import DEAD, PackageState, PendingMetadata, RunContext, Task, parse_all
-from fromsource.errors import IndexError_, ResolutionError
+from fromsource.errors import FromsourceError, IndexError_, ResolutionError
 from fromsource.graph import BuildGraph, EdgeKind, GraphBuilder, Node
 from fromsource.index import SdistCandidate
 from fromsource.resolve import MetadataNeeded, Resolution, SdistMetadata, resolve
@@ -42,6 +42,7 @@ class Discovery:
         self.tasks_added = 0
         self.resolved: dict[tuple[tuple[str, ...], tuple[str, ...]], Resolution] = {}
         self.top: Resolution | None = None
+        self._guessed: set[tuple[str, Node | None, tuple[Node, ...]]] = set()  # tasks guessed for
         self.roots: tuple[Node, ...] = ()
         self.add_task(Task("top", None))
 
@@ -104,20 +105,24 @@ class Discovery:
         self.tasks.append(task)
         self.tasks_added += 1
 
+    def _wanted(self, task: Task) -> tuple[Sequence[Requirement | str], tuple[Requirement, ...]]:
+        """What ``task`` resolves, and the pins it must keep."""
+        if task.kind == "top":
+            return self.ctx.requirements, ()
+        package = self.owner(task)
+        if task.kind == "backend" and package.bs_env is not None:
+            # The hook ran with these versions; the build must keep them.
+            pins = tuple(Requirement(f"{p.name}=={p.version}") for p in package.bs_env.packages.values())
+            return (*package.build_system.requires, *(package.backend or ())), pins
+        return package.build_system.requires, ()
+
     def _resolve(self, task: Task) -> Resolution | MetadataNeeded:
         ctx = self.ctx
-        pins: tuple[Requirement, ...] = ()
+        wanted, pins = self._wanted(task)
         if task.kind == "top":
             ctx.reporter.discovering("resolving " + " ".join(ctx.requirements))
-            wanted: Sequence[Requirement | str] = ctx.requirements
         else:
-            package = self.owner(task)
-            wanted = package.build_system.requires
-            if task.kind == "backend" and package.bs_env is not None:
-                wanted = (*package.build_system.requires, *(package.backend or ()))
-                # The hook ran with these versions; the build must keep them.
-                pins = tuple(Requirement(f"{p.name}=={p.version}") for p in package.bs_env.packages.values())
-            ctx.reporter.discovering(f"resolving the build environment of {package.node}")
+            ctx.reporter.discovering(f"resolving the build environment of {self.owner(task).node}")
         key = (tuple(sorted(map(str, wanted))), tuple(sorted(map(str, pins))))
         if key in self.resolved:
             return self.resolved[key]
@@ -133,6 +138,57 @@ class Discovery:
             return needed
         self.resolved[key] = result
         return result
+
+    def guess(self) -> bool:
+        """Read into the graph what the tasks waiting on runtime metadata probably need.
+
+        Called only while every running build is still running and nothing else can move.
+        Each waiting task is resolved once more, taking each sdist's non-authoritative
+        PKG-INFO Requires-Dist (Metadata-Version < 2.2, or Dynamic) as its dependencies;
+        what that resolution names becomes nodes, so their build environments are
+        resolved and their builds start while the awaited sdists build. A guess adds no
+        edge: the task still waits for the built metadata, and only that resolution joins
+        the graph. A wrong guess costs the builds of what it named. Whether anything was
+        added.
+        """
+        added = len(self.ctx.packages)
+        for task in list(self.tasks):
+            key = (task.kind, task.owner, task.blocked_on)
+            if not task.blocked_on or key in self._guessed:
+                continue
+            self._guessed.add(key)
+            wanted, pins = self._wanted(task)
+            try:
+                result = resolve(
+                    wanted,
+                    index=self.ctx.index,
+                    metadata=SdistMetadata(
+                        self.ctx.index,
+                        self.ctx.ws.sources,
+                        self._guessed_metadata,
+                        pkg_info=self.ctx.pkg_info,
+                    ),
+                    constraints=(*self.ctx.constraints, *pins),
+                    environment=self.ctx.environment,
+                )
+            except (MetadataNeeded, FromsourceError):
+                continue  # nothing to guess from: wait for the builds
+            for package in result.packages.values():
+                try:
+                    self.ensure_node(package.sdist)
+                except FromsourceError:
+                    continue  # refused or unreadable: the real resolution will say so if needed
+        return len(self.ctx.packages) != added
+
+    def _guessed_metadata(self, candidate: SdistCandidate) -> list[Requirement]:
+        try:
+            return self.metadata_for(candidate)
+        except PendingMetadata:
+            info = self.ctx.pkg_info(self.ctx.index.fetch(candidate, self.ctx.ws.sources))
+            try:
+                return [Requirement(line) for line in info.requires_dist] if info is not None else []
+            except InvalidRequirement:
+                return []
 
     def metadata_for(self, candidate: SdistCandidate) -> list[Requirement]:
         """Runtime requirements of an sdist whose PKG-INFO is not authoritative."""

@@ -116,6 +116,9 @@ class Planner:
                     continue
                 if not self.scheduler.running:
                     break
+                # About to wait on builds: meanwhile, find what waiting resolutions probably need.
+                if not self.scheduler.any_done() and self.discovery.guess():
+                    continue
                 self.scheduler.collect()
             self.cycles.check_stuck()
         finally:

@@ -217,6 +217,10 @@ class Scheduler:
         self.ctx.reporter.started(node.display_name + (" (stage 1)" if stage1 else ""), node.version)
         self.running[self.executor.submit(request)] = package
 
+    def any_done(self) -> bool:
+        """Whether a running build has finished (collecting it would not wait)."""
+        return any(future.done() for future in self.running)
+
     def collect(self) -> None:
         """Wait for at least one running build and take in what finished."""
         done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
@@ -232,6 +236,7 @@ class Scheduler:
 
     def _outcome(self, package: PackageState, outcome: BuildOutcome) -> None:
         ctx, node = self.ctx, package.node
+        package.earlier_seconds += outcome.seconds
         if outcome.needs is not None:
             save_backend_requires(ctx.ws, node.name, node.version, package.sha256, outcome.needs)
             package.status = "waiting"
@@ -266,7 +271,7 @@ class Scheduler:
             wheel=outcome.wheel,
             attestation=outcome.attestation,
             log=outcome.log,
-            seconds=outcome.seconds,
+            seconds=package.earlier_seconds,  # every attempt's, this one's included
             other_results=outcome.other_results,
         )
         ctx.finish(package, finish_stage2(ctx, self.seeds, package, report))

@@ -70,6 +70,9 @@ class PackageState:
     stage1_wheel: Path | None = None
     stage1_sha256: str | None = None
     running_stage1: bool = False
+    # Build-slot seconds of earlier attempts (stage 1, one that found backend requirements
+    # missing): part of what building this package cost.
+    earlier_seconds: float = 0.0
     # What the policy's [publishers] check verified, recorded on the sdist's dependency entry.
     sdist_annotations: dict[str, Any] = field(default_factory=dict)
     # The digest of the inputs of the build running (fromsource.failures), to remember a failure.
