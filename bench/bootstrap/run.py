@@ -19,6 +19,7 @@ points that at the local server, which is what per-package ``sdist_server_url`` 
 would do for every package.
 
     python bench/bootstrap/run.py [--sdists DIR] [--fromager-venv DIR] [--no-write]
+    python bench/bootstrap/run.py --skip-fromager [--executors local,dask-local]  (prints only)
     python bench/bootstrap/run.py --large-closure [--large-workspace DIR] [--no-write]
 """
 
@@ -413,6 +414,14 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--large-closure", action="store_true")
     parser.add_argument(
+        "--skip-fromager", action="store_true", help="fromsource rows only (printed, never written)"
+    )
+    parser.add_argument(
+        "--executors",
+        default="local,dask-local",
+        help="with --skip-fromager: which fromsource rows, comma-separated (local, dask-local)",
+    )
+    parser.add_argument(
         "--large-workspace", type=Path, default=Path(tempfile.gettempdir()) / "fromsource-bench-large"
     )
     args = parser.parse_args()
@@ -423,6 +432,19 @@ def main() -> None:
             write_section("bootstrap-large", markdown)
         return
     freeze(args.sdists)
+    if args.skip_fromager:
+        wanted = set(args.executors.split(","))
+        with tempfile.TemporaryDirectory() as tmp_name, serve(args.sdists) as url:
+            for executor in ("local", "dask-local"):
+                if executor in wanted:
+                    spec = "local" if executor == "local" else f"dask-local:{JOBS}"
+                    row = run_fromsource(url, Path(tmp_name), spec, noop=False)
+                    print(
+                        f"{spec}: wall {float(row['wall']):.2f} s, bound {float(row['bound']):.2f} s "
+                        f"(critical path {float(row['critical']):.2f}, build seconds "
+                        f"{float(row['work']):.2f}), wall/bound {float(row['over_bound']):.3f}"
+                    )
+        return
     with tempfile.TemporaryDirectory() as tmp_name, serve(args.sdists) as url:
         tmp = Path(tmp_name)
         ours = run_fromsource(url, tmp)

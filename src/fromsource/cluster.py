@@ -152,7 +152,23 @@ class DaskExecutor:
         except (OSError, FromsourceError) as exc:
             outcome.set_result(BuildOutcome(error=f"cannot hand the build to the cluster: {exc}"))
             return outcome
-        client = self.client  # the first build waits for the start; its errors raise here
+        if self.startup.done():
+            self._send(request, task, outcome)  # a failed start raises here
+        else:  # sent once the cluster is up; meanwhile the planner goes on discovering
+            self.startup.when_ready(lambda: self._send_later(request, task, outcome))
+        return outcome
+
+    def _send_later(self, request: BuildRequest, task: RemoteBuild, outcome: Future[BuildOutcome]) -> None:
+        if self._closed:
+            outcome.cancel()
+            return
+        try:
+            self._send(request, task, outcome)
+        except BaseException as exc:  # the start failed: the planner raises it from the outcome
+            outcome.set_exception(exc)
+
+    def _send(self, request: BuildRequest, task: RemoteBuild, outcome: Future[BuildOutcome]) -> None:
+        client = self.client  # waits for the start; its errors raise here
         try:
             remote = client.submit(self.build, task, key=task.key, retries=self.retries)
         except Exception as exc:  # the client is closed or the scheduler gone
@@ -161,7 +177,7 @@ class DaskExecutor:
                     f"cannot submit {request.name} {request.version} to the Dask scheduler: {exc}", hint=_LOST
                 )
             )
-            return outcome
+            return
         with self._lock:
             self._pending[task.key] = remote
 
@@ -172,7 +188,6 @@ class DaskExecutor:
                 outcome.cancel()
 
         remote.add_done_callback(done)  # type: ignore[no-untyped-call]
-        return outcome
 
     def _finish(
         self, request: BuildRequest, task: RemoteBuild, remote: Any, outcome: Future[BuildOutcome]

@@ -161,6 +161,14 @@ class Startup:
     def result(self) -> tuple[Client, LocalCluster | None]:
         return self._future.result()
 
+    def done(self) -> bool:
+        """Started (or failed to): :meth:`result` does not wait."""
+        return self._future.done()
+
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the start is over, on the start-up thread (or here, now)."""
+        self._future.add_done_callback(lambda _: callback())
+
     def close(self) -> None:
         """Close whatever was started (waits for a start still running)."""
         try:

@@ -25,7 +25,7 @@ from fromsource.bootstrap.seeding import SeedChoice
 from fromsource.bootstrap.stage2 import finish_stage2
 from fromsource.bootstrap.state import DEAD, PackageState, RunContext, parse_all
 from fromsource.build import BuildSettings, EnvWheel
-from fromsource.errors import ExecutorError
+from fromsource.errors import ExecutorError, InputError
 from fromsource.failures import Failure
 from fromsource.graph import Node
 from fromsource.resolve import Resolution, ResolvedPackage
@@ -228,7 +228,7 @@ class Scheduler:
             package = self.running.pop(future)
             try:
                 outcome = future.result()
-            except ExecutorError:  # the cluster is gone: stop; a re-run resumes
+            except (ExecutorError, InputError):  # the cluster is gone or unusable: stop
                 raise
             except Exception as exc:  # the executor itself broke (a worker died, say)
                 outcome = BuildOutcome(error=f"the executor failed: {type(exc).__name__}: {exc}")
