@@ -85,8 +85,9 @@ class DaskExecutor:
         """Start a LocalCluster (``dask-local:N``) or join a scheduler (``dask://``).
 
         Returns at once for ``dask-local``: distributed is imported and the cluster started
-        while the planner resolves, and the first :meth:`submit` waits for it (and raises
-        what kept it from starting). ``prepare`` runs right after distributed is imported.
+        while the planner resolves; builds submitted before it is up are sent once it is,
+        and what kept it from starting is raised from their outcomes (or from :meth:`submit`
+        once it is over). ``prepare`` runs right after distributed is imported.
         """
         require_distributed()  # not installed: say so now, not at the first build
         startup = Startup(spec, store, workspace, prepare)

@@ -3,7 +3,7 @@
 Split from :mod:`fromsource.cluster` so the executor holds only submitting and finishing.
 Starting a LocalCluster takes seconds (importing distributed, spawning the scheduler and the
 worker processes); :class:`Startup` does it on a thread, so the planner resolves and
-fetches meanwhile and only the first build waits for it.
+fetches meanwhile; builds handed over before it is up are sent once it is.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from fromsource.graph import BuildGraph, Node, _tarjan
 class Efficiency:
     workers: int
     builds: int
-    build_seconds: float  # the builds' own seconds, summed
+    build_seconds: float  # what the build tasks took in their slots, every attempt, summed
     critical_path_seconds: float
     wall_seconds: float
 
