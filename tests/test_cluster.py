@@ -594,3 +594,80 @@ def test_the_strict_reader_ties_the_worker_field_to_the_dask_builder(cluster: st
         with pytest.raises(StatementError) as caught:
             BuildRecord.from_statement(bad.statement())
         assert any("runDetails.worker" in reason for reason in caught.value.reasons)
+
+
+def test_builds_handed_over_while_the_cluster_starts_wait_for_it_not_the_planner(
+    cluster: str, tmp_path: Path
+) -> None:
+    import threading
+
+    from fromsource.attest.keys import generate_keypair
+    from fromsource.bootstrap import Reporter, bootstrap
+    from fromsource.bootstrap.executor import parse_executor
+    from fromsource.cluster import DaskExecutor
+    from fromsource.clusterstart import Startup
+    from fromsource.index import LocalDirIndex
+    from fromsource.store import Store, open_store
+    from fromsource.workspace import Workspace
+
+    events: list[str] = []
+    up = threading.Event()
+
+    class HeldStart(Startup):
+        """The real start, once the test lets it go (after 60 s at most: never a hang)."""
+
+        def _start(self, store: Store, workspace: Workspace) -> Any:
+            up.wait(60)
+            events.append("cluster up")
+            return super()._start(store, workspace)
+
+    class Started(Reporter):
+        def started(self, name: str, version: str) -> None:
+            events.append(f"build {name}")
+            if len(events) == 2:  # both handed over while the start is held: let it go
+                up.set()
+
+    index, ws = tmp_path / "index", Workspace(tmp_path / "ws").create()
+    project(index, "one")
+    project(index, "two")
+    key = generate_keypair(ws.keys).private_path
+    store = open_store(ws.root / "store")
+    executor = DaskExecutor(HeldStart(parse_executor(cluster), store, ws), store=store, workspace=ws, key=key)
+    try:
+        summary = bootstrap(
+            ["one", "two"],
+            workspace=ws,
+            index=LocalDirIndex(index),
+            key=key,
+            executor=executor,
+            jobs=2,
+            reporter=Started(),
+        )
+    finally:
+        executor.shutdown()
+
+    assert events == ["build one", "build two", "cluster up"]
+    assert summary.ok
+    assert verify_all(ws.root) == []
+
+
+def test_a_store_refused_while_builds_wait_for_the_start_stops_the_run(cluster: str, tmp_path: Path) -> None:
+    from fromsource.attest.keys import generate_keypair
+    from fromsource.bootstrap import bootstrap
+    from fromsource.bootstrap.executor import parse_executor
+    from fromsource.cluster import DaskExecutor
+    from fromsource.errors import InputError
+    from fromsource.index import LocalDirIndex
+    from fromsource.store import open_store
+    from fromsource.workspace import Workspace
+
+    index, ws = tmp_path / "index", Workspace(tmp_path / "ws").create()
+    project(index, "solo")
+    key = generate_keypair(ws.keys).private_path
+    # memory:// lives in this process: the workers see nothing in it.
+    executor = DaskExecutor.connect(
+        parse_executor(cluster), store=open_store(f"memory://held-{tmp_path.name}"), workspace=ws, key=key
+    )
+    with pytest.raises(InputError, match="cannot read the store memory://"):
+        bootstrap(["solo"], workspace=ws, index=LocalDirIndex(index), key=key, executor=executor)
+    assert not list(ws.wheels.glob("*.whl"))
