@@ -259,11 +259,30 @@ def test_dask_local_executor_and_bad_executor_specs(tmp_path: Path) -> None:
         refused = _bootstrap(index, tmp_path / "ws2", "solo", "--executor", bad)
         assert refused.exit_code == 2, (bad, refused.output)
         assert message in refused.stderr
-    port = _free_port()
-    unreachable = _bootstrap(index, tmp_path / "ws2", "solo", "--executor", f"dask://127.0.0.1:{port}")
-    assert unreachable.exit_code == 2
-    assert "cannot reach the Dask scheduler" in unreachable.stderr
-    assert "Traceback" not in unreachable.output
+
+
+def test_an_unreachable_scheduler_is_an_input_error(tmp_path: Path) -> None:
+    # What the CLI calls for --executor dask://HOST:PORT (an InputError exits 2 with its
+    # message, as the specs above show), with a short connect timeout instead of 10 s.
+    from fromsource.attest.keys import generate_keypair
+    from fromsource.bootstrap.executor import parse_executor
+    from fromsource.cluster import DaskExecutor
+    from fromsource.errors import InputError
+    from fromsource.store import open_store
+    from fromsource.workspace import Workspace
+
+    address = f"127.0.0.1:{_free_port()}"
+    key = generate_keypair(tmp_path / "keys").private_path
+    with pytest.raises(InputError, match=f"cannot reach the Dask scheduler at tcp://{address}") as refused:
+        DaskExecutor.connect(
+            parse_executor(f"dask://{address}"),
+            store=open_store(tmp_path / "store"),
+            workspace=Workspace(tmp_path / "ws"),
+            key=key,
+            connect_timeout=0.5,
+        )
+    assert refused.value.exit_code == 2  # what the CLI exits with, the message on one line
+    assert refused.value.hint is not None and "dask scheduler" in refused.value.hint
 
 
 def test_a_store_the_workers_cannot_read_is_refused_before_building(cluster: str, tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ def test_prefetch_fetches_each_listing_once_and_leaves_errors_to_the_lazy_fetch(
     for name in ("alpha", "beta", "gamma"):
         sdist = make_sdist(files, name, "1.0")
         projects[name] = [Release(sdist, sha256(sdist))]
-    with serve(projects, fmt) as server, SimpleIndex(server.url + "simple") as index:
+    slept: list[float] = []  # the back-off between retries, recorded instead of waited for
+    with serve(projects, fmt) as server, SimpleIndex(server.url + "simple", sleep=slept.append) as index:
         server.fail["/simple/gamma/"] = [500, 500, 500, 500]  # every retry of the prefetch
         names = ["Alpha", "beta", "gamma", "alpha", "../../files/x", ""]  # not names: not asked for
         prefetch(MultiIndex([LocalDirIndex(tmp_path / "files"), index]), names)
@@ -54,6 +55,7 @@ def test_prefetch_fetches_each_listing_once_and_leaves_errors_to_the_lazy_fetch(
     assert fetched == ["/simple/alpha/", "/simple/beta/"]
     assert hits.count("/simple/alpha/") == 1 and hits.count("/simple/beta/") == 1
     assert hits.count("/simple/gamma/") == 5
+    assert slept == [0.5, 1.0, 2.0]  # the prefetch's three retries, none for the lazy fetch
 
 
 # ------------------------------------------------------------------ digests by stat

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from fromsource.attest.keys import load_signer
 from fromsource.attest.locate import attestation_of
 from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, ExecutorSpec
-from fromsource.clusterstart import Startup, distributed_module, require_distributed
+from fromsource.clusterstart import CONNECT_TIMEOUT, Startup, distributed_module, require_distributed
 from fromsource.coordinator import accept_result
 from fromsource.errors import ExecutorError, FromsourceError
 from fromsource.fileutil import sha256_file
@@ -81,6 +81,7 @@ class DaskExecutor:
         key: Path,
         build: Callable[[RemoteBuild], RemoteResult] = build_on_worker,
         prepare: Callable[[], None] | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> DaskExecutor:
         """Start a LocalCluster (``dask-local:N``) or join a scheduler (``dask://``).
 
@@ -88,9 +89,11 @@ class DaskExecutor:
         while the planner resolves; builds submitted before it is up are sent once it is,
         and what kept it from starting is raised from their outcomes (or from :meth:`submit`
         once it is over). ``prepare`` runs right after distributed is imported.
+        ``connect_timeout``: seconds an unreachable scheduler is retried for, and a joined
+        one may take to show a worker.
         """
         require_distributed()  # not installed: say so now, not at the first build
-        startup = Startup(spec, store, workspace, prepare)
+        startup = Startup(spec, store, workspace, prepare, connect_timeout)
         return cls(startup, store=store, workspace=workspace, key=key, build=build)
 
     @property

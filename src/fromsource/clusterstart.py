@@ -22,7 +22,9 @@ from fromsource.workspace import Workspace
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
 
-CONNECT_TIMEOUT = 10.0  # seconds; a refused connection is retried until then
+# Seconds a refused connection to a scheduler is retried for, and a joined scheduler may take
+# to show a worker (the default of every ``connect_timeout``/``timeout`` below).
+CONNECT_TIMEOUT = 10.0
 _INSTALL_HINT = "pip install 'fromsource[dask]' (on the coordinator and on every worker)"
 _WORKER_HINT = "start workers with `dask worker ADDRESS --nthreads 1`"
 
@@ -60,11 +62,11 @@ def _probe_store(spec: str, digest: str) -> bool:
     return open_store(spec).has(digest)
 
 
-def join(address: str) -> Client:
+def join(address: str, timeout: float = CONNECT_TIMEOUT) -> Client:
     """A client of the scheduler at ``address`` (``HOST:PORT``)."""
     distributed = distributed_module()
     try:
-        client: Client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        client: Client = distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise InputError(
             f"cannot reach the Dask scheduler at {address}: {exc}",
@@ -92,10 +94,12 @@ def start_local(workers: int) -> tuple[Client, LocalCluster]:
         raise ExecutorError(f"cannot start a Dask LocalCluster: {exc}") from exc
 
 
-def check_workers(client: Client, store: Store, workspace: Workspace) -> None:
+def check_workers(
+    client: Client, store: Store, workspace: Workspace, timeout: float = CONNECT_TIMEOUT
+) -> None:
     """Some worker is there, and every worker reads what this process writes into the store."""
     try:
-        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        client.wait_for_workers(1, timeout=timeout)
     except TimeoutError as exc:
         raise ExecutorError("the Dask scheduler has no workers", hint=_WORKER_HINT) from exc
     marker = workspace.root / ".store-probe"
@@ -127,13 +131,15 @@ class Startup:
         store: Store,
         workspace: Workspace,
         prepare: Callable[[], None] | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         self.spec = spec
         self._prepare = prepare  # run once distributed is imported (the CLI quiets its logs)
+        self._timeout = connect_timeout
         self._client = None
         if spec.address is not None:  # connect here: an unreachable scheduler is said at once
             self._imported()
-            self._client = join(spec.address)
+            self._client = join(spec.address, connect_timeout)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fromsource-dask-start")
         self._future: Future[tuple[Client, LocalCluster | None]] = self._pool.submit(
             self._start, store, workspace
@@ -147,7 +153,7 @@ class Startup:
             self._imported()
             client, cluster = start_local(self.spec.workers)
         try:
-            check_workers(client, store, workspace)
+            check_workers(client, store, workspace, self._timeout)
         except BaseException:
             close(client, cluster)
             raise
