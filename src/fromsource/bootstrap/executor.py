@@ -13,9 +13,11 @@ import ctypes
 import functools
 import multiprocessing
 import os
+import select
 import signal
 import sys
 import time
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,33 +162,77 @@ class InlineExecutor:
 _PR_SET_PDEATHSIG = 1
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(planner: int, forked: bool, environ: dict[str, str]) -> None:
     # A worker must not outlive a killed planner (it would write into the workspace the
     # next run owns); the hooks it starts die with it (bwrap --die-with-parent, or setpriv:
     # see fromsource.sandbox).
+    if forked:
+        _die_with(planner)
+        # The fork server's environment is the one it started with; builds see the planner's.
+        os.environ.clear()
+        os.environ.update(environ)
+        return
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
+    if os.getppid() != planner:  # the planner died before the signal was armed
         os._exit(1)
 
 
+def _die_with(planner: int) -> None:
+    """Kill this worker when the planner exits. Its parent is the fork server, which outlives
+    the planner while any worker runs (each holds the fork server's keep-alive pipe), so the
+    parent-death signal would not fire: a thread waits on a pidfd of the planner instead."""
+    try:
+        pidfd = os.pidfd_open(planner)
+    except ProcessLookupError:  # gone already
+        os._exit(1)
+
+    def watch() -> None:
+        select.select([pidfd], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="fromsource-planner-watch", daemon=True).start()
+
+
 def _warm_up() -> None:
-    """Nothing: run once per worker when the pool is made, so the workers are spawned and
-    have imported the build step (this module) while the planner still resolves."""
+    """Nothing: run once per worker when the pool is made, so the workers are started
+    while the planner still resolves."""
+
+
+@functools.cache
+def _pidfd_works() -> bool:
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):  # Linux before 5.3, or not Linux
+        return False
+    return True
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """A fork server where a worker can watch the planner (a pidfd): it imports the build
+    step once and forks each worker from that clean, single-threaded process (a process
+    that runs bootstrap again, a test session for one, reuses it); otherwise spawn, whose
+    workers import it each. Never plain fork: the planner has threads."""
+    if "forkserver" not in multiprocessing.get_all_start_methods() or not _pidfd_works():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # taken when the fork server starts
+    return context
 
 
 class LocalExecutor:
-    """A pool of ``jobs`` worker processes on this machine (spawned: no inherited threads)."""
+    """A pool of ``jobs`` worker processes on this machine (see :func:`_pool_context`)."""
 
     def __init__(self, jobs: int) -> None:
+        context = _pool_context()
         self._pool = ProcessPoolExecutor(
             max_workers=max(1, jobs),
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_worker_init,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), context.get_start_method() == "forkserver", dict(os.environ)),
         )
-        for _ in range(max(1, jobs)):  # the pool spawns a worker per task while none is idle
+        for _ in range(max(1, jobs)):  # the pool starts a worker per task while none is idle
             self._pool.submit(_warm_up)
 
     def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
