@@ -16,8 +16,8 @@ import os
 import select
 import signal
 import sys
-import time
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
