@@ -287,7 +287,8 @@ def test_killed_run_resumes_and_the_lock_keeps_a_second_run_out(tmp_path: Path) 
         assert (ws / "wheels" / "quick-1.0-py3-none-any.whl").exists()
     finally:
         first.send_signal(signal.SIGKILL)
-        first.communicate()
+        # Its pipes close once no worker or hook outlives it; a hang here is that failure.
+        first.communicate(timeout=60)
     assert not (ws / "wheels" / "slow-1.0-py3-none-any.whl").exists()
     project(index, "slow")  # the same release, now with a backend that finishes
 
