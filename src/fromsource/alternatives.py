@@ -23,12 +23,11 @@ from packaging.version import Version
 
 from fromsource.archives import iter_members
 from fromsource.build import parse_build_system
+from fromsource.cachefile import read_cache, write_cache
 from fromsource.errors import FromsourceError
-from fromsource.fileutil import atomic_write_bytes
 from fromsource.index import Index, SdistCandidate, WheelCandidate, page_digest
 from fromsource.resolve import MetadataSource, resolve
 from fromsource.target import TargetEnvironment
-from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
 
 # Each try may download an sdist; a handful covers the usual "the newest release is broken".
 MAX_TRIES = 6
@@ -220,31 +219,27 @@ class AlternativesMemo:
                 "pages": pages,
                 "alternative": found.to_dict() if found is not None else None,
             }
-            atomic_write_bytes(path, json.dumps(doc, indent=1).encode() + b"\n")
+            write_cache(path, doc, indent=1)
         return found
 
     def _recall(self, path: Path, key: str, index: Index) -> tuple[Alternative | None] | None:
         """(the answer,) when remembered and every page it read is unchanged; else None."""
-        if not path.is_file():
+        doc = read_cache(path, "alternatives")
+        if not isinstance(doc, dict) or set(doc) != {"format", "key", "pages", "alternative"}:
+            return None
+        if doc["format"] != MEMO_FORMAT or doc["key"] != key or not isinstance(doc["pages"], dict):
             return None
         try:
-            doc = load_json(
-                read_file(path, limit=MAX_SMALL_FILE_BYTES, what="alternatives"), source=str(path)
-            )
-            if not isinstance(doc, dict) or set(doc) != {"format", "key", "pages", "alternative"}:
-                return None
-            if doc["format"] != MEMO_FORMAT or doc["key"] != key or not isinstance(doc["pages"], dict):
-                return None
             for project, digest in doc["pages"].items():
                 if not isinstance(digest, str) or page_digest(index, project) != digest:
                     return None
-            found = doc["alternative"]
-            if found is None:
-                return (None,)
-            if not isinstance(found, dict) or set(found) != {"package", "version", "constraint", "reason"}:
-                return None
-            if not all(isinstance(v, str) for v in found.values()):
-                return None
-            return (Alternative(**found),)
-        except (FromsourceError, OSError):
+        except FromsourceError:
             return None
+        found = doc["alternative"]
+        if found is None:
+            return (None,)
+        if not isinstance(found, dict) or set(found) != {"package", "version", "constraint", "reason"}:
+            return None
+        if not all(isinstance(v, str) for v in found.values()):
+            return None
+        return (Alternative(**found),)

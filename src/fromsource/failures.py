@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fromsource.errors import FromsourceError
-from fromsource.fileutil import atomic_write_bytes
-from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
+from fromsource.cachefile import read_cache, write_cache
 
 FORMAT = "fromsource.build-failure"
 FORMAT_VERSION = 1
@@ -136,19 +134,14 @@ class FailureMemory:
         return self.directory / f"{key}.json"
 
     def recall(self, key: str) -> Failure | None:
-        path = self._path(key)
-        if not path.is_file():
-            return None
+        data = read_cache(self._path(key), "failure record")
         try:
-            data = load_json(
-                read_file(path, limit=MAX_SMALL_FILE_BYTES, what="failure record"), source=str(path)
-            )
-            return Failure.from_dict(data, key)
-        except (FromsourceError, OSError, ValueError):
+            return None if data is None else Failure.from_dict(data, key)
+        except ValueError:
             return None  # unreadable: as if unknown, the build runs again
 
     def remember(self, key: str, failure: Failure) -> None:
-        atomic_write_bytes(self._path(key), json.dumps(failure.to_dict(key), indent=2).encode() + b"\n")
+        write_cache(self._path(key), failure.to_dict(key), indent=2)
 
     def forget(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fromsource.archives import iter_members
-from fromsource.errors import FromsourceError
-from fromsource.fileutil import atomic_write_bytes
+from fromsource.cachefile import read_cache, write_cache
 from fromsource.pkginfo import PkgInfo, parse_pkg_info
-from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
 
 FORMAT = "fromsource.sdist-facts"
 FORMAT_VERSION = 1
@@ -146,17 +143,13 @@ class SdistFactsCache:
 
     def _load(self, sha256: str) -> SdistFacts | None:
         path = self._entry(sha256)
-        if path is None or not path.is_file():
-            return None
+        data = None if path is None else read_cache(path, "sdist facts")
         try:
-            data = load_json(
-                read_file(path, limit=MAX_SMALL_FILE_BYTES, what="sdist facts"), source=str(path)
-            )
-            return SdistFacts.from_dict(data, sha256)
-        except (FromsourceError, OSError, ValueError):
+            return None if data is None else SdistFacts.from_dict(data, sha256)
+        except ValueError:
             return None  # a cache: read the sdist again (and overwrite the entry)
 
     def _save(self, sha256: str, facts: SdistFacts) -> None:
         path = self._entry(sha256)
         if path is not None:
-            atomic_write_bytes(path, json.dumps(facts.to_dict(sha256), indent=1).encode() + b"\n")
+            write_cache(path, facts.to_dict(sha256), indent=1)

@@ -10,14 +10,12 @@ clean" rule). The store is a cache: anything unreadable in it counts as unknown.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
-from fromsource.errors import FromsourceError
-from fromsource.fileutil import atomic_write_bytes, sha256_file
-from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
+from fromsource.cachefile import read_cache, write_cache
+from fromsource.fileutil import sha256_file
 
 FORMAT = "fromsource.stat-digests"
 FORMAT_VERSION = 1
@@ -71,16 +69,13 @@ class StatDigests:
             if os.path.exists(key)
         }
         doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "files": entries}
-        atomic_write_bytes(self.store, json.dumps(doc, separators=(",", ":")).encode() + b"\n")
+        write_cache(self.store, doc)
         self._changed = False
 
 
 def _load(store: Path) -> dict[str, tuple[_Stamp, str]]:
     """The store's entries; a missing or malformed store is an empty one."""
-    try:
-        doc = load_json(read_file(store, limit=MAX_SMALL_FILE_BYTES, what="digest cache"), source=str(store))
-    except (FromsourceError, OSError):
-        return {}
+    doc = read_cache(store, "digest cache")
     if (
         not isinstance(doc, dict)
         or doc.get("format") != FORMAT

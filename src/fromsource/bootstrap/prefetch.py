@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 
+from fromsource.cachefile import read_cache, write_cache
 from fromsource.errors import FromsourceError
-from fromsource.fileutil import atomic_write_bytes
 from fromsource.graph import load
-from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
 from fromsource.workspace import Workspace
 
 
@@ -21,17 +19,12 @@ def last_projects(ws: Workspace) -> list[str]:
     if ws.graph_file.is_file():
         with contextlib.suppress(FromsourceError):
             names += [node.name for node in load(ws.graph_file).nodes]
-    path = ws.cache / "projects.json"
-    if path.is_file():
-        with contextlib.suppress(FromsourceError):
-            data = load_json(
-                read_file(path, limit=MAX_SMALL_FILE_BYTES, what="project list"), source=str(path)
-            )
-            if isinstance(data, list):
-                names += [n for n in data if isinstance(n, str)]
+    data = read_cache(ws.cache / "projects.json", "project list")
+    if isinstance(data, list):
+        names += [n for n in data if isinstance(n, str)]
     return names
 
 
 def remember_projects(ws: Workspace, names: list[str]) -> None:
     if names:
-        atomic_write_bytes(ws.cache / "projects.json", json.dumps(names).encode() + b"\n")
+        write_cache(ws.cache / "projects.json", names)

@@ -14,17 +14,14 @@ read strictly counts as absent.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
-from fromsource.errors import FromsourceError
-from fromsource.fileutil import atomic_write_bytes
+from fromsource.cachefile import read_cache, write_cache
 from fromsource.index.model import SdistCandidate
-from fromsource.untrusted import MAX_SMALL_FILE_BYTES, load_json, read_file
 
 FORMAT = "fromsource.listing"
 FORMAT_VERSION = 1
@@ -52,7 +49,7 @@ class ListingCache:
 
     def get(self, key: str, project: NormalizedName) -> tuple[list[SdistCandidate], int] | None:
         """(sdists, files) of the page with this key, if it was read before."""
-        data = self._load(self._path(project, key))
+        data = read_cache(self._path(project, key), "listing cache")
         try:
             return None if data is None else _read(data, key, project)
         except (ValueError, InvalidVersion):
@@ -64,7 +61,7 @@ class ListingCache:
         """(key, sdists, files) of the project's page fetched from ``url`` while the index's
         ``max-age`` for it has not run out; else None (fetch it)."""
         for path in self._entries(project):
-            data = self._load(path)
+            data = read_cache(path, "listing cache")
             key = path.name[len(project) + 1 : -len(".json")]
             if not isinstance(data, dict) or data.get("url") != url:
                 continue
@@ -77,16 +74,6 @@ class ListingCache:
                 continue
             return key, sdists, files
         return None
-
-    def _load(self, path: Path) -> Any:
-        if not path.is_file():
-            return None
-        try:
-            return load_json(
-                read_file(path, limit=MAX_SMALL_FILE_BYTES, what="listing cache"), source=str(path)
-            )
-        except (FromsourceError, OSError):
-            return None
 
     def _entries(self, project: NormalizedName) -> list[Path]:
         # The same length: the same project ("foo-*" also matches "foo-bar-<key>").
@@ -133,7 +120,7 @@ class ListingCache:
                 for c in sdists
             ],
         }
-        atomic_write_bytes(path, json.dumps(doc, separators=(",", ":")).encode() + b"\n")
+        write_cache(path, doc)
 
 
 def _read(data: Any, key: str, project: NormalizedName) -> tuple[list[SdistCandidate], int]:
