@@ -14,6 +14,16 @@ from fromsource.verify import Locations, Verifier
 TINY_BACKEND = Path(__file__).parent / "packages" / "tiny" / "tinybackend.py"
 
 
+def bootstrap_argv(
+    index: Path, ws: Path, *args: str, jobs: int | None = 2, as_json: bool = True
+) -> list[str]:
+    """``fromsource bootstrap ARGS`` against the directory index ``index`` alone, into ``ws``."""
+    argv = ["bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws)]
+    if jobs is not None:
+        argv += ["-j", str(jobs)]
+    return [*argv, "--json"] if as_json else argv
+
+
 def module_name(name: str) -> str:
     return re.sub(r"[-_.]+", "_", re.sub(r"\[.*|[<>=!~;].*", "", name).strip()).lower()
 

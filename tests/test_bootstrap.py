@@ -13,7 +13,7 @@ from typing import IO, Any
 import pytest
 from click.testing import CliRunner, Result
 
-from bootstrap_helpers import project, verify_all
+from bootstrap_helpers import bootstrap_argv, project, verify_all
 from fromsource.cli import main
 from fromsource.graph import load
 
@@ -21,7 +21,7 @@ from fromsource.graph import load
 def bootstrap(index: Path, ws: Path, *args: str) -> Result:
     return CliRunner().invoke(
         main,
-        ["bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws), "-j", "2", "--json"],
+        bootstrap_argv(index, ws, *args),
     )
 
 
@@ -171,9 +171,7 @@ def test_without_keep_going_a_failure_stops_new_builds(tmp_path: Path) -> None:
     project(index, "bad", fail=True)
     project(index, "needy", build=["bad"])
 
-    result = CliRunner().invoke(
-        main, ["bootstrap", "needy", "--find-links", str(index), "--no-index", "-w", str(ws), "-j", "1"]
-    )
+    result = CliRunner().invoke(main, bootstrap_argv(index, ws, "needy", jobs=1, as_json=False))
 
     assert result.exit_code == 3
     assert "failed bad 1.0" in result.stdout
@@ -262,16 +260,7 @@ def test_killed_run_resumes_and_the_lock_keeps_a_second_run_out(tmp_path: Path) 
         sys.executable,
         "-m",
         "fromsource",
-        "bootstrap",
-        "app",
-        "--find-links",
-        str(index),
-        "--no-index",
-        "-w",
-        str(ws),
-        "-j",
-        "2",
-        "--json",
+        *bootstrap_argv(index, ws, "app"),
     ]
 
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

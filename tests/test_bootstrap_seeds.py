@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from packaging.tags import sys_tags
 
-from bootstrap_helpers import project
+from bootstrap_helpers import bootstrap_argv, project
 from fromsource.attest.keys import KeyPair, generate_keypair
 from fromsource.cli import main
 
@@ -24,7 +24,7 @@ from fromsource.cli import main
 def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
     return CliRunner().invoke(
         main,
-        ["bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws), "-j", "2", "--json"],
+        bootstrap_argv(index, ws, *args),
     )
 
 

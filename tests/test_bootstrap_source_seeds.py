@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bootstrap_helpers import project
+from bootstrap_helpers import bootstrap_argv, project
 from fromsource.attest.keys import KeyPair, generate_keypair
 from fromsource.cli import main
 from test_bootstrap_seeds import _published_wheel
@@ -37,9 +37,7 @@ def _run(*args: str) -> Result:
 
 
 def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
-    return _run(
-        "bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws), "-j", "2", "--json"
-    )
+    return _run(*bootstrap_argv(index, ws, *args))
 
 
 def _add(sdist: Path, files: dict[str, str]) -> Path:

@@ -7,25 +7,14 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from bootstrap_helpers import project
+from bootstrap_helpers import bootstrap_argv, project
 from fromsource.cli import main
 
 
 def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
     return CliRunner().invoke(
         main,
-        [
-            "bootstrap",
-            *args,
-            "--find-links",
-            str(index),
-            "--no-index",
-            "-w",
-            str(ws),
-            "-j",
-            "2",
-            "--keep-going",
-        ],
+        bootstrap_argv(index, ws, *args, "--keep-going", as_json=False),
     )
 
 

@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 import pytest
 from click.testing import CliRunner, Result
 
-from bootstrap_helpers import project, verify_all
+from bootstrap_helpers import bootstrap_argv, project, verify_all
 from fromsource.attest.provenance import DASK_BUILDER_ID
 from fromsource.cli import main
 from fromsource.compare import compare_wheels
@@ -36,9 +36,7 @@ DASK = [sys.executable, "-m", "dask"]  # the `dask` command line of this interpr
 
 
 def _bootstrap(index: Path, ws: Path, *args: str) -> Result:
-    return CliRunner().invoke(
-        main, ["bootstrap", *args, "--find-links", str(index), "--no-index", "-w", str(ws), "--json"]
-    )
+    return CliRunner().invoke(main, bootstrap_argv(index, ws, *args, jobs=None))
 
 
 def _statuses(result: Result) -> dict[str, str]:
@@ -465,14 +463,7 @@ def _command(index: Path, ws: Path, store: Path, address: str) -> list[str]:
         sys.executable,
         "-m",
         "fromsource",
-        "bootstrap",
-        "app",
-        "--find-links",
-        str(index),
-        "--no-index",
-        "-w",
-        str(ws),
-        "--json",
+        *bootstrap_argv(index, ws, "app", jobs=None),
         "--store",
         str(store),
         "--executor",

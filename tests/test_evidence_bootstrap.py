@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from bootstrap_helpers import bootstrap_argv
 from fromsource.attest import dsse
 from fromsource.cli import main
 from tinyindex import Release, serve, sha256
@@ -291,22 +292,7 @@ def test_external_admitted_by_publisher(tmp_path: Path, by_digest: bool) -> None
     ws = tmp_path / "work"
     result = CliRunner().invoke(
         main,
-        [
-            "bootstrap",
-            "app",
-            "--find-links",
-            str(index),
-            "--no-index",
-            "-w",
-            str(ws),
-            "-j",
-            "1",
-            "--json",
-            "--policy",
-            str(policy_file),
-            "--evidence",
-            str(evidence),
-        ],
+        bootstrap_argv(index, ws, "app", "--policy", str(policy_file), "--evidence", str(evidence), jobs=1),
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -348,21 +334,9 @@ def test_external_from_another_publisher_stops_the_run(tmp_path: Path) -> None:
     ws = tmp_path / "work"
     result = CliRunner().invoke(
         main,
-        [
-            "bootstrap",
-            "app",
-            "--find-links",
-            str(index),
-            "--no-index",
-            "-w",
-            str(ws),
-            "-j",
-            "1",
-            "--policy",
-            str(policy_file),
-            "--evidence",
-            str(evidence),
-        ],
+        bootstrap_argv(
+            index, ws, "app", "--policy", str(policy_file), "--evidence", str(evidence), jobs=1, as_json=False
+        ),
     )
     assert result.exit_code == 1, result.output
     assert "rfc8785: rfc8785-0.1.2-py3-none-any.whl must be published by" in result.output

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from bootstrap_helpers import project
+from bootstrap_helpers import bootstrap_argv, project
 from fromsource.attest.keys import generate_keypair
 from fromsource.cli import main
 from origin_helpers import git, retar, upstream_repo
@@ -26,19 +26,7 @@ def _policy(path: Path, builder_pub: Path, repo: Path) -> Path:
 def _bootstrap(index: Path, ws: Path, policy: Path) -> Result:
     return CliRunner().invoke(
         main,
-        [
-            "bootstrap",
-            "app",
-            "--find-links",
-            str(index),
-            "--no-index",
-            "-w",
-            str(ws),
-            "-j",
-            "1",
-            "--policy",
-            str(policy),
-        ],
+        bootstrap_argv(index, ws, "app", "--policy", str(policy), jobs=1, as_json=False),
     )
 
 
