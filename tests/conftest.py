@@ -36,15 +36,34 @@ def pytest_configure(config: pytest.Config) -> None:
     in_memory = _in_memory()
     if "PYTEST_DEBUG_TEMPROOT" not in os.environ and in_memory:
         os.environ["PYTEST_DEBUG_TEMPROOT"] = SHARED_MEMORY
-    # Under PYTHONDONTWRITEBYTECODE every interpreter the suite starts (command-line runs,
-    # build pool workers, dask workers, pytest-xdist workers: hundreds) compiles the project
-    # again. They share compiled modules in a directory of this run instead; the source tree
-    # stays as the variable asks. xdist workers inherit the result.
+    # Under PYTHONDONTWRITEBYTECODE every interpreter the suite starts (pytest-xdist workers,
+    # command-line runs, build pool and Dask workers: hundreds) compiles every module it
+    # imports again. They share compiled modules under pytest's own cache directory instead,
+    # kept from one run to the next (a prefix replaces every __pycache__, the standard
+    # library's and site-packages' too, so a fresh one each run would compile those every
+    # time); the source tree stays as the variable asks. Builds never see it (their
+    # environment is scrubbed). xdist workers inherit the result.
     if os.environ.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in os.environ:
-        prefix = tempfile.mkdtemp(prefix="fromsource-pycache-", dir=SHARED_MEMORY if in_memory else None)
-        config.add_cleanup(functools.partial(shutil.rmtree, prefix, ignore_errors=True))
         del os.environ["PYTHONDONTWRITEBYTECODE"]
-        os.environ["PYTHONPYCACHEPREFIX"] = prefix
+        os.environ["PYTHONPYCACHEPREFIX"] = str(_pycache_prefix(config, in_memory))
+
+
+def _pycache_prefix(config: pytest.Config, in_memory: bool) -> Path:
+    """``.pytest_cache/pycache`` where pytest keeps its cache; else a directory of this run."""
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    if cache is not None:
+        return Path(cache.mkdir("pycache"))
+    prefix = tempfile.mkdtemp(prefix="fromsource-pycache-", dir=SHARED_MEMORY if in_memory else None)
+    config.add_cleanup(functools.partial(shutil.rmtree, prefix, ignore_errors=True))
+    return Path(prefix)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the module's Dask LocalCluster run on one pytest-xdist worker (``--dist
+    loadgroup``), so the suite starts that cluster once rather than once per worker."""
+    for item in items:
+        if "cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("dask-local-cluster"))
 
 
 def make_sdist(project_dir: Path, dest_dir: Path, name: str, version: str) -> Path:

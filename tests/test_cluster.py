@@ -409,8 +409,6 @@ class _Cluster:
             self.address,
             "--nthreads",
             "1",
-            "--nworkers",
-            "1",
             "--local-directory",
             str(self.root / name / "scratch"),
             "--name",
@@ -418,6 +416,9 @@ class _Cluster:
             "--host",
             "127.0.0.1",
             "--no-dashboard",
+            # One process per worker: a nanny would start the worker as a second interpreter,
+            # and what is killed here is the whole worker (its process group) either way.
+            "--no-nanny",
         )
 
     def wait_for_workers(self, count: int) -> None:
