@@ -75,19 +75,7 @@ class BuildEnv:
         except OSError as exc:
             raise BuildError(f"cannot create build environment {root}: {exc}") from exc
         python = (root / "bin" / "python").absolute()
-        # Ask the venv's own interpreter for its install scheme.
-        probe = subprocess.run(
-            [str(python), "-I", "-c", "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode != 0:
-            raise BuildError(f"build environment interpreter does not run: {probe.stderr.strip()}")
-        paths = json.loads(probe.stdout)
-        scheme = {
-            key: paths[key] for key in ("purelib", "platlib", "headers", "scripts", "data") if key in paths
-        }
+        scheme = _scheme(root.absolute(), python)
         scheme.setdefault("headers", str(root / "include"))
         return cls(root=root, python=python, scheme=scheme)
 
@@ -103,6 +91,53 @@ class BuildEnv:
                 install(source, destination, additional_metadata={})
         except Exception as exc:  # installer raises plain exceptions for bad wheels
             raise BuildError(f"cannot install {wheel.name} into the build environment: {exc}") from exc
+
+
+_SCHEME_KEYS = ("purelib", "platlib", "headers", "scripts", "data")
+# interpreter (resolved) -> (the venv root it was asked under, that venv's scheme)
+_probed: dict[str, tuple[str, dict[str, str]]] = {}
+
+
+def _scheme(root: Path, python: Path) -> dict[str, str]:
+    """The install scheme of the venv at ``root``, asked of its own interpreter once per
+    interpreter and process: every venv made from one interpreter has the same scheme under
+    its own root (one interpreter start less per build)."""
+    interpreter = os.path.realpath(python)
+    known = _probed.get(interpreter)
+    if known is None:
+        scheme = _ask_scheme(python)
+        # Remembered only when the venv's own directories are spelled under ``root`` (not,
+        # say, through a resolved symlink), so that rebasing cannot point into another venv.
+        if not all(_under(scheme.get(key, ""), str(root)) for key in ("purelib", "platlib", "scripts")):
+            return scheme
+        known = _probed[interpreter] = (str(root), scheme)
+    probed_root, scheme = known
+    return {key: _rebase(path, probed_root, str(root)) for key, path in scheme.items()}
+
+
+def _under(path: str, root: str) -> bool:
+    return path.startswith(root + os.sep)
+
+
+def _ask_scheme(python: Path) -> dict[str, str]:
+    probe = subprocess.run(
+        [str(python), "-I", "-c", "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        raise BuildError(f"build environment interpreter does not run: {probe.stderr.strip()}")
+    paths = json.loads(probe.stdout)
+    return {key: str(paths[key]) for key in _SCHEME_KEYS if key in paths}
+
+
+def _rebase(path: str, old_root: str, new_root: str) -> str:
+    """``path`` under ``new_root`` if it was under ``old_root``; else (the base interpreter's
+    own directories) as it is."""
+    if path == old_root:
+        return new_root
+    return new_root + path[len(old_root) :] if _under(path, old_root) else path
 
 
 def make_runner(
