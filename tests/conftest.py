@@ -52,7 +52,10 @@ def _pycache_prefix(config: pytest.Config, in_memory: bool) -> Path:
     """``.pytest_cache/pycache`` where pytest keeps its cache; else a directory of this run."""
     cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
     if cache is not None:
-        return Path(cache.mkdir("pycache"))
+        try:
+            return Path(cache.mkdir("pycache"))
+        except OSError:  # a read-only checkout: pytest itself only warns there
+            pass
     prefix = tempfile.mkdtemp(prefix="fromsource-pycache-", dir=SHARED_MEMORY if in_memory else None)
     config.add_cleanup(functools.partial(shutil.rmtree, prefix, ignore_errors=True))
     return Path(prefix)
