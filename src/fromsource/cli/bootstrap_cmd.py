@@ -220,6 +220,7 @@ def bootstrap(
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # off a terminal it shows nothing: no refresh thread
     )
     heartbeat = None if err.is_terminal else Heartbeat(lambda line: err.print(line, markup=False))
     try:
