@@ -5,7 +5,7 @@ The graph is shaped like a real index: a few build backends almost everything bu
 layers (fan-out, depth), some sdists whose runtime metadata is dynamic (built first, read
 from the wheel), and a seeded two-package cycle. Builds are replaced by a fake that writes
 a minimal wheel from the sdist's ``tiny.json`` and goes through the same executor seam: a
-spawned process pool (the local executor's shape) and a Dask LocalCluster whose workers run
+the local executor's process pool and a Dask LocalCluster whose workers run
 a fake build step while the coordinator still fetches, checks and signs every wheel.
 
 Per size: the in-process wall time of ``fromsource.bootstrap.bootstrap``, per package, and
@@ -21,7 +21,6 @@ import functools
 import hashlib
 import io
 import json
-import multiprocessing
 import os
 import platform
 import random
@@ -30,7 +29,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,7 +41,7 @@ from fromsource.attest.keys import generate_keypair, load_signer
 from fromsource.attest.locate import attestation_of
 from fromsource.attest.provenance import KIND_WHEEL, Dependency
 from fromsource.bootstrap import bootstrap
-from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, ExecutorSpec
+from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, ExecutorSpec, LocalExecutor
 from fromsource.build import UnsignedBuild, attest_build, interpreter_dependency
 from fromsource.fileutil import sha256_file
 from fromsource.index import LocalDirIndex
@@ -217,17 +216,12 @@ def fake_run_build(request: BuildRequest) -> BuildOutcome:
     )
 
 
-class FakeLocalExecutor:
-    """A spawned process pool, like LocalExecutor, running :func:`fake_run_build`."""
-
-    def __init__(self, jobs: int) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+class FakeLocalExecutor(LocalExecutor):
+    """LocalExecutor's pool (workers forked from a fork server, started at once) running
+    :func:`fake_run_build`."""
 
     def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
         return self._pool.submit(fake_run_build, request)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def fake_build_on_worker(task: RemoteBuild) -> RemoteResult:

@@ -24,6 +24,9 @@ def read_cache(path: Path, what: str) -> Any:
 
 
 def write_cache(path: Path, value: Any, *, indent: int | None = None) -> None:
-    """Write an entry atomically (a reader sees the old one or the new one)."""
+    """Write an entry atomically (a reader sees the old one or the new one).
+
+    Not fsynced: an entry a power cut truncated is not JSON, reads as None and is computed
+    again, and an fsync costs milliseconds where a run writes an entry per sdist."""
     text = json.dumps(value, indent=indent, separators=None if indent else (",", ":"))
-    atomic_write_bytes(path, text.encode() + b"\n")
+    atomic_write_bytes(path, text.encode() + b"\n", durable=False)

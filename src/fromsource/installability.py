@@ -8,6 +8,7 @@ closure (from the top-level resolution) is checked against the pages and files o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -61,13 +62,13 @@ class InstallVerdict:
 
 def install_closure(top: Resolution, name: NormalizedName) -> list[NormalizedName]:
     """``name`` and everything it needs at run time, within the top-level resolution."""
-    seen: list[NormalizedName] = []
+    seen: set[NormalizedName] = set()
     todo = [name]
     while todo:
         current = todo.pop()
         if current in seen or current not in top.packages:
             continue
-        seen.append(current)
+        seen.add(current)
         todo += [canonicalize_name(r.name) for r in top.packages[current].requires]
     return sorted(seen)
 
@@ -104,6 +105,8 @@ def check(
     if top is None:
         return ()
     by_node = {(canonicalize_name(r.name), r.version): r for r in reports}
+    # Closures overlap (a backend or a base library is in most): each wheel is looked up once.
+    indexed = functools.cache(functools.partial(in_simple_index, workspace))
     verdicts = []
     for text in requirements:
         name = canonicalize_name(Requirement(text).name)
@@ -128,7 +131,7 @@ def check(
                         blocked_by=tuple(report.blocked_by),
                     )
                 )
-            elif not in_simple_index(workspace, report.wheel.name):
+            elif not indexed(report.wheel.name):
                 needs.append(
                     Need(
                         package=label,
