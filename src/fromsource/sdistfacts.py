@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fromsource.archives import iter_members
+from fromsource.backgroundwrites import BackgroundWrites
 from fromsource.cachefile import read_cache, write_cache
 from fromsource.pkginfo import PkgInfo, parse_pkg_info
 
@@ -121,11 +123,19 @@ def read_sdist_facts(sdist: Path) -> SdistFacts:
 
 class SdistFactsCache:
     """``facts(sdist)``: :func:`read_sdist_facts`, remembered by the sdist's sha256 in
-    ``directory`` (None: for this process only). ``digest`` hashes a file (a stat cache)."""
+    ``directory`` (None: for this process only). ``digest`` hashes a file (a stat cache).
+    With ``writes``, new entries are written on its thread (read back from memory here)."""
 
-    def __init__(self, directory: Path | None, digest: Callable[[Path], str]) -> None:
+    def __init__(
+        self,
+        directory: Path | None,
+        digest: Callable[[Path], str],
+        *,
+        writes: BackgroundWrites | None = None,
+    ) -> None:
         self.directory = directory
         self.digest = digest
+        self.writes = writes
         self._known: dict[str, SdistFacts] = {}
 
     def __call__(self, sdist: Path) -> SdistFacts:
@@ -151,5 +161,14 @@ class SdistFactsCache:
 
     def _save(self, sha256: str, facts: SdistFacts) -> None:
         path = self._entry(sha256)
-        if path is not None:
-            write_cache(path, facts.to_dict(sha256), indent=1)
+        if path is None:
+            return
+        write = functools.partial(_write_entry, path, sha256, facts)
+        if self.writes is not None:
+            self.writes.submit(write)
+        else:
+            write()
+
+
+def _write_entry(path: Path, sha256: str, facts: SdistFacts) -> None:
+    write_cache(path, facts.to_dict(sha256), indent=1)

@@ -17,6 +17,7 @@ from packaging.version import Version
 
 from fromsource.alternatives import Alternative, AlternativesMemo
 from fromsource.attest.keys import load_signer
+from fromsource.backgroundwrites import BackgroundWrites
 from fromsource.bootstrap.cycles import CycleGuard
 from fromsource.bootstrap.discovery import Discovery
 from fromsource.bootstrap.executor import Executor
@@ -59,6 +60,7 @@ class Planner:
         prefer_buildable: bool = False,
         digests: StatDigests | None = None,
         retry_failed: bool = False,
+        writes: BackgroundWrites | None = None,
     ) -> None:
         signer = load_signer(key)
         self.ctx = ctx = RunContext(
@@ -74,6 +76,7 @@ class Planner:
             keep_going=keep_going,
             prefer_buildable=prefer_buildable,
             digest=digests if digests is not None else StatDigests(),
+            writes=writes,
         )
         publishers = (
             PublisherGate(policy, workspace, index, tuple(evidence_dirs))

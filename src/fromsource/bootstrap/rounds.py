@@ -13,6 +13,7 @@ from packaging.requirements import Requirement
 
 from fromsource import installability
 from fromsource.alternatives import Alternative
+from fromsource.backgroundwrites import BackgroundWrites
 from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, Executor, LocalExecutor
 from fromsource.bootstrap.incremental import remove_stale_temp_files
 from fromsource.bootstrap.planner import Planner
@@ -93,6 +94,7 @@ def bootstrap(
     chosen: list[Alternative] = []
     real = executor or LocalExecutor(jobs)
     digests = digests if digests is not None else StatDigests(workspace.cache / "digests.json")
+    writes = BackgroundWrites()
     with workspace.lock():
         remove_stale_temp_files(workspace)
         try:
@@ -114,15 +116,20 @@ def bootstrap(
                     prefer_buildable=prefer_buildable,
                     digests=digests,
                     retry_failed=retry_failed,
+                    writes=writes,
                 )
                 reports = planner.run()
                 alternatives = planner.alternatives()
+                writes.flush()  # the next round reads what this one learned
                 if not prefer_buildable or not alternatives:
                     break
                 chosen += alternatives
         finally:
             real.shutdown()
-            digests.save()
+            try:
+                writes.close()
+            finally:
+                digests.save()
     trust_base, refused = planner.trust_base()
     verdicts = installability.check(requirements, planner.top, reports, workspace)
     suggested = planner.externals.suggest(installability.runtime_blockers(verdicts), alternatives)

@@ -4,6 +4,7 @@ Members of a seeded cycle are built twice: stage 1 with seeds, stage 2 from stag
 
 from __future__ import annotations
 
+import functools
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
@@ -238,7 +239,7 @@ class Scheduler:
         ctx, node = self.ctx, package.node
         package.earlier_seconds += outcome.seconds
         if outcome.needs is not None:
-            save_backend_requires(ctx.ws, node.name, node.version, package.sha256, outcome.needs)
+            self._save_hint(package, outcome.needs)
             package.status = "waiting"
             self.discovery.learn_backend(package, outcome.needs)
             return
@@ -252,7 +253,7 @@ class Scheduler:
         # The wheel listing is not renewed: a wheel this round builds is never reused in it
         # (each package and stage is built once); listing after every build is n².
         self.shortcuts.built(package)
-        save_backend_requires(ctx.ws, node.name, node.version, package.sha256, outcome.backend_requires)
+        self._save_hint(package, outcome.backend_requires)
         env = self.environment_of(package)
         if outcome.backend_requires and env is not None:
             nodes = {name: self._node_of(p) for name, p in env.packages.items()}
@@ -275,6 +276,15 @@ class Scheduler:
             other_results=outcome.other_results,
         )
         ctx.finish(package, finish_stage2(ctx, self.seeds, package, report))
+
+    def _save_hint(self, package: PackageState, requires: tuple[str, ...]) -> None:
+        """What the backend asked for, for the next run (read back only by a later round)."""
+        node, ws = package.node, self.ctx.ws
+        save = functools.partial(save_backend_requires, ws, node.name, node.version, package.sha256, requires)
+        if self.ctx.writes is not None:
+            self.ctx.writes.submit(save)
+        else:
+            save()
 
     def _failed(self, package: PackageState, outcome: BuildOutcome) -> None:
         if outcome.remember:

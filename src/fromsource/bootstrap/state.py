@@ -12,6 +12,7 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from securesystemslib.signer import CryptoSigner
 
+from fromsource.backgroundwrites import BackgroundWrites
 from fromsource.bootstrap.report import PackageReport, Reporter, Status
 from fromsource.build import BuildSystem, EnvWheel
 from fromsource.errors import FromsourceError
@@ -97,12 +98,14 @@ class RunContext:
     prefer_buildable: bool
     # sha256 of files by stat, kept across runs in cache/digests.json (saved by bootstrap).
     digest: StatDigests = field(default_factory=StatDigests)
+    # Cache entries and hints, written off the planner's thread (flushed by bootstrap).
+    writes: BackgroundWrites | None = None
     packages: dict[Node, PackageState] = field(default_factory=dict)
     stopping: bool = False  # a failure without --keep-going, or an unbroken cycle
     facts: SdistFactsCache = field(init=False)  # PKG-INFO and pyproject.toml by sdist digest
 
     def __post_init__(self) -> None:
-        self.facts = SdistFactsCache(self.ws.cache / "sdists", self.digest)
+        self.facts = SdistFactsCache(self.ws.cache / "sdists", self.digest, writes=self.writes)
 
     def pkg_info(self, sdist: Path) -> PkgInfo | None:
         return self.facts(sdist).pkg_info
