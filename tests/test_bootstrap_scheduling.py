@@ -181,6 +181,24 @@ def test_the_longest_chain_of_waiting_builds_goes_first(tmp_path: Path) -> None:
     assert builds == ["base", "mid", "top", "alone", "app"]
 
 
+def test_packages_waiting_for_a_slot_get_it_in_chain_order_as_slots_free(tmp_path: Path) -> None:
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    # Once base is built, a, b, c and z are all ready and queue for the one slot; z goes
+    # first (two builds wait on it in a row), then y, ready later but with a longer chain
+    # than the queued a, b, c, then those by name, then x.
+    project(index, "base")
+    for name in ("a", "b", "c", "z"):
+        project(index, name, build=["base"])
+    project(index, "y", build=["z"])
+    project(index, "x", build=["y"])
+    events: list[str] = []
+
+    assert _bootstrap(index, ws, ["a", "b", "c", "x"], events, jobs=1)
+
+    builds = [e.removeprefix("build ") for e in events if e.startswith("build ")]
+    assert builds == ["base", "z", "y", "a", "b", "c", "x"]
+
+
 def test_chain_lengths_count_the_builds_waiting_in_a_row() -> None:
     from fromsource.graph import Node
 

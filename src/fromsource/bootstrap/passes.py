@@ -10,10 +10,15 @@ changed with it).
 The order is a list schedule's: the package the longest chain of waiting builds hangs on
 first (a free slot spent elsewhere lengthens the run by that chain), then by node. It is
 recomputed when the graph changes, not in every pass.
+
+A package that is ready and waits only for a build slot is queued in that order, out of
+the passes: a pass takes back as many of the first as there are free slots. With a few
+slots and thousands of ready packages, a pass then costs the slots, not the packages.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,6 +49,7 @@ class PassSet:
         self._open: list[PackageState] = []
         self._parked: dict[Node, tuple[_Signature, list[PackageState]]] = {}  # by blocker
         self._parked_nodes: set[Node] = set()
+        self._slot_queue: list[PackageState] = []  # ready, in scheduling order
 
     def park(self, package: PackageState, blocker: PackageState) -> None:
         """Leave ``package`` out of passes until ``blocker`` changes."""
@@ -52,12 +58,25 @@ class PassSet:
         self._parked.setdefault(blocker.node, (_signature(blocker), []))[1].append(package)
         self._parked_nodes.add(package.node)
 
-    def current(self) -> list[PackageState]:
-        """The packages this pass looks at, in scheduling order."""
+    def wait_for_slot(self, package: PackageState) -> None:
+        """Leave ready ``package`` out of passes until it is among the first to get a slot."""
+        if package.node in self._parked_nodes:
+            return
+        bisect.insort(self._slot_queue, package, key=self._order)
+        self._parked_nodes.add(package.node)
+
+    def current(self, free_slots: int) -> list[PackageState]:
+        """The packages this pass looks at, in scheduling order; ``free_slots``: how many
+        builds can start in it (that many of the packages queued for a slot come back)."""
         version = self._graph_version()
         changed = version != self._seen_version
         self._seen_version = version
         woken = self._wake(everything=changed)
+        # The graph changed: the order may have, so the whole queue comes back.
+        taken = len(self._slot_queue) if changed else max(0, free_slots)
+        woken += self._slot_queue[:taken]
+        del self._slot_queue[:taken]
+        self._parked_nodes.difference_update(p.node for p in woken)
         if changed:
             self._chain = chain_lengths(self._needed_by())
         if changed or len(self._packages) != self._known:

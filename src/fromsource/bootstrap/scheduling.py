@@ -86,11 +86,12 @@ class Scheduler:
     def schedule(self) -> bool:
         """Reuse or submit every package that is ready; whether anything changed."""
         progressed = False
-        for package in self._passes.current():
+        for package in self._passes.current(self.jobs - len(self.running)):
             if package.status != "waiting":
                 continue
             if len(self.running) >= self.jobs and package.stale_env is not None:
-                continue  # ready and checked for reuse already: it waits for a free slot
+                self._passes.wait_for_slot(package)  # ready and checked for reuse already
+                continue
             env = self.environment_of(package)
             if env is None:
                 continue
@@ -118,6 +119,7 @@ class Scheduler:
                     progressed = True
                     continue
             if len(self.running) >= self.jobs:
+                self._passes.wait_for_slot(package)
                 continue
             self._submit(package, wheels, stage1)
             progressed = True
