@@ -249,6 +249,9 @@ def test_dask_local_executor_and_bad_executor_specs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "fsstore" / "sha256").is_dir()
     assert (ws / "builds" / "solo-1.0" / "build.log").is_file()
+    # Kept build directories keep the fetched wheel (copied into wheels/, not moved).
+    (kept,) = (ws / "builds" / "solo-1.0" / "out").glob("*.whl")
+    assert kept.read_bytes() == (ws / "wheels" / kept.name).read_bytes()
     for bad, message in [
         ("dask-local:0", "N must be"),
         ("dask://nohost", "expected dask://HOST:PORT"),

@@ -95,6 +95,8 @@ def accept_result(
             builder_id=DASK_BUILDER_ID,
             worker=_identity(result.worker),
             log_sha256=result.log_sha256,
+            # fetched here a moment ago; out/ is removed next unless kept
+            move_wheel=not request.settings.keep_build_dirs,
         )
     except FromsourceError as exc:
         return BuildOutcome(log=log, error=exc.message)

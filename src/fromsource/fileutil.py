@@ -88,6 +88,20 @@ def atomic_copy(src: Path, dest: Path, *, durable: bool = True) -> None:
     atomic_write_bytes(dest, src.read_bytes(), durable=durable)
 
 
+def move_into_place(src: Path, dest: Path) -> None:
+    """Rename ``src`` (a file this process wrote and no longer needs) to ``dest``, readable
+    by all like :func:`atomic_copy`'s; copied atomically where a rename cannot go (another
+    filesystem). Not for a file something else may still hold open: that one is copied."""
+    os.chmod(src, 0o644)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(src, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        atomic_copy(src, dest, durable=False)
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:

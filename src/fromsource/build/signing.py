@@ -25,7 +25,7 @@ from fromsource.attest.provenance import (
     PublisherEvidence,
 )
 from fromsource.build.model import BuildResult, UnsignedBuild
-from fromsource.fileutil import atomic_copy, atomic_write_bytes, sha256_file
+from fromsource.fileutil import atomic_copy, atomic_write_bytes, move_into_place, sha256_file
 from fromsource.sandbox import not_isolated
 from fromsource.workspace import Workspace
 
@@ -45,11 +45,14 @@ def attest_build(
     builder_id: str = BUILDER_ID,
     worker: dict[str, str] | None = None,
     log_sha256: str | None = None,
+    move_wheel: bool = False,
 ) -> BuildResult:
     """Sign the provenance of an unsigned build and put wheel and attestation in place.
 
     The caller has checked ``unsigned.wheel`` (locally, the build step did; for a worker's
-    build, the coordinator re-hashed and re-checked it).
+    build, the coordinator re-hashed and re-checked it). ``move_wheel``: the caller wrote
+    ``unsigned.wheel`` itself and drops it after, so it is renamed into place, not copied
+    (a wheel a build backend wrote is always copied: the backend may still hold it open).
     """
     built = unsigned.wheel
     wheel_sha = sha256_file(built)
@@ -90,7 +93,10 @@ def attest_build(
     # Not fsynced: reuse checks the signature and every digest, so a file a power cut
     # truncated is rebuilt, never trusted.
     atomic_write_bytes(attestation, envelope, durable=False)
-    atomic_copy(built, wheel_dest, durable=False)
+    if move_wheel:
+        move_into_place(built, wheel_dest)
+    else:
+        atomic_copy(built, wheel_dest, durable=False)
     source_copy = workspace.sources / sdist.name
     if not source_copy.exists():
         atomic_copy(sdist, source_copy, durable=False)
