@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from _report import write_section
+from securesystemslib.signer import CryptoSigner
 
 from bootstrap_helpers import project
 from fromsource.attest.keys import generate_keypair, load_signer
@@ -144,6 +145,11 @@ def fake_wheel(sdist: Path, out: Path) -> Path:
 
 
 @functools.cache
+def _signer(key: Path) -> CryptoSigner:
+    return load_signer(key)  # once per worker, as run_build does
+
+
+@functools.cache
 def _interpreter() -> Dependency:
     return interpreter_dependency()
 
@@ -200,7 +206,7 @@ def fake_run_build(request: BuildRequest) -> BuildOutcome:
     signed = attest_build(
         unsigned,
         ws,
-        load_signer(request.key),
+        _signer(request.key),
         requirement=request.requirement,
         sdist=request.sdist,
         sdist_uri=None,
