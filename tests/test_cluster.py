@@ -60,11 +60,15 @@ def _diamond(index: Path) -> None:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    """Two worker processes, one build at a time each; yields the dask:// address."""
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as local:
+    """Two worker processes, one build at a time each, started as ``dask-local`` starts them
+    (forked from the fork server, not spawned); yields the dask:// address."""
+    from fromsource.clusterstart import close, fork_server, start_local
+
+    client, local = start_local(2, fork_server())
+    try:
         yield local.scheduler_address.replace("tcp://", "dask://")
+    finally:
+        close(client, local)
 
 
 def test_local_cluster_builds_what_the_local_executor_builds(cluster: str, tmp_path: Path) -> None:
@@ -685,3 +689,116 @@ def test_a_store_refused_while_builds_wait_for_the_start_stops_the_run(cluster: 
     with pytest.raises(InputError, match="cannot read the store memory://"):
         bootstrap(["solo"], workspace=ws, index=LocalDirIndex(index), key=key, executor=executor)
     assert not list(ws.wheels.glob("*.whl"))
+
+
+# ------------------------------------------------------- dask-local workers and the fork server
+
+# Runs in a fresh interpreter (one fork server per process: the test picks which executor
+# starts it). Prints what it found as JSON.
+_ONE_PROCESS = """
+import json, os, sys
+from pathlib import Path
+
+from fromsource.attest.keys import generate_keypair
+from fromsource.bootstrap import bootstrap
+from fromsource.bootstrap.executor import LocalExecutor, parse_executor
+from fromsource.cluster import DaskExecutor
+from fromsource.index import LocalDirIndex
+from fromsource.store import open_store
+from fromsource.workspace import Workspace
+
+
+class KeptOpen:  # bootstrap() shuts its executor down; the workers are looked at after the run
+    def __init__(self, executor):
+        self.executor = executor
+
+    def submit(self, request):
+        return self.executor.submit(request)
+
+    def shutdown(self):
+        pass
+
+
+def build_locally(index, root, found):
+    pool = LocalExecutor(2)
+    found["local_parents"] = sorted({pool._pool.submit(os.getppid).result() for _ in range(4)})
+    ws = Workspace(root / "local").create()
+    key = generate_keypair(ws.keys).private_path
+    found["local_ok"] = bootstrap(["solo"], workspace=ws, index=LocalDirIndex(index), key=key, executor=pool).ok
+
+
+def build_on_dask(index, root, found):
+    ws = Workspace(root / "dask").create()
+    key = generate_keypair(ws.keys).private_path
+    executor = DaskExecutor.connect(
+        parse_executor("dask-local:2"), store=open_store(ws.root / "store"), workspace=ws, key=key
+    )
+    try:
+        client = executor.client
+        found["dask_parents"] = sorted(set(client.run(os.getppid).values()))
+        server = Path(f"/proc/{found['dask_parents'][0]}/cmdline")  # the preload list is in it
+        found["server"] = server.read_bytes().decode(errors="replace") if server.exists() else ""
+        found["probe"] = sorted(set(map(str, client.run(os.getenv, "FROMSOURCE_POOL_PROBE").values())))
+        found["home"] = sorted(set(map(str, client.run(os.getenv, "HOME").values())))
+        run = bootstrap(["solo"], workspace=ws, index=LocalDirIndex(index), key=key, executor=KeptOpen(executor))
+        found["dask_ok"] = run.ok
+        scratch = [Path(d) for d in client.run(lambda dask_worker: dask_worker.local_directory).values()]
+        found["logs"] = sum(len(list(d.rglob("build.log"))) for d in scratch)
+        found["signed_there"] = sum(len(list(d.rglob("*.intoto.jsonl"))) for d in scratch)
+    finally:
+        executor.shutdown()
+
+
+if __name__ == "__main__":
+    index, root, first = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    found = {"pid": os.getpid()}
+    if first == "local":
+        build_locally(index, root, found)
+        os.environ["FROMSOURCE_POOL_PROBE"] = "set after the fork server started"
+        del os.environ["HOME"]
+        build_on_dask(index, root, found)
+    else:
+        build_on_dask(index, root, found)
+        build_locally(index, root, found)
+    print(json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize("first", ["local", "dask"])
+def test_dask_local_workers_and_the_local_pool_share_one_fork_server_in_either_order(
+    tmp_path: Path, first: str
+) -> None:
+    index = tmp_path / "index"
+    project(index, "solo")
+    script = tmp_path / "one_process.py"
+    script.write_text(_ONE_PROCESS)
+    run = subprocess.run(
+        [sys.executable, str(script), str(index), str(tmp_path), first],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout.splitlines()[-1])
+    assert found["dask_ok"] and found["local_ok"]
+    (server,) = found["dask_parents"]  # both workers forked from one process...
+    if server == found["pid"] or not found["server"]:
+        pytest.skip("no fork server (or no /proc to read its command line) here")
+    assert "multiprocessing.forkserver" in found["server"]  # ...the fork server...
+    assert found["local_parents"] == [server]  # ...which the local pool's workers come from too
+    # Whoever started it chose what it preloads; the other's workers import the rest.
+    preload = "['fromsource.daskworker']" if first == "dask" else "['fromsource.bootstrap.executor']"
+    assert preload in found["server"]
+    if first == "local":  # the coordinator's environment of now, not the fork server's
+        assert found["probe"] == ["set after the fork server started"]
+        assert found["home"] == ["None"]
+    assert found["logs"] == 1  # one worker built solo, in its own directory...
+    assert found["signed_there"] == 0  # ...and signed nothing there
+    (wheel,) = (tmp_path / "dask" / "wheels").glob("*.whl")
+    assert compare_wheels(tmp_path / "local" / "wheels" / wheel.name, wheel).equivalent
+    details = _run_details(tmp_path / "dask", wheel)
+    assert details["builder"]["id"] == DASK_BUILDER_ID
+    assert details["worker"]["address"].startswith("tcp://127.0.0.1:")
+    assert verify_all(tmp_path / "dask") == []
+    assert verify_all(tmp_path / "local") == []
