@@ -83,7 +83,10 @@ def fork_server() -> bool:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return False
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_PRELOAD))
-    multiprocessing.forkserver.ensure_running()  # preloads while this process imports distributed
+    try:
+        multiprocessing.forkserver.ensure_running()  # preloads while this process imports distributed
+    except OSError:  # cannot start one here: spawned workers still work
+        return False
     return True
 
 
