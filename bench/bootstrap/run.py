@@ -5,7 +5,9 @@ as a PEP 503 index on 127.0.0.1. Both tools bootstrap requests==2.32.3 from it w
 as whole processes, in the same run; wall time and peak memory (the sum of RSS over the
 process tree, sampled every 50 ms) are recorded, then a no-op re-run of fromsource (which
 resolves against the index again) and a ``--frozen`` one (graph.json's pins, no index), and
-fromsource once more on a Dask LocalCluster (``--executor dask-local:2``, fresh workspace).
+fromsource on a Dask LocalCluster (``--executor dask-local:2``, fresh workspace). The
+fromsource builds run three times per executor, local and Dask alternating, and each row is
+the median run (one pair alone varies by 20% either way on a shared machine).
 
 With ``--large-closure`` it measures only re-runs of a large closure instead:
 ``flask httpx pytest rich sphinx`` (about 50 packages with their build tools) resolved and
@@ -71,6 +73,7 @@ CLOSURE = [
 ]
 TARGET = "requests==2.32.3"
 JOBS = 2
+PAIRS = 3  # local and Dask runs, alternating (the rows are medians)
 # The large closure: popular projects whose build closure is pure Python but for one or two
 # small C extensions (markupsafe), so its first build stays a few minutes on 2 cores.
 LARGE = ["flask", "httpx", "pytest", "rich", "sphinx"]
@@ -170,9 +173,9 @@ def measured(
 
 
 def run_fromsource(
-    url: str, tmp: Path, executor: str = "local", noop: bool = True
+    url: str, tmp: Path, executor: str = "local", noop: bool = True, attempt: int = 0
 ) -> dict[str, float | int | str]:
-    ws = tmp / f"fromsource-ws-{executor.replace(':', '-')}"
+    ws = tmp / f"fromsource-ws-{executor.replace(':', '-')}-{attempt}"
     cmd = [
         "fromsource",
         "bootstrap",
@@ -270,16 +273,24 @@ def run_fromager(url: str, tmp: Path, venv: Path) -> dict[str, float | int | str
     return {"wall": wall, "peak": peak, "wheels": wheels, "version": version}
 
 
+def _median(rows: list[dict[str, float | int | str]]) -> dict[str, float | int | str]:
+    """The run whose wall is the median of ``rows`` (an odd number of them)."""
+    return sorted(rows, key=lambda row: float(row["wall"]))[len(rows) // 2]
+
+
 def render(
     ours: dict[str, float | int | str],
     theirs: dict[str, float | int | str],
     dask: dict[str, float | int | str],
+    pairs: list[tuple[dict[str, float | int | str], dict[str, float | int | str]]],
 ) -> str:
     mib = 1024 * 1024
     lines = [
         "## bootstrap: `fromsource bootstrap` vs fromager",
         "",
-        f"One run on {platform.machine()} with {os.cpu_count()} cores, Python "
+        f"Rows for fromsource: the median of {PAIRS} runs per executor, local and Dask "
+        "alternating; fromager: one run. "
+        f"On {platform.machine()} with {os.cpu_count()} cores, Python "
         f"{platform.python_version()}. Produced by `python bench/bootstrap/run.py`. "
         f"`{TARGET}` from a frozen local index of its closure's {len(CLOSURE)} sdists served on "
         f"127.0.0.1, whole processes, {JOBS} jobs each; fromsource with attestations signed. "
@@ -326,7 +337,11 @@ def render(
         f"{float(ours['frozen_wall']):.2f} | {int(ours['frozen_peak']) / mib:.0f} | | | |"
     )
     lines.append("")
-    lines.append(f"dask-local:{JOBS} wall / local wall: {float(dask['wall']) / float(ours['wall']):.2f}x.")
+    each = [float(d["wall"]) / float(o["wall"]) for o, d in pairs]
+    lines.append(
+        f"dask-local:{JOBS} wall / local wall: {float(dask['wall']) / float(ours['wall']):.2f}x "
+        f"(median runs); pair by pair, in order: {', '.join(f'{r:.2f}' for r in each)}."
+    )
     if "error" in theirs:
         lines += [
             "",
@@ -447,10 +462,16 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp_name, serve(args.sdists) as url:
         tmp = Path(tmp_name)
-        ours = run_fromsource(url, tmp)
-        dask = run_fromsource(url, tmp, f"dask-local:{JOBS}", noop=False)
+        # Local and Dask runs alternate, PAIRS of each: on a shared machine one pair can
+        # differ by 20% either way; each row is its executor's median run, and every pair's
+        # ratio is printed under the table.
+        locals_, dasks = [], []
+        for attempt in range(PAIRS):
+            locals_.append(run_fromsource(url, tmp, noop=attempt == 0, attempt=attempt))
+            dasks.append(run_fromsource(url, tmp, f"dask-local:{JOBS}", noop=False, attempt=attempt))
         theirs = run_fromager(url, tmp, args.fromager_venv)
-    markdown = render(ours, theirs, dask)
+    ours = {**_median(locals_), **{k: v for k, v in locals_[0].items() if k.startswith(("noop", "frozen"))}}
+    markdown = render(ours, theirs, _median(dasks), pairs=list(zip(locals_, dasks, strict=True)))
     print(markdown)
     if not args.no_write:
         write_section("bootstrap", markdown)
