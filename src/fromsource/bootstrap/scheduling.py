@@ -115,7 +115,7 @@ class Scheduler:
                 # Needs no build slot: a failure remembered for exactly these inputs.
                 remembered = self.shortcuts.failed_before(package, wheels, stage1)
                 if remembered is not None:
-                    self._failed_earlier(package, remembered)
+                    _failed_earlier(self.ctx, package, remembered)
                     progressed = True
                     continue
             if len(self.running) >= self.jobs:
@@ -124,21 +124,6 @@ class Scheduler:
             self._submit(package, wheels, stage1)
             progressed = True
         return progressed
-
-    def _failed_earlier(self, package: PackageState, failure: Failure) -> None:
-        """Report a failure remembered for exactly these inputs, without building again."""
-        report = PackageReport(
-            name=package.node.display_name,
-            version=package.node.version,
-            status="failed",
-            log=Path(failure.log) if failure.log else None,
-            error=f"failed earlier with the same inputs: {failure.error}",
-            log_tail=failure.log_tail or "",
-            remembered=True,
-        )
-        self.ctx.finish(package, report)
-        if not self.ctx.keep_going:
-            self.ctx.stopping = True
 
     def _reuse(self, package: PackageState, reusable: Reusable, stage1: bool) -> None:
         if stage1:
@@ -241,7 +226,7 @@ class Scheduler:
         ctx, node = self.ctx, package.node
         package.earlier_seconds += outcome.seconds
         if outcome.needs is not None:
-            self._save_hint(package, outcome.needs)
+            _save_hint(self.ctx, package, outcome.needs)
             package.status = "waiting"
             self.discovery.learn_backend(package, outcome.needs)
             return
@@ -255,7 +240,7 @@ class Scheduler:
         # The wheel listing is not renewed: a wheel this round builds is never reused in it
         # (each package and stage is built once); listing after every build is n².
         self.shortcuts.built(package)
-        self._save_hint(package, outcome.backend_requires)
+        _save_hint(self.ctx, package, outcome.backend_requires)
         env = self.environment_of(package)
         if outcome.backend_requires and env is not None:
             nodes = {name: self._node_of(p) for name, p in env.packages.items()}
@@ -279,15 +264,6 @@ class Scheduler:
         )
         ctx.finish(package, finish_stage2(ctx, self.seeds, package, report))
 
-    def _save_hint(self, package: PackageState, requires: tuple[str, ...]) -> None:
-        """What the backend asked for, for the next run (read back only by a later round)."""
-        node, ws = package.node, self.ctx.ws
-        save = functools.partial(save_backend_requires, ws, node.name, node.version, package.sha256, requires)
-        if self.ctx.writes is not None:
-            self.ctx.writes.submit(save)
-        else:
-            save()
-
     def _failed(self, package: PackageState, outcome: BuildOutcome) -> None:
         if outcome.remember:
             self.shortcuts.failed(package, outcome)
@@ -303,3 +279,29 @@ class Scheduler:
         self.ctx.finish(package, report)
         if not self.ctx.keep_going:
             self.ctx.stopping = True
+
+
+def _failed_earlier(ctx: RunContext, package: PackageState, failure: Failure) -> None:
+    """Report a failure remembered for exactly these inputs, without building again."""
+    report = PackageReport(
+        name=package.node.display_name,
+        version=package.node.version,
+        status="failed",
+        log=Path(failure.log) if failure.log else None,
+        error=f"failed earlier with the same inputs: {failure.error}",
+        log_tail=failure.log_tail or "",
+        remembered=True,
+    )
+    ctx.finish(package, report)
+    if not ctx.keep_going:
+        ctx.stopping = True
+
+
+def _save_hint(ctx: RunContext, package: PackageState, requires: tuple[str, ...]) -> None:
+    """What the backend asked for, for the next run (read back only by a later round)."""
+    node, ws = package.node, ctx.ws
+    save = functools.partial(save_backend_requires, ws, node.name, node.version, package.sha256, requires)
+    if ctx.writes is not None:
+        ctx.writes.submit(save)
+    else:
+        save()
