@@ -438,10 +438,10 @@ def test_every_mutation_is_rejected_unless_neutral(chain: Chain, shard: int) -> 
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(st.data())
-    def run(data: st.DataObject) -> None:
+    @given(mutations(chain))
+    def run(mutation: Mutation) -> None:
         counted["seen"] += 1
-        _check(chain, data.draw(mutations(chain)))
+        _check(chain, mutation)
 
     try:
         run()
