@@ -47,3 +47,11 @@ class BackgroundWrites:
 
 def _nothing() -> None:
     return None
+
+
+def write_now_or_later(writes: BackgroundWrites | None, write: Callable[[], object]) -> None:
+    """``write()`` on the thread of ``writes`` where there is one, else here and now."""
+    if writes is not None:
+        writes.submit(write)
+    else:
+        write()

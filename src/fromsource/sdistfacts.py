@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fromsource.archives import iter_members
-from fromsource.backgroundwrites import BackgroundWrites
+from fromsource.backgroundwrites import BackgroundWrites, write_now_or_later
 from fromsource.cachefile import read_cache, write_cache
 from fromsource.pkginfo import PkgInfo, parse_pkg_info
 
@@ -161,14 +161,7 @@ class SdistFactsCache:
 
     def _save(self, sha256: str, facts: SdistFacts) -> None:
         path = self._entry(sha256)
-        if path is None:
-            return
-        write = functools.partial(_write_entry, path, sha256, facts)
-        if self.writes is not None:
-            self.writes.submit(write)
-        else:
-            write()
-
-
-def _write_entry(path: Path, sha256: str, facts: SdistFacts) -> None:
-    write_cache(path, facts.to_dict(sha256), indent=1)
+        if path is not None:
+            write_now_or_later(
+                self.writes, functools.partial(write_cache, path, facts.to_dict(sha256), indent=1)
+            )

@@ -12,6 +12,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from securesystemslib.signer import Key
 
+from fromsource.backgroundwrites import write_now_or_later
 from fromsource.bootstrap.discovery import Discovery
 from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, Executor
 from fromsource.bootstrap.incremental import (
@@ -299,9 +300,8 @@ def _failed_earlier(ctx: RunContext, package: PackageState, failure: Failure) ->
 
 def _save_hint(ctx: RunContext, package: PackageState, requires: tuple[str, ...]) -> None:
     """What the backend asked for, for the next run (read back only by a later round)."""
-    node, ws = package.node, ctx.ws
-    save = functools.partial(save_backend_requires, ws, node.name, node.version, package.sha256, requires)
-    if ctx.writes is not None:
-        ctx.writes.submit(save)
-    else:
-        save()
+    node = package.node
+    write_now_or_later(
+        ctx.writes,
+        functools.partial(save_backend_requires, ctx.ws, node.name, node.version, package.sha256, requires),
+    )
