@@ -4,6 +4,7 @@ and wheel and sdist names as packaging parses them."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -47,16 +48,17 @@ def is_sdist_filename(name: str) -> bool:
 
 
 def wheel_filename(value: object, path: str, p: Problems) -> str | None:
-    name = plain_name(value, path, p)
-    if name is not None and not is_wheel_filename(name):
-        p.add(path, f"{name!r} is not a wheel file name")
-        return None
-    return name
+    return _named(value, path, p, is_wheel_filename, "a wheel file name")
 
 
 def sdist_filename(value: object, path: str, p: Problems) -> str | None:
+    return _named(value, path, p, is_sdist_filename, "an sdist file name")
+
+
+def _named(value: object, path: str, p: Problems, valid: Callable[[str], bool], what: str) -> str | None:
+    """A plain name that ``valid`` accepts, or None with the problem recorded."""
     name = plain_name(value, path, p)
-    if name is not None and not is_sdist_filename(name):
-        p.add(path, f"{name!r} is not an sdist file name")
+    if name is not None and not valid(name):
+        p.add(path, f"{name!r} is not {what}")
         return None
     return name

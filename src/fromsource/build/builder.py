@@ -264,9 +264,7 @@ def build_sdist(
     sidecar, go there instead of wheels/ and attestations/. ``sdist_unverified`` (why
     nothing vouched for a fetched sdist's bytes) is recorded on the sdist dependency.
     """
-    if not sdist.is_file():
-        raise InputError(f"sdist {sdist} does not exist or is not a file")
-    workspace.create()
+    _prepare(sdist, workspace)
     builder = _Builder(
         sdist,
         workspace,
@@ -299,9 +297,7 @@ def build_unsigned(
     Returns the build and a function that removes its build directories (the log stays;
     :attr:`BuildSettings.keep_build_dirs` keeps them), to call once the outputs are stored.
     """
-    if not sdist.is_file():
-        raise InputError(f"sdist {sdist} does not exist or is not a file")
-    workspace.create()
+    _prepare(sdist, workspace)
     builder = _Builder(
         sdist,
         workspace,
@@ -315,3 +311,9 @@ def build_unsigned(
         output_dir=workspace.stage1 if stage1 else None,
     )
     return builder.build_unsigned(), builder.remove_build_dirs
+
+
+def _prepare(sdist: Path, workspace: Workspace) -> None:
+    if not sdist.is_file():
+        raise InputError(f"sdist {sdist} does not exist or is not a file")
+    workspace.create()
