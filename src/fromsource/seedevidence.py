@@ -10,9 +10,10 @@ decides what the accepted evidence is worth.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from securesystemslib.signer import Key
 
@@ -26,6 +27,8 @@ from fromsource.policy import Policy
 from fromsource.seedassembly import assemble
 from fromsource.seedstore import claimed_predicate_type
 from fromsource.untrusted import MAX_EVIDENCE_BYTES, load_json, read_file
+
+T = TypeVar("T")
 
 EVIDENCE_REVIEW = "review"
 EVIDENCE_PROVENANCE = "provenance"
@@ -60,6 +63,26 @@ def _verified(
         return None
 
 
+def _read(read: Callable[[Any], T], statement: Any, where: str, rejected: list[str]) -> T | None:
+    """``read(statement)`` (a strict reader), or None with its reasons in ``rejected``."""
+    try:
+        return read(statement)
+    except VerificationError as exc:
+        rejected.extend(f"{where}: {r}" for r in exc.reasons)
+        return None
+
+
+def _about(name: str, sha256: str, wheel_name: str, digest: str, where: str, rejected: list[str]) -> bool:
+    """Whether a statement about ``name`` with ``sha256`` is about this seed file."""
+    if name != wheel_name:
+        rejected.append(f"{where}: statement is about {name!r}, not {wheel_name}")
+        return False
+    if sha256 != digest:
+        rejected.append(f"{where}: the seed file's sha256 differs from the digest that was attested")
+        return False
+    return True
+
+
 def review_evidence(
     line: bytes, where: str, wheel_name: str, digest: str, policy: Policy, rejected: list[str]
 ) -> Evidence | None:
@@ -70,16 +93,10 @@ def review_evidence(
         if not policy.reviewer_keys:
             rejected.append(f"{where}: the policy trusts no reviewer keys")
         return None
-    try:
-        review = SeedReview.from_statement(verified.statement)
-    except VerificationError as exc:
-        rejected.extend(f"{where}: {r}" for r in exc.reasons)
-        return None
-    if review.wheel_name != wheel_name:
-        rejected.append(f"{where}: statement is about {review.wheel_name!r}, not {wheel_name}")
-        return None
-    if review.wheel_sha256 != digest:
-        rejected.append(f"{where}: the seed file's sha256 differs from the digest that was attested")
+    review = _read(SeedReview.from_statement, verified.statement, where, rejected)
+    if review is None or not _about(
+        review.wheel_name, review.wheel_sha256, wheel_name, digest, where, rejected
+    ):
         return None
     if review.admission == ADMIT_BINARY and digest not in policy.binary_seed_digests:
         rejected.append(f"{where}: a binary seed, and the policy does not name its sha256 {digest}")
@@ -95,10 +112,8 @@ def provenance_evidence(
     verified = _verified(line, where, policy.builder_keys, policy.threshold, rejected)
     if verified is None:
         return None
-    try:
-        record = BuildRecord.from_statement(verified.statement)
-    except VerificationError as exc:
-        rejected.extend(f"{where}: {r}" for r in exc.reasons)
+    record = _read(BuildRecord.from_statement, verified.statement, where, rejected)
+    if record is None:
         return None
     problems = record.subject_problems(wheel_name, digest)
     problems += record.isolation_problems(
@@ -131,16 +146,8 @@ def source_evidence(
     except VerificationError as exc:
         rejected.append(f"{where}: {exc}")
         return None
-    try:
-        claim = SourceSeedClaim.from_statement(statement)
-    except VerificationError as exc:
-        rejected.extend(f"{where}: {r}" for r in exc.reasons)
-        return None
-    if claim.wheel_name != wheel.name:
-        rejected.append(f"{where}: statement is about {claim.wheel_name!r}, not {wheel.name}")
-        return None
-    if claim.wheel_sha256 != digest:
-        rejected.append(f"{where}: the seed file's sha256 differs from the digest that was attested")
+    claim = _read(SourceSeedClaim.from_statement, statement, where, rejected)
+    if claim is None or not _about(claim.wheel_name, claim.wheel_sha256, wheel.name, digest, where, rejected):
         return None
     if expected_sdist is not None and claim.sdist_sha256 != expected_sdist:
         rejected.append(
