@@ -24,7 +24,7 @@ from fromsource.resolve import (
     SdistProvider,
     resolve,
 )
-from test_resolve import LINUX_311
+from test_resolve import LINUX_311, backtracking_index
 from tinyindex import make_sdist
 
 NAMES = ("alpha", "beta", "gamma", "delta", "eps")
@@ -83,12 +83,7 @@ def test_the_replay_pins_what_resolvelib_pins(
 
 def test_gives_up_where_resolvelib_backtracks(tmp_path: Path) -> None:
     idx = tmp_path / "index"
-    make_sdist(idx, "app", "1.0", ["a", "b"])
-    make_sdist(idx, "a", "2.0", ["shared==2"])
-    make_sdist(idx, "a", "1.0", ["shared==1"])
-    make_sdist(idx, "b", "1.0", ["shared<2"])
-    make_sdist(idx, "shared", "1.0")
-    make_sdist(idx, "shared", "2.0")
+    backtracking_index(idx)
     wanted = [Requirement("app")]
 
     assert resolve_conflict_free(_provider(idx, tmp_path / "s"), wanted, 500) is None

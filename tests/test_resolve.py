@@ -73,14 +73,18 @@ def test_diamond_picks_a_shared_version(tmp_path: Path) -> None:
     assert (tmp_path / "sources" / "app-1.0.tar.gz").is_file()  # fetched to read PKG-INFO
 
 
-def test_backtracks_past_the_newest_version(tmp_path: Path) -> None:
-    idx = tmp_path / "index"
+def backtracking_index(idx: Path) -> None:
+    """``app`` needs ``a`` and ``b``: the newest ``a`` pins a ``shared`` that ``b`` refuses."""
     make_sdist(idx, "app", "1.0", ["a", "b"])
     make_sdist(idx, "a", "2.0", ["shared==2"])
     make_sdist(idx, "a", "1.0", ["shared==1"])
     make_sdist(idx, "b", "1.0", ["shared<2"])
     make_sdist(idx, "shared", "1.0")
     make_sdist(idx, "shared", "2.0")
+
+
+def test_backtracks_past_the_newest_version(tmp_path: Path) -> None:
+    backtracking_index(tmp_path / "index")
 
     assert pins(run(tmp_path, ["app"])) == {"a": "1.0", "app": "1.0", "b": "1.0", "shared": "1.0"}
 
