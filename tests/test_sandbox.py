@@ -12,15 +12,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bootstrap_helpers import project, verify_all
 from conftest import PACKAGES, make_sdist
@@ -219,35 +219,27 @@ def _path_without_bwrap(tmp_path: Path) -> str:
     return str(bin_dir)
 
 
-def _run_cli(args: list[str], path: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": path}
-    return subprocess.run(
-        [sys.executable, "-m", "fromsource", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+@contextmanager
+def _machine_without_bwrap(tmp_path: Path) -> Iterator[None]:
+    """This process as on a machine without bubblewrap: PATH without it and the sandbox
+    probed again (its answer is kept per process); both restored afterwards."""
+    saved = os.environ["PATH"]
+    os.environ["PATH"] = _path_without_bwrap(tmp_path)
+    sandbox.probe.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = saved
+        sandbox.probe.cache_clear()
+
+
+def _run_cli(args: list[str]) -> Result:
+    return CliRunner().invoke(main, args)
 
 
 def test_without_bubblewrap_required_is_a_clear_error_and_auto_warns(tmp_path: Path) -> None:
-    path = _path_without_bwrap(tmp_path)
     sdist = make_sdist(PACKAGES / "probe", tmp_path / "src", "probe", "1.0")
     ws = tmp_path / "ws"
-    required = _run_cli(["build", str(sdist), "-w", str(ws), "--sandbox", "required"], path)
-    assert required.returncode == 3, required.stderr
-    assert (
-        "the build sandbox is required but unavailable: bubblewrap (bwrap) is not installed"
-        in required.stderr
-    )
-    assert "apt-get install bubblewrap" in required.stderr
-    assert "Traceback" not in required.stderr
-    assert not list((ws / "wheels").glob("*.whl"))
-    auto = _run_cli(["build", str(sdist), "-w", str(ws), "--json"], path)
-    assert auto.returncode == 0, auto.stderr
-    assert json.loads(auto.stdout)["isolation"] != ISOLATION_BWRAP
-    assert "builds were not isolated from" in auto.stderr
     # A policy that requires the sandbox stops bootstrap before it resolves or builds anything.
     policy = tmp_path / "policy.toml"
     policy.write_text(
@@ -256,28 +248,32 @@ def test_without_bubblewrap_required_is_a_clear_error_and_auto_warns(tmp_path: P
     )
     index = tmp_path / "index"
     project(index, "victim")
-    boot = _run_cli(
-        [
-            "bootstrap",
-            "victim",
-            "--find-links",
-            str(index),
-            "--no-index",
-            "-w",
-            str(tmp_path / "ws2"),
-            "--policy",
-            str(policy),
-        ],
-        path,
-    )
-    assert boot.returncode == 3, boot.stderr
-    assert "the build sandbox is required but unavailable" in boot.stderr
-    assert not (tmp_path / "ws2" / "builds").exists() or not any((tmp_path / "ws2" / "builds").iterdir())
-    doctor = _run_cli(["doctor", "--json"], path)
-    assert doctor.returncode == 1
-    report = json.loads(doctor.stdout)
-    assert report["bwrap"]["works"] is False
-    assert "not installed" in report["bwrap"]["reason"]
+    with _machine_without_bwrap(tmp_path):
+        required = _run_cli(["build", str(sdist), "-w", str(ws), "--sandbox", "required"])
+        assert required.exit_code == 3, required.stderr
+        assert (
+            "the build sandbox is required but unavailable: bubblewrap (bwrap) is not installed"
+            in required.stderr
+        )
+        assert "apt-get install bubblewrap" in required.stderr
+        assert "Traceback" not in required.stderr
+        assert not list((ws / "wheels").glob("*.whl"))
+        auto = _run_cli(["build", str(sdist), "-w", str(ws), "--json"])
+        assert auto.exit_code == 0, auto.stderr
+        assert json.loads(auto.stdout)["isolation"] != ISOLATION_BWRAP
+        assert "builds were not isolated from" in auto.stderr
+        ws2 = ["-w", str(tmp_path / "ws2")]
+        boot = _run_cli(
+            ["bootstrap", "victim", "--find-links", str(index), "--no-index", *ws2, "--policy", str(policy)]
+        )
+        assert boot.exit_code == 3, boot.stderr
+        assert "the build sandbox is required but unavailable" in boot.stderr
+        assert not (tmp_path / "ws2" / "builds").exists() or not any((tmp_path / "ws2" / "builds").iterdir())
+        doctor = _run_cli(["doctor", "--json"])
+        assert doctor.exit_code == 1
+        report = json.loads(doctor.stdout)
+        assert report["bwrap"]["works"] is False
+        assert "not installed" in report["bwrap"]["reason"]
 
 
 @requires_bwrap

@@ -94,13 +94,17 @@ def _unshare_works() -> bool:
     return result.returncode == 0
 
 
+def _fallback() -> str:
+    """The level without bwrap; only probed when bwrap is not used (one process less each run)."""
+    return ISOLATION_NET if _unshare_works() else ISOLATION_NONE
+
+
 @functools.cache
 def probe() -> Capability:
     """Try bwrap with the exact namespaces builds use; fall back to ``unshare --net``."""
-    fallback = ISOLATION_NET if _unshare_works() else ISOLATION_NONE
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        return Capability(fallback, None, None, "bubblewrap (bwrap) is not installed")
+        return Capability(_fallback(), None, None, "bubblewrap (bwrap) is not installed")
     try:
         version = (
             subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10, check=False)
@@ -115,11 +119,11 @@ def probe() -> Capability:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Capability(fallback, None, None, f"bwrap does not run: {exc}")
+        return Capability(_fallback(), None, None, f"bwrap does not run: {exc}")
     if trial.returncode != 0:
         detail = trial.stderr.strip().splitlines()[-1:] or [f"exit {trial.returncode}"]
         return Capability(
-            fallback, None, None, f"bwrap is installed but cannot create namespaces here: {detail[0]}"
+            _fallback(), None, None, f"bwrap is installed but cannot create namespaces here: {detail[0]}"
         )
     return Capability(ISOLATION_BWRAP, bwrap, version or "unknown", "")
 

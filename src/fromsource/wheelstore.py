@@ -7,6 +7,7 @@ that name), together with the install-closure of its ``Requires-Dist``.
 
 from __future__ import annotations
 
+import functools
 import platform
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +35,31 @@ if TYPE_CHECKING:  # index imports this module
     from fromsource.index import WheelCandidate
 
 _MAX_METADATA_BYTES = 16 * 1024 * 1024
+
+
+@functools.cache
+def _interpreter_tags() -> tuple[Tag, ...]:
+    """``sys_tags()`` of this interpreter, most specific first: hundreds of tags, the same for
+    the whole process, so worked out once rather than for each build environment."""
+    return tuple(sys_tags())
+
+
+@functools.cache
+def _interpreter_tag_set() -> frozenset[Tag]:
+    return frozenset(_interpreter_tags())
+
+
+@functools.cache
+def _interpreter_priority() -> Mapping[Tag, int]:
+    return _priority(_interpreter_tags())
+
+
+def _priority(tags: Iterable[Tag]) -> Mapping[Tag, int]:
+    """Each tag's rank, 0 for the most specific (a tag listed twice keeps its first rank)."""
+    ranks: dict[Tag, int] = {}
+    for tag in tags:
+        ranks.setdefault(tag, len(ranks))
+    return ranks
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +117,7 @@ class WheelStore:
         self._by_name: dict[str, list[WheelInfo]] = {}
         for info in wheels:
             self._by_name.setdefault(info.name, []).append(info)
-        self._tags = frozenset(tags if tags is not None else sys_tags())
+        self._tags = frozenset(tags) if tags is not None else _interpreter_tag_set()
         self._environment: dict[str, str] = (
             dict(environment)
             if environment is not None
@@ -223,9 +249,7 @@ def best_wheel(
     only when no other fits, as a pinned version may use one.
     """
     wanted = Version(version) if isinstance(version, str) else version
-    priority: dict[Tag, int] = {}
-    for tag in sys_tags() if tags is None else tags:
-        priority.setdefault(tag, len(priority))
+    priority = _interpreter_priority() if tags is None else _priority(tags)
     python = Version(python_version or platform.python_version())
 
     def rank(candidate: WheelCandidate) -> tuple[bool, int, tuple[int, ...], str]:

@@ -9,16 +9,11 @@ path as one line into ``started`` and blocks reading ``gate-open`` until the tes
 there. Blocking opens and reads on both sides: nothing waits on a clock.
 """
 
-import base64
-import hashlib
-import importlib
+# Each hook runs in a fresh interpreter and the suite calls hundreds: only what
+# pyproject-hooks' own runner has already imported is imported here at module level (zipfile,
+# hashlib and base64 would add about a third to every call on a slow machine).
 import json
 import os
-import re
-import signal
-import sys
-import time
-import zipfile
 
 
 def _config():
@@ -31,18 +26,52 @@ def get_requires_for_build_wheel(config_settings=None):
 
 
 def _record_line(path, data):
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path},sha256={digest},{len(data)}"
+    import binascii
+    import hashlib
+
+    digest = binascii.b2a_base64(hashlib.sha256(data).digest(), newline=False)
+    encoded = digest.translate(bytes.maketrans(b"+/", b"-_")).rstrip(b"=").decode()  # urlsafe, unpadded
+    return f"{path},sha256={encoded},{len(data)}"
+
+
+def _write_zip(target, files, stamp):
+    """A stored (uncompressed) zip with a local header per file, then the central directory:
+    the bytes zipfile writes for ``ZipInfo(path, date_time=stamp)``, without importing it."""
+    import struct
+    import zlib
+
+    year, month, day, hour, minute, second = stamp
+    dos_time, dos_date = hour << 11 | minute << 5 | second // 2, (year - 1980) << 9 | month << 5 | day
+    local, central = bytearray(), bytearray()
+    for path, data in files.items():
+        name, crc, size = path.encode(), zlib.crc32(data), len(data)
+        fields = (dos_time, dos_date, crc, size, size, len(name))
+        attributes = 0o600 << 16  # what zipfile gives an entry written with writestr
+        central += struct.pack(
+            "<4s2B5H3L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, *fields, 0, 0, 0, 0, attributes, len(local)
+        )
+        central += name
+        local += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, *fields, 0) + name + data
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(files), len(files), len(central), len(local), 0)
+    with open(target, "wb") as out:
+        out.write(bytes(local + central) + end)
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     config = _config()
+    import importlib
+    import re
+    import sys
+    import time
+
     for module in config.get("imports", []):
         importlib.import_module(module)  # fails the build if the environment lacks it
     if config.get("block"):
         # Mid-build until killed: the marker tells the test (outside the sandbox) we are here.
         with open("blocked", "w", encoding="utf-8") as marker:
             marker.write("blocked\n")
+        import signal
+
         while True:
             signal.pause()  # no clock: only the signal that kills the run ends this
     if config.get("gate"):
@@ -73,7 +102,5 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     filename = f"{stem}-{version}-py3-none-any.whl"
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
     stamp = time.gmtime(max(epoch, 315532800))[:6]
-    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as wheel:
-        for path, data in files.items():
-            wheel.writestr(zipfile.ZipInfo(path, date_time=stamp), data)
+    _write_zip(os.path.join(wheel_directory, filename), files, stamp)
     return filename
