@@ -21,8 +21,6 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from fromsource.archives import extract_sdist
 from fromsource.attest.provenance import KIND_CRATE, Dependency
 from fromsource.errors import ArchiveError, BuildError
@@ -116,6 +114,8 @@ def _fetch(crate: LockedCrate, registry: str, dest: Path) -> tuple[Path, str]:
                 return candidate, candidate.absolute().as_uri()
         raise CrateError(f"crate {crate.filename} is not in the registry directory {registry}")
     url = f"{registry.rstrip('/')}/{crate.name}/{crate.filename}"
+    import requests  # here: the build side (pool and Dask workers) never needs HTTP otherwise
+
     try:
         with requests.get(url, stream=True, timeout=_TIMEOUT) as response:
             if response.status_code != 200:
