@@ -67,7 +67,7 @@ def test_equivalence_statement_matches_its_schema(built_workspace: Path) -> None
         tool_version="0",
         compared_on="2026-01-01T00:00:00Z",
     )
-    import jsonschema  # not at collection: with rfc3987-syntax installed it takes a second
+    import jsonschema  # not at collection: where rfc3987-syntax is installed that takes a second
 
     jsonschema.validate(statement["predicate"], SCHEMA)
     assert statement["predicate"]["equivalent"] is False

@@ -357,7 +357,7 @@ def test_key_writes_a_signed_origin_attestation(
         True,
     )
     assert claim.files_sha256 == data["filesDigest"]
-    import jsonschema  # not at collection: with rfc3987-syntax installed it takes a second
+    import jsonschema  # not at collection: where rfc3987-syntax is installed that takes a second
 
     jsonschema.validate(verified.statement["predicate"], SCHEMA)
     generated = verified.statement["predicate"]["generated"]

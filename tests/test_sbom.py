@@ -364,6 +364,46 @@ def test_validate_reports_every_error(bom_path: Path) -> None:
     assert validate(json.dumps(bom)) == ["reference 'ghost' names no bom-ref in the document"]
 
 
+@pytest.mark.parametrize(
+    ("iri", "valid"),
+    [
+        ("https://example.org/a/b?c=d#e", True),
+        ("file:///tmp/w/wheels/demo-1.0-py3-none-any.whl", True),
+        ("../relative/path", True),
+        ("#fragment", True),
+        ("", True),
+        ("http://[::1]:8080/x", True),
+        ("https://例え.テスト/パス?名=値", True),  # non-ASCII where RFC 3987 allows it
+        ("https://x.test/?q=\ue000", True),  # a private-use character in the query...
+        ("https://x.test/\ue000", False),  # ...but not in the path
+        ("https://x.test/?q#\ue000", False),  # ...nor in the fragment
+        ("https://x.test/a b", False),
+        ("https://x.test/%zz", False),
+        ("https://x.test/a<b>", False),
+        ("https://x.test/\u202egnp.exe", False),  # a bidirectional override
+        ("https://x.test/\ufffe", False),  # a noncharacter
+        ("ht tp://x", False),
+    ],
+)
+def test_iri_references_are_checked_as_rfc_3987_writes_them(iri: str, valid: bool) -> None:
+    from fromsource.sbom.validate import is_iri_reference
+
+    assert is_iri_reference(iri) is valid
+
+
+def test_a_bad_url_or_timestamp_is_reported_where_it_is(bom_path: Path) -> None:
+    bom = _load(bom_path)
+    with_url = next(i for i, c in enumerate(bom["components"]) if c.get("externalReferences"))
+    bom["components"][with_url]["externalReferences"][0]["url"] = "file:///a b"
+    bom["metadata"]["timestamp"] = "yesterday"
+    problems = validate(json.dumps(bom))
+    assert problems == [
+        "metadata/timestamp: 'yesterday' is not a 'date-time'",
+        f"components/{with_url}/externalReferences/0/url: 'file:///a b' is not valid under any of the "
+        "given schemas",
+    ]
+
+
 # ---- a real bootstrap
 
 

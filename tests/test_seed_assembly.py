@@ -276,7 +276,7 @@ def test_the_statement_matches_its_schema_and_the_strict_reader(tmp_path: Path, 
     seed = Path(json.loads(result.stdout)["seed"])
     (line,) = (seed.parent / f"{seed.name}.intoto.jsonl").read_bytes().splitlines()
     statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
-    import jsonschema  # not at collection: with rfc3987-syntax installed it takes a second
+    import jsonschema  # not at collection: where rfc3987-syntax is installed that takes a second
 
     jsonschema.validate(statement["predicate"], SCHEMA)
     claim = SourceSeedClaim.from_statement(statement)

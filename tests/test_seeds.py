@@ -60,7 +60,7 @@ def test_readable_seed_admitted_by_review_and_accepted(tmp_path: Path, reviewer:
     assert sha256_file(seed) == sha256_file(DATA / COHERENT)
     envelope = json.loads(store.evidence_file(COHERENT).read_text())
     statement = json.loads(base64.b64decode(envelope["payload"]))
-    import jsonschema  # not at collection: with rfc3987-syntax installed it takes a second
+    import jsonschema  # not at collection: where rfc3987-syntax is installed that takes a second
 
     jsonschema.validate(statement["predicate"], SCHEMA)
     assert statement["predicate"]["verdict"] == "readable"
