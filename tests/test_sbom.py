@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fromsource.attest import dsse
 from fromsource.attest.keys import KeyPair, load_public_key, load_signer
@@ -389,6 +391,38 @@ def test_iri_references_are_checked_as_rfc_3987_writes_them(iri: str, valid: boo
     from fromsource.sbom.validate import is_iri_reference
 
     assert is_iri_reference(iri) is valid
+
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from([0.0, 1.0, 2.5, -1.0])
+    | st.text("ab", max_size=2)
+)
+JSON_ITEMS = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text("ab", max_size=2), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@given(st.lists(JSON_ITEMS, max_size=6))
+def test_unique_items_are_judged_as_jsonschema_judges_them(items: list[Any]) -> None:
+    from jsonschema._utils import uniq  # jsonschema's own pairwise check, as the oracle
+
+    from fromsource.sbom.validate import first_repeat
+
+    assert (first_repeat(items) is None) == uniq(items)
+
+
+def test_a_repeated_component_is_named_by_its_indexes(bom_path: Path) -> None:
+    bom = _load(bom_path)
+    bom["components"].append(bom["components"][1])
+    last = len(bom["components"]) - 1
+    assert validate(json.dumps(bom)) == [
+        f"components: items 1 and {last} are equal in an array of unique items"
+    ]
 
 
 def test_a_bad_url_or_timestamp_is_reported_where_it_is(bom_path: Path) -> None:
