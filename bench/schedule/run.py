@@ -6,7 +6,9 @@ layers (fan-out, depth), some sdists whose runtime metadata is dynamic (built fi
 from the wheel), and a seeded two-package cycle. Builds are replaced by a fake that writes
 a minimal wheel from the sdist's ``tiny.json`` and goes through the same executor seam: a
 the local executor's process pool and a Dask LocalCluster whose workers run
-a fake build step while the coordinator still fetches, checks and signs every wheel.
+a fake build step while the coordinator still fetches, checks and signs every wheel
+(``fakebuild.py``: importable, so the executors send it by reference as they send the real
+build step).
 
 Per size: the in-process wall time of ``fromsource.bootstrap.bootstrap``, per package, and
 the growth from the previous size.
@@ -17,36 +19,27 @@ the growth from the previous size.
 from __future__ import annotations
 
 import argparse
-import functools
-import hashlib
-import io
 import json
 import os
 import platform
 import random
 import sys
-import tarfile
 import tempfile
 import time
-import zipfile
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from _report import write_section
-from securesystemslib.signer import CryptoSigner
+from fakebuild import FakeLocalExecutor, fake_build_on_worker
 
 from bootstrap_helpers import project
-from fromsource.attest.keys import generate_keypair, load_signer
-from fromsource.attest.locate import attestation_of
-from fromsource.attest.provenance import KIND_WHEEL, Dependency
+from fromsource.attest.keys import generate_keypair
 from fromsource.bootstrap import bootstrap
-from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, ExecutorSpec, LocalExecutor
-from fromsource.build import UnsignedBuild, attest_build, interpreter_dependency
-from fromsource.fileutil import sha256_file
+from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, ExecutorSpec, queued_per_slot
 from fromsource.index import LocalDirIndex
-from fromsource.remote import RemoteBuild, RemoteResult
 from fromsource.store import open_store
 from fromsource.workspace import Workspace
 
@@ -103,163 +96,46 @@ def admit_cycle_seed(index: Path, ws: Path, tmp: Path) -> Path:
     return _policy(tmp / "policy.toml", ws, reviewer.public_path)
 
 
-# ------------------------------------------------------------------ the fake build
+# ------------------------------------------------------------------ the runs
 
 
-def _tiny_config(sdist: Path) -> dict:
-    with tarfile.open(sdist) as tar:
-        member = next(m for m in tar.getmembers() if m.name.endswith("/tiny.json"))
-        handle = tar.extractfile(member)
-        assert handle is not None
-        return json.loads(handle.read())
+def _worker_cpu() -> dict[int, float]:
+    """CPU seconds so far of each process under this one, but the fork server (it only
+    imports, once per process): the build workers, local or Dask."""
+    import multiprocessing.forkserver
+
+    import psutil
+
+    server = getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None)
+    seconds = {}
+    for child in psutil.Process().children(recursive=True):
+        if child.pid == server:
+            continue
+        try:
+            times = child.cpu_times()
+        except psutil.Error:  # exited meanwhile
+            continue
+        seconds[child.pid] = times.user + times.system
+    return seconds
 
 
-def fake_wheel(sdist: Path, out: Path) -> Path:
-    """What tinybackend would build, without a venv or a hook process."""
-    config = _tiny_config(sdist)
-    name, version = config["name"], config["version"]
-    stem = name.replace("-", "_").replace(".", "_").lower()
-    dist_info = f"{stem}-{version}.dist-info"
-    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-    metadata += [f"Requires-Dist: {r}" for r in config["requires"]]
-    files = {
-        f"{stem}/__init__.py": f"VERSION = {version!r}\n".encode(),
-        f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: fake\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for path, data in files.items():
-        import base64
+class _WorkersMeasured:
+    """The executor, with the CPU of the build workers taken just before bootstrap() shuts
+    it down (the workers exit then)."""
 
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    files[f"{dist_info}/RECORD"] = ("\n".join(record) + f"\n{dist_info}/RECORD,,\n").encode()
-    out.mkdir(parents=True, exist_ok=True)
-    wheel = out / f"{stem}-{version}-py3-none-any.whl"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path, data in files.items():
-            archive.writestr(zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0)), data)
-    wheel.write_bytes(buffer.getvalue())
-    return wheel
-
-
-@functools.cache
-def _signer(key: Path) -> CryptoSigner:
-    return load_signer(key)  # once per worker, as run_build does
-
-
-@functools.cache
-def _interpreter() -> Dependency:
-    return interpreter_dependency()
-
-
-def _unsigned(
-    name: str,
-    version: str,
-    wheel: Path,
-    log: Path,
-    sdist_sha: str,
-    deps: tuple[Dependency, ...],
-    seconds: float,
-) -> UnsignedBuild:
-    return UnsignedBuild(
-        name=name,
-        version=version,
-        wheel=wheel,
-        log=log,
-        sdist_sha256=sdist_sha,
-        dependencies=deps,
-        interpreter=_interpreter(),
-        isolation="none",
-        sandbox=None,
-        source_date_epoch=315532800,
-        started_on="1980-01-01T00:00:00Z",
-        finished_on="1980-01-01T00:00:00Z",
-        seconds=seconds,
-        timings={},
-    )
-
-
-def fake_run_build(request: BuildRequest) -> BuildOutcome:
-    """The local executor's job with a fake build step; signs like run_build does."""
-    start = time.perf_counter()
-    ws = Workspace(request.workspace)
-    directory = ws.builds / f"{request.name}-{request.version}{'-stage1' if request.stage1 else ''}"
-    wheel = fake_wheel(request.sdist, directory / "out")
-    log = directory / "build.log"
-    log.write_bytes(b"")
-    deps = tuple(
-        Dependency(
-            name=w.path.name,
-            sha256=w.sha256,
-            kind=KIND_WHEEL,
-            edge=w.edge,
-            seed=w.seed,
-            attestation_sha256=sha256_file(attestation_of(w.path, ws.attestations)),
-        )
-        for w in sorted(request.env, key=lambda w: w.path.name)
-    )
-    unsigned = _unsigned(
-        request.name, request.version, wheel, log, request.sdist_sha256, deps, time.perf_counter() - start
-    )
-    signed = attest_build(
-        unsigned,
-        ws,
-        _signer(request.key),
-        requirement=request.requirement,
-        sdist=request.sdist,
-        sdist_uri=None,
-        update_index=False,
-        output_dir=ws.stage1 if request.stage1 else None,
-    )
-    return BuildOutcome(
-        wheel=signed.wheel,
-        wheel_sha256=signed.wheel_sha256,
-        attestation=signed.attestation,
-        log=log,
-        seconds=signed.seconds,
-    )
-
-
-class FakeLocalExecutor(LocalExecutor):
-    """LocalExecutor's pool (workers forked from a fork server, started at once) running
-    :func:`fake_run_build`."""
+    def __init__(self, executor: Any) -> None:
+        self.executor = executor
+        self.queued_per_slot = queued_per_slot(executor)  # as the executor asks
+        self.before = _worker_cpu()
+        self.seconds = 0.0
 
     def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
-        return self._pool.submit(fake_run_build, request)
+        return self.executor.submit(request)  # type: ignore[no-any-return]
 
-
-def fake_build_on_worker(task: RemoteBuild) -> RemoteResult:
-    """A worker's fake build step: store in, store out, as build_on_worker does."""
-    from fromsource.coordinator import expected_dependencies as _expected_dependencies
-
-    start = time.perf_counter()
-    store = open_store(task.store)
-    root = Path(tempfile.gettempdir()) / f"fake-worker-{os.getpid()}"
-    sdist = store.fetch(task.sdist_sha256, root / task.sdist_sha256 / task.sdist_name)
-    wheel = fake_wheel(sdist, root / "out" / task.key)
-    log = root / "empty.log"
-    log.write_bytes(b"")
-    unsigned = _unsigned(
-        task.name,
-        task.version,
-        wheel,
-        log,
-        task.sdist_sha256,
-        _expected_dependencies(task),
-        time.perf_counter() - start,
-    )
-    return RemoteResult(
-        worker={"name": str(os.getpid()), "host": "", "address": ""},
-        log_sha256=store.put_file(log),
-        wheel_name=wheel.name,
-        wheel_sha256=store.put_file(wheel),
-        build=unsigned,
-    )
-
-
-# ------------------------------------------------------------------ the runs
+    def shutdown(self) -> None:
+        # Workers that started during the run count from zero (their start is the run's).
+        self.seconds = sum(cpu - self.before.get(pid, 0.0) for pid, cpu in _worker_cpu().items())
+        self.executor.shutdown()
 
 
 def run(size: int, executor_spec: str, tmp: Path) -> dict[str, float]:
@@ -284,6 +160,7 @@ def run(size: int, executor_spec: str, tmp: Path) -> dict[str, float]:
             key=key,
             build=fake_build_on_worker,
         )
+    measured = _WorkersMeasured(executor)
     start, thread_cpu, process_cpu = time.perf_counter(), time.thread_time(), time.process_time()
     summary = bootstrap(
         requirements,
@@ -291,14 +168,13 @@ def run(size: int, executor_spec: str, tmp: Path) -> dict[str, float]:
         index=LocalDirIndex(index),
         key=key,
         jobs=JOBS,
-        executor=executor,
+        executor=measured,
         policy=load_policy(policy_path),
     )
     wall = time.perf_counter() - start
     # The planner runs on this thread; the process also holds the executor's threads (and,
     # on dask-local, the Dask scheduler and client): the workers' CPU is in neither.
     thread_cpu, process_cpu = time.thread_time() - thread_cpu, time.process_time() - process_cpu
-    executor.shutdown()
     if not summary.ok:
         bad = [p for p in summary.packages if p.status not in ("built", "reused")][:3]
         raise SystemExit(f"{size} / {executor_spec}: not everything built: {bad}")
@@ -308,6 +184,7 @@ def run(size: int, executor_spec: str, tmp: Path) -> dict[str, float]:
         "per_package_ms": 1000 * wall / len(summary.packages),
         "planner_cpu_ms": 1000 * thread_cpu / len(summary.packages),
         "process_cpu_ms": 1000 * process_cpu / len(summary.packages),
+        "workers_cpu_ms": 1000 * measured.seconds / len(summary.packages),
     }
 
 
@@ -326,12 +203,13 @@ def render(rows: list[tuple[str, int, dict[str, float]]]) -> str:
         f"replaced by a fake through the executor seam, {JOBS} workers, every wheel signed. "
         "Wall = `fromsource.bootstrap.bootstrap` in-process. Targets: at most 5 ms per package; "
         "linear growth. Planner CPU = CPU time of the planner's own thread; process CPU = the "
-        "planner's process (its threads, and on Dask the scheduler and client); workers not "
-        "counted; both per package.",
+        "planner's process (its threads, and on Dask the scheduler and client); workers CPU = "
+        "the processes under it (the build workers; not the fork server, which only imports); "
+        "all per package.",
         "",
         "| executor | packages | wall (s) | per package (ms) | planner CPU (ms) | process CPU (ms) "
-        "| growth vs previous size |",
-        "|---|---|---|---|---|---|---|",
+        "| workers CPU (ms) | growth vs previous size |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     previous: dict[str, dict[str, float]] = {}
     for spec, _size, row in rows:
@@ -344,7 +222,8 @@ def render(rows: list[tuple[str, int, dict[str, float]]]) -> str:
         previous[spec] = row
         lines.append(
             f"| {spec} | {int(row['nodes'])} | {row['wall']:.1f} | {row['per_package_ms']:.1f} "
-            f"| {row['planner_cpu_ms']:.1f} | {row['process_cpu_ms']:.1f} | {growth} |"
+            f"| {row['planner_cpu_ms']:.1f} | {row['process_cpu_ms']:.1f} | {row['workers_cpu_ms']:.1f} "
+            f"| {growth} |"
         )
     return "\n".join(lines)
 

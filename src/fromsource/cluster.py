@@ -11,6 +11,10 @@ Workers never see the signing key, the workspace or another build's outputs.
 The cluster is started or joined on a thread (:mod:`fromsource.clusterstart`) while the
 planner resolves; the checks of the worker's result live in :mod:`fromsource.coordinator`.
 
+A worker's result reaches this process as a Dask event
+(:func:`~fromsource.remote.build_and_report`), not by fetching each task's result through the
+scheduler; a task that finishes without its event having arrived is fetched as before.
+
 Faults: a worker that dies mid-build is the scheduler's business (it reschedules the task on
 another worker, up to ``distributed.scheduler.allowed-failures`` times); store errors are
 retried ``retries`` times; a failed build is a result and is not retried. Losing the
@@ -20,6 +24,7 @@ stays, nothing partial reaches ``wheels/``, and a re-run reuses it.
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
@@ -33,7 +38,14 @@ from fromsource.clusterstart import CONNECT_TIMEOUT, Startup, distributed_module
 from fromsource.coordinator import accept_result
 from fromsource.errors import ExecutorError, FromsourceError
 from fromsource.fileutil import sha256_file
-from fromsource.remote import RemoteBuild, RemoteResult, RemoteWheel, build_on_worker
+from fromsource.remote import (
+    RESULTS_TOPIC,
+    RemoteBuild,
+    RemoteResult,
+    RemoteWheel,
+    build_and_report,
+    build_on_worker,
+)
 from fromsource.store import Store
 from fromsource.workspace import Workspace
 
@@ -65,6 +77,9 @@ class DaskExecutor:
         self._stored: set[str] = set()
         self._attestations: dict[Path, str] = {}  # env wheel -> digest of its attestation
         self._pending: dict[str, Any] = {}  # task key -> Dask future still running
+        # task key -> what its result finishes, until its event or its future comes
+        self._waiting: dict[str, tuple[BuildRequest, RemoteBuild, Future[BuildOutcome]]] = {}
+        self._subscribed = False
         self._lock = threading.Lock()
         # The coordinator step (fetch, check, sign) runs here, one at a time, off the
         # scheduler's callback thread.
@@ -107,6 +122,11 @@ class DaskExecutor:
             return self.startup.spec.workers  # one thread each: known without waiting
         info = self.client.scheduler_info()
         return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+
+    # One build queued per slot (fromsource.bootstrap.executor.queued_per_slot): a worker
+    # that finishes a build finds the next one at the scheduler, or sent to it already,
+    # while this process checks and signs the last.
+    queued_per_slot = 1
 
     # -- submitting ---------------------------------------------------------------
 
@@ -173,9 +193,17 @@ class DaskExecutor:
 
     def _send(self, request: BuildRequest, task: RemoteBuild, outcome: Future[BuildOutcome]) -> None:
         client = self.client  # waits for the start; its errors raise here
+        key = task.key
         try:
-            remote = client.submit(self.build, task, key=task.key, retries=self.retries)
+            with self._lock:
+                if not self._subscribed:  # sent before the first task, so it reaches the scheduler first
+                    client.subscribe_topic(RESULTS_TOPIC, self._reported)  # type: ignore[no-untyped-call]
+                    self._subscribed = True
+                self._waiting[key] = (request, task, outcome)
+            remote = client.submit(build_and_report, self.build, task, key=key, retries=self.retries)
         except Exception as exc:  # the client is closed or the scheduler gone
+            with self._lock:
+                self._waiting.pop(key, None)
             outcome.set_exception(
                 ExecutorError(
                     f"cannot submit {request.name} {request.version} to the Dask scheduler: {exc}", hint=_LOST
@@ -183,21 +211,51 @@ class DaskExecutor:
             )
             return
         with self._lock:
-            self._pending[task.key] = remote
+            self._pending[key] = remote
 
         def done(_: Any) -> None:
-            try:
-                self._finisher.submit(self._finish, request, task, remote, outcome)
-            except RuntimeError:  # shut down meanwhile: nobody waits for this outcome
-                outcome.cancel()
+            with self._lock:
+                self._pending.pop(key, None)
+                waiting = self._waiting.pop(key, None)
+            if waiting is None:  # its event came first and finished it
+                return
+            self._hand_over(outcome, self._finish, request, task, remote, outcome)
 
         remote.add_done_callback(done)  # type: ignore[no-untyped-call]
+
+    def _hand_over(self, outcome: Future[BuildOutcome], step: Callable[..., None], *args: Any) -> None:
+        """Run ``step`` on the finishing thread, off the client's threads."""
+        try:
+            self._finisher.submit(step, *args)
+        except RuntimeError:  # shut down meanwhile: nobody waits for this outcome
+            outcome.cancel()
+
+    def _reported(self, event: Any) -> None:
+        """A worker's result as an event (on the client's event loop): finish its build."""
+        try:
+            _, (key, payload) = event
+        except (TypeError, ValueError):
+            return
+        with self._lock:
+            waiting = self._waiting.pop(key, None) if isinstance(key, str) else None
+        if waiting is None:  # another coordinator's build, or fetched through its future
+            return
+        request, task, outcome = waiting
+        self._hand_over(outcome, self._finish_reported, request, task, payload, outcome)
+
+    def _finish_reported(
+        self, request: BuildRequest, task: RemoteBuild, payload: Any, outcome: Future[BuildOutcome]
+    ) -> None:
+        try:
+            result = pickle.loads(payload)  # noqa: S301 - what Dask unpickles for a task's result
+        except Exception as exc:
+            outcome.set_result(BuildOutcome(error=f"the worker's report cannot be read: {exc}"))
+            return
+        self._accept(request, task, result, outcome)
 
     def _finish(
         self, request: BuildRequest, task: RemoteBuild, remote: Any, outcome: Future[BuildOutcome]
     ) -> None:
-        with self._lock:
-            self._pending.pop(task.key, None)
         distributed = distributed_module()
         try:
             result = remote.result()
@@ -215,6 +273,14 @@ class DaskExecutor:
             return
         except Exception as exc:  # store trouble after the retries, or the cluster broke
             outcome.set_result(BuildOutcome(error=f"the executor failed: {type(exc).__name__}: {exc}"))
+            return
+        self._accept(request, task, result, outcome)
+
+    def _accept(
+        self, request: BuildRequest, task: RemoteBuild, result: Any, outcome: Future[BuildOutcome]
+    ) -> None:
+        if not isinstance(result, RemoteResult):
+            outcome.set_result(BuildOutcome(error="the worker's report is not a build result"))
             return
         try:
             accepted = accept_result(
@@ -235,6 +301,8 @@ class DaskExecutor:
         try:
             if pending and self.client.status == "running":
                 self.client.cancel(pending)  # type: ignore[no-untyped-call]
+            if self._subscribed and self.client.status == "running":
+                self.client.unsubscribe_topic(RESULTS_TOPIC)  # type: ignore[no-untyped-call]
         except Exception:  # noqa: S110 - the scheduler may be gone already
             pass
         self._finisher.shutdown(wait=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -68,8 +67,11 @@ def accept_result(
         except (ValueError, TypeError) as exc:
             raise ExecutorError(f"the worker reported {result.wheel_name!r}, not a wheel name") from exc
         _check_report(result.build)
-        out = directory / "out"
-        wheel = store.fetch(result.wheel_sha256, out / result.wheel_name)
+        # Kept build directories keep the wheel in out/, as a local build does; otherwise it
+        # is fetched beside the log and renamed into wheels/ (no directory to make and remove).
+        keep = request.settings.keep_build_dirs
+        fetched = (directory / "out" if keep else directory) / result.wheel_name
+        wheel = store.fetch(result.wheel_sha256, fetched)
         check_built_wheel(wheel, request.name, request.version)
         others = _record_result(directory / "tasks.json", task.key, result.wheel_sha256)
         expected = expected_dependencies(task)
@@ -95,13 +97,11 @@ def accept_result(
             builder_id=DASK_BUILDER_ID,
             worker=_identity(result.worker),
             log_sha256=result.log_sha256,
-            # fetched here a moment ago; out/ is removed next unless kept
-            move_wheel=not request.settings.keep_build_dirs,
+            wheel_sha256=result.wheel_sha256,  # the fetch re-hashed it
+            move_wheel=not keep,  # fetched here a moment ago, for this
         )
     except FromsourceError as exc:
         return BuildOutcome(log=log, error=exc.message)
-    if not request.settings.keep_build_dirs:
-        shutil.rmtree(out, ignore_errors=True)
     return BuildOutcome(
         wheel=signed.wheel,
         wheel_sha256=signed.wheel_sha256,

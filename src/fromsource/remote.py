@@ -9,6 +9,11 @@ on the coordinator (:mod:`fromsource.cluster`); nothing here can sign.
 
 Build failures are results (not retried: a build that failed once fails again); trouble
 with the store raises :class:`~fromsource.errors.StoreError`, which the scheduler retries.
+
+The coordinator submits :func:`build_and_report`, which also sends the result to it as a
+Dask event (:data:`RESULTS_TOPIC`): it travels on the streams the worker and the scheduler
+keep open anyway, where fetching a task's result costs two requests (coordinator to
+scheduler, scheduler to worker) and the work of all three processes, per build.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -80,6 +87,28 @@ class RemoteResult:
     needs: tuple[str, ...] | None = None
     error: str | None = None
     seconds: float = 0.0  # the whole task on the worker: fetching inputs, building, storing
+
+
+# One topic for every run: the scheduler keeps the last events of each topic it has seen
+# (distributed.admin.low-level-log-length), so a topic per run would grow a long-lived
+# scheduler's memory run after run. Events name their task; a coordinator takes its own.
+RESULTS_TOPIC = "fromsource-build-results"
+
+
+def build_and_report(build: Callable[[RemoteBuild], RemoteResult], task: RemoteBuild) -> RemoteResult:
+    """Run ``build(task)`` and send the result to the coordinator as an event, ``[task key,
+    pickled result]``, as well as returning it (the coordinator fetches the returned result
+    only if no event reached it). The pickle is what Dask would send for the result itself;
+    the coordinator checks it as it checks a returned one."""
+    result = build(task)
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not on a Dask worker: nobody listens
+        return result
+    worker.log_event(RESULTS_TOPIC, [worker.get_current_task(), pickle.dumps(result)])
+    return result
 
 
 def _identity() -> tuple[dict[str, str], Path]:

@@ -138,13 +138,25 @@ def run_build(request: BuildRequest) -> BuildOutcome:
 
 
 class Executor(Protocol):
-    """Runs :func:`run_build`-equivalent work and hands back futures of outcomes."""
+    """Runs :func:`run_build`-equivalent work and hands back futures of outcomes.
+
+    An executor may also have a ``queued_per_slot`` attribute (see :func:`queued_per_slot`)."""
 
     def submit(self, request: BuildRequest) -> Future[BuildOutcome]: ...
 
     def shutdown(self) -> None:
         """Cancel what has not started, wait for what has."""
         ...
+
+
+def queued_per_slot(executor: object) -> int:
+    """Builds the planner keeps handed over per build slot (``jobs``) beyond the one that
+    runs there: an executor whose builds take a round trip to start (a cluster's scheduler,
+    its workers) queues them, so that a worker that finishes starts its next build at once
+    instead of idling until the planner has heard of it and sent another. None unless the
+    executor says so with a ``queued_per_slot`` attribute."""
+    queued = getattr(executor, "queued_per_slot", 0)
+    return queued if isinstance(queued, int) and queued > 0 else 0
 
 
 class InlineExecutor:

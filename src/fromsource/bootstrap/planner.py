@@ -20,7 +20,7 @@ from fromsource.attest.keys import load_signer
 from fromsource.backgroundwrites import BackgroundWrites
 from fromsource.bootstrap.cycles import CycleGuard
 from fromsource.bootstrap.discovery import Discovery
-from fromsource.bootstrap.executor import Executor
+from fromsource.bootstrap.executor import Executor, queued_per_slot
 from fromsource.bootstrap.externals import Externals
 from fromsource.bootstrap.incremental import Fingerprint
 from fromsource.bootstrap.intake import Intake
@@ -97,7 +97,7 @@ class Planner:
             self.discovery,
             self.seeds,
             executor=executor,
-            jobs=jobs,
+            jobs=jobs * (1 + queued_per_slot(executor)),  # builds handed over at once
             settings=settings,
             fingerprint=self.fingerprint,
             keys=[signer.public_key],

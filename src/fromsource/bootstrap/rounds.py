@@ -14,7 +14,7 @@ from packaging.requirements import Requirement
 from fromsource import installability
 from fromsource.alternatives import Alternative
 from fromsource.backgroundwrites import BackgroundWrites
-from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, Executor, LocalExecutor
+from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, Executor, LocalExecutor, queued_per_slot
 from fromsource.bootstrap.incremental import remove_stale_temp_files
 from fromsource.bootstrap.planner import Planner
 from fromsource.bootstrap.report import BootstrapSummary, Reporter
@@ -43,6 +43,7 @@ class _AcrossRounds:
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
+        self.queued_per_slot = queued_per_slot(executor)
 
     def submit(self, request: BuildRequest) -> Future[BuildOutcome]:
         return self.executor.submit(request)

@@ -45,6 +45,7 @@ def attest_build(
     builder_id: str = BUILDER_ID,
     worker: dict[str, str] | None = None,
     log_sha256: str | None = None,
+    wheel_sha256: str | None = None,
     move_wheel: bool = False,
 ) -> BuildResult:
     """Sign the provenance of an unsigned build and put wheel and attestation in place.
@@ -53,9 +54,10 @@ def attest_build(
     build, the coordinator re-hashed and re-checked it). ``move_wheel``: the caller wrote
     ``unsigned.wheel`` itself and drops it after, so it is renamed into place, not copied
     (a wheel a build backend wrote is always copied: the backend may still hold it open).
+    ``wheel_sha256`` / ``log_sha256``: digests the caller has just checked, not hashed again.
     """
     built = unsigned.wheel
-    wheel_sha = sha256_file(built)
+    wheel_sha = wheel_sha256 or sha256_file(built)
     record = BuildRecord(
         wheel_name=built.name,
         wheel_sha256=wheel_sha,
