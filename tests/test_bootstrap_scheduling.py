@@ -5,7 +5,8 @@ needs is built side by side, and the resolution is retried once, not once per sd
 ready packages the one the longest chain of builds waits on goes first. While builds run and
 nothing else can move, what a waiting resolution probably needs (PKG-INFO's non-authoritative
 Requires-Dist) is read into the graph and built meanwhile; the graph's edges still come
-from the built metadata. A build's seconds count every attempt it took."""
+from the built metadata. A build's seconds count every attempt it took. An executor that
+queues builds (the Dask one) is handed that many more per build slot."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 
 from bootstrap_helpers import project, verify_all
 from fromsource.attest.keys import generate_keypair
-from fromsource.bootstrap import BootstrapSummary, Reporter
+from fromsource.bootstrap import BootstrapSummary, PackageReport, Reporter
 from fromsource.bootstrap import bootstrap as run
 from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, InlineExecutor, run_build
 from fromsource.bootstrap.passes import chain_lengths
@@ -278,3 +279,52 @@ def test_a_build_counts_the_seconds_of_every_attempt(tmp_path: Path) -> None:
     assert summary.efficiency.build_seconds == pytest.approx(
         sum(sum(s) for s in timed.seconds.values()), abs=1e-2
     )
+
+
+class _Queueing(_Seam):
+    """The real in-process executor, asking to have ``queued`` builds per slot queued with
+    it beyond the one running there (as the Dask executor does: a worker then finds its next
+    build waiting instead of idling until the planner hears from it)."""
+
+    def __init__(self, events: list[str], queued: object) -> None:
+        super().__init__(events)
+        self.queued_per_slot = queued
+
+
+class _Finished(Reporter):
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def finished(self, report: PackageReport) -> None:
+        self.events.append(f"done {report.name}")
+
+
+@pytest.mark.parametrize(("queued", "at_once"), [(None, 1), (-1, 1), ("2", 1), (1, 2), (2, 3)])
+def test_an_executor_that_queues_builds_is_handed_that_many_more_per_slot(
+    tmp_path: Path, queued: object, at_once: int
+) -> None:
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    names = ["a", "b", "c", "d", "e"]
+    for name in names:
+        project(index, name)
+    events: list[str] = []
+    executor = _Queueing(events, queued) if queued is not None else _Seam(events)
+
+    summary = run(
+        names,
+        workspace=Workspace(ws),
+        index=LocalDirIndex(index),
+        key=generate_keypair(ws / "keys", "builder").private_path,
+        executor=executor,
+        jobs=1,
+        reporter=_Finished(events),
+    )
+
+    assert summary.ok
+    handed_over, most = 0, 0  # builds handed over and not yet taken back, at worst
+    for event in events:
+        handed_over += 1 if event.startswith("build ") else -1
+        most = max(most, handed_over)
+    assert most == at_once
+    assert summary.jobs == 1  # the build slots: what the efficiency figures count
+    assert summary.efficiency is not None and summary.efficiency.workers == 1

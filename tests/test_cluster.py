@@ -18,7 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -156,6 +156,58 @@ def test_same_inputs_building_other_bytes_are_kept_and_reported(cluster: str, tm
     assert json.loads(text.stdout)["packages"][0]["other_results"] == []
 
 
+@pytest.mark.parametrize("events_arrive", [True, False])
+def test_results_come_back_as_events_or_else_through_their_futures(
+    cluster: str, tmp_path: Path, events_arrive: bool
+) -> None:
+    from fromsource.attest.keys import generate_keypair
+    from fromsource.bootstrap import bootstrap
+    from fromsource.bootstrap.executor import parse_executor
+    from fromsource.cluster import DaskExecutor
+    from fromsource.clusterstart import Startup
+    from fromsource.index import LocalDirIndex
+    from fromsource.remote import RESULTS_TOPIC
+    from fromsource.store import open_store
+    from fromsource.workspace import Workspace
+
+    class Observed(DaskExecutor):
+        """The real executor, noting the task key of each result event; with events lost on
+        the way, each build must finish through its Dask future instead."""
+
+        seen: ClassVar[list[str]] = []
+        fetched: ClassVar[list[str]] = []
+
+        def _reported(self, event: Any) -> None:
+            self.seen.append(event[1][0])
+            if events_arrive:
+                super()._reported(event)
+
+        def _finish(self, request: Any, task: RemoteBuild, remote: Any, outcome: Any) -> None:
+            self.fetched.append(task.key)  # the result fetched from the worker, through the scheduler
+            super()._finish(request, task, remote, outcome)
+
+    index, ws = tmp_path / "index", Workspace(tmp_path / "ws").create()
+    _diamond(index)
+    key = generate_keypair(ws.keys).private_path
+    store = open_store(ws.root / "store")
+    executor = Observed(Startup(parse_executor(cluster), store, ws), store=store, workspace=ws, key=key)
+    summary = bootstrap(["app"], workspace=ws, index=LocalDirIndex(index), key=key, executor=executor)
+
+    assert summary.ok
+    assert {p.status for p in summary.packages} == {"built"}
+    assert verify_all(ws.root) == []
+    # Every result was sent as an event: the six wheels' tasks, and builder's first attempt,
+    # which reported that its backend asks for helper.
+    wheels = {k for f in ws.builds.glob("*/tasks.json") for k in json.loads(f.read_text())}
+    assert len(wheels) == 6
+    assert wheels < set(Observed.seen)
+    assert len(set(Observed.seen)) == len(Observed.seen) == 7
+    assert sorted(Observed.fetched) == ([] if events_arrive else sorted(Observed.seen))
+    # The scheduler keeps a bounded log of the one topic every run shares.
+    with distributed.Client(cluster.replace("dask://", "tcp://"), set_as_default=False) as client:
+        assert {event[1][0] for event in client.get_events(RESULTS_TOPIC)} >= set(Observed.seen)
+
+
 def _lying_build(task: RemoteBuild, mode: str) -> RemoteResult:
     """A worker that builds honestly, then lies about what it built (runs on the worker)."""
     import dataclasses
@@ -168,6 +220,8 @@ def _lying_build(task: RemoteBuild, mode: str) -> RemoteResult:
     result = build_on_worker(task)
     if result.build is None:
         return result
+    if mode == "shape":  # reports its digests as a plain dict: not a result the coordinator reads
+        return {"wheel_name": result.wheel_name, "wheel_sha256": result.wheel_sha256}  # type: ignore[return-value]
     if mode == "environment":  # claims a build environment without its first wheel
         build = dataclasses.replace(result.build, dependencies=result.build.dependencies[1:])
         return dataclasses.replace(result, build=build)
@@ -189,6 +243,7 @@ def _lying_build(task: RemoteBuild, mode: str) -> RemoteResult:
     [
         ("environment", "reports a build environment other than the one it was given"),
         ("wheel", "RECORD"),
+        ("shape", "not a build result"),
     ],
 )
 def test_the_coordinator_signs_nothing_a_worker_misreports(
