@@ -20,7 +20,13 @@ from bootstrap_helpers import project, verify_all
 from fromsource.attest.keys import generate_keypair
 from fromsource.bootstrap import BootstrapSummary, PackageReport, Reporter
 from fromsource.bootstrap import bootstrap as run
-from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, InlineExecutor, run_build
+from fromsource.bootstrap.executor import (
+    BuildOutcome,
+    BuildRequest,
+    InlineExecutor,
+    queued_per_slot,
+    run_build,
+)
 from fromsource.bootstrap.passes import chain_lengths
 from fromsource.graph import load
 from fromsource.index import LocalDirIndex
@@ -299,7 +305,13 @@ class _Finished(Reporter):
         self.events.append(f"done {report.name}")
 
 
-@pytest.mark.parametrize(("queued", "at_once"), [(None, 1), (-1, 1), ("2", 1), (1, 2), (2, 3)])
+@pytest.mark.parametrize(("queued", "expected"), [(None, 0), (-1, 0), ("2", 0), (True, 0), (0, 0), (3, 3)])
+def test_only_a_positive_whole_number_of_queued_builds_counts(queued: object, expected: int) -> None:
+    executor = _Queueing([], queued) if queued is not None else _Seam([])
+    assert queued_per_slot(executor) == expected
+
+
+@pytest.mark.parametrize(("queued", "at_once"), [(None, 1), (1, 2), (2, 3)])
 def test_an_executor_that_queues_builds_is_handed_that_many_more_per_slot(
     tmp_path: Path, queued: object, at_once: int
 ) -> None:

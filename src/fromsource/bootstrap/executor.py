@@ -156,7 +156,8 @@ def queued_per_slot(executor: object) -> int:
     instead of idling until the planner has heard of it and sent another. None unless the
     executor says so with a ``queued_per_slot`` attribute."""
     queued = getattr(executor, "queued_per_slot", 0)
-    return queued if isinstance(queued, int) and queued > 0 else 0
+    whole = isinstance(queued, int) and not isinstance(queued, bool)  # True is no count
+    return queued if whole and queued > 0 else 0
 
 
 class InlineExecutor:
