@@ -340,3 +340,33 @@ def test_an_executor_that_queues_builds_is_handed_that_many_more_per_slot(
     assert most == at_once
     assert summary.jobs == 1  # the build slots: what the efficiency figures count
     assert summary.efficiency is not None and summary.efficiency.workers == 1
+
+
+@pytest.mark.parametrize("queued", [1, 2])
+def test_builds_are_queued_only_while_more_wait_for_a_slot_than_there_are_slots(
+    tmp_path: Path, queued: int
+) -> None:
+    # Three ready for two slots, then the one built with them: one waits, fewer than there
+    # are slots, so nothing is handed over early (the early one could turn out the wrong one).
+    index, ws = tmp_path / "index", tmp_path / "ws"
+    project(index, "top", build=["a", "b", "c"])
+    for name in ("a", "b", "c"):
+        project(index, name)
+    events: list[str] = []
+
+    summary = run(
+        ["top"],
+        workspace=Workspace(ws),
+        index=LocalDirIndex(index),
+        key=generate_keypair(ws / "keys", "builder").private_path,
+        executor=_Queueing(events, queued),
+        jobs=2,
+        reporter=_Finished(events),
+    )
+
+    assert summary.ok
+    handed_over, most = 0, 0
+    for event in events:
+        handed_over += 1 if event.startswith("build ") else -1
+        most = max(most, handed_over)
+    assert most == 2

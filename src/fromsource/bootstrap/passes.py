@@ -65,6 +65,10 @@ class PassSet:
         bisect.insort(self._slot_queue, package, key=self._order)
         self._parked_nodes.add(package.node)
 
+    def waiting_for_slot(self) -> int:
+        """How many ready packages wait for a build slot."""
+        return len(self._slot_queue)
+
     def current(self, free_slots: int) -> list[PackageState]:
         """The packages this pass looks at, in scheduling order; ``free_slots``: how many
         builds can start in it (that many of the packages queued for a slot come back)."""

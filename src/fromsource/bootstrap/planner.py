@@ -97,7 +97,8 @@ class Planner:
             self.discovery,
             self.seeds,
             executor=executor,
-            jobs=jobs * (1 + queued_per_slot(executor)),  # builds handed over at once
+            jobs=jobs,
+            queued_per_slot=queued_per_slot(executor),
             settings=settings,
             fingerprint=self.fingerprint,
             keys=[signer.public_key],

@@ -43,6 +43,7 @@ class Scheduler:
         *,
         executor: Executor,
         jobs: int,
+        queued_per_slot: int = 0,
         settings: BuildSettings,
         fingerprint: Fingerprint,
         keys: list[Key],
@@ -53,6 +54,7 @@ class Scheduler:
         self.seeds = seeds
         self.executor = executor
         self.jobs = jobs
+        self.queued = jobs * queued_per_slot
         self.settings = settings
         self.running: dict[Future[BuildOutcome], PackageState] = {}
         self.shortcuts = Shortcuts(
@@ -84,13 +86,25 @@ class Scheduler:
             self._deps[package.node] = known
         return known[1]
 
+    def _handed_over_at_most(self) -> int:
+        """Builds in flight at most: one per slot, and ``queued_per_slot`` more each (waiting at
+        the executor, see :func:`~fromsource.bootstrap.executor.queued_per_slot`) only while
+        more ready packages wait for a slot than there are slots. With few ready, the build
+        handed over early may be less urgent than one the next finished build makes ready
+        (on the requests closure, queueing whatever the backlog made `dask-local:2` runs
+        13% slower by the median of three, 13.2 s against 11.7 s)."""
+        if self.queued and self._passes.waiting_for_slot() > self.jobs:
+            return self.jobs + self.queued
+        return self.jobs
+
     def schedule(self) -> bool:
         """Reuse or submit every package that is ready; whether anything changed."""
         progressed = False
-        for package in self._passes.current(self.jobs - len(self.running)):
+        at_most = self._handed_over_at_most()
+        for package in self._passes.current(at_most - len(self.running)):
             if package.status != "waiting":
                 continue
-            if len(self.running) >= self.jobs and package.stale_env is not None:
+            if len(self.running) >= at_most and package.stale_env is not None:
                 self._passes.wait_for_slot(package)  # ready and checked for reuse already
                 continue
             env = self.environment_of(package)
@@ -119,7 +133,7 @@ class Scheduler:
                     _failed_earlier(self.ctx, package, remembered)
                     progressed = True
                     continue
-            if len(self.running) >= self.jobs:
+            if len(self.running) >= at_most:
                 self._passes.wait_for_slot(package)
                 continue
             self._submit(package, wheels, stage1)
