@@ -34,8 +34,19 @@ from fromsource.resolve import Resolution, ResolvedPackage
 from fromsource.untrusted import log_tail
 
 # Ready packages waiting, per build slot, before builds are queued at the executor beyond the
-# slots (see Scheduler._handed_over_at_most).
+# slots (see handed_over_at_most).
 DEEP_BACKLOG = 4
+
+
+def handed_over_at_most(jobs: int, queued: int, waiting: int) -> int:
+    """Builds in flight at most: one per slot (``jobs``), and ``queued`` more (waiting at the
+    executor, see :func:`~fromsource.bootstrap.executor.queued_per_slot`) only while the ready
+    packages ``waiting`` for a slot are :data:`DEEP_BACKLOG` times the slots. With fewer, the
+    build handed over early may be less urgent than one the next finished build makes ready,
+    and the run waits on it: on the requests closure, `dask-local:2` runs took 1.14 to 1.20
+    times their own lower bound when builds were queued once more waited than there were
+    slots, 1.11 to 1.13 without queueing, and 13% longer when queued always."""
+    return jobs + queued if queued and waiting >= DEEP_BACKLOG * jobs else jobs
 
 
 class Scheduler:
@@ -90,22 +101,10 @@ class Scheduler:
             self._deps[package.node] = known
         return known[1]
 
-    def _handed_over_at_most(self) -> int:
-        """Builds in flight at most: one per slot, and ``queued_per_slot`` more each (waiting at
-        the executor, see :func:`~fromsource.bootstrap.executor.queued_per_slot`) only while
-        the ready packages waiting for a slot are :data:`DEEP_BACKLOG` times the slots. With
-        fewer, the build handed over early may be less urgent than one the next finished build
-        makes ready, and the run waits on it: on the requests closure, `dask-local:2` runs took
-        1.14 to 1.20 times their own lower bound when builds were queued once more waited than
-        there were slots, 1.11 to 1.13 without queueing, and 13% longer when queued always."""
-        if self.queued and self._passes.waiting_for_slot() >= DEEP_BACKLOG * self.jobs:
-            return self.jobs + self.queued
-        return self.jobs
-
     def schedule(self) -> bool:
         """Reuse or submit every package that is ready; whether anything changed."""
         progressed = False
-        at_most = self._handed_over_at_most()
+        at_most = handed_over_at_most(self.jobs, self.queued, self._passes.waiting_for_slot())
         for package in self._passes.current(at_most - len(self.running)):
             if package.status != "waiting":
                 continue
