@@ -223,14 +223,13 @@ def _path_without_bwrap(tmp_path: Path) -> str:
 def _machine_without_bwrap(tmp_path: Path) -> Iterator[None]:
     """This process as on a machine without bubblewrap: PATH without it and the sandbox
     probed again (its answer is kept per process); both restored afterwards."""
-    saved = os.environ["PATH"]
-    os.environ["PATH"] = _path_without_bwrap(tmp_path)
-    sandbox.probe.cache_clear()
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = saved
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", _path_without_bwrap(tmp_path))
         sandbox.probe.cache_clear()
+        try:
+            yield
+        finally:
+            sandbox.probe.cache_clear()  # probed again with the PATH restored
 
 
 def _run_cli(args: list[str]) -> Result:
