@@ -208,6 +208,49 @@ def test_results_come_back_as_events_or_else_through_their_futures(
         assert {event[1][0] for event in client.get_events(RESULTS_TOPIC)} >= set(Observed.seen)
 
 
+def test_an_event_that_is_not_a_result_of_this_run_finishes_nothing(cluster: str, tmp_path: Path) -> None:
+    """Events on the shared topic may be malformed, name a task of another run, or carry a
+    payload that is not a build result: none finishes a build; one naming a build of this run
+    with an unreadable or foreign payload makes that build fail, and nothing is signed."""
+    import pickle
+    from concurrent.futures import Future
+    from typing import cast
+
+    from fromsource.attest.keys import generate_keypair
+    from fromsource.bootstrap.executor import BuildOutcome, BuildRequest, parse_executor
+    from fromsource.cluster import DaskExecutor
+    from fromsource.clusterstart import Startup
+    from fromsource.store import open_store
+    from fromsource.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws").create()
+    store = open_store(ws.root / "store")
+    key = generate_keypair(ws.keys).private_path
+    executor = DaskExecutor(Startup(parse_executor(cluster), store, ws), store=store, workspace=ws, key=key)
+    # Neither is looked at before the payload is refused.
+    request, task = cast(BuildRequest, object()), cast("RemoteBuild", object())
+    try:
+        waiting: dict[str, Future[BuildOutcome]] = {}
+        for name in ("unreadable", "text", "foreign"):
+            waiting[name] = Future()
+            executor._waiting[name] = (request, task, waiting[name])
+        for event in [None, 5, ("t",), ("t", "ab"), ("t", (1, b"x")), ("t", ("another-run", b"x"))]:
+            executor._reported(event)
+        assert not any(outcome.done() for outcome in waiting.values())
+        assert set(executor._waiting) == set(waiting)
+
+        executor._reported(("t", ("unreadable", b"not a pickle")))
+        executor._reported(("t", ("text", "a string, not bytes")))
+        executor._reported(("t", ("foreign", pickle.dumps({"wheel_name": "x-1.0-py3-none-any.whl"}))))
+        errors = {name: outcome.result(timeout=60).error for name, outcome in waiting.items()}
+    finally:
+        executor.shutdown()
+    assert errors["unreadable"] is not None and "cannot be read" in errors["unreadable"]
+    assert errors["text"] is not None and "cannot be read" in errors["text"]
+    assert errors["foreign"] == "the worker's report is not a build result"
+    assert not list(ws.attestations.glob("*")) and not list(ws.wheels.glob("*.whl"))
+
+
 def _lying_build(task: RemoteBuild, mode: str) -> RemoteResult:
     """A worker that builds honestly, then lies about what it built (runs on the worker)."""
     import dataclasses
