@@ -1,7 +1,8 @@
 """Bootstrap on Dask: a LocalCluster of 2 worker processes builds the hermetic graphs, seeds
 and cycles included, into wheels equivalent to the local executor's; real `dask scheduler` and
-`dask worker` processes without workspace or key build a graph through a store directory,
-and survive a worker killed mid-build; losing the scheduler stops the run cleanly."""
+`dask worker` processes without workspace or key, over mutual TLS, build a graph through a
+store directory, and survive a worker killed mid-build; losing the scheduler stops the run
+cleanly. Every cluster here speaks TLS, as `dask-local` does: plain TCP is refused."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from bootstrap_helpers import bootstrap_argv, project, verify_all
 from fromsource.attest.provenance import DASK_BUILDER_ID
 from fromsource.cli import main
 from fromsource.compare import compare_wheels
+from tlscerts import TlsFiles, make_tls_files
 
 if TYPE_CHECKING:
     from fromsource.remote import RemoteBuild, RemoteResult
@@ -61,14 +63,49 @@ def _diamond(index: Path) -> None:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
     """Two worker processes, one build at a time each, started as ``dask-local`` starts them
-    (forked from the fork server, not spawned); yields the dask:// address."""
-    from fromsource.clusterstart import close, fork_server, start_local
+    (forked from the fork server, not spawned, speaking TLS with credentials made for it);
+    yields the dask+tls:// address, with Dask configured to present those credentials."""
+    import dask
+
+    from fromsource.clusterstart import TLS_SETTINGS, close, fork_server, start_local
 
     client, local = start_local(2, fork_server())
+    security: Any = local.security
+    credentials = (security.tls_ca_file, security.tls_client_cert, security.tls_client_key)
     try:
-        yield local.scheduler_address.replace("tcp://", "dask://")
+        with dask.config.set(dict(zip(TLS_SETTINGS, credentials, strict=True))):
+            yield local.scheduler_address.replace("tls://", "dask+tls://")
     finally:
         close(client, local)
+
+
+def test_the_local_cluster_refuses_a_client_without_its_credentials(cluster: str) -> None:
+    from distributed.comm.core import CommClosedError
+
+    address = cluster.removeprefix("dask+tls://")
+    with pytest.raises(CommClosedError, match="Connection reset"):  # plain TCP: no handshake
+        distributed.Client(f"tcp://{address}", timeout=5, set_as_default=False)
+    stranger = distributed.security.Security.temporary()  # a CA of its own, not the cluster's
+    with pytest.raises(CommClosedError, match="TLS certificate does not match"):
+        distributed.Client(f"tls://{address}", timeout=5, set_as_default=False, security=stranger)
+
+
+def test_dask_tls_without_credentials_is_an_input_error(tmp_path: Path) -> None:
+    import dask
+
+    from fromsource.clusterstart import TLS_SETTINGS
+
+    index = tmp_path / "index"
+    project(index, "solo")
+    with dask.config.set(dict.fromkeys(TLS_SETTINGS)):
+        refused = _bootstrap(
+            index, tmp_path / "ws", "solo", "--executor", f"dask+tls://127.0.0.1:{_free_port()}"
+        )
+    assert refused.exit_code == 2, refused.output
+    assert "dask+tls:// needs Dask's TLS settings" in refused.stderr
+    assert "distributed.comm.tls.ca-file" in refused.stderr
+    assert "Traceback" not in refused.output
+    assert not list((tmp_path / "ws" / "wheels").glob("*.whl"))
 
 
 def test_local_cluster_builds_what_the_local_executor_builds(cluster: str, tmp_path: Path) -> None:
@@ -92,7 +129,7 @@ def test_local_cluster_builds_what_the_local_executor_builds(cluster: str, tmp_p
         assert compare_wheels(local_ws / "wheels" / wheel.name, wheel).equivalent, wheel.name
         details = _run_details(dask_ws, wheel)
         assert details["builder"]["id"] == DASK_BUILDER_ID
-        assert details["worker"]["address"].startswith("tcp://127.0.0.1:")
+        assert details["worker"]["address"].startswith("tls://127.0.0.1:")
     assert "worker" not in _run_details(local_ws, local_ws / "wheels" / wheels[0].name)
     assert verify_all(dask_ws) == []
     # Blobs travel through the store; build directories are gone, logs stay.
@@ -204,7 +241,7 @@ def test_results_come_back_as_events_or_else_through_their_futures(
     assert len(set(Observed.seen)) == len(Observed.seen) == 7
     assert sorted(Observed.fetched) == ([] if events_arrive else sorted(Observed.seen))
     # The scheduler keeps a bounded log of the one topic every run shares.
-    with distributed.Client(cluster.replace("dask://", "tcp://"), set_as_default=False) as client:
+    with distributed.Client(cluster.replace("dask+tls://", "tls://"), set_as_default=False) as client:
         assert {event[1][0] for event in client.get_events(RESULTS_TOPIC)} >= set(Observed.seen)
 
 
@@ -357,6 +394,8 @@ def test_dask_local_executor_and_bad_executor_specs(tmp_path: Path) -> None:
     for bad, message in [
         ("dask-local:0", "N must be"),
         ("dask://nohost", "expected dask://HOST:PORT"),
+        ("dask+tls://host:0", "expected dask+tls://HOST:PORT"),
+        ("tls://host:8786", "is not an executor"),
         ("kubernetes", "is not an executor"),
     ]:
         refused = _bootstrap(index, tmp_path / "ws2", "solo", "--executor", bad)
@@ -472,12 +511,14 @@ class _Gate:
 
 
 class _Cluster:
-    """`dask scheduler` and `dask worker` processes, each in its own directory."""
+    """`dask scheduler` and `dask worker` processes, each in its own directory, speaking
+    mutual TLS with certificates of a CA made for the test."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls: TlsFiles) -> None:
         self.root = root
+        self.tls = tls
         self.port = _free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.address = f"tls://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def _start(self, name: str, *args: str) -> None:
@@ -502,6 +543,9 @@ class _Cluster:
             "127.0.0.1",
             "--port",
             str(self.port),
+            "--protocol",
+            "tls",
+            *self.tls.dask_args(),
             "--dashboard-address",
             ":0",
             "--no-show",
@@ -524,10 +568,19 @@ class _Cluster:
             # One process per worker: a nanny would start the worker as a second interpreter,
             # and what is killed here is the whole worker (its process group) either way.
             "--no-nanny",
+            *self.tls.dask_args(),
+        )
+
+    def security(self) -> Any:
+        return distributed.security.Security(
+            tls_ca_file=str(self.tls.ca),
+            tls_client_cert=str(self.tls.cert),
+            tls_client_key=str(self.tls.key),
+            require_encryption=True,
         )
 
     def wait_for_workers(self, count: int) -> None:
-        with distributed.Client(self.address, timeout=60) as client:
+        with distributed.Client(self.address, timeout=60, security=self.security()) as client:
             client.wait_for_workers(count, timeout=60)
 
     def kill(self, name: str) -> None:
@@ -542,7 +595,7 @@ class _Cluster:
 
 @pytest.fixture
 def real_cluster(tmp_path: Path) -> Iterator[_Cluster]:
-    cluster = _Cluster(tmp_path / "cluster")
+    cluster = _Cluster(tmp_path / "cluster", make_tls_files(tmp_path / "tls"))
     try:
         cluster.scheduler()
         cluster.worker("w1")
@@ -573,10 +626,15 @@ def _command(index: Path, ws: Path, store: Path, address: str) -> list[str]:
         "--store",
         str(store),
         "--executor",
-        address.replace("tcp://", "dask://"),
+        address.replace("tls://", "dask+tls://"),
         "--sandbox",
         "off",
     ]
+
+
+def _coordinator_environment(cluster: _Cluster) -> dict[str, str]:
+    """The run's environment: Dask configured with the coordinator's certificate."""
+    return {**os.environ, **cluster.tls.dask_environment()}
 
 
 def _read_until(stream: IO[str], wanted: str) -> None:
@@ -595,11 +653,21 @@ def test_real_scheduler_and_workers_build_and_survive_a_killed_worker(
     project(index, "app", requires=["left", "right"], build=["builder", "held"])
     project(index, "held", gate=gate.root)  # its build waits until the test opens the gate
 
+    # Plain TCP is refused by the TLS scheduler (and warned about), before anything is built.
+    plain = _bootstrap(
+        index, tmp_path / "ws-plain", "app", "--executor", f"dask://127.0.0.1:{real_cluster.port}"
+    )
+    assert plain.exit_code == 2, plain.output
+    assert f"tcp://127.0.0.1:{real_cluster.port} is plain TCP" in plain.stderr
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{real_cluster.port}" in plain.stderr
+    assert not list((tmp_path / "ws-plain" / "wheels").glob("*.whl"))
+
     run = subprocess.Popen(
         _command(index, ws, store, real_cluster.address),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=_coordinator_environment(real_cluster),
     )
     try:
         first = gate.next_build()
@@ -646,6 +714,7 @@ def test_lost_scheduler_stops_the_run_and_a_rerun_resumes(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=_coordinator_environment(real_cluster),
     )
     try:
         gate.next_build()
@@ -678,6 +747,7 @@ def test_lost_scheduler_stops_the_run_and_a_rerun_resumes(
         text=True,
         timeout=300,
         check=False,
+        env=_coordinator_environment(real_cluster),
     )
     assert resumed.returncode == 0, resumed.stderr
     assert {p["name"]: p["status"] for p in json.loads(resumed.stdout)["packages"]} == {
@@ -702,7 +772,7 @@ def test_the_strict_reader_ties_the_worker_field_to_the_dask_builder(cluster: st
     )
     record = BuildRecord.from_statement(json.loads(base64.b64decode(envelope["payload"])))
     assert record.builder_id == DASK_BUILDER_ID
-    assert record.worker is not None and record.worker["address"].startswith("tcp://127.0.0.1:")
+    assert record.worker is not None and record.worker["address"].startswith("tls://127.0.0.1:")
     for bad in (
         dataclasses.replace(record, builder_id=BUILDER_ID),  # a local build naming a worker
         dataclasses.replace(record, worker=None),
@@ -897,6 +967,6 @@ def test_dask_local_workers_and_the_local_pool_share_one_fork_server_in_either_o
     assert compare_wheels(tmp_path / "local" / "wheels" / wheel.name, wheel).equivalent
     details = _run_details(tmp_path / "dask", wheel)
     assert details["builder"]["id"] == DASK_BUILDER_ID
-    assert details["worker"]["address"].startswith("tcp://127.0.0.1:")
+    assert details["worker"]["address"].startswith("tls://127.0.0.1:")
     assert verify_all(tmp_path / "dask") == []
     assert verify_all(tmp_path / "local") == []

@@ -90,11 +90,35 @@ def fork_server() -> bool:
     return True
 
 
+# Where Dask looks for the coordinator's side of mutual TLS (its configuration file, or
+# DASK_DISTRIBUTED__COMM__TLS__CA_FILE and so on in the environment).
+TLS_SETTINGS = (
+    "distributed.comm.tls.ca-file",
+    "distributed.comm.tls.client.cert",
+    "distributed.comm.tls.client.key",
+)
+
+
+def tls_security() -> Any:
+    """Dask's TLS settings for joining a ``tls://`` scheduler: encryption required, and the
+    CA and this client's certificate present, or an error saying where to set them."""
+    security = distributed_module().security.Security(require_encryption=True)
+    if not security.tls_ca_file or not security.tls_client_cert:
+        raise InputError(
+            "dask+tls:// needs Dask's TLS settings: the CA that signed the scheduler's and "
+            "workers' certificates, and this coordinator's certificate and key",
+            hint=f"set {', '.join(TLS_SETTINGS)} in Dask's configuration "
+            "(or DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ..._CLIENT__CERT, ..._CLIENT__KEY)",
+        )
+    return security
+
+
 def join(address: str, timeout: float = CONNECT_TIMEOUT) -> Client:
-    """A client of the scheduler at ``address`` (``HOST:PORT``)."""
+    """A client of the scheduler at ``address`` (``tls://`` or ``tcp://HOST:PORT``)."""
     distributed = distributed_module()
+    security = tls_security() if address.startswith("tls://") else None
     try:
-        client: Client = distributed.Client(address, timeout=timeout, set_as_default=False)
+        client: Client = distributed.Client(address, timeout=timeout, set_as_default=False, security=security)
     except (OSError, TimeoutError) as exc:
         raise InputError(
             f"cannot reach the Dask scheduler at {address}: {exc}",
@@ -127,6 +151,10 @@ def start_local(workers: int, forked: bool = False) -> tuple[Client, LocalCluste
                 processes=True,
                 dashboard_address=":0",
                 silence_logs=logging.ERROR,
+                # Mutual TLS with credentials made for this run and held only in memory: the
+                # scheduler listens on 127.0.0.1, where any local process could otherwise
+                # join as a worker and send this process pickles.
+                security=distributed.security.Security.temporary(),
                 plugins=(CoordinatorEnvironment(dict(os.environ)),),
             )
             return distributed.Client(cluster, set_as_default=False), cluster

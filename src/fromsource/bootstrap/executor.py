@@ -257,15 +257,24 @@ class LocalExecutor:
 
 @dataclass(frozen=True, slots=True)
 class ExecutorSpec:
-    """Parsed ``--executor``: ``local``, ``dask://HOST:PORT`` or ``dask-local:N``."""
+    """Parsed ``--executor``: ``local``, ``dask+tls://HOST:PORT``, ``dask://HOST:PORT`` or
+    ``dask-local:N``."""
 
     kind: Literal["local", "dask", "dask-local"]
-    address: str | None = None  # tcp://HOST:PORT of an existing scheduler
+    address: str | None = None  # tls:// or tcp://HOST:PORT of an existing scheduler
     workers: int = 0  # dask-local: worker processes to start
+
+    @property
+    def unauthenticated(self) -> bool:
+        """A scheduler reached over plain TCP: anyone who reaches it can join as a worker."""
+        return self.address is not None and self.address.startswith("tcp://")
+
+
+_SCHEMES = {"dask+tls://": "tls://", "dask://": "tcp://"}
 
 
 def parse_executor(text: str) -> ExecutorSpec:
-    usage = "use local, dask://HOST:PORT or dask-local:N"
+    usage = "use local, dask+tls://HOST:PORT, dask://HOST:PORT or dask-local:N"
     if text == "local":
         return ExecutorSpec("local")
     if text.startswith("dask-local:"):
@@ -273,9 +282,10 @@ def parse_executor(text: str) -> ExecutorSpec:
         if not count.isdigit() or not 0 < int(count) <= 1024:
             raise InputError(f"--executor {text}: N must be a number of workers from 1 to 1024", hint=usage)
         return ExecutorSpec("dask-local", workers=int(count))
-    if text.startswith("dask://"):
-        host, _, port = text.removeprefix("dask://").rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
-            raise InputError(f"--executor {text}: expected dask://HOST:PORT", hint=usage)
-        return ExecutorSpec("dask", address=f"tcp://{host}:{port}")
+    for scheme, protocol in _SCHEMES.items():
+        if text.startswith(scheme):
+            host, _, port = text.removeprefix(scheme).rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
+                raise InputError(f"--executor {text}: expected {scheme}HOST:PORT", hint=usage)
+            return ExecutorSpec("dask", address=f"{protocol}{host}:{port}")
     raise InputError(f"--executor {text!r} is not an executor", hint=usage)

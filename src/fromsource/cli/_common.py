@@ -137,6 +137,15 @@ def warn_not_isolated(what: str) -> None:
         )
 
 
+def warn_plain_tcp(address: str) -> None:
+    """Say that a Dask scheduler reached over plain TCP lets anyone in (--executor dask://)."""
+    err.print(
+        f"[yellow]warning:[/] {clean(address)} is plain TCP: whoever reaches the scheduler can "
+        "join it as a worker, and what workers send is unpickled in this process, which holds "
+        "the signing key; use dask+tls:// (docs/how-to/cluster.md)"
+    )
+
+
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 

@@ -26,6 +26,7 @@ from fromsource.cli._common import (
     print_json,
     sandbox_option,
     warn_not_isolated,
+    warn_plain_tcp,
     workspace_option,
 )
 from fromsource.cli._heartbeat import Heartbeat
@@ -118,8 +119,9 @@ from fromsource.sandbox import SandboxMode, not_isolated
     "executor_spec",
     default="local",
     show_default=True,
-    metavar="local|dask://HOST:PORT|dask-local:N",
-    help="Where builds run: this machine's process pool, an existing Dask scheduler, "
+    metavar="local|dask+tls://HOST:PORT|dask://HOST:PORT|dask-local:N",
+    help="Where builds run: this machine's process pool, an existing Dask scheduler "
+    "(over mutual TLS, with the certificates Dask's configuration names; or over plain TCP), "
     "or a Dask LocalCluster of N worker processes (needs fromsource[dask]).",
 )
 @click.option(
@@ -185,6 +187,8 @@ def bootstrap(
     from fromsource.workspace import Workspace
 
     spec = parse_executor(executor_spec)
+    if spec.unauthenticated:
+        warn_plain_tcp(spec.address or "")
     ws = Workspace(workspace).create()
     signer_for(ws, key)  # generates the workspace key on first use, and says so
     key_path = key if key is not None else ws.keys / PRIVATE_KEY_NAME
