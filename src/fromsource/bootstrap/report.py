@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from fromsource import installability
-from fromsource.alternatives import Alternative
-from fromsource.efficiency import Efficiency
-from fromsource.published import PublishedCheck
+if TYPE_CHECKING:  # annotations only: the CLI's output module loads this without them
+    from fromsource import installability
+    from fromsource.alternatives import Alternative
+    from fromsource.efficiency import Efficiency
+    from fromsource.published import PublishedCheck
 
 Status = Literal["built", "reused", "external", "failed", "skipped", "cancelled"]
 DONE = ("built", "reused", "external")

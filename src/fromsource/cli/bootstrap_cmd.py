@@ -16,7 +16,6 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from fromsource.bootstrap import bootstrap as run_bootstrap
 from fromsource.cli._bootstrap_output import ProgressReporter, print_summary
 from fromsource.cli._common import (
     err,
@@ -175,6 +174,7 @@ def bootstrap(
     evidence (index provenance, --evidence, the workspace store) verifies.
     """
     from fromsource.attest.keys import PRIVATE_KEY_NAME
+    from fromsource.bootstrap import bootstrap as run_bootstrap
     from fromsource.bootstrap.executor import Executor, parse_executor
     from fromsource.bootstrap.prefetch import last_projects, remember_projects
     from fromsource.build import BuildSettings
