@@ -90,7 +90,7 @@ def test_the_local_cluster_refuses_a_client_without_its_credentials(cluster: str
         distributed.Client(f"tls://{address}", timeout=5, set_as_default=False, security=stranger)
 
 
-def test_dask_tls_without_credentials_is_an_input_error(tmp_path: Path) -> None:
+def test_dask_tls_without_usable_credentials_is_an_input_error(tmp_path: Path) -> None:
     import dask
 
     from fromsource.clusterstart import TLS_SETTINGS
@@ -106,6 +106,22 @@ def test_dask_tls_without_credentials_is_an_input_error(tmp_path: Path) -> None:
     assert "distributed.comm.tls.ca-file" in refused.stderr
     assert "Traceback" not in refused.output
     assert not list((tmp_path / "ws" / "wheels").glob("*.whl"))
+    # Named but not there, or not a certificate: said as such, not as an unreachable scheduler.
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    missing = tmp_path / "missing-ca.pem"
+    for ca, expected in (
+        (missing, f"distributed.comm.tls.ca-file names {missing}, which is not a file"),
+        (junk, "cannot use Dask's TLS settings"),
+    ):
+        with dask.config.set(dict(zip(TLS_SETTINGS, (str(ca), str(junk), None), strict=True))):
+            unusable = _bootstrap(
+                index, tmp_path / "ws", "solo", "--executor", f"dask+tls://127.0.0.1:{_free_port()}"
+            )
+        assert unusable.exit_code == 2, unusable.output
+        assert expected in unusable.stderr
+        assert "cannot reach" not in unusable.stderr
+        assert "Traceback" not in unusable.output
 
 
 def test_local_cluster_builds_what_the_local_executor_builds(cluster: str, tmp_path: Path) -> None:

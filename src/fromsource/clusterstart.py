@@ -110,6 +110,18 @@ def tls_security() -> Any:
             hint=f"set {', '.join(TLS_SETTINGS)} in Dask's configuration "
             "(or DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ..._CLIENT__CERT, ..._CLIENT__KEY)",
         )
+    named = (security.tls_ca_file, security.tls_client_cert, security.tls_client_key)
+    for setting, value in zip(TLS_SETTINGS, named, strict=True):
+        # Dask takes a file name or the PEM text itself.
+        if value and not value.lstrip().startswith("-----BEGIN") and not os.path.isfile(value):
+            raise InputError(f"Dask's {setting} names {value}, which is not a file")
+    try:  # read now: an unreadable certificate is not an unreachable scheduler
+        security.get_connection_args("client")
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise InputError(
+            f"cannot use Dask's TLS settings: {exc}",
+            hint=f"check the files {', '.join(TLS_SETTINGS)} name",
+        ) from exc
     return security
 
 
